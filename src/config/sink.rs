@@ -1,0 +1,120 @@
+//! `[sinks.NAME]`: where events go, and which sources feed each sink.
+
+use super::fields::{Fields, Problems};
+use super::resolve;
+use std::path::{Path, PathBuf};
+
+/// What a sink is.
+#[derive(Debug, Clone)]
+pub enum SinkKind {
+    /// One JSON event per line on stdout.
+    Console,
+    /// One JSON event per line appended to a file (reopened on SIGHUP).
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// One validated `[sinks.NAME]` table.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    /// The table name.
+    pub name: String,
+    /// Names of the sources whose events this sink takes.
+    pub inputs: Vec<String>,
+    /// What kind of sink.
+    pub kind: SinkKind,
+}
+
+pub(super) fn read(
+    name: &str,
+    mut fields: Fields<'_>,
+    base: &Path,
+    problems: &mut Problems,
+) -> Option<SinkConfig> {
+    let before = problems.0.len();
+    let inputs = match fields.string_list("inputs", problems) {
+        Some(inputs) if inputs.is_empty() => {
+            problems.add(&fields.key("inputs"), "must name at least one source");
+            None
+        }
+        Some(inputs) => Some(inputs),
+        None => {
+            if !problems
+                .0
+                .iter()
+                .any(|p| p.starts_with(&fields.key("inputs")))
+            {
+                problems.add(
+                    &fields.key("inputs"),
+                    "missing (required): the sources this sink takes, e.g. [\"contoso_pstn\"]",
+                );
+            }
+            None
+        }
+    };
+    let kind = match fields.required_string("type", problems).as_deref() {
+        Some("console") => Some(SinkKind::Console),
+        Some("file") => fields
+            .required_string("path", problems)
+            .map(|path| SinkKind::File {
+                path: resolve(base, &path),
+            }),
+        Some("otlp") => {
+            problems.add(
+                &fields.key("type"),
+                "\"otlp\" sinks are not available in this build yet; use \"console\" or \"file\"",
+            );
+            None
+        }
+        Some(other) => {
+            problems.add(
+                &fields.key("type"),
+                format!("{other:?} is not a sink type (use \"console\", \"file\" or \"otlp\")"),
+            );
+            None
+        }
+        None => None,
+    };
+    fields.finish(problems);
+    if problems.0.len() != before {
+        return None;
+    }
+    Some(SinkConfig {
+        name: name.to_owned(),
+        inputs: inputs?,
+        kind: kind?,
+    })
+}
+
+/// Every input must name a source, and every source must feed at least one sink
+/// (a source nobody takes would mark rows done without delivering them anywhere).
+pub(super) fn check_inputs(sinks: &[SinkConfig], sources: &[String], problems: &mut Problems) {
+    for sink in sinks {
+        for (index, input) in sink.inputs.iter().enumerate() {
+            if !sources.contains(input) {
+                problems.add(
+                    &format!("sinks.{}.inputs[{index}]", sink.name),
+                    format!("{input:?} names no source (sources: {})", names(sources)),
+                );
+            }
+        }
+    }
+    for source in sources {
+        if !sinks.iter().any(|sink| sink.inputs.contains(source)) && !sinks.is_empty() {
+            problems.add(
+                &format!("sources.{source}"),
+                "no sink takes this source in its inputs",
+            );
+        }
+    }
+}
+
+fn names(sources: &[String]) -> String {
+    if sources.is_empty() {
+        "none".into()
+    } else {
+        sources.join(", ")
+    }
+}

@@ -1,0 +1,291 @@
+//! `[sources.NAME]`: one Graph call log of one tenant.
+
+use super::fields::{Fields, Problems};
+use super::{Secret, resolve};
+use crate::graph::{ApiVersion, CallKind};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// How the source proves it is the Entra application.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A client secret.
+    Secret(Secret),
+    /// A certificate and its private key (PEM files): a signed JWT client assertion.
+    Certificate {
+        /// The certificate (PEM), whose thumbprint Entra knows.
+        certificate: PathBuf,
+        /// The RSA private key (PEM, PKCS#8 or PKCS#1).
+        private_key: PathBuf,
+    },
+}
+
+/// One validated `[sources.NAME]` table.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// The table name: label value, state key, event `source`.
+    pub name: String,
+    /// Which call log.
+    pub kind: CallKind,
+    /// Entra tenant (GUID or domain).
+    pub tenant_id: String,
+    /// Application (client) id.
+    pub client_id: String,
+    /// Secret or certificate.
+    pub credential: Credential,
+    /// Entra authority, e.g. `https://login.microsoftonline.com`.
+    pub authority_url: Url,
+    /// Graph base, e.g. `https://graph.microsoft.com`.
+    pub graph_url: Url,
+    /// `v1.0` or `beta`.
+    pub api_version: ApiVersion,
+    /// How often the log is read.
+    pub poll_interval: Duration,
+    /// Where the very first run starts.
+    pub lookback: Duration,
+    /// How late a row may appear and still be caught, once.
+    pub late_window: Duration,
+    /// Client-side cap on Graph requests per second.
+    pub requests_per_second: f64,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+}
+
+/// The public Entra authority.
+pub const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com";
+/// The public Graph endpoint.
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+
+pub(super) fn read(
+    name: &str,
+    mut fields: Fields<'_>,
+    base: &Path,
+    problems: &mut Problems,
+) -> Option<SourceConfig> {
+    let before = problems.0.len();
+    let kind = fields.required_string("type", problems).and_then(|text| {
+        let kind = CallKind::from_source_type(&text);
+        if kind.is_none() {
+            problems.add(
+                &fields.key("type"),
+                format!(
+                    "{text:?} is not a source type (use \"pstn_calls\" or \"direct_routing_calls\")"
+                ),
+            );
+        }
+        kind
+    });
+    let tenant_id = fields
+        .required_string("tenant_id", problems)
+        .filter(|tenant| {
+            let ok = tenant
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            if !ok {
+                problems.add(
+                    &fields.key("tenant_id"),
+                    "expected a tenant GUID or domain (letters, digits, '-', '.')",
+                );
+            }
+            ok
+        });
+    let client_id = fields.required_string("client_id", problems).filter(|id| {
+        let ok = is_guid(id);
+        if !ok {
+            problems.add(&fields.key("client_id"), "expected the application (client) id, a GUID like 11111111-1111-1111-1111-111111111111");
+        }
+        ok
+    });
+    let credential = read_credential(&mut fields, base, problems);
+    let authority_url = read_url(
+        &mut fields,
+        "authority_url",
+        DEFAULT_AUTHORITY_URL,
+        problems,
+    );
+    let graph_url = read_url(&mut fields, "graph_url", DEFAULT_GRAPH_URL, problems);
+    let api_version = match fields.string("api_version", problems) {
+        None => Some(ApiVersion::V1),
+        Some(text) => {
+            let version = ApiVersion::parse(&text);
+            if version.is_none() {
+                problems.add(
+                    &fields.key("api_version"),
+                    format!("{text:?} is not an API version (use \"v1.0\" or \"beta\")"),
+                );
+            }
+            version
+        }
+    };
+    let poll_interval = fields
+        .duration("poll_interval", Duration::from_secs(300), problems)
+        .filter(|interval| {
+            let ok = !interval.is_zero();
+            if !ok {
+                problems.add(&fields.key("poll_interval"), "must be longer than zero");
+            }
+            ok
+        });
+    let lookback = fields.duration("lookback", Duration::from_secs(7 * 86_400), problems);
+    let late_window = fields.duration("late_window", Duration::from_secs(72 * 3600), problems);
+    let requests_per_second = fields.positive_number("requests_per_second", 5.0, problems);
+    let request_timeout = fields
+        .duration("request_timeout", Duration::from_secs(60), problems)
+        .filter(|timeout| {
+            let ok = !timeout.is_zero();
+            if !ok {
+                problems.add(&fields.key("request_timeout"), "must be longer than zero");
+            }
+            ok
+        });
+    fields.finish(problems);
+    if problems.0.len() != before {
+        return None;
+    }
+    Some(SourceConfig {
+        name: name.to_owned(),
+        kind: kind?,
+        tenant_id: tenant_id?,
+        client_id: client_id?,
+        credential: credential?,
+        authority_url: authority_url?,
+        graph_url: graph_url?,
+        api_version: api_version?,
+        poll_interval: poll_interval?,
+        lookback: lookback?,
+        late_window: late_window?,
+        requests_per_second: requests_per_second?,
+        request_timeout: request_timeout?,
+    })
+}
+
+fn read_credential(
+    fields: &mut Fields<'_>,
+    base: &Path,
+    problems: &mut Problems,
+) -> Option<Credential> {
+    let secret = fields.string("client_secret", problems);
+    let certificate = fields.string("client_certificate", problems);
+    let private_key = fields.string("client_private_key", problems);
+    match (secret, certificate, private_key) {
+        (Some(secret), None, None) if !secret.is_empty() => {
+            Some(Credential::Secret(Secret::new(secret)))
+        }
+        (Some(_), None, None) => {
+            problems.add(&fields.key("client_secret"), "is empty");
+            None
+        }
+        (None, Some(certificate), Some(private_key)) => {
+            let certificate = resolve(base, &certificate);
+            let private_key = resolve(base, &private_key);
+            let mut ok = true;
+            if let Err(message) = crate::graph::check_certificate_file(&certificate) {
+                problems.add(&fields.key("client_certificate"), message);
+                ok = false;
+            }
+            if let Err(message) = crate::graph::check_private_key_file(&private_key) {
+                problems.add(&fields.key("client_private_key"), message);
+                ok = false;
+            }
+            ok.then_some(Credential::Certificate {
+                certificate,
+                private_key,
+            })
+        }
+        (None, Some(_), None) => {
+            problems.add(
+                &fields.key("client_private_key"),
+                "missing: client_certificate needs client_private_key beside it",
+            );
+            None
+        }
+        (None, None, Some(_)) => {
+            problems.add(
+                &fields.key("client_certificate"),
+                "missing: client_private_key needs client_certificate beside it",
+            );
+            None
+        }
+        (None, None, None) => {
+            if !problems
+                .0
+                .iter()
+                .any(|p| p.starts_with(&fields.key("client_secret")))
+            {
+                problems.add(
+                    &fields.key("client_secret"),
+                    "missing: give client_secret, or client_certificate and client_private_key",
+                );
+            }
+            None
+        }
+        (Some(_), _, _) => {
+            problems.add(
+                &fields.key("client_secret"),
+                "give either client_secret or client_certificate/client_private_key, not both",
+            );
+            None
+        }
+    }
+}
+
+fn read_url(
+    fields: &mut Fields<'_>,
+    key: &str,
+    default: &str,
+    problems: &mut Problems,
+) -> Option<Url> {
+    let text = fields
+        .string(key, problems)
+        .unwrap_or_else(|| default.to_owned());
+    let url = match Url::parse(&text) {
+        Ok(url) => url,
+        Err(error) => {
+            problems.add(&fields.key(key), format!("{text:?} is not a URL: {error}"));
+            return None;
+        }
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            problems.add(
+                &fields.key(key),
+                "must use https (plain http is allowed only for loopback test servers)",
+            );
+            return None;
+        }
+        other => {
+            problems.add(
+                &fields.key(key),
+                format!("unsupported scheme {other:?} (use https)"),
+            );
+            return None;
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
+        problems.add(
+            &fields.key(key),
+            "must be a plain base URL without query or fragment",
+        );
+        return None;
+    }
+    Some(url)
+}
+
+/// Whether `text` is a GUID (8-4-4-4-12 hex digits).
+pub fn is_guid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(index, byte)| match index {
+            8 | 13 | 18 | 23 => *byte == b'-',
+            _ => byte.is_ascii_hexdigit(),
+        })
+}

@@ -1,0 +1,136 @@
+use super::*;
+use std::time::Duration;
+
+const MINIMAL: &str = r#"
+data_dir = "/tmp/pstn"
+[sources.contoso_pstn]
+type = "pstn_calls"
+tenant_id = "00000000-0000-0000-0000-000000000000"
+client_id = "11111111-1111-1111-1111-111111111111"
+client_secret = "${GRAPH_CLIENT_SECRET}"
+[sinks.stdout]
+type = "console"
+inputs = ["contoso_pstn"]
+"#;
+
+fn env() -> Environment {
+    Environment::fixed([(
+        "GRAPH_CLIENT_SECRET".to_owned(),
+        "value-of-secret".to_owned(),
+    )])
+}
+
+fn problems_of(text: &str) -> Vec<String> {
+    Config::parse(text, Path::new("/etc"), &env())
+        .unwrap_err()
+        .0
+}
+
+#[test]
+fn a_minimal_file_gets_the_documented_defaults() {
+    let config = Config::parse(MINIMAL, Path::new("/etc"), &env()).unwrap();
+    let source = &config.sources[0];
+    assert_eq!(source.poll_interval, Duration::from_secs(300));
+    assert_eq!(source.lookback, Duration::from_secs(7 * 86_400));
+    assert_eq!(source.late_window, Duration::from_secs(72 * 3600));
+    assert_eq!(source.graph_url.as_str(), "https://graph.microsoft.com/");
+    assert_eq!(config.api_address.to_string(), "127.0.0.1:9464");
+    assert!(
+        matches!(&source.credential, Credential::Secret(secret) if secret.expose() == "value-of-secret")
+    );
+}
+
+#[test]
+fn every_problem_is_reported_on_its_own_line_naming_its_key() {
+    let text = MINIMAL
+        .replace(
+            "type = \"pstn_calls\"",
+            "type = \"pstn_calls\"\npoll_interval = \"5 minutes\"\npoll_intervall = \"5m\"",
+        )
+        .replace(
+            "inputs = [\"contoso_pstn\"]",
+            "inputs = [\"contoso_pstn\", \"fabrikam\"]",
+        );
+    let problems = problems_of(&text);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("sources.contoso_pstn.poll_interval: ")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("sources.contoso_pstn.poll_intervall: unknown key")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("sinks.stdout.inputs[1]: \"fabrikam\" names no source")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_missing_environment_variable_is_named_with_its_key() {
+    let problems = Config::parse(MINIMAL, Path::new("/etc"), &Environment::fixed([]))
+        .unwrap_err()
+        .0;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("sources.contoso_pstn.client_secret: "));
+    assert!(problems[0].contains("GRAPH_CLIENT_SECRET"));
+}
+
+#[test]
+fn plain_http_is_refused_except_for_loopback() {
+    let remote = MINIMAL.replace(
+        "client_secret",
+        "graph_url = \"http://graph.example.com\"\nclient_secret",
+    );
+    assert!(
+        problems_of(&remote)
+            .iter()
+            .any(|p| p.starts_with("sources.contoso_pstn.graph_url: must use https"))
+    );
+    let loopback = MINIMAL.replace(
+        "client_secret",
+        "graph_url = \"http://127.0.0.1:8080\"\nclient_secret",
+    );
+    assert!(Config::parse(&loopback, Path::new("/etc"), &env()).is_ok());
+}
+
+#[test]
+fn a_source_no_sink_takes_is_an_error() {
+    let text = format!(
+        "{MINIMAL}\n[sources.other]\ntype = \"direct_routing_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"x\"\n"
+    );
+    assert!(
+        problems_of(&text)
+            .contains(&"sources.other: no sink takes this source in its inputs".to_owned())
+    );
+}
+
+#[test]
+fn unknown_top_level_keys_and_bad_toml_are_reported() {
+    assert!(
+        problems_of(&format!("dat_dir = \"x\"\n{MINIMAL}"))
+            .contains(&"dat_dir: unknown key".to_owned())
+    );
+    let broken = problems_of("[sources.x\n");
+    assert!(
+        broken[0].starts_with("line 1: not valid TOML"),
+        "{broken:?}"
+    );
+}
+
+#[test]
+fn the_secret_value_never_appears_in_problems_or_debug_output() {
+    let text = MINIMAL
+        .replace("poll", "x")
+        .replace("type = \"console\"", "type = \"consol\"");
+    let problems = problems_of(&text).join("\n");
+    assert!(!problems.contains("value-of-secret"));
+    let config = Config::parse(MINIMAL, Path::new("/etc"), &env()).unwrap();
+    assert!(!format!("{config:?}").contains("value-of-secret"));
+}

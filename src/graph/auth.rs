@@ -1,0 +1,254 @@
+//! Entra ID client credentials: a cached access token, refreshed before it expires.
+
+use super::assertion::AssertionSigner;
+use crate::config::Secret;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+use url::Url;
+
+/// What the token source proves itself with.
+#[derive(Debug)]
+pub enum CredentialMaterial {
+    /// A client secret.
+    Secret(Secret),
+    /// A certificate-signed assertion.
+    Assertion(AssertionSigner),
+}
+
+/// Why no token could be had.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthError {
+    /// Entra refused the request (bad secret, unknown tenant, ...): retrying cannot help.
+    #[error("Entra ID refused the credentials: {code}: {description}")]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// OAuth error code (`invalid_client`, ...).
+        code: String,
+        /// Microsoft's description, starting with its AADSTS code.
+        description: String,
+    },
+    /// The token endpoint could not be reached or failed: worth retrying.
+    #[error("Entra ID token endpoint unavailable: {0}")]
+    Unavailable(String),
+    /// The client assertion could not be built.
+    #[error("cannot build the client assertion: {0}")]
+    Assertion(String),
+}
+
+/// A bearer token and when to stop using it.
+#[derive(Clone)]
+pub struct AccessToken {
+    value: Arc<Secret>,
+    refresh_after: Instant,
+    generation: u64,
+}
+
+impl AccessToken {
+    /// The `Authorization` header value.
+    pub fn header_value(&self) -> String {
+        format!("Bearer {}", self.value.expose())
+    }
+
+    /// Which issuance this is, so a 401 invalidates only the token that failed.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("value", &"[redacted]")
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+struct Cached {
+    token: Option<AccessToken>,
+    issued: u64,
+}
+
+/// Gets tokens from `{authority}/{tenant}/oauth2/v2.0/token` and keeps the current one.
+pub struct TokenSource {
+    http: reqwest::Client,
+    token_url: Url,
+    client_id: String,
+    scope: String,
+    credential: CredentialMaterial,
+    cached: Mutex<Cached>,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: Secret,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct TokenErrorAnswer {
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::new)
+    }
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("token_url", &self.token_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    /// A token source for one application in one tenant, scoped to `graph_url`.
+    pub fn new(
+        http: reqwest::Client,
+        authority_url: &Url,
+        tenant_id: &str,
+        client_id: &str,
+        graph_url: &Url,
+        credential: CredentialMaterial,
+    ) -> Result<Self, AuthError> {
+        let base = authority_url.as_str().trim_end_matches('/');
+        let token_url = Url::parse(&format!("{base}/{tenant_id}/oauth2/v2.0/token"))
+            .map_err(|error| AuthError::Unavailable(format!("bad token URL: {error}")))?;
+        let scope = format!("{}/.default", graph_url.as_str().trim_end_matches('/'));
+        Ok(TokenSource {
+            http,
+            token_url,
+            client_id: client_id.to_owned(),
+            scope,
+            credential,
+            cached: Mutex::new(Cached {
+                token: None,
+                issued: 0,
+            }),
+        })
+    }
+
+    /// The current token, fetching a new one when there is none or it is about to expire.
+    pub async fn token(&self) -> Result<AccessToken, AuthError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(token) = &cached.token {
+            if Instant::now() < token.refresh_after {
+                return Ok(token.clone());
+            }
+        }
+        let (value, lifetime) = self.request().await?;
+        cached.issued += 1;
+        // Refresh well before expiry: a fifth of the lifetime early, at most five minutes.
+        let margin = (lifetime / 5).min(Duration::from_secs(300));
+        let token = AccessToken {
+            value: Arc::new(value),
+            refresh_after: Instant::now() + lifetime.saturating_sub(margin),
+            generation: cached.issued,
+        };
+        cached.token = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Forgets `token` (Graph answered 401 to it), unless a newer one already replaced it.
+    pub async fn invalidate(&self, token: &AccessToken) {
+        let mut cached = self.cached.lock().await;
+        if cached
+            .token
+            .as_ref()
+            .is_some_and(|current| current.generation == token.generation)
+        {
+            cached.token = None;
+        }
+    }
+
+    async fn request(&self) -> Result<(Secret, Duration), AuthError> {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials");
+        form.append_pair("client_id", &self.client_id);
+        form.append_pair("scope", &self.scope);
+        match &self.credential {
+            CredentialMaterial::Secret(secret) => {
+                form.append_pair("client_secret", secret.expose());
+            }
+            CredentialMaterial::Assertion(signer) => {
+                let assertion = signer
+                    .sign(&self.client_id, self.token_url.as_str())
+                    .map_err(AuthError::Assertion)?;
+                form.append_pair(
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                );
+                form.append_pair("client_assertion", &assertion);
+            }
+        }
+        let response = self
+            .http
+            .post(self.token_url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form.finish())
+            .send()
+            .await
+            .map_err(|error| AuthError::Unavailable(error.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| AuthError::Unavailable(error.without_url().to_string()))?;
+        if status.is_success() {
+            let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
+                AuthError::Unavailable("token answer is not the expected JSON".into())
+            })?;
+            let seconds = match answer.expires_in {
+                Some(serde_json::Value::Number(n)) => n.as_u64(),
+                Some(serde_json::Value::String(s)) => s.parse().ok(),
+                _ => None,
+            }
+            .unwrap_or(3599);
+            return Ok((answer.access_token, Duration::from_secs(seconds.max(1))));
+        }
+        let transient = status.is_server_error() || status.as_u16() == 429;
+        match serde_json::from_slice::<TokenErrorAnswer>(&body) {
+            Ok(answer) if !transient => {
+                let first_line = answer
+                    .error_description
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                Err(AuthError::Rejected {
+                    status: status.as_u16(),
+                    code: answer.error,
+                    description: self.scrub(first_line),
+                })
+            }
+            _ => Err(AuthError::Unavailable(format!(
+                "token endpoint answered HTTP {}",
+                status.as_u16()
+            ))),
+        }
+    }
+
+    /// Never let a secret echoed back by a server reach a log line.
+    fn scrub(&self, text: String) -> String {
+        match &self.credential {
+            CredentialMaterial::Secret(secret)
+                if !secret.expose().is_empty() && text.contains(secret.expose()) =>
+            {
+                text.replace(secret.expose(), "[redacted]")
+            }
+            _ => text,
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The HTTP side of one source: rate cap, Retry-After gate, token, retries, paging.
+
+use super::auth::AccessToken;
+use super::{CallKind, GraphError, Page, TokenSource};
+use crate::graph::ApiVersion;
+use crate::planner::Window;
+use backon::{ExponentialBuilder, Retryable};
+use bytes::BytesMut;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+use url::Url;
+
+/// Where a source's requests go.
+#[derive(Debug, Clone)]
+pub struct GraphEndpoint {
+    /// `graph_url`: the only origin that ever sees the token.
+    pub base: Url,
+    /// `v1.0` or `beta`.
+    pub version: ApiVersion,
+    /// Which function.
+    pub kind: CallKind,
+    /// The tenant, for messages.
+    pub tenant_id: String,
+}
+
+impl GraphEndpoint {
+    /// The first page of a window, with the edges its function wants.
+    pub fn window_url(&self, window: &Window) -> Result<Url, GraphError> {
+        let (from, to) = window.request_bounds(self.kind);
+        let base = self.base.as_str().trim_end_matches('/');
+        let text = format!(
+            "{base}/{}/communications/callRecords/{}(fromDateTime={from},toDateTime={to})",
+            self.version.as_str(),
+            self.kind.function()
+        );
+        Url::parse(&text).map_err(|error| GraphError::BadNextLink(error.to_string()))
+    }
+
+    fn origin(url: &Url) -> String {
+        format!(
+            "{}://{}:{}",
+            url.scheme(),
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        )
+    }
+
+    /// Accepts an `@odata.nextLink` only if it points at `graph_url`'s own origin.
+    pub fn check_next_link(&self, link: &str) -> Result<Url, GraphError> {
+        let url = Url::parse(link).map_err(|error| GraphError::BadNextLink(error.to_string()))?;
+        let (origin, expected) = (Self::origin(&url), Self::origin(&self.base));
+        if origin != expected {
+            return Err(GraphError::ForeignNextLink { origin, expected });
+        }
+        Ok(url)
+    }
+}
+
+/// How failed requests are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// First backoff delay (before jitter).
+    pub min_delay: Duration,
+    /// Largest backoff delay.
+    pub max_delay: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// How long one request may keep waiting out 429s with Retry-After.
+    pub max_throttle_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            min_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+            max_retries: 8,
+            max_throttle_wait: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Limits of one source's client.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphClientOptions {
+    /// Client-side cap.
+    pub requests_per_second: f64,
+    /// Timeout of one request, body included.
+    pub request_timeout: Duration,
+    /// Largest body accepted.
+    pub max_body_bytes: usize,
+    /// Retries.
+    pub retry: RetryPolicy,
+}
+
+impl Default for GraphClientOptions {
+    fn default() -> Self {
+        GraphClientOptions {
+            requests_per_second: 5.0,
+            request_timeout: Duration::from_secs(60),
+            max_body_bytes: 64 * 1024 * 1024,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Reads pages of one source's call log.
+pub struct GraphClient {
+    http: reqwest::Client,
+    endpoint: GraphEndpoint,
+    tokens: TokenSource,
+    limiter: DefaultDirectRateLimiter,
+    paused_until: Mutex<Option<Instant>>,
+    options: GraphClientOptions,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One answer read off the wire, before it is judged.
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    body: bytes::Bytes,
+}
+
+fn full_jitter(delay: Duration) -> Duration {
+    let random = RandomState::new().build_hasher().finish();
+    delay.mul_f64((random >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+fn error_message(body: &[u8]) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let error = parsed.as_ref().and_then(|value| value.get("error"));
+    let code = error
+        .and_then(|e| e.get("code"))
+        .and_then(|c| c.as_str())
+        .unwrap_or("");
+    let message = error
+        .and_then(|e| e.get("message"))
+        .and_then(|m| m.as_str())
+        .unwrap_or("");
+    match (code, message) {
+        ("", "") => "no error details".to_owned(),
+        (code, message) => format!("{code}: {message}").chars().take(300).collect(),
+    }
+}
+
+impl GraphClient {
+    /// A client for one source.
+    pub fn new(
+        http: reqwest::Client,
+        endpoint: GraphEndpoint,
+        tokens: TokenSource,
+        options: GraphClientOptions,
+    ) -> Self {
+        let period = Duration::from_secs_f64(1.0 / options.requests_per_second.max(0.001));
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::MIN);
+        GraphClient {
+            http,
+            endpoint,
+            tokens,
+            limiter: RateLimiter::direct(quota),
+            paused_until: Mutex::new(None),
+            options,
+        }
+    }
+
+    /// The endpoint this client reads.
+    pub fn endpoint(&self) -> &GraphEndpoint {
+        &self.endpoint
+    }
+
+    /// Fetches one page, retrying transient failures with exponential backoff and full jitter.
+    pub async fn get_page(&self, url: &Url) -> Result<Page, GraphError> {
+        let retry = self.options.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(retry.min_delay)
+            .with_max_delay(retry.max_delay)
+            .with_max_times(retry.max_retries);
+        (|| self.attempt(url))
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(GraphError::is_transient)
+            .adjust(|_, delay| delay.map(full_jitter))
+            .notify(|error, delay| {
+                tracing::warn!(function = self.endpoint.kind.function(), %error, retry_in = ?delay, "Graph request failed; retrying");
+            })
+            .await
+    }
+
+    async fn attempt(&self, url: &Url) -> Result<Page, GraphError> {
+        let throttle_started = Instant::now();
+        let mut refreshed_after_401 = false;
+        loop {
+            self.wait_out_pause().await;
+            self.limiter.until_ready().await;
+            let token = self.tokens.token().await?;
+            let answer = self.send(url, &token).await?;
+            match answer.status {
+                200 => return Ok(Page::parse(answer.body)?),
+                401 if !refreshed_after_401 => {
+                    tracing::info!("Graph answered 401; fetching a new token and trying once more");
+                    self.tokens.invalidate(&token).await;
+                    refreshed_after_401 = true;
+                }
+                401 => return Err(GraphError::Unauthorized(error_message(&answer.body))),
+                403 => {
+                    return Err(GraphError::Forbidden {
+                        function: self.endpoint.kind.function(),
+                        tenant: self.endpoint.tenant_id.clone(),
+                    });
+                }
+                429 => {
+                    let wait = answer.retry_after.unwrap_or_else(|| {
+                        full_jitter(Duration::from_secs(10)) + Duration::from_secs(1)
+                    });
+                    if throttle_started.elapsed() + wait > self.options.retry.max_throttle_wait {
+                        return Err(GraphError::Throttled(self.options.retry.max_throttle_wait));
+                    }
+                    tracing::warn!(function = self.endpoint.kind.function(), retry_after = ?wait, "Graph throttled the source (429); holding back all its requests");
+                    self.pause_for(wait);
+                }
+                status @ (500 | 502 | 503 | 504) => {
+                    if let Some(wait) = answer.retry_after {
+                        self.pause_for(wait.min(self.options.retry.max_delay));
+                    }
+                    return Err(GraphError::Unavailable {
+                        status,
+                        message: error_message(&answer.body),
+                    });
+                }
+                status => {
+                    return Err(GraphError::Refused {
+                        status,
+                        message: error_message(&answer.body),
+                    });
+                }
+            }
+        }
+    }
+
+    async fn send(&self, url: &Url, token: &AccessToken) -> Result<Answer, GraphError> {
+        let network = |error: reqwest::Error| GraphError::Network(error.to_string());
+        let mut response = self
+            .http
+            .get(url.clone())
+            .header(reqwest::header::AUTHORIZATION, token.header_value())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(self.options.request_timeout)
+            .send()
+            .await
+            .map_err(network)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| text.trim().parse::<u64>().ok())
+            .map(|seconds| Duration::from_secs(seconds.min(3600)));
+        let limit = self.options.max_body_bytes;
+        let expected = response.content_length().unwrap_or(0) as usize;
+        if expected > limit {
+            return Err(GraphError::BodyTooLarge(limit));
+        }
+        let mut body = BytesMut::with_capacity(expected.min(limit));
+        while let Some(chunk) = response.chunk().await.map_err(network)? {
+            if body.len() + chunk.len() > limit {
+                return Err(GraphError::BodyTooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer {
+            status,
+            retry_after,
+            body: body.freeze(),
+        })
+    }
+
+    /// Holds back every request of this source until `wait` has passed.
+    fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        if let Ok(mut paused) = self.paused_until.lock() {
+            if paused.is_none_or(|current| current < until) {
+                *paused = Some(until);
+            }
+        }
+    }
+
+    async fn wait_out_pause(&self) {
+        let until = self.paused_until.lock().ok().and_then(|paused| *paused);
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+}

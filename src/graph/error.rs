@@ -1,0 +1,104 @@
+//! Everything that can go wrong talking to Graph, sorted by what to do about it.
+
+use super::{AuthError, PageError};
+use std::time::Duration;
+
+/// A failed Graph request, after the client's own retries.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GraphError {
+    /// No token: see [`AuthError`].
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// 429 for longer than the client is willing to wait.
+    #[error("Graph kept throttling (429) for over {0:?}")]
+    Throttled(Duration),
+    /// 500/502/503/504: Graph's side, transient.
+    #[error("Graph answered HTTP {status}: {message}")]
+    Unavailable {
+        /// HTTP status.
+        status: u16,
+        /// Graph's error code and message.
+        message: String,
+    },
+    /// 403: the application role is missing or not consented.
+    #[error(
+        "Graph refused access (403 Forbidden) to {function}: the application needs the application permission CallRecords.Read.All (or CallRecord-PstnCalls.Read.All) with admin consent granted in tenant {tenant}"
+    )]
+    Forbidden {
+        /// The function called.
+        function: &'static str,
+        /// The tenant.
+        tenant: String,
+    },
+    /// 401 again with a freshly issued token.
+    #[error("Graph refused a freshly issued token (401): {0}")]
+    Unauthorized(String),
+    /// Any other 4xx (400, 404, 406...): the request itself is wrong; retrying cannot help.
+    #[error("Graph refused the request with HTTP {status}: {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Graph's error code and message.
+        message: String,
+    },
+    /// Connection refused/reset, timeout, truncated transfer.
+    #[error("network error talking to Graph: {0}")]
+    Network(String),
+    /// The body was larger than the configured cap.
+    #[error("response body exceeded {0} bytes")]
+    BodyTooLarge(usize),
+    /// The body was not a page of rows (garbled or cut short).
+    #[error(transparent)]
+    UnreadableBody(#[from] PageError),
+    /// An `@odata.nextLink` pointing at another scheme, host or port.
+    #[error(
+        "refused to follow @odata.nextLink to {origin}: it is not the configured Graph origin {expected}, and the token is only ever sent there"
+    )]
+    ForeignNextLink {
+        /// Scheme, host and port of the link.
+        origin: String,
+        /// Scheme, host and port of `graph_url`.
+        expected: String,
+    },
+    /// An `@odata.nextLink` that is not a URL.
+    #[error("@odata.nextLink is not a URL: {0}")]
+    BadNextLink(String),
+}
+
+impl GraphError {
+    /// Whether another attempt of the same request may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GraphError::Auth(AuthError::Unavailable(_)) => true,
+            GraphError::Unavailable { .. }
+            | GraphError::Network(_)
+            | GraphError::UnreadableBody(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the source should stop for good: the credentials themselves are wrong.
+    pub fn stops_source(&self) -> bool {
+        matches!(
+            self,
+            GraphError::Auth(AuthError::Rejected { .. } | AuthError::Assertion(_))
+        )
+    }
+
+    /// A bounded label value for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            GraphError::Auth(_) => "auth",
+            GraphError::Throttled(_) => "throttled",
+            GraphError::Unavailable { .. } => "server_error",
+            GraphError::Forbidden { .. } => "forbidden",
+            GraphError::Unauthorized(_) => "unauthorized",
+            GraphError::Refused { .. } => "refused",
+            GraphError::Network(_) => "network",
+            GraphError::BodyTooLarge(_) => "body_too_large",
+            GraphError::UnreadableBody(_) => "unreadable_body",
+            GraphError::ForeignNextLink { .. } => "foreign_next_link",
+            GraphError::BadNextLink(_) => "bad_next_link",
+        }
+    }
+}

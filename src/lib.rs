@@ -1,0 +1,9 @@
+//! pstn-agent: reads Microsoft Graph's PSTN and Direct Routing call logs and delivers
+//! every call, once, to log sinks, with Prometheus metrics.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, clippy::unwrap_used)]
+
+pub mod config;
+pub mod graph;
+pub mod planner;
+pub mod time;

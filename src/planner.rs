@@ -1,0 +1,302 @@
+//! Which spans of call start times to read, and when, so that late rows are caught
+//! once without re-reading the whole late window on every poll.
+//!
+//! # The sweeps
+//! A source keeps a few *sweeps*, each with a delay `d` and a cursor `u`. On every
+//! poll at time `t`, a sweep reads the start times `[u, t - d)` and moves `u` to
+//! `t - d`. So the sweep reads every start time exactly once, at least `d` after it:
+//! it catches every row that became visible within `d` of its call's start.
+//!
+//! Delays are `0` (the head: a row visible at once arrives within a poll interval)
+//! and then `late_window`, `late_window / 3`, `late_window / 9`, ... down to about two
+//! poll intervals. A row that shows up `L` late is caught by the first sweep whose
+//! delay is at least `L`: at most about `2L + poll_interval` after it became visible,
+//! and never later than `late_window + poll_interval`. Every row is fetched once per
+//! sweep, so the read amplification is the number of sweeps: 7 for a 72 h late
+//! window polled every 5 minutes, against 864 for re-reading the whole late window
+//! on every poll.
+//!
+//! # Window edges
+//! Windows are half-open `[from, to)` in Graph's 100 ns resolution. `getPstnCalls`
+//! includes `toDateTime`, so its request ends one tick before `to`;
+//! `getDirectRoutingCalls` excludes it and is sent `to` itself. Consecutive windows
+//! therefore neither overlap nor leave a gap.
+
+use crate::graph::CallKind;
+use crate::time::Timestamp;
+use std::time::Duration;
+
+/// Each sweep's delay is this factor shorter than the next one's.
+pub const SWEEP_FACTOR: u32 = 3;
+/// Longest window read in one go (Graph refuses more than 90 days; a day keeps
+/// backfills checkpointed often and pages few).
+pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);
+/// Graph's own limit on a range.
+pub const GRAPH_MAX_RANGE: Duration = Duration::from_secs(90 * 86_400);
+
+/// The delays of a source's sweeps, shortest (zero) first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepLadder {
+    delays: Vec<Duration>,
+}
+
+impl SweepLadder {
+    /// The ladder for a poll interval and a late window.
+    pub fn new(poll_interval: Duration, late_window: Duration) -> Self {
+        let mut delays = Vec::new();
+        let mut delay = late_window;
+        while !delay.is_zero() {
+            delays.push(delay);
+            let shorter = delay / SWEEP_FACTOR;
+            if shorter < poll_interval.saturating_mul(2) {
+                break;
+            }
+            delay = shorter;
+        }
+        delays.push(Duration::ZERO);
+        delays.reverse();
+        SweepLadder { delays }
+    }
+
+    /// Delays, shortest first; the first is always zero.
+    pub fn delays(&self) -> &[Duration] {
+        &self.delays
+    }
+
+    /// Cursors for a source's very first run at `now`: the head starts at
+    /// `now - lookback`; a later sweep need not look at starts the head reads at least
+    /// its delay after them, so it starts at `now - delay` (or the head, if later).
+    pub fn initial_cursors(&self, now: Timestamp, lookback: Duration) -> Vec<Timestamp> {
+        let head = now.saturating_sub(lookback);
+        self.delays
+            .iter()
+            .map(|delay| {
+                if delay.is_zero() {
+                    head
+                } else {
+                    head.max(now.saturating_sub(*delay))
+                }
+            })
+            .collect()
+    }
+
+    /// Maps cursors saved under another ladder (the late window or poll interval
+    /// changed) onto this one, never skipping a start time a sweep still owes.
+    pub fn adopt(&self, stored: &[(Duration, Timestamp)]) -> Option<Vec<Timestamp>> {
+        let oldest = stored.iter().map(|(_, cursor)| *cursor).min()?;
+        Some(
+            self.delays
+                .iter()
+                .map(|delay| {
+                    // A saved sweep with a delay at least this long has read every start
+                    // before its cursor late enough for this one too.
+                    stored
+                        .iter()
+                        .filter(|(stored_delay, _)| stored_delay >= delay)
+                        .map(|(_, cursor)| *cursor)
+                        .max()
+                        .unwrap_or(oldest)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// A span of call start times `[from, to)` to read for one sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Index of the sweep in the ladder.
+    pub sweep: usize,
+    /// First start time included.
+    pub from: Timestamp,
+    /// First start time excluded.
+    pub to: Timestamp,
+}
+
+impl Window {
+    /// The `fromDateTime` and `toDateTime` to send for this window.
+    pub fn request_bounds(&self, kind: CallKind) -> (Timestamp, Timestamp) {
+        if kind.to_is_inclusive() {
+            (self.from, self.to.previous_tick())
+        } else {
+            (self.from, self.to)
+        }
+    }
+
+    /// Length of the window.
+    pub fn span(&self) -> Duration {
+        self.to.duration_since(self.from)
+    }
+}
+
+/// The windows due at `now`, head sweep first, each at most [`MAX_WINDOW`] long.
+pub fn plan(ladder: &SweepLadder, cursors: &[Timestamp], now: Timestamp) -> Vec<Window> {
+    let mut windows = Vec::new();
+    for (sweep, (delay, cursor)) in ladder.delays().iter().zip(cursors).enumerate() {
+        let end = now.saturating_sub(*delay);
+        let mut from = *cursor;
+        while from < end {
+            let to = from.saturating_add(MAX_WINDOW).min(end);
+            windows.push(Window { sweep, from, to });
+            from = to;
+        }
+    }
+    windows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+    const HOUR: Duration = Duration::from_secs(3600);
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse(text).unwrap()
+    }
+
+    #[test]
+    fn the_default_ladder_has_seven_sweeps_from_zero_to_the_late_window() {
+        let ladder = SweepLadder::new(5 * MINUTE, 72 * HOUR);
+        let delays = ladder.delays();
+        assert_eq!(delays.len(), 7, "{delays:?}");
+        assert_eq!(delays[0], Duration::ZERO);
+        assert_eq!(*delays.last().unwrap(), 72 * HOUR);
+        assert!(delays.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(delays[1] >= 10 * MINUTE);
+    }
+
+    #[test]
+    fn small_and_zero_late_windows_still_make_a_ladder() {
+        assert_eq!(
+            SweepLadder::new(MINUTE, Duration::ZERO).delays(),
+            [Duration::ZERO]
+        );
+        assert_eq!(
+            SweepLadder::new(MINUTE, Duration::from_secs(10)).delays(),
+            [Duration::ZERO, Duration::from_secs(10)]
+        );
+        let seconds = SweepLadder::new(Duration::from_secs(1), Duration::from_secs(20));
+        let expected = [0, 2_222_222_222, 6_666_666_666, 20_000_000_000].map(Duration::from_nanos);
+        assert_eq!(seconds.delays(), expected);
+    }
+
+    #[test]
+    fn pstn_windows_end_one_tick_early_and_direct_routing_windows_do_not() {
+        let window = Window {
+            sweep: 0,
+            from: at("2024-05-01T00:00:00Z"),
+            to: at("2024-05-02T00:00:00Z"),
+        };
+        let (from, to) = window.request_bounds(CallKind::Pstn);
+        assert_eq!(
+            (from.to_string(), to.to_string()),
+            (
+                "2024-05-01T00:00:00.0000000Z".into(),
+                "2024-05-01T23:59:59.9999999Z".into()
+            )
+        );
+        let (_, to) = window.request_bounds(CallKind::DirectRouting);
+        assert_eq!(to.to_string(), "2024-05-02T00:00:00.0000000Z");
+    }
+
+    #[test]
+    fn consecutive_windows_meet_exactly_with_no_gap_or_overlap() {
+        let ladder = SweepLadder::new(5 * MINUTE, 72 * HOUR);
+        let now = at("2024-05-10T12:34:56.7890123Z");
+        let windows = plan(&ladder, &ladder.initial_cursors(now, 7 * DAY), now);
+        for pair in windows
+            .windows(2)
+            .filter(|pair| pair[0].sweep == pair[1].sweep)
+        {
+            assert_eq!(pair[0].to, pair[1].from);
+        }
+        let head: Vec<_> = windows.iter().filter(|w| w.sweep == 0).collect();
+        assert_eq!(head.first().unwrap().from, now.saturating_sub(7 * DAY));
+        assert_eq!(head.last().unwrap().to, now);
+    }
+
+    #[test]
+    fn a_two_hundred_day_lookback_never_asks_for_more_than_ninety_days() {
+        let ladder = SweepLadder::new(5 * MINUTE, 72 * HOUR);
+        let now = at("2024-12-31T23:00:00Z");
+        let windows = plan(&ladder, &ladder.initial_cursors(now, 200 * DAY), now);
+        assert!(
+            windows
+                .iter()
+                .all(|w| w.span() <= MAX_WINDOW && MAX_WINDOW <= GRAPH_MAX_RANGE)
+        );
+        let covered: Duration = windows
+            .iter()
+            .filter(|w| w.sweep == 0)
+            .map(Window::span)
+            .sum();
+        assert_eq!(covered, 200 * DAY);
+    }
+
+    #[test]
+    fn a_first_run_leaves_later_sweeps_only_their_own_delay_behind() {
+        let ladder = SweepLadder::new(5 * MINUTE, 72 * HOUR);
+        let now = at("2024-05-10T00:00:00Z");
+        let cursors = ladder.initial_cursors(now, 7 * DAY);
+        for (delay, cursor) in ladder.delays().iter().zip(&cursors).skip(1) {
+            assert_eq!(*cursor, now.saturating_sub(*delay));
+        }
+        // With a lookback shorter than a delay, no sweep starts before the head.
+        let short = ladder.initial_cursors(now, HOUR);
+        assert!(short.iter().all(
+            |cursor| *cursor == now.saturating_sub(HOUR) || *cursor > now.saturating_sub(HOUR)
+        ));
+    }
+
+    #[test]
+    fn each_sweep_reads_every_start_time_exactly_once_across_polls() {
+        let ladder = SweepLadder::new(5 * MINUTE, 6 * HOUR);
+        let start = at("2024-05-01T00:00:00Z");
+        let mut cursors = ladder.initial_cursors(start, Duration::ZERO);
+        let mut covered = vec![Duration::ZERO; ladder.delays().len()];
+        let mut now = start;
+        for _ in 0..(24 * 12) {
+            now = now.saturating_add(5 * MINUTE);
+            for window in plan(&ladder, &cursors, now) {
+                assert_eq!(
+                    window.from, cursors[window.sweep],
+                    "a window starts at its sweep's cursor"
+                );
+                covered[window.sweep] += window.span();
+                cursors[window.sweep] = window.to;
+            }
+        }
+        for (sweep, delay) in ladder.delays().iter().enumerate() {
+            assert_eq!(cursors[sweep], now.saturating_sub(*delay));
+            assert_eq!(
+                covered[sweep],
+                now.duration_since(start.max(start.saturating_sub(*delay)))
+                    .saturating_sub(*delay)
+            );
+        }
+    }
+
+    #[test]
+    fn a_clock_that_jumps_backwards_plans_nothing_rather_than_rereading() {
+        let ladder = SweepLadder::new(5 * MINUTE, HOUR);
+        let now = at("2024-05-10T00:00:00Z");
+        let cursors = vec![now; ladder.delays().len()];
+        assert!(plan(&ladder, &cursors, now.saturating_sub(HOUR)).is_empty());
+    }
+
+    #[test]
+    fn cursors_saved_under_another_ladder_are_adopted_without_skipping() {
+        let old = [
+            (Duration::ZERO, at("2024-05-10T00:00:00Z")),
+            (HOUR, at("2024-05-09T23:00:00Z")),
+        ];
+        let ladder = SweepLadder::new(5 * MINUTE, 2 * HOUR);
+        let adopted = ladder.adopt(&old).unwrap();
+        assert_eq!(adopted[0], at("2024-05-10T00:00:00Z"));
+        // A sweep longer than any saved one starts where the oldest saved cursor is.
+        assert_eq!(*adopted.last().unwrap(), at("2024-05-09T23:00:00Z"));
+        assert!(ladder.adopt(&[]).is_none());
+    }
+}
