@@ -1,7 +1,7 @@
 //! Microsoft Graph's call-log functions: authentication, paging, retries, and rows.
 
-mod assertion;
-mod auth;
+pub(crate) mod assertion;
+pub(crate) mod auth;
 mod client;
 mod error;
 mod kind;

@@ -4,6 +4,14 @@
 #![warn(missing_docs, missing_debug_implementations, clippy::unwrap_used)]
 
 pub mod config;
+pub mod event;
 pub mod graph;
+pub mod http_server;
 pub mod planner;
+pub mod shutdown;
+pub mod simulate;
+pub mod sinks;
+pub mod source;
+pub mod state;
 pub mod time;
+pub mod topology;

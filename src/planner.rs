@@ -46,7 +46,8 @@ impl SweepLadder {
         let mut delays = Vec::new();
         let mut delay = late_window;
         while !delay.is_zero() {
-            delays.push(delay);
+            // Whole 100 ns ticks, so the delays read back from state compare equal.
+            delays.push(Duration::from_nanos((delay.as_nanos() / 100 * 100) as u64));
             let shorter = delay / SWEEP_FACTOR;
             if shorter < poll_interval.saturating_mul(2) {
                 break;

@@ -171,6 +171,23 @@ impl TokenSource {
     }
 
     async fn request(&self) -> Result<(Secret, Duration), AuthError> {
+        let body = self.form()?;
+        let response = self
+            .http
+            .post(self.token_url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| AuthError::Unavailable(error.without_url().to_string()))?;
+        self.read_answer(response).await
+    }
+
+    /// The form body of a token request (built before any await: the serializer is not Send).
+    fn form(&self) -> Result<String, AuthError> {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "client_credentials");
         form.append_pair("client_id", &self.client_id);
@@ -190,17 +207,13 @@ impl TokenSource {
                 form.append_pair("client_assertion", &assertion);
             }
         }
-        let response = self
-            .http
-            .post(self.token_url.clone())
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(form.finish())
-            .send()
-            .await
-            .map_err(|error| AuthError::Unavailable(error.without_url().to_string()))?;
+        Ok(form.finish())
+    }
+
+    async fn read_answer(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<(Secret, Duration), AuthError> {
         let status = response.status();
         let body = response
             .bytes()

@@ -1,0 +1,36 @@
+//! The one signal every task watches to stop between batches.
+
+use tokio::sync::watch;
+
+/// Fires the shutdown (SIGTERM, SIGINT, or a test).
+#[derive(Debug, Clone)]
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+/// Tells a task that it should stop at the next safe point.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+/// A connected trigger and watcher.
+pub fn shutdown_pair() -> (ShutdownTrigger, Shutdown) {
+    let (sender, receiver) = watch::channel(false);
+    (ShutdownTrigger(sender), Shutdown(receiver))
+}
+
+impl ShutdownTrigger {
+    /// Asks every task to stop.
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl Shutdown {
+    /// Whether shutdown was asked for.
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once shutdown is asked for (or the trigger is gone).
+    pub async fn triggered(&mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}

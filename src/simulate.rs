@@ -1,0 +1,115 @@
+//! A stand-in for Entra ID and Graph's call-log functions, for tests, demos and load:
+//! the same HTTP as the real services, deterministic calls from a seed, rows that
+//! appear late, and faults on demand.
+
+mod faults;
+mod generator;
+mod lateness;
+pub(crate) mod random;
+mod rows;
+mod server;
+
+pub use faults::{Faults, Stats};
+pub use generator::{CallCore, Generator};
+pub use lateness::Lateness;
+
+use crate::time::SharedClock;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the simulated tenant behaves.
+#[derive(Debug, Clone)]
+pub struct SimulatorOptions {
+    /// Seed of every call.
+    pub seed: u64,
+    /// Average calls per day, for each of the two logs.
+    pub calls_per_day: f64,
+    /// Rows per page (Graph: 1000).
+    pub page_size: usize,
+    /// How late rows appear.
+    pub lateness: Lateness,
+    /// Lifetime of issued tokens (real time).
+    pub token_ttl: Duration,
+    /// Only this client id is accepted, when set.
+    pub client_id: Option<String>,
+    /// Only this client secret is accepted, when set.
+    pub client_secret: Option<String>,
+    /// Base URL written into `@odata.nextLink` (default: the address served).
+    pub public_url: Option<String>,
+}
+
+impl Default for SimulatorOptions {
+    fn default() -> Self {
+        SimulatorOptions {
+            seed: 1,
+            calls_per_day: 2000.0,
+            page_size: 1000,
+            lateness: Lateness::Default,
+            token_ttl: Duration::from_secs(3600),
+            client_id: None,
+            client_secret: None,
+            public_url: None,
+        }
+    }
+}
+
+/// A running simulator.
+#[derive(Debug, Clone)]
+pub struct SimulatorHandle {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Faults, changeable while it runs.
+    pub faults: Arc<Faults>,
+    /// What it served.
+    pub stats: Arc<Stats>,
+    /// Its calls, to compute what an agent should have received.
+    pub generator: Arc<Generator>,
+}
+
+impl SimulatorHandle {
+    /// `http://ADDRESS`: both the authority and the Graph URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+/// Starts the simulator on `address` (port 0 picks a free one) in the background.
+pub async fn start(
+    address: SocketAddr,
+    options: SimulatorOptions,
+    clock: SharedClock,
+) -> std::io::Result<SimulatorHandle> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let address = listener.local_addr()?;
+    let generator = Arc::new(Generator::new(
+        options.seed,
+        options.calls_per_day,
+        options.lateness,
+    ));
+    let faults = Arc::new(Faults::default());
+    let stats = Arc::new(Stats::default());
+    let public_url = options
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let state = Arc::new(server::Simulator::new(
+        options,
+        public_url,
+        generator.clone(),
+        faults.clone(),
+        stats.clone(),
+        clock,
+    ));
+    let handler = Arc::new(move |request| {
+        let state = state.clone();
+        async move { state.handle(request).await }
+    });
+    tokio::spawn(crate::http_server::serve(listener, handler));
+    Ok(SimulatorHandle {
+        address,
+        faults,
+        stats,
+        generator,
+    })
+}

@@ -1,0 +1,197 @@
+//! The simulated tenant's calls: a pure function of (seed, kind, slot), so any window
+//! can be answered without storing rows, and the same seed gives the same calls.
+//!
+//! Time is cut into slots; a slot holds at most one call, whose presence follows the
+//! hour of day and day of week. Rows become visible `Lateness` after the call ends.
+
+use super::lateness::Lateness;
+use super::random::CallRandom;
+use super::rows;
+use crate::graph::{ApiVersion, CallKind};
+use crate::time::Timestamp;
+
+const TICKS_PER_DAY: i64 = 86_400 * Timestamp::TICKS_PER_SECOND;
+/// The mean of `presence` over a week, so that `calls_per_day` is the real average.
+const MEAN_PRESENCE: f64 = 0.5625 * (5.0 + 2.0 * 0.3) / 7.0;
+
+/// What the generator makes.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    seed: u64,
+    slot_ticks: i64,
+    lateness: Lateness,
+}
+
+/// The few facts about a call needed to decide whether it is in a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallCore {
+    /// The call's slot.
+    pub slot: i64,
+    /// Start time.
+    pub start: Timestamp,
+    /// Duration in whole seconds.
+    pub duration_seconds: i64,
+    /// When its row appears in Graph.
+    pub visible: Timestamp,
+}
+
+fn stream(kind: CallKind) -> u64 {
+    match kind {
+        CallKind::Pstn => 0x5057_4E00,
+        CallKind::DirectRouting => 0x4452_0000,
+    }
+}
+
+/// Busy in office hours, quieter at night and at weekends.
+fn presence(start: Timestamp) -> f64 {
+    let days = start.ticks().div_euclid(TICKS_PER_DAY);
+    let hour = start.ticks().rem_euclid(TICKS_PER_DAY) / (3600 * Timestamp::TICKS_PER_SECOND);
+    let weekday = (days + 3).rem_euclid(7); // 1970-01-01 was a Thursday; 0 = Monday
+    let hourly = if (8..18).contains(&hour) { 1.0 } else { 0.25 };
+    if weekday >= 5 { hourly * 0.3 } else { hourly }
+}
+
+impl Generator {
+    /// A tenant making `calls_per_day` calls of each kind on average.
+    pub fn new(seed: u64, calls_per_day: f64, lateness: Lateness) -> Self {
+        let slots_per_day = (calls_per_day.max(0.001) / MEAN_PRESENCE).max(1.0);
+        Generator {
+            seed,
+            slot_ticks: ((TICKS_PER_DAY as f64 / slots_per_day) as i64).max(1),
+            lateness,
+        }
+    }
+
+    /// The call in `slot`, if there is one.
+    pub fn core(&self, kind: CallKind, slot: i64) -> Option<CallCore> {
+        let mut random = CallRandom::new(self.seed, stream(kind), slot as u64);
+        let offset = (random.unit() * self.slot_ticks as f64) as i64;
+        let start = Timestamp::from_ticks(slot * self.slot_ticks + offset);
+        if random.unit() >= presence(start) {
+            return None;
+        }
+        let failed = kind == CallKind::DirectRouting && random.unit() < 0.10;
+        let duration_seconds = if failed {
+            0
+        } else {
+            (5.2 + 1.2 * random.normal()).exp().clamp(1.0, 4.0 * 3600.0) as i64
+        };
+        let late_seconds = self.lateness.draw(&mut random);
+        let visible_ticks = start.ticks()
+            + duration_seconds * Timestamp::TICKS_PER_SECOND
+            + (late_seconds * Timestamp::TICKS_PER_SECOND as f64) as i64;
+        Some(CallCore {
+            slot,
+            start,
+            duration_seconds,
+            visible: Timestamp::from_ticks(visible_ticks),
+        })
+    }
+
+    /// Calls starting in `[from, to)` (or `[from, to]` when `to_inclusive`), in start order,
+    /// that are visible at `now`.
+    pub fn visible_calls(
+        &self,
+        kind: CallKind,
+        from: Timestamp,
+        to: Timestamp,
+        to_inclusive: bool,
+        now: Timestamp,
+    ) -> impl Iterator<Item = CallCore> + '_ {
+        let first = from.ticks().div_euclid(self.slot_ticks);
+        let last = to.ticks().div_euclid(self.slot_ticks);
+        (first..=last)
+            .filter_map(move |slot| self.core(kind, slot))
+            .filter(move |call| {
+                call.start >= from && (call.start < to || (to_inclusive && call.start == to))
+            })
+            .filter(move |call| call.visible <= now)
+    }
+
+    /// Writes the row of `call` as Graph would.
+    pub fn write_row(
+        &self,
+        kind: CallKind,
+        version: ApiVersion,
+        call: &CallCore,
+        out: &mut String,
+    ) {
+        let mut random = CallRandom::new(self.seed, stream(kind) ^ 0xD37A_11, call.slot as u64);
+        match kind {
+            CallKind::Pstn => rows::pstn(call, version, &mut random, out),
+            CallKind::DirectRouting => rows::direct_routing(call, &mut random, out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn day() -> (Timestamp, Timestamp) {
+        let from = Timestamp::parse("2024-05-06T00:00:00Z").unwrap();
+        (from, from.saturating_add(Duration::from_secs(86_400)))
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_rows_and_another_seed_does_not() {
+        let (from, to) = day();
+        let far = to.saturating_add(Duration::from_secs(10 * 86_400));
+        let rows = |seed| {
+            let generator = Generator::new(seed, 2000.0, Lateness::Default);
+            let mut out = String::new();
+            for call in generator
+                .visible_calls(CallKind::Pstn, from, to, false, far)
+                .take(50)
+            {
+                generator.write_row(CallKind::Pstn, ApiVersion::V1, &call, &mut out);
+            }
+            out
+        };
+        assert_eq!(rows(7), rows(7));
+        assert_ne!(rows(7), rows(8));
+    }
+
+    #[test]
+    fn volume_follows_calls_per_day_over_a_week() {
+        let generator = Generator::new(1, 1000.0, Lateness::None);
+        let from = Timestamp::parse("2024-05-06T00:00:00Z").unwrap();
+        let to = from.saturating_add(Duration::from_secs(7 * 86_400));
+        let count = generator
+            .visible_calls(
+                CallKind::DirectRouting,
+                from,
+                to,
+                false,
+                Timestamp::from_ticks(i64::MAX),
+            )
+            .count();
+        assert!(
+            (6300..=7700).contains(&count),
+            "{count} calls in a week at 1000/day"
+        );
+    }
+
+    #[test]
+    fn rows_appear_only_once_visible() {
+        let (from, to) = day();
+        let generator = Generator::new(3, 5000.0, Lateness::Default);
+        let at_end = generator
+            .visible_calls(CallKind::Pstn, from, to, false, to)
+            .count();
+        let later = generator
+            .visible_calls(
+                CallKind::Pstn,
+                from,
+                to,
+                false,
+                to.saturating_add(Duration::from_secs(3 * 86_400)),
+            )
+            .count();
+        assert!(
+            at_end < later,
+            "{at_end} visible at the window's end, {later} three days later"
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! `type = "file"`: events appended to a file, fsynced per batch, reopened on SIGHUP
+//! so that logrotate can move the file away.
+
+use super::{Batch, DeliveryFuture, Sink, SinkError};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bumped on SIGHUP; file sinks reopen their file before their next write.
+#[derive(Debug, Clone, Default)]
+pub struct ReopenSignal(Arc<AtomicU64>);
+
+impl ReopenSignal {
+    /// Asks every file sink to reopen.
+    pub fn trigger(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn generation(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Appends events to a file.
+#[derive(Debug)]
+pub struct FileSink {
+    name: Arc<str>,
+    path: PathBuf,
+    file: Option<(File, u64)>,
+    reopen: ReopenSignal,
+}
+
+fn open(path: &PathBuf) -> std::io::Result<File> {
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(path)
+}
+
+impl FileSink {
+    /// Opens (creating) the file now, so that a bad path fails at start-up.
+    pub fn new(name: &str, path: PathBuf, reopen: ReopenSignal) -> Result<Self, SinkError> {
+        let file = open(&path).map_err(|error| SinkError {
+            sink: name.into(),
+            message: format!("{}: {error}", path.display()),
+        })?;
+        let generation = reopen.generation();
+        Ok(FileSink {
+            name: name.into(),
+            path,
+            file: Some((file, generation)),
+            reopen,
+        })
+    }
+
+    /// The open file, reopened first if SIGHUP asked for it or the last write failed.
+    fn take_file(&mut self) -> std::io::Result<(File, u64)> {
+        let generation = self.reopen.generation();
+        match self.file.take() {
+            Some((file, opened)) if opened == generation => Ok((file, opened)),
+            _ => Ok((open(&self.path)?, generation)),
+        }
+    }
+}
+
+impl Sink for FileSink {
+    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            let (name, path) = (self.name.clone(), self.path.display().to_string());
+            let failed = move |error: std::io::Error| SinkError {
+                sink: name.clone(),
+                message: format!("{path}: {error}"),
+            };
+            let (mut file, generation) = self.take_file().map_err(&failed)?;
+            let lines = batch.lines.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                file.write_all(&lines)
+                    .and_then(|()| file.sync_data())
+                    .map(|()| file)
+            })
+            .await
+            .map_err(|error| failed(std::io::Error::other(error)))?;
+            // On failure the file is dropped and reopened next time (moved, or disk freed).
+            self.file = Some((written.map_err(&failed)?, generation));
+            Ok(())
+        })
+    }
+}

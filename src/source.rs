@@ -1,0 +1,256 @@
+//! One configured source: plans windows, reads their pages, drops rows already
+//! delivered, hands each page's new rows to every sink, and commits progress only
+//! after all of them accepted.
+
+mod delivery;
+mod page;
+mod progress;
+
+pub use progress::PollSummary;
+
+use crate::config::SourceConfig;
+use crate::event::EventEncoder;
+use crate::graph::{GraphClient, GraphError};
+use crate::planner::{SweepLadder, Window, plan};
+use crate::shutdown::Shutdown;
+use crate::sinks::SinkHandle;
+use crate::state::{Commit, SourceState, StateError};
+use crate::time::{SharedClock, Timestamp};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a poll of a source ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Graph could not be read (after retries).
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// State could not be read or written.
+    #[error("state: {0}")]
+    State(#[from] StateError),
+    /// Shutdown was asked for; nothing half-done was committed.
+    #[error("interrupted by shutdown")]
+    Interrupted,
+    /// A blocking task died.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl SourceError {
+    /// Whether the source should stop instead of trying again next poll.
+    pub fn stops_source(&self) -> bool {
+        match self {
+            SourceError::Graph(error) => error.stops_source(),
+            _ => false,
+        }
+    }
+}
+
+/// How a long-running source ended.
+#[derive(Debug)]
+pub enum SourceOutcome {
+    /// Shutdown was asked for.
+    Stopped,
+    /// A permanent error (wrong credentials) stopped it.
+    Failed(SourceError),
+}
+
+/// Everything a source needs, built by the topology.
+#[derive(Debug)]
+pub struct SourceParts {
+    /// Its configuration.
+    pub config: SourceConfig,
+    /// Its Graph client.
+    pub client: GraphClient,
+    /// Its state.
+    pub state: SourceState,
+    /// The sinks named with it in their `inputs`.
+    pub sinks: Vec<SinkHandle>,
+    /// Where "now" comes from.
+    pub clock: SharedClock,
+    /// When to stop.
+    pub shutdown: Shutdown,
+}
+
+/// A source, ready to poll.
+#[derive(Debug)]
+pub struct Source {
+    name: Arc<str>,
+    config: SourceConfig,
+    client: GraphClient,
+    state: SourceState,
+    sinks: Vec<SinkHandle>,
+    clock: SharedClock,
+    shutdown: Shutdown,
+    ladder: SweepLadder,
+    cursors: Vec<Timestamp>,
+    encoder: EventEncoder,
+    bad_rows: page::BadRowLog,
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StateError> + Send + 'static,
+) -> Result<T, SourceError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| SourceError::Internal(error.to_string()))?
+        .map_err(SourceError::State)
+}
+
+impl Source {
+    /// Loads the source's cursors (first run: `now - lookback`) and readies it.
+    pub async fn new(parts: SourceParts) -> Result<Source, SourceError> {
+        let SourceParts {
+            config,
+            client,
+            state,
+            sinks,
+            clock,
+            shutdown,
+        } = parts;
+        let ladder = SweepLadder::new(config.poll_interval, config.late_window);
+        let stored = {
+            let state = state.clone();
+            blocking(move || state.cursors()).await?
+        };
+        let delays = ladder.delays().to_vec();
+        let cursors = if stored
+            .iter()
+            .map(|(delay, _)| *delay)
+            .eq(delays.iter().copied())
+        {
+            stored.iter().map(|(_, cursor)| *cursor).collect()
+        } else {
+            let cursors = match ladder.adopt(&stored) {
+                Some(adopted) => {
+                    tracing::info!(source = %config.name, "sweep schedule changed (poll_interval or late_window); carrying progress over");
+                    adopted
+                }
+                None => {
+                    let now = clock.now();
+                    tracing::info!(source = %config.name, from = %now.saturating_sub(config.lookback), "first run: reading from now - lookback");
+                    ladder.initial_cursors(now, config.lookback)
+                }
+            };
+            let rows: Vec<(Duration, Timestamp)> = delays
+                .iter()
+                .copied()
+                .zip(cursors.iter().copied())
+                .collect();
+            let state = state.clone();
+            blocking(move || state.replace_cursors(&rows)).await?;
+            cursors
+        };
+        Ok(Source {
+            name: config.name.as_str().into(),
+            encoder: EventEncoder::new(&config.name, &config.tenant_id, config.kind),
+            config,
+            client,
+            state,
+            sinks,
+            clock,
+            shutdown,
+            ladder,
+            cursors,
+            bad_rows: page::BadRowLog::default(),
+        })
+    }
+
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Reads every window due now, delivering and committing page by page.
+    pub async fn poll_once(&mut self) -> Result<PollSummary, SourceError> {
+        let now = self.clock.now();
+        let windows = plan(&self.ladder, &self.cursors, now);
+        let name = self.name.clone();
+        let mut progress = progress::Progress::new(&name, &windows, self.config.poll_interval);
+        for window in &windows {
+            if self.shutdown.is_triggered() {
+                return Err(SourceError::Interrupted);
+            }
+            let read = self.read_window(window).await?;
+            self.cursors[window.sweep] = window.to;
+            progress.window_done(window, &read);
+        }
+        if let Some(oldest) = self.cursors.iter().min().copied() {
+            let state = self.state.clone();
+            blocking(move || state.prune(oldest)).await?;
+        }
+        Ok(progress.finish())
+    }
+
+    async fn read_window(&mut self, window: &Window) -> Result<PollSummary, SourceError> {
+        let endpoint = self.client.endpoint().clone();
+        let delay = self.ladder.delays()[window.sweep];
+        let mut url = endpoint.window_url(window)?;
+        let mut summary = PollSummary::default();
+        loop {
+            let page = tokio::select! {
+                page = self.client.get_page(&url) => page?,
+                () = self.shutdown.triggered() => return Err(SourceError::Interrupted),
+            };
+            let next = page.next_link().map(|link| endpoint.check_next_link(link));
+            let observed = self.clock.now();
+            let prepared = page::prepare(
+                &page,
+                &self.encoder,
+                observed,
+                &self.state,
+                &mut self.bad_rows,
+                &self.name,
+                self.config.kind,
+            )
+            .await?;
+            summary.pages += 1;
+            summary.rows_read += page.len() as u64;
+            summary.rows_new += prepared.delivered.len() as u64;
+            summary.duplicates += prepared.duplicates;
+            summary.bad_rows += prepared.bad_rows;
+            if let Some(batch) = prepared.batch {
+                delivery::deliver_to_all(&self.sinks, Arc::new(batch), &mut self.shutdown).await?;
+            }
+            let commit = Commit {
+                delivered: prepared.delivered,
+                cursor: next.is_none().then_some((delay, window.to)),
+            };
+            let state = self.state.clone();
+            blocking(move || state.commit(&commit)).await?;
+            match next {
+                None => return Ok(summary),
+                Some(Ok(link)) => url = link,
+                Some(Err(error)) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Polls every `poll_interval` until shutdown or a permanent error.
+    pub async fn run(mut self) -> SourceOutcome {
+        loop {
+            let started = tokio::time::Instant::now();
+            match self.poll_once().await {
+                Ok(summary) if summary.rows_new > 0 || summary.bad_rows > 0 => {
+                    tracing::info!(source = %self.name, rows_new = summary.rows_new, rows_read = summary.rows_read, duplicates = summary.duplicates, bad_rows = summary.bad_rows, pages = summary.pages, "poll done");
+                }
+                Ok(summary) => {
+                    tracing::debug!(source = %self.name, pages = summary.pages, "poll done, nothing new")
+                }
+                Err(SourceError::Interrupted) => return SourceOutcome::Stopped,
+                Err(error) if error.stops_source() => {
+                    tracing::error!(source = %self.name, %error, "source stopped: this cannot succeed until the configuration is fixed");
+                    return SourceOutcome::Failed(error);
+                }
+                Err(error) => {
+                    tracing::error!(source = %self.name, %error, "poll failed; progress is kept and the next poll retries")
+                }
+            }
+            let wait = self.clock.real_duration(self.config.poll_interval);
+            tokio::select! {
+                () = tokio::time::sleep_until(started + wait) => {}
+                () = self.shutdown.triggered() => return SourceOutcome::Stopped,
+            }
+        }
+    }
+}

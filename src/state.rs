@@ -1,0 +1,78 @@
+//! What the agent has done, in one SQLite file in `data_dir`: per source, each sweep's
+//! cursor, and the ids already delivered (kept until no sweep can read them again).
+//!
+//! Users can open `state.sqlite3` with `sqlite3` to see progress (`sweeps`) and what
+//! was delivered (`delivered`). Memory does not grow with volume: dedupe asks the
+//! database, whose pages the OS caches.
+
+mod schema;
+mod source_state;
+
+pub use source_state::{Commit, SourceState};
+
+use std::path::{Path, PathBuf};
+
+/// File name of the database inside `data_dir`.
+pub const DATABASE_FILE: &str = "state.sqlite3";
+
+/// Why state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The directory could not be created or used.
+    #[error("{path}: {message}")]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong, and what to do.
+        message: String,
+    },
+    /// SQLite failed (disk full, read-only, corrupt...).
+    #[error("{path}: {source}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The file is not ours, or from a newer release.
+    #[error("{path}: {message}")]
+    Refused {
+        /// The database file.
+        path: PathBuf,
+        /// Why, and how to recover.
+        message: String,
+    },
+}
+
+/// The state database of one agent.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    path: PathBuf,
+}
+
+impl StateStore {
+    /// Opens (creating if needed) `data_dir/state.sqlite3`: directory 0700, file 0600.
+    pub fn open(data_dir: &Path) -> Result<StateStore, StateError> {
+        schema::prepare_directory(data_dir)?;
+        let path = data_dir.join(DATABASE_FILE);
+        schema::prepare_file(&path)?;
+        let connection = schema::connect(&path)?;
+        schema::migrate(&connection, &path)?;
+        Ok(StateStore { path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The state of one source, with its own connection.
+    pub fn source(
+        &self,
+        name: &str,
+        kind: &str,
+        tenant_id: &str,
+    ) -> Result<SourceState, StateError> {
+        SourceState::open(&self.path, name, kind, tenant_id)
+    }
+}

@@ -1,0 +1,225 @@
+//! Creating, checking and migrating the state database.
+
+use super::StateError;
+use rusqlite::{Connection, OptionalExtension};
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+/// The schema this release writes; older files are migrated, newer ones refused.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sources (
+    id        INTEGER PRIMARY KEY,
+    name      TEXT NOT NULL UNIQUE,
+    kind      TEXT NOT NULL,
+    tenant_id TEXT NOT NULL
+);
+-- One row per sweep: every call start before `cursor` was read at least
+-- `delay_ticks` (100 ns units) after it.
+CREATE TABLE IF NOT EXISTS sweeps (
+    source_id    INTEGER NOT NULL REFERENCES sources(id),
+    delay_ticks  INTEGER NOT NULL,
+    cursor_ticks INTEGER NOT NULL,
+    cursor       TEXT NOT NULL,
+    PRIMARY KEY (source_id, delay_ticks)
+) WITHOUT ROWID;
+-- Ids already delivered to every sink, with their call start (100 ns ticks since
+-- 1970) so that they can be pruned once no sweep will read that start again.
+CREATE TABLE IF NOT EXISTS delivered (
+    source_id  INTEGER NOT NULL,
+    row_key    BLOB NOT NULL,
+    call_start INTEGER NOT NULL,
+    PRIMARY KEY (source_id, row_key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS delivered_by_start ON delivered (source_id, call_start);
+";
+
+fn database_error(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+    move |source| StateError::Database {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+pub(super) fn prepare_directory(dir: &Path) -> Result<(), StateError> {
+    let failed = |message: String| StateError::Directory {
+        path: dir.to_owned(),
+        message,
+    };
+    if !dir.exists() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|error| failed(format!("cannot create the state directory: {error}")))?;
+    }
+    let metadata = std::fs::metadata(dir).map_err(|error| failed(error.to_string()))?;
+    if !metadata.is_dir() {
+        return Err(failed("data_dir is not a directory".into()));
+    }
+    if metadata.permissions().mode() & 0o077 != 0 {
+        // Tighten what we can; a directory we do not own keeps its mode.
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+pub(super) fn prepare_file(path: &Path) -> Result<(), StateError> {
+    if !path.exists() {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|error| StateError::Directory {
+                path: path.to_owned(),
+                message: format!("cannot create the state database: {error}"),
+            })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn connect(path: &Path) -> Result<Connection, StateError> {
+    let connection = Connection::open(path).map_err(database_error(path))?;
+    connection
+        .busy_timeout(Duration::from_secs(30))
+        .map_err(database_error(path))?;
+    // WAL with synchronous=NORMAL survives a killed process without losing a commit;
+    // a power cut can only drop the last commits, which then repeat (never a loss).
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(|source| refuse_or_fail(path, source))?;
+    Ok(connection)
+}
+
+fn refuse_or_fail(path: &Path, source: rusqlite::Error) -> StateError {
+    if let rusqlite::Error::SqliteFailure(error, _) = &source {
+        if matches!(
+            error.code,
+            rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+        ) {
+            return StateError::Refused {
+                path: path.to_owned(),
+                message: format!(
+                    "not a readable SQLite database ({source}); move it aside to start over (rows already delivered may then be delivered again)"
+                ),
+            };
+        }
+    }
+    StateError::Database {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateError> {
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
+        .map_err(|source| refuse_or_fail(path, source))?;
+    let has_meta = tables.iter().any(|name| name == "meta");
+    if !tables.is_empty() && !has_meta {
+        return Err(StateError::Refused {
+            path: path.to_owned(),
+            message: "this SQLite file was not written by pstn-agent; point data_dir elsewhere or move the file aside".into(),
+        });
+    }
+    let version: Option<i64> = if has_meta {
+        connection
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(database_error(path))?
+            .and_then(|text| text.parse().ok())
+    } else {
+        None
+    };
+    match version {
+        Some(version) if version > SCHEMA_VERSION => Err(StateError::Refused {
+            path: path.to_owned(),
+            message: format!(
+                "written by a newer pstn-agent (schema {version}, this release reads up to {SCHEMA_VERSION}); upgrade the agent"
+            ),
+        }),
+        Some(_) => Ok(()),
+        None => connection
+            .execute_batch(&format!(
+                "BEGIN; {CREATE} INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'), ('written_by', 'pstn-agent'); COMMIT;"
+            ))
+            .map_err(database_error(path)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::StateStore;
+    use super::*;
+
+    #[test]
+    fn a_new_store_is_private_to_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("state");
+        let store = StateStore::open(&data_dir).unwrap();
+        assert_eq!(
+            std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(
+            std::fs::metadata(store.path())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn a_foreign_or_garbled_file_is_refused_with_a_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("state.sqlite3"), b"this is not sqlite at all, just some text here..........................................................").unwrap();
+        let error = StateStore::open(dir.path()).unwrap_err();
+        assert!(matches!(error, StateError::Refused { .. }), "{error}");
+        assert!(error.to_string().contains("move it aside"), "{error}");
+
+        let foreign = tempfile::tempdir().unwrap();
+        let connection = Connection::open(foreign.path().join("state.sqlite3")).unwrap();
+        connection
+            .execute_batch("CREATE TABLE customers (id INTEGER)")
+            .unwrap();
+        drop(connection);
+        let error = StateStore::open(foreign.path()).unwrap_err();
+        assert!(
+            error.to_string().contains("not written by pstn-agent"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_file_from_a_newer_release_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let connection = Connection::open(store.path()).unwrap();
+        connection
+            .execute(
+                "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+                [],
+            )
+            .unwrap();
+        drop(connection);
+        let error = StateStore::open(dir.path()).unwrap_err();
+        assert!(error.to_string().contains("newer pstn-agent"), "{error}");
+    }
+}

@@ -1,0 +1,246 @@
+//! One source's rows in the state database: cursors, delivered ids, pruning.
+
+use super::StateError;
+use super::schema::connect;
+use crate::graph::DedupeKey;
+use crate::time::{Timestamp, duration_to_ticks};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One source's state, with its own connection (cheap to clone, blocking to use:
+/// call it from `spawn_blocking`).
+#[derive(Debug, Clone)]
+pub struct SourceState {
+    path: PathBuf,
+    source_id: i64,
+    connection: Arc<Mutex<Connection>>,
+}
+
+/// What one acknowledged batch changes, written in one transaction.
+#[derive(Debug, Default)]
+pub struct Commit {
+    /// Ids every sink accepted, with their call start.
+    pub delivered: Vec<(DedupeKey, Timestamp)>,
+    /// A sweep whose window is now fully read: (its delay, its new cursor).
+    pub cursor: Option<(Duration, Timestamp)>,
+}
+
+impl SourceState {
+    pub(super) fn open(
+        path: &Path,
+        name: &str,
+        kind: &str,
+        tenant_id: &str,
+    ) -> Result<Self, StateError> {
+        let connection = connect(path)?;
+        let failed = |source| StateError::Database {
+            path: path.to_owned(),
+            source,
+        };
+        let existing: Option<(i64, String, String)> = connection
+            .query_row(
+                "SELECT id, kind, tenant_id FROM sources WHERE name = ?1",
+                [name],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(failed)?;
+        let source_id = match existing {
+            Some((id, stored_kind, stored_tenant))
+                if stored_kind == kind && stored_tenant == tenant_id =>
+            {
+                id
+            }
+            Some((_, stored_kind, stored_tenant)) => {
+                return Err(StateError::Refused {
+                    path: path.to_owned(),
+                    message: format!(
+                        "source {name:?} was recorded as {stored_kind} of tenant {stored_tenant}, now configured as {kind} of tenant {tenant_id}; give the source a new name (or delete its rows) so its progress is not mixed up"
+                    ),
+                });
+            }
+            None => {
+                connection
+                    .execute(
+                        "INSERT INTO sources (name, kind, tenant_id) VALUES (?1, ?2, ?3)",
+                        params![name, kind, tenant_id],
+                    )
+                    .map_err(failed)?;
+                connection.last_insert_rowid()
+            }
+        };
+        Ok(SourceState {
+            path: path.to_owned(),
+            source_id,
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    fn failed(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+        move |source| StateError::Database {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn with<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StateError> {
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(&mut connection).map_err(self.failed())
+    }
+
+    /// The saved cursors as (delay, cursor), shortest delay first.
+    pub fn cursors(&self) -> Result<Vec<(Duration, Timestamp)>, StateError> {
+        self.with(|connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT delay_ticks, cursor_ticks FROM sweeps WHERE source_id = ?1 ORDER BY delay_ticks")?;
+            let rows = statement.query_map([self.source_id], |row| {
+                let delay: i64 = row.get(0)?;
+                let cursor: i64 = row.get(1)?;
+                Ok((Duration::from_nanos(delay.max(0) as u64 * 100), Timestamp::from_ticks(cursor)))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Replaces the saved sweeps with this set (the ladder changed, or a first run).
+    pub fn replace_cursors(&self, cursors: &[(Duration, Timestamp)]) -> Result<(), StateError> {
+        self.with(|connection| {
+            let transaction = connection.transaction()?;
+            transaction.execute("DELETE FROM sweeps WHERE source_id = ?1", [self.source_id])?;
+            for (delay, cursor) in cursors {
+                transaction.execute(
+                    "INSERT INTO sweeps (source_id, delay_ticks, cursor_ticks, cursor) VALUES (?1, ?2, ?3, ?4)",
+                    params![self.source_id, duration_to_ticks(*delay), cursor.ticks(), cursor.to_string()],
+                )?;
+            }
+            transaction.commit()
+        })
+    }
+
+    /// For each key, whether it has NOT been delivered yet.
+    pub fn unseen(&self, keys: &[DedupeKey]) -> Result<Vec<bool>, StateError> {
+        self.with(|connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT 1 FROM delivered WHERE source_id = ?1 AND row_key = ?2")?;
+            keys.iter()
+                .map(|key| Ok(!statement.exists(params![self.source_id, key.as_bytes()])?))
+                .collect()
+        })
+    }
+
+    /// Records a batch every sink accepted, and a sweep's progress, atomically.
+    pub fn commit(&self, commit: &Commit) -> Result<(), StateError> {
+        self.with(|connection| {
+            let transaction = connection.transaction()?;
+            {
+                let mut insert = transaction.prepare_cached(
+                    "INSERT OR IGNORE INTO delivered (source_id, row_key, call_start) VALUES (?1, ?2, ?3)",
+                )?;
+                for (key, start) in &commit.delivered {
+                    insert.execute(params![self.source_id, key.as_bytes(), start.ticks()])?;
+                }
+                if let Some((delay, cursor)) = commit.cursor {
+                    transaction.execute(
+                        "UPDATE sweeps SET cursor_ticks = ?3, cursor = ?4 WHERE source_id = ?1 AND delay_ticks = ?2",
+                        params![self.source_id, duration_to_ticks(delay), cursor.ticks(), cursor.to_string()],
+                    )?;
+                }
+            }
+            transaction.commit()
+        })
+    }
+
+    /// Forgets delivered ids whose call started before `before` (no sweep reads them again).
+    pub fn prune(&self, before: Timestamp) -> Result<usize, StateError> {
+        self.with(|connection| {
+            connection.execute(
+                "DELETE FROM delivered WHERE source_id = ?1 AND call_start < ?2",
+                params![self.source_id, before.ticks()],
+            )
+        })
+    }
+
+    /// How many ids are remembered for this source.
+    pub fn remembered(&self) -> Result<u64, StateError> {
+        self.with(|connection| {
+            connection.query_row(
+                "SELECT count(*) FROM delivered WHERE source_id = ?1",
+                [self.source_id],
+                |row| row.get::<_, i64>(0),
+            )
+        })
+        .map(|count| count.max(0) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::StateStore;
+    use super::*;
+
+    fn key(n: u8) -> DedupeKey {
+        DedupeKey::of(&format!("00000000-0000-0000-0000-0000000000{n:02x}"))
+    }
+
+    #[test]
+    fn committed_ids_are_seen_after_a_reopen_and_pruned_by_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let state = store.source("a", "pstn_calls", "t").unwrap();
+        state
+            .replace_cursors(&[(Duration::ZERO, Timestamp::from_ticks(0))])
+            .unwrap();
+        let commit = Commit {
+            delivered: vec![
+                (key(1), Timestamp::from_ticks(10)),
+                (key(2), Timestamp::from_ticks(20)),
+            ],
+            cursor: Some((Duration::ZERO, Timestamp::from_ticks(30))),
+        };
+        state.commit(&commit).unwrap();
+        drop(state);
+
+        let reopened = StateStore::open(dir.path())
+            .unwrap()
+            .source("a", "pstn_calls", "t")
+            .unwrap();
+        assert_eq!(reopened.unseen(&[key(1), key(3)]).unwrap(), [false, true]);
+        assert_eq!(
+            reopened.cursors().unwrap(),
+            [(Duration::ZERO, Timestamp::from_ticks(30))]
+        );
+        assert_eq!(reopened.prune(Timestamp::from_ticks(15)).unwrap(), 1);
+        assert_eq!(reopened.unseen(&[key(1), key(2)]).unwrap(), [true, false]);
+    }
+
+    #[test]
+    fn sources_do_not_see_each_others_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let a = store.source("a", "pstn_calls", "t").unwrap();
+        let b = store.source("b", "pstn_calls", "t").unwrap();
+        a.commit(&Commit {
+            delivered: vec![(key(1), Timestamp::from_ticks(1))],
+            cursor: None,
+        })
+        .unwrap();
+        assert_eq!(b.unseen(&[key(1)]).unwrap(), [true]);
+    }
+
+    #[test]
+    fn a_source_reconfigured_for_another_tenant_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        drop(store.source("a", "pstn_calls", "t1").unwrap());
+        let error = store.source("a", "pstn_calls", "t2").unwrap_err();
+        assert!(error.to_string().contains("new name"), "{error}");
+    }
+}

@@ -1,0 +1,222 @@
+//! Builds the running agent from a configuration: one task per sink, one per source.
+
+use crate::config::{Config, Credential, SinkKind, SourceConfig};
+use crate::graph::assertion::AssertionSigner;
+use crate::graph::auth::CredentialMaterial;
+use crate::graph::{
+    AssertionAlgorithm, GraphClient, GraphClientOptions, GraphEndpoint, RetryPolicy, TokenSource,
+};
+use crate::shutdown::Shutdown;
+use crate::sinks::{ConsoleSink, FileSink, ReopenSignal, Sink, SinkHandle};
+use crate::source::{Source, SourceError, SourceOutcome, SourceParts};
+use crate::state::{StateError, StateStore};
+use crate::time::SharedClock;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How to run, beyond the configuration file.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Poll every source once, then exit.
+    pub once: bool,
+    /// Where "now" comes from (the system clock, or a simulated one).
+    pub clock: SharedClock,
+    /// Retry behaviour of Graph requests.
+    pub retry: RetryPolicy,
+    /// Signal file sinks to reopen (SIGHUP).
+    pub reopen: ReopenSignal,
+}
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// State could not be opened.
+    #[error("state: {0}")]
+    State(#[from] StateError),
+    /// A sink could not be opened.
+    #[error("{0}")]
+    Sink(String),
+    /// A source could not be set up.
+    #[error("sources.{source_name}: {message}")]
+    Source {
+        /// The source.
+        source_name: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// What a run ended with.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// Sources that failed (after retries, or permanently), with why.
+    pub failed: Vec<(String, String)>,
+}
+
+impl RunReport {
+    /// Exit status: 0 when every source succeeded, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.failed.is_empty() { 0 } else { 1 }
+    }
+}
+
+/// The HTTP client every source shares: rustls with ring, no redirects (a redirect
+/// must never carry the token elsewhere), a clear user agent.
+pub fn http_client() -> Result<reqwest::Client, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("pstn-agent/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(15))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|error| format!("cannot build the HTTP client: {error}"))
+}
+
+fn build_client(
+    config: &SourceConfig,
+    http: &reqwest::Client,
+    retry: RetryPolicy,
+) -> Result<GraphClient, String> {
+    let material = match &config.credential {
+        Credential::Secret(secret) => CredentialMaterial::Secret(secret.clone()),
+        Credential::Certificate {
+            certificate,
+            private_key,
+        } => CredentialMaterial::Assertion(AssertionSigner::load(
+            certificate,
+            private_key,
+            AssertionAlgorithm::default(),
+        )?),
+    };
+    let tokens = TokenSource::new(
+        http.clone(),
+        &config.authority_url,
+        &config.tenant_id,
+        &config.client_id,
+        &config.graph_url,
+        material,
+    )
+    .map_err(|error| error.to_string())?;
+    let endpoint = GraphEndpoint {
+        base: config.graph_url.clone(),
+        version: config.api_version,
+        kind: config.kind,
+        tenant_id: config.tenant_id.clone(),
+    };
+    let options = GraphClientOptions {
+        requests_per_second: config.requests_per_second,
+        request_timeout: config.request_timeout,
+        retry,
+        ..GraphClientOptions::default()
+    };
+    Ok(GraphClient::new(http.clone(), endpoint, tokens, options))
+}
+
+fn build_sinks(
+    config: &Config,
+    reopen: &ReopenSignal,
+) -> Result<
+    (
+        HashMap<String, SinkHandle>,
+        Vec<tokio::task::JoinHandle<()>>,
+    ),
+    StartError,
+> {
+    let mut handles = HashMap::new();
+    let mut tasks = Vec::new();
+    for sink in &config.sinks {
+        let built: Box<dyn Sink> = match &sink.kind {
+            SinkKind::Console => Box::new(ConsoleSink::new(&sink.name)),
+            SinkKind::File { path } => Box::new(
+                FileSink::new(&sink.name, path.clone(), reopen.clone())
+                    .map_err(|error| StartError::Sink(error.to_string()))?,
+            ),
+        };
+        let (handle, task) = SinkHandle::spawn(&sink.name, built);
+        handles.insert(sink.name.clone(), handle);
+        tasks.push(task);
+    }
+    Ok((handles, tasks))
+}
+
+/// Runs the agent until shutdown (or, with `once`, one poll of every source).
+pub async fn run(
+    config: &Config,
+    options: RunOptions,
+    shutdown: Shutdown,
+) -> Result<RunReport, StartError> {
+    let store = StateStore::open(&config.data_dir)?;
+    let http = http_client().map_err(StartError::Sink)?;
+    let (sink_handles, sink_tasks) = build_sinks(config, &options.reopen)?;
+    let mut sources = Vec::new();
+    for source_config in &config.sources {
+        let failed = |message: String| StartError::Source {
+            source_name: source_config.name.clone(),
+            message,
+        };
+        let client = build_client(source_config, &http, options.retry).map_err(failed)?;
+        let state = store.source(
+            &source_config.name,
+            source_config.kind.source_type(),
+            &source_config.tenant_id,
+        )?;
+        let sinks = config
+            .sinks_of(&source_config.name)
+            .filter_map(|sink| sink_handles.get(&sink.name).cloned())
+            .collect();
+        let parts = SourceParts {
+            config: source_config.clone(),
+            client,
+            state,
+            sinks,
+            clock: options.clock.clone(),
+            shutdown: shutdown.clone(),
+        };
+        sources.push(
+            Source::new(parts)
+                .await
+                .map_err(|error| failed(error.to_string()))?,
+        );
+    }
+    drop(sink_handles);
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut source in sources {
+        let once = options.once;
+        tasks.spawn(async move {
+            let name = source.name().to_owned();
+            let outcome = if once {
+                match source.poll_once().await {
+                    Ok(summary) => {
+                        tracing::info!(source = %name, rows_new = summary.rows_new, rows_read = summary.rows_read, duplicates = summary.duplicates, bad_rows = summary.bad_rows, windows = summary.windows, "poll done");
+                        Ok(())
+                    }
+                    Err(SourceError::Interrupted) => Ok(()),
+                    Err(error) => {
+                        tracing::error!(source = %name, %error, "poll failed");
+                        Err(error.to_string())
+                    }
+                }
+            } else {
+                match source.run().await {
+                    SourceOutcome::Stopped => Ok(()),
+                    SourceOutcome::Failed(error) => Err(error.to_string()),
+                }
+            };
+            (name, outcome)
+        });
+    }
+    let mut report = RunReport::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(()))) => {}
+            Ok((name, Err(message))) => report.failed.push((name, message)),
+            Err(error) => report.failed.push(("?".into(), error.to_string())),
+        }
+    }
+    // Sources are done and their sink handles dropped: each sink finishes its queue.
+    for task in sink_tasks {
+        let _ = task.await;
+    }
+    Ok(report)
+}
