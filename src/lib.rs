@@ -4,6 +4,7 @@
 #![warn(missing_docs, missing_debug_implementations, clippy::unwrap_used)]
 
 pub mod config;
+pub mod demo;
 pub mod event;
 pub mod graph;
 pub mod http_server;

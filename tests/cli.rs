@@ -1,0 +1,97 @@
+//! The command line as users and scripts meet it.
+
+use std::process::Command;
+
+fn agent() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
+}
+
+#[test]
+fn validate_accepts_the_shipped_example_config() {
+    let output = agent()
+        .args(["validate", "--config", "config/pstn-agent.toml"])
+        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
+        .env("AZURE_CLIENT_ID", "11111111-1111-1111-1111-111111111111")
+        .env("GRAPH_CLIENT_SECRET", "s3cr3t-value")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("s3cr3t-value"));
+}
+
+#[test]
+fn validate_exits_78_with_one_line_per_problem_naming_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"
+data_dir = "/tmp/x"
+[sources.x]
+type = "pstn_calls"
+tenant_id = "t"
+client_id = "not-a-guid"
+client_secret = "${PSTN_AGENT_TEST_UNSET_VARIABLE}"
+poll_interval = "5 minutes"
+lookbak = "7d"
+[sinks.out]
+type = "console"
+inputs = ["x", "y"]
+"#,
+    )
+    .unwrap();
+    let output = agent()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    for key in [
+        "sources.x.client_id: ",
+        "sources.x.client_secret: ",
+        "sources.x.poll_interval: ",
+        "sources.x.lookbak: unknown key",
+        "sinks.out.inputs[1]: ",
+    ] {
+        assert_eq!(
+            lines.iter().filter(|line| line.starts_with(key)).count(),
+            1,
+            "{key} in:\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("PSTN_AGENT_TEST_UNSET_VARIABLE"));
+    assert_eq!(lines.len(), 5, "{stderr}");
+}
+
+#[test]
+fn running_with_a_bad_config_exits_78_and_prints_nothing_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[sources.x]\ntype = \"fax\"\n").unwrap();
+    let output = agent()
+        .args(["--once", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn help_teaches_with_an_example_per_command() {
+    let output = agent().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for example in [
+        "pstn-agent demo",
+        "pstn-agent validate --config",
+        "--once",
+        "pstn-agent simulate --address",
+    ] {
+        assert!(help.contains(example), "{example} missing from --help");
+    }
+    let version = agent().arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("pstn-agent "));
+}

@@ -1,0 +1,138 @@
+//! A harness: the simulated tenant on loopback and the agent (as a library) polling it.
+#![allow(dead_code)]
+
+use pstn_agent::config::{Config, Environment};
+use pstn_agent::graph::{CallKind, RetryPolicy};
+use pstn_agent::shutdown::shutdown_pair;
+use pstn_agent::simulate::{SimulatorHandle, SimulatorOptions};
+use pstn_agent::sinks::ReopenSignal;
+use pstn_agent::time::{ManualClock, SharedClock, Timestamp};
+use pstn_agent::topology::{RunOptions, RunReport, run};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const NOW: &str = "2024-05-20T12:00:00Z";
+
+pub fn at(text: &str) -> Timestamp {
+    Timestamp::parse(text).unwrap()
+}
+
+pub struct Harness {
+    pub simulator: SimulatorHandle,
+    pub clock: Arc<ManualClock>,
+    pub dir: tempfile::TempDir,
+}
+
+/// Fast retries so fault tests take seconds, not minutes.
+pub fn quick_retries() -> RetryPolicy {
+    RetryPolicy {
+        min_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_retries: 6,
+        max_throttle_wait: Duration::from_secs(60),
+    }
+}
+
+impl Harness {
+    pub async fn start(options: SimulatorOptions) -> Harness {
+        let clock = Arc::new(ManualClock::new(at(NOW)));
+        let shared: SharedClock = clock.clone();
+        let simulator = pstn_agent::simulate::start(([127, 0, 0, 1], 0).into(), options, shared)
+            .await
+            .unwrap();
+        Harness {
+            simulator,
+            clock,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn output(&self) -> PathBuf {
+        self.dir.path().join("out/calls.jsonl")
+    }
+
+    /// A config with one source of `kind` and a file sink; `extra` goes into the source table.
+    pub fn config(&self, kind: CallKind, extra: &str) -> Config {
+        self.config_with_secret(kind, extra, "secret")
+    }
+
+    pub fn config_with_secret(&self, kind: CallKind, extra: &str, secret: &str) -> Config {
+        let url = self.simulator.url();
+        let text = format!(
+            r#"
+data_dir = "{data}"
+[sources.tenant]
+type = "{kind}"
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "11111111-1111-1111-1111-111111111111"
+client_secret = "{secret}"
+authority_url = "{url}"
+graph_url = "{url}"
+requests_per_second = 1000
+{extra}
+[sinks.archive]
+type = "file"
+path = "{out}"
+inputs = ["tenant"]
+"#,
+            data = self.dir.path().join("state").display(),
+            kind = kind.source_type(),
+            out = self.output().display(),
+        );
+        Config::parse(&text, Path::new("/"), &Environment::fixed([]))
+            .unwrap_or_else(|problems| panic!("{problems:?}"))
+    }
+
+    pub async fn once(&self, config: &Config) -> RunReport {
+        let (_trigger, shutdown) = shutdown_pair();
+        let options = RunOptions {
+            once: true,
+            clock: self.clock.clone(),
+            retry: quick_retries(),
+            reopen: ReopenSignal::default(),
+        };
+        run(config, options, shutdown).await.unwrap()
+    }
+
+    /// Every event written so far, as (call id, event).
+    pub fn events(&self) -> Vec<(String, serde_json::Value)> {
+        let text = std::fs::read_to_string(self.output()).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                let event: serde_json::Value = serde_json::from_str(line).unwrap();
+                (event["call"]["id"].as_str().unwrap().to_owned(), event)
+            })
+            .collect()
+    }
+
+    /// How many times each id was delivered.
+    pub fn delivery_counts(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for (id, _) in self.events() {
+            *counts.entry(id).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// The ids the simulator holds with a start in [from, to) visible at `now`.
+    pub fn expected_ids(
+        &self,
+        kind: CallKind,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Vec<String> {
+        let generator = &self.simulator.generator;
+        generator
+            .visible_calls(kind, from, to, false, now)
+            .map(|call| {
+                let mut row = String::new();
+                generator.write_row(kind, pstn_agent::graph::ApiVersion::V1, &call, &mut row);
+                let value: serde_json::Value = serde_json::from_str(&row).unwrap();
+                value["id"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,208 @@
+//! Graph misbehaving: throttling, server errors, cut bodies, expiring and revoked
+//! tokens, foreign next links, wrong secrets. Every row still arrives once.
+
+mod common;
+
+use common::{Harness, NOW, at};
+use pstn_agent::graph::CallKind;
+use pstn_agent::simulate::{Lateness, SimulatorOptions};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn options() -> SimulatorOptions {
+    SimulatorOptions {
+        calls_per_day: 2000.0,
+        page_size: 200,
+        lateness: Lateness::None,
+        ..SimulatorOptions::default()
+    }
+}
+
+fn assert_all_delivered_once(harness: &Harness, kind: CallKind, lookback: Duration) {
+    let now = at(NOW);
+    let expected = harness.expected_ids(kind, now.saturating_sub(lookback), now, now);
+    let counts = harness.delivery_counts();
+    assert_eq!(counts.len(), expected.len(), "rows missing");
+    assert!(
+        expected.iter().all(|id| counts.get(id) == Some(&1)),
+        "a row missing or repeated"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_holds_back_every_request_of_the_source() {
+    let harness = Harness::start(options()).await;
+    harness
+        .simulator
+        .faults
+        .throttle_budget
+        .store(4, Ordering::SeqCst);
+    harness
+        .simulator
+        .faults
+        .retry_after_seconds
+        .store(1, Ordering::SeqCst);
+    let config = harness.config(CallKind::Pstn, "lookback = \"1d\"\nlate_window = \"0s\"");
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    assert_all_delivered_once(&harness, CallKind::Pstn, DAY);
+    let stats = &harness.simulator.stats;
+    assert!(stats.throttled.load(Ordering::SeqCst) >= 1);
+    // After each 429 the next request came no sooner than Retry-After (1 s).
+    let arrivals = stats.arrivals.lock().unwrap().clone();
+    let long_gaps = arrivals
+        .windows(2)
+        .filter(|pair| pair[1] - pair[0] >= Duration::from_millis(990))
+        .count();
+    assert!(
+        long_gaps as u64 >= stats.throttled.load(Ordering::SeqCst),
+        "{long_gaps} waits for {} 429s",
+        stats.throttled.load(Ordering::SeqCst)
+    );
+}
+
+#[tokio::test]
+async fn server_errors_and_cut_bodies_are_retried_without_loss() {
+    let harness = Harness::start(options()).await;
+    harness
+        .simulator
+        .faults
+        .fail_status
+        .store(503, Ordering::SeqCst);
+    harness
+        .simulator
+        .faults
+        .fail_next
+        .store(3, Ordering::SeqCst);
+    harness
+        .simulator
+        .faults
+        .truncate_next
+        .store(2, Ordering::SeqCst);
+    let config = harness.config(CallKind::DirectRouting, "lookback = \"2d\"");
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    assert_eq!(
+        harness
+            .simulator
+            .faults
+            .truncate_next
+            .load(Ordering::SeqCst),
+        0,
+        "the cut bodies were served"
+    );
+    assert_all_delivered_once(&harness, CallKind::DirectRouting, 2 * DAY);
+}
+
+#[tokio::test]
+async fn a_token_expiring_mid_backfill_is_refreshed() {
+    let simulator_options = SimulatorOptions {
+        token_ttl: Duration::from_secs(1),
+        ..options()
+    };
+    let harness = Harness::start(simulator_options).await;
+    harness
+        .simulator
+        .faults
+        .latency_ms
+        .store(60, Ordering::SeqCst);
+    let config = harness.config(CallKind::Pstn, "lookback = \"3d\"");
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    assert!(
+        harness
+            .simulator
+            .stats
+            .token_requests
+            .load(Ordering::SeqCst)
+            >= 2,
+        "the token was never refreshed"
+    );
+    assert_all_delivered_once(&harness, CallKind::Pstn, 3 * DAY);
+}
+
+#[tokio::test]
+async fn a_revoked_token_gets_one_fresh_token_and_the_request_succeeds() {
+    let harness = Harness::start(options()).await;
+    harness
+        .simulator
+        .faults
+        .revoke_next
+        .store(1, Ordering::SeqCst);
+    let config = harness.config(CallKind::Pstn, "lookback = \"1d\"");
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    assert_eq!(
+        harness
+            .simulator
+            .stats
+            .token_requests
+            .load(Ordering::SeqCst),
+        2
+    );
+    assert_all_delivered_once(&harness, CallKind::Pstn, DAY);
+}
+
+#[tokio::test]
+async fn a_foreign_next_link_host_never_receives_the_token() {
+    let trap = Harness::start(options()).await;
+    let simulator_options = SimulatorOptions {
+        public_url: Some(trap.simulator.url()),
+        ..options()
+    };
+    let harness = Harness::start(simulator_options).await;
+    let config = harness.config(CallKind::Pstn, "lookback = \"2d\"");
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 1);
+    assert!(
+        report.failed[0]
+            .1
+            .contains("refused to follow @odata.nextLink"),
+        "{:?}",
+        report.failed
+    );
+    let trap_stats = &trap.simulator.stats;
+    assert_eq!(
+        trap_stats.graph_requests.load(Ordering::SeqCst)
+            + trap_stats
+                .foreign_requests_with_token
+                .load(Ordering::SeqCst),
+        0
+    );
+    // The first page's rows were still delivered, once.
+    assert_eq!(harness.events().len(), 200);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_fails_fast_with_the_aadsts_code_and_without_the_secret() {
+    let simulator_options = SimulatorOptions {
+        client_secret: Some("the-right-one".into()),
+        ..options()
+    };
+    let harness = Harness::start(simulator_options).await;
+    let config =
+        harness.config_with_secret(CallKind::Pstn, "lookback = \"1d\"", "wrong-secret-value");
+    let started = Instant::now();
+    let report = harness.once(&config).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a permanent error was retried"
+    );
+    assert_eq!(report.exit_code(), 1);
+    let message = &report.failed[0].1;
+    assert!(
+        message.contains("invalid_client") && message.contains("AADSTS7000215"),
+        "{message}"
+    );
+    assert!(!message.contains("wrong-secret-value"));
+    assert_eq!(
+        harness
+            .simulator
+            .stats
+            .token_requests
+            .load(Ordering::SeqCst),
+        1
+    );
+}
