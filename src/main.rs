@@ -81,7 +81,7 @@ enum Command {
     #[command(
         after_help = "Example:\n  pstn-agent simulate --address 127.0.0.1:8080 --calls-per-day 100000 --throttle-budget 50\n  then set authority_url and graph_url to http://127.0.0.1:8080 in a source."
     )]
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -269,7 +269,7 @@ async fn async_main(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Some(Command::Simulate(args)) => simulate(args, shutdown).await,
+        Some(Command::Simulate(args)) => simulate(*args, shutdown).await,
         None => {
             let Some(path) = cli.run.config else {
                 eprintln!("--config FILE is required (or try `pstn-agent demo`; see --help)");

@@ -83,11 +83,11 @@ fn build_client(
         Credential::Certificate {
             certificate,
             private_key,
-        } => CredentialMaterial::Assertion(AssertionSigner::load(
+        } => CredentialMaterial::Assertion(Box::new(AssertionSigner::load(
             certificate,
             private_key,
             AssertionAlgorithm::default(),
-        )?),
+        )?)),
     };
     let tokens = TokenSource::new(
         http.clone(),
@@ -113,16 +113,13 @@ fn build_client(
     Ok(GraphClient::new(http.clone(), endpoint, tokens, options))
 }
 
-fn build_sinks(
-    config: &Config,
-    reopen: &ReopenSignal,
-) -> Result<
-    (
-        HashMap<String, SinkHandle>,
-        Vec<tokio::task::JoinHandle<()>>,
-    ),
-    StartError,
-> {
+/// Each sink's handle by name, and the tasks to await at the end.
+type BuiltSinks = (
+    HashMap<String, SinkHandle>,
+    Vec<tokio::task::JoinHandle<()>>,
+);
+
+fn build_sinks(config: &Config, reopen: &ReopenSignal) -> Result<BuiltSinks, StartError> {
     let mut handles = HashMap::new();
     let mut tasks = Vec::new();
     for sink in &config.sinks {

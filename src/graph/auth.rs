@@ -14,7 +14,7 @@ pub enum CredentialMaterial {
     /// A client secret.
     Secret(Secret),
     /// A certificate-signed assertion.
-    Assertion(AssertionSigner),
+    Assertion(Box<AssertionSigner>),
 }
 
 /// Why no token could be had.

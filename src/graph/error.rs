@@ -68,13 +68,13 @@ pub enum GraphError {
 impl GraphError {
     /// Whether another attempt of the same request may succeed.
     pub fn is_transient(&self) -> bool {
-        match self {
-            GraphError::Auth(AuthError::Unavailable(_)) => true,
-            GraphError::Unavailable { .. }
-            | GraphError::Network(_)
-            | GraphError::UnreadableBody(_) => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            GraphError::Auth(AuthError::Unavailable(_))
+                | GraphError::Unavailable { .. }
+                | GraphError::Network(_)
+                | GraphError::UnreadableBody(_)
+        )
     }
 
     /// Whether the source should stop for good: the credentials themselves are wrong.

@@ -116,7 +116,7 @@ impl Generator {
         call: &CallCore,
         out: &mut String,
     ) {
-        let mut random = CallRandom::new(self.seed, stream(kind) ^ 0xD37A_11, call.slot as u64);
+        let mut random = CallRandom::new(self.seed, stream(kind) ^ 0x00D3_7A11, call.slot as u64);
         match kind {
             CallKind::Pstn => rows::pstn(call, version, &mut random, out),
             CallKind::DirectRouting => rows::direct_routing(call, &mut random, out),

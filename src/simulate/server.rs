@@ -81,6 +81,8 @@ fn parse_time(text: &str) -> Option<Timestamp> {
         .or_else(|| Timestamp::parse(&format!("{text}T00:00:00Z")).ok())
 }
 
+// The error is the HTTP answer itself; this runs once per simulated request.
+#[allow(clippy::result_large_err)]
 fn parse_call(path: &str, query: Option<&str>) -> Result<Call, Response<Body>> {
     let not_found = || {
         graph_error(
