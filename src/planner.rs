@@ -179,7 +179,7 @@ mod tests {
             [Duration::ZERO, Duration::from_secs(10)]
         );
         let seconds = SweepLadder::new(Duration::from_secs(1), Duration::from_secs(20));
-        let expected = [0, 2_222_222_222, 6_666_666_666, 20_000_000_000].map(Duration::from_nanos);
+        let expected = [0, 2_222_222_200, 6_666_666_600, 20_000_000_000].map(Duration::from_nanos);
         assert_eq!(seconds.delays(), expected);
     }
 
