@@ -53,10 +53,10 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
         crate::simulate::start(([127, 0, 0, 1], 0).into(), simulator_options, clock.clone())
             .await
             .map_err(|error| {
-                StartError::Sink(format!("cannot start the simulated tenant: {error}"))
+                StartError::Setup(format!("cannot start the simulated tenant: {error}"))
             })?;
     let data_dir = tempfile_dir()?;
-    let url = Url::parse(&simulator.url()).map_err(|error| StartError::Sink(error.to_string()))?;
+    let url = Url::parse(&simulator.url()).map_err(|error| StartError::Setup(error.to_string()))?;
     let config = Config {
         data_dir: data_dir.clone(),
         api_address: ([127, 0, 0, 1], 9464).into(),
@@ -94,6 +94,6 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
 fn tempfile_dir() -> Result<std::path::PathBuf, StartError> {
     let dir = std::env::temp_dir().join(format!("pstn-agent-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)
-        .map_err(|error| StartError::Sink(format!("{}: {error}", dir.display())))?;
+        .map_err(|error| StartError::Setup(format!("{}: {error}", dir.display())))?;
     Ok(dir)
 }

@@ -5,7 +5,6 @@
 //! as Graph sent them, so writing an event costs a copy, not a serialisation.
 
 use crate::graph::{CallKind, Row};
-use crate::time::Timestamp;
 
 /// Writes events of one source.
 #[derive(Debug, Clone)]
@@ -49,11 +48,6 @@ impl EventEncoder {
         }
         out.extend_from_slice(b"}\n");
     }
-}
-
-/// Formats the observation time once per page.
-pub fn observed_text(now: Timestamp) -> String {
-    now.to_string()
 }
 
 #[cfg(test)]

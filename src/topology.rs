@@ -36,6 +36,9 @@ pub enum StartError {
     /// A sink could not be opened.
     #[error("{0}")]
     Sink(String),
+    /// Something else the agent needs could not be set up (HTTP client, directories).
+    #[error("{0}")]
+    Setup(String),
     /// A source could not be set up.
     #[error("sources.{source_name}: {message}")]
     Source {
@@ -144,7 +147,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<RunReport, StartError> {
     let store = StateStore::open(&config.data_dir)?;
-    let http = http_client().map_err(StartError::Sink)?;
+    let http = http_client().map_err(StartError::Setup)?;
     let (sink_handles, sink_tasks) = build_sinks(config, &options.reopen)?;
     let mut sources = Vec::new();
     for source_config in &config.sources {

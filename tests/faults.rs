@@ -20,6 +20,12 @@ fn options() -> SimulatorOptions {
     }
 }
 
+/// Runs one poll and insists it succeeded.
+async fn once_ok(harness: &Harness, config: &pstn_agent::config::Config) {
+    let report = harness.once(config).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+}
+
 fn assert_all_delivered_once(harness: &Harness, kind: CallKind, lookback: Duration) {
     let now = at(NOW);
     let expected = harness.expected_ids(kind, now.saturating_sub(lookback), now, now);
@@ -45,8 +51,7 @@ async fn retry_after_holds_back_every_request_of_the_source() {
         .retry_after_seconds
         .store(1, Ordering::SeqCst);
     let config = harness.config(CallKind::Pstn, "lookback = \"1d\"\nlate_window = \"0s\"");
-    let report = harness.once(&config).await;
-    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    once_ok(&harness, &config).await;
     assert_all_delivered_once(&harness, CallKind::Pstn, DAY);
     let stats = &harness.simulator.stats;
     assert!(stats.throttled.load(Ordering::SeqCst) >= 1);
@@ -82,8 +87,7 @@ async fn server_errors_and_cut_bodies_are_retried_without_loss() {
         .truncate_next
         .store(2, Ordering::SeqCst);
     let config = harness.config(CallKind::DirectRouting, "lookback = \"2d\"");
-    let report = harness.once(&config).await;
-    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    once_ok(&harness, &config).await;
     assert_eq!(
         harness
             .simulator
@@ -109,8 +113,7 @@ async fn a_token_expiring_mid_backfill_is_refreshed() {
         .latency_ms
         .store(60, Ordering::SeqCst);
     let config = harness.config(CallKind::Pstn, "lookback = \"3d\"");
-    let report = harness.once(&config).await;
-    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    once_ok(&harness, &config).await;
     assert!(
         harness
             .simulator
@@ -132,8 +135,7 @@ async fn a_revoked_token_gets_one_fresh_token_and_the_request_succeeds() {
         .revoke_next
         .store(1, Ordering::SeqCst);
     let config = harness.config(CallKind::Pstn, "lookback = \"1d\"");
-    let report = harness.once(&config).await;
-    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    once_ok(&harness, &config).await;
     assert_eq!(
         harness
             .simulator

@@ -81,7 +81,8 @@ pub(super) async fn prepare(
         .zip(&unseen)
         .map(|(key, unseen)| *unseen && in_page.insert(key))
         .collect();
-    for ((row, key), fresh) in rows.iter().zip(keys.iter()).zip(fresh) {
+    drop(in_page);
+    for ((row, key), fresh) in rows.iter().zip(keys).zip(fresh) {
         if !fresh {
             duplicates += 1;
             continue;
@@ -92,7 +93,7 @@ pub(super) async fn prepare(
             line: start..lines.len(),
             call_start: row.start,
         });
-        delivered.push((key.clone(), row.start));
+        delivered.push((key, row.start));
     }
     let batch = (!events.is_empty()).then(|| Batch {
         source: source.clone(),

@@ -167,18 +167,6 @@ impl SourceState {
             )
         })
     }
-
-    /// How many ids are remembered for this source.
-    pub fn remembered(&self) -> Result<u64, StateError> {
-        self.with(|connection| {
-            connection.query_row(
-                "SELECT count(*) FROM delivered WHERE source_id = ?1",
-                [self.source_id],
-                |row| row.get::<_, i64>(0),
-            )
-        })
-        .map(|count| count.max(0) as u64)
-    }
 }
 
 #[cfg(test)]
