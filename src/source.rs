@@ -6,6 +6,7 @@ mod delivery;
 mod page;
 mod progress;
 
+pub use delivery::SinkRetry;
 pub use progress::PollSummary;
 
 use crate::config::SourceConfig;
@@ -28,6 +29,9 @@ pub enum SourceError {
     /// State could not be read or written.
     #[error("state: {0}")]
     State(#[from] StateError),
+    /// A sink kept refusing a batch (only when retries are bounded, as with --once).
+    #[error(transparent)]
+    Sink(#[from] crate::sinks::SinkError),
     /// Shutdown was asked for; nothing half-done was committed.
     #[error("interrupted by shutdown")]
     Interrupted,
@@ -70,6 +74,8 @@ pub struct SourceParts {
     pub clock: SharedClock,
     /// When to stop.
     pub shutdown: Shutdown,
+    /// How long to keep offering a batch to a refusing sink.
+    pub sink_retry: SinkRetry,
 }
 
 /// A source, ready to poll.
@@ -82,6 +88,7 @@ pub struct Source {
     sinks: Vec<SinkHandle>,
     clock: SharedClock,
     shutdown: Shutdown,
+    sink_retry: SinkRetry,
     ladder: SweepLadder,
     cursors: Vec<Timestamp>,
     encoder: EventEncoder,
@@ -107,6 +114,7 @@ impl Source {
             sinks,
             clock,
             shutdown,
+            sink_retry,
         } = parts;
         let ladder = SweepLadder::new(config.poll_interval, config.late_window);
         let stored = {
@@ -150,6 +158,7 @@ impl Source {
             sinks,
             clock,
             shutdown,
+            sink_retry,
             ladder,
             cursors,
             bad_rows: page::BadRowLog::default(),
@@ -210,7 +219,13 @@ impl Source {
             summary.duplicates += prepared.duplicates;
             summary.bad_rows += prepared.bad_rows;
             if let Some(batch) = prepared.batch {
-                delivery::deliver_to_all(&self.sinks, Arc::new(batch), &mut self.shutdown).await?;
+                delivery::deliver_to_all(
+                    &self.sinks,
+                    Arc::new(batch),
+                    self.sink_retry,
+                    &mut self.shutdown,
+                )
+                .await?;
             }
             let commit = Commit {
                 delivered: prepared.delivered,

@@ -8,7 +8,7 @@ use crate::graph::{
 };
 use crate::shutdown::Shutdown;
 use crate::sinks::{ConsoleSink, FileSink, ReopenSignal, Sink, SinkHandle};
-use crate::source::{Source, SourceError, SourceOutcome, SourceParts};
+use crate::source::{SinkRetry, Source, SourceError, SourceOutcome, SourceParts};
 use crate::state::{StateError, StateStore};
 use crate::time::SharedClock;
 use std::collections::HashMap;
@@ -172,6 +172,12 @@ pub async fn run(
             sinks,
             clock: options.clock.clone(),
             shutdown: shutdown.clone(),
+            sink_retry: SinkRetry {
+                min_delay: options.retry.min_delay,
+                max_delay: options.retry.max_delay,
+                // --once must end: it reports a sink that keeps refusing and exits 1.
+                max_retries: options.once.then_some(options.retry.max_retries),
+            },
         };
         sources.push(
             Source::new(parts)

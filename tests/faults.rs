@@ -208,3 +208,28 @@ async fn a_wrong_secret_fails_fast_with_the_aadsts_code_and_without_the_secret()
         1
     );
 }
+
+#[tokio::test]
+async fn once_gives_up_on_a_full_disk_and_nothing_is_marked_delivered() {
+    let harness = Harness::start(options()).await;
+    let config = harness.config_full(
+        CallKind::Pstn,
+        "lookback = \"1d\"",
+        "secret",
+        std::path::Path::new("/dev/full"),
+    );
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 1);
+    assert!(
+        report.failed[0].1.contains("sink archive"),
+        "{:?}",
+        report.failed
+    );
+    // With room again (the same state, a writable file), every row arrives, once.
+    once_ok(
+        &harness,
+        &harness.config(CallKind::Pstn, "lookback = \"1d\""),
+    )
+    .await;
+    assert_all_delivered_once(&harness, CallKind::Pstn, DAY);
+}

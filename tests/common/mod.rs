@@ -59,6 +59,11 @@ impl Harness {
     }
 
     pub fn config_with_secret(&self, kind: CallKind, extra: &str, secret: &str) -> Config {
+        self.config_full(kind, extra, secret, &self.output())
+    }
+
+    /// The same config writing to `out` instead of the harness's own file.
+    pub fn config_full(&self, kind: CallKind, extra: &str, secret: &str, out: &Path) -> Config {
         let url = self.simulator.url();
         let text = format!(
             r#"
@@ -79,7 +84,7 @@ inputs = ["tenant"]
 "#,
             data = self.dir.path().join("state").display(),
             kind = kind.source_type(),
-            out = self.output().display(),
+            out = out.display(),
         );
         Config::parse(&text, Path::new("/"), &Environment::fixed([]))
             .unwrap_or_else(|problems| panic!("{problems:?}"))
