@@ -131,6 +131,9 @@ struct SimulateArgs {
     /// Base URL written into @odata.nextLink (default: http://ADDRESS).
     #[arg(long)]
     public_url: Option<String>,
+    /// Verify certificate client assertions against this certificate (PEM).
+    #[arg(long, value_name = "PEM")]
+    client_certificate: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -328,6 +331,7 @@ async fn simulate(args: SimulateArgs, mut shutdown: pstn_agent::shutdown::Shutdo
         client_id: args.client_id,
         client_secret: args.client_secret,
         public_url: args.public_url,
+        client_certificate: args.client_certificate,
     };
     let handle = match pstn_agent::simulate::start(args.address, options, clock).await {
         Ok(handle) => handle,

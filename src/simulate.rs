@@ -2,6 +2,7 @@
 //! the same HTTP as the real services, deterministic calls from a seed, rows that
 //! appear late, and faults on demand.
 
+mod assertion;
 mod faults;
 mod generator;
 mod lateness;
@@ -37,6 +38,9 @@ pub struct SimulatorOptions {
     pub client_secret: Option<String>,
     /// Base URL written into `@odata.nextLink` (default: the address served).
     pub public_url: Option<String>,
+    /// When set, certificate assertions must be signed by this certificate's key
+    /// (thumbprint, claims and signature checked); otherwise only their shape is.
+    pub client_certificate: Option<std::path::PathBuf>,
 }
 
 impl Default for SimulatorOptions {
@@ -50,6 +54,7 @@ impl Default for SimulatorOptions {
             client_id: None,
             client_secret: None,
             public_url: None,
+            client_certificate: None,
         }
     }
 }
@@ -80,6 +85,12 @@ pub async fn start(
     options: SimulatorOptions,
     clock: SharedClock,
 ) -> std::io::Result<SimulatorHandle> {
+    let certificate = match &options.client_certificate {
+        Some(path) => {
+            Some(assertion::RegisteredCertificate::load(path).map_err(std::io::Error::other)?)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(address).await?;
     let address = listener.local_addr()?;
     let generator = Arc::new(Generator::new(
@@ -95,6 +106,7 @@ pub async fn start(
         .unwrap_or_else(|| format!("http://{address}"));
     let state = Arc::new(server::Simulator::new(
         options,
+        certificate,
         public_url,
         generator.clone(),
         faults.clone(),

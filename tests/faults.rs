@@ -215,7 +215,7 @@ async fn once_gives_up_on_a_full_disk_and_nothing_is_marked_delivered() {
     let config = harness.config_full(
         CallKind::Pstn,
         "lookback = \"1d\"",
-        "secret",
+        "client_secret = \"s\"",
         std::path::Path::new("/dev/full"),
     );
     let report = harness.once(&config).await;
@@ -232,4 +232,33 @@ async fn once_gives_up_on_a_full_disk_and_nothing_is_marked_delivered() {
     )
     .await;
     assert_all_delivered_once(&harness, CallKind::Pstn, DAY);
+}
+
+#[tokio::test]
+async fn a_403_names_the_missing_role_and_consent_without_retrying() {
+    let harness = Harness::start(options()).await;
+    harness
+        .simulator
+        .faults
+        .forbid_next
+        .store(1, Ordering::SeqCst);
+    let config = harness.config(CallKind::DirectRouting, "lookback = \"1d\"");
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 1);
+    let message = &report.failed[0].1;
+    assert!(
+        message.contains("CallRecords.Read.All")
+            && message.contains("CallRecord-PstnCalls.Read.All")
+            && message.contains("admin consent"),
+        "{message}"
+    );
+    assert_eq!(
+        harness
+            .simulator
+            .stats
+            .graph_requests
+            .load(Ordering::SeqCst),
+        1,
+        "a 403 was retried"
+    );
 }

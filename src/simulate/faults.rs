@@ -24,6 +24,8 @@ pub struct Faults {
     pub latency_ms: AtomicU64,
     /// The next N Graph requests answer 401 as if the token had been revoked.
     pub revoke_next: AtomicU64,
+    /// The next N Graph requests answer 403 (the application role is missing).
+    pub forbid_next: AtomicU64,
     /// The next N token requests answer 503.
     pub token_fail_next: AtomicU64,
     pub(super) window: Mutex<Option<(Instant, u64)>>,

@@ -1,6 +1,7 @@
 //! The simulator's HTTP routes: Entra's token endpoint and Graph's two functions.
 
 use super::SimulatorOptions;
+use super::assertion::RegisteredCertificate;
 use super::faults::{Faults, Stats};
 use super::generator::Generator;
 use crate::graph::{ApiVersion, CallKind};
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 pub(super) struct Simulator {
     options: SimulatorOptions,
+    certificate: Option<RegisteredCertificate>,
     public_url: String,
     generator: Arc<Generator>,
     faults: Arc<Faults>,
@@ -157,6 +159,7 @@ fn percent_decode(text: &str) -> String {
 impl Simulator {
     pub(super) fn new(
         options: SimulatorOptions,
+        certificate: Option<RegisteredCertificate>,
         public_url: String,
         generator: Arc<Generator>,
         faults: Arc<Faults>,
@@ -165,6 +168,7 @@ impl Simulator {
     ) -> Self {
         Simulator {
             options,
+            certificate,
             public_url,
             generator,
             faults,
@@ -184,7 +188,7 @@ impl Simulator {
                 .await
                 .map(|body| body.to_bytes())
                 .unwrap_or_default();
-            return self.token(&body);
+            return self.token(&body, &path);
         }
         if request.method() == hyper::Method::GET && path.contains("/communications/callRecords/") {
             let authorization = request
@@ -204,7 +208,7 @@ impl Simulator {
         graph_error(StatusCode::NOT_FOUND, "UnknownError", "Resource not found.")
     }
 
-    fn token(&self, body: &[u8]) -> Response<Body> {
+    fn token(&self, body: &[u8], path: &str) -> Response<Body> {
         self.stats.token_requests.fetch_add(1, Ordering::SeqCst);
         if Faults::take(&self.faults.token_fail_next) {
             return entra_error(
@@ -237,42 +241,47 @@ impl Simulator {
                 ),
             );
         }
-        let secret_ok = match (form.get("client_secret"), form.get("client_assertion")) {
-            (Some(secret), None) => self
-                .options
-                .client_secret
-                .as_ref()
-                .is_none_or(|expected| expected == secret),
-            (None, Some(assertion)) => {
-                assertion.split('.').count() == 3
-                    && form
-                        .get("client_assertion_type")
-                        .is_some_and(|t| t.ends_with("jwt-bearer"))
-            }
-            _ => false,
-        };
-        if !secret_ok {
-            return entra_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
-            );
+        let audience = format!("{}{path}", self.public_url);
+        if let Err(description) = self.check_credential(&form, &client_id, &audience) {
+            return entra_error(StatusCode::UNAUTHORIZED, "invalid_client", &description);
         }
-        let token = format!(
-            "sim.{}.{:016x}",
-            self.issued.fetch_add(1, Ordering::SeqCst),
-            crate::simulate::random::CallRandom::new(
-                self.options.seed,
-                7,
-                self.issued.load(Ordering::SeqCst)
-            )
-            .next_u64()
-        );
+        let serial = self.issued.fetch_add(1, Ordering::SeqCst);
+        let nonce =
+            crate::simulate::random::CallRandom::new(self.options.seed, 7, serial).next_u64();
+        let token = format!("sim.{serial}.{nonce:016x}");
         self.tokens
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(token.clone(), Instant::now() + self.options.token_ttl);
         json(StatusCode::OK, serde_json::json!({"token_type": "Bearer", "expires_in": self.options.token_ttl.as_secs(), "ext_expires_in": self.options.token_ttl.as_secs(), "access_token": token}).to_string())
+    }
+
+    /// A secret must match `--client-secret` (when given); an assertion must be a JWT,
+    /// and with `--client-certificate` one signed by that certificate's key.
+    fn check_credential(
+        &self,
+        form: &HashMap<String, String>,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<(), String> {
+        const BAD_SECRET: &str = "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.";
+        match (form.get("client_secret"), form.get("client_assertion")) {
+            (Some(secret), None) => match &self.options.client_secret {
+                Some(expected) if expected != secret => Err(BAD_SECRET.into()),
+                _ => Ok(()),
+            },
+            (None, Some(assertion)) => {
+                if form.get("client_assertion_type").is_none_or(|t| t != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+                    return Err("AADSTS700025: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.".into());
+                }
+                match &self.certificate {
+                    Some(certificate) => certificate.check(assertion, client_id, audience),
+                    None if assertion.split('.').count() == 3 => Ok(()),
+                    None => Err("AADSTS50027: JWT token is invalid or malformed.".into()),
+                }
+            }
+            _ => Err("AADSTS900144: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into()),
+        }
     }
 
     fn token_valid(&self, authorization: Option<&str>) -> bool {
@@ -307,6 +316,13 @@ impl Simulator {
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
                 "Access token has expired or is not yet valid.",
+            );
+        }
+        if Faults::take(&self.faults.forbid_next) {
+            return graph_error(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "Insufficient privileges to complete the operation.",
             );
         }
         if let Some(wait) = self.faults.throttle() {

@@ -59,11 +59,16 @@ impl Harness {
     }
 
     pub fn config_with_secret(&self, kind: CallKind, extra: &str, secret: &str) -> Config {
-        self.config_full(kind, extra, secret, &self.output())
+        self.config_full(
+            kind,
+            extra,
+            &format!("client_secret = \"{secret}\""),
+            &self.output(),
+        )
     }
 
-    /// The same config writing to `out` instead of the harness's own file.
-    pub fn config_full(&self, kind: CallKind, extra: &str, secret: &str, out: &Path) -> Config {
+    /// A config with these credential lines, writing to `out`.
+    pub fn config_full(&self, kind: CallKind, extra: &str, credential: &str, out: &Path) -> Config {
         let url = self.simulator.url();
         let text = format!(
             r#"
@@ -72,7 +77,7 @@ data_dir = "{data}"
 type = "{kind}"
 tenant_id = "contoso.onmicrosoft.com"
 client_id = "11111111-1111-1111-1111-111111111111"
-client_secret = "{secret}"
+{credential}
 authority_url = "{url}"
 graph_url = "{url}"
 requests_per_second = 1000
@@ -140,4 +145,31 @@ inputs = ["tenant"]
             })
             .collect()
     }
+}
+
+/// A self-signed certificate and its RSA key (PKCS#8), made with openssl in `dir`.
+pub fn make_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let cert = dir.join(format!("{name}.pem"));
+    let key = dir.join(format!("{name}.key"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pstn-agent-test",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is needed to make test certificates");
+    assert!(status.success());
+    (cert, key)
 }

@@ -1,0 +1,109 @@
+//! Certificate credentials end to end: the simulated Entra checks the assertion's
+//! thumbprint, claims and signature against the registered certificate.
+
+mod common;
+
+use common::{Harness, make_certificate};
+use pstn_agent::graph::CallKind;
+use pstn_agent::simulate::{Lateness, SimulatorOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+/// A harness whose Entra knows the certificate `name`; also returns the directory
+/// holding the files, which must outlive the test.
+async fn harness_registering(name: &str) -> (Harness, PathBuf, PathBuf, tempfile::TempDir) {
+    let keys = tempfile::tempdir().unwrap();
+    let (cert, key) = make_certificate(keys.path(), name);
+    let options = SimulatorOptions {
+        calls_per_day: 500.0,
+        lateness: Lateness::None,
+        client_certificate: Some(cert.clone()),
+        ..SimulatorOptions::default()
+    };
+    (Harness::start(options).await, cert, key, keys)
+}
+
+fn credential(cert: &Path, key: &Path) -> String {
+    format!(
+        "client_certificate = \"{}\"\nclient_private_key = \"{}\"",
+        cert.display(),
+        key.display()
+    )
+}
+
+#[tokio::test]
+async fn a_certificate_signed_assertion_is_accepted_and_rows_flow() {
+    let (harness, cert, key, _keys) = harness_registering("app").await;
+    let config = harness.config_full(
+        CallKind::Pstn,
+        "lookback = \"1d\"",
+        &credential(&cert, &key),
+        &harness.output(),
+    );
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    assert!(!harness.events().is_empty());
+}
+
+#[tokio::test]
+async fn a_pkcs1_key_works_too() {
+    let (harness, cert, key, _keys) = harness_registering("app").await;
+    let pkcs1 = key.with_extension("pkcs1.key");
+    let status = std::process::Command::new("openssl")
+        .args(["rsa", "-traditional", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&pkcs1)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        std::fs::read_to_string(&pkcs1)
+            .unwrap()
+            .contains("BEGIN RSA PRIVATE KEY")
+    );
+    let config = harness.config_full(
+        CallKind::DirectRouting,
+        "lookback = \"1d\"",
+        &credential(&cert, &pkcs1),
+        &harness.output(),
+    );
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+}
+
+#[tokio::test]
+async fn an_assertion_signed_with_another_key_is_refused_and_stops_the_source() {
+    let (harness, cert, _, keys) = harness_registering("app").await;
+    let (_, other_key) = make_certificate(keys.path(), "impostor");
+    let config = harness.config_full(
+        CallKind::Pstn,
+        "lookback = \"1d\"",
+        &credential(&cert, &other_key),
+        &harness.output(),
+    );
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 1);
+    assert!(
+        report.failed[0].1.contains("AADSTS7000274"),
+        "{:?}",
+        report.failed
+    );
+    assert_eq!(
+        harness
+            .simulator
+            .stats
+            .token_requests
+            .load(Ordering::SeqCst),
+        1
+    );
+    assert_eq!(
+        harness
+            .simulator
+            .stats
+            .graph_requests
+            .load(Ordering::SeqCst),
+        0
+    );
+}
