@@ -63,9 +63,7 @@ fn options() -> SimulatorOptions {
 async fn paging_through_next_links_covers_every_row_exactly_once_at_a_fixed_clock() {
     let harness = Harness::start(options()).await;
     let token = token(&harness).await;
-    let mut url = format!(
-        "/beta/communications/callRecords/microsoft.graph.callRecords.getPstnCalls(fromDateTime=2024-05-18T00:00:00Z,toDateTime=2024-05-20T00:00:00Z)"
-    );
+    let mut url = "/beta/communications/callRecords/microsoft.graph.callRecords.getPstnCalls(fromDateTime=2024-05-18T00:00:00Z,toDateTime=2024-05-20T00:00:00Z)".to_owned();
     let mut ids = Vec::new();
     let mut pages = 0;
     loop {

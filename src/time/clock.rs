@@ -38,7 +38,8 @@ impl Clock for SystemClock {
     }
 }
 
-/// Simulated time: starts at a given instant and runs `scale` times faster than real time.
+/// Simulated time: starts at a given instant and runs `scale` times faster than real
+/// time; a scale of zero stands still (reproducible runs of separate processes).
 #[derive(Debug, Clone)]
 pub struct ScaledClock {
     start: Timestamp,
@@ -52,7 +53,7 @@ impl ScaledClock {
         ScaledClock {
             start,
             started: Instant::now(),
-            scale: if scale.is_finite() && scale > 0.0 {
+            scale: if scale.is_finite() && scale >= 0.0 {
                 scale
             } else {
                 1.0
@@ -68,7 +69,11 @@ impl Clock for ScaledClock {
     }
 
     fn real_duration(&self, simulated: Duration) -> Duration {
-        simulated.div_f64(self.scale)
+        if self.scale == 0.0 {
+            simulated
+        } else {
+            simulated.div_f64(self.scale)
+        }
     }
 }
 
@@ -123,6 +128,18 @@ mod tests {
         );
         std::thread::sleep(Duration::from_millis(20));
         assert!(clock.now().duration_since(start) >= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_scale_of_zero_stands_still() {
+        let start = Timestamp::from_unix_seconds(1_700_000_000);
+        let clock = ScaledClock::new(start, 0.0);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(clock.now(), start);
+        assert_eq!(
+            clock.real_duration(Duration::from_secs(3)),
+            Duration::from_secs(3)
+        );
     }
 
     #[test]
