@@ -108,6 +108,7 @@ fn pipeline(pages: &[Bytes]) {
             .commit(&Commit {
                 delivered,
                 cursor: None,
+                plan_usage: Vec::new(),
             })
             .unwrap_or_else(|error| panic!("{error}"));
     }

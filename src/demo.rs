@@ -59,7 +59,7 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
     let url = Url::parse(&simulator.url()).map_err(|error| StartError::Setup(error.to_string()))?;
     let config = Config {
         data_dir: data_dir.clone(),
-        api_address: ([127, 0, 0, 1], 9464).into(),
+        api_address: demo_api_address(),
         sources: vec![
             source("demo_pstn", CallKind::Pstn, &url),
             source("demo_direct_routing", CallKind::DirectRouting, &url),
@@ -75,12 +75,13 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
         time_scale = options.time_scale,
         calls_per_day = options.calls_per_day,
         state = %data_dir.display(),
-        "demo: a simulated tenant on loopback and the agent polling it every 5 simulated minutes, two days back; events go to stdout (try `| jq .call.callType`), this log to stderr. Stop with Ctrl-C."
+        "demo: a simulated tenant on loopback and the agent polling it every 5 simulated minutes, two days back; events go to stdout (try `| jq .call.callType`), this log to stderr, metrics at /metrics (address below). Stop with Ctrl-C."
     );
     tracing::info!(
         "to read a real tenant: write a config (see config/pstn-agent.toml), check it with `pstn-agent validate --config FILE`, then run `pstn-agent --config FILE`"
     );
     let run_options = RunOptions {
+        metrics: crate::metrics::Metrics::new(),
         once: false,
         clock,
         retry: RetryPolicy::default(),
@@ -89,6 +90,15 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
     let report = run(&config, run_options, shutdown).await;
     let _ = std::fs::remove_dir_all(&data_dir);
     report.map(|report| report.exit_code())
+}
+
+/// The contract's 127.0.0.1:9464 when free; otherwise any free port (the log says which).
+fn demo_api_address() -> std::net::SocketAddr {
+    let preferred: std::net::SocketAddr = ([127, 0, 0, 1], 9464).into();
+    match std::net::TcpListener::bind(preferred) {
+        Ok(_) => preferred,
+        Err(_) => ([127, 0, 0, 1], 0).into(),
+    }
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf, StartError> {

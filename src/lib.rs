@@ -3,11 +3,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, clippy::unwrap_used)]
 
+pub mod api;
 pub mod config;
 pub mod demo;
 pub mod event;
 pub mod graph;
 pub mod http_server;
+pub mod metrics;
 pub mod planner;
 pub mod shutdown;
 pub mod simulate;

@@ -297,6 +297,7 @@ async fn async_main(cli: Cli) -> ExitCode {
                 clock,
                 retry: RetryPolicy::default(),
                 reopen,
+                metrics: pstn_agent::metrics::Metrics::new(),
             };
             match run(&config, options, shutdown).await {
                 Ok(report) => {

@@ -9,6 +9,7 @@ pub use console::ConsoleSink;
 pub use file::{FileSink, ReopenSignal};
 
 use crate::graph::CallKind;
+use crate::metrics::SinkTelemetry;
 use crate::time::Timestamp;
 use std::future::Future;
 use std::ops::Range;
@@ -79,11 +80,19 @@ impl std::fmt::Debug for Delivery {
 
 impl SinkHandle {
     /// Starts the sink's task; it ends when every handle is dropped.
-    pub fn spawn(name: &str, mut sink: Box<dyn Sink>) -> (SinkHandle, tokio::task::JoinHandle<()>) {
+    pub fn spawn(
+        name: &str,
+        mut sink: Box<dyn Sink>,
+        telemetry: SinkTelemetry,
+    ) -> (SinkHandle, tokio::task::JoinHandle<()>) {
         let (sender, mut receiver) = mpsc::channel::<Delivery>(4);
         let task = tokio::spawn(async move {
             while let Some(delivery) = receiver.recv().await {
                 let result = sink.deliver(&delivery.batch).await;
+                telemetry.batch(
+                    delivery.batch.events.len(),
+                    result.as_ref().err().map(ToString::to_string),
+                );
                 let _ = delivery.acknowledge.send(result);
             }
         });

@@ -11,12 +11,13 @@ pub use progress::PollSummary;
 
 use crate::config::SourceConfig;
 use crate::event::EventEncoder;
-use crate::graph::{GraphClient, GraphError};
+use crate::graph::{CallKind, GraphClient, GraphError};
+use crate::metrics::{Metrics, SourceTelemetry};
 use crate::planner::{SweepLadder, Window, plan};
 use crate::shutdown::Shutdown;
 use crate::sinks::SinkHandle;
 use crate::state::{Commit, SourceState, StateError};
-use crate::time::{SharedClock, Timestamp};
+use crate::time::{Clock, SharedClock, SystemClock, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +77,10 @@ pub struct SourceParts {
     pub shutdown: Shutdown,
     /// How long to keep offering a batch to a refusing sink.
     pub sink_retry: SinkRetry,
+    /// Where calls are counted once delivered.
+    pub metrics: Arc<Metrics>,
+    /// This source's own health metrics (shared with its Graph client).
+    pub telemetry: SourceTelemetry,
 }
 
 /// A source, ready to poll.
@@ -89,10 +94,11 @@ pub struct Source {
     clock: SharedClock,
     shutdown: Shutdown,
     sink_retry: SinkRetry,
+    metrics: Arc<Metrics>,
+    telemetry: SourceTelemetry,
     ladder: SweepLadder,
     cursors: Vec<Timestamp>,
-    encoder: EventEncoder,
-    bad_rows: page::BadRowLog,
+    preparer: page::Preparer,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -115,6 +121,8 @@ impl Source {
             clock,
             shutdown,
             sink_retry,
+            metrics,
+            telemetry,
         } = parts;
         let ladder = SweepLadder::new(config.poll_interval, config.late_window);
         let stored = {
@@ -151,7 +159,14 @@ impl Source {
         };
         Ok(Source {
             name: config.name.as_str().into(),
-            encoder: EventEncoder::new(&config.name, &config.tenant_id, config.kind),
+            preparer: page::Preparer {
+                source: config.name.as_str().into(),
+                kind: config.kind,
+                encoder: EventEncoder::new(&config.name, &config.tenant_id, config.kind),
+                state: state.clone(),
+                telemetry: telemetry.clone(),
+                bad_rows: page::BadRowLog::default(),
+            },
             config,
             client,
             state,
@@ -161,7 +176,8 @@ impl Source {
             sink_retry,
             ladder,
             cursors,
-            bad_rows: page::BadRowLog::default(),
+            metrics,
+            telemetry,
         })
     }
 
@@ -172,6 +188,45 @@ impl Source {
 
     /// Reads every window due now, delivering and committing page by page.
     pub async fn poll_once(&mut self) -> Result<PollSummary, SourceError> {
+        let result = self.poll_windows().await;
+        if !matches!(result, Err(SourceError::Interrupted)) {
+            self.telemetry.poll_done(
+                result.as_ref().err().map(ToString::to_string),
+                self.backlog(),
+            );
+            self.refresh_plan_usage().await;
+        }
+        result
+    }
+
+    /// How far the slowest sweep is behind the start times it owes a read.
+    fn backlog(&self) -> Duration {
+        let now = self.clock.now();
+        self.ladder
+            .delays()
+            .iter()
+            .zip(&self.cursors)
+            .map(|(delay, cursor)| now.saturating_sub(*delay).duration_since(*cursor))
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Sets this month's calling-plan gauge from state, so it is right after a restart.
+    async fn refresh_plan_usage(&self) {
+        if self.config.kind != CallKind::Pstn {
+            return;
+        }
+        let month = page::month_of(self.clock.now());
+        let state = self.state.clone();
+        match blocking(move || state.plan_usage(&month)).await {
+            Ok(usage) => self.metrics.calls.set_plan_usage(&self.name, &usage),
+            Err(error) => {
+                tracing::warn!(source = %self.name, %error, "cannot read this month's calling-plan usage")
+            }
+        }
+    }
+
+    async fn poll_windows(&mut self) -> Result<PollSummary, SourceError> {
         let now = self.clock.now();
         let windows = plan(&self.ladder, &self.cursors, now);
         let name = self.name.clone();
@@ -183,6 +238,8 @@ impl Source {
             let read = self.read_window(window).await?;
             self.cursors[window.sweep] = window.to;
             progress.window_done(window, &read);
+            self.telemetry
+                .window_done(SystemClock.now().as_unix_seconds_f64());
         }
         if let Some(oldest) = self.cursors.iter().min().copied() {
             let state = self.state.clone();
@@ -203,16 +260,7 @@ impl Source {
             };
             let next = page.next_link().map(|link| endpoint.check_next_link(link));
             let observed = self.clock.now();
-            let prepared = page::prepare(
-                &page,
-                &self.encoder,
-                observed,
-                &self.state,
-                &mut self.bad_rows,
-                &self.name,
-                self.config.kind,
-            )
-            .await?;
+            let prepared = self.preparer.prepare(&page, observed).await?;
             summary.pages += 1;
             summary.rows_read += page.len() as u64;
             summary.rows_new += prepared.delivered.len() as u64;
@@ -230,13 +278,23 @@ impl Source {
             let commit = Commit {
                 delivered: prepared.delivered,
                 cursor: next.is_none().then_some((delay, window.to)),
+                plan_usage: prepared.plan_usage,
             };
             let state = self.state.clone();
             blocking(move || state.commit(&commit)).await?;
+            // Counted only now: every sink accepted and the delivery is on record.
+            self.metrics
+                .calls
+                .record(&self.name, self.config.kind, &prepared.facts);
+            self.telemetry
+                .page_read(page.len() as u64, prepared.duplicates);
             match next {
                 None => return Ok(summary),
                 Some(Ok(link)) => url = link,
-                Some(Err(error)) => return Err(error.into()),
+                Some(Err(error)) => {
+                    self.telemetry.failure(error.reason());
+                    return Err(error.into());
+                }
             }
         }
     }

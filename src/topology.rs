@@ -1,17 +1,20 @@
 //! Builds the running agent from a configuration: one task per sink, one per source.
 
+use crate::api::ApiListener;
 use crate::config::{Config, Credential, SinkKind, SourceConfig};
 use crate::graph::assertion::AssertionSigner;
 use crate::graph::auth::CredentialMaterial;
 use crate::graph::{
     AssertionAlgorithm, GraphClient, GraphClientOptions, GraphEndpoint, RetryPolicy, TokenSource,
 };
+use crate::metrics::{Metrics, SourceTelemetry};
 use crate::shutdown::Shutdown;
 use crate::sinks::{ConsoleSink, FileSink, ReopenSignal, Sink, SinkHandle};
 use crate::source::{SinkRetry, Source, SourceError, SourceOutcome, SourceParts};
 use crate::state::{StateError, StateStore};
 use crate::time::SharedClock;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How to run, beyond the configuration file.
@@ -25,6 +28,8 @@ pub struct RunOptions {
     pub retry: RetryPolicy,
     /// Signal file sinks to reopen (SIGHUP).
     pub reopen: ReopenSignal,
+    /// Where metrics go (served at `[api].address` unless `once`).
+    pub metrics: Arc<Metrics>,
 }
 
 /// Why the agent could not start.
@@ -80,6 +85,7 @@ fn build_client(
     config: &SourceConfig,
     http: &reqwest::Client,
     retry: RetryPolicy,
+    telemetry: &SourceTelemetry,
 ) -> Result<GraphClient, String> {
     let material = match &config.credential {
         Credential::Secret(secret) => CredentialMaterial::Secret(secret.clone()),
@@ -99,6 +105,7 @@ fn build_client(
         &config.client_id,
         &config.graph_url,
         material,
+        telemetry.clone(),
     )
     .map_err(|error| error.to_string())?;
     let endpoint = GraphEndpoint {
@@ -113,7 +120,13 @@ fn build_client(
         retry,
         ..GraphClientOptions::default()
     };
-    Ok(GraphClient::new(http.clone(), endpoint, tokens, options))
+    Ok(GraphClient::new(
+        http.clone(),
+        endpoint,
+        tokens,
+        options,
+        telemetry.clone(),
+    ))
 }
 
 /// Each sink's handle by name, and the tasks to await at the end.
@@ -122,7 +135,11 @@ type BuiltSinks = (
     Vec<tokio::task::JoinHandle<()>>,
 );
 
-fn build_sinks(config: &Config, reopen: &ReopenSignal) -> Result<BuiltSinks, StartError> {
+fn build_sinks(
+    config: &Config,
+    reopen: &ReopenSignal,
+    metrics: &Metrics,
+) -> Result<BuiltSinks, StartError> {
     let mut handles = HashMap::new();
     let mut tasks = Vec::new();
     for sink in &config.sinks {
@@ -133,7 +150,7 @@ fn build_sinks(config: &Config, reopen: &ReopenSignal) -> Result<BuiltSinks, Sta
                     .map_err(|error| StartError::Sink(error.to_string()))?,
             ),
         };
-        let (handle, task) = SinkHandle::spawn(&sink.name, built);
+        let (handle, task) = SinkHandle::spawn(&sink.name, built, metrics.sink(&sink.name));
         handles.insert(sink.name.clone(), handle);
         tasks.push(task);
     }
@@ -147,15 +164,37 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<RunReport, StartError> {
     let store = StateStore::open(&config.data_dir)?;
+    // A long-running agent serves /metrics, /healthz and /readyz; --once has no listener.
+    let api = if options.once {
+        None
+    } else {
+        let listener = ApiListener::bind(config.api_address)
+            .await
+            .map_err(|error| {
+                StartError::Setup(format!(
+                    "api.address: cannot listen on {}: {error}",
+                    config.api_address
+                ))
+            })?;
+        let address = listener.local_address().unwrap_or(config.api_address);
+        tracing::info!(metrics = %format!("http://{address}/metrics"), "serving /metrics, /healthz and /readyz");
+        Some(listener.spawn(options.metrics.clone()))
+    };
     let http = http_client().map_err(StartError::Setup)?;
-    let (sink_handles, sink_tasks) = build_sinks(config, &options.reopen)?;
+    let (sink_handles, sink_tasks) = build_sinks(config, &options.reopen, &options.metrics)?;
     let mut sources = Vec::new();
     for source_config in &config.sources {
         let failed = |message: String| StartError::Source {
             source_name: source_config.name.clone(),
             message,
         };
-        let client = build_client(source_config, &http, options.retry).map_err(failed)?;
+        let telemetry = options.metrics.source(
+            &source_config.name,
+            source_config.kind,
+            options.clock.real_duration(source_config.poll_interval),
+        );
+        let client =
+            build_client(source_config, &http, options.retry, &telemetry).map_err(failed)?;
         let state = store.source(
             &source_config.name,
             source_config.kind.source_type(),
@@ -172,6 +211,8 @@ pub async fn run(
             sinks,
             clock: options.clock.clone(),
             shutdown: shutdown.clone(),
+            metrics: options.metrics.clone(),
+            telemetry,
             sink_retry: SinkRetry {
                 min_delay: options.retry.min_delay,
                 max_delay: options.retry.max_delay,
@@ -221,6 +262,9 @@ pub async fn run(
         }
     }
     // Sources are done and their sink handles dropped: each sink finishes its queue.
+    if let Some(api) = api {
+        api.abort();
+    }
     for task in sink_tasks {
         let _ = task.await;
     }

@@ -34,7 +34,7 @@ async fn harness() -> Harness {
 fn write_config(harness: &Harness) -> PathBuf {
     let path = harness.dir.path().join("agent.toml");
     let text = format!(
-        "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"{LOOKBACK_DAYS}d\"\nlate_window = \"0s\"\nrequests_per_second = 1000\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n",
+        "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"{LOOKBACK_DAYS}d\"\nlate_window = \"0s\"\nrequests_per_second = 1000\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n",
         harness.dir.path().join("state").display(),
         harness.output().display(),
         url = harness.simulator.url(),

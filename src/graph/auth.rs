@@ -2,6 +2,7 @@
 
 use super::assertion::AssertionSigner;
 use crate::config::Secret;
+use crate::metrics::SourceTelemetry;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,6 +81,7 @@ pub struct TokenSource {
     scope: String,
     credential: CredentialMaterial,
     cached: Mutex<Cached>,
+    telemetry: SourceTelemetry,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +121,7 @@ impl TokenSource {
         client_id: &str,
         graph_url: &Url,
         credential: CredentialMaterial,
+        telemetry: SourceTelemetry,
     ) -> Result<Self, AuthError> {
         let base = authority_url.as_str().trim_end_matches('/');
         let token_url = Url::parse(&format!("{base}/{tenant_id}/oauth2/v2.0/token"))
@@ -130,6 +133,7 @@ impl TokenSource {
             client_id: client_id.to_owned(),
             scope,
             credential,
+            telemetry,
             cached: Mutex::new(Cached {
                 token: None,
                 issued: 0,
@@ -145,7 +149,9 @@ impl TokenSource {
                 return Ok(token.clone());
             }
         }
-        let (value, lifetime) = self.request().await?;
+        let requested = self.request().await;
+        self.telemetry.token_request(requested.is_ok());
+        let (value, lifetime) = requested?;
         cached.issued += 1;
         // Refresh well before expiry: a fifth of the lifetime early, at most five minutes.
         let margin = (lifetime / 5).min(Duration::from_secs(300));

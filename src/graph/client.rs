@@ -3,6 +3,7 @@
 use super::auth::AccessToken;
 use super::{CallKind, GraphError, Page, TokenSource};
 use crate::graph::ApiVersion;
+use crate::metrics::SourceTelemetry;
 use crate::planner::Window;
 use backon::{ExponentialBuilder, Retryable};
 use bytes::BytesMut;
@@ -116,6 +117,7 @@ pub struct GraphClient {
     limiter: DefaultDirectRateLimiter,
     paused_until: Mutex<Option<Instant>>,
     options: GraphClientOptions,
+    telemetry: SourceTelemetry,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -162,6 +164,7 @@ impl GraphClient {
         endpoint: GraphEndpoint,
         tokens: TokenSource,
         options: GraphClientOptions,
+        telemetry: SourceTelemetry,
     ) -> Self {
         let period = Duration::from_secs_f64(1.0 / options.requests_per_second.max(0.001));
         let quota = Quota::with_period(period)
@@ -173,6 +176,7 @@ impl GraphClient {
             tokens,
             limiter: RateLimiter::direct(quota),
             paused_until: Mutex::new(None),
+            telemetry,
             options,
         }
     }
@@ -195,6 +199,7 @@ impl GraphClient {
             .when(GraphError::is_transient)
             .adjust(|_, delay| delay.map(full_jitter))
             .notify(|error, delay| {
+                self.telemetry.retried();
                 tracing::warn!(function = self.endpoint.kind.function(), %error, retry_in = ?delay, "Graph request failed; retrying");
             })
             .await
@@ -207,9 +212,14 @@ impl GraphClient {
             self.wait_out_pause().await;
             self.limiter.until_ready().await;
             let token = self.tokens.token().await?;
-            let answer = self.send(url, &token).await?;
+            let answer = self.send_counted(url, &token).await?;
             match answer.status {
-                200 => return Ok(Page::parse(answer.body)?),
+                200 => {
+                    return Page::parse(answer.body).map_err(|error| {
+                        self.telemetry.failure("unreadable_body");
+                        error.into()
+                    });
+                }
                 401 if !refreshed_after_401 => {
                     tracing::info!("Graph answered 401; fetching a new token and trying once more");
                     self.tokens.invalidate(&token).await;
@@ -249,6 +259,28 @@ impl GraphClient {
                 }
             }
         }
+    }
+
+    /// Sends one request and counts it with its outcome.
+    async fn send_counted(&self, url: &Url, token: &AccessToken) -> Result<Answer, GraphError> {
+        let started = Instant::now();
+        let sent = self.send(url, token).await;
+        let failure = match &sent {
+            Err(error) => Some(error.reason()),
+            Ok(answer) => match answer.status {
+                200 => None,
+                401 => Some("unauthorized"),
+                403 => Some("forbidden"),
+                429 => Some("throttled"),
+                500 | 502 | 503 | 504 => Some("server_error"),
+                _ => Some("refused"),
+            },
+        };
+        self.telemetry.graph_request(started.elapsed(), failure);
+        if failure == Some("throttled") {
+            self.telemetry.throttled();
+        }
+        sent
     }
 
     async fn send(&self, url: &Url, token: &AccessToken) -> Result<Answer, GraphError> {

@@ -36,6 +36,8 @@ pub struct Row<'a> {
     pub final_sip_code: Option<i64>,
     /// `licenseCapability` (PSTN only).
     pub license_capability: Option<Cow<'a, str>>,
+    /// `otherPartyCountryCode` (PSTN, beta API only).
+    pub other_party_country: Option<Cow<'a, str>>,
 }
 
 /// A Decimal as Graph sent it: usually a JSON number, sometimes a string.
@@ -109,6 +111,8 @@ struct Fields<'a> {
     final_sip_code: Option<&'a RawValue>,
     #[serde(borrow, default)]
     license_capability: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    other_party_country_code: Option<&'a RawValue>,
 }
 
 fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
@@ -160,6 +164,7 @@ impl<'a> Row<'a> {
             successful_call: fields.successful_call.and_then(|v| v.get().parse().ok()),
             final_sip_code: fields.final_sip_code.and_then(|v| v.get().parse().ok()),
             license_capability: string(fields.license_capability),
+            other_party_country: string(fields.other_party_country_code),
         })
     }
 

@@ -3,6 +3,7 @@
 use super::{SourceError, blocking};
 use crate::event::EventEncoder;
 use crate::graph::{BadRow, CallKind, DedupeKey, Page, Row};
+use crate::metrics::{CallFacts, SourceTelemetry};
 use crate::sinks::{Batch, EventSpan};
 use crate::state::SourceState;
 use crate::time::Timestamp;
@@ -15,6 +16,8 @@ use std::time::{Duration, Instant};
 pub(super) struct Prepared {
     pub(super) batch: Option<Batch>,
     pub(super) delivered: Vec<(DedupeKey, Timestamp)>,
+    pub(super) facts: Vec<CallFacts>,
+    pub(super) plan_usage: Vec<(String, &'static str, f64)>,
     pub(super) duplicates: u64,
     pub(super) bad_rows: u64,
 }
@@ -45,66 +48,99 @@ impl BadRowLog {
     }
 }
 
-pub(super) async fn prepare(
-    page: &Page,
-    encoder: &EventEncoder,
-    observed: Timestamp,
-    state: &SourceState,
-    bad_log: &mut BadRowLog,
-    source: &Arc<str>,
-    kind: CallKind,
-) -> Result<Prepared, SourceError> {
-    let mut rows = Vec::with_capacity(page.len());
-    let mut bad_rows = 0;
-    for (position, raw) in page.rows().enumerate() {
-        match Row::parse(raw) {
-            Ok(row) => rows.push(row),
-            Err(reason) => {
-                bad_rows += 1;
-                bad_log.record(source, reason, position);
+/// Everything fixed per source that turning a page into a batch needs.
+#[derive(Debug)]
+pub(super) struct Preparer {
+    pub(super) source: Arc<str>,
+    pub(super) kind: CallKind,
+    pub(super) encoder: EventEncoder,
+    pub(super) state: SourceState,
+    pub(super) telemetry: SourceTelemetry,
+    pub(super) bad_rows: BadRowLog,
+}
+
+impl Preparer {
+    /// The new rows of `page`, read at `observed`, as a batch, plus what to commit.
+    pub(super) async fn prepare(
+        &mut self,
+        page: &Page,
+        observed: Timestamp,
+    ) -> Result<Prepared, SourceError> {
+        let (source, kind, encoder, state) = (&self.source, self.kind, &self.encoder, &self.state);
+        let mut rows = Vec::with_capacity(page.len());
+        let mut bad_rows = 0;
+        for (position, raw) in page.rows().enumerate() {
+            match Row::parse(raw) {
+                Ok(row) => rows.push(row),
+                Err(reason) => {
+                    bad_rows += 1;
+                    self.telemetry.row_skipped(reason.reason());
+                    self.bad_rows.record(source, reason, position);
+                }
             }
         }
-    }
-    let keys: Vec<DedupeKey> = rows.iter().map(Row::dedupe_key).collect();
-    let (keys, unseen) = {
-        let state = state.clone();
-        blocking(move || state.unseen(&keys).map(|unseen| (keys, unseen))).await?
-    };
-    let observed_text = observed.to_string();
-    let mut lines = Vec::with_capacity(page.body_len() + rows.len() * 192);
-    let mut events = Vec::new();
-    let mut delivered = Vec::new();
-    let mut duplicates = 0;
-    let mut in_page = HashSet::with_capacity(rows.len());
-    let fresh: Vec<bool> = keys
-        .iter()
-        .zip(&unseen)
-        .map(|(key, unseen)| *unseen && in_page.insert(key))
-        .collect();
-    drop(in_page);
-    for ((row, key), fresh) in rows.iter().zip(keys).zip(fresh) {
-        if !fresh {
-            duplicates += 1;
-            continue;
+        let keys: Vec<DedupeKey> = rows.iter().map(Row::dedupe_key).collect();
+        let (keys, unseen) = {
+            let state = state.clone();
+            blocking(move || state.unseen(&keys).map(|unseen| (keys, unseen))).await?
+        };
+        let observed_text = observed.to_string();
+        let mut lines = Vec::with_capacity(page.body_len() + rows.len() * 192);
+        let mut events = Vec::new();
+        let mut delivered = Vec::new();
+        let mut facts = Vec::new();
+        let mut plan_usage: Vec<(String, &'static str, f64)> = Vec::new();
+        let mut duplicates = 0;
+        let mut in_page = HashSet::with_capacity(rows.len());
+        let fresh: Vec<bool> = keys
+            .iter()
+            .zip(&unseen)
+            .map(|(key, unseen)| *unseen && in_page.insert(key))
+            .collect();
+        drop(in_page);
+        for ((row, key), fresh) in rows.iter().zip(keys).zip(fresh) {
+            if !fresh {
+                duplicates += 1;
+                continue;
+            }
+            let start = lines.len();
+            encoder.encode(row, &observed_text, &mut lines);
+            events.push(EventSpan {
+                line: start..lines.len(),
+                call_start: row.start,
+            });
+            let call = CallFacts::of(row, kind);
+            if let Some(seconds) = call.plan_seconds().filter(|_| kind == CallKind::Pstn) {
+                let month = month_of(row.start);
+                match plan_usage
+                    .iter_mut()
+                    .find(|(m, license, _)| *m == month && *license == call.license)
+                {
+                    Some(entry) => entry.2 += seconds,
+                    None => plan_usage.push((month, call.license, seconds)),
+                }
+            }
+            facts.push(call);
+            delivered.push((key, row.start));
         }
-        let start = lines.len();
-        encoder.encode(row, &observed_text, &mut lines);
-        events.push(EventSpan {
-            line: start..lines.len(),
-            call_start: row.start,
+        let batch = (!events.is_empty()).then(|| Batch {
+            source: source.clone(),
+            kind,
+            lines: lines.into(),
+            events,
         });
-        delivered.push((key, row.start));
+        Ok(Prepared {
+            batch,
+            delivered,
+            facts,
+            plan_usage,
+            duplicates,
+            bad_rows,
+        })
     }
-    let batch = (!events.is_empty()).then(|| Batch {
-        source: source.clone(),
-        kind,
-        lines: lines.into(),
-        events,
-    });
-    Ok(Prepared {
-        batch,
-        delivered,
-        duplicates,
-        bad_rows,
-    })
+}
+
+/// The calendar month (UTC) of an instant, as `YYYY-MM`.
+pub(super) fn month_of(instant: Timestamp) -> String {
+    instant.to_string()[..7].to_owned()
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this release writes; older files are migrated, newer ones refused.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -39,6 +39,15 @@ CREATE TABLE IF NOT EXISTS delivered (
     PRIMARY KEY (source_id, row_key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS delivered_by_start ON delivered (source_id, call_start);
+-- Schema 2: outbound Calling Plans seconds per calendar month (UTC, 'YYYY-MM') and
+-- licenseCapability, added in the same transaction as the ids they came with.
+CREATE TABLE IF NOT EXISTS plan_usage (
+    source_id INTEGER NOT NULL,
+    month     TEXT NOT NULL,
+    license   TEXT NOT NULL,
+    seconds   REAL NOT NULL,
+    PRIMARY KEY (source_id, month, license)
+) WITHOUT ROWID;
 ";
 
 fn database_error(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
@@ -153,8 +162,10 @@ pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateE
                 "written by a newer pstn-agent (schema {version}, this release reads up to {SCHEMA_VERSION}); upgrade the agent"
             ),
         }),
-        Some(_) => Ok(()),
-        None => connection
+        Some(version) if version == SCHEMA_VERSION => Ok(()),
+        // A new file, or an older schema: every CREATE is IF NOT EXISTS, so running them
+        // adds what is missing (schema 1 lacked plan_usage) and keeps what is there.
+        _ => connection
             .execute_batch(&format!(
                 "BEGIN; {CREATE} INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'), ('written_by', 'pstn-agent'); COMMIT;"
             ))
@@ -205,6 +216,33 @@ mod tests {
             error.to_string().contains("not written by pstn-agent"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_schema_1_file_is_migrated_and_keeps_its_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let state = store.source("a", "pstn_calls", "t").unwrap();
+        state
+            .replace_cursors(&[(
+                std::time::Duration::ZERO,
+                crate::time::Timestamp::from_ticks(42),
+            )])
+            .unwrap();
+        drop(state);
+        let connection = Connection::open(store.path()).unwrap();
+        connection
+            .execute_batch(
+                "DROP TABLE plan_usage; UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+            )
+            .unwrap();
+        drop(connection);
+        let state = StateStore::open(dir.path())
+            .unwrap()
+            .source("a", "pstn_calls", "t")
+            .unwrap();
+        assert_eq!(state.cursors().unwrap()[0].1.ticks(), 42);
+        assert!(state.plan_usage("2024-05").unwrap().is_empty());
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct Commit {
     pub delivered: Vec<(DedupeKey, Timestamp)>,
     /// A sweep whose window is now fully read: (its delay, its new cursor).
     pub cursor: Option<(Duration, Timestamp)>,
+    /// Outbound Calling Plans seconds to add, by (month `YYYY-MM`, licenseCapability).
+    pub plan_usage: Vec<(String, &'static str, f64)>,
 }
 
 impl SourceState {
@@ -147,6 +149,13 @@ impl SourceState {
                 for (key, start) in &commit.delivered {
                     insert.execute(params![self.source_id, key.as_bytes(), start.ticks()])?;
                 }
+                let mut usage = transaction.prepare_cached(
+                    "INSERT INTO plan_usage (source_id, month, license, seconds) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (source_id, month, license) DO UPDATE SET seconds = seconds + excluded.seconds",
+                )?;
+                for (month, license, seconds) in &commit.plan_usage {
+                    usage.execute(params![self.source_id, month, license, seconds])?;
+                }
                 if let Some((delay, cursor)) = commit.cursor {
                     transaction.execute(
                         "UPDATE sweeps SET cursor_ticks = ?3, cursor = ?4 WHERE source_id = ?1 AND delay_ticks = ?2",
@@ -155,6 +164,19 @@ impl SourceState {
                 }
             }
             transaction.commit()
+        })
+    }
+
+    /// Outbound Calling Plans seconds of calls that started in `month` (`YYYY-MM`), by license.
+    pub fn plan_usage(&self, month: &str) -> Result<Vec<(String, f64)>, StateError> {
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT license, seconds FROM plan_usage WHERE source_id = ?1 AND month = ?2",
+            )?;
+            let rows = statement.query_map(params![self.source_id, month], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+            rows.collect()
         })
     }
 
@@ -192,6 +214,10 @@ mod tests {
                 (key(2), Timestamp::from_ticks(20)),
             ],
             cursor: Some((Duration::ZERO, Timestamp::from_ticks(30))),
+            plan_usage: vec![
+                ("1970-01".into(), "MCOPSTN1", 60.0),
+                ("1970-01".into(), "MCOPSTN1", 30.0),
+            ],
         };
         state.commit(&commit).unwrap();
         drop(state);
@@ -204,6 +230,10 @@ mod tests {
         assert_eq!(
             reopened.cursors().unwrap(),
             [(Duration::ZERO, Timestamp::from_ticks(30))]
+        );
+        assert_eq!(
+            reopened.plan_usage("1970-01").unwrap(),
+            [("MCOPSTN1".to_owned(), 90.0)]
         );
         assert_eq!(reopened.prune(Timestamp::from_ticks(15)).unwrap(), 1);
         assert_eq!(reopened.unseen(&[key(1), key(2)]).unwrap(), [true, false]);
@@ -218,6 +248,7 @@ mod tests {
         a.commit(&Commit {
             delivered: vec![(key(1), Timestamp::from_ticks(1))],
             cursor: None,
+            plan_usage: Vec::new(),
         })
         .unwrap();
         assert_eq!(b.unseen(&[key(1)]).unwrap(), [true]);

@@ -3,6 +3,7 @@
 
 use pstn_agent::config::{Config, Environment};
 use pstn_agent::graph::{CallKind, RetryPolicy};
+use pstn_agent::metrics::Metrics;
 use pstn_agent::shutdown::shutdown_pair;
 use pstn_agent::simulate::{SimulatorHandle, SimulatorOptions};
 use pstn_agent::sinks::ReopenSignal;
@@ -23,6 +24,8 @@ pub struct Harness {
     pub simulator: SimulatorHandle,
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
+    /// Shared by every run of this harness, as one long-running process would.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Fast retries so fault tests take seconds, not minutes.
@@ -46,6 +49,7 @@ impl Harness {
             simulator,
             clock,
             dir: tempfile::tempdir().unwrap(),
+            metrics: Metrics::new(),
         }
     }
 
@@ -102,6 +106,7 @@ inputs = ["tenant"]
             clock: self.clock.clone(),
             retry: quick_retries(),
             reopen: ReopenSignal::default(),
+            metrics: self.metrics.clone(),
         };
         run(config, options, shutdown).await.unwrap()
     }

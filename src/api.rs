@@ -1,0 +1,74 @@
+//! The HTTP listener: `/metrics` for Prometheus, `/healthz` (alive), `/readyz` (every
+//! source progressing and no sink failing, with a JSON body saying what is not).
+//! Scrapes read atomics and never wait for polling.
+
+use crate::http_server::{Body, full, serve};
+use crate::metrics::Metrics;
+use hyper::{Request, Response, StatusCode, header};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// A bound listener, so that a busy port fails at start-up, not later.
+#[derive(Debug)]
+pub struct ApiListener {
+    listener: TcpListener,
+}
+
+impl ApiListener {
+    /// Binds `address`.
+    pub async fn bind(address: SocketAddr) -> std::io::Result<ApiListener> {
+        Ok(ApiListener {
+            listener: TcpListener::bind(address).await?,
+        })
+    }
+
+    /// The address actually bound (port 0 picks one).
+    pub fn local_address(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the task is dropped or aborted.
+    pub fn spawn(self, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+        let handler = Arc::new(move |request: Request<hyper::body::Incoming>| {
+            let response = respond(&metrics, request.uri().path());
+            async move { response }
+        });
+        tokio::spawn(serve(self.listener, handler))
+    }
+}
+
+fn with_type(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    response
+}
+
+fn respond(metrics: &Metrics, path: &str) -> Response<Body> {
+    match path {
+        "/metrics" => with_type(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            metrics.encode(),
+        ),
+        "/healthz" => with_type(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
+        "/readyz" => {
+            let report = metrics.readiness();
+            let status = if report.is_ready() {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            with_type(status, "application/json", report.to_json())
+        }
+        _ => with_type(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "not found: try /metrics, /healthz or /readyz\n".into(),
+        ),
+    }
+}

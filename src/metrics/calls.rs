@@ -1,0 +1,249 @@
+//! What the calls were: counts, seconds, charges, destinations, outcomes, and the
+//! calling-plan minutes used this month.
+
+use super::labels::{
+    self, COUNTRIES, CURRENCIES, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
+};
+use super::register;
+use crate::graph::{CallKind, Row};
+use crate::time::Timestamp;
+use prometheus::{
+    CounterVec, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
+};
+
+/// Seconds: a ring that was not answered, a short call, ..., a four-hour conference.
+const DURATION_BUCKETS: &[f64] = &[
+    5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14_400.0,
+];
+/// Currency units: cents to tens.
+const CHARGE_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0];
+
+/// The facts of one delivered call that the metrics need, with bounded labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallFacts {
+    /// `callType`, or `other`.
+    pub call_type: &'static str,
+    /// `duration` in seconds.
+    pub duration_seconds: Option<f64>,
+    /// `charge`.
+    pub charge: Option<f64>,
+    /// `connectionCharge`.
+    pub connection_charge: Option<f64>,
+    /// `currency` (ISO 4217), `other` or `none`.
+    pub currency: &'static str,
+    /// `licenseCapability`, `other` or `none`.
+    pub license: &'static str,
+    /// `otherPartyCountryCode` (beta; ISO 3166 alpha-2), `other` or `none`.
+    pub country: &'static str,
+    /// `successfulCall` (Direct Routing).
+    pub successful: Option<bool>,
+    /// `finalSipCode` (Direct Routing).
+    pub sip_code: &'static str,
+    /// The call's start.
+    pub start: Timestamp,
+}
+
+impl CallFacts {
+    /// Reads the facts of a row of `kind`.
+    pub fn of(row: &Row<'_>, kind: CallKind) -> CallFacts {
+        let call_types = match kind {
+            CallKind::Pstn => PSTN_CALL_TYPES,
+            CallKind::DirectRouting => DIRECT_ROUTING_CALL_TYPES,
+        };
+        let call_type = match labels::from_list(row.call_type.as_deref(), call_types) {
+            "none" => "other",
+            known => known,
+        };
+        CallFacts {
+            call_type,
+            duration_seconds: row
+                .duration_seconds
+                .filter(|seconds| seconds.is_finite() && *seconds >= 0.0),
+            charge: row.charge.as_ref().and_then(|amount| amount.value()),
+            connection_charge: row
+                .connection_charge
+                .as_ref()
+                .and_then(|amount| amount.value()),
+            currency: labels::from_sorted(row.currency.as_deref(), CURRENCIES),
+            license: labels::from_list(row.license_capability.as_deref(), LICENSE_CAPABILITIES),
+            country: labels::from_sorted(row.other_party_country.as_deref(), COUNTRIES),
+            successful: row.successful_call,
+            sip_code: labels::sip_code(row.final_sip_code),
+            start: row.start,
+        }
+    }
+
+    /// Seconds this call draws from a calling plan's outbound minute pool: outbound
+    /// Calling Plans calls (`user_out*`), as in Microsoft's minute-pool sample.
+    pub fn plan_seconds(&self) -> Option<f64> {
+        self.call_type
+            .starts_with("user_out")
+            .then_some(self.duration_seconds.unwrap_or(0.0))
+    }
+}
+
+/// The call metrics of all sources.
+#[derive(Debug)]
+pub struct CallMetrics {
+    calls: IntCounterVec,
+    duration: HistogramVec,
+    charge_total: CounterVec,
+    charge: HistogramVec,
+    connection_charge_total: CounterVec,
+    by_country: IntCounterVec,
+    by_license: IntCounterVec,
+    direct_routing_outcomes: IntCounterVec,
+    direct_routing_failures: IntCounterVec,
+    plan_seconds: GaugeVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(
+        registry,
+        IntCounterVec::new(Opts::new(name, help), labels)
+            .unwrap_or_else(|error| unreachable!("{error}")),
+    )
+}
+
+fn float_counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> CounterVec {
+    register(
+        registry,
+        CounterVec::new(Opts::new(name, help), labels)
+            .unwrap_or_else(|error| unreachable!("{error}")),
+    )
+}
+
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: &[f64],
+    labels: &[&str],
+) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    register(
+        registry,
+        HistogramVec::new(opts, labels).unwrap_or_else(|error| unreachable!("{error}")),
+    )
+}
+
+impl CallMetrics {
+    pub(super) fn new(registry: &Registry) -> Self {
+        CallMetrics {
+            calls: counter(registry, "pstn_calls_total", "Calls delivered to every sink, by call type.", &["source", "kind", "call_type"]),
+            duration: histogram(registry, "pstn_call_duration_seconds", "Duration of delivered calls.", DURATION_BUCKETS, &["source", "kind", "call_type"]),
+            charge_total: float_counter(registry, "pstn_call_charge_total", "Sum of the charge of delivered calls, in their currency.", &["source", "call_type", "currency"]),
+            charge: histogram(registry, "pstn_call_charge", "Charge of one delivered call, in its currency.", CHARGE_BUCKETS, &["source", "currency"]),
+            connection_charge_total: float_counter(registry, "pstn_call_connection_charge_total", "Sum of the connection charge of delivered calls, in their currency.", &["source", "call_type", "currency"]),
+            by_country: counter(registry, "pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, beta API; none when absent).", &["source", "kind", "country"]),
+            by_license: counter(registry, "pstn_calls_by_license_total", "Delivered PSTN calls by licenseCapability.", &["source", "license"]),
+            direct_routing_outcomes: counter(registry, "pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "outcome"]),
+            direct_routing_failures: counter(registry, "pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "sip_code"]),
+            plan_seconds: register(
+                registry,
+                GaugeVec::new(
+                    Opts::new("pstn_calling_plan_outbound_month_seconds", "Outbound Calling Plans seconds (user_out*) of calls that started this calendar month (UTC), by licenseCapability; compare with the plan's minute pool."),
+                    &["source", "license"],
+                )
+                .unwrap_or_else(|error| unreachable!("{error}")),
+            ),
+        }
+    }
+
+    /// Creates the series users alert on, at zero, before any call arrives.
+    pub(super) fn initialise(&self, source: &str, kind: CallKind) {
+        let (call_types, kind_label) = match kind {
+            CallKind::Pstn => (PSTN_CALL_TYPES, "pstn_call"),
+            CallKind::DirectRouting => (DIRECT_ROUTING_CALL_TYPES, "direct_routing_call"),
+        };
+        for call_type in call_types.iter().copied().chain(["other"]) {
+            self.calls
+                .with_label_values(&[source, kind_label, call_type]);
+        }
+        match kind {
+            CallKind::Pstn => {
+                for license in LICENSE_CAPABILITIES
+                    .iter()
+                    .copied()
+                    .chain(["other", "none"])
+                {
+                    self.plan_seconds.with_label_values(&[source, license]);
+                }
+            }
+            CallKind::DirectRouting => {
+                for outcome in ["successful", "failed"] {
+                    self.direct_routing_outcomes
+                        .with_label_values(&[source, outcome]);
+                }
+            }
+        }
+    }
+
+    /// Counts calls every sink accepted and whose delivery was committed.
+    pub fn record(&self, source: &str, kind: CallKind, facts: &[CallFacts]) {
+        let kind_label = kind.event_kind();
+        for call in facts {
+            self.calls
+                .with_label_values(&[source, kind_label, call.call_type])
+                .inc();
+            if let Some(seconds) = call.duration_seconds {
+                self.duration
+                    .with_label_values(&[source, kind_label, call.call_type])
+                    .observe(seconds);
+            }
+            if let Some(charge) = call.charge {
+                self.charge_total
+                    .with_label_values(&[source, call.call_type, call.currency])
+                    .inc_by(charge.max(0.0));
+                self.charge
+                    .with_label_values(&[source, call.currency])
+                    .observe(charge);
+            }
+            if let Some(charge) = call.connection_charge {
+                self.connection_charge_total
+                    .with_label_values(&[source, call.call_type, call.currency])
+                    .inc_by(charge.max(0.0));
+            }
+            self.by_country
+                .with_label_values(&[source, kind_label, call.country])
+                .inc();
+            match kind {
+                CallKind::Pstn => self
+                    .by_license
+                    .with_label_values(&[source, call.license])
+                    .inc(),
+                CallKind::DirectRouting => {
+                    let successful = call.successful.unwrap_or(false);
+                    self.direct_routing_outcomes
+                        .with_label_values(&[
+                            source,
+                            if successful { "successful" } else { "failed" },
+                        ])
+                        .inc();
+                    if !successful {
+                        self.direct_routing_failures
+                            .with_label_values(&[source, call.sip_code])
+                            .inc();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sets this month's outbound plan seconds of a source (every known license; absent ones 0).
+    pub fn set_plan_usage(&self, source: &str, usage: &[(String, f64)]) {
+        for license in LICENSE_CAPABILITIES
+            .iter()
+            .copied()
+            .chain(["other", "none"])
+        {
+            let seconds = usage
+                .iter()
+                .filter(|(stored, _)| stored == license)
+                .fold(0.0, |total, (_, seconds)| total + seconds); // not sum(): an empty f64 sum is -0
+            self.plan_seconds
+                .with_label_values(&[source, license])
+                .set(seconds);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Metrics count each delivered call once, read right after a restart, pass promtool,
+//! and say what is not ready.
+
+mod common;
+
+use common::{Harness, NOW, at};
+use pstn_agent::graph::CallKind;
+use pstn_agent::metrics::Metrics;
+use pstn_agent::simulate::{Lateness, SimulatorOptions};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Sum of every sample of `name` whose labels include all of `labels`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, label_text) = series.split_once('{').unwrap_or((series, "}"));
+            (metric == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| label_text.contains(&format!("{key}=\"{value}\""))))
+            .then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+fn charge(value: &serde_json::Value) -> f64 {
+    match value {
+        serde_json::Value::Number(number) => number.as_f64().unwrap_or(0.0),
+        serde_json::Value::String(text) => text.parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+/// Delivered calls by call type, and charge sums by currency, from the events file.
+fn delivered_totals(harness: &Harness) -> (HashMap<String, f64>, HashMap<String, f64>) {
+    let mut by_type = HashMap::new();
+    let mut by_currency = HashMap::new();
+    for (_, event) in harness.events() {
+        let call = &event["call"];
+        *by_type
+            .entry(call["callType"].as_str().unwrap_or("other").to_owned())
+            .or_insert(0.0) += 1.0;
+        *by_currency
+            .entry(call["currency"].as_str().unwrap_or("none").to_owned())
+            .or_insert(0.0) += charge(&call["charge"]);
+    }
+    (by_type, by_currency)
+}
+
+fn options(lateness: Lateness) -> SimulatorOptions {
+    SimulatorOptions {
+        calls_per_day: 3000.0,
+        page_size: 300,
+        lateness,
+        ..SimulatorOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn call_counters_equal_delivered_rows_through_sweeps_late_rows_and_a_restart() {
+    let mut harness =
+        Harness::start(options(Lateness::Uniform(Duration::from_secs(2 * 3600)))).await;
+    let config = harness.config(
+        CallKind::Pstn,
+        "lookback = \"1d\"\npoll_interval = \"10m\"\nlate_window = \"6h\"",
+    );
+    for _ in 0..36 {
+        assert_eq!(harness.once(&config).await.exit_code(), 0);
+        harness.clock.advance(Duration::from_secs(600));
+    }
+    let text = harness.metrics.encode();
+    let (by_type, by_currency) = delivered_totals(&harness);
+    let delivered: f64 = by_type.values().sum();
+    assert!(
+        sample(&text, "pstn_rows_duplicate_total", &[]) > 0.0,
+        "the sweeps re-read rows, so duplicates were dropped"
+    );
+    assert_eq!(sample(&text, "pstn_calls_total", &[]), delivered);
+    for (call_type, count) in &by_type {
+        assert_eq!(
+            sample(&text, "pstn_calls_total", &[("call_type", call_type)]),
+            *count,
+            "{call_type}"
+        );
+    }
+    for (currency, sum) in &by_currency {
+        let counted = sample(&text, "pstn_call_charge_total", &[("currency", currency)]);
+        assert!(
+            (counted - sum).abs() < 1e-6,
+            "{currency}: {counted} counted, {sum} delivered"
+        );
+    }
+    // A restart: a new process starts its counters at zero and counts only new rows.
+    let before = harness.events().len();
+    harness.metrics = Metrics::new();
+    harness.clock.advance(Duration::from_secs(3600));
+    assert_eq!(harness.once(&config).await.exit_code(), 0);
+    let new_rows = (harness.events().len() - before) as f64;
+    assert!(new_rows > 0.0);
+    assert_eq!(
+        sample(&harness.metrics.encode(), "pstn_calls_total", &[]),
+        new_rows
+    );
+}
+
+#[tokio::test]
+async fn the_calling_plan_gauge_is_read_from_state_after_a_restart() {
+    let mut harness = Harness::start(options(Lateness::None)).await;
+    let config = harness.config(CallKind::Pstn, "lookback = \"10d\"");
+    assert_eq!(harness.once(&config).await.exit_code(), 0);
+    let month = &NOW[..7];
+    let expected: f64 = harness
+        .events()
+        .iter()
+        .filter(|(_, event)| {
+            event["call"]["callType"]
+                .as_str()
+                .unwrap()
+                .starts_with("user_out")
+        })
+        .filter(|(_, event)| event["timestamp"].as_str().unwrap().starts_with(month))
+        .map(|(_, event)| event["call"]["duration"].as_f64().unwrap())
+        .sum();
+    let gauge = |text: &str| sample(text, "pstn_calling_plan_outbound_month_seconds", &[]);
+    assert!(expected > 0.0);
+    assert_eq!(gauge(&harness.metrics.encode()), expected);
+    harness.metrics = Metrics::new();
+    assert_eq!(harness.once(&config).await.exit_code(), 0);
+    assert_eq!(
+        gauge(&harness.metrics.encode()),
+        expected,
+        "the gauge after a restart with nothing new"
+    );
+    // Calls of the previous month (the lookback reached into April) are not counted.
+    assert!(harness.events().iter().any(|(_, event)| {
+        event["timestamp"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024-05-1")
+    }));
+    let _ = at(NOW);
+}
+
+#[tokio::test]
+async fn promtool_finds_nothing_to_complain_about() {
+    let harness = Harness::start(options(Lateness::None)).await;
+    assert_eq!(
+        harness
+            .once(&harness.config(CallKind::Pstn, "lookback = \"1d\""))
+            .await
+            .exit_code(),
+        0
+    );
+    assert_eq!(
+        harness
+            .once(&harness.config(CallKind::Pstn, "lookback = \"1d\""))
+            .await
+            .exit_code(),
+        0
+    );
+    let text = harness.metrics.encode();
+    let promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match promtool {
+        Ok(child) => child,
+        Err(error) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping: promtool not found ({error}); .ci/run installs it");
+            return;
+        }
+        Err(error) => panic!("promtool is required in CI: {error}"),
+    };
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let findings = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && findings.trim().is_empty(),
+        "promtool: {findings}"
+    );
+    for name in [
+        "pstn_calls_total",
+        "pstn_call_duration_seconds_bucket",
+        "pstn_call_charge_total",
+        "pstn_call_charge_bucket",
+        "pstn_source_last_success_timestamp_seconds",
+        "pstn_agent_build_info",
+    ] {
+        assert!(text.contains(name), "{name} missing");
+    }
+}
+
+#[tokio::test]
+async fn readiness_names_a_failing_sink_and_recovers() {
+    let harness = Harness::start(options(Lateness::None)).await;
+    let full = harness.config_full(
+        CallKind::Pstn,
+        "lookback = \"1d\"",
+        "client_secret = \"s\"",
+        std::path::Path::new("/dev/full"),
+    );
+    assert_eq!(harness.once(&full).await.exit_code(), 1);
+    let report = harness.metrics.readiness();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|(component, why)| component == "sinks.archive" && why.contains("/dev/full")),
+        "{report:?}"
+    );
+    assert!(report.to_json().contains("\"ready\":false"));
+    let good = harness.config(CallKind::Pstn, "lookback = \"1d\"");
+    assert_eq!(harness.once(&good).await.exit_code(), 0);
+    let report = harness.metrics.readiness();
+    assert!(
+        !report
+            .problems
+            .iter()
+            .any(|(component, _)| component == "sinks.archive"),
+        "{report:?}"
+    );
+}

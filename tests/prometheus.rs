@@ -1,0 +1,217 @@
+//! A real Prometheus scrapes the agent polling the simulated tenant: what PromQL sees
+//! equals what the agent delivered, per call type and per currency.
+
+mod common;
+
+use common::{Harness, NOW};
+use pstn_agent::simulate::{Lateness, SimulatorOptions};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the child process when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The Prometheus binary, or `None` outside CI when it is not installed.
+fn prometheus_binary() -> Option<&'static str> {
+    match Command::new("prometheus")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(status) if status.success() => Some("prometheus"),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("prometheus is required in CI (.ci/run installs Debian's package)")
+        }
+        _ => None,
+    }
+}
+
+async fn query(
+    http: &reqwest::Client,
+    prometheus: u16,
+    promql: &str,
+) -> Vec<(HashMap<String, String>, f64)> {
+    let encoded: String = url::form_urlencoded::byte_serialize(promql.as_bytes()).collect();
+    let url = format!("http://127.0.0.1:{prometheus}/api/v1/query?query={encoded}");
+    let Ok(response) = http.get(url).send().await else {
+        return Vec::new();
+    };
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.bytes().await.unwrap_or_default()).unwrap_or_default();
+    body["data"]["result"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .map(|result| {
+                    let labels =
+                        serde_json::from_value(result["metric"].clone()).unwrap_or_default();
+                    let value = result["value"][1]
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(f64::NAN);
+                    (labels, value)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn write(path: &Path, text: String) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test]
+async fn promql_over_scraped_metrics_equals_what_the_agent_delivered() {
+    let Some(prometheus) = prometheus_binary() else {
+        eprintln!("skipping: prometheus not installed; .ci/run installs it");
+        return;
+    };
+    let options = SimulatorOptions {
+        calls_per_day: 2000.0,
+        page_size: 500,
+        lateness: Lateness::None,
+        ..SimulatorOptions::default()
+    };
+    let harness = Harness::start(options).await;
+    let dir = harness.dir.path();
+    let (agent_port, prometheus_port) = (free_port(), free_port());
+    let config = dir.join("agent.toml");
+    write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:{agent_port}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"3d\"\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n",
+            dir.join("state").display(),
+            harness.output().display(),
+            url = harness.simulator.url()
+        ),
+    );
+    let _agent = Running(
+        Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--clock-start", NOW, "--time-scale", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let scrape_config = dir.join("prometheus.yml");
+    write(
+        &scrape_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: pstn-agent\n    static_configs:\n      - targets: ['127.0.0.1:{agent_port}']\n"
+        ),
+    );
+    let _prometheus = Running(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", scrape_config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    // Wait until the agent has delivered the whole lookback and Prometheus has scraped it.
+    let now = common::at(NOW);
+    let expected = harness
+        .expected_ids(
+            pstn_agent::graph::CallKind::Pstn,
+            now.saturating_sub(Duration::from_secs(3 * 86_400)),
+            now,
+            now,
+        )
+        .len();
+    let http = pstn_agent::topology::http_client().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let delivered = harness.events().len();
+        let scraped = query(&http, prometheus_port, "sum(pstn_calls_total)")
+            .await
+            .first()
+            .map(|(_, v)| *v);
+        if delivered == expected && scraped == Some(expected as f64) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "delivered {delivered} of {expected}, Prometheus sees {scraped:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let mut by_type: HashMap<String, f64> = HashMap::new();
+    let mut by_currency: HashMap<String, f64> = HashMap::new();
+    for (_, event) in harness.events() {
+        let call = &event["call"];
+        *by_type
+            .entry(call["callType"].as_str().unwrap().to_owned())
+            .or_default() += 1.0;
+        let charge = match &call["charge"] {
+            serde_json::Value::String(text) => text.parse().unwrap(),
+            other => other.as_f64().unwrap(),
+        };
+        *by_currency
+            .entry(call["currency"].as_str().unwrap().to_owned())
+            .or_default() += charge;
+    }
+    let per_type = query(
+        &http,
+        prometheus_port,
+        "sum by (call_type) (pstn_calls_total)",
+    )
+    .await;
+    for (call_type, count) in &by_type {
+        let seen = per_type
+            .iter()
+            .find(|(labels, _)| labels.get("call_type") == Some(call_type))
+            .map(|(_, v)| *v);
+        assert_eq!(seen, Some(*count), "{call_type}");
+    }
+    let per_currency = query(
+        &http,
+        prometheus_port,
+        "sum by (currency) (pstn_call_charge_total)",
+    )
+    .await;
+    assert!(
+        by_currency.len() >= 3,
+        "several currencies: {by_currency:?}"
+    );
+    for (currency, sum) in &by_currency {
+        let seen = per_currency
+            .iter()
+            .find(|(labels, _)| labels.get("currency") == Some(currency))
+            .map(|(_, v)| *v)
+            .unwrap_or(f64::NAN);
+        assert!(
+            (seen - sum).abs() < 1e-6,
+            "{currency}: PromQL {seen}, delivered {sum}"
+        );
+    }
+    let up = query(&http, prometheus_port, "up{job=\"pstn-agent\"}").await;
+    assert_eq!(up.first().map(|(_, v)| *v), Some(1.0));
+}
