@@ -68,6 +68,7 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
             name: "stdout".into(),
             inputs: vec!["demo_pstn".into(), "demo_direct_routing".into()],
             kind: SinkKind::Console,
+            redact: None,
         }],
     };
     tracing::info!(

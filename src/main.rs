@@ -147,7 +147,13 @@ fn init_logging(format: LogFormat, level: tracing::Level) {
         .with_default(level)
         .with_target("hyper", tracing::Level::WARN)
         .with_target("reqwest", tracing::Level::WARN)
-        .with_target("rustls", tracing::Level::WARN);
+        .with_target("rustls", tracing::Level::WARN)
+        .with_target("h2", tracing::Level::WARN)
+        .with_target("tonic", tracing::Level::WARN)
+        .with_target("tower", tracing::Level::WARN)
+        .with_target("opentelemetry", tracing::Level::WARN)
+        .with_target("opentelemetry_sdk", tracing::Level::WARN)
+        .with_target("opentelemetry_otlp", tracing::Level::WARN);
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let registry = tracing_subscriber::registry().with(filter);

@@ -4,9 +4,13 @@
 
 mod console;
 mod file;
+mod otlp;
+mod redact;
 
 pub use console::ConsoleSink;
 pub use file::{FileSink, ReopenSignal};
+pub use otlp::{OtlpSink, http_logs_url};
+pub use redact::RedactingSink;
 
 use crate::graph::CallKind;
 use crate::metrics::SinkTelemetry;
@@ -40,6 +44,8 @@ pub struct EventSpan {
     pub line: Range<usize>,
     /// The call's start.
     pub call_start: Timestamp,
+    /// When the agent read the row.
+    pub observed: Timestamp,
 }
 
 /// Why a sink did not accept a batch (the source will retry it).

@@ -9,7 +9,9 @@ use crate::graph::{
 };
 use crate::metrics::{Metrics, SourceTelemetry};
 use crate::shutdown::Shutdown;
-use crate::sinks::{ConsoleSink, FileSink, ReopenSignal, Sink, SinkHandle};
+use crate::sinks::{
+    ConsoleSink, FileSink, OtlpSink, RedactingSink, ReopenSignal, Sink, SinkHandle,
+};
 use crate::source::{SinkRetry, Source, SourceError, SourceOutcome, SourceParts};
 use crate::state::{StateError, StateStore};
 use crate::time::SharedClock;
@@ -149,6 +151,24 @@ fn build_sinks(
                 FileSink::new(&sink.name, path.clone(), reopen.clone())
                     .map_err(|error| StartError::Sink(error.to_string()))?,
             ),
+            SinkKind::Otlp(otlp) => {
+                let mut tenants: Vec<String> = config
+                    .sources
+                    .iter()
+                    .filter(|source| sink.inputs.contains(&source.name))
+                    .map(|source| source.tenant_id.clone())
+                    .collect();
+                tenants.sort();
+                tenants.dedup();
+                Box::new(
+                    OtlpSink::new(&sink.name, otlp, &tenants)
+                        .map_err(|error| StartError::Sink(error.to_string()))?,
+                )
+            }
+        };
+        let built: Box<dyn Sink> = match &sink.redact {
+            Some(redact) => Box::new(RedactingSink::new(&sink.name, built, redact)),
+            None => built,
         };
         let (handle, task) = SinkHandle::spawn(&sink.name, built, metrics.sink(&sink.name));
         handles.insert(sink.name.clone(), handle);

@@ -180,6 +180,30 @@ impl<'a> Fields<'a> {
         Some(strings)
     }
 
+    /// A sub-table of string values (headers), each interpolated.
+    pub fn string_map(
+        &mut self,
+        key: &str,
+        problems: &mut Problems,
+    ) -> Option<Vec<(String, String)>> {
+        let table = self.table(key, problems)?;
+        let mut pairs = Vec::with_capacity(table.len());
+        for (name, item) in table {
+            let item_key = format!("{}.{name}", self.key(key));
+            match item {
+                Value::String(text) => match interpolate(text, self.environment) {
+                    Ok(text) => pairs.push((name.clone(), text)),
+                    Err(error) => problems.add(&item_key, error),
+                },
+                other => problems.add(
+                    &item_key,
+                    format!("expected a string, found {}", other.type_str()),
+                ),
+            }
+        }
+        Some(pairs)
+    }
+
     /// A sub-table, to be read with its own [`Fields`].
     pub fn table(&mut self, key: &str, problems: &mut Problems) -> Option<&'a Table> {
         let value = self.take(key)?;

@@ -34,6 +34,11 @@ impl Environment {
         }
     }
 
+    /// One variable of this environment.
+    pub fn variable(&self, name: &str) -> Option<String> {
+        self.get(name)
+    }
+
     fn get(&self, name: &str) -> Option<String> {
         match &self.fixed {
             Some(map) => map.get(name).cloned(),

@@ -1,6 +1,7 @@
 //! `[sinks.NAME]`: where events go, and which sources feed each sink.
 
 use super::fields::{Fields, Problems};
+use super::otlp::{OtlpSinkConfig, RedactConfig};
 use super::resolve;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,8 @@ pub enum SinkKind {
         /// The file.
         path: PathBuf,
     },
+    /// OTLP logs to a collector or SIEM.
+    Otlp(Box<OtlpSinkConfig>),
 }
 
 /// One validated `[sinks.NAME]` table.
@@ -25,6 +28,8 @@ pub struct SinkConfig {
     pub inputs: Vec<String>,
     /// What kind of sink.
     pub kind: SinkKind,
+    /// Fields hashed or dropped before this sink sees the event.
+    pub redact: Option<RedactConfig>,
 }
 
 pub(super) fn read(
@@ -61,13 +66,8 @@ pub(super) fn read(
             .map(|path| SinkKind::File {
                 path: resolve(base, &path),
             }),
-        Some("otlp") => {
-            problems.add(
-                &fields.key("type"),
-                "\"otlp\" sinks are not available in this build yet; use \"console\" or \"file\"",
-            );
-            None
-        }
+        Some("otlp") => super::otlp::read(&mut fields, base, problems)
+            .map(|otlp| SinkKind::Otlp(Box::new(otlp))),
         Some(other) => {
             problems.add(
                 &fields.key("type"),
@@ -77,6 +77,7 @@ pub(super) fn read(
         }
         None => None,
     };
+    let redact = super::otlp::read_redact(&mut fields, problems);
     fields.finish(problems);
     if problems.0.len() != before {
         return None;
@@ -85,6 +86,7 @@ pub(super) fn read(
         name: name.to_owned(),
         inputs: inputs?,
         kind: kind?,
+        redact,
     })
 }
 

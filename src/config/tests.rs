@@ -134,3 +134,108 @@ fn the_secret_value_never_appears_in_problems_or_debug_output() {
     let config = Config::parse(MINIMAL, Path::new("/etc"), &env()).unwrap();
     assert!(!format!("{config:?}").contains("value-of-secret"));
 }
+
+/// The example in the project's contract, verbatim: it must keep validating.
+const CONTRACT_EXAMPLE: &str = r#"
+data_dir = "/var/lib/pstn-agent"            # state: watermarks and ids already delivered
+
+[api]                                        # one HTTP listener
+address = "127.0.0.1:9464"                   # GET /metrics, /healthz, /readyz
+
+[sources.contoso_pstn]
+type = "pstn_calls"                          # or "direct_routing_calls"
+tenant_id = "00000000-0000-0000-0000-000000000000"
+client_id = "11111111-1111-1111-1111-111111111111"
+client_secret = "${GRAPH_CLIENT_SECRET}"     # or: client_certificate = "app.pem", client_private_key = "app.key"
+authority_url = "https://login.microsoftonline.com"   # default; a national cloud changes
+graph_url = "https://graph.microsoft.com"              # both of these
+api_version = "v1.0"                         # default; "beta" also accepted
+poll_interval = "5m"
+lookback = "7d"                              # where the very first run starts
+late_window = "72h"                          # rows that show up this late are still caught, once
+requests_per_second = 5                      # client-side cap for this source
+
+[sinks.stdout]
+type = "console"                             # one JSON event per line
+inputs = ["contoso_pstn"]
+
+[sinks.archive]
+type = "file"
+path = "/var/log/pstn-agent/calls.jsonl"
+inputs = ["contoso_pstn"]
+
+[sinks.siem]
+type = "otlp"                                # OTLP logs
+inputs = ["contoso_pstn"]
+endpoint = "http://127.0.0.1:4317"
+protocol = "grpc"                            # or "http/protobuf" (then usually port 4318)
+headers = { authorization = "Bearer ${SIEM_TOKEN}" }
+"#;
+
+#[test]
+fn the_contract_example_validates_as_written() {
+    let env = Environment::fixed([
+        ("GRAPH_CLIENT_SECRET".to_owned(), "x".to_owned()),
+        ("SIEM_TOKEN".to_owned(), "siem-secret-token".to_owned()),
+    ]);
+    let config = Config::parse(CONTRACT_EXAMPLE, Path::new("/etc"), &env).unwrap();
+    let otlp = config
+        .sinks
+        .iter()
+        .find(|sink| sink.name == "siem")
+        .unwrap();
+    let SinkKind::Otlp(otlp) = &otlp.kind else {
+        panic!("not an otlp sink")
+    };
+    assert_eq!(otlp.protocol, OtlpProtocol::Grpc);
+    assert_eq!(otlp.service_name, "pstn-agent");
+    assert!(
+        !format!("{config:?}").contains("siem-secret-token"),
+        "header values are secrets"
+    );
+}
+
+#[test]
+fn otlp_and_redact_problems_name_their_keys() {
+    let text = format!(
+        "{MINIMAL}\n[sinks.siem]\ntype = \"otlp\"\ninputs = [\"contoso_pstn\"]\nendpoint = \"http://collector.example.com:4317\"\nprotocol = \"http/json\"\nheaders = {{ authorization = \"Bearer t\" }}\nredact = {{ hash = [\"callerNumber\"] }}\n"
+    );
+    let problems = problems_of(&text);
+    for key in [
+        "sinks.siem.protocol: ",
+        "sinks.siem.headers: would be sent in clear text",
+        "sinks.siem.redact.key: required",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(key)),
+            "{key} in {problems:?}"
+        );
+    }
+    let no_endpoint =
+        format!("{MINIMAL}\n[sinks.siem]\ntype = \"otlp\"\ninputs = [\"contoso_pstn\"]\n");
+    assert!(
+        problems_of(&no_endpoint).contains(&"sinks.siem.endpoint: missing (required)".to_owned())
+    );
+}
+
+#[test]
+fn otel_service_name_is_respected_unless_configured() {
+    let text = format!(
+        "{MINIMAL}\n[sinks.siem]\ntype = \"otlp\"\ninputs = [\"contoso_pstn\"]\nendpoint = \"https://otel.example.com\"\n"
+    );
+    let env = Environment::fixed([
+        ("GRAPH_CLIENT_SECRET".to_owned(), "x".to_owned()),
+        ("OTEL_SERVICE_NAME".to_owned(), "telephony-audit".to_owned()),
+    ]);
+    let config = Config::parse(&text, Path::new("/etc"), &env).unwrap();
+    let SinkKind::Otlp(otlp) = &config
+        .sinks
+        .iter()
+        .find(|sink| sink.name == "siem")
+        .unwrap()
+        .kind
+    else {
+        panic!()
+    };
+    assert_eq!(otlp.service_name, "telephony-audit");
+}

@@ -108,6 +108,7 @@ impl Preparer {
             events.push(EventSpan {
                 line: start..lines.len(),
                 call_start: row.start,
+                observed,
             });
             let call = CallFacts::of(row, kind);
             if let Some(seconds) = call.plan_seconds().filter(|_| kind == CallKind::Pstn) {

@@ -100,11 +100,15 @@ inputs = ["tenant"]
     }
 
     pub async fn once(&self, config: &Config) -> RunReport {
+        self.once_with(config, quick_retries()).await
+    }
+
+    pub async fn once_with(&self, config: &Config, retry: RetryPolicy) -> RunReport {
         let (_trigger, shutdown) = shutdown_pair();
         let options = RunOptions {
             once: true,
             clock: self.clock.clone(),
-            retry: quick_retries(),
+            retry,
             reopen: ReopenSignal::default(),
             metrics: self.metrics.clone(),
         };

@@ -1,0 +1,205 @@
+//! `type = "otlp"` sinks and the `redact` table every sink may carry.
+
+use super::fields::{Fields, Problems};
+use super::{Secret, resolve};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// OTLP/gRPC (port 4317 usually).
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (port 4318 usually; `/v1/logs`).
+    HttpProtobuf,
+}
+
+/// One validated OTLP sink.
+#[derive(Debug, Clone)]
+pub struct OtlpSinkConfig {
+    /// Collector endpoint; for HTTP without a path, `/v1/logs` is added.
+    pub endpoint: Url,
+    /// gRPC or HTTP/protobuf.
+    pub protocol: OtlpProtocol,
+    /// Headers (gRPC metadata) sent with every export; values are secrets.
+    pub headers: Vec<(String, Secret)>,
+    /// Timeout of one export.
+    pub timeout: Duration,
+    /// gzip the exports.
+    pub gzip: bool,
+    /// CA certificate (PEM) to trust instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub client_identity: Option<(PathBuf, PathBuf)>,
+    /// `service.name` of the resource.
+    pub service_name: String,
+}
+
+/// Privacy controls over the call's fields, per sink.
+#[derive(Debug, Clone)]
+pub struct RedactConfig {
+    /// Call fields replaced by a keyed hash (HMAC-SHA256), so calls of one number
+    /// still correlate without the number.
+    pub hash: Vec<String>,
+    /// Call fields removed.
+    pub drop: Vec<String>,
+    /// The hash key (required when `hash` names fields).
+    pub key: Option<Secret>,
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn optional_file(
+    fields: &mut Fields<'_>,
+    key: &str,
+    base: &Path,
+    problems: &mut Problems,
+) -> Option<PathBuf> {
+    let path = resolve(base, &fields.string(key, problems)?);
+    if !path.is_file() {
+        problems.add(
+            &fields.key(key),
+            format!("{}: no such file", path.display()),
+        );
+    }
+    Some(path)
+}
+
+pub(super) fn read(
+    fields: &mut Fields<'_>,
+    base: &Path,
+    problems: &mut Problems,
+) -> Option<OtlpSinkConfig> {
+    let before = problems.0.len();
+    let endpoint = fields
+        .required_string("endpoint", problems)
+        .and_then(|text| match Url::parse(&text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(url)
+            }
+            _ => {
+                problems.add(
+                    &fields.key("endpoint"),
+                    format!("{text:?} is not an http(s) URL like http://127.0.0.1:4317"),
+                );
+                None
+            }
+        });
+    let protocol = match fields.string("protocol", problems).as_deref() {
+        None | Some("grpc") => Some(OtlpProtocol::Grpc),
+        Some("http/protobuf") => Some(OtlpProtocol::HttpProtobuf),
+        Some(other) => {
+            problems.add(
+                &fields.key("protocol"),
+                format!("{other:?} is not supported (use \"grpc\" or \"http/protobuf\")"),
+            );
+            None
+        }
+    };
+    let headers: Vec<(String, Secret)> = fields
+        .string_map("headers", problems)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), Secret::new(value)))
+        .collect();
+    for (name, _) in &headers {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            problems.add(
+                &format!("{}.{name}", fields.key("headers")),
+                "not a valid header name",
+            );
+        }
+    }
+    if let Some(url) = &endpoint {
+        if url.scheme() == "http" && !headers.is_empty() && !is_loopback(url) {
+            problems.add(
+                &fields.key("headers"),
+                "would be sent in clear text: use an https endpoint (plain http only to loopback)",
+            );
+        }
+    }
+    let timeout = fields.duration("timeout", Duration::from_secs(10), problems);
+    let gzip = match fields.string("compression", problems).as_deref() {
+        None | Some("gzip") => true,
+        Some("none") => false,
+        Some(other) => {
+            problems.add(
+                &fields.key("compression"),
+                format!("{other:?}: use \"gzip\" or \"none\""),
+            );
+            false
+        }
+    };
+    let ca_file = optional_file(fields, "ca_file", base, problems);
+    let certificate = optional_file(fields, "client_certificate", base, problems);
+    let key = optional_file(fields, "client_private_key", base, problems);
+    let client_identity = match (certificate, key) {
+        (Some(certificate), Some(key)) => Some((certificate, key)),
+        (None, None) => None,
+        _ => {
+            problems.add(
+                &fields.key("client_certificate"),
+                "client_certificate and client_private_key go together (mutual TLS)",
+            );
+            None
+        }
+    };
+    let service_name = fields
+        .string("service_name", problems)
+        .or_else(|| {
+            fields
+                .environment()
+                .variable("OTEL_SERVICE_NAME")
+                .filter(|name| !name.is_empty())
+        })
+        .unwrap_or_else(|| "pstn-agent".to_owned());
+    if problems.0.len() != before {
+        return None;
+    }
+    Some(OtlpSinkConfig {
+        endpoint: endpoint?,
+        protocol: protocol?,
+        headers,
+        timeout: timeout?,
+        gzip,
+        ca_file,
+        client_identity,
+        service_name,
+    })
+}
+
+pub(super) fn read_redact(
+    fields: &mut Fields<'_>,
+    problems: &mut Problems,
+) -> Option<RedactConfig> {
+    let table = fields.table("redact", problems)?;
+    let mut redact = Fields::new(fields.key("redact"), table, fields.environment());
+    let hash = redact.string_list("hash", problems).unwrap_or_default();
+    let drop = redact.string_list("drop", problems).unwrap_or_default();
+    let key = redact.string("key", problems).map(Secret::new);
+    if !hash.is_empty() && key.as_ref().is_none_or(|key| key.expose().len() < 16) {
+        problems.add(&redact.key("key"), "required when hash names fields: at least 16 characters, from the environment (key = \"${PSTN_REDACT_KEY}\")");
+    }
+    for name in hash.iter().chain(&drop) {
+        if name.is_empty() || name.contains('.') {
+            problems.add(
+                &redact.key("hash"),
+                format!("{name:?}: name a field of the call, like \"callerNumber\""),
+            );
+        }
+    }
+    redact.finish(problems);
+    Some(RedactConfig { hash, drop, key })
+}
