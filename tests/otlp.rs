@@ -424,3 +424,121 @@ async fn hashed_fields_are_hashed_and_dropped_fields_absent_in_every_sink() {
         );
     }
 }
+
+/// A test CA, and a server and a client certificate it signed (made with openssl).
+fn make_pki(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pstn-agent test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    for name in ["server", "client"] {
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            &format!("/CN={name}"),
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+            "-out",
+            &format!("{name}.pem"),
+        ]);
+    }
+}
+
+#[tokio::test]
+async fn tls_with_ca_file_and_client_certificates_is_verified_both_ways() {
+    let pki = tempfile::tempdir().unwrap();
+    make_pki(pki.path());
+    let read = |name: &str| std::fs::read(pki.path().join(name)).unwrap();
+    let address = free_address();
+    let received = Arc::new(Received::default());
+    let tls = tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(
+            read("server.pem"),
+            read("server.key"),
+        ))
+        .client_ca_root(tonic::transport::Certificate::from_pem(read("ca.pem")));
+    let service = LogsServiceServer::new(Grpc(received.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let server = tonic::transport::Server::builder()
+        .tls_config(tls)
+        .unwrap()
+        .add_service(service)
+        .serve(address);
+    tokio::spawn(server);
+    let path = |name: &str| pki.path().join(name).display().to_string();
+    let endpoint = format!("endpoint = \"https://localhost:{}\"", address.port());
+
+    // Without our CA the server's certificate is not trusted; without a client
+    // certificate the server refuses us. Neither delivers anything.
+    for otlp in [
+        format!(
+            "{endpoint}\nclient_certificate = \"{}\"\nclient_private_key = \"{}\"",
+            path("client.pem"),
+            path("client.key")
+        ),
+        format!("{endpoint}\nca_file = \"{}\"", path("ca.pem")),
+    ] {
+        let harness = Harness::start(options()).await;
+        let report = harness.once(&config(&harness, &otlp, false)).await;
+        assert_eq!(report.exit_code(), 1, "{otlp}");
+        assert!(received.records().is_empty());
+    }
+
+    let harness = Harness::start(options()).await;
+    let otlp = format!(
+        "{endpoint}\nca_file = \"{}\"\nclient_certificate = \"{}\"\nclient_private_key = \"{}\"",
+        path("ca.pem"),
+        path("client.pem"),
+        path("client.key")
+    );
+    let report = harness.once(&config(&harness, &otlp, false)).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    assert_every_row_once(&harness, &received);
+}
