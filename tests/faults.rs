@@ -262,3 +262,68 @@ async fn a_403_names_the_missing_role_and_consent_without_retrying() {
         "a 403 was retried"
     );
 }
+
+#[tokio::test]
+async fn a_body_that_stalls_until_the_timeout_is_retried_without_loss() {
+    let harness = Harness::start(options()).await;
+    harness
+        .simulator
+        .faults
+        .stall_next
+        .store(2, Ordering::SeqCst);
+    let config = harness.config(
+        CallKind::Pstn,
+        "lookback = \"1d\"\nrequest_timeout = \"1s\"",
+    );
+    once_ok(&harness, &config).await;
+    assert_eq!(
+        harness.simulator.faults.stall_next.load(Ordering::SeqCst),
+        0,
+        "the stalls happened"
+    );
+    assert_all_delivered_once(&harness, CallKind::Pstn, DAY);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_down_for_a_while_is_waited_out() {
+    let harness = Harness::start(options()).await;
+    harness
+        .simulator
+        .faults
+        .token_fail_next
+        .store(3, Ordering::SeqCst);
+    let config = harness.config(CallKind::DirectRouting, "lookback = \"1d\"");
+    once_ok(&harness, &config).await;
+    assert_eq!(
+        harness
+            .simulator
+            .stats
+            .token_requests
+            .load(Ordering::SeqCst),
+        4
+    );
+    assert_all_delivered_once(&harness, CallKind::DirectRouting, DAY);
+}
+
+#[tokio::test]
+async fn the_clock_jumping_back_then_forward_repeats_nothing_and_loses_nothing() {
+    use pstn_agent::time::Clock;
+    let harness = Harness::start(options()).await;
+    let config = harness.config(CallKind::Pstn, "lookback = \"1d\"\nlate_window = \"1h\"");
+    once_ok(&harness, &config).await;
+    let first = harness.events().len();
+    // Backwards two hours: nothing is due, nothing is re-sent.
+    harness
+        .clock
+        .set(at(NOW).saturating_sub(Duration::from_secs(2 * 3600)));
+    once_ok(&harness, &config).await;
+    assert_eq!(harness.events().len(), first);
+    // Forwards two days: every call of the gap arrives, once.
+    harness.clock.set(at(NOW).saturating_add(2 * DAY));
+    once_ok(&harness, &config).await;
+    let now = harness.clock.now();
+    let expected = harness.expected_ids(CallKind::Pstn, at(NOW).saturating_sub(DAY), now, now);
+    let counts = harness.delivery_counts();
+    assert_eq!(counts.len(), expected.len());
+    assert!(expected.iter().all(|id| counts.get(id) == Some(&1)));
+}

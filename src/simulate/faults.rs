@@ -18,6 +18,8 @@ pub struct Faults {
     pub fail_status: AtomicU64,
     /// Per-mille of Graph requests answered 500 or 503 at random.
     pub error_per_mille: AtomicU64,
+    /// The next N page bodies stop mid-transfer and never finish (until the client gives up).
+    pub stall_next: AtomicU64,
     /// The next N page bodies are cut off mid-transfer.
     pub truncate_next: AtomicU64,
     /// Extra latency per Graph request, in milliseconds.
@@ -85,6 +87,8 @@ pub struct Stats {
     pub rows: AtomicU64,
     /// Requests that carried an Authorization header to the foreign-link trap.
     pub foreign_requests_with_token: AtomicU64,
+    /// Every access token issued (for tests that search outputs for leaks).
+    pub issued_tokens: Mutex<Vec<String>>,
     /// When each Graph request arrived (for Retry-After tests).
     pub arrivals: Mutex<Vec<Instant>>,
 }

@@ -67,6 +67,25 @@ impl hyper::body::Body for Truncated {
     }
 }
 
+/// A body that sends its first half, then goes silent with the connection open.
+struct Stalled {
+    first: Option<Bytes>,
+}
+
+impl hyper::body::Body for Stalled {
+    type Data = Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        match self.first.take() {
+            Some(first) => Poll::Ready(Some(Ok(Frame::data(first)))),
+            None => Poll::Pending,
+        }
+    }
+}
+
 /// The parsed function call of a Graph request.
 struct Call {
     version: ApiVersion,
@@ -249,6 +268,11 @@ impl Simulator {
         let nonce =
             crate::simulate::random::CallRandom::new(self.options.seed, 7, serial).next_u64();
         let token = format!("sim.{serial}.{nonce:016x}");
+        self.stats
+            .issued_tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(token.clone());
         self.tokens
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -437,6 +461,17 @@ impl Simulator {
         self.stats
             .rows
             .fetch_add(page.len() as u64, Ordering::SeqCst);
+        if Faults::take(&self.faults.stall_next) {
+            let bytes = Bytes::from(body);
+            let length = bytes.len();
+            let mut response = Response::new(BodyExt::boxed(Stalled {
+                first: Some(bytes.slice(..length / 2)),
+            }));
+            response
+                .headers_mut()
+                .insert(hyper::header::CONTENT_LENGTH, length.into());
+            return response;
+        }
         if Faults::take(&self.faults.truncate_next) {
             let bytes = Bytes::from(body);
             let length = bytes.len();
