@@ -37,6 +37,7 @@ fn source(name: &str, kind: CallKind, url: &Url) -> SourceConfig {
         late_window: Duration::from_secs(6 * 3600),
         requests_per_second: 20.0,
         request_timeout: Duration::from_secs(30),
+        ca_file: None,
     }
 }
 

@@ -11,7 +11,7 @@ mod row;
 pub use assertion::{AssertionAlgorithm, check_certificate_file, check_private_key_file};
 pub use auth::{AuthError, TokenSource};
 pub use client::{GraphClient, GraphClientOptions, GraphEndpoint, RetryPolicy};
-pub use error::GraphError;
+pub use error::{GraphError, error_chain};
 pub use kind::CallKind;
 pub use page::{Page, PageError};
 pub use row::{Amount, BadRow, DedupeKey, Row};

@@ -134,6 +134,12 @@ struct SimulateArgs {
     /// Verify certificate client assertions against this certificate (PEM).
     #[arg(long, value_name = "PEM")]
     client_certificate: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_certificate: Option<PathBuf>,
+    /// The key of --tls-certificate (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_certificate")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -339,6 +345,7 @@ async fn simulate(args: SimulateArgs, mut shutdown: pstn_agent::shutdown::Shutdo
         client_secret: args.client_secret,
         public_url: args.public_url,
         client_certificate: args.client_certificate,
+        tls: args.tls_certificate.zip(args.tls_key),
     };
     let handle = match pstn_agent::simulate::start(args.address, options, clock).await {
         Ok(handle) => handle,

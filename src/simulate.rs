@@ -41,6 +41,8 @@ pub struct SimulatorOptions {
     /// When set, certificate assertions must be signed by this certificate's key
     /// (thumbprint, claims and signature checked); otherwise only their shape is.
     pub client_certificate: Option<std::path::PathBuf>,
+    /// Serve over TLS with this certificate chain and key (PEM), as `https://localhost`.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Default for SimulatorOptions {
@@ -55,6 +57,7 @@ impl Default for SimulatorOptions {
             client_secret: None,
             public_url: None,
             client_certificate: None,
+            tls: None,
         }
     }
 }
@@ -68,14 +71,20 @@ pub struct SimulatorHandle {
     pub faults: Arc<Faults>,
     /// What it served.
     pub stats: Arc<Stats>,
+    /// `http`, or `https` when serving TLS.
+    pub scheme: &'static str,
     /// Its calls, to compute what an agent should have received.
     pub generator: Arc<Generator>,
 }
 
 impl SimulatorHandle {
-    /// `http://ADDRESS`: both the authority and the Graph URL.
+    /// `http://ADDRESS` (or `https://localhost:PORT` over TLS): both the authority and
+    /// the Graph URL.
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        match self.scheme {
+            "https" => format!("https://localhost:{}", self.address.port()),
+            _ => format!("http://{}", self.address),
+        }
     }
 }
 
@@ -91,6 +100,11 @@ pub async fn start(
         }
         None => None,
     };
+    let tls = match &options.tls {
+        Some((certificate, key)) => Some(crate::http_server::tls_acceptor(certificate, key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(address).await?;
     let address = listener.local_addr()?;
     let generator = Arc::new(Generator::new(
@@ -100,10 +114,10 @@ pub async fn start(
     ));
     let faults = Arc::new(Faults::default());
     let stats = Arc::new(Stats::default());
-    let public_url = options
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{address}"));
+    let public_url = options.public_url.clone().unwrap_or_else(|| match scheme {
+        "https" => format!("https://localhost:{}", address.port()),
+        _ => format!("http://{address}"),
+    });
     let state = Arc::new(server::Simulator::new(
         options,
         certificate,
@@ -117,11 +131,12 @@ pub async fn start(
         let state = state.clone();
         async move { state.handle(request).await }
     });
-    tokio::spawn(crate::http_server::serve(listener, handler));
+    tokio::spawn(crate::http_server::serve_with(listener, tls, handler));
     Ok(SimulatorHandle {
         address,
         faults,
         stats,
         generator,
+        scheme,
     })
 }

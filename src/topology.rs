@@ -73,8 +73,20 @@ impl RunReport {
 /// The HTTP client every source shares: rustls with ring, no redirects (a redirect
 /// must never carry the token elsewhere), a clear user agent.
 pub fn http_client() -> Result<reqwest::Client, String> {
+    http_client_trusting(None)
+}
+
+/// The same client, also trusting the CA in `ca_file` (PEM).
+pub fn http_client_trusting(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        let certificate = reqwest::Certificate::from_pem(&pem)
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder
         .user_agent(concat!("pstn-agent/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(15))
@@ -213,8 +225,13 @@ pub async fn run(
             source_config.kind,
             options.clock.real_duration(source_config.poll_interval),
         );
+        // A source with its own ca_file gets its own client; the others share one.
+        let source_http = match &source_config.ca_file {
+            Some(ca_file) => http_client_trusting(Some(ca_file)).map_err(failed)?,
+            None => http.clone(),
+        };
         let client =
-            build_client(source_config, &http, options.retry, &telemetry).map_err(failed)?;
+            build_client(source_config, &source_http, options.retry, &telemetry).map_err(failed)?;
         let state = store.source(
             &source_config.name,
             source_config.kind.source_type(),

@@ -108,8 +108,15 @@ async fn killed_mid_backfill_again_and_again_it_loses_nothing_and_repeats_at_mos
     let config = write_config(&harness);
     let expected = expected(&harness);
     assert!(expected.len() > 3000, "{} rows", expected.len());
-    // Kill at five points spread over the backfill.
-    let kills: Vec<usize> = (1..=5).map(|k| expected.len() * k / 6).collect();
+    // Kill at points spread over the backfill: 5 in CI; the long run sets more,
+    // `PSTN_AGENT_KILLS=25 cargo test --release --test process killed`.
+    let count: usize = std::env::var("PSTN_AGENT_KILLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5);
+    let kills: Vec<usize> = (1..=count)
+        .map(|k| expected.len() * k / (count + 1))
+        .collect();
     for &threshold in &kills {
         let mut child = agent(&config, false);
         wait_for_lines(&harness, threshold).await;

@@ -50,6 +50,9 @@ pub struct SourceConfig {
     pub requests_per_second: f64,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
+    /// A CA (PEM) to trust for Entra and Graph besides the system roots (a private
+    /// CA or a TLS-inspecting proxy).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The public Entra authority.
@@ -139,6 +142,20 @@ pub(super) fn read(
             }
             ok
         });
+    let ca_file = fields
+        .string("ca_file", problems)
+        .map(|path| resolve(base, &path))
+        .filter(|path| {
+            let readable =
+                std::fs::read(path).is_ok_and(|pem| reqwest::Certificate::from_pem(&pem).is_ok());
+            if !readable {
+                problems.add(
+                    &fields.key("ca_file"),
+                    format!("{}: no readable PEM certificate", path.display()),
+                );
+            }
+            readable
+        });
     fields.finish(problems);
     if problems.0.len() != before {
         return None;
@@ -157,6 +174,7 @@ pub(super) fn read(
         late_window: late_window?,
         requests_per_second: requests_per_second?,
         request_timeout: request_timeout?,
+        ca_file,
     })
 }
 

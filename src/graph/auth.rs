@@ -188,7 +188,7 @@ impl TokenSource {
             .body(body)
             .send()
             .await
-            .map_err(|error| AuthError::Unavailable(error.without_url().to_string()))?;
+            .map_err(|error| AuthError::Unavailable(super::error_chain(&error.without_url())))?;
         self.read_answer(response).await
     }
 
@@ -224,7 +224,7 @@ impl TokenSource {
         let body = response
             .bytes()
             .await
-            .map_err(|error| AuthError::Unavailable(error.without_url().to_string()))?;
+            .map_err(|error| AuthError::Unavailable(super::error_chain(&error.without_url())))?;
         if status.is_success() {
             let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
                 AuthError::Unavailable("token answer is not the expected JSON".into())

@@ -284,7 +284,7 @@ impl GraphClient {
     }
 
     async fn send(&self, url: &Url, token: &AccessToken) -> Result<Answer, GraphError> {
-        let network = |error: reqwest::Error| GraphError::Network(error.to_string());
+        let network = |error: reqwest::Error| GraphError::Network(super::error_chain(&error));
         let mut response = self
             .http
             .get(url.clone())
