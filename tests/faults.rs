@@ -331,10 +331,19 @@ async fn the_clock_jumping_back_then_forward_repeats_nothing_and_loses_nothing()
 #[tokio::test]
 async fn a_steady_rate_of_server_errors_loses_nothing() {
     let harness = Harness::start(options()).await;
-    harness.simulator.faults.error_per_mille.store(150, Ordering::SeqCst);
+    harness
+        .simulator
+        .faults
+        .error_per_mille
+        .store(150, Ordering::SeqCst);
     let config = harness.config(CallKind::DirectRouting, "lookback = \"2d\"");
     once_ok(&harness, &config).await;
     let metrics = harness.metrics.encode();
-    assert!(metrics.lines().any(|line| line.starts_with("pstn_graph_retries_total") && !line.ends_with(" 0")), "no retry happened");
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("pstn_graph_retries_total") && !line.ends_with(" 0")),
+        "no retry happened"
+    );
     assert_all_delivered_once(&harness, CallKind::DirectRouting, 2 * DAY);
 }

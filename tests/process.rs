@@ -133,6 +133,12 @@ async fn killed_mid_backfill_again_and_again_it_loses_nothing_and_repeats_at_mos
     );
     assert_eq!(counts.len(), expected.len());
     let repeated: usize = counts.values().map(|n| n - 1).sum();
+    eprintln!(
+        "{} kills over {} rows: {repeated} rows repeated (bound {})",
+        kills.len(),
+        expected.len(),
+        kills.len() * PAGE_SIZE
+    );
     assert!(
         repeated <= kills.len() * PAGE_SIZE,
         "{repeated} rows repeated over {} kills",
