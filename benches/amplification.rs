@@ -39,16 +39,24 @@ fn run(strategy: &Strategy, generator: &Generator, start: Timestamp, end: Timest
         _ => SweepLadder::new(POLL, Duration::ZERO),
     };
     let mut cursors = ladder.initial_cursors(start, Duration::ZERO);
-    let mut outcome = Outcome { fetched: 0, first_seen: HashMap::new() };
+    let mut outcome = Outcome {
+        fetched: 0,
+        first_seen: HashMap::new(),
+    };
     let mut now = start;
     while now < end {
         now = now.saturating_add(POLL);
         let windows: Vec<Window> = match strategy {
-            Strategy::Reread => vec![Window { sweep: 0, from: start.max(now.saturating_sub(LATE_WINDOW)), to: now }],
-            _ => plan(&ladder, &cursors, now),
+            Strategy::Reread => vec![Window {
+                sweep: 0,
+                from: start.max(now.saturating_sub(LATE_WINDOW)),
+                to: now,
+            }],
+            _ => plan(&ladder, &cursors, now, 1),
         };
         for window in windows {
-            for call in generator.visible_calls(CallKind::Pstn, window.from, window.to, false, now) {
+            for call in generator.visible_calls(CallKind::Pstn, window.from, window.to, false, now)
+            {
                 outcome.fetched += 1;
                 outcome.first_seen.entry(call.slot).or_insert(now);
             }
@@ -73,8 +81,19 @@ fn main() {
     let end = start.saturating_add(Duration::from_secs(DAYS * 86_400));
     // Judge only calls whose whole late window lies inside the run.
     let judged_end = end.saturating_sub(LATE_WINDOW).saturating_sub(POLL);
-    let calls: Vec<_> = generator.visible_calls(CallKind::Pstn, start, judged_end, false, Timestamp::from_ticks(i64::MAX)).collect();
-    let within: Vec<_> = calls.iter().filter(|call| call.visible.duration_since(call.start) <= LATE_WINDOW).collect();
+    let calls: Vec<_> = generator
+        .visible_calls(
+            CallKind::Pstn,
+            start,
+            judged_end,
+            false,
+            Timestamp::from_ticks(i64::MAX),
+        )
+        .collect();
+    let within: Vec<_> = calls
+        .iter()
+        .filter(|call| call.visible.duration_since(call.start) <= LATE_WINDOW)
+        .collect();
     println!(
         "{DAYS} simulated days, {CALLS_PER_DAY} calls/day, poll {} min, late window {} h; {} calls judged, {:.2}% visible within the late window",
         POLL.as_secs() / 60,
@@ -82,14 +101,39 @@ fn main() {
         calls.len(),
         within.len() as f64 * 100.0 / calls.len().max(1) as f64
     );
-    println!("sweeps: {:?}", SweepLadder::new(POLL, LATE_WINDOW).delays().iter().map(|d| format!("{}m", d.as_secs() / 60)).collect::<Vec<_>>());
-    println!("{:<12} {:>24} {:>22} {:>34}", "strategy", "rows fetched / unique", "caught (within window)", "delay after visible p50 / p99 / max");
-    for (name, strategy) in [("sweeps", Strategy::Sweeps), ("re-read", Strategy::Reread), ("no overlap", Strategy::NoOverlap)] {
+    println!(
+        "sweeps: {:?}",
+        SweepLadder::new(POLL, LATE_WINDOW)
+            .delays()
+            .iter()
+            .map(|d| format!("{}m", d.as_secs() / 60))
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "{:<12} {:>24} {:>22} {:>34}",
+        "strategy",
+        "rows fetched / unique",
+        "caught (within window)",
+        "delay after visible p50 / p99 / max"
+    );
+    for (name, strategy) in [
+        ("sweeps", Strategy::Sweeps),
+        ("re-read", Strategy::Reread),
+        ("no overlap", Strategy::NoOverlap),
+    ] {
         let outcome = run(&strategy, &generator, start, end);
-        let caught = within.iter().filter(|call| outcome.first_seen.contains_key(&call.slot)).count();
+        let caught = within
+            .iter()
+            .filter(|call| outcome.first_seen.contains_key(&call.slot))
+            .count();
         let mut delays: Vec<f64> = within
             .iter()
-            .filter_map(|call| outcome.first_seen.get(&call.slot).map(|seen| seen.duration_since(call.visible).as_secs_f64() / 60.0))
+            .filter_map(|call| {
+                outcome
+                    .first_seen
+                    .get(&call.slot)
+                    .map(|seen| seen.duration_since(call.visible).as_secs_f64() / 60.0)
+            })
             .collect();
         delays.sort_by(f64::total_cmp);
         println!(

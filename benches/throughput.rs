@@ -107,7 +107,7 @@ fn pipeline(pages: &[Bytes]) {
         state
             .commit(&Commit {
                 delivered,
-                cursor: None,
+                cursors: Vec::new(),
                 plan_usage: Vec::new(),
             })
             .unwrap_or_else(|error| panic!("{error}"));

@@ -31,6 +31,8 @@ pub const SWEEP_FACTOR: u32 = 3;
 /// Longest window read in one go (Graph refuses more than 90 days; a day keeps
 /// backfills checkpointed often and pages few).
 pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);
+/// Spans longer than this are split for fetching in parallel, never into shorter windows.
+pub const MIN_SPLIT: Duration = Duration::from_secs(3600);
 /// Graph's own limit on a range.
 pub const GRAPH_MAX_RANGE: Duration = Duration::from_secs(90 * 86_400);
 
@@ -130,14 +132,23 @@ impl Window {
     }
 }
 
-/// The windows due at `now`, head sweep first, each at most [`MAX_WINDOW`] long.
-pub fn plan(ladder: &SweepLadder, cursors: &[Timestamp], now: Timestamp) -> Vec<Window> {
+/// The windows due at `now`, head sweep first, each at most [`MAX_WINDOW`] long. A
+/// span longer than [`MIN_SPLIT`] is cut into about `parallel` windows (each page chain
+/// of Graph is sequential, so windows are what can be fetched side by side).
+pub fn plan(
+    ladder: &SweepLadder,
+    cursors: &[Timestamp],
+    now: Timestamp,
+    parallel: usize,
+) -> Vec<Window> {
     let mut windows = Vec::new();
     for (sweep, (delay, cursor)) in ladder.delays().iter().zip(cursors).enumerate() {
         let end = now.saturating_sub(*delay);
+        let span = end.duration_since(*cursor);
+        let chunk = (span / parallel.max(1) as u32).clamp(MIN_SPLIT, MAX_WINDOW);
         let mut from = *cursor;
         while from < end {
-            let to = from.saturating_add(MAX_WINDOW).min(end);
+            let to = from.saturating_add(chunk).min(end);
             windows.push(Window { sweep, from, to });
             from = to;
         }
@@ -206,7 +217,7 @@ mod tests {
     fn consecutive_windows_meet_exactly_with_no_gap_or_overlap() {
         let ladder = SweepLadder::new(5 * MINUTE, 72 * HOUR);
         let now = at("2024-05-10T12:34:56.7890123Z");
-        let windows = plan(&ladder, &ladder.initial_cursors(now, 7 * DAY), now);
+        let windows = plan(&ladder, &ladder.initial_cursors(now, 7 * DAY), now, 1);
         for pair in windows
             .windows(2)
             .filter(|pair| pair[0].sweep == pair[1].sweep)
@@ -222,7 +233,7 @@ mod tests {
     fn a_two_hundred_day_lookback_never_asks_for_more_than_ninety_days() {
         let ladder = SweepLadder::new(5 * MINUTE, 72 * HOUR);
         let now = at("2024-12-31T23:00:00Z");
-        let windows = plan(&ladder, &ladder.initial_cursors(now, 200 * DAY), now);
+        let windows = plan(&ladder, &ladder.initial_cursors(now, 200 * DAY), now, 8);
         assert!(
             windows
                 .iter()
@@ -260,7 +271,7 @@ mod tests {
         let mut now = start;
         for _ in 0..(24 * 12) {
             now = now.saturating_add(5 * MINUTE);
-            for window in plan(&ladder, &cursors, now) {
+            for window in plan(&ladder, &cursors, now, 4) {
                 assert_eq!(
                     window.from, cursors[window.sweep],
                     "a window starts at its sweep's cursor"
@@ -280,11 +291,25 @@ mod tests {
     }
 
     #[test]
+    fn a_long_span_is_split_for_parallel_fetching_but_a_poll_is_not() {
+        let ladder = SweepLadder::new(5 * MINUTE, Duration::ZERO);
+        let now = at("2024-05-10T00:00:00Z");
+        let day = plan(&ladder, &ladder.initial_cursors(now, DAY), now, 8);
+        assert_eq!(day.len(), 8);
+        assert!(day.iter().all(|w| w.span() == 3 * HOUR));
+        let poll = plan(&ladder, &[now.saturating_sub(5 * MINUTE)], now, 8);
+        assert_eq!(poll.len(), 1, "a short span stays one request");
+        let year = plan(&ladder, &ladder.initial_cursors(now, 365 * DAY), now, 8);
+        assert!(year.iter().all(|w| w.span() <= MAX_WINDOW));
+        assert_eq!(year.len(), 365);
+    }
+
+    #[test]
     fn a_clock_that_jumps_backwards_plans_nothing_rather_than_rereading() {
         let ladder = SweepLadder::new(5 * MINUTE, HOUR);
         let now = at("2024-05-10T00:00:00Z");
         let cursors = vec![now; ladder.delays().len()];
-        assert!(plan(&ladder, &cursors, now.saturating_sub(HOUR)).is_empty());
+        assert!(plan(&ladder, &cursors, now.saturating_sub(HOUR), 4).is_empty());
     }
 
     #[test]

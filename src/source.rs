@@ -3,6 +3,7 @@
 //! after all of them accepted.
 
 mod delivery;
+mod fetch;
 mod page;
 mod progress;
 
@@ -13,7 +14,7 @@ use crate::config::SourceConfig;
 use crate::event::EventEncoder;
 use crate::graph::{CallKind, GraphClient, GraphError};
 use crate::metrics::{Metrics, SourceTelemetry};
-use crate::planner::{SweepLadder, Window, plan};
+use crate::planner::{SweepLadder, plan};
 use crate::shutdown::Shutdown;
 use crate::sinks::SinkHandle;
 use crate::state::{Commit, SourceState, StateError};
@@ -88,7 +89,7 @@ pub struct SourceParts {
 pub struct Source {
     name: Arc<str>,
     config: SourceConfig,
-    client: GraphClient,
+    client: Arc<GraphClient>,
     state: SourceState,
     sinks: Vec<SinkHandle>,
     clock: SharedClock,
@@ -168,7 +169,7 @@ impl Source {
                 bad_rows: page::BadRowLog::default(),
             },
             config,
-            client,
+            client: Arc::new(client),
             state,
             sinks,
             clock,
@@ -226,20 +227,66 @@ impl Source {
         }
     }
 
+    /// How many windows are fetched at once: enough to reach the rate cap when Graph is
+    /// slow, at most 16 (each holds at most one page in memory: ~30 MB at worst).
+    fn fetch_concurrency(&self) -> usize {
+        (self.config.requests_per_second.ceil() as usize).clamp(1, 16)
+    }
+
     async fn poll_windows(&mut self) -> Result<PollSummary, SourceError> {
         let now = self.clock.now();
-        let windows = plan(&self.ladder, &self.cursors, now);
+        let windows = plan(&self.ladder, &self.cursors, now, self.fetch_concurrency());
         let name = self.name.clone();
         let mut progress = progress::Progress::new(&name, &windows, self.config.poll_interval);
-        for window in &windows {
+        let mut fetcher = fetch::Fetcher::new(
+            self.client.clone(),
+            windows.clone(),
+            self.fetch_concurrency(),
+        );
+        let mut read = vec![PollSummary::default(); windows.len()];
+        let mut done = vec![false; windows.len()];
+        // windows[..prefix] are read, delivered and their cursors committed.
+        let mut prefix = 0;
+        while prefix < windows.len() {
             if self.shutdown.is_triggered() {
                 return Err(SourceError::Interrupted);
             }
-            let read = self.read_window(window).await?;
-            self.cursors[window.sweep] = window.to;
-            progress.window_done(window, &read);
-            self.telemetry
-                .window_done(SystemClock.now().as_unix_seconds_f64());
+            let fetched = tokio::select! {
+                fetched = fetcher.next() => fetched,
+                () = self.shutdown.triggered() => return Err(SourceError::Interrupted),
+            };
+            let fetched = fetched.inspect_err(|error| {
+                if matches!(
+                    error,
+                    GraphError::ForeignNextLink { .. } | GraphError::BadNextLink(_)
+                ) {
+                    self.telemetry.failure(error.reason());
+                }
+            })?;
+            // A sweep's cursor moves only over windows that are all done, in order, so
+            // a window left half-read is read again (its delivered ids are on record).
+            let mut cursors = Vec::new();
+            if fetched.last {
+                done[fetched.window] = true;
+                let mut next = prefix;
+                while next < windows.len() && done[next] {
+                    let window = windows[next];
+                    cursors.push((self.ladder.delays()[window.sweep], window.to));
+                    next += 1;
+                }
+            }
+            let page_summary = self.deliver_page(&fetched.page, cursors).await?;
+            read[fetched.window].add(&page_summary);
+            if fetched.last {
+                while prefix < windows.len() && done[prefix] {
+                    self.cursors[windows[prefix].sweep] = windows[prefix].to;
+                    prefix += 1;
+                }
+                progress.window_done(&windows[fetched.window], &read[fetched.window]);
+                self.telemetry
+                    .window_done(SystemClock.now().as_unix_seconds_f64());
+                fetcher.start_next();
+            }
         }
         if let Some(oldest) = self.cursors.iter().min().copied() {
             let state = self.state.clone();
@@ -248,55 +295,46 @@ impl Source {
         Ok(progress.finish())
     }
 
-    async fn read_window(&mut self, window: &Window) -> Result<PollSummary, SourceError> {
-        let endpoint = self.client.endpoint().clone();
-        let delay = self.ladder.delays()[window.sweep];
-        let mut url = endpoint.window_url(window)?;
-        let mut summary = PollSummary::default();
-        loop {
-            let page = tokio::select! {
-                page = self.client.get_page(&url) => page?,
-                () = self.shutdown.triggered() => return Err(SourceError::Interrupted),
-            };
-            let next = page.next_link().map(|link| endpoint.check_next_link(link));
-            let observed = self.clock.now();
-            let prepared = self.preparer.prepare(&page, observed).await?;
-            summary.pages += 1;
-            summary.rows_read += page.len() as u64;
-            summary.rows_new += prepared.delivered.len() as u64;
-            summary.duplicates += prepared.duplicates;
-            summary.bad_rows += prepared.bad_rows;
-            if let Some(batch) = prepared.batch {
-                delivery::deliver_to_all(
-                    &self.sinks,
-                    Arc::new(batch),
-                    self.sink_retry,
-                    &mut self.shutdown,
-                )
-                .await?;
-            }
-            let commit = Commit {
-                delivered: prepared.delivered,
-                cursor: next.is_none().then_some((delay, window.to)),
-                plan_usage: prepared.plan_usage,
-            };
-            let state = self.state.clone();
-            blocking(move || state.commit(&commit)).await?;
-            // Counted only now: every sink accepted and the delivery is on record.
-            self.metrics
-                .calls
-                .record(&self.name, self.config.kind, &prepared.facts);
-            self.telemetry
-                .page_read(page.len() as u64, prepared.duplicates);
-            match next {
-                None => return Ok(summary),
-                Some(Ok(link)) => url = link,
-                Some(Err(error)) => {
-                    self.telemetry.failure(error.reason());
-                    return Err(error.into());
-                }
-            }
+    /// Delivers one page's new rows to every sink, then commits their ids (and any
+    /// sweep cursors that may now move) in one transaction.
+    async fn deliver_page(
+        &mut self,
+        page: &crate::graph::Page,
+        cursors: Vec<(Duration, Timestamp)>,
+    ) -> Result<PollSummary, SourceError> {
+        let observed = self.clock.now();
+        let prepared = self.preparer.prepare(page, observed).await?;
+        let summary = PollSummary {
+            windows: 0,
+            pages: 1,
+            rows_read: page.len() as u64,
+            rows_new: prepared.delivered.len() as u64,
+            duplicates: prepared.duplicates,
+            bad_rows: prepared.bad_rows,
+        };
+        if let Some(batch) = prepared.batch {
+            delivery::deliver_to_all(
+                &self.sinks,
+                Arc::new(batch),
+                self.sink_retry,
+                &mut self.shutdown,
+            )
+            .await?;
         }
+        let commit = Commit {
+            delivered: prepared.delivered,
+            cursors,
+            plan_usage: prepared.plan_usage,
+        };
+        let state = self.state.clone();
+        blocking(move || state.commit(&commit)).await?;
+        // Counted only now: every sink accepted and the delivery is on record.
+        self.metrics
+            .calls
+            .record(&self.name, self.config.kind, &prepared.facts);
+        self.telemetry
+            .page_read(page.len() as u64, prepared.duplicates);
+        Ok(summary)
     }
 
     /// Polls every `poll_interval` until shutdown or a permanent error.

@@ -272,7 +272,8 @@ pub async fn run(
             let outcome = if once {
                 match source.poll_once().await {
                     Ok(summary) => {
-                        tracing::info!(source = %name, rows_new = summary.rows_new, rows_read = summary.rows_read, duplicates = summary.duplicates, bad_rows = summary.bad_rows, windows = summary.windows, "poll done");
+                        tracing::info!(source = %name, rows_new = summary.rows_new, rows_read = summary.rows_read, duplicates = summary.duplicates, bad_rows = summary.bad_rows, windows = summary.windows,
+                            pages = summary.pages, "poll done");
                         Ok(())
                     }
                     Err(SourceError::Interrupted) => Ok(()),

@@ -40,32 +40,33 @@ fn assert_all_delivered_once(harness: &Harness, kind: CallKind, lookback: Durati
 #[tokio::test]
 async fn retry_after_holds_back_every_request_of_the_source() {
     let harness = Harness::start(options()).await;
-    harness
-        .simulator
-        .faults
-        .throttle_budget
-        .store(4, Ordering::SeqCst);
-    harness
-        .simulator
-        .faults
-        .retry_after_seconds
-        .store(1, Ordering::SeqCst);
-    let config = harness.config(CallKind::Pstn, "lookback = \"1d\"\nlate_window = \"0s\"");
+    // A budget of 4 requests per 20 s; each 429 says "come back in 2 s".
+    let faults = &harness.simulator.faults;
+    faults.throttle_budget.store(4, Ordering::SeqCst);
+    faults.retry_after_seconds.store(2, Ordering::SeqCst);
+    let config = harness.config(CallKind::Pstn, "lookback = \"6h\"\nlate_window = \"0s\"");
     once_ok(&harness, &config).await;
-    assert_all_delivered_once(&harness, CallKind::Pstn, DAY);
+    assert_all_delivered_once(&harness, CallKind::Pstn, Duration::from_secs(6 * 3600));
     let stats = &harness.simulator.stats;
-    assert!(stats.throttled.load(Ordering::SeqCst) >= 1);
-    // After each 429 the next request came no sooner than Retry-After (1 s).
+    let throttles = stats.throttles.lock().unwrap().clone();
+    assert!(!throttles.is_empty(), "the budget was never exceeded");
+    // Windows are fetched side by side, yet after a 429 no request of the source
+    // arrived until the announced time had passed (300 ms of slack for requests
+    // already under way when the 429 was sent, on a loaded 2-core machine).
     let arrivals = stats.arrivals.lock().unwrap().clone();
-    let long_gaps = arrivals
-        .windows(2)
-        .filter(|pair| pair[1] - pair[0] >= Duration::from_millis(990))
-        .count();
-    assert!(
-        long_gaps as u64 >= stats.throttled.load(Ordering::SeqCst),
-        "{long_gaps} waits for {} 429s",
-        stats.throttled.load(Ordering::SeqCst)
-    );
+    for (sent, wait) in &throttles {
+        let early: Vec<_> = arrivals
+            .iter()
+            .filter(|arrival| {
+                **arrival > *sent + Duration::from_millis(300) && **arrival < *sent + *wait
+            })
+            .collect();
+        assert!(
+            early.is_empty(),
+            "{} requests inside a {wait:?} Retry-After",
+            early.len()
+        );
+    }
 }
 
 #[tokio::test]
@@ -111,7 +112,9 @@ async fn a_token_expiring_mid_backfill_is_refreshed() {
         .simulator
         .faults
         .latency_ms
-        .store(60, Ordering::SeqCst);
+        // Slow pages, so the backfill outlasts several token lifetimes even when windows
+        // are fetched in parallel.
+        .store(400, Ordering::SeqCst);
     let config = harness.config(CallKind::Pstn, "lookback = \"3d\"");
     once_ok(&harness, &config).await;
     assert!(
@@ -173,8 +176,10 @@ async fn a_foreign_next_link_host_never_receives_the_token() {
                 .load(Ordering::SeqCst),
         0
     );
-    // The first page's rows were still delivered, once.
-    assert_eq!(harness.events().len(), 200);
+    // The pages read before the refusal were still delivered, each row once.
+    let counts = harness.delivery_counts();
+    assert!(counts.len() >= 200, "{} rows", counts.len());
+    assert!(counts.values().all(|n| *n == 1));
 }
 
 #[tokio::test]
@@ -242,7 +247,8 @@ async fn a_403_names_the_missing_role_and_consent_without_retrying() {
         .faults
         .forbid_next
         .store(1, Ordering::SeqCst);
-    let config = harness.config(CallKind::DirectRouting, "lookback = \"1d\"");
+    // Half an hour back: one window, so exactly one request.
+    let config = harness.config(CallKind::DirectRouting, "lookback = \"30m\"");
     let report = harness.once(&config).await;
     assert_eq!(report.exit_code(), 1);
     let message = &report.failed[0].1;

@@ -212,6 +212,9 @@ impl GraphClient {
             self.wait_out_pause().await;
             self.limiter.until_ready().await;
             let token = self.tokens.token().await?;
+            // Again, just before sending: another request may have been throttled while
+            // this one waited for the rate cap or the token.
+            self.wait_out_pause().await;
             let answer = self.send_counted(url, &token).await?;
             match answer.status {
                 200 => {

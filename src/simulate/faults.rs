@@ -89,6 +89,8 @@ pub struct Stats {
     pub foreign_requests_with_token: AtomicU64,
     /// Every access token issued (for tests that search outputs for leaks).
     pub issued_tokens: Mutex<Vec<String>>,
+    /// When each 429 was sent and the wait it announced (for Retry-After tests).
+    pub throttles: Mutex<Vec<(Instant, Duration)>>,
     /// When each Graph request arrived (for Retry-After tests).
     pub arrivals: Mutex<Vec<Instant>>,
 }

@@ -351,6 +351,11 @@ impl Simulator {
         }
         if let Some(wait) = self.faults.throttle() {
             self.stats.throttled.fetch_add(1, Ordering::SeqCst);
+            self.stats
+                .throttles
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((Instant::now(), wait));
             let mut response = graph_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequests",

@@ -21,6 +21,18 @@ pub struct PollSummary {
     pub bad_rows: u64,
 }
 
+impl PollSummary {
+    /// Adds another summary's counts to this one.
+    pub fn add(&mut self, other: &PollSummary) {
+        self.windows += other.windows;
+        self.pages += other.pages;
+        self.rows_read += other.rows_read;
+        self.rows_new += other.rows_new;
+        self.duplicates += other.duplicates;
+        self.bad_rows += other.bad_rows;
+    }
+}
+
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) struct Progress<'a> {
@@ -55,12 +67,8 @@ impl<'a> Progress<'a> {
     }
 
     pub(super) fn window_done(&mut self, window: &Window, read: &PollSummary) {
+        self.summary.add(read);
         self.summary.windows += 1;
-        self.summary.pages += read.pages;
-        self.summary.rows_read += read.rows_read;
-        self.summary.rows_new += read.rows_new;
-        self.summary.duplicates += read.duplicates;
-        self.summary.bad_rows += read.bad_rows;
         if self.backfill && self.last_report.elapsed() >= REPORT_EVERY {
             self.last_report = Instant::now();
             let seconds = self.started.elapsed().as_secs_f64().max(0.001);

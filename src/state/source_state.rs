@@ -23,8 +23,8 @@ pub struct SourceState {
 pub struct Commit {
     /// Ids every sink accepted, with their call start.
     pub delivered: Vec<(DedupeKey, Timestamp)>,
-    /// A sweep whose window is now fully read: (its delay, its new cursor).
-    pub cursor: Option<(Duration, Timestamp)>,
+    /// Sweeps whose windows are now fully read, in order: (delay, new cursor).
+    pub cursors: Vec<(Duration, Timestamp)>,
     /// Outbound Calling Plans seconds to add, by (month `YYYY-MM`, licenseCapability).
     pub plan_usage: Vec<(String, &'static str, f64)>,
 }
@@ -156,10 +156,10 @@ impl SourceState {
                 for (month, license, seconds) in &commit.plan_usage {
                     usage.execute(params![self.source_id, month, license, seconds])?;
                 }
-                if let Some((delay, cursor)) = commit.cursor {
+                for (delay, cursor) in &commit.cursors {
                     transaction.execute(
                         "UPDATE sweeps SET cursor_ticks = ?3, cursor = ?4 WHERE source_id = ?1 AND delay_ticks = ?2",
-                        params![self.source_id, duration_to_ticks(delay), cursor.ticks(), cursor.to_string()],
+                        params![self.source_id, duration_to_ticks(*delay), cursor.ticks(), cursor.to_string()],
                     )?;
                 }
             }
@@ -213,7 +213,7 @@ mod tests {
                 (key(1), Timestamp::from_ticks(10)),
                 (key(2), Timestamp::from_ticks(20)),
             ],
-            cursor: Some((Duration::ZERO, Timestamp::from_ticks(30))),
+            cursors: vec![(Duration::ZERO, Timestamp::from_ticks(30))],
             plan_usage: vec![
                 ("1970-01".into(), "MCOPSTN1", 60.0),
                 ("1970-01".into(), "MCOPSTN1", 30.0),
@@ -247,7 +247,7 @@ mod tests {
         let b = store.source("b", "pstn_calls", "t").unwrap();
         a.commit(&Commit {
             delivered: vec![(key(1), Timestamp::from_ticks(1))],
-            cursor: None,
+            cursors: Vec::new(),
             plan_usage: Vec::new(),
         })
         .unwrap();
