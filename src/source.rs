@@ -243,7 +243,6 @@ impl Source {
             windows.clone(),
             self.fetch_concurrency(),
         );
-        let mut read = vec![PollSummary::default(); windows.len()];
         let mut done = vec![false; windows.len()];
         // windows[..prefix] are read, delivered and their cursors committed.
         let mut prefix = 0;
@@ -276,13 +275,13 @@ impl Source {
                 }
             }
             let page_summary = self.deliver_page(&fetched.page, cursors).await?;
-            read[fetched.window].add(&page_summary);
+            progress.page_done(&page_summary);
             if fetched.last {
                 while prefix < windows.len() && done[prefix] {
                     self.cursors[windows[prefix].sweep] = windows[prefix].to;
                     prefix += 1;
                 }
-                progress.window_done(&windows[fetched.window], &read[fetched.window]);
+                progress.window_done();
                 self.telemetry
                     .window_done(SystemClock.now().as_unix_seconds_f64());
                 fetcher.start_next();

@@ -32,8 +32,9 @@ pub(super) struct Fetcher {
 impl Fetcher {
     /// Starts fetching the first `concurrency` windows.
     pub(super) fn new(client: Arc<GraphClient>, windows: Vec<Window>, concurrency: usize) -> Self {
-        // One page waiting per chain bounds memory by the concurrency, not the volume.
-        let (sender, receiver) = mpsc::channel(concurrency.max(1));
+        // One page waiting in all: a chain holds its next page until the source takes
+        // it, so memory is about one page per chain, not a queue of them.
+        let (sender, receiver) = mpsc::channel(1);
         let mut fetcher = Fetcher {
             client,
             windows,

@@ -66,9 +66,10 @@ impl<'a> Progress<'a> {
         }
     }
 
-    pub(super) fn window_done(&mut self, window: &Window, read: &PollSummary) {
+    /// A page was delivered and committed (windows are read side by side, so progress
+    /// is counted by page, not by finished window).
+    pub(super) fn page_done(&mut self, read: &PollSummary) {
         self.summary.add(read);
-        self.summary.windows += 1;
         if self.backfill && self.last_report.elapsed() >= REPORT_EVERY {
             self.last_report = Instant::now();
             let seconds = self.started.elapsed().as_secs_f64().max(0.001);
@@ -77,12 +78,17 @@ impl<'a> Progress<'a> {
                 windows_done = self.summary.windows,
                 windows_total = self.total_windows,
                 percent = (self.summary.windows * 100) / self.total_windows.max(1) as u64,
+                pages = self.summary.pages,
                 rows_new = self.summary.rows_new,
                 rows_per_second = (self.summary.rows_read as f64 / seconds) as u64,
-                reached = %window.to,
                 "backfill progress"
             );
         }
+    }
+
+    /// A window was read to its end.
+    pub(super) fn window_done(&mut self) {
+        self.summary.windows += 1;
     }
 
     pub(super) fn finish(self) -> PollSummary {
