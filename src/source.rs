@@ -228,14 +228,20 @@ impl Source {
     }
 
     /// How many windows are fetched at once: enough to reach the rate cap when Graph is
-    /// slow, at most 16 (each holds at most one page in memory: ~30 MB at worst).
+    /// slow, at most 8 (each holds about one page in memory).
     fn fetch_concurrency(&self) -> usize {
-        (self.config.requests_per_second.ceil() as usize).clamp(1, 16)
+        (self.config.requests_per_second.ceil() as usize).clamp(1, 8)
     }
 
     async fn poll_windows(&mut self) -> Result<PollSummary, SourceError> {
         let now = self.clock.now();
-        let windows = plan(&self.ladder, &self.cursors, now, self.fetch_concurrency());
+        // Three windows per chain: a busy window does not leave the other chains idle.
+        let windows = plan(
+            &self.ladder,
+            &self.cursors,
+            now,
+            3 * self.fetch_concurrency(),
+        );
         let name = self.name.clone();
         let mut progress = progress::Progress::new(&name, &windows, self.config.poll_interval);
         let mut fetcher = fetch::Fetcher::new(
