@@ -48,42 +48,50 @@ fn entra_error(status: StatusCode, error: &str, description: &str) -> Response<B
     json(status, serde_json::json!({"error": error, "error_description": description, "error_codes": [], "trace_id": "00000000-0000-0000-0000-000000000000"}).to_string())
 }
 
-/// A body that sends its first half, then breaks off (a connection reset mid-body).
-struct Truncated {
-    first: Option<Bytes>,
+/// What a half-sent body does after its first half.
+#[derive(Clone, Copy)]
+enum AfterHalf {
+    /// Breaks off: a connection reset mid-body.
+    Reset,
+    /// Goes silent with the connection open, until the client gives up.
+    Stall,
 }
 
-impl hyper::body::Body for Truncated {
+/// A body that sends its first half, then resets or stalls.
+struct HalfBody {
+    first: Option<Bytes>,
+    then: AfterHalf,
+}
+
+impl hyper::body::Body for HalfBody {
     type Data = Bytes;
     type Error = std::io::Error;
     fn poll_frame(
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(match self.first.take() {
-            Some(first) => Ok(Frame::data(first)),
-            None => Err(std::io::Error::other("simulated connection reset")),
-        }))
-    }
-}
-
-/// A body that sends its first half, then goes silent with the connection open.
-struct Stalled {
-    first: Option<Bytes>,
-}
-
-impl hyper::body::Body for Stalled {
-    type Data = Bytes;
-    type Error = std::io::Error;
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        match self.first.take() {
-            Some(first) => Poll::Ready(Some(Ok(Frame::data(first)))),
-            None => Poll::Pending,
+        match (self.first.take(), self.then) {
+            (Some(first), _) => Poll::Ready(Some(Ok(Frame::data(first)))),
+            (None, AfterHalf::Reset) => Poll::Ready(Some(Err(std::io::Error::other(
+                "simulated connection reset",
+            )))),
+            (None, AfterHalf::Stall) => Poll::Pending,
         }
     }
+}
+
+/// A response announcing the whole body's length but sending only half of it.
+fn half_response(body: String, then: AfterHalf) -> Response<Body> {
+    let bytes = Bytes::from(body);
+    let length = bytes.len();
+    let mut response = Response::new(BodyExt::boxed(HalfBody {
+        first: Some(bytes.slice(..length / 2)),
+        then,
+    }));
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_LENGTH, length.into());
+    response
 }
 
 /// The parsed function call of a Graph request.
@@ -467,26 +475,10 @@ impl Simulator {
             .rows
             .fetch_add(page.len() as u64, Ordering::SeqCst);
         if Faults::take(&self.faults.stall_next) {
-            let bytes = Bytes::from(body);
-            let length = bytes.len();
-            let mut response = Response::new(BodyExt::boxed(Stalled {
-                first: Some(bytes.slice(..length / 2)),
-            }));
-            response
-                .headers_mut()
-                .insert(hyper::header::CONTENT_LENGTH, length.into());
-            return response;
+            return half_response(body, AfterHalf::Stall);
         }
         if Faults::take(&self.faults.truncate_next) {
-            let bytes = Bytes::from(body);
-            let length = bytes.len();
-            let mut response = Response::new(BodyExt::boxed(Truncated {
-                first: Some(bytes.slice(..length / 2)),
-            }));
-            response
-                .headers_mut()
-                .insert(hyper::header::CONTENT_LENGTH, length.into());
-            return response;
+            return half_response(body, AfterHalf::Reset);
         }
         json(StatusCode::OK, body)
     }

@@ -156,12 +156,24 @@ inputs = ["tenant"]
     }
 }
 
+/// Runs openssl in `dir`; tests that need certificates need it.
+fn openssl(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is needed to make test certificates");
+    assert!(status.success(), "openssl {args:?}");
+}
+
 /// A self-signed certificate and its RSA key (PKCS#8), made with openssl in `dir`.
 pub fn make_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let cert = dir.join(format!("{name}.pem"));
-    let key = dir.join(format!("{name}.key"));
-    let status = std::process::Command::new("openssl")
-        .args([
+    let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
+    openssl(
+        dir,
+        &[
             "req",
             "-x509",
             "-newkey",
@@ -172,29 +184,17 @@ pub fn make_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
             "-subj",
             "/CN=pstn-agent-test",
             "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl is needed to make test certificates");
-    assert!(status.success());
-    (cert, key)
+            &key,
+            "-out",
+            &cert,
+        ],
+    );
+    (dir.join(cert), dir.join(key))
 }
 
 /// A test CA, and a server and a client certificate it signed (made with openssl).
 pub fn make_pki(dir: &std::path::Path) {
-    let run = |args: &[&str]| {
-        let status = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stderr(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("openssl");
-        assert!(status.success(), "openssl {args:?}");
-    };
+    let run = |args: &[&str]| openssl(dir, args);
     std::fs::write(
         dir.join("server.ext"),
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
