@@ -64,10 +64,16 @@ fn agent(config: &std::path::Path, secret: &str, once: bool) -> Command {
 }
 
 /// Collects a pipe on a thread, so the test's runtime (and the simulator) keep running.
-fn collect(pipe: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+/// Returns the text so far and the reader thread, which ends when the pipe closes.
+type Collected = (
+    std::sync::Arc<std::sync::Mutex<String>>,
+    std::thread::JoinHandle<()>,
+);
+
+fn collect(pipe: impl std::io::Read + Send + 'static) -> Collected {
     let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let sink = text.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         use std::io::BufRead;
         for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
             let mut text = sink.lock().unwrap();
@@ -75,7 +81,7 @@ fn collect(pipe: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::syn
             text.push('\n');
         }
     });
-    text
+    (text, reader)
 }
 
 /// Runs the agent until its SIEM export has failed (with the header in hand), then
@@ -84,8 +90,8 @@ async fn run_until_the_export_fails(harness: &Harness) -> String {
     let mut child = agent(&write_config(harness), CLIENT_SECRET, false)
         .spawn()
         .unwrap();
-    let stdout = collect(child.stdout.take().unwrap());
-    let stderr = collect(child.stderr.take().unwrap());
+    let (stdout, stdout_reader) = collect(child.stdout.take().unwrap());
+    let (stderr, stderr_reader) = collect(child.stderr.take().unwrap());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !stderr.lock().unwrap().contains("did not accept a batch") {
         assert!(
@@ -107,7 +113,13 @@ async fn run_until_the_export_fails(harness: &Harness) -> String {
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(0));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The process is gone, so its pipes are closed: read them to the end.
+    tokio::task::spawn_blocking(move || {
+        let _ = stdout_reader.join();
+        let _ = stderr_reader.join();
+    })
+    .await
+    .unwrap();
     let output = format!("{}{}", stdout.lock().unwrap(), stderr.lock().unwrap());
     output
 }
