@@ -7,7 +7,7 @@ mod health;
 pub(crate) mod labels;
 
 pub use calls::{CallFacts, CallMetrics};
-pub use health::{ReadinessReport, SinkTelemetry, SourceTelemetry};
+pub use health::{ReadinessReport, SinkTelemetry, SourceCadence, SourceTelemetry};
 
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 use std::sync::Arc;
@@ -64,10 +64,10 @@ impl Metrics {
         &self,
         source: &str,
         kind: crate::graph::CallKind,
-        poll_interval: std::time::Duration,
+        cadence: SourceCadence,
     ) -> SourceTelemetry {
         self.calls.initialise(source, kind);
-        self.health.source(source, poll_interval)
+        self.health.source(source, cadence)
     }
 
     /// Whether every source progressed recently and no sink is failing.
@@ -80,8 +80,9 @@ impl Metrics {
         self.health.sink(sink)
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The Prometheus text exposition of every metric, `pstn_agent_ready` evaluated now.
     pub fn encode(&self) -> String {
+        self.health.readiness();
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::error!(%error, "encoding metrics failed");

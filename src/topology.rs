@@ -223,7 +223,10 @@ pub async fn run(
         let telemetry = options.metrics.source(
             &source_config.name,
             source_config.kind,
-            options.clock.real_duration(source_config.poll_interval),
+            crate::metrics::SourceCadence {
+                poll_interval: source_config.poll_interval,
+                real_poll_interval: options.clock.real_duration(source_config.poll_interval),
+            },
         );
         // A source with its own ca_file gets its own client; the others share one.
         let source_http = match &source_config.ca_file {

@@ -224,6 +224,10 @@ async fn readiness_names_a_failing_sink_and_recovers() {
         "{report:?}"
     );
     assert!(report.to_json().contains("\"ready\":false"));
+    assert_eq!(
+        sample(&harness.metrics.encode(), "pstn_agent_ready", &[]),
+        0.0
+    );
     let good = harness.config(CallKind::Pstn, "lookback = \"1d\"");
     assert_eq!(harness.once(&good).await.exit_code(), 0);
     let report = harness.metrics.readiness();
@@ -233,5 +237,62 @@ async fn readiness_names_a_failing_sink_and_recovers() {
             .iter()
             .any(|(component, _)| component == "sinks.archive"),
         "{report:?}"
+    );
+    assert!(report.is_ready(), "{report:?}");
+    assert_eq!(
+        sample(&harness.metrics.encode(), "pstn_agent_ready", &[]),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn destination_context_counts_and_charges_match_delivered_calls() {
+    let harness = Harness::start(options(Lateness::None)).await;
+    let config = harness.config(CallKind::Pstn, "lookback = \"2d\"\npoll_interval = \"7m\"");
+    assert_eq!(harness.once(&config).await.exit_code(), 0);
+    let text = harness.metrics.encode();
+    let mut calls: HashMap<&str, f64> = HashMap::new();
+    let mut international_charges: HashMap<String, f64> = HashMap::new();
+    for (_, event) in harness.events() {
+        let call = &event["call"];
+        let destination = match call["destinationContext"].as_str() {
+            Some("International") => "international",
+            Some("Domestic") => "domestic",
+            _ => "none",
+        };
+        *calls.entry(destination).or_default() += 1.0;
+        if destination == "international" {
+            *international_charges
+                .entry(call["currency"].as_str().unwrap().to_owned())
+                .or_default() += charge(&call["charge"]);
+        }
+    }
+    assert!(calls.len() == 3, "all three contexts delivered: {calls:?}");
+    for (destination, count) in &calls {
+        assert_eq!(
+            sample(
+                &text,
+                "pstn_calls_by_destination_context_total",
+                &[("destination", destination)]
+            ),
+            *count,
+            "{destination}"
+        );
+    }
+    assert!(international_charges.values().any(|sum| *sum > 0.0));
+    for (currency, sum) in &international_charges {
+        let counted = sample(
+            &text,
+            "pstn_call_charge_by_destination_context_total",
+            &[("destination", "international"), ("currency", currency)],
+        );
+        assert!(
+            (counted - sum).abs() < 1e-6,
+            "{currency}: {counted} counted, {sum} delivered"
+        );
+    }
+    assert_eq!(
+        sample(&text, "pstn_source_poll_interval_seconds", &[]),
+        420.0
     );
 }

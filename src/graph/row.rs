@@ -38,6 +38,8 @@ pub struct Row<'a> {
     pub license_capability: Option<Cow<'a, str>>,
     /// `otherPartyCountryCode` (PSTN, beta API only).
     pub other_party_country: Option<Cow<'a, str>>,
+    /// `destinationContext` (PSTN): `Domestic`, `International` or absent.
+    pub destination_context: Option<Cow<'a, str>>,
 }
 
 /// A Decimal as Graph sent it: usually a JSON number, sometimes a string.
@@ -113,6 +115,8 @@ struct Fields<'a> {
     license_capability: Option<&'a RawValue>,
     #[serde(borrow, default)]
     other_party_country_code: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    destination_context: Option<&'a RawValue>,
 }
 
 fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
@@ -165,6 +169,7 @@ impl<'a> Row<'a> {
             final_sip_code: fields.final_sip_code.and_then(|v| v.get().parse().ok()),
             license_capability: string(fields.license_capability),
             other_party_country: string(fields.other_party_country_code),
+            destination_context: string(fields.destination_context),
         })
     }
 

@@ -35,6 +35,8 @@ pub struct CallFacts {
     pub license: &'static str,
     /// `otherPartyCountryCode` (beta; ISO 3166 alpha-2), `other` or `none`.
     pub country: &'static str,
+    /// `destinationContext` (PSTN): `domestic`, `international`, `other` or `none`.
+    pub destination: &'static str,
     /// `successfulCall` (Direct Routing).
     pub successful: Option<bool>,
     /// `finalSipCode` (Direct Routing).
@@ -67,6 +69,7 @@ impl CallFacts {
             currency: labels::from_sorted(row.currency.as_deref(), CURRENCIES),
             license: labels::from_list(row.license_capability.as_deref(), LICENSE_CAPABILITIES),
             country: labels::from_sorted(row.other_party_country.as_deref(), COUNTRIES),
+            destination: labels::destination(row.destination_context.as_deref()),
             successful: row.successful_call,
             sip_code: labels::sip_code(row.final_sip_code),
             start: row.start,
@@ -91,6 +94,8 @@ pub struct CallMetrics {
     charge: HistogramVec,
     connection_charge_total: CounterVec,
     by_country: IntCounterVec,
+    by_destination: IntCounterVec,
+    charge_by_destination: CounterVec,
     by_license: IntCounterVec,
     direct_routing_outcomes: IntCounterVec,
     direct_routing_failures: IntCounterVec,
@@ -136,6 +141,8 @@ impl CallMetrics {
             charge: histogram(registry, "pstn_call_charge", "Charge of one delivered call, in its currency.", CHARGE_BUCKETS, &["source", "currency"]),
             connection_charge_total: float_counter(registry, "pstn_call_connection_charge_total", "Sum of the connection charge of delivered calls, in their currency.", &["source", "call_type", "currency"]),
             by_country: counter(registry, "pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, beta API; none when absent).", &["source", "kind", "country"]),
+            by_destination: counter(registry, "pstn_calls_by_destination_context_total", "Delivered PSTN calls by destinationContext (domestic, international; none for inbound).", &["source", "destination"]),
+            charge_by_destination: float_counter(registry, "pstn_call_charge_by_destination_context_total", "Sum of the charge of delivered PSTN calls by destinationContext, in their currency: the toll-fraud signal.", &["source", "destination", "currency"]),
             by_license: counter(registry, "pstn_calls_by_license_total", "Delivered PSTN calls by licenseCapability.", &["source", "license"]),
             direct_routing_outcomes: counter(registry, "pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "outcome"]),
             direct_routing_failures: counter(registry, "pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "sip_code"]),
@@ -162,6 +169,10 @@ impl CallMetrics {
         }
         match kind {
             CallKind::Pstn => {
+                for destination in labels::DESTINATIONS {
+                    self.by_destination
+                        .with_label_values(&[source, destination]);
+                }
                 for license in LICENSE_CAPABILITIES
                     .iter()
                     .copied()
@@ -208,10 +219,19 @@ impl CallMetrics {
                 .with_label_values(&[source, kind_label, call.country])
                 .inc();
             match kind {
-                CallKind::Pstn => self
-                    .by_license
-                    .with_label_values(&[source, call.license])
-                    .inc(),
+                CallKind::Pstn => {
+                    self.by_license
+                        .with_label_values(&[source, call.license])
+                        .inc();
+                    self.by_destination
+                        .with_label_values(&[source, call.destination])
+                        .inc();
+                    if let Some(charge) = call.charge {
+                        self.charge_by_destination
+                            .with_label_values(&[source, call.destination, call.currency])
+                            .inc_by(charge.max(0.0));
+                    }
+                }
                 CallKind::DirectRouting => {
                     let successful = call.successful.unwrap_or(false);
                     self.direct_routing_outcomes

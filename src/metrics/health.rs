@@ -59,6 +59,8 @@ pub(super) struct HealthMetrics {
     polls: IntCounterVec,
     last_success: GaugeVec,
     backlog: GaugeVec,
+    poll_interval: GaugeVec,
+    ready: prometheus::IntGauge,
     sink_batches: IntCounterVec,
     sink_events: IntCounterVec,
     readiness: Arc<Mutex<Readiness>>,
@@ -177,6 +179,20 @@ impl HealthMetrics {
                 "How far behind the source is: the oldest span of start times still owed a sweep.",
                 &["source"],
             ),
+            poll_interval: gauge(
+                registry,
+                "pstn_source_poll_interval_seconds",
+                "The configured poll interval, so alerts can say 'no success for N polls'.",
+                &["source"],
+            ),
+            ready: register(
+                registry,
+                prometheus::IntGauge::new(
+                    "pstn_agent_ready",
+                    "1 when /readyz answers 200 (every source progressing, no sink failing), else 0.",
+                )
+                .unwrap_or_else(|error| unreachable!("{error}")),
+            ),
             sink_batches: counter(
                 registry,
                 "pstn_sink_batches_total",
@@ -193,7 +209,7 @@ impl HealthMetrics {
         }
     }
 
-    pub(super) fn source(&self, source: &str, poll_interval: Duration) -> SourceTelemetry {
+    pub(super) fn source(&self, source: &str, cadence: SourceCadence) -> SourceTelemetry {
         for reason in FAILURE_REASONS {
             self.graph_failures.with_label_values(&[source, reason]);
         }
@@ -204,10 +220,13 @@ impl HealthMetrics {
             self.token_requests.with_label_values(&[source, outcome]);
             self.polls.with_label_values(&[source, outcome]);
         }
+        self.poll_interval
+            .with_label_values(&[source])
+            .set(cadence.poll_interval.as_secs_f64());
         let health = Arc::new(Mutex::new(SourceHealth {
             started: Instant::now(),
             last_progress: None,
-            patience: (poll_interval * 3).max(Duration::from_secs(60)),
+            patience: (cadence.real_poll_interval * 3).max(Duration::from_secs(60)),
             problem: None,
         }));
         replace(&mut lock(&self.readiness).sources, source, health.clone());
@@ -267,8 +286,21 @@ impl HealthMetrics {
                 problems.push((format!("sinks.{name}"), problem.clone()));
             }
         }
-        ReadinessReport { problems }
+        let report = ReadinessReport { problems };
+        self.ready.set(i64::from(report.is_ready()));
+        report
     }
+}
+
+/// How often a source polls: as configured (what the gauge shows), and in real time
+/// under the agent's clock (what readiness waits for; the same but for the demo's
+/// fast clock).
+#[derive(Debug, Clone, Copy)]
+pub struct SourceCadence {
+    /// `poll_interval` as configured.
+    pub poll_interval: Duration,
+    /// The same interval in wall-clock time.
+    pub real_poll_interval: Duration,
 }
 
 /// Whether the agent is ready, and what is not.

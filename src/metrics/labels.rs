@@ -37,6 +37,19 @@ pub(crate) const LICENSE_CAPABILITIES: &[&str] = &[
     "MCOMEETADD",
     "MCOMEETACPEA",
 ];
+/// `destinationContext` labels: Graph's two values in lower case, then the fallbacks.
+pub(crate) const DESTINATIONS: &[&str] = &["domestic", "international", "other", "none"];
+
+/// The label of a `destinationContext`, compared case-insensitively.
+pub(crate) fn destination(value: Option<&str>) -> &'static str {
+    match value {
+        None | Some("") => "none",
+        Some(value) if value.eq_ignore_ascii_case("domestic") => "domestic",
+        Some(value) if value.eq_ignore_ascii_case("international") => "international",
+        Some(_) => "other",
+    }
+}
+
 /// ISO 3166-1 alpha-2 codes, sorted.
 pub(crate) const COUNTRIES: &[&str] = &[
     "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
