@@ -3,77 +3,13 @@
 
 mod common;
 
+use common::tools::{Running, free_port, prometheus_binary, query};
 use common::{Harness, NOW};
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Kills the child process when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The Prometheus binary, or `None` outside CI when it is not installed.
-fn prometheus_binary() -> Option<&'static str> {
-    match Command::new("prometheus")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(status) if status.success() => Some("prometheus"),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("prometheus is required in CI (.ci/run installs Debian's package)")
-        }
-        _ => None,
-    }
-}
-
-async fn query(
-    http: &reqwest::Client,
-    prometheus: u16,
-    promql: &str,
-) -> Vec<(HashMap<String, String>, f64)> {
-    let encoded: String = url::form_urlencoded::byte_serialize(promql.as_bytes()).collect();
-    let url = format!("http://127.0.0.1:{prometheus}/api/v1/query?query={encoded}");
-    let Ok(response) = http.get(url).send().await else {
-        return Vec::new();
-    };
-    let body: serde_json::Value =
-        serde_json::from_slice(&response.bytes().await.unwrap_or_default()).unwrap_or_default();
-    body["data"]["result"]
-        .as_array()
-        .map(|results| {
-            results
-                .iter()
-                .map(|result| {
-                    let labels =
-                        serde_json::from_value(result["metric"].clone()).unwrap_or_default();
-                    let value = result["value"][1]
-                        .as_str()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(f64::NAN);
-                    (labels, value)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 fn write(path: &Path, text: String) {
     std::fs::write(path, text).unwrap();

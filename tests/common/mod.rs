@@ -1,6 +1,8 @@
 //! A harness: the simulated tenant on loopback and the agent (as a library) polling it.
 #![allow(dead_code)]
 
+pub mod tools;
+
 use pstn_agent::config::{Config, Environment};
 use pstn_agent::graph::{CallKind, RetryPolicy};
 use pstn_agent::metrics::Metrics;

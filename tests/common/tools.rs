@@ -1,0 +1,93 @@
+//! Real programs the tests run beside the agent: Prometheus, promtool, hadolint,
+//! kubernetes-validate. `.ci/run` installs them; outside CI a test without its tool
+//! skips, in CI it fails.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+
+/// Kills the child process when the test ends, however it ends.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `name` if `name version_flag` runs; `None` outside CI when it does not.
+pub fn external_tool(name: &'static str, version_flag: &str) -> Option<&'static str> {
+    match Command::new(name)
+        .arg(version_flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(status) if status.success() => Some(name),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{name} is required in CI (.ci/run installs it)")
+        }
+        _ => {
+            eprintln!("skipping: {name} is not installed; .ci/run installs it");
+            None
+        }
+    }
+}
+
+/// The Prometheus binary (Debian's package), or `None` outside CI.
+pub fn prometheus_binary() -> Option<&'static str> {
+    external_tool("prometheus", "--version")
+}
+
+/// One instant query's result: each series' labels and value. Empty when the query
+/// failed (see [`prometheus_api`] for the error).
+pub async fn query(
+    http: &reqwest::Client,
+    prometheus: u16,
+    promql: &str,
+) -> Vec<(HashMap<String, String>, f64)> {
+    let body = prometheus_api(http, prometheus, "query", &[("query", promql)]).await;
+    body["data"]["result"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .map(|result| {
+                    let labels =
+                        serde_json::from_value(result["metric"].clone()).unwrap_or_default();
+                    let value = result["value"][1]
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(f64::NAN);
+                    (labels, value)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A GET of Prometheus' HTTP API (`/api/v1/{endpoint}`), the JSON answer or `Null`.
+pub async fn prometheus_api(
+    http: &reqwest::Client,
+    prometheus: u16,
+    endpoint: &str,
+    parameters: &[(&str, &str)],
+) -> serde_json::Value {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(parameters)
+        .finish();
+    let url = format!("http://127.0.0.1:{prometheus}/api/v1/{endpoint}?{query}");
+    let Ok(response) = http.get(url).send().await else {
+        return serde_json::Value::Null;
+    };
+    serde_json::from_slice(&response.bytes().await.unwrap_or_default()).unwrap_or_default()
+}
