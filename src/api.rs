@@ -2,6 +2,10 @@
 //! source progressing and no sink failing, with a JSON body saying what is not).
 //! Scrapes read atomics and never wait for polling.
 
+mod probe;
+
+pub use probe::{Probe, ProbeError, loopback_for, probe};
+
 use crate::http_server::{Body, full, serve};
 use crate::metrics::Metrics;
 use hyper::{Request, Response, StatusCode, header};

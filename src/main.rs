@@ -62,6 +62,18 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Ask the agent running with this config whether it is alive (or ready): exit 0 or 1.
+    #[command(
+        after_help = "For container health checks in images without curl:\n  HEALTHCHECK CMD [\"pstn-agent\", \"healthcheck\", \"--config\", \"/etc/pstn-agent/pstn-agent.toml\"]"
+    )]
+    Healthcheck {
+        /// The configuration file the agent runs with (its api.address is asked).
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// Ask /readyz (every source progressing, no sink failing) instead of /healthz.
+        #[arg(long)]
+        ready: bool,
+    },
     /// A simulated tenant plus the agent polling it over loopback; events on stdout.
     #[command(
         after_help = "Example:\n  pstn-agent demo | jq -c '{type: .call.callType, start: .timestamp}'"
@@ -221,6 +233,29 @@ fn watch_signals(trigger: ShutdownTrigger, reopen: ReopenSignal) {
     });
 }
 
+/// `healthcheck`: 0 when the agent answered 200, 1 otherwise, 78 for a bad config.
+fn healthcheck(config_path: &std::path::Path, ready: bool) -> ExitCode {
+    let config = match Config::load(config_path, &Environment::process()) {
+        Ok(config) => config,
+        Err(error) => {
+            print_config_error(&error);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let question = if ready {
+        pstn_agent::api::Probe::Ready
+    } else {
+        pstn_agent::api::Probe::Alive
+    };
+    match pstn_agent::api::probe(config.api_address, question, Duration::from_secs(3)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.log_level);
@@ -244,6 +279,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Healthcheck { config, ready }) = &cli.command {
+        return healthcheck(config, *ready);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -265,7 +303,7 @@ async fn async_main(cli: Cli) -> ExitCode {
     let reopen = ReopenSignal::default();
     watch_signals(trigger, reopen.clone());
     match cli.command {
-        Some(Command::Validate { .. }) => ExitCode::SUCCESS,
+        Some(Command::Validate { .. } | Command::Healthcheck { .. }) => ExitCode::SUCCESS,
         Some(Command::Demo {
             time_scale,
             calls_per_day,

@@ -95,3 +95,73 @@ fn help_teaches_with_an_example_per_command() {
     let version = agent().arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("pstn-agent "));
 }
+
+/// A config whose api.address is `address`; the rest only has to be valid.
+fn config_listening_on(dir: &std::path::Path, address: &str) -> std::path::PathBuf {
+    let path = dir.join("agent.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir = \"{}\"\n[api]\naddress = \"{address}\"\n[sources.x]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n[sinks.out]\ntype = \"console\"\ninputs = [\"x\"]\n",
+            dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_asks_the_running_agent_and_exits_0_1_or_78() {
+    let metrics = pstn_agent::metrics::Metrics::new();
+    let listener = pstn_agent::api::ApiListener::bind(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let port = listener.local_address().unwrap().port();
+    let _server = listener.spawn(metrics.clone());
+    let dir = tempfile::tempdir().unwrap();
+    // A wildcard listen address is asked over loopback.
+    let config = config_listening_on(dir.path(), &format!("0.0.0.0:{port}"));
+    let run = |ready: bool| {
+        let mut command = agent();
+        command.arg("healthcheck").arg("--config").arg(&config);
+        if ready {
+            command.arg("--ready");
+        }
+        command.output().unwrap()
+    };
+    assert!(run(false).status.success());
+    assert!(run(true).status.success());
+
+    let sink = metrics.sink("siem");
+    sink.batch(10, Some("collector refused the export".into()));
+    assert!(run(false).status.success(), "alive while not ready");
+    let output = run(true);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("/readyz answered HTTP/1.1 503") && stderr.contains("sinks.siem"),
+        "{stderr}"
+    );
+
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = nobody.local_addr().unwrap().port();
+    drop(nobody);
+    let config = config_listening_on(dir.path(), &format!("127.0.0.1:{closed_port}"));
+    let output = agent()
+        .arg("healthcheck")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach the agent"));
+
+    std::fs::write(&config, "data_dir = 3\n").unwrap();
+    let output = agent()
+        .arg("healthcheck")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(78));
+}
