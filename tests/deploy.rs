@@ -69,14 +69,14 @@ fn prometheus_config_and_rules_pass_promtool_check() {
         return;
     };
     let output = succeeds(
-        Command::new(promtool)
+        Command::new(&promtool)
             .args(["check", "config"])
             .arg(deploy("prometheus/prometheus.yml")),
     );
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(said.contains("2 rule files found"), "{said}");
     succeeds(
-        Command::new(promtool)
+        Command::new(&promtool)
             .args(["check", "rules"])
             .args(files("prometheus/rules", "yml")),
     );
@@ -88,7 +88,7 @@ fn every_alert_passes_its_promtool_unit_tests() {
         return;
     };
     let tests = files("prometheus/tests", "yml");
-    succeeds(Command::new(promtool).args(["test", "rules"]).args(&tests));
+    succeeds(Command::new(&promtool).args(["test", "rules"]).args(&tests));
     // Every alert is tested, firing and not firing.
     let rules = std::fs::read_to_string(deploy("prometheus/rules/pstn-agent-alerts.yml")).unwrap();
     let tested: String = tests
@@ -226,7 +226,7 @@ fn the_systemd_unit_verifies_and_scores_as_hardened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pstn-agent.service");
     std::fs::write(&path, unit).unwrap();
-    let output = succeeds(Command::new(systemd_analyze).arg("verify").arg(&path));
+    let output = succeeds(Command::new(&systemd_analyze).arg("verify").arg(&path));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
         !said.contains("pstn-agent.service"),
@@ -234,7 +234,7 @@ fn the_systemd_unit_verifies_and_scores_as_hardened() {
     );
     // Exposure 2.0 or lower (systemd says "OK" below 2.1); this unit scores 1.2.
     succeeds(
-        Command::new(systemd_analyze)
+        Command::new(&systemd_analyze)
             .args(["security", "--offline=true", "--threshold=20"])
             .arg(&path),
     );

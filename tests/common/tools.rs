@@ -3,6 +3,7 @@
 //! skips, in CI it fails.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// Kills the child process when the test ends, however it ends.
@@ -24,15 +25,24 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `name` if `name version_flag` runs; `None` outside CI when it does not.
-pub fn external_tool(name: &'static str, version_flag: &str) -> Option<&'static str> {
-    match Command::new(name)
+/// `name` if `name version_flag` runs, found in `target/deploy-tools/venv/bin` (where
+/// `.ci/run` installs the PyPI tools) or on `PATH`; `None` outside CI when it does not.
+pub fn external_tool(name: &str, version_flag: &str) -> Option<PathBuf> {
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/deploy-tools/venv/bin")
+        .join(name);
+    let program = if installed.is_file() {
+        installed
+    } else {
+        PathBuf::from(name)
+    };
+    match Command::new(&program)
         .arg(version_flag)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
     {
-        Ok(status) if status.success() => Some(name),
+        Ok(status) if status.success() => Some(program),
         _ if std::env::var_os("CI").is_some() => {
             panic!("{name} is required in CI (.ci/run installs it)")
         }
@@ -44,7 +54,7 @@ pub fn external_tool(name: &'static str, version_flag: &str) -> Option<&'static 
 }
 
 /// The Prometheus binary (Debian's package), or `None` outside CI.
-pub fn prometheus_binary() -> Option<&'static str> {
+pub fn prometheus_binary() -> Option<PathBuf> {
     external_tool("prometheus", "--version")
 }
 
