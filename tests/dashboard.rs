@@ -23,7 +23,6 @@ fn deploy(path: &str) -> PathBuf {
 fn expand(expr: &str) -> String {
     expr.replace("$__rate_interval", "15s")
         .replace("$__range", "5m")
-        .replace("${source:regex}", ".*")
         .replace("$source", ".*")
 }
 
@@ -142,7 +141,7 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
     // Wait until Prometheus has scraped every delivered call and evaluated the pool rule.
     let http = pstn_agent::topology::http_client().unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
-    let scraped_since = loop {
+    loop {
         let delivered = harness.events().len();
         let scraped = query(&http, prometheus_port, "sum(pstn_calls_total)")
             .await
@@ -150,16 +149,30 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
             .map(|(_, v)| *v);
         let pools = query(&http, prometheus_port, "pstn:calling_plan_pool_usage:ratio").await;
         if delivered > 0 && scraped == Some(delivered as f64) && !pools.is_empty() {
-            break Instant::now();
+            break;
         }
         assert!(
             Instant::now() < deadline,
             "delivered {delivered}, Prometheus sees {scraped:?}, pool ratios {pools:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    // Enough scrapes after that for rate() over the 15 s rate interval.
-    tokio::time::sleep(Duration::from_secs(5).saturating_sub(scraped_since.elapsed())).await;
+    }
+    // Enough scrapes for rate() over the 15 s rate interval.
+    loop {
+        let samples = query(
+            &http,
+            prometheus_port,
+            "min(count_over_time(pstn_agent_ready[15s]))",
+        )
+        .await
+        .first()
+        .map_or(0.0, |(_, v)| *v);
+        if samples >= 5.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{samples} scrapes");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 
     let sources = prometheus_api(
         &http,
