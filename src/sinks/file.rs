@@ -4,7 +4,7 @@
 use super::{Batch, DeliveryFuture, Sink, SinkError};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,17 +33,32 @@ pub struct FileSink {
     reopen: ReopenSignal,
 }
 
+/// Opens `path` for appending. A file that does not end in a newline was cut short
+/// by a crash mid-write (that batch was not committed and is delivered again): the
+/// torn line is ended first, so the next event starts a line of its own instead of
+/// gluing onto the fragment. Readers then see one unparsable line, not a corrupt event.
 fn open(path: &PathBuf) -> std::io::Result<File> {
     if let Some(parent) = path.parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)?;
         }
     }
-    OpenOptions::new()
+    let mut file = OpenOptions::new()
         .create(true)
         .append(true)
+        .read(true)
         .mode(0o640)
-        .open(path)
+        .open(path)?;
+    let length = file.metadata()?.len();
+    if length > 0 {
+        let mut last = [0u8; 1];
+        file.read_exact_at(&mut last, length - 1)?;
+        if last[0] != b'\n' {
+            tracing::warn!(path = %path.display(), "ending a line an earlier crash cut short; its events are delivered again below it");
+            file.write_all(b"\n")?;
+        }
+    }
+    Ok(file)
 }
 
 impl FileSink {
@@ -93,5 +108,27 @@ impl Sink for FileSink {
             self.file = Some((written.map_err(&failed)?, generation));
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_cut_short_by_a_crash_is_ended_before_new_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":").unwrap();
+        let mut file = open(&path).unwrap();
+        file.write_all(b"{\"c\":3}\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"b\":\n{\"c\":3}\n"
+        );
+        // A file of whole lines is left as it is.
+        let before = std::fs::read_to_string(&path).unwrap();
+        drop(open(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     }
 }

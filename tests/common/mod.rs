@@ -137,6 +137,23 @@ inputs = ["tenant"]
         counts
     }
 
+    /// Deliveries per call id after SIGKILLs, and the torn lines: a kill mid-write
+    /// leaves a fragment that the next run ends with a newline before writing on.
+    pub fn delivery_counts_after_kills(&self) -> (HashMap<String, usize>, usize) {
+        let text = std::fs::read_to_string(self.output()).unwrap_or_default();
+        let (mut counts, mut torn) = (HashMap::new(), 0);
+        for line in text.lines() {
+            match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(event) => {
+                    let id = event["call"]["id"].as_str().unwrap().to_owned();
+                    *counts.entry(id).or_insert(0) += 1;
+                }
+                Err(_) => torn += 1,
+            }
+        }
+        (counts, torn)
+    }
+
     /// The ids the simulator holds with a start in [from, to) visible at `now`.
     pub fn expected_ids(
         &self,
