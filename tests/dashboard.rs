@@ -5,11 +5,12 @@
 
 mod common;
 
-use common::tools::{Running, free_port, prometheus_api, prometheus_binary, query};
-use common::{Harness, NOW};
+use common::Harness;
+use common::tools::{
+    free_port, prometheus_api, prometheus_binary, query, spawn_agent_at_now, start_prometheus,
+};
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn deploy(path: &str) -> PathBuf {
@@ -85,7 +86,7 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
     };
     let harness = Harness::start(options).await;
     let dir = harness.dir.path();
-    let (agent_port, prometheus_port) = (free_port(), free_port());
+    let agent_port = free_port();
     let config = dir.join("agent.toml");
     let source = |name: &str, kind: &str, extra: &str| {
         format!(
@@ -104,38 +105,15 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         ),
     )
     .unwrap();
-    let _agent = Running(
-        Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
-            .arg("--config")
-            .arg(&config)
-            .args(["--clock-start", NOW, "--time-scale", "0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let scrape_config = dir.join("prometheus.yml");
-    std::fs::write(
-        &scrape_config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n  - {}\nscrape_configs:\n  - job_name: pstn-agent\n    static_configs:\n      - targets: ['127.0.0.1:{agent_port}']\n",
-            deploy("prometheus/rules/pstn-agent-alerts.yml").display(),
-            deploy("prometheus/rules/pstn-agent-pools.yml").display(),
-        ),
-    )
-    .unwrap();
-    let _prometheus = Running(
-        Command::new(prometheus)
-            .arg(format!("--config.file={}", scrape_config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _agent = spawn_agent_at_now(&config);
+    let (_prometheus, prometheus_port) = start_prometheus(
+        &prometheus,
+        dir,
+        agent_port,
+        &[
+            deploy("prometheus/rules/pstn-agent-alerts.yml"),
+            deploy("prometheus/rules/pstn-agent-pools.yml"),
+        ],
     );
 
     // Wait until Prometheus has scraped every delivered call and evaluated the pool rule.

@@ -3,12 +3,11 @@
 
 mod common;
 
-use common::tools::{Running, free_port, prometheus_binary, query};
+use common::tools::{free_port, prometheus_binary, query, spawn_agent_at_now, start_prometheus};
 use common::{Harness, NOW};
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn write(path: &Path, text: String) {
@@ -29,7 +28,7 @@ async fn promql_over_scraped_metrics_equals_what_the_agent_delivered() {
     };
     let harness = Harness::start(options).await;
     let dir = harness.dir.path();
-    let (agent_port, prometheus_port) = (free_port(), free_port());
+    let agent_port = free_port();
     let config = dir.join("agent.toml");
     write(
         &config,
@@ -40,36 +39,8 @@ async fn promql_over_scraped_metrics_equals_what_the_agent_delivered() {
             url = harness.simulator.url()
         ),
     );
-    let _agent = Running(
-        Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
-            .arg("--config")
-            .arg(&config)
-            .args(["--clock-start", NOW, "--time-scale", "0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let scrape_config = dir.join("prometheus.yml");
-    write(
-        &scrape_config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: pstn-agent\n    static_configs:\n      - targets: ['127.0.0.1:{agent_port}']\n"
-        ),
-    );
-    let _prometheus = Running(
-        Command::new(prometheus)
-            .arg(format!("--config.file={}", scrape_config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _agent = spawn_agent_at_now(&config);
+    let (_prometheus, prometheus_port) = start_prometheus(&prometheus, dir, agent_port, &[]);
 
     // Wait until the agent has delivered the whole lookback and Prometheus has scraped it.
     let now = common::at(NOW);

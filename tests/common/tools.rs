@@ -101,3 +101,55 @@ pub async fn prometheus_api(
     };
     serde_json::from_slice(&response.bytes().await.unwrap_or_default()).unwrap_or_default()
 }
+
+/// The agent binary running `config` on a clock frozen at [`super::NOW`], so what it
+/// delivers matches the in-process simulator's view.
+pub fn spawn_agent_at_now(config: &Path) -> Running {
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
+            .arg("--config")
+            .arg(config)
+            .args(["--clock-start", super::NOW, "--time-scale", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// A real Prometheus in `dir` scraping the agent at `agent_port` every second, with
+/// `rule_files` evaluated every second; returns it and the port of its HTTP API.
+pub fn start_prometheus(
+    binary: &Path,
+    dir: &Path,
+    agent_port: u16,
+    rule_files: &[PathBuf],
+) -> (Running, u16) {
+    let port = free_port();
+    let rules: String = rule_files
+        .iter()
+        .map(|path| format!("  - {}\n", path.display()))
+        .collect();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{rules}scrape_configs:\n  - job_name: pstn-agent\n    static_configs:\n      - targets: ['127.0.0.1:{agent_port}']\n"
+        ),
+    )
+    .unwrap();
+    let running = Running(
+        Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    (running, port)
+}
