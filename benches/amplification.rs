@@ -10,7 +10,7 @@
 //! within the late window that were caught, and how long after becoming visible they
 //! were read. No HTTP: the planner's windows are answered from the generator directly.
 
-use pstn_agent::graph::CallKind;
+use pstn_agent::model::LogKind;
 use pstn_agent::planner::{SweepLadder, Window, plan};
 use pstn_agent::simulate::{Generator, Lateness};
 use pstn_agent::time::Timestamp;
@@ -55,8 +55,7 @@ fn run(strategy: &Strategy, generator: &Generator, start: Timestamp, end: Timest
             _ => plan(&ladder, &cursors, now, 1),
         };
         for window in windows {
-            for call in generator.visible_calls(CallKind::Pstn, window.from, window.to, false, now)
-            {
+            for call in generator.visible_calls(LogKind::Pstn, window.from, window.to, false, now) {
                 outcome.fetched += 1;
                 outcome.first_seen.entry(call.slot).or_insert(now);
             }
@@ -83,7 +82,7 @@ fn main() {
     let judged_end = end.saturating_sub(LATE_WINDOW).saturating_sub(POLL);
     let calls: Vec<_> = generator
         .visible_calls(
-            CallKind::Pstn,
+            LogKind::Pstn,
             start,
             judged_end,
             false,

@@ -9,7 +9,8 @@
 
 use bytes::Bytes;
 use pstn_agent::event::EventEncoder;
-use pstn_agent::graph::{ApiVersion, CallKind, DedupeKey, Page, Row};
+use pstn_agent::graph::Page;
+use pstn_agent::model::{ApiVersion, DedupeKey, LogKind, Row};
 use pstn_agent::simulate::{Generator, Lateness, SimulatorOptions};
 use pstn_agent::state::{Commit, StateStore};
 use pstn_agent::time::{ManualClock, SharedClock, Timestamp};
@@ -20,7 +21,7 @@ const PAGE_ROWS: usize = 1000;
 const PAGES: usize = 50;
 const RUNS: usize = 5;
 
-fn pages(kind: CallKind) -> Vec<Bytes> {
+fn pages(kind: LogKind) -> Vec<Bytes> {
     let generator = Generator::new(42, 200_000.0, Lateness::None);
     let from = Timestamp::parse("2024-05-06T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
     let far = Timestamp::parse("2030-01-01T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
@@ -64,7 +65,7 @@ fn median_rate(rows: usize, mut run: impl FnMut()) -> f64 {
 
 /// The agent's path without the state database: page, row view, encoding.
 fn without_state(pages: &[Bytes]) {
-    let encoder = EventEncoder::new("bench", "t", CallKind::Pstn);
+    let encoder = EventEncoder::new("bench", "t", LogKind::Pstn);
     let observed = Timestamp::UNIX_EPOCH.to_string();
     for body in pages {
         let page = Page::parse(body.clone()).unwrap_or_else(|error| panic!("{error}"));
@@ -85,7 +86,7 @@ fn pipeline(pages: &[Bytes]) {
     let state = store
         .source("bench", "pstn_calls", "t")
         .unwrap_or_else(|error| panic!("{error}"));
-    let encoder = EventEncoder::new("bench", "t", CallKind::Pstn);
+    let encoder = EventEncoder::new("bench", "t", LogKind::Pstn);
     let observed = Timestamp::UNIX_EPOCH.to_string();
     let mut sink = std::io::sink();
     for body in pages {
@@ -100,7 +101,7 @@ fn pipeline(pages: &[Bytes]) {
         for ((row, key), unseen) in rows.iter().zip(keys).zip(unseen) {
             if unseen {
                 encoder.encode(row, &observed, &mut lines);
-                delivered.push((key, row.start));
+                delivered.push((key.into_bytes(), row.start));
             }
         }
         std::io::Write::write_all(&mut sink, &lines).unwrap_or_else(|error| panic!("{error}"));
@@ -128,7 +129,7 @@ fn wanted(section: &str) -> bool {
 
 fn main() {
     let rows = PAGE_ROWS * PAGES;
-    let pages = pages(CallKind::Pstn);
+    let pages = pages(LogKind::Pstn);
     let bytes: usize = pages.iter().map(Bytes::len).sum();
     println!(
         "{PAGES} pages of {PAGE_ROWS} PSTN rows, {:.0} bytes per row",
@@ -170,10 +171,10 @@ fn main() {
     let render = median_rate(rows, || {
         let mut body = String::new();
         for call in generator
-            .visible_calls(CallKind::Pstn, from, now, false, now)
+            .visible_calls(LogKind::Pstn, from, now, false, now)
             .take(rows)
         {
-            generator.write_row(CallKind::Pstn, ApiVersion::V1, &call, &mut body);
+            generator.write_row(LogKind::Pstn, ApiVersion::V1, &call, &mut body);
             if body.len() > 4 << 20 {
                 body.clear();
             }

@@ -5,15 +5,14 @@ mod duration;
 mod fields;
 mod interpolate;
 mod otlp;
-mod secret;
 mod sink;
 mod source;
 
+pub use crate::model::Secret;
 pub use duration::{format_duration, parse_duration};
 pub use fields::Problems;
 pub use interpolate::{Environment, InterpolationError, interpolate};
 pub use otlp::{OtlpProtocol, OtlpSinkConfig, RedactConfig};
-pub use secret::Secret;
 pub use sink::{SinkConfig, SinkKind};
 pub use source::{Credential, SourceConfig};
 

@@ -1,7 +1,8 @@
 //! `pstn-agent demo`: the simulated tenant and the agent in one process, no set-up.
 
 use crate::config::{Config, Credential, Secret, SinkConfig, SinkKind, SourceConfig};
-use crate::graph::{ApiVersion, CallKind, RetryPolicy};
+use crate::graph::RetryPolicy;
+use crate::model::{ApiVersion, LogKind};
 use crate::shutdown::Shutdown;
 use crate::simulate::{Lateness, SimulatorOptions};
 use crate::sinks::ReopenSignal;
@@ -22,7 +23,7 @@ pub struct DemoOptions {
     pub seed: u64,
 }
 
-fn source(name: &str, kind: CallKind, url: &Url) -> SourceConfig {
+fn source(name: &str, kind: LogKind, url: &Url) -> SourceConfig {
     SourceConfig {
         name: name.to_owned(),
         kind,
@@ -62,8 +63,8 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
         data_dir: data_dir.clone(),
         api_address: demo_api_address(),
         sources: vec![
-            source("demo_pstn", CallKind::Pstn, &url),
-            source("demo_direct_routing", CallKind::DirectRouting, &url),
+            source("demo_pstn", LogKind::Pstn, &url),
+            source("demo_direct_routing", LogKind::DirectRouting, &url),
         ],
         sinks: vec![SinkConfig {
             name: "stdout".into(),

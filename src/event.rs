@@ -4,7 +4,7 @@
 //! The envelope is assembled from pieces fixed per source; the row's bytes are copied
 //! as Graph sent them, so writing an event costs a copy, not a serialisation.
 
-use crate::graph::{CallKind, Row};
+use crate::model::{LogKind, Row};
 
 /// Writes events of one source.
 #[derive(Debug, Clone)]
@@ -15,7 +15,7 @@ pub struct EventEncoder {
 
 impl EventEncoder {
     /// An encoder for one source.
-    pub fn new(source: &str, tenant_id: &str, kind: CallKind) -> Self {
+    pub fn new(source: &str, tenant_id: &str, kind: LogKind) -> Self {
         let quote = |text: &str| serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into());
         let middle = format!(
             ",\"source\":{},\"tenant_id\":{},\"kind\":\"{}\",\"call\":",
@@ -58,7 +58,7 @@ mod tests {
     fn an_event_is_one_json_line_with_the_row_unchanged() {
         let raw = "{\"id\":\"a\",\n \"startDateTime\":\"2024-05-01T08:15:03.7730000Z\",\"charge\":\"0.10\",\"unknownField\":[1,2]}";
         let row = Row::parse(raw).unwrap();
-        let encoder = EventEncoder::new("contoso \"pstn\"", "t-1", CallKind::Pstn);
+        let encoder = EventEncoder::new("contoso \"pstn\"", "t-1", LogKind::Pstn);
         let mut out = Vec::new();
         encoder.encode(&row, "2024-05-02T00:00:00.0000000Z", &mut out);
         assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);

@@ -10,6 +10,7 @@ pub mod event;
 pub mod graph;
 pub mod http_server;
 pub mod metrics;
+pub mod model;
 pub mod planner;
 pub mod shutdown;
 pub mod simulate;

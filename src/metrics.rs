@@ -63,7 +63,7 @@ impl Metrics {
     pub fn source(
         &self,
         source: &str,
-        kind: crate::graph::CallKind,
+        kind: crate::model::LogKind,
         cadence: SourceCadence,
     ) -> SourceTelemetry {
         self.calls.initialise(source, kind);

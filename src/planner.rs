@@ -22,7 +22,7 @@
 //! `getDirectRoutingCalls` excludes it and is sent `to` itself. Consecutive windows
 //! therefore neither overlap nor leave a gap.
 
-use crate::graph::CallKind;
+use crate::model::LogKind;
 use crate::time::Timestamp;
 use std::time::Duration;
 
@@ -118,7 +118,7 @@ pub struct Window {
 
 impl Window {
     /// The `fromDateTime` and `toDateTime` to send for this window.
-    pub fn request_bounds(&self, kind: CallKind) -> (Timestamp, Timestamp) {
+    pub fn request_bounds(&self, kind: LogKind) -> (Timestamp, Timestamp) {
         if kind.to_is_inclusive() {
             (self.from, self.to.previous_tick())
         } else {
@@ -201,7 +201,7 @@ mod tests {
             from: at("2024-05-01T00:00:00Z"),
             to: at("2024-05-02T00:00:00Z"),
         };
-        let (from, to) = window.request_bounds(CallKind::Pstn);
+        let (from, to) = window.request_bounds(LogKind::Pstn);
         assert_eq!(
             (from.to_string(), to.to_string()),
             (
@@ -209,7 +209,7 @@ mod tests {
                 "2024-05-01T23:59:59.9999999Z".into()
             )
         );
-        let (_, to) = window.request_bounds(CallKind::DirectRouting);
+        let (_, to) = window.request_bounds(LogKind::DirectRouting);
         assert_eq!(to.to_string(), "2024-05-02T00:00:00.0000000Z");
     }
 

@@ -12,8 +12,8 @@ pub use file::{FileSink, ReopenSignal};
 pub use otlp::{OtlpSink, http_logs_url};
 pub use redact::RedactingSink;
 
-use crate::graph::CallKind;
 use crate::metrics::SinkTelemetry;
+use crate::model::LogKind;
 use crate::time::Timestamp;
 use std::future::Future;
 use std::ops::Range;
@@ -30,7 +30,7 @@ pub struct Batch {
     /// The source's name.
     pub source: Arc<str>,
     /// Which call log.
-    pub kind: CallKind,
+    pub kind: LogKind,
     /// The events, one JSON object per line, each ending in `\n`.
     pub lines: bytes::Bytes,
     /// Where each event is in `lines`, with its call's start.

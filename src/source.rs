@@ -12,8 +12,9 @@ pub use progress::PollSummary;
 
 use crate::config::SourceConfig;
 use crate::event::EventEncoder;
-use crate::graph::{CallKind, GraphClient, GraphError};
+use crate::graph::{GraphClient, GraphError};
 use crate::metrics::{Metrics, SourceTelemetry};
+use crate::model::LogKind;
 use crate::planner::{SweepLadder, plan};
 use crate::shutdown::Shutdown;
 use crate::sinks::SinkHandle;
@@ -214,7 +215,7 @@ impl Source {
 
     /// Sets this month's calling-plan gauge from state, so it is right after a restart.
     async fn refresh_plan_usage(&self) {
-        if self.config.kind != CallKind::Pstn {
+        if self.config.kind != LogKind::Pstn {
             return;
         }
         let month = page::month_of(self.clock.now());

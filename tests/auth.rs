@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Harness, make_certificate};
-use pstn_agent::graph::CallKind;
+use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -35,7 +35,7 @@ fn credential(cert: &Path, key: &Path) -> String {
 async fn a_certificate_signed_assertion_is_accepted_and_rows_flow() {
     let (harness, cert, key, _keys) = harness_registering("app").await;
     let config = harness.config_full(
-        CallKind::Pstn,
+        LogKind::Pstn,
         "lookback = \"1d\"",
         &credential(&cert, &key),
         &harness.output(),
@@ -64,7 +64,7 @@ async fn a_pkcs1_key_works_too() {
             .contains("BEGIN RSA PRIVATE KEY")
     );
     let config = harness.config_full(
-        CallKind::DirectRouting,
+        LogKind::DirectRouting,
         "lookback = \"1d\"",
         &credential(&cert, &pkcs1),
         &harness.output(),
@@ -78,7 +78,7 @@ async fn an_assertion_signed_with_another_key_is_refused_and_stops_the_source() 
     let (harness, cert, _, keys) = harness_registering("app").await;
     let (_, other_key) = make_certificate(keys.path(), "impostor");
     let config = harness.config_full(
-        CallKind::Pstn,
+        LogKind::Pstn,
         "lookback = \"1d\"",
         &credential(&cert, &other_key),
         &harness.output(),

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Harness, NOW, at};
-use pstn_agent::graph::CallKind;
+use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use pstn_agent::time::Clock;
 use std::collections::HashSet;
@@ -23,7 +23,7 @@ fn options(calls_per_day: f64, lateness: Lateness) -> SimulatorOptions {
 
 #[tokio::test]
 async fn once_delivers_every_visible_row_once_through_renamed_next_links() {
-    for kind in CallKind::ALL {
+    for kind in LogKind::ALL {
         let harness = Harness::start(options(3000.0, Lateness::None)).await;
         let config = harness.config(kind, "lookback = \"3d\"\nlate_window = \"0s\"");
         let report = harness.once(&config).await;
@@ -50,7 +50,7 @@ async fn once_delivers_every_visible_row_once_through_renamed_next_links() {
 #[tokio::test]
 async fn events_carry_the_contract_envelope_and_the_row_unchanged() {
     let harness = Harness::start(options(500.0, Lateness::None)).await;
-    let config = harness.config(CallKind::DirectRouting, "lookback = \"1d\"");
+    let config = harness.config(LogKind::DirectRouting, "lookback = \"1d\"");
     harness.once(&config).await;
     let events = harness.events();
     assert!(!events.is_empty());
@@ -67,7 +67,7 @@ async fn events_carry_the_contract_envelope_and_the_row_unchanged() {
 #[tokio::test]
 async fn a_second_run_over_the_same_data_emits_nothing() {
     let harness = Harness::start(options(2000.0, Lateness::None)).await;
-    let config = harness.config(CallKind::Pstn, "lookback = \"2d\"");
+    let config = harness.config(LogKind::Pstn, "lookback = \"2d\"");
     harness.once(&config).await;
     let first = harness.events().len();
     assert!(first > 0);
@@ -82,11 +82,11 @@ async fn a_second_run_over_the_same_data_emits_nothing() {
 #[tokio::test]
 async fn a_two_hundred_day_lookback_never_gets_a_406() {
     let harness = Harness::start(options(20.0, Lateness::None)).await;
-    let config = harness.config(CallKind::Pstn, "lookback = \"200d\"");
+    let config = harness.config(LogKind::Pstn, "lookback = \"200d\"");
     let report = harness.once(&config).await;
     assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
     let now = at(NOW);
-    let expected = harness.expected_ids(CallKind::Pstn, now.saturating_sub(200 * DAY), now, now);
+    let expected = harness.expected_ids(LogKind::Pstn, now.saturating_sub(200 * DAY), now, now);
     assert_eq!(harness.delivery_counts().len(), expected.len());
 }
 
@@ -98,7 +98,7 @@ async fn late_rows_are_caught_exactly_once_within_the_late_window() {
     ))
     .await;
     let config = harness.config(
-        CallKind::DirectRouting,
+        LogKind::DirectRouting,
         "lookback = \"1h\"\npoll_interval = \"5m\"\nlate_window = \"8h\"",
     );
     let start = at(NOW);
@@ -114,7 +114,7 @@ async fn late_rows_are_caught_exactly_once_within_the_late_window() {
     let cutoff = end.saturating_sub(Duration::from_secs(8 * 3600));
     let expected: HashSet<String> = harness
         .expected_ids(
-            CallKind::DirectRouting,
+            LogKind::DirectRouting,
             start.saturating_sub(Duration::from_secs(3600)),
             cutoff,
             end,

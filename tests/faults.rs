@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Harness, NOW, at};
-use pstn_agent::graph::CallKind;
+use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ async fn once_ok(harness: &Harness, config: &pstn_agent::config::Config) {
     assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
 }
 
-fn assert_all_delivered_once(harness: &Harness, kind: CallKind, lookback: Duration) {
+fn assert_all_delivered_once(harness: &Harness, kind: LogKind, lookback: Duration) {
     let now = at(NOW);
     let expected = harness.expected_ids(kind, now.saturating_sub(lookback), now, now);
     let counts = harness.delivery_counts();
@@ -44,9 +44,9 @@ async fn retry_after_holds_back_every_request_of_the_source() {
     let faults = &harness.simulator.faults;
     faults.throttle_budget.store(4, Ordering::SeqCst);
     faults.retry_after_seconds.store(2, Ordering::SeqCst);
-    let config = harness.config(CallKind::Pstn, "lookback = \"6h\"\nlate_window = \"0s\"");
+    let config = harness.config(LogKind::Pstn, "lookback = \"6h\"\nlate_window = \"0s\"");
     once_ok(&harness, &config).await;
-    assert_all_delivered_once(&harness, CallKind::Pstn, Duration::from_secs(6 * 3600));
+    assert_all_delivered_once(&harness, LogKind::Pstn, Duration::from_secs(6 * 3600));
     let stats = &harness.simulator.stats;
     let throttles = stats.throttles.lock().unwrap().clone();
     assert!(!throttles.is_empty(), "the budget was never exceeded");
@@ -87,7 +87,7 @@ async fn server_errors_and_cut_bodies_are_retried_without_loss() {
         .faults
         .truncate_next
         .store(2, Ordering::SeqCst);
-    let config = harness.config(CallKind::DirectRouting, "lookback = \"2d\"");
+    let config = harness.config(LogKind::DirectRouting, "lookback = \"2d\"");
     once_ok(&harness, &config).await;
     assert_eq!(
         harness
@@ -98,7 +98,7 @@ async fn server_errors_and_cut_bodies_are_retried_without_loss() {
         0,
         "the cut bodies were served"
     );
-    assert_all_delivered_once(&harness, CallKind::DirectRouting, 2 * DAY);
+    assert_all_delivered_once(&harness, LogKind::DirectRouting, 2 * DAY);
 }
 
 #[tokio::test]
@@ -115,7 +115,7 @@ async fn a_token_expiring_mid_backfill_is_refreshed() {
         // Slow pages, so the backfill outlasts several token lifetimes even when windows
         // are fetched in parallel.
         .store(400, Ordering::SeqCst);
-    let config = harness.config(CallKind::Pstn, "lookback = \"3d\"");
+    let config = harness.config(LogKind::Pstn, "lookback = \"3d\"");
     once_ok(&harness, &config).await;
     assert!(
         harness
@@ -126,7 +126,7 @@ async fn a_token_expiring_mid_backfill_is_refreshed() {
             >= 2,
         "the token was never refreshed"
     );
-    assert_all_delivered_once(&harness, CallKind::Pstn, 3 * DAY);
+    assert_all_delivered_once(&harness, LogKind::Pstn, 3 * DAY);
 }
 
 #[tokio::test]
@@ -137,7 +137,7 @@ async fn a_revoked_token_gets_one_fresh_token_and_the_request_succeeds() {
         .faults
         .revoke_next
         .store(1, Ordering::SeqCst);
-    let config = harness.config(CallKind::Pstn, "lookback = \"1d\"");
+    let config = harness.config(LogKind::Pstn, "lookback = \"1d\"");
     once_ok(&harness, &config).await;
     assert_eq!(
         harness
@@ -147,7 +147,7 @@ async fn a_revoked_token_gets_one_fresh_token_and_the_request_succeeds() {
             .load(Ordering::SeqCst),
         2
     );
-    assert_all_delivered_once(&harness, CallKind::Pstn, DAY);
+    assert_all_delivered_once(&harness, LogKind::Pstn, DAY);
 }
 
 #[tokio::test]
@@ -158,7 +158,7 @@ async fn a_foreign_next_link_host_never_receives_the_token() {
         ..options()
     };
     let harness = Harness::start(simulator_options).await;
-    let config = harness.config(CallKind::Pstn, "lookback = \"2d\"");
+    let config = harness.config(LogKind::Pstn, "lookback = \"2d\"");
     let report = harness.once(&config).await;
     assert_eq!(report.exit_code(), 1);
     assert!(
@@ -190,7 +190,7 @@ async fn a_wrong_secret_fails_fast_with_the_aadsts_code_and_without_the_secret()
     };
     let harness = Harness::start(simulator_options).await;
     let config =
-        harness.config_with_secret(CallKind::Pstn, "lookback = \"1d\"", "wrong-secret-value");
+        harness.config_with_secret(LogKind::Pstn, "lookback = \"1d\"", "wrong-secret-value");
     let started = Instant::now();
     let report = harness.once(&config).await;
     assert!(
@@ -218,7 +218,7 @@ async fn a_wrong_secret_fails_fast_with_the_aadsts_code_and_without_the_secret()
 async fn once_gives_up_on_a_full_disk_and_nothing_is_marked_delivered() {
     let harness = Harness::start(options()).await;
     let config = harness.config_full(
-        CallKind::Pstn,
+        LogKind::Pstn,
         "lookback = \"1d\"",
         "client_secret = \"s\"",
         std::path::Path::new("/dev/full"),
@@ -233,10 +233,10 @@ async fn once_gives_up_on_a_full_disk_and_nothing_is_marked_delivered() {
     // With room again (the same state, a writable file), every row arrives, once.
     once_ok(
         &harness,
-        &harness.config(CallKind::Pstn, "lookback = \"1d\""),
+        &harness.config(LogKind::Pstn, "lookback = \"1d\""),
     )
     .await;
-    assert_all_delivered_once(&harness, CallKind::Pstn, DAY);
+    assert_all_delivered_once(&harness, LogKind::Pstn, DAY);
 }
 
 #[tokio::test]
@@ -248,7 +248,7 @@ async fn a_403_names_the_missing_role_and_consent_without_retrying() {
         .forbid_next
         .store(1, Ordering::SeqCst);
     // Half an hour back: one window, so exactly one request.
-    let config = harness.config(CallKind::DirectRouting, "lookback = \"30m\"");
+    let config = harness.config(LogKind::DirectRouting, "lookback = \"30m\"");
     let report = harness.once(&config).await;
     assert_eq!(report.exit_code(), 1);
     let message = &report.failed[0].1;
@@ -277,17 +277,14 @@ async fn a_body_that_stalls_until_the_timeout_is_retried_without_loss() {
         .faults
         .stall_next
         .store(2, Ordering::SeqCst);
-    let config = harness.config(
-        CallKind::Pstn,
-        "lookback = \"1d\"\nrequest_timeout = \"1s\"",
-    );
+    let config = harness.config(LogKind::Pstn, "lookback = \"1d\"\nrequest_timeout = \"1s\"");
     once_ok(&harness, &config).await;
     assert_eq!(
         harness.simulator.faults.stall_next.load(Ordering::SeqCst),
         0,
         "the stalls happened"
     );
-    assert_all_delivered_once(&harness, CallKind::Pstn, DAY);
+    assert_all_delivered_once(&harness, LogKind::Pstn, DAY);
 }
 
 #[tokio::test]
@@ -298,7 +295,7 @@ async fn the_token_endpoint_down_for_a_while_is_waited_out() {
         .faults
         .token_fail_next
         .store(3, Ordering::SeqCst);
-    let config = harness.config(CallKind::DirectRouting, "lookback = \"1d\"");
+    let config = harness.config(LogKind::DirectRouting, "lookback = \"1d\"");
     once_ok(&harness, &config).await;
     assert_eq!(
         harness
@@ -308,14 +305,14 @@ async fn the_token_endpoint_down_for_a_while_is_waited_out() {
             .load(Ordering::SeqCst),
         4
     );
-    assert_all_delivered_once(&harness, CallKind::DirectRouting, DAY);
+    assert_all_delivered_once(&harness, LogKind::DirectRouting, DAY);
 }
 
 #[tokio::test]
 async fn the_clock_jumping_back_then_forward_repeats_nothing_and_loses_nothing() {
     use pstn_agent::time::Clock;
     let harness = Harness::start(options()).await;
-    let config = harness.config(CallKind::Pstn, "lookback = \"1d\"\nlate_window = \"1h\"");
+    let config = harness.config(LogKind::Pstn, "lookback = \"1d\"\nlate_window = \"1h\"");
     once_ok(&harness, &config).await;
     let first = harness.events().len();
     // Backwards two hours: nothing is due, nothing is re-sent.
@@ -328,7 +325,7 @@ async fn the_clock_jumping_back_then_forward_repeats_nothing_and_loses_nothing()
     harness.clock.set(at(NOW).saturating_add(2 * DAY));
     once_ok(&harness, &config).await;
     let now = harness.clock.now();
-    let expected = harness.expected_ids(CallKind::Pstn, at(NOW).saturating_sub(DAY), now, now);
+    let expected = harness.expected_ids(LogKind::Pstn, at(NOW).saturating_sub(DAY), now, now);
     let counts = harness.delivery_counts();
     assert_eq!(counts.len(), expected.len());
     assert!(expected.iter().all(|id| counts.get(id) == Some(&1)));
@@ -342,7 +339,7 @@ async fn a_steady_rate_of_server_errors_loses_nothing() {
         .faults
         .error_per_mille
         .store(150, Ordering::SeqCst);
-    let config = harness.config(CallKind::DirectRouting, "lookback = \"2d\"");
+    let config = harness.config(LogKind::DirectRouting, "lookback = \"2d\"");
     once_ok(&harness, &config).await;
     let metrics = harness.metrics.encode();
     assert!(
@@ -351,5 +348,5 @@ async fn a_steady_rate_of_server_errors_loses_nothing() {
             .any(|line| line.starts_with("pstn_graph_retries_total") && !line.ends_with(" 0")),
         "no retry happened"
     );
-    assert_all_delivered_once(&harness, CallKind::DirectRouting, 2 * DAY);
+    assert_all_delivered_once(&harness, LogKind::DirectRouting, 2 * DAY);
 }

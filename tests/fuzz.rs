@@ -7,7 +7,8 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use pstn_agent::config::{Config, Environment, interpolate};
-use pstn_agent::graph::{ApiVersion, CallKind, GraphEndpoint, Page, Row};
+use pstn_agent::graph::{GraphEndpoint, Page};
+use pstn_agent::model::{ApiVersion, LogKind, Row};
 use pstn_agent::simulate::{Generator, Lateness};
 use pstn_agent::time::Timestamp;
 use std::path::Path;
@@ -22,7 +23,7 @@ fn real_page() -> String {
     );
     for (index, call) in generator
         .visible_calls(
-            CallKind::Pstn,
+            LogKind::Pstn,
             from,
             to,
             false,
@@ -34,7 +35,7 @@ fn real_page() -> String {
         if index > 0 {
             body.push(',');
         }
-        generator.write_row(CallKind::Pstn, ApiVersion::Beta, &call, &mut body);
+        generator.write_row(LogKind::Pstn, ApiVersion::Beta, &call, &mut body);
     }
     body.push_str("]}");
     body
@@ -104,7 +105,7 @@ proptest! {
         let endpoint = GraphEndpoint {
             base: url::Url::parse("https://graph.microsoft.com").unwrap(),
             version: ApiVersion::V1,
-            kind: CallKind::Pstn,
+            kind: LogKind::Pstn,
             tenant_id: "t".into(),
         };
         if let Ok(url) = endpoint.check_next_link(&link) {

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{Harness, NOW, at};
-use pstn_agent::graph::CallKind;
 use pstn_agent::metrics::Metrics;
+use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -64,7 +64,7 @@ async fn call_counters_equal_delivered_rows_through_sweeps_late_rows_and_a_resta
     let mut harness =
         Harness::start(options(Lateness::Uniform(Duration::from_secs(2 * 3600)))).await;
     let config = harness.config(
-        CallKind::Pstn,
+        LogKind::Pstn,
         "lookback = \"1d\"\npoll_interval = \"10m\"\nlate_window = \"6h\"",
     );
     for _ in 0..36 {
@@ -109,7 +109,7 @@ async fn call_counters_equal_delivered_rows_through_sweeps_late_rows_and_a_resta
 #[tokio::test]
 async fn the_calling_plan_gauge_is_read_from_state_after_a_restart() {
     let mut harness = Harness::start(options(Lateness::None)).await;
-    let config = harness.config(CallKind::Pstn, "lookback = \"10d\"");
+    let config = harness.config(LogKind::Pstn, "lookback = \"10d\"");
     assert_eq!(harness.once(&config).await.exit_code(), 0);
     let month = &NOW[..7];
     let expected: f64 = harness
@@ -149,14 +149,14 @@ async fn promtool_finds_nothing_to_complain_about() {
     let harness = Harness::start(options(Lateness::None)).await;
     assert_eq!(
         harness
-            .once(&harness.config(CallKind::Pstn, "lookback = \"1d\""))
+            .once(&harness.config(LogKind::Pstn, "lookback = \"1d\""))
             .await
             .exit_code(),
         0
     );
     assert_eq!(
         harness
-            .once(&harness.config(CallKind::Pstn, "lookback = \"1d\""))
+            .once(&harness.config(LogKind::Pstn, "lookback = \"1d\""))
             .await
             .exit_code(),
         0
@@ -209,7 +209,7 @@ async fn promtool_finds_nothing_to_complain_about() {
 async fn readiness_names_a_failing_sink_and_recovers() {
     let harness = Harness::start(options(Lateness::None)).await;
     let full = harness.config_full(
-        CallKind::Pstn,
+        LogKind::Pstn,
         "lookback = \"1d\"",
         "client_secret = \"s\"",
         std::path::Path::new("/dev/full"),
@@ -228,7 +228,7 @@ async fn readiness_names_a_failing_sink_and_recovers() {
         sample(&harness.metrics.encode(), "pstn_agent_ready", &[]),
         0.0
     );
-    let good = harness.config(CallKind::Pstn, "lookback = \"1d\"");
+    let good = harness.config(LogKind::Pstn, "lookback = \"1d\"");
     assert_eq!(harness.once(&good).await.exit_code(), 0);
     let report = harness.metrics.readiness();
     assert!(
@@ -248,7 +248,7 @@ async fn readiness_names_a_failing_sink_and_recovers() {
 #[tokio::test]
 async fn destination_context_counts_and_charges_match_delivered_calls() {
     let harness = Harness::start(options(Lateness::None)).await;
-    let config = harness.config(CallKind::Pstn, "lookback = \"2d\"\npoll_interval = \"7m\"");
+    let config = harness.config(LogKind::Pstn, "lookback = \"2d\"\npoll_interval = \"7m\"");
     assert_eq!(harness.once(&config).await.exit_code(), 0);
     let text = harness.metrics.encode();
     let mut calls: HashMap<&str, f64> = HashMap::new();

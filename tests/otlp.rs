@@ -13,7 +13,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value};
 use prost::Message;
 use pstn_agent::config::{Config, Environment};
-use pstn_agent::graph::{CallKind, RetryPolicy};
+use pstn_agent::graph::RetryPolicy;
+use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -212,7 +213,7 @@ fn expected_ids(harness: &Harness) -> HashSet<String> {
     let now = at(NOW);
     harness
         .expected_ids(
-            CallKind::Pstn,
+            LogKind::Pstn,
             now.saturating_sub(Duration::from_secs(86_400)),
             now,
             now,
@@ -367,7 +368,7 @@ async fn hashed_fields_are_hashed_and_dropped_fields_absent_in_every_sink() {
         let now = at(NOW);
         generator
             .visible_calls(
-                CallKind::Pstn,
+                LogKind::Pstn,
                 now.saturating_sub(Duration::from_secs(86_400)),
                 now,
                 false,
@@ -376,8 +377,8 @@ async fn hashed_fields_are_hashed_and_dropped_fields_absent_in_every_sink() {
             .map(|call| {
                 let mut row = String::new();
                 generator.write_row(
-                    CallKind::Pstn,
-                    pstn_agent::graph::ApiVersion::V1,
+                    LogKind::Pstn,
+                    pstn_agent::model::ApiVersion::V1,
                     &call,
                     &mut row,
                 );

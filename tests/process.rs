@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Harness, NOW};
-use pstn_agent::graph::CallKind;
+use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -94,7 +94,7 @@ async fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::Exi
 fn expected(harness: &Harness) -> Vec<String> {
     let now = common::at(NOW);
     harness.expected_ids(
-        CallKind::Pstn,
+        LogKind::Pstn,
         now.saturating_sub(Duration::from_secs(LOOKBACK_DAYS * 86_400)),
         now,
         now,

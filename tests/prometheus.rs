@@ -46,7 +46,7 @@ async fn promql_over_scraped_metrics_equals_what_the_agent_delivered() {
     let now = common::at(NOW);
     let expected = harness
         .expected_ids(
-            pstn_agent::graph::CallKind::Pstn,
+            pstn_agent::model::LogKind::Pstn,
             now.saturating_sub(Duration::from_secs(3 * 86_400)),
             now,
             now,

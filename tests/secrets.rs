@@ -185,7 +185,7 @@ async fn secrets_never_appear_in_any_output_on_success_or_failure() {
     // Nor do the metrics, after a run that used the secret and its token.
     let report = harness
         .once(&harness.config_with_secret(
-            pstn_agent::graph::CallKind::Pstn,
+            pstn_agent::model::LogKind::Pstn,
             "lookback = \"1d\"",
             CLIENT_SECRET,
         ))

@@ -92,7 +92,7 @@ async fn paging_through_next_links_covers_every_row_exactly_once_at_a_fixed_cloc
     assert_eq!(unique.len(), ids.len(), "a row was served twice");
     let now = common::at(NOW);
     let expected = harness.expected_ids(
-        pstn_agent::graph::CallKind::Pstn,
+        pstn_agent::model::LogKind::Pstn,
         common::at("2024-05-18T00:00:00Z"),
         common::at("2024-05-20T00:00:00.0000001Z"),
         now,

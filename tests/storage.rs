@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Harness, NOW, at};
-use pstn_agent::graph::CallKind;
+use pstn_agent::model::LogKind;
 use pstn_agent::shutdown::shutdown_pair;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use pstn_agent::sinks::ReopenSignal;
@@ -134,7 +134,7 @@ async fn a_full_state_disk_fails_cleanly_and_recovers_when_space_returns() {
     assert_eq!(integrity, "ok");
     let now = at(NOW);
     let expected = harness.expected_ids(
-        CallKind::Pstn,
+        LogKind::Pstn,
         now.saturating_sub(Duration::from_secs(3 * 86_400)),
         now,
         now,

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Harness, NOW, at, make_pki};
-use pstn_agent::graph::CallKind;
+use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -22,7 +22,7 @@ async fn an_unknown_certificate_is_refused_and_ca_file_trusts_a_private_ca() {
     let harness = Harness::start(options).await;
     assert!(harness.simulator.url().starts_with("https://localhost:"));
 
-    let untrusted = harness.config(CallKind::Pstn, "lookback = \"1d\"");
+    let untrusted = harness.config(LogKind::Pstn, "lookback = \"1d\"");
     let report = harness.once(&untrusted).await;
     assert_eq!(report.exit_code(), 1);
     assert!(
@@ -41,7 +41,7 @@ async fn an_unknown_certificate_is_refused_and_ca_file_trusts_a_private_ca() {
     );
 
     let trusted = harness.config(
-        CallKind::Pstn,
+        LogKind::Pstn,
         &format!(
             "lookback = \"1d\"\nca_file = \"{}\"",
             pki.path().join("ca.pem").display()
@@ -51,7 +51,7 @@ async fn an_unknown_certificate_is_refused_and_ca_file_trusts_a_private_ca() {
     assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
     let now = at(NOW);
     let expected = harness.expected_ids(
-        CallKind::Pstn,
+        LogKind::Pstn,
         now.saturating_sub(Duration::from_secs(86_400)),
         now,
         now,

@@ -2,7 +2,7 @@
 
 use super::fields::{Fields, Problems};
 use super::{Secret, resolve};
-use crate::graph::{ApiVersion, CallKind};
+use crate::model::{ApiVersion, LogKind};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
@@ -27,7 +27,7 @@ pub struct SourceConfig {
     /// The table name: label value, state key, event `source`.
     pub name: String,
     /// Which call log.
-    pub kind: CallKind,
+    pub kind: LogKind,
     /// Entra tenant (GUID or domain).
     pub tenant_id: String,
     /// Application (client) id.
@@ -68,7 +68,7 @@ pub(super) fn read(
 ) -> Option<SourceConfig> {
     let before = problems.0.len();
     let kind = fields.required_string("type", problems).and_then(|text| {
-        let kind = CallKind::from_source_type(&text);
+        let kind = LogKind::from_source_type(&text);
         if kind.is_none() {
             problems.add(
                 &fields.key("type"),

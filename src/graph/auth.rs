@@ -1,8 +1,8 @@
 //! Entra ID client credentials: a cached access token, refreshed before it expires.
 
 use super::assertion::AssertionSigner;
-use crate::config::Secret;
 use crate::metrics::SourceTelemetry;
+use crate::model::Secret;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,12 +96,6 @@ struct TokenErrorAnswer {
     error: String,
     #[serde(default)]
     error_description: String,
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret::new)
-    }
 }
 
 impl std::fmt::Debug for TokenSource {

@@ -1,9 +1,10 @@
 //! The HTTP side of one source: rate cap, Retry-After gate, token, retries, paging.
 
 use super::auth::AccessToken;
-use super::{CallKind, GraphError, Page, TokenSource};
-use crate::graph::ApiVersion;
+use super::{GraphError, Page, TokenSource};
 use crate::metrics::SourceTelemetry;
+use crate::model::ApiVersion;
+use crate::model::LogKind;
 use crate::planner::Window;
 use backon::{ExponentialBuilder, Retryable};
 use bytes::BytesMut;
@@ -23,7 +24,7 @@ pub struct GraphEndpoint {
     /// `v1.0` or `beta`.
     pub version: ApiVersion,
     /// Which function.
-    pub kind: CallKind,
+    pub kind: LogKind,
     /// The tenant, for messages.
     pub tenant_id: String,
 }

@@ -5,7 +5,7 @@ use super::labels::{
     self, COUNTRIES, CURRENCIES, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
 };
 use super::register;
-use crate::graph::{CallKind, Row};
+use crate::model::{LogKind, Row};
 use crate::time::Timestamp;
 use prometheus::{
     CounterVec, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
@@ -47,10 +47,10 @@ pub struct CallFacts {
 
 impl CallFacts {
     /// Reads the facts of a row of `kind`.
-    pub fn of(row: &Row<'_>, kind: CallKind) -> CallFacts {
+    pub fn of(row: &Row<'_>, kind: LogKind) -> CallFacts {
         let call_types = match kind {
-            CallKind::Pstn => PSTN_CALL_TYPES,
-            CallKind::DirectRouting => DIRECT_ROUTING_CALL_TYPES,
+            LogKind::Pstn => PSTN_CALL_TYPES,
+            LogKind::DirectRouting => DIRECT_ROUTING_CALL_TYPES,
         };
         let call_type = match labels::from_list(row.call_type.as_deref(), call_types) {
             "none" => "other",
@@ -158,17 +158,17 @@ impl CallMetrics {
     }
 
     /// Creates the series users alert on, at zero, before any call arrives.
-    pub(super) fn initialise(&self, source: &str, kind: CallKind) {
+    pub(super) fn initialise(&self, source: &str, kind: LogKind) {
         let (call_types, kind_label) = match kind {
-            CallKind::Pstn => (PSTN_CALL_TYPES, "pstn_call"),
-            CallKind::DirectRouting => (DIRECT_ROUTING_CALL_TYPES, "direct_routing_call"),
+            LogKind::Pstn => (PSTN_CALL_TYPES, "pstn_call"),
+            LogKind::DirectRouting => (DIRECT_ROUTING_CALL_TYPES, "direct_routing_call"),
         };
         for call_type in call_types.iter().copied().chain(["other"]) {
             self.calls
                 .with_label_values(&[source, kind_label, call_type]);
         }
         match kind {
-            CallKind::Pstn => {
+            LogKind::Pstn => {
                 for destination in labels::DESTINATIONS {
                     self.by_destination
                         .with_label_values(&[source, destination]);
@@ -181,7 +181,7 @@ impl CallMetrics {
                     self.plan_seconds.with_label_values(&[source, license]);
                 }
             }
-            CallKind::DirectRouting => {
+            LogKind::DirectRouting => {
                 for outcome in ["successful", "failed"] {
                     self.direct_routing_outcomes
                         .with_label_values(&[source, outcome]);
@@ -191,7 +191,7 @@ impl CallMetrics {
     }
 
     /// Counts calls every sink accepted and whose delivery was committed.
-    pub fn record(&self, source: &str, kind: CallKind, facts: &[CallFacts]) {
+    pub fn record(&self, source: &str, kind: LogKind, facts: &[CallFacts]) {
         let kind_label = kind.event_kind();
         for call in facts {
             self.calls
@@ -219,7 +219,7 @@ impl CallMetrics {
                 .with_label_values(&[source, kind_label, call.country])
                 .inc();
             match kind {
-                CallKind::Pstn => {
+                LogKind::Pstn => {
                     self.by_license
                         .with_label_values(&[source, call.license])
                         .inc();
@@ -232,7 +232,7 @@ impl CallMetrics {
                             .inc_by(charge.max(0.0));
                     }
                 }
-                CallKind::DirectRouting => {
+                LogKind::DirectRouting => {
                     let successful = call.successful.unwrap_or(false);
                     self.direct_routing_outcomes
                         .with_label_values(&[

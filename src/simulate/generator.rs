@@ -7,7 +7,7 @@
 use super::lateness::Lateness;
 use super::random::CallRandom;
 use super::rows;
-use crate::graph::{ApiVersion, CallKind};
+use crate::model::{ApiVersion, LogKind};
 use crate::time::Timestamp;
 
 const TICKS_PER_DAY: i64 = 86_400 * Timestamp::TICKS_PER_SECOND;
@@ -35,10 +35,10 @@ pub struct CallCore {
     pub visible: Timestamp,
 }
 
-fn stream(kind: CallKind) -> u64 {
+fn stream(kind: LogKind) -> u64 {
     match kind {
-        CallKind::Pstn => 0x5057_4E00,
-        CallKind::DirectRouting => 0x4452_0000,
+        LogKind::Pstn => 0x5057_4E00,
+        LogKind::DirectRouting => 0x4452_0000,
     }
 }
 
@@ -63,14 +63,14 @@ impl Generator {
     }
 
     /// The call in `slot`, if there is one.
-    pub fn core(&self, kind: CallKind, slot: i64) -> Option<CallCore> {
+    pub fn core(&self, kind: LogKind, slot: i64) -> Option<CallCore> {
         let mut random = CallRandom::new(self.seed, stream(kind), slot as u64);
         let offset = (random.unit() * self.slot_ticks as f64) as i64;
         let start = Timestamp::from_ticks(slot * self.slot_ticks + offset);
         if random.unit() >= presence(start) {
             return None;
         }
-        let failed = kind == CallKind::DirectRouting && random.unit() < 0.10;
+        let failed = kind == LogKind::DirectRouting && random.unit() < 0.10;
         let duration_seconds = if failed {
             0
         } else {
@@ -92,7 +92,7 @@ impl Generator {
     /// that are visible at `now`.
     pub fn visible_calls(
         &self,
-        kind: CallKind,
+        kind: LogKind,
         from: Timestamp,
         to: Timestamp,
         to_inclusive: bool,
@@ -109,17 +109,11 @@ impl Generator {
     }
 
     /// Writes the row of `call` as Graph would.
-    pub fn write_row(
-        &self,
-        kind: CallKind,
-        version: ApiVersion,
-        call: &CallCore,
-        out: &mut String,
-    ) {
+    pub fn write_row(&self, kind: LogKind, version: ApiVersion, call: &CallCore, out: &mut String) {
         let mut random = CallRandom::new(self.seed, stream(kind) ^ 0x00D3_7A11, call.slot as u64);
         match kind {
-            CallKind::Pstn => rows::pstn(call, version, &mut random, out),
-            CallKind::DirectRouting => rows::direct_routing(call, &mut random, out),
+            LogKind::Pstn => rows::pstn(call, version, &mut random, out),
+            LogKind::DirectRouting => rows::direct_routing(call, &mut random, out),
         }
     }
 }
@@ -142,10 +136,10 @@ mod tests {
             let generator = Generator::new(seed, 2000.0, Lateness::Default);
             let mut out = String::new();
             for call in generator
-                .visible_calls(CallKind::Pstn, from, to, false, far)
+                .visible_calls(LogKind::Pstn, from, to, false, far)
                 .take(50)
             {
-                generator.write_row(CallKind::Pstn, ApiVersion::V1, &call, &mut out);
+                generator.write_row(LogKind::Pstn, ApiVersion::V1, &call, &mut out);
             }
             out
         };
@@ -160,7 +154,7 @@ mod tests {
         let to = from.saturating_add(Duration::from_secs(7 * 86_400));
         let count = generator
             .visible_calls(
-                CallKind::DirectRouting,
+                LogKind::DirectRouting,
                 from,
                 to,
                 false,
@@ -178,11 +172,11 @@ mod tests {
         let (from, to) = day();
         let generator = Generator::new(3, 5000.0, Lateness::Default);
         let at_end = generator
-            .visible_calls(CallKind::Pstn, from, to, false, to)
+            .visible_calls(LogKind::Pstn, from, to, false, to)
             .count();
         let later = generator
             .visible_calls(
-                CallKind::Pstn,
+                LogKind::Pstn,
                 from,
                 to,
                 false,

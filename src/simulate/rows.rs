@@ -3,7 +3,7 @@
 
 use super::generator::CallCore;
 use super::random::CallRandom;
-use crate::graph::ApiVersion;
+use crate::model::ApiVersion;
 use crate::time::Timestamp;
 use std::fmt::Write;
 use std::time::Duration;

@@ -4,8 +4,8 @@ use super::SimulatorOptions;
 use super::assertion::RegisteredCertificate;
 use super::faults::{Faults, Stats};
 use super::generator::Generator;
-use crate::graph::{ApiVersion, CallKind};
 use crate::http_server::{Body, full};
+use crate::model::{ApiVersion, LogKind};
 use crate::time::{SharedClock, Timestamp};
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -97,7 +97,7 @@ fn half_response(body: String, then: AfterHalf) -> Response<Body> {
 /// The parsed function call of a Graph request.
 struct Call {
     version: ApiVersion,
-    kind: CallKind,
+    kind: LogKind,
     from_text: String,
     to_text: String,
     skip: usize,
@@ -131,7 +131,7 @@ fn parse_call(path: &str, query: Option<&str>) -> Result<Call, Response<Body>> {
         .strip_prefix("microsoft.graph.callRecords.")
         .unwrap_or(function);
     let (name, arguments) = function.split_once('(').ok_or_else(not_found)?;
-    let kind = CallKind::ALL
+    let kind = LogKind::ALL
         .into_iter()
         .find(|kind| kind.function() == name)
         .ok_or_else(not_found)?;
@@ -441,8 +441,8 @@ impl Simulator {
         let more = calls.next().is_some();
         let mut body = String::with_capacity(page.len() * 900 + 512);
         let row_type = match call.kind {
-            CallKind::Pstn => "pstnCallLogRow",
-            CallKind::DirectRouting => "directRoutingLogRow",
+            LogKind::Pstn => "pstnCallLogRow",
+            LogKind::DirectRouting => "directRoutingLogRow",
         };
         body.push_str(&format!(
             "{{\"@odata.context\":\"{}/{}/$metadata#Collection(microsoft.graph.callRecords.{row_type})\",\"@odata.count\":{}",

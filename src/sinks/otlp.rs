@@ -10,7 +10,7 @@
 
 use super::{Batch, DeliveryFuture, Sink, SinkError};
 use crate::config::{OtlpProtocol, OtlpSinkConfig};
-use crate::graph::CallKind;
+use crate::model::LogKind;
 use crate::time::Timestamp;
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue};
@@ -199,8 +199,8 @@ impl OtlpSink {
         let call = &event["call"];
         let mut record = self.logger.create_log_record();
         record.set_event_name(match batch.kind {
-            CallKind::Pstn => "pstn.call",
-            CallKind::DirectRouting => "pstn.direct_routing_call",
+            LogKind::Pstn => "pstn.call",
+            LogKind::DirectRouting => "pstn.direct_routing_call",
         });
         record.set_timestamp(system_time(span.call_start));
         record.set_observed_timestamp(system_time(span.observed));

@@ -2,8 +2,9 @@
 
 use super::{SourceError, blocking};
 use crate::event::EventEncoder;
-use crate::graph::{BadRow, CallKind, DedupeKey, Page, Row};
+use crate::graph::Page;
 use crate::metrics::{CallFacts, SourceTelemetry};
+use crate::model::{BadRow, DedupeKey, LogKind, Row};
 use crate::sinks::{Batch, EventSpan};
 use crate::state::SourceState;
 use crate::time::Timestamp;
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub(super) struct Prepared {
     pub(super) batch: Option<Batch>,
-    pub(super) delivered: Vec<(DedupeKey, Timestamp)>,
+    pub(super) delivered: Vec<(Vec<u8>, Timestamp)>,
     pub(super) facts: Vec<CallFacts>,
     pub(super) plan_usage: Vec<(String, &'static str, f64)>,
     pub(super) duplicates: u64,
@@ -52,7 +53,7 @@ impl BadRowLog {
 #[derive(Debug)]
 pub(super) struct Preparer {
     pub(super) source: Arc<str>,
-    pub(super) kind: CallKind,
+    pub(super) kind: LogKind,
     pub(super) encoder: EventEncoder,
     pub(super) state: SourceState,
     pub(super) telemetry: SourceTelemetry,
@@ -111,7 +112,7 @@ impl Preparer {
                 observed,
             });
             let call = CallFacts::of(row, kind);
-            if let Some(seconds) = call.plan_seconds().filter(|_| kind == CallKind::Pstn) {
+            if let Some(seconds) = call.plan_seconds().filter(|_| kind == LogKind::Pstn) {
                 let month = month_of(row.start);
                 match plan_usage
                     .iter_mut()
@@ -122,7 +123,7 @@ impl Preparer {
                 }
             }
             facts.push(call);
-            delivered.push((key, row.start));
+            delivered.push((key.into_bytes(), row.start));
         }
         let batch = (!events.is_empty()).then(|| Batch {
             source: source.clone(),

@@ -2,7 +2,6 @@
 
 use super::StateError;
 use super::schema::connect;
-use crate::graph::DedupeKey;
 use crate::time::{Timestamp, duration_to_ticks};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -21,8 +20,8 @@ pub struct SourceState {
 /// What one acknowledged batch changes, written in one transaction.
 #[derive(Debug, Default)]
 pub struct Commit {
-    /// Ids every sink accepted, with their call start.
-    pub delivered: Vec<(DedupeKey, Timestamp)>,
+    /// Keys of rows every sink accepted (opaque bytes to state), with their call start.
+    pub delivered: Vec<(Vec<u8>, Timestamp)>,
     /// Sweeps whose windows are now fully read, in order: (delay, new cursor).
     pub cursors: Vec<(Duration, Timestamp)>,
     /// Outbound Calling Plans seconds to add, by (month `YYYY-MM`, licenseCapability).
@@ -128,12 +127,12 @@ impl SourceState {
     }
 
     /// For each key, whether it has NOT been delivered yet.
-    pub fn unseen(&self, keys: &[DedupeKey]) -> Result<Vec<bool>, StateError> {
+    pub fn unseen<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<bool>, StateError> {
         self.with(|connection| {
             let mut statement = connection
                 .prepare_cached("SELECT 1 FROM delivered WHERE source_id = ?1 AND row_key = ?2")?;
             keys.iter()
-                .map(|key| Ok(!statement.exists(params![self.source_id, key.as_bytes()])?))
+                .map(|key| Ok(!statement.exists(params![self.source_id, key.as_ref()])?))
                 .collect()
         })
     }
@@ -147,7 +146,7 @@ impl SourceState {
                     "INSERT OR IGNORE INTO delivered (source_id, row_key, call_start) VALUES (?1, ?2, ?3)",
                 )?;
                 for (key, start) in &commit.delivered {
-                    insert.execute(params![self.source_id, key.as_bytes(), start.ticks()])?;
+                    insert.execute(params![self.source_id, key, start.ticks()])?;
                 }
                 let mut usage = transaction.prepare_cached(
                     "INSERT INTO plan_usage (source_id, month, license, seconds) VALUES (?1, ?2, ?3, ?4)
@@ -196,8 +195,8 @@ mod tests {
     use super::super::StateStore;
     use super::*;
 
-    fn key(n: u8) -> DedupeKey {
-        DedupeKey::of(&format!("00000000-0000-0000-0000-0000000000{n:02x}"))
+    fn key(n: u8) -> Vec<u8> {
+        vec![n; 16]
     }
 
     #[test]

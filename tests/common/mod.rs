@@ -4,8 +4,9 @@
 pub mod tools;
 
 use pstn_agent::config::{Config, Environment};
-use pstn_agent::graph::{CallKind, RetryPolicy};
+use pstn_agent::graph::RetryPolicy;
 use pstn_agent::metrics::Metrics;
+use pstn_agent::model::LogKind;
 use pstn_agent::shutdown::shutdown_pair;
 use pstn_agent::simulate::{SimulatorHandle, SimulatorOptions};
 use pstn_agent::sinks::ReopenSignal;
@@ -60,11 +61,11 @@ impl Harness {
     }
 
     /// A config with one source of `kind` and a file sink; `extra` goes into the source table.
-    pub fn config(&self, kind: CallKind, extra: &str) -> Config {
+    pub fn config(&self, kind: LogKind, extra: &str) -> Config {
         self.config_with_secret(kind, extra, "secret")
     }
 
-    pub fn config_with_secret(&self, kind: CallKind, extra: &str, secret: &str) -> Config {
+    pub fn config_with_secret(&self, kind: LogKind, extra: &str, secret: &str) -> Config {
         self.config_full(
             kind,
             extra,
@@ -74,7 +75,7 @@ impl Harness {
     }
 
     /// A config with these credential lines, writing to `out`.
-    pub fn config_full(&self, kind: CallKind, extra: &str, credential: &str, out: &Path) -> Config {
+    pub fn config_full(&self, kind: LogKind, extra: &str, credential: &str, out: &Path) -> Config {
         let url = self.simulator.url();
         let text = format!(
             r#"
@@ -157,7 +158,7 @@ inputs = ["tenant"]
     /// The ids the simulator holds with a start in [from, to) visible at `now`.
     pub fn expected_ids(
         &self,
-        kind: CallKind,
+        kind: LogKind,
         from: Timestamp,
         to: Timestamp,
         now: Timestamp,
@@ -167,7 +168,7 @@ inputs = ["tenant"]
             .visible_calls(kind, from, to, false, now)
             .map(|call| {
                 let mut row = String::new();
-                generator.write_row(kind, pstn_agent::graph::ApiVersion::V1, &call, &mut row);
+                generator.write_row(kind, pstn_agent::model::ApiVersion::V1, &call, &mut row);
                 let value: serde_json::Value = serde_json::from_str(&row).unwrap();
                 value["id"].as_str().unwrap().to_owned()
             })

@@ -4,7 +4,7 @@
 //! arrive as a string), so every field here is read leniently: only a missing `id` or
 //! an unreadable `startDateTime` makes a row unusable.
 
-use crate::time::Timestamp;
+use super::{Amount, BadRow, DedupeKey, Timestamp};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -40,54 +40,6 @@ pub struct Row<'a> {
     pub other_party_country: Option<Cow<'a, str>>,
     /// `destinationContext` (PSTN): `Domestic`, `International` or absent.
     pub destination_context: Option<Cow<'a, str>>,
-}
-
-/// A Decimal as Graph sent it: usually a JSON number, sometimes a string.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Amount<'a> {
-    /// A JSON number literal, as written.
-    Number(&'a str),
-    /// A JSON string holding the amount.
-    Text(Cow<'a, str>),
-}
-
-impl Amount<'_> {
-    /// The amount as a float, for metrics; `None` when the text is not a number.
-    pub fn value(&self) -> Option<f64> {
-        let text = match self {
-            Amount::Number(text) => text,
-            Amount::Text(text) => text.as_ref(),
-        };
-        text.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|value| value.is_finite())
-    }
-}
-
-/// Why a row was skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum BadRow {
-    /// Not a JSON object (or an object with duplicate keys).
-    #[error("row is not a JSON object")]
-    NotAnObject,
-    /// `id` missing, null, empty or not a string.
-    #[error("row has no id")]
-    MissingId,
-    /// `startDateTime` missing or unreadable.
-    #[error("row has no readable startDateTime")]
-    BadStart,
-}
-
-impl BadRow {
-    /// A bounded label value for metrics and logs.
-    pub fn reason(self) -> &'static str {
-        match self {
-            BadRow::NotAnObject => "not_an_object",
-            BadRow::MissingId => "missing_id",
-            BadRow::BadStart => "bad_start",
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -179,52 +131,6 @@ impl<'a> Row<'a> {
     }
 }
 
-/// A row id in the compact form the state database stores: 16 bytes for a GUID
-/// (any letter case), the text behind a marker byte otherwise.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DedupeKey(Vec<u8>);
-
-impl DedupeKey {
-    /// The key of an id.
-    pub fn of(id: &str) -> DedupeKey {
-        match parse_guid(id) {
-            Some(bytes) => DedupeKey(bytes.to_vec()),
-            None => {
-                let mut key = Vec::with_capacity(id.len() + 1);
-                key.push(0xFF);
-                key.extend_from_slice(id.as_bytes());
-                DedupeKey(key)
-            }
-        }
-    }
-
-    /// The stored bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-fn parse_guid(text: &str) -> Option<[u8; 16]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 36 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    let mut nibbles = 0usize;
-    for (index, &byte) in bytes.iter().enumerate() {
-        if matches!(index, 8 | 13 | 18 | 23) {
-            if byte != b'-' {
-                return None;
-            }
-            continue;
-        }
-        let value = (byte as char).to_digit(16)? as u8;
-        out[nibbles / 2] |= if nibbles % 2 == 0 { value << 4 } else { value };
-        nibbles += 1;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,14 +170,5 @@ mod tests {
         let odd = Row::parse(r#"{"id":"a","startDateTime":"2024-05-01T00:00:00Z","duration":"long","charge":true,"finalSipCode":null}"#).unwrap();
         assert_eq!(odd.duration_seconds, None);
         assert_eq!(odd.charge, None);
-    }
-
-    #[test]
-    fn guid_ids_dedupe_regardless_of_letter_case() {
-        let lower = DedupeKey::of("9c4984c7-6c3c-427d-a30c-bd0b2eacee90");
-        let upper = DedupeKey::of("9C4984C7-6C3C-427D-A30C-BD0B2EACEE90");
-        assert_eq!(lower, upper);
-        assert_eq!(lower.as_bytes().len(), 16);
-        assert_ne!(DedupeKey::of("not-a-guid"), lower);
     }
 }

@@ -1,0 +1,23 @@
+//! What every part of the agent shares: the kinds of log and their rules, the raw row
+//! and its typed view, dedupe keys, amounts, the API version and Graph's instants.
+//!
+//! This module imports nothing else of the crate, so graph, state, sinks and the
+//! simulator can all use it without reaching each other.
+
+mod amount;
+mod api_version;
+mod bad_row;
+mod dedupe;
+mod kind;
+mod row;
+mod secret;
+mod timestamp;
+
+pub use amount::Amount;
+pub use api_version::ApiVersion;
+pub use bad_row::BadRow;
+pub use dedupe::DedupeKey;
+pub use kind::LogKind;
+pub use row::Row;
+pub use secret::Secret;
+pub use timestamp::{Timestamp, TimestampError, duration_to_ticks};

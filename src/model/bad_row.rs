@@ -1,0 +1,26 @@
+//! Why a row Graph sent cannot be delivered.
+
+/// Why a row was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadRow {
+    /// Not a JSON object (or an object with duplicate keys).
+    #[error("row is not a JSON object")]
+    NotAnObject,
+    /// `id` missing, null, empty or not a string.
+    #[error("row has no id")]
+    MissingId,
+    /// `startDateTime` missing or unreadable.
+    #[error("row has no readable startDateTime")]
+    BadStart,
+}
+
+impl BadRow {
+    /// A bounded label value for metrics and logs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            BadRow::NotAnObject => "not_an_object",
+            BadRow::MissingId => "missing_id",
+            BadRow::BadStart => "bad_start",
+        }
+    }
+}
