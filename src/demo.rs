@@ -1,8 +1,8 @@
 //! `pstn-agent demo`: the simulated tenant and the agent in one process, no set-up.
 
 use crate::config::{Config, Credential, Secret, SinkConfig, SinkKind, SourceConfig};
-use crate::graph::RetryPolicy;
 use crate::model::{ApiVersion, LogKind};
+use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::simulate::{Lateness, SimulatorOptions};
 use crate::sinks::ReopenSignal;

@@ -12,6 +12,7 @@ pub mod http_server;
 pub mod metrics;
 pub mod model;
 pub mod planner;
+pub mod retry;
 pub mod shutdown;
 pub mod simulate;
 pub mod sinks;

@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pstn_agent::config::{Config, ConfigError, Environment, parse_duration};
-use pstn_agent::graph::RetryPolicy;
+use pstn_agent::retry::RetryPolicy;
 use pstn_agent::shutdown::{ShutdownTrigger, shutdown_pair};
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use pstn_agent::sinks::ReopenSignal;

@@ -5,9 +5,10 @@ use crate::config::{Config, Credential, SinkKind, SourceConfig};
 use crate::graph::assertion::AssertionSigner;
 use crate::graph::auth::CredentialMaterial;
 use crate::graph::{
-    AssertionAlgorithm, GraphClient, GraphClientOptions, GraphEndpoint, RetryPolicy, TokenSource,
+    AssertionAlgorithm, GraphClient, GraphClientOptions, GraphEndpoint, TokenSource,
 };
 use crate::metrics::{Metrics, SourceTelemetry};
+use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::sinks::{
     ConsoleSink, FileSink, OtlpSink, RedactingSink, ReopenSignal, Sink, SinkHandle,

@@ -13,8 +13,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value};
 use prost::Message;
 use pstn_agent::config::{Config, Environment};
-use pstn_agent::graph::RetryPolicy;
 use pstn_agent::model::LogKind;
+use pstn_agent::retry::RetryPolicy;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;

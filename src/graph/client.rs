@@ -6,10 +6,10 @@ use crate::metrics::SourceTelemetry;
 use crate::model::ApiVersion;
 use crate::model::LogKind;
 use crate::planner::Window;
-use backon::{ExponentialBuilder, Retryable};
+use crate::retry::{RetryPolicy, full_jitter};
+use backon::Retryable;
 use bytes::BytesMut;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -59,30 +59,6 @@ impl GraphEndpoint {
             return Err(GraphError::ForeignNextLink { origin, expected });
         }
         Ok(url)
-    }
-}
-
-/// How failed requests are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// First backoff delay (before jitter).
-    pub min_delay: Duration,
-    /// Largest backoff delay.
-    pub max_delay: Duration,
-    /// Retries after the first attempt.
-    pub max_retries: usize,
-    /// How long one request may keep waiting out 429s with Retry-After.
-    pub max_throttle_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            min_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(60),
-            max_retries: 8,
-            max_throttle_wait: Duration::from_secs(15 * 60),
-        }
     }
 }
 
@@ -136,11 +112,6 @@ struct Answer {
     body: bytes::Bytes,
 }
 
-fn full_jitter(delay: Duration) -> Duration {
-    let random = RandomState::new().build_hasher().finish();
-    delay.mul_f64((random >> 11) as f64 / (1u64 << 53) as f64)
-}
-
 fn error_message(body: &[u8]) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let error = parsed.as_ref().and_then(|value| value.get("error"));
@@ -189,13 +160,8 @@ impl GraphClient {
 
     /// Fetches one page, retrying transient failures with exponential backoff and full jitter.
     pub async fn get_page(&self, url: &Url) -> Result<Page, GraphError> {
-        let retry = self.options.retry;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(retry.min_delay)
-            .with_max_delay(retry.max_delay)
-            .with_max_times(retry.max_retries);
         (|| self.attempt(url))
-            .retry(backoff)
+            .retry(self.options.retry.backoff())
             .sleep(tokio::time::sleep)
             .when(GraphError::is_transient)
             .adjust(|_, delay| delay.map(full_jitter))

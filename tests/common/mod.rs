@@ -4,9 +4,9 @@
 pub mod tools;
 
 use pstn_agent::config::{Config, Environment};
-use pstn_agent::graph::RetryPolicy;
 use pstn_agent::metrics::Metrics;
 use pstn_agent::model::LogKind;
+use pstn_agent::retry::RetryPolicy;
 use pstn_agent::shutdown::shutdown_pair;
 use pstn_agent::simulate::{SimulatorHandle, SimulatorOptions};
 use pstn_agent::sinks::ReopenSignal;
