@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 /// The default listener for /metrics, /healthz and /readyz: loopback only.
 pub const DEFAULT_API_ADDRESS: &str = "127.0.0.1:9464";
+/// The same address as parts, so it needs no parsing.
+const DEFAULT_API_SOCKET: ([u8; 4], u16) = ([127, 0, 0, 1], 9464);
 /// Where state lives when `data_dir` is not given.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/pstn-agent";
 
@@ -156,9 +158,7 @@ fn resolve(base: &Path, path: &str) -> PathBuf {
 }
 
 fn read_api(top: &mut Fields<'_>, problems: &mut Problems) -> SocketAddr {
-    let default: SocketAddr = DEFAULT_API_ADDRESS
-        .parse()
-        .unwrap_or_else(|_| unreachable!());
+    let default = SocketAddr::from(DEFAULT_API_SOCKET);
     let Some(table) = top.table("api", problems) else {
         return default;
     };

@@ -84,7 +84,7 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
         "to read a real tenant: write a config (see config/pstn-agent.toml), check it with `pstn-agent validate --config FILE`, then run `pstn-agent --config FILE`"
     );
     let run_options = RunOptions {
-        metrics: crate::metrics::Metrics::new(),
+        metrics: crate::metrics::Metrics::new()?,
         once: false,
         clock,
         retry: RetryPolicy::default(),

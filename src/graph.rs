@@ -1,13 +1,19 @@
-//! Microsoft Graph's call-log functions: authentication, paging, retries, and rows.
+//! Microsoft Graph's call-log functions: tokens, the HTTP client, retries and paging.
+//! graph only fetches: it hands out pages and reports what happened through
+//! [`GraphEvents`]; it knows nothing of plans, state, sinks or metrics.
 
 pub(crate) mod assertion;
 pub(crate) mod auth;
 mod client;
 mod error;
+mod events;
 mod page;
+mod paging;
 
 pub use assertion::{AssertionAlgorithm, check_certificate_file, check_private_key_file};
 pub use auth::{AuthError, TokenSource};
 pub use client::{GraphClient, GraphClientOptions, GraphEndpoint};
 pub use error::{GraphError, error_chain};
+pub use events::{FailureReason, GraphEvent, GraphEvents, IgnoreEvents};
 pub use page::{Page, PageError};
+pub use paging::{ChainPage, MAX_PAGES_PER_WINDOW, PageChain, request_edges};

@@ -342,12 +342,19 @@ async fn async_main(cli: Cli) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let metrics = match pstn_agent::metrics::Metrics::new() {
+                Ok(metrics) => metrics,
+                Err(error) => {
+                    eprintln!("cannot start: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let options = RunOptions {
                 once: cli.run.once,
                 clock,
                 retry: RetryPolicy::default(),
                 reopen,
-                metrics: pstn_agent::metrics::Metrics::new(),
+                metrics,
             };
             match run(&config, options, shutdown).await {
                 Ok(report) => {

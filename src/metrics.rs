@@ -5,11 +5,15 @@
 mod calls;
 mod health;
 pub(crate) mod labels;
+mod registrar;
 
 pub use calls::{CallFacts, CallMetrics};
 pub use health::{ReadinessReport, SinkTelemetry, SourceCadence, SourceTelemetry};
+pub use registrar::MetricsError;
 
-use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
+use registrar::Registrar;
+
+use prometheus::{Encoder, Registry, TextEncoder};
 use std::sync::Arc;
 
 /// Every metric of one agent.
@@ -21,42 +25,27 @@ pub struct Metrics {
     health: health::HealthMetrics,
 }
 
-/// Registers a collector; a name clash is a programming error caught by the tests.
-pub(crate) fn register<T: prometheus::core::Collector + Clone + 'static>(
-    registry: &Registry,
-    collector: T,
-) -> T {
-    if let Err(error) = registry.register(Box::new(collector.clone())) {
-        tracing::error!(%error, "metric registration failed");
-    }
-    collector
-}
-
 impl Metrics {
-    /// A fresh set of metrics with its own registry.
-    pub fn new() -> Arc<Metrics> {
+    /// A fresh set of metrics with its own registry; fails only on a programming
+    /// error (a clashing or malformed definition), which the agent refuses to start with.
+    pub fn new() -> Result<Arc<Metrics>, MetricsError> {
         let registry = Registry::new();
-        let build_info = register(
-            &registry,
-            IntGaugeVec::new(
-                Opts::new(
-                    "pstn_agent_build_info",
-                    "Always 1; the labels say which build is running.",
-                ),
+        let registrar = Registrar(&registry);
+        registrar
+            .int_gauge_vec(
+                "pstn_agent_build_info",
+                "Always 1; the labels say which build is running.",
                 &["version"],
-            )
-            .unwrap_or_else(|error| unreachable!("{error}")),
-        );
-        build_info
+            )?
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
-        let calls = CallMetrics::new(&registry);
-        let health = health::HealthMetrics::new(&registry);
-        Arc::new(Metrics {
+        let calls = CallMetrics::new(&registrar)?;
+        let health = health::HealthMetrics::new(&registrar)?;
+        Ok(Arc::new(Metrics {
             registry,
             calls,
             health,
-        })
+        }))
     }
 
     /// The handles one source reports through, its series pre-initialised.

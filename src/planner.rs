@@ -22,7 +22,6 @@
 //! `getDirectRoutingCalls` excludes it and is sent `to` itself. Consecutive windows
 //! therefore neither overlap nor leave a gap.
 
-use crate::model::LogKind;
 use crate::time::Timestamp;
 use std::time::Duration;
 
@@ -117,15 +116,6 @@ pub struct Window {
 }
 
 impl Window {
-    /// The `fromDateTime` and `toDateTime` to send for this window.
-    pub fn request_bounds(&self, kind: LogKind) -> (Timestamp, Timestamp) {
-        if kind.to_is_inclusive() {
-            (self.from, self.to.previous_tick())
-        } else {
-            (self.from, self.to)
-        }
-    }
-
     /// Length of the window.
     pub fn span(&self) -> Duration {
         self.to.duration_since(self.from)
@@ -192,25 +182,6 @@ mod tests {
         let seconds = SweepLadder::new(Duration::from_secs(1), Duration::from_secs(20));
         let expected = [0, 2_222_222_200, 6_666_666_600, 20_000_000_000].map(Duration::from_nanos);
         assert_eq!(seconds.delays(), expected);
-    }
-
-    #[test]
-    fn pstn_windows_end_one_tick_early_and_direct_routing_windows_do_not() {
-        let window = Window {
-            sweep: 0,
-            from: at("2024-05-01T00:00:00Z"),
-            to: at("2024-05-02T00:00:00Z"),
-        };
-        let (from, to) = window.request_bounds(LogKind::Pstn);
-        assert_eq!(
-            (from.to_string(), to.to_string()),
-            (
-                "2024-05-01T00:00:00.0000000Z".into(),
-                "2024-05-01T23:59:59.9999999Z".into()
-            )
-        );
-        let (_, to) = window.request_bounds(LogKind::DirectRouting);
-        assert_eq!(to.to_string(), "2024-05-02T00:00:00.0000000Z");
     }
 
     #[test]

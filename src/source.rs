@@ -261,14 +261,7 @@ impl Source {
                 fetched = fetcher.next() => fetched,
                 () = self.shutdown.triggered() => return Err(SourceError::Interrupted),
             };
-            let fetched = fetched.inspect_err(|error| {
-                if matches!(
-                    error,
-                    GraphError::ForeignNextLink { .. } | GraphError::BadNextLink(_)
-                ) {
-                    self.telemetry.failure(error.reason());
-                }
-            })?;
+            let fetched = fetched?;
             // A sweep's cursor moves only over windows that are all done, in order, so
             // a window left half-read is read again (its delivered ids are on record).
             let mut cursors = Vec::new();

@@ -41,6 +41,9 @@ pub enum StartError {
     /// State could not be opened.
     #[error("state: {0}")]
     State(#[from] StateError),
+    /// The metrics could not be registered (a clashing or malformed definition).
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
     /// A sink could not be opened.
     #[error("{0}")]
     Sink(String),
@@ -120,7 +123,7 @@ fn build_client(
         &config.client_id,
         &config.graph_url,
         material,
-        telemetry.clone(),
+        Arc::new(telemetry.clone()),
     )
     .map_err(|error| error.to_string())?;
     let endpoint = GraphEndpoint {
@@ -140,7 +143,7 @@ fn build_client(
         endpoint,
         tokens,
         options,
-        telemetry.clone(),
+        Arc::new(telemetry.clone()),
     ))
 }
 

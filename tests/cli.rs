@@ -112,7 +112,7 @@ fn config_listening_on(dir: &std::path::Path, address: &str) -> std::path::PathB
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthcheck_asks_the_running_agent_and_exits_0_1_or_78() {
-    let metrics = pstn_agent::metrics::Metrics::new();
+    let metrics = pstn_agent::metrics::Metrics::new().unwrap();
     let listener = pstn_agent::api::ApiListener::bind(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();

@@ -95,7 +95,7 @@ async fn call_counters_equal_delivered_rows_through_sweeps_late_rows_and_a_resta
     }
     // A restart: a new process starts its counters at zero and counts only new rows.
     let before = harness.events().len();
-    harness.metrics = Metrics::new();
+    harness.metrics = Metrics::new().unwrap();
     harness.clock.advance(Duration::from_secs(3600));
     assert_eq!(harness.once(&config).await.exit_code(), 0);
     let new_rows = (harness.events().len() - before) as f64;
@@ -127,7 +127,7 @@ async fn the_calling_plan_gauge_is_read_from_state_after_a_restart() {
     let gauge = |text: &str| sample(text, "pstn_calling_plan_outbound_month_seconds", &[]);
     assert!(expected > 0.0);
     assert_eq!(gauge(&harness.metrics.encode()), expected);
-    harness.metrics = Metrics::new();
+    harness.metrics = Metrics::new().unwrap();
     assert_eq!(harness.once(&config).await.exit_code(), 0);
     assert_eq!(
         gauge(&harness.metrics.encode()),

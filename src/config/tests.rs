@@ -239,3 +239,12 @@ fn otel_service_name_is_respected_unless_configured() {
     };
     assert_eq!(otlp.service_name, "telephony-audit");
 }
+
+#[test]
+fn the_default_api_address_text_and_parts_agree() {
+    let parsed: std::net::SocketAddr = super::DEFAULT_API_ADDRESS.parse().unwrap();
+    assert_eq!(
+        parsed,
+        std::net::SocketAddr::from(super::DEFAULT_API_SOCKET)
+    );
+}

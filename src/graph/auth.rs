@@ -1,7 +1,7 @@
 //! Entra ID client credentials: a cached access token, refreshed before it expires.
 
 use super::assertion::AssertionSigner;
-use crate::metrics::SourceTelemetry;
+use super::{GraphEvent, GraphEvents};
 use crate::model::Secret;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -81,7 +81,7 @@ pub struct TokenSource {
     scope: String,
     credential: CredentialMaterial,
     cached: Mutex<Cached>,
-    telemetry: SourceTelemetry,
+    events: Arc<dyn GraphEvents>,
 }
 
 #[derive(Deserialize)]
@@ -115,7 +115,7 @@ impl TokenSource {
         client_id: &str,
         graph_url: &Url,
         credential: CredentialMaterial,
-        telemetry: SourceTelemetry,
+        events: Arc<dyn GraphEvents>,
     ) -> Result<Self, AuthError> {
         let base = authority_url.as_str().trim_end_matches('/');
         let token_url = Url::parse(&format!("{base}/{tenant_id}/oauth2/v2.0/token"))
@@ -127,7 +127,7 @@ impl TokenSource {
             client_id: client_id.to_owned(),
             scope,
             credential,
-            telemetry,
+            events,
             cached: Mutex::new(Cached {
                 token: None,
                 issued: 0,
@@ -144,7 +144,9 @@ impl TokenSource {
             }
         }
         let requested = self.request().await;
-        self.telemetry.token_request(requested.is_ok());
+        self.events.emit(GraphEvent::TokenRequested {
+            succeeded: requested.is_ok(),
+        });
         let (value, lifetime) = requested?;
         cached.issued += 1;
         // Refresh well before expiry: a fifth of the lifetime early, at most five minutes.

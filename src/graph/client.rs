@@ -1,17 +1,17 @@
 //! The HTTP side of one source: rate cap, Retry-After gate, token, retries, paging.
 
 use super::auth::AccessToken;
-use super::{GraphError, Page, TokenSource};
-use crate::metrics::SourceTelemetry;
+use super::paging::{PageChain, request_edges};
+use super::{FailureReason, GraphError, GraphEvent, GraphEvents, Page, TokenSource};
 use crate::model::ApiVersion;
 use crate::model::LogKind;
-use crate::planner::Window;
+use crate::model::Timestamp;
 use crate::retry::{RetryPolicy, full_jitter};
 use backon::Retryable;
 use bytes::BytesMut;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use url::Url;
@@ -30,9 +30,10 @@ pub struct GraphEndpoint {
 }
 
 impl GraphEndpoint {
-    /// The first page of a window, with the edges its function wants.
-    pub fn window_url(&self, window: &Window) -> Result<Url, GraphError> {
-        let (from, to) = window.request_bounds(self.kind);
+    /// The first page of a window of start times `[from, to)`, with the edges its
+    /// function wants.
+    pub fn window_url(&self, from: Timestamp, to: Timestamp) -> Result<Url, GraphError> {
+        let (from, to) = request_edges(self.kind, from, to);
         let base = self.base.as_str().trim_end_matches('/');
         let text = format!(
             "{base}/{}/communications/callRecords/{}(fromDateTime={from},toDateTime={to})",
@@ -51,9 +52,15 @@ impl GraphEndpoint {
         )
     }
 
-    /// Accepts an `@odata.nextLink` only if it points at `graph_url`'s own origin.
+    /// Accepts an `@odata.nextLink` only if it points at `graph_url`'s own origin and
+    /// carries no credentials of its own.
     pub fn check_next_link(&self, link: &str) -> Result<Url, GraphError> {
         let url = Url::parse(link).map_err(|error| GraphError::BadNextLink(error.to_string()))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(GraphError::BadNextLink(
+                "it carries a user name or password".into(),
+            ));
+        }
         let (origin, expected) = (Self::origin(&url), Self::origin(&self.base));
         if origin != expected {
             return Err(GraphError::ForeignNextLink { origin, expected });
@@ -94,7 +101,7 @@ pub struct GraphClient {
     limiter: DefaultDirectRateLimiter,
     paused_until: Mutex<Option<Instant>>,
     options: GraphClientOptions,
-    telemetry: SourceTelemetry,
+    events: Arc<dyn GraphEvents>,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -136,7 +143,7 @@ impl GraphClient {
         endpoint: GraphEndpoint,
         tokens: TokenSource,
         options: GraphClientOptions,
-        telemetry: SourceTelemetry,
+        events: Arc<dyn GraphEvents>,
     ) -> Self {
         let period = Duration::from_secs_f64(1.0 / options.requests_per_second.max(0.001));
         let quota = Quota::with_period(period)
@@ -148,7 +155,7 @@ impl GraphClient {
             tokens,
             limiter: RateLimiter::direct(quota),
             paused_until: Mutex::new(None),
-            telemetry,
+            events,
             options,
         }
     }
@@ -158,15 +165,25 @@ impl GraphClient {
         &self.endpoint
     }
 
+    /// Reads the window of start times `[from, to)` page by page.
+    pub fn pages(self: &Arc<Self>, from: Timestamp, to: Timestamp) -> PageChain {
+        PageChain::new(self.clone(), from, to)
+    }
+
+    /// Reports one event to whoever built this client.
+    pub(super) fn emit(&self, event: GraphEvent) {
+        self.events.emit(event);
+    }
+
     /// Fetches one page, retrying transient failures with exponential backoff and full jitter.
-    pub async fn get_page(&self, url: &Url) -> Result<Page, GraphError> {
+    pub(super) async fn get_page(&self, url: &Url) -> Result<Page, GraphError> {
         (|| self.attempt(url))
             .retry(self.options.retry.backoff())
             .sleep(tokio::time::sleep)
             .when(GraphError::is_transient)
             .adjust(|_, delay| delay.map(full_jitter))
             .notify(|error, delay| {
-                self.telemetry.retried();
+                self.emit(GraphEvent::Retrying);
                 tracing::warn!(function = self.endpoint.kind.function(), %error, retry_in = ?delay, "Graph request failed; retrying");
             })
             .await
@@ -186,7 +203,7 @@ impl GraphClient {
             match answer.status {
                 200 => {
                     return Page::parse(answer.body).map_err(|error| {
-                        self.telemetry.failure("unreadable_body");
+                        self.emit(GraphEvent::Failed(FailureReason::UnreadableBody));
                         error.into()
                     });
                 }
@@ -237,19 +254,13 @@ impl GraphClient {
         let sent = self.send(url, token).await;
         let failure = match &sent {
             Err(error) => Some(error.reason()),
-            Ok(answer) => match answer.status {
-                200 => None,
-                401 => Some("unauthorized"),
-                403 => Some("forbidden"),
-                429 => Some("throttled"),
-                500 | 502 | 503 | 504 => Some("server_error"),
-                _ => Some("refused"),
-            },
+            Ok(answer) if answer.status == 200 => None,
+            Ok(answer) => Some(FailureReason::of_status(answer.status)),
         };
-        self.telemetry.graph_request(started.elapsed(), failure);
-        if failure == Some("throttled") {
-            self.telemetry.throttled();
-        }
+        self.emit(GraphEvent::RequestFinished {
+            took: started.elapsed(),
+            failure,
+        });
         sent
     }
 

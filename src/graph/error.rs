@@ -1,6 +1,6 @@
 //! Everything that can go wrong talking to Graph, sorted by what to do about it.
 
-use super::{AuthError, PageError};
+use super::{AuthError, FailureReason, PageError};
 use std::time::Duration;
 
 /// A failed Graph request, after the client's own retries.
@@ -60,9 +60,12 @@ pub enum GraphError {
         /// Scheme, host and port of `graph_url`.
         expected: String,
     },
-    /// An `@odata.nextLink` that is not a URL.
-    #[error("@odata.nextLink is not a URL: {0}")]
+    /// An `@odata.nextLink` that is not a URL, or carries credentials.
+    #[error("refused to follow @odata.nextLink: {0}")]
     BadNextLink(String),
+    /// A page chain that loops back or never ends.
+    #[error("stopped paging: {0}")]
+    EndlessPaging(String),
 }
 
 impl GraphError {
@@ -85,20 +88,21 @@ impl GraphError {
         )
     }
 
-    /// A bounded label value for metrics.
-    pub fn reason(&self) -> &'static str {
+    /// Why it failed, as a bounded label value.
+    pub fn reason(&self) -> FailureReason {
         match self {
-            GraphError::Auth(_) => "auth",
-            GraphError::Throttled(_) => "throttled",
-            GraphError::Unavailable { .. } => "server_error",
-            GraphError::Forbidden { .. } => "forbidden",
-            GraphError::Unauthorized(_) => "unauthorized",
-            GraphError::Refused { .. } => "refused",
-            GraphError::Network(_) => "network",
-            GraphError::BodyTooLarge(_) => "body_too_large",
-            GraphError::UnreadableBody(_) => "unreadable_body",
-            GraphError::ForeignNextLink { .. } => "foreign_next_link",
-            GraphError::BadNextLink(_) => "bad_next_link",
+            GraphError::Auth(_) => FailureReason::Auth,
+            GraphError::Throttled(_) => FailureReason::Throttled,
+            GraphError::Unavailable { .. } => FailureReason::ServerError,
+            GraphError::Forbidden { .. } => FailureReason::Forbidden,
+            GraphError::Unauthorized(_) => FailureReason::Unauthorized,
+            GraphError::Refused { .. } => FailureReason::Refused,
+            GraphError::Network(_) => FailureReason::Network,
+            GraphError::BodyTooLarge(_) => FailureReason::BodyTooLarge,
+            GraphError::UnreadableBody(_) => FailureReason::UnreadableBody,
+            GraphError::ForeignNextLink { .. } => FailureReason::ForeignNextLink,
+            GraphError::BadNextLink(_) => FailureReason::BadNextLink,
+            GraphError::EndlessPaging(_) => FailureReason::EndlessPaging,
         }
     }
 }

@@ -4,12 +4,10 @@
 use super::labels::{
     self, COUNTRIES, CURRENCIES, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
 };
-use super::register;
+use super::registrar::{MetricsError, Registrar};
 use crate::model::{LogKind, Row};
 use crate::time::Timestamp;
-use prometheus::{
-    CounterVec, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
-};
+use prometheus::{CounterVec, GaugeVec, HistogramVec, IntCounterVec};
 
 /// Seconds: a ring that was not answered, a short call, ..., a four-hour conference.
 const DURATION_BUCKETS: &[f64] = &[
@@ -102,59 +100,22 @@ pub struct CallMetrics {
     plan_seconds: GaugeVec,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    register(
-        registry,
-        IntCounterVec::new(Opts::new(name, help), labels)
-            .unwrap_or_else(|error| unreachable!("{error}")),
-    )
-}
-
-fn float_counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> CounterVec {
-    register(
-        registry,
-        CounterVec::new(Opts::new(name, help), labels)
-            .unwrap_or_else(|error| unreachable!("{error}")),
-    )
-}
-
-fn histogram(
-    registry: &Registry,
-    name: &str,
-    help: &str,
-    buckets: &[f64],
-    labels: &[&str],
-) -> HistogramVec {
-    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
-    register(
-        registry,
-        HistogramVec::new(opts, labels).unwrap_or_else(|error| unreachable!("{error}")),
-    )
-}
-
 impl CallMetrics {
-    pub(super) fn new(registry: &Registry) -> Self {
-        CallMetrics {
-            calls: counter(registry, "pstn_calls_total", "Calls delivered to every sink, by call type.", &["source", "kind", "call_type"]),
-            duration: histogram(registry, "pstn_call_duration_seconds", "Duration of delivered calls.", DURATION_BUCKETS, &["source", "kind", "call_type"]),
-            charge_total: float_counter(registry, "pstn_call_charge_total", "Sum of the charge of delivered calls, in their currency.", &["source", "call_type", "currency"]),
-            charge: histogram(registry, "pstn_call_charge", "Charge of one delivered call, in its currency.", CHARGE_BUCKETS, &["source", "currency"]),
-            connection_charge_total: float_counter(registry, "pstn_call_connection_charge_total", "Sum of the connection charge of delivered calls, in their currency.", &["source", "call_type", "currency"]),
-            by_country: counter(registry, "pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, beta API; none when absent).", &["source", "kind", "country"]),
-            by_destination: counter(registry, "pstn_calls_by_destination_context_total", "Delivered PSTN calls by destinationContext (domestic, international; none for inbound).", &["source", "destination"]),
-            charge_by_destination: float_counter(registry, "pstn_call_charge_by_destination_context_total", "Sum of the charge of delivered PSTN calls by destinationContext, in their currency: the toll-fraud signal.", &["source", "destination", "currency"]),
-            by_license: counter(registry, "pstn_calls_by_license_total", "Delivered PSTN calls by licenseCapability.", &["source", "license"]),
-            direct_routing_outcomes: counter(registry, "pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "outcome"]),
-            direct_routing_failures: counter(registry, "pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "sip_code"]),
-            plan_seconds: register(
-                registry,
-                GaugeVec::new(
-                    Opts::new("pstn_calling_plan_outbound_month_seconds", "Outbound Calling Plans seconds (user_out*) of calls that started this calendar month (UTC), by licenseCapability; compare with the plan's minute pool."),
-                    &["source", "license"],
-                )
-                .unwrap_or_else(|error| unreachable!("{error}")),
-            ),
-        }
+    pub(super) fn new(registry: &Registrar<'_>) -> Result<Self, MetricsError> {
+        Ok(CallMetrics {
+            calls: registry.counter("pstn_calls_total", "Calls delivered to every sink, by call type.", &["source", "kind", "call_type"])?,
+            duration: registry.histogram("pstn_call_duration_seconds", "Duration of delivered calls.", DURATION_BUCKETS, &["source", "kind", "call_type"])?,
+            charge_total: registry.float_counter("pstn_call_charge_total", "Sum of the charge of delivered calls, in their currency.", &["source", "call_type", "currency"])?,
+            charge: registry.histogram("pstn_call_charge", "Charge of one delivered call, in its currency.", CHARGE_BUCKETS, &["source", "currency"])?,
+            connection_charge_total: registry.float_counter("pstn_call_connection_charge_total", "Sum of the connection charge of delivered calls, in their currency.", &["source", "call_type", "currency"])?,
+            by_country: registry.counter("pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, beta API; none when absent).", &["source", "kind", "country"])?,
+            by_destination: registry.counter("pstn_calls_by_destination_context_total", "Delivered PSTN calls by destinationContext (domestic, international; none for inbound).", &["source", "destination"])?,
+            charge_by_destination: registry.float_counter("pstn_call_charge_by_destination_context_total", "Sum of the charge of delivered PSTN calls by destinationContext, in their currency: the toll-fraud signal.", &["source", "destination", "currency"])?,
+            by_license: registry.counter("pstn_calls_by_license_total", "Delivered PSTN calls by licenseCapability.", &["source", "license"])?,
+            direct_routing_outcomes: registry.counter("pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "outcome"])?,
+            direct_routing_failures: registry.counter("pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "sip_code"])?,
+            plan_seconds: registry.gauge("pstn_calling_plan_outbound_month_seconds", "Outbound Calling Plans seconds (user_out*) of calls that started this calendar month (UTC), by licenseCapability; compare with the plan's minute pool.", &["source", "license"])?,
+        })
     }
 
     /// Creates the series users alert on, at zero, before any call arrives.

@@ -15,6 +15,9 @@ pub enum BadRow {
 }
 
 impl BadRow {
+    /// Every reason, for pre-registering one series each.
+    pub const ALL: [BadRow; 3] = [BadRow::NotAnObject, BadRow::MissingId, BadRow::BadStart];
+
     /// A bounded label value for metrics and logs.
     pub fn reason(self) -> &'static str {
         match self {

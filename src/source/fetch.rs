@@ -4,7 +4,7 @@
 //! limited by `requests_per_second` rather than by Graph's latency. The source still
 //! delivers and commits one page at a time, in whatever order pages arrive.
 
-use crate::graph::{GraphClient, GraphError, Page};
+use crate::graph::{ChainPage, GraphClient, GraphError, Page};
 use crate::planner::Window;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -80,42 +80,15 @@ async fn fetch_window(
     window: Window,
     sender: mpsc::Sender<Result<FetchedPage, GraphError>>,
 ) {
-    let endpoint = client.endpoint().clone();
-    let mut url = match endpoint.window_url(&window) {
-        Ok(url) => url,
-        Err(error) => {
-            let _ = sender.send(Err(error)).await;
+    let mut chain = client.pages(window.from, window.to);
+    while let Some(fetched) = chain.next_page().await {
+        let item = fetched.map(|ChainPage { page, last }| FetchedPage {
+            window: index,
+            page,
+            last,
+        });
+        if sender.send(item).await.is_err() {
             return;
-        }
-    };
-    loop {
-        let page = match client.get_page(&url).await {
-            Ok(page) => page,
-            Err(error) => {
-                let _ = sender.send(Err(error)).await;
-                return;
-            }
-        };
-        let next = page.next_link().map(|link| endpoint.check_next_link(link));
-        let last = next.is_none();
-        if sender
-            .send(Ok(FetchedPage {
-                window: index,
-                page,
-                last,
-            }))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        match next {
-            None => return,
-            Some(Ok(link)) => url = link,
-            Some(Err(error)) => {
-                let _ = sender.send(Err(error)).await;
-                return;
-            }
         }
     }
 }

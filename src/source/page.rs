@@ -75,7 +75,7 @@ impl Preparer {
                 Ok(row) => rows.push(row),
                 Err(reason) => {
                     bad_rows += 1;
-                    self.telemetry.row_skipped(reason.reason());
+                    self.telemetry.row_skipped(reason);
                     self.bad_rows.record(source, reason, position);
                 }
             }

@@ -52,7 +52,7 @@ impl Harness {
             simulator,
             clock,
             dir: tempfile::tempdir().unwrap(),
-            metrics: Metrics::new(),
+            metrics: Metrics::new().unwrap(),
         }
     }
 

@@ -1,0 +1,119 @@
+//! Reading one window to its end: the first page's URL with the edges its function
+//! wants, then each `@odata.nextLink`, vetted before it is followed. A link to another
+//! origin, a link carrying credentials, a link seen before in the same chain, or more
+//! pages than any tenant needs end the chain with an error; the pages already read
+//! stay read (their rows were delivered), and the window is read again next poll.
+
+use super::{GraphClient, GraphError, GraphEvent, Page};
+use crate::model::Timestamp;
+use std::collections::HashSet;
+use std::sync::Arc;
+use url::Url;
+
+/// More pages than this in one window end it as failed. A window spans at most a day,
+/// and pages hold up to 1,000 rows: 10,000 pages are 10 million calls in one day, far
+/// beyond any tenant, while a chain that never ends is stopped within minutes.
+pub const MAX_PAGES_PER_WINDOW: usize = 10_000;
+
+/// One page of a chain, and whether it is the window's last.
+#[derive(Debug)]
+pub struct ChainPage {
+    /// The page.
+    pub page: Page,
+    /// No `@odata.nextLink` follows: the window is read to its end.
+    pub last: bool,
+}
+
+/// The pages of one window, fetched one after another (Graph's paging is sequential).
+#[derive(Debug)]
+pub struct PageChain {
+    client: Arc<GraphClient>,
+    next: Option<Result<Url, GraphError>>,
+    seen: HashSet<String>,
+    pages: usize,
+}
+
+impl PageChain {
+    pub(super) fn new(client: Arc<GraphClient>, from: Timestamp, to: Timestamp) -> Self {
+        let first = client.endpoint().window_url(from, to);
+        PageChain {
+            client,
+            next: Some(first),
+            seen: HashSet::new(),
+            pages: 0,
+        }
+    }
+
+    /// The next page; `None` once the last page was returned or an error ended the chain.
+    pub async fn next_page(&mut self) -> Option<Result<ChainPage, GraphError>> {
+        let url = match self.next.take()? {
+            Ok(url) => url,
+            Err(error) => return Some(Err(error)),
+        };
+        let page = match self.client.get_page(&url).await {
+            Ok(page) => page,
+            Err(error) => return Some(Err(error)),
+        };
+        self.pages += 1;
+        self.seen.insert(url.into());
+        self.next = page.next_link().map(|link| self.vet(link));
+        let last = self.next.is_none();
+        Some(Ok(ChainPage { page, last }))
+    }
+
+    /// Checks a next link before it is followed, counting what is refused.
+    fn vet(&self, link: &str) -> Result<Url, GraphError> {
+        let checked = self
+            .client
+            .endpoint()
+            .check_next_link(link)
+            .and_then(|url| {
+                if self.seen.contains(url.as_str()) {
+                    Err(GraphError::EndlessPaging(
+                        "@odata.nextLink points at a page already read in this window".into(),
+                    ))
+                } else if self.pages >= MAX_PAGES_PER_WINDOW {
+                    Err(GraphError::EndlessPaging(format!(
+                        "more than {MAX_PAGES_PER_WINDOW} pages in one window"
+                    )))
+                } else {
+                    Ok(url)
+                }
+            });
+        if let Err(error) = &checked {
+            self.client.emit(GraphEvent::Failed(error.reason()));
+        }
+        checked
+    }
+}
+
+/// The `fromDateTime` and `toDateTime` to send for start times `[from, to)`: Graph's
+/// `toDateTime` is inclusive for some functions, so their end moves back one tick.
+pub fn request_edges(
+    kind: crate::model::LogKind,
+    from: Timestamp,
+    to: Timestamp,
+) -> (Timestamp, Timestamp) {
+    if kind.to_is_inclusive() {
+        (from, to.previous_tick())
+    } else {
+        (from, to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LogKind;
+
+    #[test]
+    fn an_inclusive_end_moves_back_one_tick_and_an_exclusive_one_stays() {
+        let from = Timestamp::parse("2024-05-01T00:00:00Z").unwrap();
+        let to = Timestamp::parse("2024-05-02T00:00:00Z").unwrap();
+        let (sent_from, sent_to) = request_edges(LogKind::Pstn, from, to);
+        assert_eq!(sent_from.to_string(), "2024-05-01T00:00:00.0000000Z");
+        assert_eq!(sent_to.to_string(), "2024-05-01T23:59:59.9999999Z");
+        let (_, sent_to) = request_edges(LogKind::DirectRouting, from, to);
+        assert_eq!(sent_to.to_string(), "2024-05-02T00:00:00.0000000Z");
+    }
+}

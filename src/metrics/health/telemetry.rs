@@ -1,0 +1,115 @@
+//! The handles one source or sink reports through, bound once so that reporting an
+//! event is an atomic add.
+
+use super::readiness::{SinkHealth, SourceHealth, lock};
+use crate::graph::{FailureReason, GraphEvent, GraphEvents};
+use crate::model::BadRow;
+use prometheus::{Gauge, Histogram, IntCounter, IntCounterVec};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One source's metric handles and readiness.
+#[derive(Debug, Clone)]
+pub struct SourceTelemetry {
+    pub(super) name: Arc<str>,
+    pub(super) requests: IntCounter,
+    pub(super) failures: IntCounterVec,
+    pub(super) throttled: IntCounter,
+    pub(super) retries: IntCounter,
+    pub(super) duration: Histogram,
+    pub(super) tokens_ok: IntCounter,
+    pub(super) tokens_failed: IntCounter,
+    pub(super) rows_read: IntCounter,
+    pub(super) rows_duplicate: IntCounter,
+    pub(super) rows_skipped: IntCounterVec,
+    pub(super) polls_ok: IntCounter,
+    pub(super) polls_failed: IntCounter,
+    pub(super) last_success: Gauge,
+    pub(super) backlog: Gauge,
+    pub(super) health: Arc<Mutex<SourceHealth>>,
+}
+
+impl SourceTelemetry {
+    fn failed(&self, reason: FailureReason) {
+        self.failures
+            .with_label_values(&[&self.name, reason.as_str()])
+            .inc();
+    }
+
+    /// A page was read: its rows, and those dropped as duplicates or skipped.
+    pub fn page_read(&self, rows: u64, duplicates: u64) {
+        self.rows_read.inc_by(rows);
+        self.rows_duplicate.inc_by(duplicates);
+    }
+
+    /// A row was skipped as unusable.
+    pub fn row_skipped(&self, reason: BadRow) {
+        self.rows_skipped
+            .with_label_values(&[&self.name, reason.reason()])
+            .inc();
+    }
+
+    /// A window was fully read, delivered and committed.
+    pub fn window_done(&self, unix_seconds: f64) {
+        self.last_success.set(unix_seconds);
+        let mut health = lock(&self.health);
+        health.last_progress = Some(Instant::now());
+        health.problem = None;
+    }
+
+    /// A poll ended; `backlog` is how far the slowest sweep is behind.
+    pub fn poll_done(&self, failure: Option<String>, backlog: Duration) {
+        self.backlog.set(backlog.as_secs_f64());
+        match failure {
+            None => self.polls_ok.inc(),
+            Some(problem) => {
+                self.polls_failed.inc();
+                lock(&self.health).problem = Some(problem);
+            }
+        }
+    }
+}
+
+impl GraphEvents for SourceTelemetry {
+    fn emit(&self, event: GraphEvent) {
+        match event {
+            GraphEvent::RequestFinished { took, failure } => {
+                self.requests.inc();
+                self.duration.observe(took.as_secs_f64());
+                if let Some(reason) = failure {
+                    self.failed(reason);
+                    if reason == FailureReason::Throttled {
+                        self.throttled.inc();
+                    }
+                }
+            }
+            GraphEvent::Failed(reason) => self.failed(reason),
+            GraphEvent::Retrying => self.retries.inc(),
+            GraphEvent::TokenRequested { succeeded: true } => self.tokens_ok.inc(),
+            GraphEvent::TokenRequested { succeeded: false } => self.tokens_failed.inc(),
+        }
+    }
+}
+
+/// One sink's metric handles and readiness.
+#[derive(Debug, Clone)]
+pub struct SinkTelemetry {
+    pub(super) accepted: IntCounter,
+    pub(super) failed: IntCounter,
+    pub(super) events: IntCounter,
+    pub(super) health: Arc<Mutex<SinkHealth>>,
+}
+
+impl SinkTelemetry {
+    /// The sink answered a batch of `events`.
+    pub fn batch(&self, events: usize, failure: Option<String>) {
+        match failure {
+            None => {
+                self.accepted.inc();
+                self.events.inc_by(events as u64);
+            }
+            Some(_) => self.failed.inc(),
+        }
+        lock(&self.health).failing = failure;
+    }
+}
