@@ -1,0 +1,106 @@
+//! Paging against a hostile Graph stand-in: a nextLink that points back at a page
+//! already read, or that carries credentials, ends the window as failed instead of
+//! looping or following it; the rows already read stay delivered.
+
+mod common;
+
+use common::{Harness, quick_retries};
+use hyper::{Request, Response};
+use pstn_agent::simulate::SimulatorOptions;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+const ROW: &str = r#"{"id":"9c4984c7-6c3c-427d-a30c-bd0b2eacee90","startDateTime":"2024-05-20T06:00:00Z","callType":"user_out","duration":60}"#;
+
+/// A tenant whose every page links to `next_link(own URL)`; counts the page requests.
+async fn hostile_graph(next_link: fn(&str) -> String) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let pages = Arc::new(AtomicUsize::new(0));
+    let (own_base, counter) = (base.clone(), pages.clone());
+    let handler = Arc::new(move |request: Request<hyper::body::Incoming>| {
+        let (base, counter) = (own_base.clone(), counter.clone());
+        async move {
+            let path = request.uri().to_string();
+            let body = if path.contains("/oauth2/v2.0/token") {
+                r#"{"token_type":"Bearer","expires_in":3599,"access_token":"t"}"#.to_owned()
+            } else {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let link = next_link(&format!("{base}{path}"));
+                format!(r#"{{"@odata.nextLink":"{link}","value":[{ROW}]}}"#)
+            };
+            Response::new(pstn_agent::http_server::full(body))
+        }
+    });
+    tokio::spawn(pstn_agent::http_server::serve(listener, handler));
+    (base, pages)
+}
+
+/// Runs the agent once against `url` and returns (report, events written, failure series).
+async fn once_against(url: &str) -> (pstn_agent::topology::RunReport, usize, String) {
+    let harness = Harness::start(SimulatorOptions::default()).await;
+    let text = format!(
+        "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\nrequests_per_second = 1\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n",
+        harness.dir.path().join("state").display(),
+        harness.output().display()
+    );
+    let config = pstn_agent::config::Config::parse(
+        &text,
+        std::path::Path::new("/"),
+        &pstn_agent::config::Environment::fixed([]),
+    )
+    .unwrap();
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        harness.once_with(&config, quick_retries()),
+    )
+    .await
+    .expect("the agent must not page forever");
+    let metrics = harness.metrics.encode();
+    (report, harness.events().len(), metrics)
+}
+
+fn failures(metrics: &str, reason: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|line| {
+            line.starts_with("pstn_graph_request_failures_total")
+                && line.contains(&format!("reason=\"{reason}\""))
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_link_back_to_a_page_already_read_ends_the_window_as_failed() {
+    let (url, pages) = hostile_graph(|own| own.to_owned()).await;
+    let (report, events, metrics) = once_against(&url).await;
+    assert_eq!(report.exit_code(), 1, "{report:?}");
+    let (_, message) = &report.failed[0];
+    assert!(message.contains("already read"), "{message}");
+    assert_eq!(
+        events, 1,
+        "the row read before the loop stays delivered, once"
+    );
+    // One chain at this rate: its first page, then the link back to it is refused
+    // without being fetched.
+    assert_eq!(pages.load(Ordering::SeqCst), 1);
+    assert!(failures(&metrics, "endless_paging") >= 1.0, "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_link_carrying_a_user_and_password_is_not_followed() {
+    let (url, pages) =
+        hostile_graph(|own| own.replacen("http://", "http://user:password@", 1) + "&$skip=1").await;
+    let (report, events, metrics) = once_against(&url).await;
+    assert_eq!(report.exit_code(), 1, "{report:?}");
+    assert!(
+        report.failed[0].1.contains("user name or password"),
+        "{report:?}"
+    );
+    assert_eq!(pages.load(Ordering::SeqCst), 1, "the link was followed");
+    assert_eq!(events, 1);
+    assert_eq!(failures(&metrics, "bad_next_link"), 1.0, "{metrics}");
+}
