@@ -92,13 +92,16 @@ fn pipeline(pages: &[Bytes]) {
     for body in pages {
         let page = Page::parse(body.clone()).unwrap_or_else(|error| panic!("{error}"));
         let rows: Vec<Row<'_>> = page.rows().filter_map(|raw| Row::parse(raw).ok()).collect();
-        let keys: Vec<DedupeKey> = rows.iter().map(Row::dedupe_key).collect();
+        let keyed: Vec<(DedupeKey, Timestamp)> = rows
+            .iter()
+            .map(|row| (row.dedupe_key(), row.start))
+            .collect();
         let unseen = state
-            .unseen(&keys)
+            .unseen(&keyed)
             .unwrap_or_else(|error| panic!("{error}"));
         let mut lines = Vec::with_capacity(body.len() + rows.len() * 192);
         let mut delivered = Vec::with_capacity(rows.len());
-        for ((row, key), unseen) in rows.iter().zip(keys).zip(unseen) {
+        for ((row, (key, _)), unseen) in rows.iter().zip(keyed).zip(unseen) {
             if unseen {
                 encoder.encode(row, &observed, &mut lines);
                 delivered.push((key.into_bytes(), row.start));

@@ -288,8 +288,8 @@ impl Source {
             }
         }
         if let Some(oldest) = self.cursors.iter().min().copied() {
-            let state = self.state.clone();
-            blocking(move || state.prune(oldest)).await?;
+            let (state, shutdown) = (self.state.clone(), self.shutdown.clone());
+            blocking(move || state.prune(oldest, || !shutdown.is_triggered())).await?;
         }
         Ok(progress.finish())
     }

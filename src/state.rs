@@ -8,7 +8,7 @@
 mod schema;
 mod source_state;
 
-pub use source_state::{Commit, SourceState};
+pub use source_state::{Commit, PRUNE_SLICE, SourceState};
 
 use std::path::{Path, PathBuf};
 

@@ -80,11 +80,15 @@ impl Preparer {
                 }
             }
         }
-        let keys: Vec<DedupeKey> = rows.iter().map(Row::dedupe_key).collect();
-        let (keys, unseen) = {
+        let keyed: Vec<(DedupeKey, Timestamp)> = rows
+            .iter()
+            .map(|row| (row.dedupe_key(), row.start))
+            .collect();
+        let (keyed, unseen) = {
             let state = state.clone();
-            blocking(move || state.unseen(&keys).map(|unseen| (keys, unseen))).await?
+            blocking(move || state.unseen(&keyed).map(|unseen| (keyed, unseen))).await?
         };
+
         let observed_text = observed.to_string();
         let mut lines = Vec::with_capacity(page.body_len() + rows.len() * 192);
         let mut events = Vec::new();
@@ -93,13 +97,14 @@ impl Preparer {
         let mut plan_usage: Vec<(String, &'static str, f64)> = Vec::new();
         let mut duplicates = 0;
         let mut in_page = HashSet::with_capacity(rows.len());
-        let fresh: Vec<bool> = keys
+        // A row repeated within the page (shifted paging) is a duplicate too.
+        let fresh: Vec<bool> = keyed
             .iter()
             .zip(&unseen)
-            .map(|(key, unseen)| *unseen && in_page.insert(key))
+            .map(|(keyed, unseen)| *unseen && in_page.insert(keyed))
             .collect();
         drop(in_page);
-        for ((row, key), fresh) in rows.iter().zip(keys).zip(fresh) {
+        for ((row, (key, _)), fresh) in rows.iter().zip(keyed).zip(fresh) {
             if !fresh {
                 duplicates += 1;
                 continue;

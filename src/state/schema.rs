@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this release writes; older files are migrated, newer ones refused.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -30,15 +30,17 @@ CREATE TABLE IF NOT EXISTS sweeps (
     cursor       TEXT NOT NULL,
     PRIMARY KEY (source_id, delay_ticks)
 ) WITHOUT ROWID;
--- Ids already delivered to every sink, with their call start (100 ns ticks since
--- 1970) so that they can be pruned once no sweep will read that start again.
+-- Schema 3: keys of rows already delivered to every sink, laid out in the order rows
+-- arrive: by call start (100 ns ticks since 1970), then key. Inserts land near the
+-- end of one B-tree, a lookup knows the row's start, and pruning what no sweep will
+-- read again is a range delete at the front. (Schema 2 keyed by the random id and
+-- kept a second index on the start: two random B-tree writes per row.)
 CREATE TABLE IF NOT EXISTS delivered (
     source_id  INTEGER NOT NULL,
-    row_key    BLOB NOT NULL,
     call_start INTEGER NOT NULL,
-    PRIMARY KEY (source_id, row_key)
+    row_key    BLOB NOT NULL,
+    PRIMARY KEY (source_id, call_start, row_key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS delivered_by_start ON delivered (source_id, call_start);
 -- Schema 2: outbound Calling Plans seconds per calendar month (UTC, 'YYYY-MM') and
 -- licenseCapability, added in the same transaction as the ids they came with.
 CREATE TABLE IF NOT EXISTS plan_usage (
@@ -48,6 +50,19 @@ CREATE TABLE IF NOT EXISTS plan_usage (
     seconds   REAL NOT NULL,
     PRIMARY KEY (source_id, month, license)
 ) WITHOUT ROWID;
+";
+
+/// Schemas 1 and 2: the delivered keys move aside before the new layout is created...
+const RELAYOUT_DELIVERED: &str = "
+DROP INDEX IF EXISTS delivered_by_start;
+ALTER TABLE delivered RENAME TO delivered_schema_2;
+";
+
+/// ...and are copied into it in start order, then the old table goes.
+const COPY_DELIVERED: &str = "
+INSERT OR IGNORE INTO delivered (source_id, call_start, row_key)
+    SELECT source_id, call_start, row_key FROM delivered_schema_2 ORDER BY source_id, call_start, row_key;
+DROP TABLE delivered_schema_2;
 ";
 
 fn database_error(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
@@ -164,12 +179,21 @@ pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateE
         }),
         Some(version) if version == SCHEMA_VERSION => Ok(()),
         // A new file, or an older schema: every CREATE is IF NOT EXISTS, so running them
-        // adds what is missing (schema 1 lacked plan_usage) and keeps what is there.
-        _ => connection
-            .execute_batch(&format!(
-                "BEGIN; {CREATE} INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'), ('written_by', 'pstn-agent'); COMMIT;"
-            ))
-            .map_err(database_error(path)),
+        // adds what is missing (schema 1 lacked plan_usage) and keeps what is there;
+        // schemas 1 and 2 kept delivered keys in id order, copied here in start order.
+        _ => {
+            let relayout = if version.is_some() && tables.iter().any(|name| name == "delivered") {
+                RELAYOUT_DELIVERED
+            } else {
+                ""
+            };
+            connection
+                .execute_batch(&format!(
+                    "BEGIN; {relayout} {CREATE} {COPY_DELIVERED} INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'), ('written_by', 'pstn-agent'); COMMIT;",
+                    COPY_DELIVERED = if relayout.is_empty() { "" } else { COPY_DELIVERED },
+                ))
+                .map_err(database_error(path))
+        }
     }
 }
 

@@ -126,13 +126,16 @@ impl SourceState {
         })
     }
 
-    /// For each key, whether it has NOT been delivered yet.
-    pub fn unseen<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<bool>, StateError> {
+    /// For each (key, call start), whether it has NOT been delivered yet.
+    pub fn unseen<K: AsRef<[u8]>>(&self, rows: &[(K, Timestamp)]) -> Result<Vec<bool>, StateError> {
         self.with(|connection| {
-            let mut statement = connection
-                .prepare_cached("SELECT 1 FROM delivered WHERE source_id = ?1 AND row_key = ?2")?;
-            keys.iter()
-                .map(|key| Ok(!statement.exists(params![self.source_id, key.as_ref()])?))
+            let mut statement = connection.prepare_cached(
+                "SELECT 1 FROM delivered WHERE source_id = ?1 AND call_start = ?2 AND row_key = ?3",
+            )?;
+            rows.iter()
+                .map(|(key, start)| {
+                    Ok(!statement.exists(params![self.source_id, start.ticks(), key.as_ref()])?)
+                })
                 .collect()
         })
     }
@@ -143,10 +146,10 @@ impl SourceState {
             let transaction = connection.transaction()?;
             {
                 let mut insert = transaction.prepare_cached(
-                    "INSERT OR IGNORE INTO delivered (source_id, row_key, call_start) VALUES (?1, ?2, ?3)",
+                    "INSERT OR IGNORE INTO delivered (source_id, call_start, row_key) VALUES (?1, ?2, ?3)",
                 )?;
                 for (key, start) in &commit.delivered {
-                    insert.execute(params![self.source_id, key, start.ticks()])?;
+                    insert.execute(params![self.source_id, start.ticks(), key])?;
                 }
                 let mut usage = transaction.prepare_cached(
                     "INSERT INTO plan_usage (source_id, month, license, seconds) VALUES (?1, ?2, ?3, ?4)
@@ -179,16 +182,37 @@ impl SourceState {
         })
     }
 
-    /// Forgets delivered ids whose call started before `before` (no sweep reads them again).
-    pub fn prune(&self, before: Timestamp) -> Result<usize, StateError> {
-        self.with(|connection| {
-            connection.execute(
-                "DELETE FROM delivered WHERE source_id = ?1 AND call_start < ?2",
-                params![self.source_id, before.ticks()],
-            )
-        })
+    /// Forgets delivered keys whose call started before `before` (no sweep reads them
+    /// again), in slices of about [`PRUNE_SLICE`] rows, each its own transaction, and
+    /// asks `keep_going` between slices: a huge backlog never holds up a shutdown, and
+    /// what is left is pruned next time. Returns how many keys went.
+    pub fn prune(
+        &self,
+        before: Timestamp,
+        keep_going: impl Fn() -> bool,
+    ) -> Result<usize, StateError> {
+        let mut pruned = 0;
+        loop {
+            let slice = self.with(|connection| {
+                connection
+                    .prepare_cached(
+                        "DELETE FROM delivered WHERE source_id = ?1 AND call_start < ?2
+                       AND call_start <= coalesce((SELECT call_start FROM delivered
+                           WHERE source_id = ?1 AND call_start < ?2
+                           ORDER BY call_start LIMIT 1 OFFSET ?3), ?2)",
+                    )?
+                    .execute(params![self.source_id, before.ticks(), PRUNE_SLICE - 1])
+            })?;
+            pruned += slice;
+            if slice == 0 || !keep_going() {
+                return Ok(pruned);
+            }
+        }
     }
 }
+
+/// Rows one prune slice deletes (a few milliseconds of work).
+pub const PRUNE_SLICE: i64 = 10_000;
 
 #[cfg(test)]
 mod tests {
@@ -225,7 +249,15 @@ mod tests {
             .unwrap()
             .source("a", "pstn_calls", "t")
             .unwrap();
-        assert_eq!(reopened.unseen(&[key(1), key(3)]).unwrap(), [false, true]);
+        assert_eq!(
+            reopened
+                .unseen(&[
+                    (key(1), Timestamp::from_ticks(10)),
+                    (key(3), Timestamp::from_ticks(10))
+                ])
+                .unwrap(),
+            [false, true]
+        );
         assert_eq!(
             reopened.cursors().unwrap(),
             [(Duration::ZERO, Timestamp::from_ticks(30))]
@@ -234,8 +266,19 @@ mod tests {
             reopened.plan_usage("1970-01").unwrap(),
             [("MCOPSTN1".to_owned(), 90.0)]
         );
-        assert_eq!(reopened.prune(Timestamp::from_ticks(15)).unwrap(), 1);
-        assert_eq!(reopened.unseen(&[key(1), key(2)]).unwrap(), [true, false]);
+        assert_eq!(
+            reopened.prune(Timestamp::from_ticks(15), || true).unwrap(),
+            1
+        );
+        assert_eq!(
+            reopened
+                .unseen(&[
+                    (key(1), Timestamp::from_ticks(10)),
+                    (key(2), Timestamp::from_ticks(20))
+                ])
+                .unwrap(),
+            [true, false]
+        );
     }
 
     #[test]
@@ -250,7 +293,10 @@ mod tests {
             plan_usage: Vec::new(),
         })
         .unwrap();
-        assert_eq!(b.unseen(&[key(1)]).unwrap(), [true]);
+        assert_eq!(
+            b.unseen(&[(key(1), Timestamp::from_ticks(1))]).unwrap(),
+            [true]
+        );
     }
 
     #[test]
@@ -260,5 +306,38 @@ mod tests {
         drop(store.source("a", "pstn_calls", "t1").unwrap());
         let error = store.source("a", "pstn_calls", "t2").unwrap_err();
         assert!(error.to_string().contains("new name"), "{error}");
+    }
+
+    #[test]
+    fn pruning_goes_in_slices_and_stops_between_them_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateStore::open(dir.path())
+            .unwrap()
+            .source("a", "pstn_calls", "t")
+            .unwrap();
+        let rows = 3 * PRUNE_SLICE as usize + 5;
+        let delivered = (0..rows)
+            .map(|n| {
+                (
+                    (n as u64).to_be_bytes().to_vec(),
+                    Timestamp::from_ticks(n as i64),
+                )
+            })
+            .collect();
+        state
+            .commit(&Commit {
+                delivered,
+                ..Commit::default()
+            })
+            .unwrap();
+        let end = Timestamp::from_ticks(rows as i64);
+        // Asked to stop after the first slice: one slice went, the rest stays.
+        assert_eq!(state.prune(end, || false).unwrap(), PRUNE_SLICE as usize);
+        // Let run: everything older than `end` goes, slice by slice.
+        assert_eq!(
+            state.prune(end, || true).unwrap(),
+            rows - PRUNE_SLICE as usize
+        );
+        assert_eq!(state.prune(end, || true).unwrap(), 0);
     }
 }
