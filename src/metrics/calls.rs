@@ -151,60 +151,57 @@ impl CallMetrics {
         }
     }
 
-    /// Counts calls every sink accepted and whose delivery was committed.
+    /// Counts calls every sink accepted and whose delivery was committed. Label
+    /// lookups hash every value, so each distinct label set of the batch is looked up
+    /// once and its handle reused (a page has a handful of call types and currencies).
     pub fn record(&self, source: &str, kind: LogKind, facts: &[CallFacts]) {
         let kind_label = kind.event_kind();
+        let mut calls = Handles::new(&self.calls);
+        let mut duration = Handles::new(&self.duration);
+        let mut charge_total = Handles::new(&self.charge_total);
+        let mut charge = Handles::new(&self.charge);
+        let mut connection_charge_total = Handles::new(&self.connection_charge_total);
+        let mut by_country = Handles::new(&self.by_country);
+        let mut by_license = Handles::new(&self.by_license);
+        let mut by_destination = Handles::new(&self.by_destination);
+        let mut charge_by_destination = Handles::new(&self.charge_by_destination);
+        let mut outcomes = Handles::new(&self.direct_routing_outcomes);
+        let mut failures = Handles::new(&self.direct_routing_failures);
         for call in facts {
-            self.calls
-                .with_label_values(&[source, kind_label, call.call_type])
-                .inc();
+            calls.get(&[source, kind_label, call.call_type]).inc();
             if let Some(seconds) = call.duration_seconds {
-                self.duration
-                    .with_label_values(&[source, kind_label, call.call_type])
+                duration
+                    .get(&[source, kind_label, call.call_type])
                     .observe(seconds);
             }
-            if let Some(charge) = call.charge {
-                self.charge_total
-                    .with_label_values(&[source, call.call_type, call.currency])
-                    .inc_by(charge.max(0.0));
-                self.charge
-                    .with_label_values(&[source, call.currency])
-                    .observe(charge);
+            if let Some(amount) = call.charge {
+                charge_total
+                    .get(&[source, call.call_type, call.currency])
+                    .inc_by(amount.max(0.0));
+                charge.get(&[source, call.currency]).observe(amount);
             }
-            if let Some(charge) = call.connection_charge {
-                self.connection_charge_total
-                    .with_label_values(&[source, call.call_type, call.currency])
-                    .inc_by(charge.max(0.0));
+            if let Some(amount) = call.connection_charge {
+                connection_charge_total
+                    .get(&[source, call.call_type, call.currency])
+                    .inc_by(amount.max(0.0));
             }
-            self.by_country
-                .with_label_values(&[source, kind_label, call.country])
-                .inc();
+            by_country.get(&[source, kind_label, call.country]).inc();
             match kind {
                 LogKind::Pstn => {
-                    self.by_license
-                        .with_label_values(&[source, call.license])
-                        .inc();
-                    self.by_destination
-                        .with_label_values(&[source, call.destination])
-                        .inc();
-                    if let Some(charge) = call.charge {
-                        self.charge_by_destination
-                            .with_label_values(&[source, call.destination, call.currency])
-                            .inc_by(charge.max(0.0));
+                    by_license.get(&[source, call.license]).inc();
+                    by_destination.get(&[source, call.destination]).inc();
+                    if let Some(amount) = call.charge {
+                        charge_by_destination
+                            .get(&[source, call.destination, call.currency])
+                            .inc_by(amount.max(0.0));
                     }
                 }
                 LogKind::DirectRouting => {
                     let successful = call.successful.unwrap_or(false);
-                    self.direct_routing_outcomes
-                        .with_label_values(&[
-                            source,
-                            if successful { "successful" } else { "failed" },
-                        ])
-                        .inc();
+                    let outcome = if successful { "successful" } else { "failed" };
+                    outcomes.get(&[source, outcome]).inc();
                     if !successful {
-                        self.direct_routing_failures
-                            .with_label_values(&[source, call.sip_code])
-                            .inc();
+                        failures.get(&[source, call.sip_code]).inc();
                     }
                 }
             }
@@ -226,5 +223,32 @@ impl CallMetrics {
                 .with_label_values(&[source, license])
                 .set(seconds);
         }
+    }
+}
+
+/// The handles of one metric looked up so far in a batch, by label values.
+struct Handles<'a, T: prometheus::core::MetricVecBuilder> {
+    vec: &'a prometheus::core::MetricVec<T>,
+    seen: Vec<(Vec<&'a str>, T::M)>,
+}
+
+impl<'a, T: prometheus::core::MetricVecBuilder> Handles<'a, T> {
+    fn new(vec: &'a prometheus::core::MetricVec<T>) -> Self {
+        Handles {
+            vec,
+            seen: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, labels: &[&'a str]) -> &T::M {
+        let index = match self.seen.iter().position(|(seen, _)| seen == labels) {
+            Some(index) => index,
+            None => {
+                let handle = self.vec.with_label_values(labels);
+                self.seen.push((labels.to_vec(), handle));
+                self.seen.len() - 1
+            }
+        };
+        &self.seen[index].1
     }
 }

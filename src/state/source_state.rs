@@ -129,14 +129,21 @@ impl SourceState {
     /// For each (key, call start), whether it has NOT been delivered yet.
     pub fn unseen<K: AsRef<[u8]>>(&self, rows: &[(K, Timestamp)]) -> Result<Vec<bool>, StateError> {
         self.with(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT 1 FROM delivered WHERE source_id = ?1 AND call_start = ?2 AND row_key = ?3",
-            )?;
-            rows.iter()
-                .map(|(key, start)| {
-                    Ok(!statement.exists(params![self.source_id, start.ticks(), key.as_ref()])?)
-                })
-                .collect()
+            // One read transaction for the page: outside one, SQLite takes and drops its
+            // file locks around every lookup (two fcntl calls per row).
+            let transaction = connection.transaction()?;
+            let unseen = {
+                let mut statement = transaction.prepare_cached(
+                    "SELECT 1 FROM delivered WHERE source_id = ?1 AND call_start = ?2 AND row_key = ?3",
+                )?;
+                rows.iter()
+                    .map(|(key, start)| {
+                        Ok(!statement.exists(params![self.source_id, start.ticks(), key.as_ref()])?)
+                    })
+                    .collect::<Result<Vec<bool>, rusqlite::Error>>()?
+            };
+            transaction.commit()?;
+            Ok(unseen)
         })
     }
 
