@@ -3,10 +3,12 @@
 //! registry, so embedding programs and tests never share global state.
 
 mod calls;
+mod dead_letter;
 mod health;
 pub(crate) mod labels;
 
 pub use calls::{CallFacts, CallMetrics};
+pub use dead_letter::DeadLetterCounter;
 pub use health::{ReadinessReport, SinkTelemetry, SourceCadence, SourceTelemetry};
 
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
@@ -19,6 +21,7 @@ pub struct Metrics {
     /// Calls, minutes, charges.
     pub calls: CallMetrics,
     health: health::HealthMetrics,
+    dead_letters: dead_letter::DeadLetterMetrics,
 }
 
 /// Registers a collector; a name clash is a programming error caught by the tests.
@@ -52,10 +55,12 @@ impl Metrics {
             .set(1);
         let calls = CallMetrics::new(&registry);
         let health = health::HealthMetrics::new(&registry);
+        let dead_letters = dead_letter::DeadLetterMetrics::new(&registry);
         Arc::new(Metrics {
             registry,
             calls,
             health,
+            dead_letters,
         })
     }
 
@@ -78,6 +83,11 @@ impl Metrics {
     /// The handles one sink reports through.
     pub fn sink(&self, sink: &str) -> SinkTelemetry {
         self.health.sink(sink)
+    }
+
+    /// The counter of events one sink set aside as dead letters.
+    pub fn dead_letters(&self, sink: &str) -> DeadLetterCounter {
+        self.dead_letters.sink(sink)
     }
 
     /// The Prometheus text exposition of every metric, `pstn_agent_ready` evaluated now.

@@ -51,6 +51,12 @@ fn parse_guid(text: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+impl AsRef<[u8]> for DedupeKey {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,11 +68,5 @@ mod tests {
         assert_eq!(lower, upper);
         assert_eq!(lower.as_bytes().len(), 16);
         assert_ne!(DedupeKey::of("not-a-guid"), lower);
-    }
-}
-
-impl AsRef<[u8]> for DedupeKey {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
     }
 }
