@@ -239,3 +239,25 @@ fn otel_service_name_is_respected_unless_configured() {
     };
     assert_eq!(otlp.service_name, "telephony-audit");
 }
+
+#[test]
+fn retry_max_duration_defaults_to_three_minutes_and_a_bad_one_is_one_problem_naming_it() {
+    let config = Config::parse(MINIMAL, Path::new("/etc"), &env()).unwrap();
+    assert_eq!(config.sinks[0].retry_max_duration, Duration::from_secs(180));
+    let short = MINIMAL.replace(
+        "inputs = [\"contoso_pstn\"]",
+        "inputs = [\"contoso_pstn\"]\nretry_max_duration = \"2s\"",
+    );
+    let config = Config::parse(&short, Path::new("/etc"), &env()).unwrap();
+    assert_eq!(config.sinks[0].retry_max_duration, Duration::from_secs(2));
+    let bad = MINIMAL.replace(
+        "inputs = [\"contoso_pstn\"]",
+        "inputs = [\"contoso_pstn\"]\nretry_max_duration = \"three minutes\"",
+    );
+    let problems = problems_of(&bad);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("sinks.stdout.retry_max_duration: "),
+        "{problems:?}"
+    );
+}
