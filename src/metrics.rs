@@ -55,7 +55,14 @@ impl Metrics {
             .set(1);
         let calls = CallMetrics::new(&registry);
         let health = health::HealthMetrics::new(&registry);
-        let dead_letters = dead_letter::DeadLetterMetrics::new(&registry);
+        let dead_letters = dead_letter::DeadLetterMetrics::new(register(
+            &registry,
+            prometheus::IntCounterVec::new(
+                Opts::new(dead_letter::NAME, dead_letter::HELP),
+                dead_letter::LABELS,
+            )
+            .unwrap_or_else(|error| unreachable!("{error}")),
+        ));
         Arc::new(Metrics {
             registry,
             calls,

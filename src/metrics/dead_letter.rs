@@ -1,7 +1,15 @@
 //! `pstn_sink_dead_letter_events_total{sink}`: events a sink can never accept, set
 //! aside in its dead-letter file so the rest of their batch goes on.
 
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec};
+
+/// The metric's name.
+pub(super) const NAME: &str = "pstn_sink_dead_letter_events_total";
+/// The metric's help text.
+pub(super) const HELP: &str =
+    "Events a sink could never accept, written to {data_dir}/dead-letter/{sink}.jsonl instead.";
+/// The metric's labels.
+pub(super) const LABELS: &[&str] = &["sink"];
 
 /// The dead-letter counter of every sink.
 #[derive(Debug, Clone)]
@@ -10,18 +18,9 @@ pub(super) struct DeadLetterMetrics {
 }
 
 impl DeadLetterMetrics {
-    pub(super) fn new(registry: &Registry) -> Self {
-        let events = IntCounterVec::new(
-            Opts::new(
-                "pstn_sink_dead_letter_events_total",
-                "Events a sink could never accept, written to {data_dir}/dead-letter/{sink}.jsonl instead.",
-            ),
-            &["sink"],
-        )
-        .unwrap_or_else(|error| unreachable!("{error}"));
-        DeadLetterMetrics {
-            events: super::register(registry, events),
-        }
+    /// Wraps the registered counter vector (made from [`NAME`], [`HELP`], [`LABELS`]).
+    pub(super) fn new(events: IntCounterVec) -> Self {
+        DeadLetterMetrics { events }
     }
 
     /// One sink's counter, its series shown (at 0) from the start.
