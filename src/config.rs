@@ -13,7 +13,7 @@ pub use duration::{format_duration, parse_duration};
 pub use fields::Problems;
 pub use interpolate::{Environment, InterpolationError, interpolate};
 pub use otlp::{OtlpProtocol, OtlpSinkConfig, RedactConfig};
-pub use sink::{SinkConfig, SinkKind};
+pub use sink::{DEFAULT_RETRY_MAX_DURATION, SinkConfig, SinkKind};
 pub use source::{Credential, SourceConfig};
 
 use fields::Fields;

@@ -71,6 +71,7 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
             inputs: vec!["demo_pstn".into(), "demo_direct_routing".into()],
             kind: SinkKind::Console,
             redact: None,
+            retry_max_duration: crate::config::DEFAULT_RETRY_MAX_DURATION,
         }],
     };
     tracing::info!(

@@ -5,12 +5,18 @@
 //! as Graph sent them, so writing an event costs a copy, not a serialisation.
 
 use crate::model::{LogKind, Row};
+use crate::sinks::{Envelope, EventSpan};
+use crate::time::Timestamp;
+use std::sync::Arc;
 
 /// Writes events of one source.
 #[derive(Debug, Clone)]
 pub struct EventEncoder {
     /// `,"source":...,"kind":"...","call":` — fixed per source.
     middle: Vec<u8>,
+    source: Arc<str>,
+    tenant_id: Arc<str>,
+    kind: LogKind,
 }
 
 impl EventEncoder {
@@ -25,28 +31,56 @@ impl EventEncoder {
         );
         EventEncoder {
             middle: middle.into_bytes(),
+            source: source.into(),
+            tenant_id: tenant_id.into(),
+            kind,
         }
     }
 
     /// Appends one event line (newline included) for `row`, read at `observed`
-    /// (already formatted, since it is the same for a whole page).
-    pub fn encode(&self, row: &Row<'_>, observed: &str, out: &mut Vec<u8>) {
+    /// (`observed_text` is it formatted once for a whole page), and returns where the
+    /// line and its parts are in `out`, with the event's typed envelope.
+    pub fn encode(
+        &self,
+        row: &Row<'_>,
+        observed: Timestamp,
+        observed_text: &str,
+        out: &mut Vec<u8>,
+    ) -> EventSpan {
+        let line_start = out.len();
         out.extend_from_slice(b"{\"timestamp\":");
+        let timestamp_start = out.len();
         out.extend_from_slice(row.start_json.as_bytes());
+        let timestamp = timestamp_start..out.len();
         out.extend_from_slice(b",\"observed_timestamp\":\"");
-        out.extend_from_slice(observed.as_bytes());
+        out.extend_from_slice(observed_text.as_bytes());
         out.push(b'"');
         out.extend_from_slice(&self.middle);
-        let start = out.len();
+        let call_start = out.len();
         out.extend_from_slice(row.raw.as_bytes());
         // A raw line break can only be insignificant whitespace in valid JSON (inside
         // strings it is escaped); replacing it keeps one event per line.
-        for byte in &mut out[start..] {
+        for byte in &mut out[call_start..] {
             if *byte == b'\n' || *byte == b'\r' {
                 *byte = b' ';
             }
         }
+        let call = call_start..out.len();
         out.extend_from_slice(b"}\n");
+        EventSpan {
+            line: line_start..out.len(),
+            call,
+            timestamp,
+            envelope: Envelope {
+                call_start: row.start,
+                observed,
+                source: self.source.clone(),
+                tenant_id: self.tenant_id.clone(),
+                kind: self.kind,
+                call_id: Some(row.id.as_ref().into()),
+                call_type: row.call_type.as_deref().map(Into::into),
+            },
+        }
     }
 }
 
@@ -59,11 +93,13 @@ mod tests {
         let raw = "{\"id\":\"a\",\n \"startDateTime\":\"2024-05-01T08:15:03.7730000Z\",\"charge\":\"0.10\",\"unknownField\":[1,2]}";
         let row = Row::parse(raw).unwrap();
         let encoder = EventEncoder::new("contoso \"pstn\"", "t-1", LogKind::Pstn);
-        let mut out = Vec::new();
-        encoder.encode(&row, "2024-05-02T00:00:00.0000000Z", &mut out);
+        let mut out = b"earlier line\n".to_vec();
+        let observed = Timestamp::parse("2024-05-02T00:00:00Z").unwrap();
+        let span = encoder.encode(&row, observed, "2024-05-02T00:00:00.0000000Z", &mut out);
+        let out = &out[span.line.clone()];
         assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
         assert!(out.ends_with(b"}\n"));
-        let event: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let event: serde_json::Value = serde_json::from_slice(out).unwrap();
         assert_eq!(event["timestamp"], "2024-05-01T08:15:03.7730000Z");
         assert_eq!(event["observed_timestamp"], "2024-05-02T00:00:00.0000000Z");
         assert_eq!(event["source"], "contoso \"pstn\"");
@@ -71,5 +107,13 @@ mod tests {
         assert_eq!(event["kind"], "pstn_call");
         assert_eq!(event["call"]["charge"], "0.10");
         assert_eq!(event["call"]["unknownField"], serde_json::json!([1, 2]));
+        let line_start = span.line.start;
+        let call = &out[span.call.start - line_start..span.call.end - line_start];
+        let call: serde_json::Value = serde_json::from_slice(call).unwrap();
+        assert_eq!(call, event["call"], "the call range holds exactly the row");
+        let timestamp = &out[span.timestamp.start - line_start..span.timestamp.end - line_start];
+        assert_eq!(timestamp, b"\"2024-05-01T08:15:03.7730000Z\"");
+        assert_eq!(span.envelope.call_id.as_deref(), Some("a"));
+        assert_eq!(span.envelope.observed, observed);
     }
 }

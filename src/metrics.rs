@@ -3,11 +3,13 @@
 //! registry, so embedding programs and tests never share global state.
 
 mod calls;
+mod dead_letter;
 mod health;
 pub(crate) mod labels;
 mod registrar;
 
 pub use calls::{CallFacts, CallMetrics};
+pub use dead_letter::DeadLetterCounter;
 pub use health::{ReadinessReport, SinkTelemetry, SourceCadence, SourceTelemetry};
 pub use registrar::MetricsError;
 
@@ -23,6 +25,7 @@ pub struct Metrics {
     /// Calls, minutes, charges.
     pub calls: CallMetrics,
     health: health::HealthMetrics,
+    dead_letters: dead_letter::DeadLetterMetrics,
 }
 
 impl Metrics {
@@ -41,10 +44,16 @@ impl Metrics {
             .set(1);
         let calls = CallMetrics::new(&registrar)?;
         let health = health::HealthMetrics::new(&registrar)?;
+        let dead_letters = dead_letter::DeadLetterMetrics::new(registrar.counter(
+            dead_letter::NAME,
+            dead_letter::HELP,
+            dead_letter::LABELS,
+        )?);
         Ok(Arc::new(Metrics {
             registry,
             calls,
             health,
+            dead_letters,
         }))
     }
 
@@ -67,6 +76,11 @@ impl Metrics {
     /// The handles one sink reports through.
     pub fn sink(&self, sink: &str) -> SinkTelemetry {
         self.health.sink(sink)
+    }
+
+    /// The counter of events one sink set aside as dead letters.
+    pub fn dead_letters(&self, sink: &str) -> DeadLetterCounter {
+        self.dead_letters.sink(sink)
     }
 
     /// The Prometheus text exposition of every metric, `pstn_agent_ready` evaluated now.

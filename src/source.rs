@@ -316,7 +316,7 @@ impl Source {
                 &self.sinks,
                 Arc::new(batch),
                 self.sink_retry,
-                &mut self.shutdown,
+                &self.shutdown,
             )
             .await?;
         }

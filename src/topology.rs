@@ -11,7 +11,8 @@ use crate::metrics::{Metrics, SourceTelemetry};
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::sinks::{
-    ConsoleSink, FileSink, OtlpSink, RedactingSink, ReopenSignal, Sink, SinkHandle,
+    ConsoleSink, DeadLetters, FileSink, OtlpSink, RedactingSink, ReopenSignal, Sink, SinkHandle,
+    SinkTaskOptions,
 };
 use crate::source::{SinkRetry, Source, SourceError, SourceOutcome, SourceParts};
 use crate::state::{StateError, StateStore};
@@ -27,7 +28,7 @@ pub struct RunOptions {
     pub once: bool,
     /// Where "now" comes from (the system clock, or a simulated one).
     pub clock: SharedClock,
-    /// Retry behaviour of Graph requests.
+    /// Retry behaviour of Graph requests, and the backoff of sink deliveries.
     pub retry: RetryPolicy,
     /// Signal file sinks to reopen (SIGHUP).
     pub reopen: ReopenSignal,
@@ -186,7 +187,16 @@ fn build_sinks(
             Some(redact) => Box::new(RedactingSink::new(&sink.name, built, redact)),
             None => built,
         };
-        let (handle, task) = SinkHandle::spawn(&sink.name, built, metrics.sink(&sink.name));
+        let options = SinkTaskOptions {
+            telemetry: metrics.sink(&sink.name),
+            dead_letters: DeadLetters::new(
+                &config.data_dir,
+                &sink.name,
+                metrics.dead_letters(&sink.name),
+            ),
+            retry_max_duration: sink.retry_max_duration,
+        };
+        let (handle, task) = SinkHandle::spawn(&sink.name, built, options);
         handles.insert(sink.name.clone(), handle);
         tasks.push(task);
     }
@@ -258,10 +268,10 @@ pub async fn run(
             metrics: options.metrics.clone(),
             telemetry,
             sink_retry: SinkRetry {
-                min_delay: options.retry.min_delay,
-                max_delay: options.retry.max_delay,
-                // --once must end: it reports a sink that keeps refusing and exits 1.
-                max_retries: options.once.then_some(options.retry.max_retries),
+                policy: options.retry,
+                // --once must end: it gives up on a sink that keeps refusing after
+                // that sink's retry_max_duration, reports it and exits 1.
+                bounded: options.once,
             },
         };
         sources.push(

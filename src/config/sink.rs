@@ -4,6 +4,10 @@ use super::fields::{Fields, Problems};
 use super::otlp::{OtlpSinkConfig, RedactConfig};
 use super::resolve;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long `--once` keeps offering a batch to a sink that refuses it, by default.
+pub const DEFAULT_RETRY_MAX_DURATION: Duration = Duration::from_secs(3 * 60);
 
 /// What a sink is.
 #[derive(Debug, Clone)]
@@ -30,6 +34,9 @@ pub struct SinkConfig {
     pub kind: SinkKind,
     /// Fields hashed or dropped before this sink sees the event.
     pub redact: Option<RedactConfig>,
+    /// `retry_max_duration`: how long `--once` keeps offering a batch this sink
+    /// refuses before it gives up and exits 1 (a long-running agent never gives up).
+    pub retry_max_duration: Duration,
 }
 
 pub(super) fn read(
@@ -78,6 +85,8 @@ pub(super) fn read(
         None => None,
     };
     let redact = super::otlp::read_redact(&mut fields, problems);
+    let retry_max_duration =
+        fields.duration("retry_max_duration", DEFAULT_RETRY_MAX_DURATION, problems);
     fields.finish(problems);
     if problems.0.len() != before {
         return None;
@@ -87,6 +96,7 @@ pub(super) fn read(
         inputs: inputs?,
         kind: kind?,
         redact,
+        retry_max_duration: retry_max_duration?,
     })
 }
 

@@ -248,3 +248,25 @@ fn the_default_api_address_text_and_parts_agree() {
         std::net::SocketAddr::from(super::DEFAULT_API_SOCKET)
     );
 }
+
+#[test]
+fn retry_max_duration_defaults_to_three_minutes_and_a_bad_one_is_one_problem_naming_it() {
+    let config = Config::parse(MINIMAL, Path::new("/etc"), &env()).unwrap();
+    assert_eq!(config.sinks[0].retry_max_duration, Duration::from_secs(180));
+    let short = MINIMAL.replace(
+        "inputs = [\"contoso_pstn\"]",
+        "inputs = [\"contoso_pstn\"]\nretry_max_duration = \"2s\"",
+    );
+    let config = Config::parse(&short, Path::new("/etc"), &env()).unwrap();
+    assert_eq!(config.sinks[0].retry_max_duration, Duration::from_secs(2));
+    let bad = MINIMAL.replace(
+        "inputs = [\"contoso_pstn\"]",
+        "inputs = [\"contoso_pstn\"]\nretry_max_duration = \"three minutes\"",
+    );
+    let problems = problems_of(&bad);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("sinks.stdout.retry_max_duration: "),
+        "{problems:?}"
+    );
+}

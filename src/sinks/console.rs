@@ -1,4 +1,6 @@
 //! `type = "console"`: events on stdout, one per line; diagnostics never go there.
+//! A closed stdout (the reader went away: EPIPE) can never take the batch, so it is a
+//! permanent error; anything else may pass and is retried.
 
 use super::{Batch, DeliveryFuture, Sink, SinkError};
 use std::sync::Arc;
@@ -24,9 +26,9 @@ impl ConsoleSink {
 impl Sink for ConsoleSink {
     fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
         Box::pin(async move {
-            let failed = |error: std::io::Error| SinkError {
-                sink: self.name.clone(),
-                message: format!("stdout: {error}"),
+            let failed = |error: std::io::Error| match error.kind() {
+                std::io::ErrorKind::BrokenPipe => SinkError::permanent(&self.name, "stdout", error),
+                _ => SinkError::retryable(&self.name, "stdout", error),
             };
             self.stdout.write_all(&batch.lines).await.map_err(failed)?;
             self.stdout.flush().await.map_err(failed)

@@ -1,5 +1,6 @@
 //! `type = "file"`: events appended to a file, fsynced per batch, reopened on SIGHUP
-//! so that logrotate can move the file away.
+//! so that logrotate can move the file away. Its I/O errors (disk full, file moved,
+//! permissions fixed later) are all worth retrying.
 
 use super::{Batch, DeliveryFuture, Sink, SinkError};
 use std::fs::{File, OpenOptions};
@@ -64,10 +65,8 @@ fn open(path: &PathBuf) -> std::io::Result<File> {
 impl FileSink {
     /// Opens (creating) the file now, so that a bad path fails at start-up.
     pub fn new(name: &str, path: PathBuf, reopen: ReopenSignal) -> Result<Self, SinkError> {
-        let file = open(&path).map_err(|error| SinkError {
-            sink: name.into(),
-            message: format!("{}: {error}", path.display()),
-        })?;
+        let file = open(&path)
+            .map_err(|error| SinkError::retryable(name, path.display().to_string(), error))?;
         let generation = reopen.generation();
         Ok(FileSink {
             name: name.into(),
@@ -91,10 +90,7 @@ impl Sink for FileSink {
     fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let (name, path) = (self.name.clone(), self.path.display().to_string());
-            let failed = move |error: std::io::Error| SinkError {
-                sink: name.clone(),
-                message: format!("{path}: {error}"),
-            };
+            let failed = move |error: std::io::Error| SinkError::retryable(&name, &path, error);
             let (mut file, generation) = self.take_file().map_err(&failed)?;
             let lines = batch.lines.clone();
             let written = tokio::task::spawn_blocking(move || {

@@ -8,7 +8,7 @@
 //! `pstn.direct_routing_call`, a few flat attributes, and a resource with
 //! `service.name`, `service.version` and the tenant.
 
-use super::{Batch, DeliveryFuture, Sink, SinkError};
+use super::{Batch, DeliveryFuture, Sink, SinkError, any_value};
 use crate::config::{OtlpProtocol, OtlpSinkConfig};
 use crate::model::LogKind;
 use crate::time::Timestamp;
@@ -45,27 +45,6 @@ impl std::fmt::Debug for OtlpSink {
 
 fn system_time(timestamp: Timestamp) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(timestamp.ticks().max(0) as u64 * 100)
-}
-
-/// A JSON value as an OTLP `AnyValue`; nulls have no OTLP form and are left out of maps.
-fn any_value(value: serde_json::Value) -> Option<AnyValue> {
-    Some(match value {
-        serde_json::Value::Null => return None,
-        serde_json::Value::Bool(flag) => AnyValue::Boolean(flag),
-        serde_json::Value::Number(number) => match number.as_i64() {
-            Some(integer) => AnyValue::Int(integer),
-            None => AnyValue::Double(number.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(text) => AnyValue::String(StringValue::from(text)),
-        serde_json::Value::Array(items) => {
-            AnyValue::ListAny(Box::new(items.into_iter().filter_map(any_value).collect()))
-        }
-        serde_json::Value::Object(map) => AnyValue::Map(Box::new(
-            map.into_iter()
-                .filter_map(|(key, value)| Some((Key::from(key), any_value(value)?)))
-                .collect(),
-        )),
-    })
 }
 
 fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, String> {
@@ -158,11 +137,8 @@ fn build_exporter(config: &OtlpSinkConfig) -> Result<LogExporter, String> {
 impl OtlpSink {
     /// An OTLP sink; `tenants` are the tenant ids of its inputs (one goes on the resource).
     pub fn new(name: &str, config: &OtlpSinkConfig, tenants: &[String]) -> Result<Self, SinkError> {
-        let failed = |message: String| SinkError {
-            sink: name.into(),
-            message,
-        };
-        let mut exporter = build_exporter(config).map_err(failed)?;
+        let mut exporter = build_exporter(config)
+            .map_err(|message| SinkError::permanent(name, "cannot set up the exporter", message))?;
         let mut attributes = vec![
             KeyValue::new("service.name", config.service_name.clone()),
             KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
@@ -192,52 +168,75 @@ impl OtlpSink {
         &self,
         batch: &Batch,
         index: usize,
-    ) -> Result<opentelemetry_sdk::logs::SdkLogRecord, String> {
+    ) -> Result<opentelemetry_sdk::logs::SdkLogRecord, SinkError> {
         let span = &batch.events[index];
-        let event: serde_json::Value = serde_json::from_slice(&batch.lines[span.line.clone()])
-            .map_err(|error| error.to_string())?;
-        let call = &event["call"];
+        let envelope = &span.envelope;
         let mut record = self.logger.create_log_record();
-        record.set_event_name(match batch.kind {
+        record.set_event_name(match envelope.kind {
             LogKind::Pstn => "pstn.call",
             LogKind::DirectRouting => "pstn.direct_routing_call",
         });
-        record.set_timestamp(system_time(span.call_start));
-        record.set_observed_timestamp(system_time(span.observed));
+        record.set_timestamp(system_time(envelope.call_start));
+        record.set_observed_timestamp(system_time(envelope.observed));
         record.set_severity_number(Severity::Info);
         record.set_severity_text("INFO");
-        record.add_attribute("pstn.source", batch.source.to_string());
-        for (attribute, field) in [("pstn.call.id", "id"), ("pstn.call.type", "callType")] {
-            if let Some(text) = call[field].as_str() {
-                record.add_attribute(attribute, text.to_owned());
-            }
+        record.add_attribute("pstn.source", envelope.source.to_string());
+        if let Some(id) = &envelope.call_id {
+            record.add_attribute("pstn.call.id", id.to_string());
         }
-        if let Some(tenant) = event["tenant_id"].as_str() {
-            record.add_attribute("microsoft.tenant.id", tenant.to_owned());
+        if let Some(call_type) = &envelope.call_type {
+            record.add_attribute("pstn.call.type", call_type.to_string());
         }
-        if let Some(body) = any_value(event) {
-            record.set_body(body);
-        }
+        record.add_attribute("microsoft.tenant.id", envelope.tenant_id.to_string());
+        record.set_body(body(batch, index).map_err(|error| {
+            SinkError::permanent(
+                &self.name,
+                format!("event {index} cannot be encoded as an OTLP log record"),
+                error,
+            )
+            .for_event(index)
+        })?);
         Ok(record)
     }
+}
+
+/// The record body: the event as a map, built from the typed envelope; only the raw
+/// row is read, once, straight into `AnyValue`.
+fn body(batch: &Batch, index: usize) -> Result<AnyValue, serde_json::Error> {
+    let envelope = &batch.events[index].envelope;
+    let text = |text: String| AnyValue::String(StringValue::from(text));
+    let mut map = HashMap::with_capacity(6);
+    map.insert(
+        Key::from("timestamp"),
+        text(batch.timestamp_text(index).into_owned()),
+    );
+    map.insert(
+        Key::from("observed_timestamp"),
+        text(envelope.observed.to_string()),
+    );
+    map.insert(Key::from("source"), text(envelope.source.to_string()));
+    map.insert(Key::from("tenant_id"), text(envelope.tenant_id.to_string()));
+    map.insert(
+        Key::from("kind"),
+        text(envelope.kind.event_kind().to_owned()),
+    );
+    if let Some(call) = any_value::from_json(batch.call(index))? {
+        map.insert(Key::from("call"), call);
+    }
+    Ok(AnyValue::Map(Box::new(map)))
 }
 
 impl Sink for OtlpSink {
     fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
         Box::pin(async move {
-            let failed = |message: String| SinkError {
-                sink: self.name.clone(),
-                message,
-            };
             let records = (0..batch.events.len())
                 .map(|index| self.record(batch, index))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(failed)?;
+                .collect::<Result<Vec<_>, _>>()?;
             let pairs: Vec<_> = records.iter().map(|record| (record, &self.scope)).collect();
             self.exporter
                 .export(LogBatch::new(&pairs))
                 .await
-                .map_err(|error| failed(format!("export failed: {error}")))
+                .map_err(|error| SinkError::retryable(&self.name, "export failed", error))
         })
     }
 }
@@ -258,21 +257,48 @@ mod tests {
     }
 
     #[test]
-    fn json_becomes_a_structured_map_without_nulls() {
-        let value = serde_json::json!({"charge": "0.10", "duration": 219, "rate": 0.5, "ok": true, "gone": null, "list": [1, null]});
-        let Some(AnyValue::Map(map)) = any_value(value) else {
+    fn the_body_is_the_event_map_built_from_the_envelope_and_the_row() {
+        let batch = crate::sinks::batch_of(&[
+            r#"{"id":"a","startDateTime":"2024-05-01T08:15:03.7730000Z","callType":"user_in","gone":null,"n":[1,2.5]}"#,
+        ]);
+        let Ok(AnyValue::Map(map)) = body(&batch, 0) else {
             panic!("not a map")
         };
+        let get = |key: &str| map.get(&Key::from(key.to_owned())).cloned();
         assert_eq!(
-            map.get(&Key::from("charge")),
-            Some(&AnyValue::String("0.10".into()))
+            get("timestamp"),
+            Some(AnyValue::String("2024-05-01T08:15:03.7730000Z".into()))
         );
-        assert_eq!(map.get(&Key::from("duration")), Some(&AnyValue::Int(219)));
-        assert_eq!(map.get(&Key::from("rate")), Some(&AnyValue::Double(0.5)));
-        assert!(!map.contains_key(&Key::from("gone")));
         assert_eq!(
-            map.get(&Key::from("list")),
-            Some(&AnyValue::ListAny(Box::new(vec![AnyValue::Int(1)])))
+            get("observed_timestamp"),
+            Some(AnyValue::String(
+                batch.events[0].envelope.observed.to_string().into()
+            ))
         );
+        assert_eq!(get("source"), Some(AnyValue::String("tenant".into())));
+        assert_eq!(get("tenant_id"), Some(AnyValue::String("t-1".into())));
+        assert_eq!(get("kind"), Some(AnyValue::String("pstn_call".into())));
+        let Some(AnyValue::Map(call)) = get("call") else {
+            panic!("the call is not a map")
+        };
+        assert!(!call.contains_key(&Key::from("gone")));
+        assert_eq!(
+            call.get(&Key::from("n")),
+            Some(&AnyValue::ListAny(Box::new(vec![
+                AnyValue::Int(1),
+                AnyValue::Double(2.5)
+            ])))
+        );
+    }
+
+    #[test]
+    fn a_row_nested_too_deeply_for_otlp_cannot_be_encoded() {
+        let deep = format!(
+            r#"{{"id":"a","startDateTime":"2024-05-01T00:00:00Z","x":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let batch = crate::sinks::batch_of(&[&deep]);
+        assert!(body(&batch, 0).is_err());
     }
 }

@@ -1,10 +1,18 @@
 //! `redact = { hash = [...], drop = [...], key = "..." }`: hashes or removes fields of
 //! the call before a sink sees the event. The hash is HMAC-SHA256 under a key from the
 //! environment, so a SIEM can still correlate calls of one number without the number.
+//!
+//! Each row is read once, shallowly: its top-level members, in order, as raw JSON
+//! text. The named members are hashed or dropped, the others copied byte for byte,
+//! and the envelope around the row is copied from the line as it is.
 
 use super::{Batch, DeliveryFuture, EventSpan, Sink, SinkError};
 use crate::config::RedactConfig;
 use ring::hmac;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 
 /// Applies one sink's redaction, then hands the batch to the sink itself.
@@ -25,6 +33,50 @@ impl std::fmt::Debug for RedactingSink {
     }
 }
 
+/// A JSON object's top-level members in order, values left as raw text.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members<'de>;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    members.push((key, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
+
+/// JSON text without insignificant whitespace (strings kept as they are).
+fn compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for character in text.chars() {
+        if in_string {
+            out.push(character);
+            match (escaped, character) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !character.is_ascii_whitespace() {
+            in_string = character == '"';
+            out.push(character);
+        }
+    }
+    out
+}
+
 impl RedactingSink {
     /// Wraps `inner` with the redaction of `config`.
     pub fn new(name: &str, inner: Box<dyn Sink>, config: &RedactConfig) -> Self {
@@ -40,66 +92,104 @@ impl RedactingSink {
         }
     }
 
-    fn hashed(&self, value: &serde_json::Value) -> serde_json::Value {
-        let text = match value {
-            serde_json::Value::String(text) => text.clone(),
-            serde_json::Value::Null => return serde_json::Value::Null,
-            other => other.to_string(),
+    /// Writes the hashed form of `value`: a string is hashed as its text, any other
+    /// value as its compact JSON text; null stays null, as does everything without a key.
+    fn write_hashed(&self, value: &RawValue, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let raw = value.get();
+        let Some(key) = self.key.as_ref().filter(|_| raw != "null") else {
+            out.extend_from_slice(b"null");
+            return Ok(());
         };
-        match &self.key {
-            Some(key) => {
-                let tag = hmac::sign(key, text.as_bytes());
-                let hex: String = tag
-                    .as_ref()
-                    .iter()
-                    .map(|byte| format!("{byte:02x}"))
-                    .collect();
-                serde_json::Value::String(format!("hmac-sha256:{hex}"))
-            }
-            None => serde_json::Value::Null,
+        let text: Cow<'_, str> = if raw.starts_with('"') {
+            serde_json::from_str(raw)?
+        } else {
+            Cow::Owned(compact(raw))
+        };
+        let tag = hmac::sign(key, text.as_bytes());
+        out.extend_from_slice(b"\"hmac-sha256:");
+        for byte in tag.as_ref() {
+            out.extend_from_slice(format!("{byte:02x}").as_bytes());
         }
+        out.push(b'"');
+        Ok(())
     }
 
-    /// The batch with every event's call redacted (the events are re-encoded).
+    /// Appends event `index` of `batch` with its call redacted.
+    fn redact_event(
+        &self,
+        batch: &Batch,
+        index: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<EventSpan, serde_json::Error> {
+        let span = &batch.events[index];
+        let members: Members<'_> = serde_json::from_slice(batch.call(index))?;
+        let start = out.len();
+        let offset = |at: usize| at - span.line.start + start;
+        out.extend_from_slice(&batch.lines[span.line.start..span.call.start]);
+        let call_start = out.len();
+        out.push(b'{');
+        let mut first = true;
+        for (key, value) in &members.0 {
+            if self.drop.iter().any(|field| field == key) {
+                continue;
+            }
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, key.as_ref())?;
+            out.push(b':');
+            if self.hash.iter().any(|field| field == key) {
+                self.write_hashed(value, out)?;
+            } else {
+                out.extend_from_slice(value.get().as_bytes());
+            }
+        }
+        out.push(b'}');
+        let call_end = out.len();
+        out.extend_from_slice(&batch.lines[span.call.end..span.line.end]);
+        Ok(EventSpan {
+            line: start..out.len(),
+            call: call_start..call_end,
+            timestamp: offset(span.timestamp.start)..offset(span.timestamp.end),
+            envelope: span.envelope.clone(),
+        })
+    }
+
+    /// The batch with every event's call redacted. An event whose call cannot be read
+    /// is a permanent error for that event alone.
     pub fn redact(&self, batch: &Batch) -> Result<Batch, SinkError> {
         let mut lines = Vec::with_capacity(batch.lines.len());
         let mut events = Vec::with_capacity(batch.events.len());
-        for span in &batch.events {
-            let mut event: serde_json::Value =
-                serde_json::from_slice(&batch.lines[span.line.clone()]).map_err(|error| {
-                    SinkError {
-                        sink: self.name.clone(),
-                        message: format!("cannot redact an event: {error}"),
-                    }
-                })?;
-            if let Some(call) = event
-                .get_mut("call")
-                .and_then(serde_json::Value::as_object_mut)
-            {
-                for field in &self.drop {
-                    call.remove(field);
-                }
-                for field in &self.hash {
-                    if let Some(value) = call.get(field) {
-                        let hashed = self.hashed(value);
-                        call.insert(field.clone(), hashed);
-                    }
+        for index in 0..batch.events.len() {
+            let start = lines.len();
+            match self.redact_event(batch, index, &mut lines) {
+                Ok(span) => events.push(span),
+                Err(error) => {
+                    // The dead letter must not hold what this sink is told never to
+                    // see: only the envelope and the call's id go there.
+                    let span = &batch.events[index];
+                    let mut seen = batch.lines[span.line.start..span.call.start].to_vec();
+                    seen.extend_from_slice(b"{\"id\":");
+                    let id = span.envelope.call_id.as_deref().unwrap_or_default();
+                    seen.extend_from_slice(
+                        serde_json::to_string(id)
+                            .unwrap_or_else(|_| "null".into())
+                            .as_bytes(),
+                    );
+                    seen.extend_from_slice(b"}}");
+                    lines.truncate(start);
+                    let mut error = SinkError::permanent(
+                        &self.name,
+                        format!("event {index}: the call cannot be redacted"),
+                        error,
+                    )
+                    .for_event(index);
+                    error.seen_as = Some(seen.into());
+                    return Err(error);
                 }
             }
-            let start = lines.len();
-            serde_json::to_writer(&mut lines, &event).map_err(|error| SinkError {
-                sink: self.name.clone(),
-                message: error.to_string(),
-            })?;
-            lines.push(b'\n');
-            events.push(EventSpan {
-                line: start..lines.len(),
-                ..span.clone()
-            });
         }
         Ok(Batch {
-            source: batch.source.clone(),
-            kind: batch.kind,
             lines: lines.into(),
             events,
         })
@@ -110,7 +200,21 @@ impl Sink for RedactingSink {
     fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let redacted = self.redact(batch)?;
-            self.inner.deliver(&redacted).await
+            self.inner.deliver(&redacted).await.map_err(|mut error| {
+                // Events map one to one, so the index stands; the dead letter gets the
+                // event as redacted, never the fields this sink must not hold.
+                if let Some(index) = error.event().filter(|i| *i < redacted.events.len()) {
+                    if error.seen_as.is_none() {
+                        error.seen_as =
+                            Some(redacted.lines.slice(redacted.events[index].line.clone()));
+                    }
+                }
+                error
+            })
         })
     }
 }
+
+#[cfg(test)]
+#[path = "redact_tests.rs"]
+mod tests;

@@ -5,7 +5,7 @@ use crate::event::EventEncoder;
 use crate::graph::Page;
 use crate::metrics::{CallFacts, SourceTelemetry};
 use crate::model::{BadRow, DedupeKey, LogKind, Row};
-use crate::sinks::{Batch, EventSpan};
+use crate::sinks::Batch;
 use crate::state::SourceState;
 use crate::time::Timestamp;
 use std::collections::{HashMap, HashSet};
@@ -109,13 +109,7 @@ impl Preparer {
                 duplicates += 1;
                 continue;
             }
-            let start = lines.len();
-            encoder.encode(row, &observed_text, &mut lines);
-            events.push(EventSpan {
-                line: start..lines.len(),
-                call_start: row.start,
-                observed,
-            });
+            events.push(encoder.encode(row, observed, &observed_text, &mut lines));
             let call = CallFacts::of(row, kind);
             if let Some(seconds) = call.plan_seconds().filter(|_| kind == LogKind::Pstn) {
                 let month = month_of(row.start);
@@ -131,8 +125,6 @@ impl Preparer {
             delivered.push((key.into_bytes(), row.start));
         }
         let batch = (!events.is_empty()).then(|| Batch {
-            source: source.clone(),
-            kind,
             lines: lines.into(),
             events,
         });

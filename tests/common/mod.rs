@@ -93,6 +93,7 @@ requests_per_second = 1000
 type = "file"
 path = "{out}"
 inputs = ["tenant"]
+retry_max_duration = "2s"
 "#,
             data = self.dir.path().join("state").display(),
             kind = kind.source_type(),

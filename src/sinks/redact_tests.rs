@@ -1,0 +1,104 @@
+use super::*;
+use crate::config::Secret;
+use crate::sinks::batch::batch_of;
+
+fn sink(hash: &[&str], drop: &[&str], key: Option<&str>) -> RedactingSink {
+    struct Nowhere;
+    impl Sink for Nowhere {
+        fn deliver<'a>(&'a mut self, _: &'a Batch) -> DeliveryFuture<'a> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+    let config = RedactConfig {
+        hash: hash.iter().map(|f| f.to_string()).collect(),
+        drop: drop.iter().map(|f| f.to_string()).collect(),
+        key: key.map(|k| Secret::new(k.to_owned())),
+    };
+    RedactingSink::new("siem", Box::new(Nowhere), &config)
+}
+
+fn hmac_hex(key: &str, text: &str) -> String {
+    let tag = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()),
+        text.as_bytes(),
+    );
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("hmac-sha256:{hex}")
+}
+
+#[test]
+fn named_fields_are_hashed_or_dropped_and_everything_else_kept_in_order() {
+    let batch = batch_of(&[
+        r#"{"id":"a","startDateTime":"2024-05-01T00:00:00Z","callerNumber":"+1 555\u0030","x":{"k": [1, 2]},"userDisplayName":"Ann","calleeNumber":null,"n":12}"#,
+        r#"{"id":"b","startDateTime":"2024-05-01T00:00:01Z"}"#,
+    ]);
+    let redactor = sink(
+        &["callerNumber", "calleeNumber", "n"],
+        &["userDisplayName"],
+        Some("k"),
+    );
+    let redacted = redactor.redact(&batch).unwrap();
+    assert_eq!(redacted.events.len(), 2);
+    let line = std::str::from_utf8(redacted.line(0)).unwrap();
+    let expected_call = format!(
+        r#"{{"id":"a","startDateTime":"2024-05-01T00:00:00Z","callerNumber":"{}","x":{{"k": [1, 2]}},"calleeNumber":null,"n":"{}"}}"#,
+        hmac_hex("k", "+1 5550"),
+        hmac_hex("k", "12"),
+    );
+    let envelope =
+        std::str::from_utf8(&batch.lines[batch.events[0].line.start..batch.events[0].call.start])
+            .unwrap();
+    assert_eq!(
+        line,
+        format!("{envelope}{expected_call}}}\n"),
+        "envelope and order kept"
+    );
+    assert_eq!(
+        std::str::from_utf8(redacted.call(0)).unwrap(),
+        expected_call
+    );
+    assert_eq!(redacted.timestamp_text(0), "2024-05-01T00:00:00Z");
+    assert_eq!(
+        redacted.line(1),
+        batch.line(1),
+        "a row without those fields is unchanged"
+    );
+}
+
+#[test]
+fn hashing_without_a_key_writes_null() {
+    let batch =
+        batch_of(&[r#"{"id":"a","startDateTime":"2024-05-01T00:00:00Z","callerNumber":"+1"}"#]);
+    let redacted = sink(&["callerNumber"], &[], None).redact(&batch).unwrap();
+    let event: serde_json::Value = serde_json::from_slice(redacted.line(0)).unwrap();
+    assert_eq!(event["call"]["callerNumber"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_call_that_cannot_be_read_is_a_permanent_error_for_that_event_without_its_fields() {
+    let mut batch = batch_of(&[
+        r#"{"id":"a","startDateTime":"2024-05-01T00:00:00Z"}"#,
+        r#"{"id":"b","startDateTime":"2024-05-01T00:00:01Z","callerNumber":"+1"}"#,
+    ]);
+    // Spoil the second call's text (a valid source never hands such a row over).
+    let mut lines = batch.lines.to_vec();
+    let call = batch.events[1].call.clone();
+    lines[call.end - 1] = b' ';
+    batch.lines = lines.into();
+    let error = sink(&["callerNumber"], &[], Some("k"))
+        .redact(&batch)
+        .unwrap_err();
+    assert_eq!((error.is_retryable(), error.event()), (false, Some(1)));
+    let seen = String::from_utf8(error.seen_as.unwrap().to_vec()).unwrap();
+    let seen: serde_json::Value = serde_json::from_str(&seen).unwrap();
+    assert_eq!(seen["call"], serde_json::json!({"id": "b"}));
+    assert_eq!(seen["source"], "tenant");
+}
+
+#[test]
+fn compacting_keeps_strings_and_drops_whitespace() {
+    assert_eq!(
+        compact(r#"{ "a" : [1, 2], "b": "x  \" y" }"#),
+        r#"{"a":[1,2],"b":"x  \" y"}"#
+    );
+}

@@ -1,0 +1,159 @@
+use super::*;
+use crate::metrics::Metrics;
+use crate::shutdown::shutdown_pair;
+use crate::sinks::{DeadLetters, DeliveryFuture, Retry, Sink, SinkTaskOptions};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Refuses the first `refusals` offers with `retry`, then accepts; counts offers.
+struct Refusing {
+    name: &'static str,
+    offers: Arc<AtomicUsize>,
+    refusals: usize,
+    retry: Retry,
+}
+
+impl Sink for Refusing {
+    fn deliver<'a>(&'a mut self, _: &'a Batch) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            let offer = self.offers.fetch_add(1, Ordering::SeqCst);
+            if offer >= self.refusals {
+                return Ok(());
+            }
+            Err(match self.retry {
+                Retry::Retryable => SinkError::retryable(self.name, "export", "collector down"),
+                Retry::Permanent => SinkError::permanent(self.name, "stdout", "closed"),
+            })
+        })
+    }
+}
+
+fn spawn(
+    name: &'static str,
+    refusals: usize,
+    retry: Retry,
+    max: Duration,
+) -> (SinkHandle, Arc<AtomicUsize>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Metrics::new().unwrap();
+    let offers = Arc::new(AtomicUsize::new(0));
+    let sink = Refusing {
+        name,
+        offers: offers.clone(),
+        refusals,
+        retry,
+    };
+    let options = SinkTaskOptions {
+        telemetry: metrics.sink(name),
+        dead_letters: DeadLetters::new(dir.path(), name, metrics.dead_letters(name)),
+        retry_max_duration: max,
+    };
+    (
+        SinkHandle::spawn(name, Box::new(sink), options).0,
+        offers,
+        dir,
+    )
+}
+
+fn quick(bounded: bool) -> SinkRetry {
+    SinkRetry {
+        policy: RetryPolicy {
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            max_retries: 2,
+            max_throttle_wait: Duration::from_secs(1),
+        },
+        bounded,
+    }
+}
+
+fn batch() -> Arc<Batch> {
+    Arc::new(crate::sinks::batch_of(&[
+        r#"{"id":"a","startDateTime":"2024-05-01T00:00:00Z"}"#,
+    ]))
+}
+
+#[tokio::test]
+async fn a_permanent_error_is_not_retried() {
+    let (sink, offers, _dir) = spawn(
+        "stdout",
+        usize::MAX,
+        Retry::Permanent,
+        Duration::from_secs(60),
+    );
+    let (_trigger, shutdown) = shutdown_pair();
+    // Long-running mode, which otherwise never gives up.
+    let error = deliver_to_all(&[sink], batch(), quick(false), &shutdown)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, SourceError::Sink(e) if !e.is_retryable()),
+        "{error}"
+    );
+    assert_eq!(offers.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn only_the_sinks_that_refused_are_offered_the_batch_again() {
+    let (steady, steady_offers, _a) =
+        spawn("archive", 0, Retry::Retryable, Duration::from_secs(60));
+    let (flaky, flaky_offers, _b) = spawn("siem", 3, Retry::Retryable, Duration::from_secs(60));
+    let (_trigger, shutdown) = shutdown_pair();
+    // More refusals than the policy's max_retries: sinks are waited for, not counted.
+    deliver_to_all(&[steady, flaky], batch(), quick(false), &shutdown)
+        .await
+        .unwrap();
+    assert_eq!(steady_offers.load(Ordering::SeqCst), 1);
+    assert_eq!(flaky_offers.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn once_gives_up_on_a_refusing_sink_after_its_retry_max_duration() {
+    let (sink, offers, _dir) = spawn(
+        "siem",
+        usize::MAX,
+        Retry::Retryable,
+        Duration::from_millis(300),
+    );
+    let (_trigger, shutdown) = shutdown_pair();
+    let started = Instant::now();
+    let error = deliver_to_all(&[sink], batch(), quick(true), &shutdown)
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(error.to_string().contains("sink siem"), "{error}");
+    assert!(
+        offers.load(Ordering::SeqCst) > 1,
+        "it was retried meanwhile"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_interrupts_the_wait_for_a_refusing_sink() {
+    let (sink, _offers, _dir) = spawn(
+        "siem",
+        usize::MAX,
+        Retry::Retryable,
+        Duration::from_secs(60),
+    );
+    let (trigger, shutdown) = shutdown_pair();
+    let slow = SinkRetry {
+        policy: RetryPolicy {
+            min_delay: Duration::from_secs(3600),
+            max_delay: Duration::from_secs(3600),
+            ..quick(false).policy
+        },
+        bounded: false,
+    };
+    let delivery =
+        tokio::spawn(async move { deliver_to_all(&[sink], batch(), slow, &shutdown).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    trigger.trigger();
+    let result = tokio::time::timeout(Duration::from_secs(30), delivery)
+        .await
+        .expect("shutdown ended the wait")
+        .unwrap();
+    assert!(
+        matches!(result, Err(SourceError::Interrupted)),
+        "{result:?}"
+    );
+}
