@@ -10,7 +10,7 @@ pub(crate) mod random;
 mod rows;
 mod server;
 
-pub use faults::{Faults, Stats};
+pub use faults::{FaultSettings, Faults, Stats};
 pub use generator::{CallCore, Generator};
 pub use lateness::Lateness;
 
@@ -43,6 +43,8 @@ pub struct SimulatorOptions {
     pub client_certificate: Option<std::path::PathBuf>,
     /// Serve over TLS with this certificate chain and key (PEM), as `https://localhost`.
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Faults on from the start; [`SimulatorHandle::faults`] changes them while it runs.
+    pub faults: FaultSettings,
 }
 
 impl Default for SimulatorOptions {
@@ -58,6 +60,7 @@ impl Default for SimulatorOptions {
             public_url: None,
             client_certificate: None,
             tls: None,
+            faults: FaultSettings::default(),
         }
     }
 }
@@ -112,7 +115,7 @@ pub async fn start(
         options.calls_per_day,
         options.lateness,
     ));
-    let faults = Arc::new(Faults::default());
+    let faults = Arc::new(Faults::new(&options.faults));
     let stats = Arc::new(Stats::default());
     let public_url = options.public_url.clone().unwrap_or_else(|| match scheme {
         "https" => format!("https://localhost:{}", address.port()),
