@@ -9,6 +9,7 @@ mod lateness;
 pub(crate) mod random;
 mod rows;
 mod server;
+mod tls;
 
 pub use faults::{FaultSettings, Faults, Stats};
 pub use generator::{CallCore, Generator};
@@ -104,7 +105,7 @@ pub async fn start(
         None => None,
     };
     let tls = match &options.tls {
-        Some((certificate, key)) => Some(crate::http_server::tls_acceptor(certificate, key)?),
+        Some((certificate, key)) => Some(tls::acceptor(certificate, key)?),
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -134,7 +135,10 @@ pub async fn start(
         let state = state.clone();
         async move { state.handle(request).await }
     });
-    tokio::spawn(crate::http_server::serve_with(listener, tls, handler));
+    match tls {
+        Some(acceptor) => tokio::spawn(tls::serve(listener, acceptor, handler)),
+        None => tokio::spawn(crate::http_server::serve(listener, handler)),
+    };
     Ok(SimulatorHandle {
         address,
         faults,
