@@ -1,15 +1,9 @@
 //! The command line's shape (clap): what users type, its help texts and defaults.
 
+#[cfg(feature = "simulator")]
+use crate::commands::simulate::SimulateArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-#[cfg(feature = "simulator")]
-use pstn_agent::config::parse_duration;
-#[cfg(feature = "simulator")]
-use pstn_agent::simulate::Lateness;
-#[cfg(feature = "simulator")]
-use std::net::SocketAddr;
 use std::path::PathBuf;
-#[cfg(feature = "simulator")]
-use std::time::Duration;
 
 /// `--help`'s closing examples; without the simulator there is no `demo` or
 /// `simulate` to teach.
@@ -101,66 +95,6 @@ pub(crate) enum Command {
         after_help = "Example:\n  pstn-agent simulate --address 127.0.0.1:8080 --calls-per-day 100000 --throttle-budget 50\n  then set authority_url and graph_url to http://127.0.0.1:8080 in a source."
     )]
     Simulate(Box<SimulateArgs>),
-}
-
-// `simulate`'s flags: the simulated tenant's options.
-#[cfg(feature = "simulator")]
-#[derive(Args, Debug)]
-pub(crate) struct SimulateArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub address: SocketAddr,
-    /// Seed: the same seed gives the same calls.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Average calls per day of each kind.
-    #[arg(long, default_value_t = 2000.0)]
-    pub calls_per_day: f64,
-    /// Rows per page.
-    #[arg(long, default_value_t = 1000)]
-    pub page_size: usize,
-    /// How late rows appear: none, default, or uniform:DURATION.
-    #[arg(long, default_value = "default", value_parser = Lateness::parse)]
-    pub lateness: Lateness,
-    /// Lifetime of issued tokens.
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
-    pub token_ttl: Duration,
-    /// Accept only this client id.
-    #[arg(long)]
-    pub client_id: Option<String>,
-    /// Accept only this client secret.
-    #[arg(long)]
-    pub client_secret: Option<String>,
-    /// Graph requests allowed per 20 s before answering 429 (0 = never).
-    #[arg(long, default_value_t = 0)]
-    pub throttle_budget: u64,
-    /// Seconds announced in Retry-After (0 = until the 20 s window ends).
-    #[arg(long, default_value_t = 0)]
-    pub retry_after: u64,
-    /// Share of Graph requests answered 500/503, per mille.
-    #[arg(long, default_value_t = 0)]
-    pub error_per_mille: u64,
-    /// Extra latency per Graph request.
-    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
-    pub latency: Duration,
-    /// Simulated seconds per real second.
-    #[arg(long, default_value_t = 1.0)]
-    pub time_scale: f64,
-    /// The simulated clock's start (default: now).
-    #[arg(long, value_name = "RFC3339")]
-    pub clock_start: Option<String>,
-    /// Base URL written into @odata.nextLink (default: http://ADDRESS).
-    #[arg(long)]
-    pub public_url: Option<String>,
-    /// Verify certificate client assertions against this certificate (PEM).
-    #[arg(long, value_name = "PEM")]
-    pub client_certificate: Option<PathBuf>,
-    /// Serve HTTPS with this certificate chain (PEM; with --tls-key).
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
-    pub tls_certificate: Option<PathBuf>,
-    /// The key of --tls-certificate (PEM).
-    #[arg(long, value_name = "PEM", requires = "tls_certificate")]
-    pub tls_key: Option<PathBuf>,
 }
 
 // How diagnostics on stderr are written.
