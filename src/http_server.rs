@@ -1,4 +1,5 @@
-//! A minimal HTTP/1.1 server loop on hyper, shared by the simulator and the API listener.
+//! A minimal HTTP/1.1 server loop on hyper, shared by the API listener and the simulator
+//! (whose HTTPS lives with it, in `simulate`).
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -8,6 +9,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 /// A response body: whole, or (for fault injection) one that breaks off.
@@ -26,66 +28,27 @@ where
     H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    serve_with(listener, None, handler).await
-}
-
-/// Like [`serve`], over TLS when an acceptor is given.
-pub async fn serve_with<H, F>(
-    listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    handler: Arc<H>,
-) where
-    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let handler = handler.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let response = handler(request);
-                async move { Ok::<_, std::convert::Infallible>(response.await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new();
-            match tls {
-                None => {
-                    let _ = connection
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                }
-                Some(acceptor) => {
-                    if let Ok(stream) = acceptor.accept(stream).await {
-                        let _ = connection
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    }
-                }
-            }
-        });
+        tokio::spawn(serve_connection(stream, handler.clone()));
     }
 }
 
-/// A TLS acceptor from a PEM certificate chain and key (the simulator's `--tls-*`).
-pub fn tls_acceptor(
-    certificate: &std::path::Path,
-    key: &std::path::Path,
-) -> std::io::Result<tokio_rustls::TlsAcceptor> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let chain = CertificateDer::pem_file_iter(certificate)
-        .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
-        .map_err(std::io::Error::other)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(std::io::Error::other)?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(std::io::Error::other)?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .map_err(std::io::Error::other)?;
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+/// Serves HTTP/1.1 on one accepted connection (plain TCP, or a TLS stream the caller
+/// has set up) until the client closes it.
+pub async fn serve_connection<I, H, F>(io: I, handler: Arc<H>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let response = handler(request);
+        async move { Ok::<_, std::convert::Infallible>(response.await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
 }

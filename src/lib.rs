@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod config;
+#[cfg(feature = "simulator")]
 pub mod demo;
 pub mod event;
 pub mod graph;
@@ -14,6 +15,7 @@ pub mod model;
 pub mod planner;
 pub mod retry;
 pub mod shutdown;
+#[cfg(feature = "simulator")]
 pub mod simulate;
 pub mod sinks;
 pub mod source;

@@ -9,8 +9,9 @@ mod lateness;
 pub(crate) mod random;
 mod rows;
 mod server;
+mod tls;
 
-pub use faults::{Faults, Stats};
+pub use faults::{FaultSettings, Faults, Stats};
 pub use generator::{CallCore, Generator};
 pub use lateness::Lateness;
 
@@ -43,6 +44,8 @@ pub struct SimulatorOptions {
     pub client_certificate: Option<std::path::PathBuf>,
     /// Serve over TLS with this certificate chain and key (PEM), as `https://localhost`.
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Faults on from the start; [`SimulatorHandle::faults`] changes them while it runs.
+    pub faults: FaultSettings,
 }
 
 impl Default for SimulatorOptions {
@@ -58,6 +61,7 @@ impl Default for SimulatorOptions {
             public_url: None,
             client_certificate: None,
             tls: None,
+            faults: FaultSettings::default(),
         }
     }
 }
@@ -101,7 +105,7 @@ pub async fn start(
         None => None,
     };
     let tls = match &options.tls {
-        Some((certificate, key)) => Some(crate::http_server::tls_acceptor(certificate, key)?),
+        Some((certificate, key)) => Some(tls::acceptor(certificate, key)?),
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -112,7 +116,7 @@ pub async fn start(
         options.calls_per_day,
         options.lateness,
     ));
-    let faults = Arc::new(Faults::default());
+    let faults = Arc::new(Faults::new(&options.faults));
     let stats = Arc::new(Stats::default());
     let public_url = options.public_url.clone().unwrap_or_else(|| match scheme {
         "https" => format!("https://localhost:{}", address.port()),
@@ -131,7 +135,10 @@ pub async fn start(
         let state = state.clone();
         async move { state.handle(request).await }
     });
-    tokio::spawn(crate::http_server::serve_with(listener, tls, handler));
+    match tls {
+        Some(acceptor) => tokio::spawn(tls::serve(listener, acceptor, handler)),
+        None => tokio::spawn(crate::http_server::serve(listener, handler)),
+    };
     Ok(SimulatorHandle {
         address,
         faults,

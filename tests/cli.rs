@@ -84,16 +84,32 @@ fn running_with_a_bad_config_exits_78_and_prints_nothing_on_stdout() {
 fn help_teaches_with_an_example_per_command() {
     let output = agent().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    for example in [
-        "pstn-agent demo",
-        "pstn-agent validate --config",
-        "--once",
-        "pstn-agent simulate --address",
-    ] {
+    let mut examples = vec!["pstn-agent validate --config", "--once"];
+    if cfg!(feature = "simulator") {
+        examples.extend(["pstn-agent demo", "pstn-agent simulate --address"]);
+    }
+    for example in examples {
         assert!(help.contains(example), "{example} missing from --help");
     }
     let version = agent().arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("pstn-agent "));
+}
+
+#[cfg(not(feature = "simulator"))]
+#[test]
+fn without_the_simulator_there_is_no_demo_or_simulate_command() {
+    let output = agent().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !help.contains("demo") && !help.contains("simulate"),
+        "{help}"
+    );
+    for command in ["demo", "simulate"] {
+        assert_eq!(
+            agent().arg(command).output().unwrap().status.code(),
+            Some(2)
+        );
+    }
 }
 
 /// A config whose api.address is `address`; the rest only has to be valid.

@@ -183,3 +183,22 @@ async fn a_wrong_secret_is_refused_with_entras_error_shape() {
             .starts_with("AADSTS7000215")
     );
 }
+
+#[tokio::test]
+async fn faults_in_the_options_are_on_from_the_first_request() {
+    let harness = Harness::start(SimulatorOptions {
+        faults: pstn_agent::simulate::FaultSettings {
+            throttle_budget: 1,
+            retry_after_seconds: 7,
+            ..Default::default()
+        },
+        ..options()
+    })
+    .await;
+    let token = token(&harness).await;
+    let path = "/v1.0/communications/callRecords/getPstnCalls(fromDateTime=2024-05-19T00:00:00Z,toDateTime=2024-05-19T01:00:00Z)";
+    assert_eq!(get(&harness, path, Some(&token)).await.status(), 200);
+    let throttled = get(&harness, path, Some(&token)).await;
+    assert_eq!(throttled.status(), 429);
+    assert_eq!(throttled.headers()["retry-after"], "7");
+}

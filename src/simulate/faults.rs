@@ -33,7 +33,34 @@ pub struct Faults {
     pub(super) window: Mutex<Option<(Instant, u64)>>,
 }
 
+/// Faults switched on from the start (the `simulate` command's flags), so a caller
+/// fills options instead of reaching into the running server's atomics.
+#[derive(Debug, Clone, Default)]
+pub struct FaultSettings {
+    /// Graph requests allowed per 20 s before 429s (0 = no throttling).
+    pub throttle_budget: u64,
+    /// Seconds announced in Retry-After (0 = until the 20 s window ends).
+    pub retry_after_seconds: u64,
+    /// Per-mille of Graph requests answered 500 or 503 at random.
+    pub error_per_mille: u64,
+    /// Extra latency per Graph request.
+    pub latency: Duration,
+}
+
 impl Faults {
+    /// Faults as `settings` say, every countdown at zero.
+    pub fn new(settings: &FaultSettings) -> Faults {
+        Faults {
+            throttle_budget: AtomicU64::new(settings.throttle_budget),
+            retry_after_seconds: AtomicU64::new(settings.retry_after_seconds),
+            error_per_mille: AtomicU64::new(settings.error_per_mille),
+            latency_ms: AtomicU64::new(
+                u64::try_from(settings.latency.as_millis()).unwrap_or(u64::MAX),
+            ),
+            ..Faults::default()
+        }
+    }
+
     /// Takes one from a countdown, saying whether it was still running.
     pub(super) fn take(counter: &AtomicU64) -> bool {
         counter

@@ -1,0 +1,105 @@
+//! The command line's shape (clap): what users type, its help texts and defaults.
+
+#[cfg(feature = "simulator")]
+use crate::commands::simulate::SimulateArgs;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// `--help`'s closing examples; without the simulator there is no `demo` or
+/// `simulate` to teach.
+#[cfg(feature = "simulator")]
+const AFTER_HELP: &str = "Examples:\n  pstn-agent demo                                      try it on a simulated tenant, no set-up\n  pstn-agent validate --config /etc/pstn-agent.toml    check a config without touching the network\n  pstn-agent --config /etc/pstn-agent.toml --once      poll every source once, then exit (0 = all ok)\n  pstn-agent --config /etc/pstn-agent.toml             run until SIGTERM/SIGINT\n  pstn-agent simulate --address 127.0.0.1:8080         a stand-in for Entra ID and Graph\n\nEvents go to stdout (console sinks) and files; diagnostics go to stderr.\nSIGHUP reopens file sinks (for logrotate).";
+#[cfg(not(feature = "simulator"))]
+const AFTER_HELP: &str = "Examples:\n  pstn-agent validate --config /etc/pstn-agent.toml    check a config without touching the network\n  pstn-agent --config /etc/pstn-agent.toml --once      poll every source once, then exit (0 = all ok)\n  pstn-agent --config /etc/pstn-agent.toml             run until SIGTERM/SIGINT\n\nEvents go to stdout (console sinks) and files; diagnostics go to stderr.\nSIGHUP reopens file sinks (for logrotate).";
+
+// Everything `pstn-agent` accepts. (Plain comments on the clap types: a doc comment
+// would become help text.)
+#[derive(Parser, Debug)]
+#[command(
+    name = "pstn-agent",
+    version,
+    about = "Reads Microsoft Graph's PSTN and Direct Routing call logs and delivers every call once to log sinks.",
+    after_help = AFTER_HELP
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Diagnostics format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// Diagnostics level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "info", global = true)]
+    pub log_level: tracing::Level,
+}
+
+// The flags of the agent itself (no subcommand).
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    /// The configuration file (TOML).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Poll every source once over all its due windows, deliver, save state, exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Run against a simulated clock starting at this instant (with --time-scale); for tests and benchmarks.
+    #[arg(long, hide = true, value_name = "RFC3339")]
+    pub clock_start: Option<String>,
+    /// Simulated seconds per real second (with --clock-start).
+    #[arg(long, hide = true, default_value_t = 1.0)]
+    pub time_scale: f64,
+}
+
+// The subcommands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Check a configuration file without touching the network: exit 0, or 78 with one line per problem.
+    #[command(after_help = "Example:\n  pstn-agent validate --config /etc/pstn-agent.toml")]
+    Validate {
+        /// The configuration file (TOML).
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Ask the agent running with this config whether it is alive (or ready): exit 0 or 1.
+    #[command(
+        after_help = "For container health checks in images without curl:\n  HEALTHCHECK CMD [\"pstn-agent\", \"healthcheck\", \"--config\", \"/etc/pstn-agent/pstn-agent.toml\"]"
+    )]
+    Healthcheck {
+        /// The configuration file the agent runs with (its api.address is asked).
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// Ask /readyz (every source progressing, no sink failing) instead of /healthz.
+        #[arg(long)]
+        ready: bool,
+    },
+    /// A simulated tenant plus the agent polling it over loopback; events on stdout.
+    #[cfg(feature = "simulator")]
+    #[command(
+        after_help = "Example:\n  pstn-agent demo | jq -c '{type: .call.callType, start: .timestamp}'"
+    )]
+    Demo {
+        /// Simulated seconds per real second.
+        #[arg(long, default_value_t = 60.0)]
+        time_scale: f64,
+        /// Calls per day of each kind.
+        #[arg(long, default_value_t = 1000.0)]
+        calls_per_day: f64,
+        /// Seed of the simulated tenant.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// A stand-in for Entra ID and Graph's call-log functions (for tests, demos and load).
+    #[cfg(feature = "simulator")]
+    #[command(
+        after_help = "Example:\n  pstn-agent simulate --address 127.0.0.1:8080 --calls-per-day 100000 --throttle-budget 50\n  then set authority_url and graph_url to http://127.0.0.1:8080 in a source."
+    )]
+    Simulate(Box<SimulateArgs>),
+}
+
+// How diagnostics on stderr are written.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}

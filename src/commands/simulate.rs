@@ -1,0 +1,110 @@
+//! `pstn-agent simulate`: a stand-in for Entra ID and Graph until stopped.
+
+use crate::signals::Signals;
+use clap::Args;
+use pstn_agent::config::parse_duration;
+use pstn_agent::simulate::{FaultSettings, Lateness, SimulatorOptions, start};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+// `simulate`'s flags: the simulated tenant's options. (Plain comment: a doc comment
+// would become help text.)
+#[derive(Args, Debug)]
+pub(crate) struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub address: SocketAddr,
+    /// Seed: the same seed gives the same calls.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Average calls per day of each kind.
+    #[arg(long, default_value_t = 2000.0)]
+    pub calls_per_day: f64,
+    /// Rows per page.
+    #[arg(long, default_value_t = 1000)]
+    pub page_size: usize,
+    /// How late rows appear: none, default, or uniform:DURATION.
+    #[arg(long, default_value = "default", value_parser = Lateness::parse)]
+    pub lateness: Lateness,
+    /// Lifetime of issued tokens.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub token_ttl: Duration,
+    /// Accept only this client id.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Accept only this client secret.
+    #[arg(long)]
+    pub client_secret: Option<String>,
+    /// Graph requests allowed per 20 s before answering 429 (0 = never).
+    #[arg(long, default_value_t = 0)]
+    pub throttle_budget: u64,
+    /// Seconds announced in Retry-After (0 = until the 20 s window ends).
+    #[arg(long, default_value_t = 0)]
+    pub retry_after: u64,
+    /// Share of Graph requests answered 500/503, per mille.
+    #[arg(long, default_value_t = 0)]
+    pub error_per_mille: u64,
+    /// Extra latency per Graph request.
+    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    pub latency: Duration,
+    /// Simulated seconds per real second.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// The simulated clock's start (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    pub clock_start: Option<String>,
+    /// Base URL written into @odata.nextLink (default: http://ADDRESS).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Verify certificate client assertions against this certificate (PEM).
+    #[arg(long, value_name = "PEM")]
+    pub client_certificate: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_certificate: Option<PathBuf>,
+    /// The key of --tls-certificate (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_certificate")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Serves the simulated tenant until stopped; 1 when it cannot listen, 2 for a bad
+/// `--clock-start`.
+pub(crate) async fn run(args: SimulateArgs, mut signals: Signals) -> ExitCode {
+    let clock = match super::clock(args.clock_start.as_deref(), args.time_scale) {
+        Ok(clock) => clock,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
+    let options = SimulatorOptions {
+        seed: args.seed,
+        calls_per_day: args.calls_per_day,
+        page_size: args.page_size,
+        lateness: args.lateness,
+        token_ttl: args.token_ttl,
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        public_url: args.public_url,
+        client_certificate: args.client_certificate,
+        tls: args.tls_certificate.zip(args.tls_key),
+        faults: FaultSettings {
+            throttle_budget: args.throttle_budget,
+            retry_after_seconds: args.retry_after,
+            error_per_mille: args.error_per_mille,
+            latency: args.latency,
+        },
+    };
+    let handle = match start(args.address, options, clock).await {
+        Ok(handle) => handle,
+        Err(error) => {
+            eprintln!("cannot listen on {}: {error}", args.address);
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(url = %handle.url(), "simulated tenant listening: use this URL as both authority_url and graph_url");
+    signals.shutdown.triggered().await;
+    ExitCode::SUCCESS
+}

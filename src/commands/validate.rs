@@ -1,0 +1,21 @@
+//! `pstn-agent validate --config FILE`: checks the file without touching the network.
+
+use pstn_agent::config::{Config, Environment};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Exit 0 with a one-line summary, or 78 with one line per problem naming its key.
+pub(crate) fn run(config_path: &Path) -> ExitCode {
+    match Config::load(config_path, &Environment::process()) {
+        Ok(config) => {
+            eprintln!(
+                "{}: ok ({} sources, {} sinks)",
+                config_path.display(),
+                config.sources.len(),
+                config.sinks.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => super::config_error(&error),
+    }
+}

@@ -1,0 +1,112 @@
+//! Graph's call-log route: counts the request, applies latency, checks the token,
+//! injects the faults asked for (403, 429 with Retry-After, 5xx), then pages.
+
+use super::Simulator;
+use super::call::parse_call;
+use super::respond::graph_error;
+use crate::http_server::Body;
+use crate::simulate::faults::Faults;
+use crate::simulate::random::CallRandom;
+use hyper::{Response, StatusCode};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+impl Simulator {
+    /// `GET {graph}/{version}/communications/callRecords/{function}(..)`.
+    pub(super) async fn graph(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        authorization: Option<&str>,
+    ) -> Response<Body> {
+        self.stats.graph_requests.fetch_add(1, Ordering::SeqCst);
+        self.stats
+            .arrivals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Instant::now());
+        let latency = self.faults.latency_ms.load(Ordering::SeqCst);
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        if !self.token_valid(authorization) || Faults::take(&self.faults.revoke_next) {
+            return graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Access token has expired or is not yet valid.",
+            );
+        }
+        if let Some(failure) = self.injected_failure() {
+            return failure;
+        }
+        let call = match parse_call(path, query) {
+            Ok(call) => call,
+            Err(response) => return response,
+        };
+        match call.range() {
+            Ok((from, to)) => self.page(&call, from, to),
+            Err(response) => response,
+        }
+    }
+
+    /// The fault asked for, in order: a missing role (403), throttling (429 with
+    /// Retry-After), the next failures, then random 500/503 per mille.
+    fn injected_failure(&self) -> Option<Response<Body>> {
+        if Faults::take(&self.faults.forbid_next) {
+            return Some(graph_error(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "Insufficient privileges to complete the operation.",
+            ));
+        }
+        if let Some(wait) = self.faults.throttle() {
+            self.stats.throttled.fetch_add(1, Ordering::SeqCst);
+            self.stats
+                .throttles
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((Instant::now(), wait));
+            let mut response = graph_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests.",
+            );
+            response
+                .headers_mut()
+                .insert(hyper::header::RETRY_AFTER, wait.as_secs().max(1).into());
+            return Some(response);
+        }
+        if Faults::take(&self.faults.fail_next) {
+            let status =
+                StatusCode::from_u16(self.faults.fail_status.load(Ordering::SeqCst) as u16)
+                    .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return Some(graph_error(
+                status,
+                "ServiceNotAvailable",
+                "The service is temporarily unavailable.",
+            ));
+        }
+        let per_mille = self.faults.error_per_mille.load(Ordering::SeqCst);
+        if per_mille > 0 {
+            let draw = CallRandom::new(
+                self.options.seed,
+                11,
+                self.stats.graph_requests.load(Ordering::SeqCst),
+            )
+            .next_u64();
+            if draw % 1000 < per_mille {
+                let status = if draw % 2 == 0 {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                return Some(graph_error(
+                    status,
+                    "UnknownError",
+                    "Simulated server error.",
+                ));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,69 @@
+//! Pages of rows: up to `page_size` per answer, `@odata.nextLink` with `$skip` for the
+//! rest, each row rendered by the generator.
+
+use super::Simulator;
+use super::call::Call;
+use super::respond::{AfterHalf, half_response, json};
+use crate::http_server::Body;
+use crate::model::LogKind;
+use crate::simulate::faults::Faults;
+use crate::time::Timestamp;
+use hyper::{Response, StatusCode};
+use std::sync::atomic::Ordering;
+
+impl Simulator {
+    /// One page of the call's rows as the clock stands, with `@odata.nextLink` when more
+    /// follow; `stall_next`/`truncate_next` cut its body half way.
+    pub(super) fn page(&self, call: &Call, from: Timestamp, to: Timestamp) -> Response<Body> {
+        let now = self.clock.now();
+        let page_size = self.options.page_size.max(1);
+        let mut calls = self
+            .generator
+            .visible_calls(call.kind, from, to, call.kind.to_is_inclusive(), now)
+            .skip(call.skip);
+        let page: Vec<_> = calls.by_ref().take(page_size).collect();
+        let more = calls.next().is_some();
+        let mut body = String::with_capacity(page.len() * 900 + 512);
+        let row_type = match call.kind {
+            LogKind::Pstn => "pstnCallLogRow",
+            LogKind::DirectRouting => "directRoutingLogRow",
+        };
+        body.push_str(&format!(
+            "{{\"@odata.context\":\"{}/{}/$metadata#Collection(microsoft.graph.callRecords.{row_type})\",\"@odata.count\":{}",
+            self.public_url,
+            call.version.as_str(),
+            page.len()
+        ));
+        if more {
+            body.push_str(&format!(
+                ",\"@odata.nextLink\":\"{}/{}/communications/callRecords/{}(from={},to={})?$skip={}\"",
+                self.public_url,
+                call.version.as_str(),
+                call.kind.function(),
+                call.from_text,
+                call.to_text,
+                call.skip + page.len()
+            ));
+        }
+        body.push_str(",\"value\":[");
+        for (index, row) in page.iter().enumerate() {
+            if index > 0 {
+                body.push(',');
+            }
+            self.generator
+                .write_row(call.kind, call.version, row, &mut body);
+        }
+        body.push_str("]}");
+        self.stats.pages.fetch_add(1, Ordering::SeqCst);
+        self.stats
+            .rows
+            .fetch_add(page.len() as u64, Ordering::SeqCst);
+        if Faults::take(&self.faults.stall_next) {
+            return half_response(body, AfterHalf::Stall);
+        }
+        if Faults::take(&self.faults.truncate_next) {
+            return half_response(body, AfterHalf::Reset);
+        }
+        json(StatusCode::OK, body)
+    }
+}

@@ -1,0 +1,108 @@
+//! Entra ID's token endpoint: client credentials in, bearer tokens out, each one
+//! remembered with its expiry for the Graph routes to check.
+
+use super::Simulator;
+use super::respond::{entra_error, json};
+use crate::http_server::Body;
+use crate::simulate::faults::Faults;
+use hyper::{Response, StatusCode};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+impl Simulator {
+    /// `POST {authority}/{tenant}/oauth2/v2.0/token`: client credentials, with a secret
+    /// or a certificate assertion.
+    pub(super) fn token(&self, body: &[u8], path: &str) -> Response<Body> {
+        self.stats.token_requests.fetch_add(1, Ordering::SeqCst);
+        if Faults::take(&self.faults.token_fail_next) {
+            return entra_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "AADSTS90033: A transient error has occurred. Please try again.",
+            );
+        }
+        let form: HashMap<String, String> =
+            url::form_urlencoded::parse(body).into_owned().collect();
+        if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+            return entra_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "AADSTS70003: The app requested an unsupported grant type.",
+            );
+        }
+        let client_id = form.get("client_id").cloned().unwrap_or_default();
+        if self
+            .options
+            .client_id
+            .as_ref()
+            .is_some_and(|expected| *expected != client_id)
+        {
+            return entra_error(
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                &format!(
+                    "AADSTS700016: Application with identifier '{client_id}' was not found in the directory."
+                ),
+            );
+        }
+        let audience = format!("{}{path}", self.public_url);
+        if let Err(description) = self.check_credential(&form, &client_id, &audience) {
+            return entra_error(StatusCode::UNAUTHORIZED, "invalid_client", &description);
+        }
+        let serial = self.issued.fetch_add(1, Ordering::SeqCst);
+        let nonce =
+            crate::simulate::random::CallRandom::new(self.options.seed, 7, serial).next_u64();
+        let token = format!("sim.{serial}.{nonce:016x}");
+        self.stats
+            .issued_tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(token.clone());
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(token.clone(), Instant::now() + self.options.token_ttl);
+        json(StatusCode::OK, serde_json::json!({"token_type": "Bearer", "expires_in": self.options.token_ttl.as_secs(), "ext_expires_in": self.options.token_ttl.as_secs(), "access_token": token}).to_string())
+    }
+
+    /// A secret must match `--client-secret` (when given); an assertion must be a JWT,
+    /// and with `--client-certificate` one signed by that certificate's key.
+    fn check_credential(
+        &self,
+        form: &HashMap<String, String>,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<(), String> {
+        const BAD_SECRET: &str = "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.";
+        match (form.get("client_secret"), form.get("client_assertion")) {
+            (Some(secret), None) => match &self.options.client_secret {
+                Some(expected) if expected != secret => Err(BAD_SECRET.into()),
+                _ => Ok(()),
+            },
+            (None, Some(assertion)) => {
+                if form.get("client_assertion_type").is_none_or(|t| t != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+                    return Err("AADSTS700025: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.".into());
+                }
+                match &self.certificate {
+                    Some(certificate) => certificate.check(assertion, client_id, audience),
+                    None if assertion.split('.').count() == 3 => Ok(()),
+                    None => Err("AADSTS50027: JWT token is invalid or malformed.".into()),
+                }
+            }
+            _ => Err("AADSTS900144: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into()),
+        }
+    }
+
+    /// Whether a `Bearer` header carries a token this simulator issued that has not expired.
+    pub(super) fn token_valid(&self, authorization: Option<&str>) -> bool {
+        let Some(token) = authorization.and_then(|value| value.strip_prefix("Bearer ")) else {
+            return false;
+        };
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .is_some_and(|expiry| Instant::now() < *expiry)
+    }
+}
