@@ -5,9 +5,11 @@
 //! was delivered (`delivered`). Memory does not grow with volume: dedupe asks the
 //! database, whose pages the OS caches.
 
+mod directory;
 mod schema;
 mod source_state;
 
+pub use directory::{DirectoryLock, LOCK_FILE};
 pub use source_state::{Commit, PRUNE_SLICE, SourceState};
 
 use std::path::{Path, PathBuf};
@@ -34,6 +36,16 @@ pub enum StateError {
         /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// Another agent uses the same `data_dir`.
+    #[error(
+        "{path} is locked by {holder}: two agents on one data_dir would both deliver every row; give each agent its own data_dir, or stop the other one"
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as far as can be told.
+        holder: String,
+    },
     /// The file is not ours, or from a newer release.
     #[error("{path}: {message}")]
     Refused {
@@ -48,17 +60,23 @@ pub enum StateError {
 #[derive(Debug, Clone)]
 pub struct StateStore {
     path: PathBuf,
+    _lock: std::sync::Arc<DirectoryLock>,
 }
 
 impl StateStore {
-    /// Opens (creating if needed) `data_dir/state.sqlite3`: directory 0700, file 0600.
+    /// Opens (creating if needed) `data_dir/state.sqlite3`: directory 0700, file 0600,
+    /// and locks `data_dir` for this agent until the store (and its clones) are dropped.
     pub fn open(data_dir: &Path) -> Result<StateStore, StateError> {
-        schema::prepare_directory(data_dir)?;
+        directory::prepare_directory(data_dir)?;
+        let lock = directory::lock(data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
-        schema::prepare_file(&path)?;
+        directory::prepare_file(&path)?;
         let connection = schema::connect(&path)?;
         schema::migrate(&connection, &path)?;
-        Ok(StateStore { path })
+        Ok(StateStore {
+            path,
+            _lock: std::sync::Arc::new(lock),
+        })
     }
 
     /// The database file.

@@ -181,3 +181,28 @@ async fn sigterm_stops_within_ten_seconds_with_exit_0_and_nothing_repeats() {
         "a graceful stop repeated rows"
     );
 }
+
+#[tokio::test]
+async fn a_second_agent_on_the_same_data_dir_exits_at_once_naming_the_lock_and_the_first_pid() {
+    let harness = harness().await;
+    let config = write_config(&harness);
+    let mut first = agent(&config, false);
+    wait_for_lines(&harness, 1).await;
+    let started = Instant::now();
+    let second = Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--once", "--clock-start", NOW, "--time-scale", "0"])
+        .output()
+        .unwrap();
+    let waited = started.elapsed();
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!second.status.success(), "{second:?}");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("locked"), "{stderr}");
+    assert!(stderr.contains(&format!("pid {}", first.id())), "{stderr}");
+    assert!(stderr.contains("/state/lock"), "{stderr}");
+    // At once: not after polling or retrying anything (a generous bound for slow CI).
+    assert!(waited < Duration::from_secs(20), "{waited:?}");
+}

@@ -231,7 +231,12 @@ impl TokenSource {
                 _ => None,
             }
             .unwrap_or(3599);
-            return Ok((answer.access_token, Duration::from_secs(seconds.max(1))));
+            // A peer's number is clamped: no token lives longer than a day, and an absurd
+            // lifetime must not overflow the clock.
+            return Ok((
+                answer.access_token,
+                Duration::from_secs(seconds.clamp(1, 86_400)),
+            ));
         }
         let transient = status.is_server_error() || status.as_u16() == 429;
         match serde_json::from_slice::<TokenErrorAnswer>(&body) {

@@ -69,6 +69,11 @@ impl GraphEndpoint {
     }
 }
 
+/// The largest page body accepted: Graph's pages of 1,000 rows are about 1.5 MB, so
+/// this leaves a tenfold margin while bounding memory to about this much per page in
+/// flight (one per fetch chain, at most 8, plus the one being delivered).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// Limits of one source's client.
 #[derive(Debug, Clone, Copy)]
 pub struct GraphClientOptions {
@@ -87,7 +92,7 @@ impl Default for GraphClientOptions {
         GraphClientOptions {
             requests_per_second: 5.0,
             request_timeout: Duration::from_secs(60),
-            max_body_bytes: 64 * 1024 * 1024,
+            max_body_bytes: MAX_BODY_BYTES,
             retry: RetryPolicy::default(),
         }
     }

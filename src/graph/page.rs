@@ -22,10 +22,46 @@ pub struct Page {
 #[error("unreadable page body ({0})")]
 pub struct PageError(String);
 
+/// Graph pages hold up to 1,000 rows; a page claiming more than this is refused before
+/// its row index grows (a 60 MB page of `1,1,1,...` would otherwise index 30 million
+/// "rows"). With the body cap this bounds a page's memory.
+pub const MAX_ROWS_PER_PAGE: usize = 10_000;
+
+/// The `value` array, located row by row, refused past [`MAX_ROWS_PER_PAGE`].
+struct Rows<'a>(Vec<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Rows<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Rows<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of rows")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Rows<'a>, A::Error> {
+                let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1_000));
+                while let Some(row) = seq.next_element::<&'de RawValue>()? {
+                    if rows.len() == MAX_ROWS_PER_PAGE {
+                        return Err(serde::de::Error::custom(format!(
+                            "more than {MAX_ROWS_PER_PAGE} rows in one page"
+                        )));
+                    }
+                    rows.push(row);
+                }
+                Ok(Rows(rows))
+            }
+        }
+        deserializer.deserialize_seq(Visit(std::marker::PhantomData))
+    }
+}
+
 #[derive(Deserialize)]
 struct PageShape<'a> {
     #[serde(borrow, default)]
-    value: Option<Vec<&'a RawValue>>,
+    value: Option<Rows<'a>>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
 }
@@ -36,7 +72,7 @@ impl Page {
     pub fn parse(body: Bytes) -> Result<Page, PageError> {
         let shape: PageShape<'_> =
             serde_json::from_slice(&body).map_err(|error| PageError(error.to_string()))?;
-        let Some(values) = shape.value else {
+        let Some(Rows(values)) = shape.value else {
             return Err(PageError("no \"value\" array".into()));
         };
         let base = body.as_ptr() as usize;
@@ -97,6 +133,21 @@ mod tests {
         assert_eq!(
             page.next_link(),
             Some("https://graph.microsoft.com/beta/x(from=1,to=2)?$skip=1000")
+        );
+    }
+
+    #[test]
+    fn a_page_with_more_rows_than_graph_ever_sends_is_refused() {
+        let many = format!("{{\"value\":[{}1]}}", "1,".repeat(MAX_ROWS_PER_PAGE));
+        let error = Page::parse(Bytes::from(many)).unwrap_err();
+        assert!(
+            error.to_string().contains("more than 10000 rows"),
+            "{error}"
+        );
+        let enough = format!("{{\"value\":[{}1]}}", "1,".repeat(MAX_ROWS_PER_PAGE - 1));
+        assert_eq!(
+            Page::parse(Bytes::from(enough)).unwrap().len(),
+            MAX_ROWS_PER_PAGE
         );
     }
 

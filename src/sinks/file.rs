@@ -38,6 +38,10 @@ pub struct FileSink {
 /// by a crash mid-write (that batch was not committed and is delivered again): the
 /// torn line is ended first, so the next event starts a line of its own instead of
 /// gluing onto the fragment. Readers then see one unparsable line, not a corrupt event.
+/// `O_NOFOLLOW` and the `ELOOP` it fails with on a link (Linux).
+const O_NOFOLLOW: i32 = 0o400000;
+const ELOOP: i32 = 40;
+
 fn open(path: &PathBuf) -> std::io::Result<File> {
     if let Some(parent) = path.parent() {
         if !parent.as_os_str().is_empty() {
@@ -49,7 +53,19 @@ fn open(path: &PathBuf) -> std::io::Result<File> {
         .append(true)
         .read(true)
         .mode(0o640)
-        .open(path)?;
+        // Never through a symbolic link: whoever can place one in the directory must
+        // not be able to aim the agent's writes at another file.
+        .custom_flags(O_NOFOLLOW)
+        .open(path)
+        .map_err(|error| {
+            if error.raw_os_error() == Some(ELOOP) {
+                std::io::Error::other(format!(
+                    "{error}: the path is a symbolic link; file sinks do not follow links, give the real file's path"
+                ))
+            } else {
+                error
+            }
+        })?;
     let length = file.metadata()?.len();
     if length > 0 {
         let mut last = [0u8; 1];
@@ -110,6 +126,18 @@ impl Sink for FileSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_symbolic_link_at_the_sink_path_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "precious\n").unwrap();
+        let path = dir.path().join("calls.jsonl");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let error = open(&path).unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    }
 
     #[test]
     fn a_line_cut_short_by_a_crash_is_ended_before_new_events() {

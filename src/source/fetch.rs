@@ -4,6 +4,7 @@
 //! limited by `requests_per_second` rather than by Graph's latency. The source still
 //! delivers and commits one page at a time, in whatever order pages arrive.
 
+use super::SourceError;
 use crate::graph::{ChainPage, GraphClient, GraphError, Page};
 use crate::planner::Window;
 use std::sync::Arc;
@@ -64,12 +65,26 @@ impl Fetcher {
         ));
     }
 
-    /// The next page from any running window, or the error that stopped one.
-    pub(super) async fn next(&mut self) -> Result<FetchedPage, GraphError> {
-        match self.receiver.recv().await {
-            Some(item) => item,
-            // Unreachable while `self` holds a sender; kept total for safety.
-            None => Err(GraphError::Network("page fetchers stopped".into())),
+    /// The next page from any running window, or the error that stopped one. A fetch
+    /// task that died (a panic) fails the poll at once instead of leaving it waiting
+    /// for a page that never comes.
+    pub(super) async fn next(&mut self) -> Result<FetchedPage, SourceError> {
+        loop {
+            tokio::select! {
+                biased;
+                item = self.receiver.recv() => {
+                    return match item {
+                        Some(item) => item.map_err(SourceError::Graph),
+                        // Unreachable while `self` holds a sender; kept total for safety.
+                        None => Err(SourceError::Internal("page fetchers stopped".into())),
+                    };
+                }
+                Some(joined) = self.tasks.join_next() => {
+                    if let Err(error) = joined {
+                        return Err(SourceError::Internal(format!("a page fetch task died: {error}")));
+                    }
+                }
+            }
         }
     }
 }

@@ -2,8 +2,6 @@
 
 use super::StateError;
 use rusqlite::{Connection, OptionalExtension};
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -70,44 +68,6 @@ fn database_error(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
         path: path.to_owned(),
         source,
     }
-}
-
-pub(super) fn prepare_directory(dir: &Path) -> Result<(), StateError> {
-    let failed = |message: String| StateError::Directory {
-        path: dir.to_owned(),
-        message,
-    };
-    if !dir.exists() {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|error| failed(format!("cannot create the state directory: {error}")))?;
-    }
-    let metadata = std::fs::metadata(dir).map_err(|error| failed(error.to_string()))?;
-    if !metadata.is_dir() {
-        return Err(failed("data_dir is not a directory".into()));
-    }
-    if metadata.permissions().mode() & 0o077 != 0 {
-        // Tighten what we can; a directory we do not own keeps its mode.
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    }
-    Ok(())
-}
-
-pub(super) fn prepare_file(path: &Path) -> Result<(), StateError> {
-    if !path.exists() {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|error| StateError::Directory {
-                path: path.to_owned(),
-                message: format!("cannot create the state database: {error}"),
-            })?;
-    }
-    Ok(())
 }
 
 pub(crate) fn connect(path: &Path) -> Result<Connection, StateError> {
@@ -201,6 +161,7 @@ pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateE
 mod tests {
     use super::super::StateStore;
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn a_new_store_is_private_to_its_owner() {
@@ -254,7 +215,9 @@ mod tests {
             )])
             .unwrap();
         drop(state);
-        let connection = Connection::open(store.path()).unwrap();
+        let path = store.path().to_owned();
+        drop(store);
+        let connection = Connection::open(path).unwrap();
         connection
             .execute_batch(
                 "DROP TABLE plan_usage; UPDATE meta SET value = '1' WHERE key = 'schema_version';",
@@ -272,8 +235,8 @@ mod tests {
     #[test]
     fn a_file_from_a_newer_release_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
-        let connection = Connection::open(store.path()).unwrap();
+        let path = StateStore::open(dir.path()).unwrap().path().to_owned();
+        let connection = Connection::open(path).unwrap();
         connection
             .execute(
                 "UPDATE meta SET value = '99' WHERE key = 'schema_version'",

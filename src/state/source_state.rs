@@ -251,6 +251,7 @@ mod tests {
         };
         state.commit(&commit).unwrap();
         drop(state);
+        drop(store);
 
         let reopened = StateStore::open(dir.path())
             .unwrap()
