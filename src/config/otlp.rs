@@ -122,13 +122,15 @@ pub(super) fn read(
             );
         }
     }
-    if let Some(url) = &endpoint {
-        if url.scheme() == "http" && !headers.is_empty() && !is_loopback(url) {
-            problems.add(
-                &fields.key("headers"),
-                "would be sent in clear text: use an https endpoint (plain http only to loopback)",
-            );
-        }
+    if let Some(url) = &endpoint
+        && url.scheme() == "http"
+        && !headers.is_empty()
+        && !is_loopback(url)
+    {
+        problems.add(
+            &fields.key("headers"),
+            "would be sent in clear text: use an https endpoint (plain http only to loopback)",
+        );
     }
     let timeout = fields.duration("timeout", Duration::from_secs(10), problems);
     let gzip = match fields.string("compression", problems).as_deref() {

@@ -138,10 +138,10 @@ impl TokenSource {
     /// The current token, fetching a new one when there is none or it is about to expire.
     pub async fn token(&self) -> Result<AccessToken, AuthError> {
         let mut cached = self.cached.lock().await;
-        if let Some(token) = &cached.token {
-            if Instant::now() < token.refresh_after {
-                return Ok(token.clone());
-            }
+        if let Some(token) = &cached.token
+            && Instant::now() < token.refresh_after
+        {
+            return Ok(token.clone());
         }
         let requested = self.request().await;
         self.events.emit(GraphEvent::TokenRequested {

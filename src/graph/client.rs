@@ -309,10 +309,10 @@ impl GraphClient {
     /// Holds back every request of this source until `wait` has passed.
     fn pause_for(&self, wait: Duration) {
         let until = Instant::now() + wait;
-        if let Ok(mut paused) = self.paused_until.lock() {
-            if paused.is_none_or(|current| current < until) {
-                *paused = Some(until);
-            }
+        if let Ok(mut paused) = self.paused_until.lock()
+            && paused.is_none_or(|current| current < until)
+        {
+            *paused = Some(until);
         }
     }
 

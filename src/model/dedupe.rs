@@ -45,7 +45,11 @@ fn parse_guid(text: &str) -> Option<[u8; 16]> {
             continue;
         }
         let value = (byte as char).to_digit(16)? as u8;
-        out[nibbles / 2] |= if nibbles % 2 == 0 { value << 4 } else { value };
+        out[nibbles / 2] |= if nibbles.is_multiple_of(2) {
+            value << 4
+        } else {
+            value
+        };
         nibbles += 1;
     }
     Some(out)

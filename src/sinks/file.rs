@@ -43,10 +43,10 @@ const O_NOFOLLOW: i32 = 0o400000;
 const ELOOP: i32 = 40;
 
 fn open(path: &PathBuf) -> std::io::Result<File> {
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
     }
     let mut file = OpenOptions::new()
         .create(true)

@@ -203,11 +203,10 @@ impl Sink for RedactingSink {
             self.inner.deliver(&redacted).await.map_err(|mut error| {
                 // Events map one to one, so the index stands; the dead letter gets the
                 // event as redacted, never the fields this sink must not hold.
-                if let Some(index) = error.event().filter(|i| *i < redacted.events.len()) {
-                    if error.seen_as.is_none() {
-                        error.seen_as =
-                            Some(redacted.lines.slice(redacted.events[index].line.clone()));
-                    }
+                if let Some(index) = error.event().filter(|i| *i < redacted.events.len())
+                    && error.seen_as.is_none()
+                {
+                    error.seen_as = Some(redacted.lines.slice(redacted.events[index].line.clone()));
                 }
                 error
             })

@@ -38,13 +38,13 @@ pub(super) fn prepare_directory(dir: &Path) -> Result<(), StateError> {
     if !metadata.is_dir() {
         return Err(failed("data_dir is not a directory".into()));
     }
-    if let Some(uid) = effective_uid() {
-        if metadata.uid() != uid {
-            return Err(failed(format!(
-                "data_dir is owned by uid {}, not by this agent's user (uid {uid}); another user could change what the agent believes it delivered: give the agent its own directory",
-                metadata.uid()
-            )));
-        }
+    if let Some(uid) = effective_uid()
+        && metadata.uid() != uid
+    {
+        return Err(failed(format!(
+            "data_dir is owned by uid {}, not by this agent's user (uid {uid}); another user could change what the agent believes it delivered: give the agent its own directory",
+            metadata.uid()
+        )));
     }
     let mode = metadata.permissions().mode();
     if mode & 0o077 != 0 {

@@ -86,18 +86,18 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StateError> {
 }
 
 fn refuse_or_fail(path: &Path, source: rusqlite::Error) -> StateError {
-    if let rusqlite::Error::SqliteFailure(error, _) = &source {
-        if matches!(
+    if let rusqlite::Error::SqliteFailure(error, _) = &source
+        && matches!(
             error.code,
             rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
-        ) {
-            return StateError::Refused {
-                path: path.to_owned(),
-                message: format!(
-                    "not a readable SQLite database ({source}); move it aside to start over (rows already delivered may then be delivered again)"
-                ),
-            };
-        }
+        )
+    {
+        return StateError::Refused {
+            path: path.to_owned(),
+            message: format!(
+                "not a readable SQLite database ({source}); move it aside to start over (rows already delivered may then be delivered again)"
+            ),
+        };
     }
     StateError::Database {
         path: path.to_owned(),

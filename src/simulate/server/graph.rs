@@ -95,7 +95,7 @@ impl Simulator {
             )
             .next_u64();
             if draw % 1000 < per_mille {
-                let status = if draw % 2 == 0 {
+                let status = if draw.is_multiple_of(2) {
                     StatusCode::INTERNAL_SERVER_ERROR
                 } else {
                     StatusCode::SERVICE_UNAVAILABLE
