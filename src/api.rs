@@ -6,12 +6,20 @@ mod probe;
 
 pub use probe::{Probe, ProbeError, loopback_for, probe};
 
-use crate::http_server::{Body, full, serve};
+use crate::http_server::{Body, ServeLimits, full, serve_limited};
 use crate::metrics::Metrics;
 use hyper::{Request, Response, StatusCode, header};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+
+/// What the listener allows: Prometheus and a few health checks need a handful of
+/// connections; an idle or slow client is cut off instead of holding a slot.
+pub const API_LIMITS: ServeLimits = ServeLimits {
+    max_connections: 32,
+    header_read_timeout: std::time::Duration::from_secs(10),
+    connection_lifetime: std::time::Duration::from_secs(120),
+};
 
 /// A bound listener, so that a busy port fails at start-up, not later.
 #[derive(Debug)]
@@ -38,7 +46,7 @@ impl ApiListener {
             let response = respond(&metrics, request.uri().path());
             async move { response }
         });
-        tokio::spawn(serve(self.listener, handler))
+        tokio::spawn(serve_limited(self.listener, handler, API_LIMITS))
     }
 }
 
