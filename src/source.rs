@@ -44,10 +44,15 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// Whether the source should stop instead of trying again next poll.
+    /// Whether the source should stop instead of trying again next poll: the
+    /// credentials are wrong, or a sink can never take a batch again (its stdout was
+    /// closed: like other Unix tools, the agent ends, with what was delivered committed).
     pub fn stops_source(&self) -> bool {
         match self {
             SourceError::Graph(error) => error.stops_source(),
+            SourceError::Sink(error) => {
+                !error.is_retryable() && error.scope == crate::sinks::Scope::Batch
+            }
             _ => false,
         }
     }

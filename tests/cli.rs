@@ -181,3 +181,46 @@ async fn healthcheck_asks_the_running_agent_and_exits_0_1_or_78() {
         .unwrap();
     assert_eq!(output.status.code(), Some(78));
 }
+
+#[cfg(feature = "simulator")]
+#[test]
+fn the_demo_ends_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    // stderr to a file: a pipe nobody reads could fill and block the demo.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let mut demo = agent()
+        .args(["demo", "--time-scale", "600"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    {
+        // Like `pstn-agent demo | head -3`: read three events, then close the pipe.
+        let mut reader = BufReader::new(demo.stdout.take().unwrap());
+        for _ in 0..3 {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            assert!(line.starts_with('{'), "{line}");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = demo.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = demo.kill();
+            panic!("the demo kept running after its reader went away");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(!status.success(), "{status:?}");
+    assert!(
+        stderr.contains("Broken pipe") || stderr.contains("broken pipe"),
+        "{stderr}"
+    );
+}
