@@ -44,6 +44,19 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// A fixed text for the unauthenticated `/readyz`: never a peer's words, a host
+    /// or a path (those go to the log).
+    pub fn readiness_reason(&self) -> String {
+        let reason = match self {
+            SourceError::Graph(error) => error.reason().as_str(),
+            SourceError::State(_) => "state",
+            SourceError::Sink(_) => "sink",
+            SourceError::Interrupted => "interrupted",
+            SourceError::Internal(_) => "internal",
+        };
+        format!("last poll failed: {reason}")
+    }
+
     /// Whether the source should stop instead of trying again next poll: the
     /// credentials are wrong, or a sink can never take a batch again (its stdout was
     /// closed: like other Unix tools, the agent ends, with what was delivered committed).
@@ -198,7 +211,7 @@ impl Source {
         let result = self.poll_windows().await;
         if !matches!(result, Err(SourceError::Interrupted)) {
             self.telemetry.poll_done(
-                result.as_ref().err().map(ToString::to_string),
+                result.as_ref().err().map(SourceError::readiness_reason),
                 self.backlog(),
             );
             self.refresh_plan_usage().await;

@@ -38,7 +38,7 @@ async fn hostile_graph(next_link: fn(&str) -> String) -> (String, Arc<AtomicUsiz
 }
 
 /// Runs the agent once against `url` and returns (report, events written, failure series).
-async fn once_against(url: &str) -> (pstn_agent::topology::RunReport, usize, String) {
+async fn once_against(url: &str) -> (pstn_agent::topology::RunReport, usize, String, String) {
     let harness = Harness::start(SimulatorOptions::default()).await;
     let text = format!(
         "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\nrequests_per_second = 1\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n",
@@ -58,7 +58,8 @@ async fn once_against(url: &str) -> (pstn_agent::topology::RunReport, usize, Str
     .await
     .expect("the agent must not page forever");
     let metrics = harness.metrics.encode();
-    (report, harness.events().len(), metrics)
+    let readiness = harness.metrics.readiness().to_json();
+    (report, harness.events().len(), metrics, readiness)
 }
 
 fn failures(metrics: &str, reason: &str) -> f64 {
@@ -76,8 +77,12 @@ fn failures(metrics: &str, reason: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_next_link_back_to_a_page_already_read_ends_the_window_as_failed() {
     let (url, pages) = hostile_graph(|own| own.to_owned()).await;
-    let (report, events, metrics) = once_against(&url).await;
+    let (report, events, metrics, readiness) = once_against(&url).await;
     assert_eq!(report.exit_code(), 1, "{report:?}");
+    assert!(
+        readiness.contains("last poll failed: endless_paging"),
+        "{readiness}"
+    );
     let (_, message) = &report.failed[0];
     assert!(message.contains("already read"), "{message}");
     assert_eq!(

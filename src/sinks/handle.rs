@@ -134,7 +134,14 @@ impl SinkHandle {
         let task = tokio::spawn(async move {
             while let Some(delivery) = receiver.recv().await {
                 let result = runner.deliver(&delivery.batch).await;
-                let failure = result.as_ref().err().map(ToString::to_string);
+                // /readyz shows a fixed text; the error itself goes to the log.
+                let failure = result.as_ref().err().map(|error| {
+                    if error.is_retryable() {
+                        "last batch refused; offering it again".to_owned()
+                    } else {
+                        "last batch can never be accepted".to_owned()
+                    }
+                });
                 telemetry.batch(*result.as_ref().unwrap_or(&0), failure);
                 let _ = delivery.acknowledge.send(result.map(|_| ()));
             }
