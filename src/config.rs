@@ -7,6 +7,7 @@ mod interpolate;
 mod otlp;
 mod sink;
 mod source;
+mod suggest;
 
 pub use crate::model::Secret;
 pub use duration::{format_duration, parse_duration};
@@ -128,6 +129,7 @@ impl Config {
             problems.add("sinks", "no sink configured (add a [sinks.NAME] table)");
         }
         sink::check_inputs(&sinks, &declared_sources, &mut problems);
+        sink::check_redaction(&sinks, &sources, &mut problems);
         if problems.0.is_empty() {
             Ok(Config {
                 data_dir,
@@ -136,7 +138,7 @@ impl Config {
                 sinks,
             })
         } else {
-            Err(problems)
+            Err(quote_the_file(problems, text, environment))
         }
     }
 
@@ -155,6 +157,40 @@ fn resolve(base: &Path, path: &str) -> PathBuf {
     } else {
         base.join(path)
     }
+}
+
+/// Problems quote the file's own text, never what `${VAR}` became: a secret put in the
+/// wrong key (`poll_interval = "${GRAPH_CLIENT_SECRET}"`) must not be printed. Every
+/// value of a variable the file names (four characters or more) is written back as
+/// `${NAME}`.
+fn quote_the_file(problems: Problems, text: &str, environment: &Environment) -> Problems {
+    let mut names: Vec<&str> = text
+        .match_indices("${")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+            Some(&rest[..end]).filter(|name| !name.is_empty())
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let values: Vec<(String, &str)> = names
+        .into_iter()
+        .filter_map(|name| Some((environment.variable(name)?, name)))
+        .filter(|(value, _)| value.chars().count() >= 4)
+        .collect();
+    Problems(
+        problems
+            .0
+            .into_iter()
+            .map(|mut line| {
+                for (value, name) in &values {
+                    line = line.replace(value.as_str(), &format!("${{{name}}}"));
+                }
+                line
+            })
+            .collect(),
+    )
 }
 
 fn read_api(top: &mut Fields<'_>, problems: &mut Problems) -> SocketAddr {

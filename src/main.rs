@@ -13,9 +13,31 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Export headers come only from the configuration file: the OpenTelemetry exporter
+/// would add these to every export (in clear text over plain http) without a word.
+const IGNORED_ENVIRONMENT: &[&str] = &[
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+];
+
 fn main() -> ExitCode {
+    let ignored: Vec<&str> = IGNORED_ENVIRONMENT
+        .iter()
+        .copied()
+        .filter(|name| std::env::var_os(name).is_some())
+        .collect();
+    for name in &ignored {
+        // SAFETY: the process has one thread here: nothing else reads the environment.
+        unsafe { std::env::remove_var(name) };
+    }
     let cli = Cli::parse();
     logging::init(cli.log_format, cli.log_level);
+    for name in ignored {
+        tracing::warn!(
+            variable = name,
+            "ignored: OTLP export headers come only from the configuration file (sinks.NAME.headers)"
+        );
+    }
     match cli.command {
         Some(Command::Validate { config }) => commands::validate::run(&config),
         Some(Command::Healthcheck { config, ready }) => commands::healthcheck::run(&config, ready),

@@ -8,6 +8,7 @@ mod amount;
 mod api_version;
 mod bad_row;
 mod dedupe;
+mod fields;
 mod kind;
 mod row;
 mod secret;

@@ -191,3 +191,45 @@ async fn hashed_fields_are_hashed_and_dropped_fields_absent_in_every_sink() {
         );
     }
 }
+
+#[tokio::test]
+async fn export_headers_from_the_environment_are_not_applied() {
+    grpc_and_http(async |protocol, address, received| {
+        start(protocol, address, received.clone()).await;
+        let harness = Harness::start(options()).await;
+        let path = harness.dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\n[sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\nprotocol = \"{protocol}\"\nendpoint = \"http://{address}\"\n",
+                harness.dir.path().join("state").display(),
+                url = harness.simulator.url(),
+            ),
+        )
+        .unwrap();
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
+                .arg("--config")
+                .arg(&path)
+                .args(["--once", "--clock-start", NOW, "--time-scale", "0"])
+                .env("OTEL_EXPORTER_OTLP_HEADERS", "x-leak=from-env")
+                .env("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-leak-logs=from-env")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{protocol}: {stderr}");
+        assert!(stderr.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{stderr}");
+        let exports = received.exports.lock().unwrap();
+        assert!(!exports.is_empty(), "{protocol}: nothing exported");
+        for (headers, _) in exports.iter() {
+            assert!(
+                !headers.keys().any(|name| name.starts_with("x-leak")),
+                "{protocol}: {headers:?}"
+            );
+        }
+    })
+    .await;
+}

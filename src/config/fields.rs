@@ -25,6 +25,8 @@ pub struct Fields<'a> {
     path: String,
     table: &'a Table,
     used: BTreeSet<&'a str>,
+    /// Every key asked for, present or not: what an unknown key is compared with.
+    asked: BTreeSet<String>,
     environment: &'a Environment,
 }
 
@@ -35,6 +37,7 @@ impl<'a> Fields<'a> {
             path: path.into(),
             table,
             used: BTreeSet::new(),
+            asked: BTreeSet::new(),
             environment,
         }
     }
@@ -49,14 +52,30 @@ impl<'a> Fields<'a> {
     }
 
     fn take(&mut self, key: &str) -> Option<&'a Value> {
+        self.asked.insert(key.to_owned());
         let (stored_key, value) = self.table.get_key_value(key)?;
         self.used.insert(stored_key.as_str());
         Some(value)
     }
 
     /// Whether the table has `key` (without consuming it).
-    pub fn has(&self, key: &str) -> bool {
+    pub fn has(&mut self, key: &str) -> bool {
+        self.asked.insert(key.to_owned());
         self.table.contains_key(key)
+    }
+
+    /// An optional `true` or `false`.
+    pub fn boolean(&mut self, key: &str, problems: &mut Problems) -> Option<bool> {
+        match self.take(key)? {
+            Value::Boolean(flag) => Some(*flag),
+            other => {
+                problems.add(
+                    &self.key(key),
+                    format!("expected true or false, found {}", other.type_str()),
+                );
+                None
+            }
+        }
     }
 
     /// An optional string, interpolated from the environment.
@@ -223,7 +242,9 @@ impl<'a> Fields<'a> {
     pub fn finish(self, problems: &mut Problems) {
         for key in self.table.keys() {
             if !self.used.contains(key.as_str()) {
-                problems.add(&self.key(key), "unknown key");
+                let suggestion =
+                    super::suggest::did_you_mean(key, self.asked.iter().map(String::as_str));
+                problems.add(&self.key(key), format!("unknown key{suggestion}"));
             }
         }
     }

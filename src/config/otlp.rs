@@ -122,15 +122,24 @@ pub(super) fn read(
             );
         }
     }
+    let insecure_plaintext = fields
+        .boolean("insecure_plaintext", problems)
+        .unwrap_or(false);
     if let Some(url) = &endpoint
         && url.scheme() == "http"
-        && !headers.is_empty()
         && !is_loopback(url)
     {
-        problems.add(
-            &fields.key("headers"),
-            "would be sent in clear text: use an https endpoint (plain http only to loopback)",
-        );
+        if !headers.is_empty() {
+            problems.add(
+                &fields.key("headers"),
+                "would be sent in clear text: use an https endpoint (plain http only to loopback)",
+            );
+        } else if !insecure_plaintext {
+            problems.add(
+                &fields.key("endpoint"),
+                "plain http would carry every call record in clear text: use https, or say insecure_plaintext = true for this sink",
+            );
+        }
     }
     let timeout = fields.duration("timeout", Duration::from_secs(10), problems);
     let gzip = match fields.string("compression", problems).as_deref() {
@@ -182,6 +191,16 @@ pub(super) fn read(
     })
 }
 
+/// A hash key shorter than this (HMAC-SHA256's block is 64 bytes, its output 32) makes
+/// hashed phone numbers guessable by trying every number.
+const MIN_REDACT_KEY_BYTES: usize = 32;
+
+fn strong_enough(key: &str) -> bool {
+    let mut bytes = key.bytes();
+    let first = bytes.next();
+    key.len() >= MIN_REDACT_KEY_BYTES && bytes.any(|byte| Some(byte) != first)
+}
+
 pub(super) fn read_redact(
     fields: &mut Fields<'_>,
     problems: &mut Problems,
@@ -191,8 +210,8 @@ pub(super) fn read_redact(
     let hash = redact.string_list("hash", problems).unwrap_or_default();
     let drop = redact.string_list("drop", problems).unwrap_or_default();
     let key = redact.string("key", problems).map(Secret::new);
-    if !hash.is_empty() && key.as_ref().is_none_or(|key| key.expose().len() < 16) {
-        problems.add(&redact.key("key"), "required when hash names fields: at least 16 characters, from the environment (key = \"${PSTN_REDACT_KEY}\")");
+    if !hash.is_empty() && key.as_ref().is_none_or(|key| !strong_enough(key.expose())) {
+        problems.add(&redact.key("key"), format!("required when hash names fields: at least {MIN_REDACT_KEY_BYTES} bytes, not one character repeated, from the environment (key = \"${{PSTN_REDACT_KEY}}\"; make one with `openssl rand -hex 32`)"));
     }
     for name in hash.iter().chain(&drop) {
         if name.is_empty() || name.contains('.') {

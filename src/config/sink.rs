@@ -123,6 +123,43 @@ pub(super) fn check_inputs(sinks: &[SinkConfig], sources: &[String], problems: &
     }
 }
 
+/// Each field a sink's `redact` names must be a documented field of the rows its
+/// inputs read: a misspelt name (`CallerNumber`) would otherwise ship every number raw.
+pub(super) fn check_redaction(
+    sinks: &[SinkConfig],
+    sources: &[super::SourceConfig],
+    problems: &mut Problems,
+) {
+    for sink in sinks {
+        let Some(redact) = &sink.redact else {
+            continue;
+        };
+        let mut known: Vec<&str> = sources
+            .iter()
+            .filter(|source| sink.inputs.contains(&source.name))
+            .flat_map(|source| source.kind.row_fields().iter().copied())
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        if known.is_empty() {
+            continue;
+        }
+        for (list, names) in [("hash", &redact.hash), ("drop", &redact.drop)] {
+            for (index, name) in names.iter().enumerate() {
+                if !known.contains(&name.as_str()) {
+                    problems.add(
+                        &format!("sinks.{}.redact.{list}[{index}]", sink.name),
+                        format!(
+                            "{name:?} is not a field of the rows this sink takes{}",
+                            super::suggest::did_you_mean(name, known.iter().copied())
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn names(sources: &[String]) -> String {
     if sources.is_empty() {
         "none".into()

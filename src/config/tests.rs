@@ -115,7 +115,7 @@ fn a_source_no_sink_takes_is_an_error() {
 fn unknown_top_level_keys_and_bad_toml_are_reported() {
     assert!(
         problems_of(&format!("dat_dir = \"x\"\n{MINIMAL}"))
-            .contains(&"dat_dir: unknown key".to_owned())
+            .contains(&"dat_dir: unknown key; did you mean \"data_dir\"?".to_owned())
     );
     let broken = problems_of("[sources.x\n");
     assert!(
@@ -269,4 +269,94 @@ fn retry_max_duration_defaults_to_three_minutes_and_a_bad_one_is_one_problem_nam
         problems[0].starts_with("sinks.stdout.retry_max_duration: "),
         "{problems:?}"
     );
+}
+
+#[test]
+fn a_misspelt_redaction_field_or_a_weak_key_is_a_problem_with_a_suggestion() {
+    let with = |redact: &str| {
+        problems_of(&format!(
+            "{MINIMAL}\n[sinks.archive]\ntype = \"file\"\npath = \"/tmp/x.jsonl\"\ninputs = [\"contoso_pstn\"]\nredact = {redact}\n"
+        ))
+    };
+    let strong = "k3y-0123456789abcdef0123456789abcdef";
+    let problems = with(&format!(
+        "{{ hash = [\"CallerNumber\"], drop = [\"userDisplayname\", \"colour\"], key = \"{strong}\" }}"
+    ));
+    for expected in [
+        "sinks.archive.redact.hash[0]: \"CallerNumber\" is not a field of the rows this sink takes; did you mean \"callerNumber\"?",
+        "sinks.archive.redact.drop[0]: \"userDisplayname\" is not a field of the rows this sink takes; did you mean \"userDisplayName\"?",
+        "sinks.archive.redact.drop[1]: \"colour\" is not a field of the rows this sink takes",
+    ] {
+        assert!(
+            problems.iter().any(|p| p == expected),
+            "{expected} in {problems:?}"
+        );
+    }
+    for weak in ["0123456789abcdef", &"a".repeat(40)] {
+        let problems = with(&format!(
+            "{{ hash = [\"callerNumber\"], key = \"{weak}\" }}"
+        ));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("sinks.archive.redact.key: ")),
+            "{weak}: {problems:?}"
+        );
+    }
+    let good = format!(
+        "{MINIMAL}\n[sinks.archive]\ntype = \"file\"\npath = \"/tmp/x.jsonl\"\ninputs = [\"contoso_pstn\"]\nredact = {{ hash = [\"callerNumber\"], key = \"{strong}\" }}\n"
+    );
+    assert!(Config::parse(&good, Path::new("/etc"), &env()).is_ok());
+}
+
+#[test]
+fn a_problem_quotes_the_file_never_the_value_of_a_variable() {
+    let text = MINIMAL.replace(
+        "[sources.contoso_pstn]",
+        "[sources.contoso_pstn]\npoll_interval = \"${GRAPH_CLIENT_SECRET}\"",
+    );
+    let environment = Environment::fixed([(
+        "GRAPH_CLIENT_SECRET".to_owned(),
+        "hunter2-very-secret".to_owned(),
+    )]);
+    let problems = Config::parse(&text, Path::new("/etc"), &environment)
+        .unwrap_err()
+        .0;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("sources.contoso_pstn.poll_interval: ")
+                && p.contains("${GRAPH_CLIENT_SECRET}")),
+        "{problems:?}"
+    );
+    assert!(
+        !problems.iter().any(|p| p.contains("hunter2")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_plain_http_sink_endpoint_off_loopback_needs_insecure_plaintext() {
+    let sink = |extra: &str| {
+        format!(
+            "{MINIMAL}\n[sinks.siem]\ntype = \"otlp\"\ninputs = [\"contoso_pstn\"]\nendpoint = \"http://collector.example.com:4317\"\n{extra}"
+        )
+    };
+    let problems = problems_of(&sink(""));
+    assert!(
+        problems.iter().any(|p| p.starts_with(
+            "sinks.siem.endpoint: plain http would carry every call record in clear text"
+        )),
+        "{problems:?}"
+    );
+    assert!(
+        Config::parse(
+            &sink("insecure_plaintext = true\n"),
+            Path::new("/etc"),
+            &env()
+        )
+        .is_ok()
+    );
+    let loopback = sink("").replace("collector.example.com", "127.0.0.1");
+    assert!(Config::parse(&loopback, Path::new("/etc"), &env()).is_ok());
 }

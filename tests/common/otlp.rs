@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub const REDACT_KEY: &str = "test-redaction-key-0123456789";
+pub const REDACT_KEY: &str = "test-redaction-key-0123456789abcdef";
 
 /// What a receiver got: each export's headers and request; it refuses the first N.
 #[derive(Default)]

@@ -1,0 +1,74 @@
+//! The documented fields of each kind's rows (Graph's published schemas, v1.0 and
+//! beta), so configuration naming a field (redaction) can be checked and corrected.
+
+use super::LogKind;
+
+/// pstnCallLogRow, v1.0 and beta.
+const PSTN_FIELDS: &[&str] = &[
+    "id",
+    "callId",
+    "userId",
+    "userPrincipalName",
+    "userDisplayName",
+    "startDateTime",
+    "endDateTime",
+    "duration",
+    "charge",
+    "connectionCharge",
+    "currency",
+    "callType",
+    "calleeNumber",
+    "callerNumber",
+    "usageCountryCode",
+    "tenantCountryCode",
+    "destinationContext",
+    "destinationName",
+    "conferenceId",
+    "licenseCapability",
+    "inventoryType",
+    "operator",
+    "callDurationSource",
+    "otherPartyCountryCode",
+    "administrativeUnitInfos",
+    "clientLocalIpV4Address",
+    "clientLocalIpV6Address",
+    "clientPublicIpV4Address",
+    "clientPublicIpV6Address",
+];
+
+/// directRoutingLogRow, v1.0 and beta.
+const DIRECT_ROUTING_FIELDS: &[&str] = &[
+    "id",
+    "correlationId",
+    "userId",
+    "userPrincipalName",
+    "userDisplayName",
+    "startDateTime",
+    "inviteDateTime",
+    "failureDateTime",
+    "endDateTime",
+    "duration",
+    "callerNumber",
+    "calleeNumber",
+    "callType",
+    "successfulCall",
+    "finalSipCode",
+    "callEndSubReason",
+    "finalSipCodePhrase",
+    "trunkFullyQualifiedDomainName",
+    "mediaBypassEnabled",
+    "mediaPathLocation",
+    "signalingLocation",
+    "otherPartyCountryCode",
+    "administrativeUnitInfos",
+];
+
+impl LogKind {
+    /// The documented fields of this kind's rows.
+    pub fn row_fields(self) -> &'static [&'static str] {
+        match self {
+            LogKind::Pstn => PSTN_FIELDS,
+            LogKind::DirectRouting => DIRECT_ROUTING_FIELDS,
+        }
+    }
+}
