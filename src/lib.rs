@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod event;
 pub mod graph;
+pub mod http_client;
 pub mod http_server;
 pub mod metrics;
 pub mod model;

@@ -83,8 +83,7 @@ pub fn http_client() -> Result<reqwest::Client, String> {
 
 /// The same client, also trusting the CA in `ca_file` (PEM).
 pub fn http_client_trusting(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder();
+    let mut builder = crate::http_client::builder()?;
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
         let certificate = reqwest::Certificate::from_pem(&pem)
@@ -92,8 +91,6 @@ pub fn http_client_trusting(ca_file: Option<&std::path::Path>) -> Result<reqwest
         builder = builder.add_root_certificate(certificate);
     }
     builder
-        .user_agent(concat!("pstn-agent/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(15))
         .pool_idle_timeout(Duration::from_secs(60))
         .build()

@@ -271,10 +271,16 @@ impl GraphClient {
 
     async fn send(&self, url: &Url, token: &AccessToken) -> Result<Answer, GraphError> {
         let network = |error: reqwest::Error| GraphError::Network(super::error_chain(&error));
+        // Marked sensitive: kept out of debug output and HTTP/2 header compression tables.
+        let mut authorization = reqwest::header::HeaderValue::from_str(&token.header_value())
+            .map_err(|_| {
+                GraphError::Network("the access token is not a valid header value".into())
+            })?;
+        authorization.set_sensitive(true);
         let mut response = self
             .http
             .get(url.clone())
-            .header(reqwest::header::AUTHORIZATION, token.header_value())
+            .header(reqwest::header::AUTHORIZATION, authorization)
             .header(reqwest::header::ACCEPT, "application/json")
             .timeout(self.options.request_timeout)
             .send()

@@ -95,11 +95,7 @@ fn build_exporter(config: &OtlpSinkConfig) -> Result<LogExporter, String> {
             builder.build().map_err(|error| error.to_string())
         }
         OtlpProtocol::HttpProtobuf => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let mut client = reqwest::Client::builder()
-                .user_agent(concat!("pstn-agent/", env!("CARGO_PKG_VERSION")))
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(config.timeout);
+            let mut client = crate::http_client::builder()?.timeout(config.timeout);
             if let Some(ca_file) = &config.ca_file {
                 let certificate = reqwest::Certificate::from_pem(&read_pem(ca_file)?)
                     .map_err(|error| format!("ca_file: {error}"))?;
