@@ -8,9 +8,9 @@ use std::path::PathBuf;
 /// `--help`'s closing examples; without the simulator there is no `demo` or
 /// `simulate` to teach.
 #[cfg(feature = "simulator")]
-const AFTER_HELP: &str = "Examples:\n  pstn-agent demo                                      try it on a simulated tenant, no set-up\n  pstn-agent validate --config /etc/pstn-agent.toml    check a config without touching the network\n  pstn-agent --config /etc/pstn-agent.toml --once      poll every source once, then exit (0 = all ok)\n  pstn-agent --config /etc/pstn-agent.toml             run until SIGTERM/SIGINT\n  pstn-agent simulate --address 127.0.0.1:8080         a stand-in for Entra ID and Graph\n\nEvents go to stdout (console sinks) and files; diagnostics go to stderr.\nSIGHUP reopens file sinks (for logrotate).";
+const AFTER_HELP: &str = "Examples:\n  pstn-agent demo                              try it on a simulated tenant, no set-up\n  pstn-agent validate --config pstn-agent.toml check a config without touching the network\n  pstn-agent --config pstn-agent.toml --once   poll every source once, then exit (0 = all ok)\n  pstn-agent --config pstn-agent.toml          run until SIGTERM/SIGINT\n  pstn-agent simulate --address 127.0.0.1:8080 a stand-in for Entra ID and Graph\n\nEvents go to stdout (console sinks) and files; diagnostics go to stderr.\nSIGHUP reopens file sinks (for logrotate).\n\nExit codes: 0 ok; 1 a source or sink failed, or the agent could not start;\n2 usage error; 78 the configuration has problems (one line each, naming the key).";
 #[cfg(not(feature = "simulator"))]
-const AFTER_HELP: &str = "Examples:\n  pstn-agent validate --config /etc/pstn-agent.toml    check a config without touching the network\n  pstn-agent --config /etc/pstn-agent.toml --once      poll every source once, then exit (0 = all ok)\n  pstn-agent --config /etc/pstn-agent.toml             run until SIGTERM/SIGINT\n\nEvents go to stdout (console sinks) and files; diagnostics go to stderr.\nSIGHUP reopens file sinks (for logrotate).";
+const AFTER_HELP: &str = "Examples:\n  pstn-agent validate --config pstn-agent.toml check a config without touching the network\n  pstn-agent --config pstn-agent.toml --once   poll every source once, then exit (0 = all ok)\n  pstn-agent --config pstn-agent.toml          run until SIGTERM/SIGINT\n\nEvents go to stdout (console sinks) and files; diagnostics go to stderr.\nSIGHUP reopens file sinks (for logrotate).\n\nExit codes: 0 ok; 1 a source or sink failed, or the agent could not start;\n2 usage error; 78 the configuration has problems (one line each, naming the key).";
 
 // Everything `pstn-agent` accepts. (Plain comments on the clap types: a doc comment
 // would become help text.)
@@ -55,13 +55,13 @@ pub(crate) struct RunArgs {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Check a configuration file without touching the network: exit 0, or 78 with one line per problem.
-    #[command(after_help = "Example:\n  pstn-agent validate --config /etc/pstn-agent.toml")]
+    #[command(after_help = "Example:\n  pstn-agent validate --config pstn-agent.toml")]
     Validate {
         /// The configuration file (TOML).
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Ask the agent running with this config whether it is alive (or ready): exit 0 or 1.
+    /// Ask the agent running with this config whether it is alive (or ready): exit 0 (yes), 1 (no answer or not ready) or 78 (bad config).
     #[command(
         after_help = "For container health checks in images without curl:\n  HEALTHCHECK CMD [\"pstn-agent\", \"healthcheck\", \"--config\", \"/etc/pstn-agent/pstn-agent.toml\"]"
     )]

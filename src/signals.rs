@@ -38,6 +38,6 @@ async fn watch_until_stop(trigger: ShutdownTrigger, reopen: ReopenSignal) {
             _ = hup.recv() => { tracing::info!("SIGHUP: reopening file sinks"); reopen.trigger(); }
         }
     }
-    tracing::info!("stopping: finishing the batch in flight, then saving state");
+    tracing::info!("stopping");
     stop_within(&trigger, STOP_DEADLINE).await;
 }

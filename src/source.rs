@@ -262,7 +262,12 @@ impl Source {
             3 * self.fetch_concurrency(),
         );
         let name = self.name.clone();
-        let mut progress = progress::Progress::new(&name, &windows, self.config.poll_interval);
+        let mut progress = progress::Progress::new(
+            &name,
+            &windows,
+            self.config.poll_interval,
+            progress::REPORT_EVERY,
+        );
         let mut fetcher = fetch::Fetcher::new(
             self.client.clone(),
             windows.clone(),

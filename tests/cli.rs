@@ -224,3 +224,25 @@ fn the_demo_ends_when_its_reader_goes_away() {
         "{stderr}"
     );
 }
+
+#[cfg(feature = "simulator")]
+#[test]
+fn diagnostics_written_to_a_pipe_carry_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut simulator = agent()
+        .args(["simulate", "--address", "127.0.0.1:0"])
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(simulator.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = simulator.kill();
+    let _ = simulator.wait();
+    assert!(line.contains("simulated tenant listening"), "{line}");
+    assert!(!line.contains('\u{1b}'), "escape codes in a pipe: {line:?}");
+}

@@ -106,5 +106,6 @@ pub(crate) async fn run(args: SimulateArgs, mut signals: Signals) -> ExitCode {
     };
     tracing::info!(url = %handle.url(), "simulated tenant listening: use this URL as both authority_url and graph_url");
     signals.shutdown.triggered().await;
+    tracing::info!("simulated tenant stopped");
     ExitCode::SUCCESS
 }

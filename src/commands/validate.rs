@@ -8,11 +8,13 @@ use std::process::ExitCode;
 pub(crate) fn run(config_path: &Path) -> ExitCode {
     match Config::load(config_path, &Environment::process()) {
         Ok(config) => {
+            let count =
+                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
             eprintln!(
-                "{}: ok ({} sources, {} sinks)",
+                "{}: ok ({}, {})",
                 config_path.display(),
-                config.sources.len(),
-                config.sinks.len()
+                count(config.sources.len(), "source"),
+                count(config.sinks.len(), "sink")
             );
             ExitCode::SUCCESS
         }

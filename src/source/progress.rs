@@ -33,7 +33,8 @@ impl PollSummary {
     }
 }
 
-const REPORT_EVERY: Duration = Duration::from_secs(10);
+/// How often a backfill says how far it got.
+pub(super) const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) struct Progress<'a> {
     source: &'a str,
@@ -41,11 +42,17 @@ pub(super) struct Progress<'a> {
     backfill: bool,
     started: Instant,
     last_report: Instant,
+    every: Duration,
     summary: PollSummary,
 }
 
 impl<'a> Progress<'a> {
-    pub(super) fn new(source: &'a str, windows: &[Window], poll_interval: Duration) -> Self {
+    pub(super) fn new(
+        source: &'a str,
+        windows: &[Window],
+        poll_interval: Duration,
+        every: Duration,
+    ) -> Self {
         let head_span: Duration = windows
             .iter()
             .filter(|w| w.sweep == 0)
@@ -62,6 +69,7 @@ impl<'a> Progress<'a> {
             backfill,
             started: now,
             last_report: now,
+            every,
             summary: PollSummary::default(),
         }
     }
@@ -70,17 +78,28 @@ impl<'a> Progress<'a> {
     /// is counted by page, not by finished window).
     pub(super) fn page_done(&mut self, read: &PollSummary) {
         self.summary.add(read);
-        if self.backfill && self.last_report.elapsed() >= REPORT_EVERY {
+        if self.backfill && self.last_report.elapsed() >= self.every {
             self.last_report = Instant::now();
-            let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+            let elapsed = self.started.elapsed();
+            let seconds = elapsed.as_secs_f64().max(0.001);
+            let done = self.summary.windows;
+            let total = self.total_windows.max(1) as u64;
+            // Windows are of about equal span: the time left is the time per window so far.
+            let eta = (done > 0).then(|| {
+                format_duration(Duration::from_secs(
+                    (elapsed.as_secs_f64() / done as f64 * total.saturating_sub(done) as f64)
+                        as u64,
+                ))
+            });
             tracing::info!(
                 source = self.source,
-                windows_done = self.summary.windows,
-                windows_total = self.total_windows,
-                percent = (self.summary.windows * 100) / self.total_windows.max(1) as u64,
+                windows_done = done,
+                windows_total = total,
+                percent = (done * 100) / total,
                 pages = self.summary.pages,
                 rows_new = self.summary.rows_new,
                 rows_per_second = (self.summary.rows_read as f64 / seconds) as u64,
+                eta = eta.as_deref().unwrap_or("unknown yet"),
                 "backfill progress"
             );
         }
@@ -98,9 +117,78 @@ impl<'a> Progress<'a> {
                 windows = self.summary.windows,
                 rows_new = self.summary.rows_new,
                 seconds = self.started.elapsed().as_secs(),
-                "backfill done; now polling"
+                "backfill done"
             );
         }
         self.summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+    use std::sync::{Arc, Mutex};
+
+    /// Everything logged while `work` runs.
+    fn logged(work: impl FnOnce()) -> String {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || Writer(writer.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, work);
+        let bytes = buffer.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_backfill_reports_windows_rows_rate_and_time_left_then_a_summary() {
+        let day = Duration::from_secs(86_400);
+        let start = Timestamp::parse("2024-05-01T00:00:00Z").unwrap();
+        let windows: Vec<Window> = (0..4u32)
+            .map(|n| Window {
+                sweep: 0,
+                from: start.saturating_add(day * n),
+                to: start.saturating_add(day * (n + 1)),
+            })
+            .collect();
+        let text = logged(|| {
+            let mut progress =
+                Progress::new("tenant", &windows, Duration::from_secs(300), Duration::ZERO);
+            progress.window_done();
+            progress.page_done(&PollSummary {
+                pages: 1,
+                rows_read: 1000,
+                rows_new: 900,
+                ..PollSummary::default()
+            });
+            progress.finish();
+        });
+        for expected in [
+            "backfill started",
+            "backfill progress",
+            "windows_done=1",
+            "windows_total=4",
+            "rows_new=900",
+            "eta=",
+            "backfill done",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+        assert!(!text.contains("now polling"), "{text}");
     }
 }
