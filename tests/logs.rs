@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Harness, NOW, at, row_key};
+use common::{Harness, NOW, at};
 use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use pstn_agent::time::Clock;
@@ -12,7 +12,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 const HOUR: Duration = Duration::from_secs(3600);
-const NEW_KINDS: [LogKind; 2] = [LogKind::Sms, LogKind::PstnBlockedUser];
 
 fn options(calls_per_day: f64, lateness: Lateness) -> SimulatorOptions {
     SimulatorOptions {
