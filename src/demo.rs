@@ -32,7 +32,12 @@ fn source(name: &str, kind: LogKind, url: &Url) -> SourceConfig {
         credential: Credential::Secret(Secret::new("demo-secret")),
         authority_url: url.clone(),
         graph_url: url.clone(),
-        api_version: ApiVersion::V1,
+        // The SMS and blocked-user logs exist only under beta.
+        api_version: if kind.beta_only() {
+            ApiVersion::Beta
+        } else {
+            ApiVersion::V1
+        },
         poll_interval: Duration::from_secs(300),
         lookback: Duration::from_secs(2 * 86_400),
         late_window: Duration::from_secs(6 * 3600),
@@ -65,10 +70,17 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
         sources: vec![
             source("demo_pstn", LogKind::Pstn, &url),
             source("demo_direct_routing", LogKind::DirectRouting, &url),
+            source("demo_sms", LogKind::Sms, &url),
+            source("demo_blocked_users", LogKind::PstnBlockedUser, &url),
         ],
         sinks: vec![SinkConfig {
             name: "stdout".into(),
-            inputs: vec!["demo_pstn".into(), "demo_direct_routing".into()],
+            inputs: vec![
+                "demo_pstn".into(),
+                "demo_direct_routing".into(),
+                "demo_sms".into(),
+                "demo_blocked_users".into(),
+            ],
             kind: SinkKind::Console,
             redact: None,
             retry_max_duration: crate::config::DEFAULT_RETRY_MAX_DURATION,
@@ -79,7 +91,7 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
         time_scale = options.time_scale,
         calls_per_day = options.calls_per_day,
         state = %data_dir.display(),
-        "demo: a simulated tenant on loopback and the agent polling it every 5 simulated minutes, two days back; events go to stdout (try `| jq .call.callType`), this log to stderr, metrics at /metrics (address below). Stop with Ctrl-C."
+        "demo: a simulated tenant on loopback and the agent polling it every 5 simulated minutes, two days back; events go to stdout (try `| jq .kind`: calls, SMS and blocked users), this log to stderr, metrics at /metrics (address below). Stop with Ctrl-C."
     );
     tracing::info!(
         "to read a real tenant: write a config (see config/pstn-agent.toml), check it with `pstn-agent validate --config FILE`, then run `pstn-agent --config FILE`"

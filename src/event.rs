@@ -77,7 +77,7 @@ impl EventEncoder {
                 source: self.source.clone(),
                 tenant_id: self.tenant_id.clone(),
                 kind: self.kind,
-                call_id: Some(row.id.as_ref().into()),
+                call_id: row.id.as_deref().map(Into::into),
                 call_type: row.call_type.as_deref().map(Into::into),
             },
         }

@@ -3,6 +3,7 @@
 //! registry, so embedding programs and tests never share global state.
 
 mod calls;
+mod calls_sms;
 mod dead_letter;
 mod health;
 pub(crate) mod labels;

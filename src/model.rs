@@ -7,6 +7,7 @@
 mod amount;
 mod api_version;
 mod bad_row;
+mod content_key;
 mod dedupe;
 mod fields;
 mod kind;
@@ -18,7 +19,7 @@ pub use amount::Amount;
 pub use api_version::ApiVersion;
 pub use bad_row::BadRow;
 pub use dedupe::DedupeKey;
-pub use kind::LogKind;
+pub use kind::{LogKind, MissingKey};
 pub use row::Row;
 pub use secret::Secret;
 pub use timestamp::{Timestamp, TimestampError, duration_to_ticks};

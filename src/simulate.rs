@@ -8,6 +8,7 @@ mod generator;
 mod lateness;
 pub(crate) mod random;
 mod rows;
+mod rows_logs;
 mod server;
 mod tls;
 

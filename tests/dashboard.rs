@@ -1,7 +1,7 @@
 //! The Grafana dashboard in deploy/grafana works: a real Prometheus, loaded with
 //! deploy/prometheus's rules, scrapes the agent reading the simulated tenant (PSTN on
-//! the beta API and Direct Routing), and every panel query runs without error and
-//! returns data.
+//! the beta API, Direct Routing, the SMS log and the blocked-users log), and every
+//! panel query runs without error and returns data.
 
 mod common;
 
@@ -97,10 +97,12 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:{agent_port}\"\n{}{}[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"contoso_pstn\", \"contoso_dr\"]\n",
+            "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:{agent_port}\"\n{}{}{}{}[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"contoso_pstn\", \"contoso_dr\", \"contoso_sms\", \"contoso_blocked\"]\n",
             dir.join("state").display(),
             source("contoso_pstn", "pstn_calls", "api_version = \"beta\""),
             source("contoso_dr", "direct_routing_calls", ""),
+            source("contoso_sms", "sms_log", ""),
+            source("contoso_blocked", "pstn_blocked_users", ""),
             harness.output().display(),
         ),
     )
@@ -116,15 +118,20 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         ],
     );
 
-    // Wait until Prometheus has scraped every delivered call and evaluated the pool rule.
+    // Wait until Prometheus has scraped every delivered row (calls, SMS, blocks) and
+    // evaluated the pool rule.
     let http = pstn_agent::topology::http_client().unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let delivered = harness.events().len();
-        let scraped = query(&http, prometheus_port, "sum(pstn_calls_total)")
-            .await
-            .first()
-            .map(|(_, v)| *v);
+        let scraped = query(
+            &http,
+            prometheus_port,
+            "sum(pstn_calls_total) + sum(pstn_sms_total) + sum(pstn_blocked_user_events_total)",
+        )
+        .await
+        .first()
+        .map(|(_, v)| *v);
         let pools = query(&http, prometheus_port, "pstn:calling_plan_pool_usage:ratio").await;
         if delivered > 0 && scraped == Some(delivered as f64) && !pools.is_empty() {
             break;
@@ -156,12 +163,17 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         &http,
         prometheus_port,
         "label/source/values",
-        &[("match[]", "pstn_calls_total")],
+        &[("match[]", "pstn_source_poll_interval_seconds")],
     )
     .await;
     assert_eq!(
         sources["data"],
-        serde_json::json!(["contoso_dr", "contoso_pstn"]),
+        serde_json::json!([
+            "contoso_blocked",
+            "contoso_dr",
+            "contoso_pstn",
+            "contoso_sms"
+        ]),
         "the source variable's query"
     );
 

@@ -233,3 +233,45 @@ async fn export_headers_from_the_environment_are_not_applied() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sms_and_blocked_user_rows_are_records_named_for_their_kind_timed_by_their_field() {
+    let address = free_address();
+    let received = Arc::new(Received::default());
+    start("grpc", address, received.clone()).await;
+    for (kind, name) in [
+        (LogKind::Sms, "pstn.sms"),
+        (LogKind::PstnBlockedUser, "pstn.blocked_user"),
+    ] {
+        let harness = Harness::start(pstn_agent::simulate::SimulatorOptions {
+            calls_per_day: 40_000.0,
+            ..options()
+        })
+        .await;
+        let before = received.records().len();
+        let otlp = format!("protocol = \"grpc\"\nendpoint = \"http://{address}\"");
+        let report = harness
+            .once(&receiver::config_of(&harness, kind, &otlp, false))
+            .await;
+        assert_eq!(report.exit_code(), 0, "{kind}: {:?}", report.failed);
+        let records = received.records();
+        let records = &records[before..];
+        assert!(!records.is_empty(), "{kind}");
+        assert_eq!(
+            records.len(),
+            harness.events().len(),
+            "{kind}: file and OTLP agree"
+        );
+        for (body, time, _, event_name) in records {
+            assert_eq!(event_name, name);
+            assert_eq!(body["kind"], kind.event_kind());
+            let instant = body["call"][kind.timestamp_field()].as_str().unwrap();
+            let instant = pstn_agent::time::Timestamp::parse(instant).unwrap();
+            assert_eq!(
+                *time,
+                instant.ticks() as u64 * 100,
+                "{kind}: Timestamp is the row's instant"
+            );
+        }
+    }
+}

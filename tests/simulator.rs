@@ -202,3 +202,67 @@ async fn faults_in_the_options_are_on_from_the_first_request() {
     assert_eq!(throttled.status(), 429);
     assert_eq!(throttled.headers()["retry-after"], "7");
 }
+
+#[tokio::test]
+async fn the_sms_and_blocked_user_logs_are_served_under_beta_only() {
+    let harness = Harness::start(SimulatorOptions {
+        calls_per_day: 20_000.0,
+        lateness: Lateness::None,
+        ..options()
+    })
+    .await;
+    let token = token(&harness).await;
+    for kind in [
+        pstn_agent::model::LogKind::Sms,
+        pstn_agent::model::LogKind::PstnBlockedUser,
+    ] {
+        // Microsoft's example passes bare dates.
+        let path = |version: &str| {
+            format!(
+                "/{version}/communications/callRecords/{}(fromDateTime=2024-05-13,toDateTime=2024-05-14)",
+                kind.function()
+            )
+        };
+        let refused = get(&harness, &path("v1.0"), Some(&token)).await;
+        assert_eq!(refused.status(), 400, "{kind} under v1.0");
+        let error = refused.json_value().await;
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(kind.function())
+        );
+        let page = get(&harness, &path("beta"), Some(&token)).await;
+        assert_eq!(page.status(), 200, "{kind} under beta");
+        let page = page.json_value().await;
+        let context = page["@odata.context"].as_str().unwrap();
+        assert!(
+            context.ends_with(&format!("callRecords.{})", kind.row_type())),
+            "{context}"
+        );
+        let rows = page["value"].as_array().unwrap();
+        assert!(!rows.is_empty(), "{kind}: no rows in a weekday");
+        for row in rows {
+            assert!(row[kind.timestamp_field()].is_string(), "{row}");
+            assert!(row.get("startDateTime").is_none(), "{row}");
+        }
+        if kind == pstn_agent::model::LogKind::Sms {
+            let with_id = rows.iter().filter(|row| row.get("id").is_some()).count();
+            assert!(
+                with_id > 0 && with_id < rows.len(),
+                "{with_id} of {} with an id",
+                rows.len()
+            );
+            assert!(rows.iter().any(|row| row["smsType"] == "sms_in"));
+            assert!(
+                rows.iter()
+                    .any(|row| row["destinationNumber"].as_str().unwrap().ends_with("***"))
+            );
+        } else {
+            assert!(
+                rows.iter()
+                    .all(|row| row["remediationId"].is_string() && row.get("id").is_none())
+            );
+        }
+    }
+}

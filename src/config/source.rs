@@ -1,4 +1,4 @@
-//! `[sources.NAME]`: one Graph call log of one tenant.
+//! `[sources.NAME]`: one Graph log (calls, SMS, blocked users) of one tenant.
 
 use super::fields::{Fields, Problems};
 use super::{Secret, resolve};
@@ -38,7 +38,7 @@ pub struct SourceConfig {
     pub authority_url: Url,
     /// Graph base, e.g. `https://graph.microsoft.com`.
     pub graph_url: Url,
-    /// `v1.0` or `beta`.
+    /// `v1.0` or `beta` (the default, and the only choice, for beta-only kinds).
     pub api_version: ApiVersion,
     /// How often the log is read.
     pub poll_interval: Duration,
@@ -73,7 +73,7 @@ pub(super) fn read(
             problems.add(
                 &fields.key("type"),
                 format!(
-                    "{text:?} is not a source type (use \"pstn_calls\" or \"direct_routing_calls\")"
+                    "{text:?} is not a source type (use \"pstn_calls\", \"direct_routing_calls\", \"sms_log\" or \"pstn_blocked_users\")"
                 ),
             );
         }
@@ -108,18 +108,32 @@ pub(super) fn read(
         problems,
     );
     let graph_url = read_url(&mut fields, "graph_url", DEFAULT_GRAPH_URL, problems);
+    let beta_only = kind.filter(|kind| kind.beta_only());
     let api_version = match fields.string("api_version", problems) {
+        // Graph has the SMS and blocked-users logs only under beta.
+        None if beta_only.is_some() => Some(ApiVersion::Beta),
         None => Some(ApiVersion::V1),
-        Some(text) => {
-            let version = ApiVersion::parse(&text);
-            if version.is_none() {
+        Some(text) => match (ApiVersion::parse(&text), beta_only) {
+            (None, _) => {
                 problems.add(
                     &fields.key("api_version"),
                     format!("{text:?} is not an API version (use \"v1.0\" or \"beta\")"),
                 );
+                None
             }
-            version
-        }
+            (Some(ApiVersion::V1), Some(kind)) => {
+                problems.add(
+                    &fields.key("api_version"),
+                    format!(
+                        "Graph's {} is in the beta API only: use \"beta\" for type {:?}, or leave api_version out",
+                        kind.function(),
+                        kind.source_type()
+                    ),
+                );
+                None
+            }
+            (version, _) => version,
+        },
     };
     let poll_interval = fields
         .duration("poll_interval", Duration::from_secs(300), problems)

@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::ApiVersion;
 use std::time::Duration;
 
 const MINIMAL: &str = r#"
@@ -359,4 +360,34 @@ fn a_plain_http_sink_endpoint_off_loopback_needs_insecure_plaintext() {
     );
     let loopback = sink("").replace("collector.example.com", "127.0.0.1");
     assert!(Config::parse(&loopback, Path::new("/etc"), &env()).is_ok());
+}
+
+#[test]
+fn beta_only_types_default_to_beta_and_v1_is_one_problem_naming_api_version() {
+    for (kind, function) in [
+        ("sms_log", "getSmsLog"),
+        ("pstn_blocked_users", "getPstnBlockedUsersLog"),
+    ] {
+        let text = MINIMAL.replace("type = \"pstn_calls\"", &format!("type = \"{kind}\""));
+        let config = Config::parse(&text, Path::new("/etc"), &env()).unwrap();
+        assert_eq!(config.sources[0].api_version, ApiVersion::Beta, "{kind}");
+        assert_eq!(config.sources[0].kind.source_type(), kind);
+        let explicit = text.replace("client_id =", "api_version = \"beta\"\nclient_id =");
+        assert!(Config::parse(&explicit, Path::new("/etc"), &env()).is_ok());
+        let v1 = text.replace("client_id =", "api_version = \"v1.0\"\nclient_id =");
+        let problems = problems_of(&v1);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("sources.contoso_pstn.api_version: ")
+                && problems[0].contains(function)
+                && problems[0].contains("beta"),
+            "{problems:?}"
+        );
+    }
+    let calls = Config::parse(MINIMAL, Path::new("/etc"), &env()).unwrap();
+    assert_eq!(
+        calls.sources[0].api_version,
+        ApiVersion::V1,
+        "calls keep v1.0"
+    );
 }

@@ -1,6 +1,7 @@
 //! What the calls were: counts, seconds, charges, destinations, outcomes, and the
 //! calling-plan minutes used this month.
 
+use super::calls_sms::{self, LogMetrics, SMS_TYPES};
 use super::labels::{
     self, COUNTRIES, CURRENCIES, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
 };
@@ -16,14 +17,15 @@ const DURATION_BUCKETS: &[f64] = &[
 /// Currency units: cents to tens.
 const CHARGE_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0];
 
-/// The facts of one delivered call that the metrics need, with bounded labels.
+/// The facts of one delivered row that the metrics need, with bounded labels: a
+/// call's, or an SMS's or a block's (whose other fields stay empty).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallFacts {
-    /// `callType`, or `other`.
+    /// `callType` (calls) or `smsType` (SMS), or `other`.
     pub call_type: &'static str,
     /// `duration` in seconds.
     pub duration_seconds: Option<f64>,
-    /// `charge`.
+    /// `charge` (calls) or `callCharge` (SMS).
     pub charge: Option<f64>,
     /// `connectionCharge`.
     pub connection_charge: Option<f64>,
@@ -33,24 +35,30 @@ pub struct CallFacts {
     pub license: &'static str,
     /// `otherPartyCountryCode` (beta; ISO 3166 alpha-2), `other` or `none`.
     pub country: &'static str,
-    /// `destinationContext` (PSTN): `domestic`, `international`, `other` or `none`.
+    /// `destinationContext` (PSTN, SMS): `domestic`, `international`, `other` or `none`.
     pub destination: &'static str,
     /// `successfulCall` (Direct Routing).
     pub successful: Option<bool>,
     /// `finalSipCode` (Direct Routing).
     pub sip_code: &'static str,
-    /// The call's start.
+    /// `smsUnits` (SMS).
+    pub units: Option<f64>,
+    /// `userBlockMode` (blocked users): `blocked`, `unblocked` or `other`.
+    pub block_mode: &'static str,
+    /// The row's instant (a call's start).
     pub start: Timestamp,
 }
 
 impl CallFacts {
     /// Reads the facts of a row of `kind`.
     pub fn of(row: &Row<'_>, kind: LogKind) -> CallFacts {
-        let call_types = match kind {
-            LogKind::Pstn => PSTN_CALL_TYPES,
-            LogKind::DirectRouting => DIRECT_ROUTING_CALL_TYPES,
+        let (call_types, call_type) = match kind {
+            LogKind::Pstn => (PSTN_CALL_TYPES, row.call_type.as_deref()),
+            LogKind::DirectRouting => (DIRECT_ROUTING_CALL_TYPES, row.call_type.as_deref()),
+            LogKind::Sms => (SMS_TYPES, row.sms_type.as_deref()),
+            LogKind::PstnBlockedUser => (&[][..], None),
         };
-        let call_type = match labels::from_list(row.call_type.as_deref(), call_types) {
+        let call_type = match labels::from_list(call_type, call_types) {
             "none" => "other",
             known => known,
         };
@@ -70,6 +78,8 @@ impl CallFacts {
             destination: labels::destination(row.destination_context.as_deref()),
             successful: row.successful_call,
             sip_code: labels::sip_code(row.final_sip_code),
+            units: row.sms_units,
+            block_mode: calls_sms::block_mode(row.block_mode.as_deref()),
             start: row.start,
         }
     }
@@ -98,6 +108,7 @@ pub struct CallMetrics {
     direct_routing_outcomes: IntCounterVec,
     direct_routing_failures: IntCounterVec,
     plan_seconds: GaugeVec,
+    logs: LogMetrics,
 }
 
 impl CallMetrics {
@@ -114,16 +125,19 @@ impl CallMetrics {
             by_license: registry.counter("pstn_calls_by_license_total", "Delivered PSTN calls by licenseCapability.", &["source", "license"])?,
             direct_routing_outcomes: registry.counter("pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "outcome"])?,
             direct_routing_failures: registry.counter("pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "sip_code"])?,
+            logs: LogMetrics::new(registry)?,
             plan_seconds: registry.gauge("pstn_calling_plan_outbound_month_seconds", "Outbound Calling Plans seconds (user_out*) of calls that started this calendar month (UTC), by licenseCapability; compare with the plan's minute pool.", &["source", "license"])?,
         })
     }
 
     /// Creates the series users alert on, at zero, before any call arrives.
     pub(super) fn initialise(&self, source: &str, kind: LogKind) {
-        let (call_types, kind_label) = match kind {
-            LogKind::Pstn => (PSTN_CALL_TYPES, "pstn_call"),
-            LogKind::DirectRouting => (DIRECT_ROUTING_CALL_TYPES, "direct_routing_call"),
+        let call_types = match kind {
+            LogKind::Pstn => PSTN_CALL_TYPES,
+            LogKind::DirectRouting => DIRECT_ROUTING_CALL_TYPES,
+            LogKind::Sms | LogKind::PstnBlockedUser => return self.logs.initialise(source, kind),
         };
+        let kind_label = kind.event_kind();
         for call_type in call_types.iter().copied().chain(["other"]) {
             self.calls
                 .with_label_values(&[source, kind_label, call_type]);
@@ -148,6 +162,7 @@ impl CallMetrics {
                         .with_label_values(&[source, outcome]);
                 }
             }
+            LogKind::Sms | LogKind::PstnBlockedUser => {}
         }
     }
 
@@ -155,6 +170,10 @@ impl CallMetrics {
     /// lookups hash every value, so each distinct label set of the batch is looked up
     /// once and its handle reused (a page has a handful of call types and currencies).
     pub fn record(&self, source: &str, kind: LogKind, facts: &[CallFacts]) {
+        if !kind.is_call() {
+            // SMS and blocked users have their own series; pstn_calls_total is for calls.
+            return self.logs.record(source, kind, facts);
+        }
         let kind_label = kind.event_kind();
         let mut calls = Handles::new(&self.calls);
         let mut duration = Handles::new(&self.duration);
@@ -196,6 +215,7 @@ impl CallMetrics {
                             .inc_by(amount.max(0.0));
                     }
                 }
+                LogKind::Sms | LogKind::PstnBlockedUser => {}
                 LogKind::DirectRouting => {
                     let successful = call.successful.unwrap_or(false);
                     let outcome = if successful { "successful" } else { "failed" };
@@ -227,20 +247,20 @@ impl CallMetrics {
 }
 
 /// The handles of one metric looked up so far in a batch, by label values.
-struct Handles<'a, T: prometheus::core::MetricVecBuilder> {
+pub(super) struct Handles<'a, T: prometheus::core::MetricVecBuilder> {
     vec: &'a prometheus::core::MetricVec<T>,
     seen: Vec<(Vec<&'a str>, T::M)>,
 }
 
 impl<'a, T: prometheus::core::MetricVecBuilder> Handles<'a, T> {
-    fn new(vec: &'a prometheus::core::MetricVec<T>) -> Self {
+    pub(super) fn new(vec: &'a prometheus::core::MetricVec<T>) -> Self {
         Handles {
             vec,
             seen: Vec::new(),
         }
     }
 
-    fn get(&mut self, labels: &[&'a str]) -> &T::M {
+    pub(super) fn get(&mut self, labels: &[&'a str]) -> &T::M {
         let index = match self.seen.iter().position(|(seen, _)| seen == labels) {
             Some(index) => index,
             None => {

@@ -6,11 +6,12 @@ pub enum BadRow {
     /// Not a JSON object (or an object with duplicate keys).
     #[error("row is not a JSON object")]
     NotAnObject,
-    /// `id` missing, null, empty or not a string.
+    /// The key (`id`) missing, null, empty or not a string, for a kind that needs it.
     #[error("row has no id")]
     MissingId,
-    /// `startDateTime` missing or unreadable.
-    #[error("row has no readable startDateTime")]
+    /// The kind's timestamp (`startDateTime`, `sentDateTime`, `blockDateTime`) missing
+    /// or unreadable.
+    #[error("row has no readable timestamp (startDateTime, sentDateTime or blockDateTime)")]
     BadStart,
 }
 

@@ -1,7 +1,14 @@
 //! The key a row is deduplicated by, in the compact form the state database stores.
 
-/// A row id in the compact form the state database stores: 16 bytes for a GUID
-/// (any letter case), the text behind a marker byte otherwise.
+/// Marks a key that is the hash of a row's content (see [`DedupeKey::of_content`]).
+const CONTENT_MARKER: u8 = 0xFE;
+/// Marks a key that is an id's text (not a GUID).
+const TEXT_MARKER: u8 = 0xFF;
+
+/// A row's key in the compact form the state database stores: 16 bytes for a GUID
+/// (any letter case), the text behind a marker byte for another id, and a marker byte
+/// plus a SHA-256 for a row known only by its content. The three forms cannot collide
+/// (different lengths or first bytes), and state treats all of them as opaque bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DedupeKey(Vec<u8>);
 
@@ -12,11 +19,29 @@ impl DedupeKey {
             Some(bytes) => DedupeKey(bytes.to_vec()),
             None => {
                 let mut key = Vec::with_capacity(id.len() + 1);
-                key.push(0xFF);
+                key.push(TEXT_MARKER);
                 key.extend_from_slice(id.as_bytes());
                 DedupeKey(key)
             }
         }
+    }
+
+    /// The key of a row without a documented key: SHA-256 over its canonical content,
+    /// the same on every re-read of the same row (what "same" means is in
+    /// `content_key.rs`). A row that is not JSON at all is hashed byte for byte.
+    pub fn of_content(raw: &str) -> DedupeKey {
+        let canonical = super::content_key::canonical(raw);
+        let bytes = canonical.as_deref().unwrap_or(raw.as_bytes());
+        let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+        let mut key = Vec::with_capacity(1 + digest.as_ref().len());
+        key.push(CONTENT_MARKER);
+        key.extend_from_slice(digest.as_ref());
+        DedupeKey(key)
+    }
+
+    /// Whether this key was derived from the row's content rather than an id.
+    pub fn is_content_hash(&self) -> bool {
+        self.0.len() == 33 && self.0[0] == CONTENT_MARKER
     }
 
     /// The stored bytes.
@@ -72,5 +97,19 @@ mod tests {
         assert_eq!(lower, upper);
         assert_eq!(lower.as_bytes().len(), 16);
         assert_ne!(DedupeKey::of("not-a-guid"), lower);
+    }
+
+    #[test]
+    fn content_keys_follow_the_canonical_form_and_never_meet_id_keys() {
+        let a = DedupeKey::of_content(r#"{"sentDateTime":"2024-05-01T08:00:00Z","smsUnits":1}"#);
+        let again = DedupeKey::of_content(
+            r#"{ "smsUnits":1.0, "sentDateTime":"2024-05-01T08:00:00.0000000Z" }"#,
+        );
+        let other =
+            DedupeKey::of_content(r#"{"sentDateTime":"2024-05-01T08:00:00Z","smsUnits":2}"#);
+        assert_eq!(a, again);
+        assert_ne!(a, other);
+        assert!(a.is_content_hash() && !DedupeKey::of("x").is_content_hash());
+        assert_eq!(a.as_bytes().len(), 33);
     }
 }

@@ -63,12 +63,49 @@ const DIRECT_ROUTING_FIELDS: &[&str] = &[
     "administrativeUnitInfos",
 ];
 
+/// smsLogRow (beta).
+const SMS_FIELDS: &[&str] = &[
+    "id",
+    "smsId",
+    "sentDateTime",
+    "smsType",
+    "smsUnits",
+    "callCharge",
+    "currency",
+    "destinationContext",
+    "destinationName",
+    "sourceNumber",
+    "destinationNumber",
+    "otherPartyCountryCode",
+    "userCountryCode",
+    "tenantCountryCode",
+    "licenseCapability",
+    "userId",
+    "userPrincipalName",
+    "userDisplayName",
+    "administrativeUnitInfos",
+];
+
+/// pstnBlockedUsersLogRow (beta).
+const BLOCKED_USER_FIELDS: &[&str] = &[
+    "blockDateTime",
+    "blockReason",
+    "remediationId",
+    "userBlockMode",
+    "userId",
+    "userPrincipalName",
+    "userDisplayName",
+    "userTelephoneNumber",
+];
+
 impl LogKind {
     /// The documented fields of this kind's rows.
     pub fn row_fields(self) -> &'static [&'static str] {
         match self {
             LogKind::Pstn => PSTN_FIELDS,
             LogKind::DirectRouting => DIRECT_ROUTING_FIELDS,
+            LogKind::Sms => SMS_FIELDS,
+            LogKind::PstnBlockedUser => BLOCKED_USER_FIELDS,
         }
     }
 }

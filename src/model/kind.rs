@@ -1,25 +1,48 @@
-//! The two call-log functions, which differ only in name, row shape and range end.
+//! The Graph logs a source can read. They share one machinery (windows, sweeps, dedupe,
+//! delivery) and differ only in the facts below: function name, event kind, which field
+//! holds the row's instant and its key, the range end, and whether v1.0 has them.
 
 use std::fmt;
 
-/// Which Graph call log a source reads.
+/// Which Graph log a source reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogKind {
     /// Calling Plans and Operator Connect calls: `getPstnCalls`, inclusive `toDateTime`.
     Pstn,
     /// Direct Routing calls: `getDirectRoutingCalls`, exclusive `toDateTime`.
     DirectRouting,
+    /// SMS sent and received, with charges: `getSmsLog` (beta only).
+    Sms,
+    /// Users Teams blocked from (or unblocked for) PSTN calling: `getPstnBlockedUsersLog`
+    /// (beta only), Teams' own toll-fraud protection acting.
+    PstnBlockedUser,
+}
+
+/// What a row is deduplicated by when its documented key field is absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingKey {
+    /// The row cannot be delivered exactly once: it is skipped (`missing_id`).
+    Skip,
+    /// A SHA-256 of the row's canonical content (see [`crate::model::DedupeKey::of_content`]).
+    HashContent,
 }
 
 impl LogKind {
-    /// Every kind, for pre-initialising per-kind series.
-    pub const ALL: [LogKind; 2] = [LogKind::Pstn, LogKind::DirectRouting];
+    /// Every kind, for pre-initialising per-kind series and routing functions.
+    pub const ALL: [LogKind; 4] = [
+        LogKind::Pstn,
+        LogKind::DirectRouting,
+        LogKind::Sms,
+        LogKind::PstnBlockedUser,
+    ];
 
     /// The source `type` in the configuration file.
     pub fn source_type(self) -> &'static str {
         match self {
             LogKind::Pstn => "pstn_calls",
             LogKind::DirectRouting => "direct_routing_calls",
+            LogKind::Sms => "sms_log",
+            LogKind::PstnBlockedUser => "pstn_blocked_users",
         }
     }
 
@@ -35,6 +58,8 @@ impl LogKind {
         match self {
             LogKind::Pstn => "getPstnCalls",
             LogKind::DirectRouting => "getDirectRoutingCalls",
+            LogKind::Sms => "getSmsLog",
+            LogKind::PstnBlockedUser => "getPstnBlockedUsersLog",
         }
     }
 
@@ -43,17 +68,108 @@ impl LogKind {
         match self {
             LogKind::Pstn => "pstn_call",
             LogKind::DirectRouting => "direct_routing_call",
+            LogKind::Sms => "sms",
+            LogKind::PstnBlockedUser => "pstn_blocked_user",
         }
     }
 
-    /// Whether Graph includes rows starting exactly at `toDateTime`.
+    /// The OTLP log record's event name.
+    pub fn otlp_event_name(self) -> &'static str {
+        match self {
+            LogKind::Pstn => "pstn.call",
+            LogKind::DirectRouting => "pstn.direct_routing_call",
+            LogKind::Sms => "pstn.sms",
+            LogKind::PstnBlockedUser => "pstn.blocked_user",
+        }
+    }
+
+    /// The row type Graph names in `@odata.context`.
+    pub fn row_type(self) -> &'static str {
+        match self {
+            LogKind::Pstn => "pstnCallLogRow",
+            LogKind::DirectRouting => "directRoutingLogRow",
+            LogKind::Sms => "smsLogRow",
+            LogKind::PstnBlockedUser => "pstnBlockedUsersLogRow",
+        }
+    }
+
+    /// The row field holding the instant Graph's range filters on: the event's
+    /// `timestamp` and the instant dedupe keys are stored (and pruned) under.
+    pub fn timestamp_field(self) -> &'static str {
+        match self {
+            LogKind::Pstn | LogKind::DirectRouting => "startDateTime",
+            LogKind::Sms => "sentDateTime",
+            LogKind::PstnBlockedUser => "blockDateTime",
+        }
+    }
+
+    /// The row field Graph documents as the row's unique key.
+    pub fn key_field(self) -> &'static str {
+        match self {
+            LogKind::Pstn | LogKind::DirectRouting | LogKind::Sms => "id",
+            LogKind::PstnBlockedUser => "remediationId",
+        }
+    }
+
+    /// What to do with a row whose key field is absent: call rows always carry `id`
+    /// (one without is broken), SMS and blocked-user rows often do not.
+    pub fn missing_key(self) -> MissingKey {
+        match self {
+            LogKind::Pstn | LogKind::DirectRouting => MissingKey::Skip,
+            LogKind::Sms | LogKind::PstnBlockedUser => MissingKey::HashContent,
+        }
+    }
+
+    /// Whether rows of this kind are calls (and count in the call metrics).
+    pub fn is_call(self) -> bool {
+        matches!(self, LogKind::Pstn | LogKind::DirectRouting)
+    }
+
+    /// Whether Graph offers the function only under `beta` (v1.0 answers an error).
+    pub fn beta_only(self) -> bool {
+        matches!(self, LogKind::Sms | LogKind::PstnBlockedUser)
+    }
+
+    /// Whether Graph includes rows at exactly `toDateTime`.
     pub fn to_is_inclusive(self) -> bool {
-        matches!(self, LogKind::Pstn)
+        !matches!(self, LogKind::DirectRouting)
     }
 }
 
 impl fmt::Display for LogKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.source_type())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_its_source_type_and_names_are_distinct() {
+        for kind in LogKind::ALL {
+            assert_eq!(LogKind::from_source_type(kind.source_type()), Some(kind));
+        }
+        let mut names: Vec<_> = LogKind::ALL.iter().map(|k| k.otlp_event_name()).collect();
+        names.dedup();
+        assert_eq!(names.len(), 4);
+        assert_eq!(LogKind::Sms.otlp_event_name(), "pstn.sms");
+        assert_eq!(
+            LogKind::PstnBlockedUser.otlp_event_name(),
+            "pstn.blocked_user"
+        );
+    }
+
+    #[test]
+    fn the_new_logs_are_beta_only_inclusive_and_hash_rows_without_a_key() {
+        for kind in [LogKind::Sms, LogKind::PstnBlockedUser] {
+            assert!(kind.beta_only() && kind.to_is_inclusive() && !kind.is_call());
+            assert_eq!(kind.missing_key(), MissingKey::HashContent);
+        }
+        assert_eq!(LogKind::Sms.timestamp_field(), "sentDateTime");
+        assert_eq!(LogKind::PstnBlockedUser.key_field(), "remediationId");
+        assert!(!LogKind::DirectRouting.to_is_inclusive());
+        assert_eq!(LogKind::Pstn.missing_key(), MissingKey::Skip);
     }
 }

@@ -1,10 +1,11 @@
 //! The small typed view of a row that the agent itself needs, borrowed from the raw JSON.
 //!
 //! Every property is nullable in Graph's schema and types drift (a Decimal charge can
-//! arrive as a string), so every field here is read leniently: only a missing `id` or
-//! an unreadable `startDateTime` makes a row unusable.
+//! arrive as a string), so every field here is read leniently: only an unreadable
+//! timestamp, or a missing `id` on a call row, makes a row unusable. Which field is the
+//! timestamp and which the key comes from the row's [`LogKind`].
 
-use super::{Amount, BadRow, DedupeKey, Timestamp};
+use super::{Amount, BadRow, DedupeKey, LogKind, MissingKey, Timestamp};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -14,17 +15,18 @@ use std::borrow::Cow;
 pub struct Row<'a> {
     /// The row exactly as Graph sent it.
     pub raw: &'a str,
-    /// `id`: unique per row, the dedupe key.
-    pub id: Cow<'a, str>,
-    /// `startDateTime`, parsed.
+    /// The kind's documented key (`id`; `remediationId` for blocked users), when the
+    /// row has one; without it the row is keyed by its content.
+    pub id: Option<Cow<'a, str>>,
+    /// The kind's timestamp (`startDateTime`, `sentDateTime`, `blockDateTime`), parsed.
     pub start: Timestamp,
-    /// `startDateTime` as the JSON string literal Graph sent (quotes included).
+    /// That timestamp as the JSON string literal Graph sent (quotes included).
     pub start_json: &'a str,
     /// `duration` in seconds, when present and numeric.
     pub duration_seconds: Option<f64>,
     /// `callType`.
     pub call_type: Option<Cow<'a, str>>,
-    /// `charge` (PSTN only).
+    /// `charge` (PSTN calls) or `callCharge` (SMS).
     pub charge: Option<Amount<'a>>,
     /// `connectionCharge` (PSTN only).
     pub connection_charge: Option<Amount<'a>>,
@@ -38,8 +40,14 @@ pub struct Row<'a> {
     pub license_capability: Option<Cow<'a, str>>,
     /// `otherPartyCountryCode` (PSTN, beta API only).
     pub other_party_country: Option<Cow<'a, str>>,
-    /// `destinationContext` (PSTN): `Domestic`, `International` or absent.
+    /// `destinationContext` (PSTN, SMS): `Domestic`, `International` or absent.
     pub destination_context: Option<Cow<'a, str>>,
+    /// `smsType` (SMS): `sms_out`, `sms_in`.
+    pub sms_type: Option<Cow<'a, str>>,
+    /// `smsUnits` (SMS), when numeric.
+    pub sms_units: Option<f64>,
+    /// `userBlockMode` (blocked users): `blocked`, `unblocked`, `unknownFutureValue`.
+    pub block_mode: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +77,20 @@ struct Fields<'a> {
     other_party_country_code: Option<&'a RawValue>,
     #[serde(borrow, default)]
     destination_context: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sent_date_time: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    block_date_time: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    remediation_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sms_type: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sms_units: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    call_charge: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    user_block_mode: Option<&'a RawValue>,
 }
 
 fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
@@ -92,20 +114,32 @@ fn amount(raw: Option<&RawValue>) -> Option<Amount<'_>> {
 }
 
 impl<'a> Row<'a> {
-    /// Reads the typed view of one raw row.
+    /// Reads the typed view of one raw call-log row (`id`, `startDateTime`): the same as
+    /// [`Row::parse_as`] with [`LogKind::Pstn`], kept for the many call-only callers.
     pub fn parse(raw: &'a str) -> Result<Row<'a>, BadRow> {
+        Row::parse_as(raw, LogKind::Pstn)
+    }
+
+    /// Reads the typed view of one raw row of `kind`: its timestamp and key come from
+    /// the kind's fields. Borrows from `raw`; allocates only to unescape a string.
+    pub fn parse_as(raw: &'a str, kind: LogKind) -> Result<Row<'a>, BadRow> {
         if !raw.starts_with('{') {
             return Err(BadRow::NotAnObject);
         }
         let fields: Fields<'a> = serde_json::from_str(raw).map_err(|_| BadRow::NotAnObject)?;
-        let id = string(fields.id)
-            .filter(|id| !id.is_empty())
-            .ok_or(BadRow::MissingId)?;
-        let start_json = fields
-            .start_date_time
-            .map(RawValue::get)
-            .ok_or(BadRow::BadStart)?;
-        let start_text = string(fields.start_date_time).ok_or(BadRow::BadStart)?;
+        let (key, timestamp, charge) = match kind {
+            LogKind::Pstn | LogKind::DirectRouting => {
+                (fields.id, fields.start_date_time, fields.charge)
+            }
+            LogKind::Sms => (fields.id, fields.sent_date_time, fields.call_charge),
+            LogKind::PstnBlockedUser => (fields.remediation_id, fields.block_date_time, None),
+        };
+        let id = string(key).filter(|id| !id.is_empty());
+        if id.is_none() && kind.missing_key() == MissingKey::Skip {
+            return Err(BadRow::MissingId);
+        }
+        let start_json = timestamp.map(RawValue::get).ok_or(BadRow::BadStart)?;
+        let start_text = string(timestamp).ok_or(BadRow::BadStart)?;
         let start = Timestamp::parse(&start_text).map_err(|_| BadRow::BadStart)?;
         Ok(Row {
             raw,
@@ -114,7 +148,7 @@ impl<'a> Row<'a> {
             start_json,
             duration_seconds: fields.duration.and_then(|d| d.get().parse::<f64>().ok()),
             call_type: string(fields.call_type),
-            charge: amount(fields.charge),
+            charge: amount(charge),
             connection_charge: amount(fields.connection_charge),
             currency: string(fields.currency),
             successful_call: fields.successful_call.and_then(|v| v.get().parse().ok()),
@@ -122,12 +156,19 @@ impl<'a> Row<'a> {
             license_capability: string(fields.license_capability),
             other_party_country: string(fields.other_party_country_code),
             destination_context: string(fields.destination_context),
+            sms_type: string(fields.sms_type),
+            sms_units: fields.sms_units.and_then(|v| v.get().parse::<f64>().ok()),
+            block_mode: string(fields.user_block_mode),
         })
     }
 
-    /// The key this row is deduplicated by.
+    /// The key this row is deduplicated by: its documented key, or, when it has none,
+    /// a hash of its canonical content (the same on every re-read).
     pub fn dedupe_key(&self) -> DedupeKey {
-        DedupeKey::of(&self.id)
+        match &self.id {
+            Some(id) => DedupeKey::of(id),
+            None => DedupeKey::of_content(self.raw),
+        }
     }
 }
 
@@ -141,7 +182,10 @@ mod tests {
     fn the_view_reads_what_the_agent_needs_and_keeps_the_raw_text() {
         let row = Row::parse(PSTN_ROW).unwrap();
         assert_eq!(row.raw, PSTN_ROW);
-        assert_eq!(row.id, "9c4984c7-6c3c-427d-a30c-bd0b2eacee90");
+        assert_eq!(
+            row.id.as_deref(),
+            Some("9c4984c7-6c3c-427d-a30c-bd0b2eacee90")
+        );
         assert_eq!(row.start_json, "\"2019-11-01T00:00:08.2589935Z\"");
         assert_eq!(row.start.to_string(), "2019-11-01T00:00:08.2589935Z");
         assert_eq!(row.duration_seconds, Some(219.0));
@@ -170,5 +214,52 @@ mod tests {
         let odd = Row::parse(r#"{"id":"a","startDateTime":"2024-05-01T00:00:00Z","duration":"long","charge":true,"finalSipCode":null}"#).unwrap();
         assert_eq!(odd.duration_seconds, None);
         assert_eq!(odd.charge, None);
+    }
+
+    const SMS_ROW: &str = r#"{"smsId":"0x7d1f","sentDateTime":"2024-05-01T08:00:00.1234567Z","smsType":"sms_out","smsUnits":2,"callCharge":"0.05","currency":"EUR","destinationContext":"International","destinationNumber":"+4930123***","userId":"u-1"}"#;
+
+    #[test]
+    fn an_sms_row_is_timed_by_sent_date_time_and_keyed_by_content_without_an_id() {
+        let row = Row::parse_as(SMS_ROW, LogKind::Sms).unwrap();
+        assert_eq!(row.id, None);
+        assert_eq!(row.start.to_string(), "2024-05-01T08:00:00.1234567Z");
+        assert_eq!(row.start_json, "\"2024-05-01T08:00:00.1234567Z\"");
+        assert_eq!(row.sms_type.as_deref(), Some("sms_out"));
+        assert_eq!(row.sms_units, Some(2.0));
+        assert_eq!(row.charge.as_ref().and_then(Amount::value), Some(0.05));
+        assert!(row.dedupe_key().is_content_hash());
+        let with_id = SMS_ROW.replacen('{', r#"{"id":"9c4984c7-6c3c-427d-a30c-bd0b2eacee90","#, 1);
+        let keyed = Row::parse_as(&with_id, LogKind::Sms).unwrap();
+        assert_eq!(
+            keyed.dedupe_key(),
+            DedupeKey::of("9c4984c7-6c3c-427d-a30c-bd0b2eacee90")
+        );
+        assert_eq!(
+            Row::parse_as(SMS_ROW, LogKind::Pstn).unwrap_err(),
+            BadRow::MissingId,
+            "a call row still needs its id"
+        );
+    }
+
+    #[test]
+    fn a_blocked_user_row_is_keyed_by_remediation_id_and_timed_by_block_date_time() {
+        let raw = r#"{"blockDateTime":"2024-05-01T09:00:00Z","blockReason":"High Overall Usage","remediationId":"1b2c3d4e-0000-4000-8000-000000000001","userBlockMode":"blocked","userId":"u-1","startDateTime":"1999-01-01T00:00:00Z"}"#;
+        let row = Row::parse_as(raw, LogKind::PstnBlockedUser).unwrap();
+        assert_eq!(
+            row.id.as_deref(),
+            Some("1b2c3d4e-0000-4000-8000-000000000001")
+        );
+        assert_eq!(row.start.to_string(), "2024-05-01T09:00:00.0000000Z");
+        assert_eq!(row.block_mode.as_deref(), Some("blocked"));
+        let anonymous = Row::parse_as(
+            r#"{"blockDateTime":"2024-05-01T09:00:00Z","userBlockMode":"unblocked"}"#,
+            LogKind::PstnBlockedUser,
+        )
+        .unwrap();
+        assert!(anonymous.dedupe_key().is_content_hash());
+        assert_eq!(
+            Row::parse_as(r#"{"remediationId":"r"}"#, LogKind::PstnBlockedUser).unwrap_err(),
+            BadRow::BadStart
+        );
     }
 }

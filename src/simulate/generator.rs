@@ -3,10 +3,12 @@
 //!
 //! Time is cut into slots; a slot holds at most one call, whose presence follows the
 //! hour of day and day of week. Rows become visible `Lateness` after the call ends.
+//! SMS and blocked-user rows are events without a duration, in longer slots (fewer of
+//! them); blocked-user slots come in pairs: a block, then maybe its unblock.
 
 use super::lateness::Lateness;
 use super::random::CallRandom;
-use super::rows;
+use super::{rows, rows_logs};
 use crate::model::{ApiVersion, LogKind};
 use crate::time::Timestamp;
 
@@ -39,8 +41,23 @@ fn stream(kind: LogKind) -> u64 {
     match kind {
         LogKind::Pstn => 0x5057_4E00,
         LogKind::DirectRouting => 0x4452_0000,
+        LogKind::Sms => 0x534D_5300,
+        LogKind::PstnBlockedUser => 0x424C_4B00,
     }
 }
+
+/// How many call slots make one slot of `kind`: a quarter as many SMS as calls, and
+/// a block (or unblock) now and then (about five blocks a day at 2,000 calls a day).
+fn slot_factor(kind: LogKind) -> i64 {
+    match kind {
+        LogKind::Pstn | LogKind::DirectRouting => 1,
+        LogKind::Sms => 4,
+        LogKind::PstnBlockedUser => 200,
+    }
+}
+
+/// Share of blocks that are lifted later (an admin unblocks the user).
+const UNBLOCKED_SHARE: f64 = 0.7;
 
 /// Busy in office hours, quieter at night and at weekends.
 fn presence(start: Timestamp) -> f64 {
@@ -62,30 +79,76 @@ impl Generator {
         }
     }
 
-    /// The call in `slot`, if there is one.
+    /// Ticks per slot of `kind`.
+    fn slot_ticks(&self, kind: LogKind) -> i64 {
+        self.slot_ticks.saturating_mul(slot_factor(kind))
+    }
+
+    /// The call (or SMS, or block) in `slot`, if there is one.
     pub fn core(&self, kind: LogKind, slot: i64) -> Option<CallCore> {
+        if kind == LogKind::PstnBlockedUser {
+            return self.block_core(slot);
+        }
+        let slot_ticks = self.slot_ticks(kind);
         let mut random = CallRandom::new(self.seed, stream(kind), slot as u64);
-        let offset = (random.unit() * self.slot_ticks as f64) as i64;
-        let start = Timestamp::from_ticks(slot * self.slot_ticks + offset);
+        let offset = (random.unit() * slot_ticks as f64) as i64;
+        let start = Timestamp::from_ticks(slot * slot_ticks + offset);
         if random.unit() >= presence(start) {
             return None;
         }
         let failed = kind == LogKind::DirectRouting && random.unit() < 0.10;
-        let duration_seconds = if failed {
+        let duration_seconds = if failed || kind == LogKind::Sms {
             0
         } else {
             (5.2 + 1.2 * random.normal()).exp().clamp(1.0, 4.0 * 3600.0) as i64
         };
-        let late_seconds = self.lateness.draw(&mut random);
+        Some(self.visible_after(start, duration_seconds, slot, &mut random))
+    }
+
+    /// Blocked-user slots pair up: the even slot of a pair holds a block, the odd one
+    /// its unblock (for most blocks), both decided by the pair's own draws.
+    fn block_core(&self, slot: i64) -> Option<CallCore> {
+        let kind = LogKind::PstnBlockedUser;
+        let slot_ticks = self.slot_ticks(kind);
+        let pair = slot.div_euclid(2);
+        let mut draws = CallRandom::new(self.seed, stream(kind), pair as u64);
+        let block = Timestamp::from_ticks(
+            2 * pair * slot_ticks + (draws.unit() * slot_ticks as f64) as i64,
+        );
+        if draws.unit() >= presence(block) {
+            return None;
+        }
+        let start = if slot.rem_euclid(2) == 0 {
+            block
+        } else {
+            if draws.unit() >= UNBLOCKED_SHARE {
+                return None;
+            }
+            Timestamp::from_ticks(
+                (2 * pair + 1) * slot_ticks + (draws.unit() * slot_ticks as f64) as i64,
+            )
+        };
+        let mut random = CallRandom::new(self.seed, stream(kind) ^ 0x1A7E, slot as u64);
+        Some(self.visible_after(start, 0, slot, &mut random))
+    }
+
+    fn visible_after(
+        &self,
+        start: Timestamp,
+        duration_seconds: i64,
+        slot: i64,
+        random: &mut CallRandom,
+    ) -> CallCore {
+        let late_seconds = self.lateness.draw(random);
         let visible_ticks = start.ticks()
             + duration_seconds * Timestamp::TICKS_PER_SECOND
             + (late_seconds * Timestamp::TICKS_PER_SECOND as f64) as i64;
-        Some(CallCore {
+        CallCore {
             slot,
             start,
             duration_seconds,
             visible: Timestamp::from_ticks(visible_ticks),
-        })
+        }
     }
 
     /// Calls starting in `[from, to)` (or `[from, to]` when `to_inclusive`), in start order,
@@ -98,8 +161,9 @@ impl Generator {
         to_inclusive: bool,
         now: Timestamp,
     ) -> impl Iterator<Item = CallCore> + '_ {
-        let first = from.ticks().div_euclid(self.slot_ticks);
-        let last = to.ticks().div_euclid(self.slot_ticks);
+        let slot_ticks = self.slot_ticks(kind);
+        let first = from.ticks().div_euclid(slot_ticks);
+        let last = to.ticks().div_euclid(slot_ticks);
         (first..=last)
             .filter_map(move |slot| self.core(kind, slot))
             .filter(move |call| {
@@ -114,6 +178,12 @@ impl Generator {
         match kind {
             LogKind::Pstn => rows::pstn(call, version, &mut random, out),
             LogKind::DirectRouting => rows::direct_routing(call, &mut random, out),
+            LogKind::Sms => rows_logs::sms(call, &mut random, out),
+            LogKind::PstnBlockedUser => {
+                let pair = call.slot.div_euclid(2);
+                let mut user = CallRandom::new(self.seed, stream(kind) ^ 0x05E4, pair as u64);
+                rows_logs::blocked_user(call, &mut user, &mut random, out)
+            }
         }
     }
 }

@@ -8,13 +8,14 @@ use crate::time::Timestamp;
 use std::fmt::Write;
 use std::time::Duration;
 
-struct User {
-    name: &'static str,
-    upn: &'static str,
-    country: &'static str,
+/// A user of the simulated tenant.
+pub(super) struct User {
+    pub(super) name: &'static str,
+    pub(super) upn: &'static str,
+    pub(super) country: &'static str,
 }
 
-const USERS: &[User] = &[
+pub(super) const USERS: &[User] = &[
     User {
         name: "Adele Vance",
         upn: "adele.vance",
@@ -78,7 +79,7 @@ const USERS: &[User] = &[
 ];
 
 /// (country, calling code, currency, name, price per minute when called from abroad)
-const COUNTRIES: &[(&str, &str, &str, &str, f64)] = &[
+pub(super) const COUNTRIES: &[(&str, &str, &str, &str, f64)] = &[
     ("US", "1", "USD", "United States", 0.02),
     ("GB", "44", "GBP", "United Kingdom", 0.03),
     ("DE", "49", "EUR", "Germany", 0.03),
@@ -93,14 +94,16 @@ const COUNTRIES: &[(&str, &str, &str, &str, f64)] = &[
     ("SO", "252", "USD", "Somalia", 1.45),
 ];
 
-fn country(code: &str) -> &'static (&'static str, &'static str, &'static str, &'static str, f64) {
+pub(super) fn country(
+    code: &str,
+) -> &'static (&'static str, &'static str, &'static str, &'static str, f64) {
     COUNTRIES
         .iter()
         .find(|c| c.0 == code)
         .unwrap_or(&COUNTRIES[0])
 }
 
-fn guid(random: &mut CallRandom) -> String {
+pub(super) fn guid(random: &mut CallRandom) -> String {
     let (a, b) = (random.next_u64(), random.next_u64());
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
@@ -112,15 +115,15 @@ fn guid(random: &mut CallRandom) -> String {
     )
 }
 
-fn number(random: &mut CallRandom, calling_code: &str) -> String {
+pub(super) fn number(random: &mut CallRandom, calling_code: &str) -> String {
     format!("+{calling_code}{:09}", random.next_u64() % 1_000_000_000)
 }
 
-fn quoted(text: &str) -> String {
+pub(super) fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "null".into())
 }
 
-fn optional(value: Option<String>) -> String {
+pub(super) fn optional(value: Option<String>) -> String {
     value
         .map(|text| quoted(&text))
         .unwrap_or_else(|| "null".into())
@@ -131,7 +134,7 @@ fn end_of(call: &CallCore) -> Timestamp {
         .saturating_add(Duration::from_secs(call.duration_seconds as u64))
 }
 
-fn money(amount: f64, currency: &str, as_string: bool) -> String {
+pub(super) fn money(amount: f64, currency: &str, as_string: bool) -> String {
     let text = if currency == "JPY" {
         format!("{:.0}", amount * 150.0)
     } else {

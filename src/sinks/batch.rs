@@ -36,7 +36,8 @@ pub struct EventSpan {
 /// The fields the agent wraps around a row, typed, so sinks need not parse them back.
 #[derive(Debug, Clone)]
 pub struct Envelope {
-    /// The call's start (`timestamp`).
+    /// The row's instant (`timestamp`): the call's start, an SMS's `sentDateTime`, a
+    /// block's `blockDateTime`.
     pub call_start: Timestamp,
     /// When the agent read the row (`observed_timestamp`).
     pub observed: Timestamp,
@@ -46,7 +47,8 @@ pub struct Envelope {
     pub tenant_id: Arc<str>,
     /// Which log the row came from (`kind`).
     pub kind: LogKind,
-    /// The row's `id`, when it has one.
+    /// The row's documented key when it has one: `id` (`remediationId` for a blocked-user
+    /// row); absent for rows known only by their content.
     pub call_id: Option<Box<str>>,
     /// The row's `callType`, when it has one.
     pub call_type: Option<Box<str>>,

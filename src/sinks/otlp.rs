@@ -10,7 +10,6 @@
 
 use super::{Batch, DeliveryFuture, Sink, SinkError, any_value};
 use crate::config::{OtlpProtocol, OtlpSinkConfig};
-use crate::model::LogKind;
 use crate::time::Timestamp;
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue};
@@ -168,10 +167,7 @@ impl OtlpSink {
         let span = &batch.events[index];
         let envelope = &span.envelope;
         let mut record = self.logger.create_log_record();
-        record.set_event_name(match envelope.kind {
-            LogKind::Pstn => "pstn.call",
-            LogKind::DirectRouting => "pstn.direct_routing_call",
-        });
+        record.set_event_name(envelope.kind.otlp_event_name());
         record.set_timestamp(system_time(envelope.call_start));
         record.set_observed_timestamp(system_time(envelope.observed));
         record.set_severity_number(Severity::Info);

@@ -71,7 +71,7 @@ impl Preparer {
         let mut rows = Vec::with_capacity(page.len());
         let mut bad_rows = 0;
         for (position, raw) in page.rows().enumerate() {
-            match Row::parse(raw) {
+            match Row::parse_as(raw, kind) {
                 Ok(row) => rows.push(row),
                 Err(reason) => {
                     bad_rows += 1;

@@ -119,13 +119,13 @@ retry_max_duration = "2s"
         run(config, options, shutdown).await.unwrap()
     }
 
-    /// Every event written so far, as (call id, event).
+    /// Every event written so far, as (row key, event): see [`row_key`].
     pub fn events(&self) -> Vec<(String, serde_json::Value)> {
         let text = std::fs::read_to_string(self.output()).unwrap_or_default();
         text.lines()
             .map(|line| {
                 let event: serde_json::Value = serde_json::from_str(line).unwrap();
-                (event["call"]["id"].as_str().unwrap().to_owned(), event)
+                (row_key(&event["call"]), event)
             })
             .collect()
     }
@@ -147,7 +147,7 @@ retry_max_duration = "2s"
         for line in text.lines() {
             match serde_json::from_str::<serde_json::Value>(line) {
                 Ok(event) => {
-                    let id = event["call"]["id"].as_str().unwrap().to_owned();
+                    let id = row_key(&event["call"]);
                     *counts.entry(id).or_insert(0) += 1;
                 }
                 Err(_) => torn += 1,
@@ -156,7 +156,8 @@ retry_max_duration = "2s"
         (counts, torn)
     }
 
-    /// The ids the simulator holds with a start in [from, to) visible at `now`.
+    /// The keys ([`row_key`]) of the rows the simulator holds with a start in
+    /// [from, to) visible at `now`.
     pub fn expected_ids(
         &self,
         kind: LogKind,
@@ -169,12 +170,31 @@ retry_max_duration = "2s"
             .visible_calls(kind, from, to, false, now)
             .map(|call| {
                 let mut row = String::new();
-                generator.write_row(kind, pstn_agent::model::ApiVersion::V1, &call, &mut row);
-                let value: serde_json::Value = serde_json::from_str(&row).unwrap();
-                value["id"].as_str().unwrap().to_owned()
+                generator.write_row(kind, version_of(kind), &call, &mut row);
+                row_key(&serde_json::from_str(&row).unwrap())
             })
             .collect()
     }
+}
+
+/// The API version a source of `kind` reads by default.
+pub fn version_of(kind: LogKind) -> pstn_agent::model::ApiVersion {
+    if kind.beta_only() {
+        pstn_agent::model::ApiVersion::Beta
+    } else {
+        pstn_agent::model::ApiVersion::V1
+    }
+}
+
+/// What tells one row from another, independently of the agent's own dedupe key: its
+/// `id`, else its `remediationId` (blocked users), else its whole content (serde_json
+/// sorts object keys, so equal rows give equal text).
+pub fn row_key(call: &serde_json::Value) -> String {
+    ["id", "remediationId"]
+        .iter()
+        .find_map(|field| call[*field].as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| call.to_string())
 }
 
 /// Runs openssl in `dir`; tests that need certificates need it.

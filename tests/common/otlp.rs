@@ -190,6 +190,11 @@ pub fn options() -> SimulatorOptions {
 
 /// A config with an OTLP sink (and, with `redact`, a redacting file sink beside it).
 pub fn config(harness: &Harness, otlp: &str, redact: bool) -> Config {
+    config_of(harness, LogKind::Pstn, otlp, redact)
+}
+
+/// [`config`] with a source of `kind`.
+pub fn config_of(harness: &Harness, kind: LogKind, otlp: &str, redact: bool) -> Config {
     let redaction = if redact {
         format!(
             "redact = {{ hash = [\"callerNumber\", \"calleeNumber\"], drop = [\"userDisplayName\", \"userPrincipalName\"], key = \"{REDACT_KEY}\" }}\n"
@@ -198,12 +203,13 @@ pub fn config(harness: &Harness, otlp: &str, redact: bool) -> Config {
         String::new()
     };
     let text = format!(
-        "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\n\
+        "data_dir = \"{}\"\n[sources.tenant]\ntype = \"{kind}\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\n\
          [sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\n{otlp}\nheaders = {{ authorization = \"Bearer siem-token\" }}\n{redaction}\
          [sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n{redaction}",
         harness.dir.path().join("state").display(),
         harness.output().display(),
         url = harness.simulator.url(),
+        kind = kind.source_type(),
     );
     Config::parse(&text, std::path::Path::new("/"), &Environment::fixed([]))
         .unwrap_or_else(|problems| panic!("{problems:?}"))

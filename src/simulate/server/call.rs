@@ -55,6 +55,14 @@ pub(super) fn parse_call(path: &str, query: Option<&str>) -> Result<Call, Respon
         .into_iter()
         .find(|kind| kind.function() == name)
         .ok_or_else(not_found)?;
+    if kind.beta_only() && version == ApiVersion::V1 {
+        // What Graph answers for a function v1.0 does not have.
+        return Err(graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("Resource not found for the segment '{name}'."),
+        ));
+    }
     let arguments = arguments.strip_suffix(')').ok_or_else(not_found)?;
     let mut from_text = None;
     let mut to_text = None;

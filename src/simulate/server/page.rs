@@ -5,7 +5,6 @@ use super::Simulator;
 use super::call::Call;
 use super::respond::{AfterHalf, half_response, json};
 use crate::http_server::Body;
-use crate::model::LogKind;
 use crate::simulate::faults::Faults;
 use crate::time::Timestamp;
 use hyper::{Response, StatusCode};
@@ -24,10 +23,7 @@ impl Simulator {
         let page: Vec<_> = calls.by_ref().take(page_size).collect();
         let more = calls.next().is_some();
         let mut body = String::with_capacity(page.len() * 900 + 512);
-        let row_type = match call.kind {
-            LogKind::Pstn => "pstnCallLogRow",
-            LogKind::DirectRouting => "directRoutingLogRow",
-        };
+        let row_type = call.kind.row_type();
         body.push_str(&format!(
             "{{\"@odata.context\":\"{}/{}/$metadata#Collection(microsoft.graph.callRecords.{row_type})\",\"@odata.count\":{}",
             self.public_url,
