@@ -53,7 +53,7 @@ fn node_checker() -> Option<Command> {
             "{} is missing: .ci/run installs it",
             modules.display()
         );
-        eprintln!("skipping: no {}; .ci/run installs it", modules.display());
+        common::tools::skipped(&format!("no {}", modules.display()));
         return None;
     }
     let mut command = Command::new(node);

@@ -171,7 +171,7 @@ async fn promtool_finds_nothing_to_complain_about() {
     let mut child = match promtool {
         Ok(child) => child,
         Err(error) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipping: promtool not found ({error}); .ci/run installs it");
+            common::tools::skipped(&format!("promtool not found ({error})"));
             return;
         }
         Err(error) => panic!("promtool is required in CI: {error}"),

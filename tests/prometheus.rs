@@ -17,7 +17,7 @@ fn write(path: &Path, text: String) {
 #[tokio::test]
 async fn promql_over_scraped_metrics_equals_what_the_agent_delivered() {
     let Some(prometheus) = prometheus_binary() else {
-        eprintln!("skipping: prometheus not installed; .ci/run installs it");
+        common::tools::skipped("prometheus is not installed");
         return;
     };
     let options = SimulatorOptions {

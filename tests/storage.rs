@@ -23,7 +23,7 @@ fn fault_setup(program: &str, args: &[&str]) -> bool {
         panic!("{program} {args:?} failed: CI runs as root on a machine that allows it");
     }
     if !ok {
-        eprintln!("skipping: {program} {args:?} is not allowed here");
+        common::tools::skipped(&format!("{program} {args:?} is not allowed here"));
     }
     ok
 }

@@ -1,6 +1,6 @@
 //! Real programs the tests run beside the agent: Prometheus, promtool, hadolint,
-//! kubernetes-validate. `.ci/run` installs them; outside CI a test without its tool
-//! skips, in CI it fails.
+//! kubernetes-validate. `tools/install-test-tools` installs them (`.ci/run` calls it);
+//! outside CI a test without its tool skips, saying so; in CI it fails.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -47,10 +47,21 @@ pub fn external_tool(name: &str, version_flag: &str) -> Option<PathBuf> {
             panic!("{name} is required in CI (.ci/run installs it)")
         }
         _ => {
-            eprintln!("skipping: {name} is not installed; .ci/run installs it");
+            skipped(&format!("{name} is not installed"));
             None
         }
     }
+}
+
+/// Says that a test skipped itself, where `cargo test` shows it: straight to the
+/// process's stderr, past the test harness's capture (which would hide it unless
+/// `--nocapture`).
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIPPED (a check did not run): {why}; tools/install-test-tools installs what the tests use"
+    );
 }
 
 /// The Prometheus binary (Debian's package), or `None` outside CI.
