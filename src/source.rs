@@ -332,6 +332,9 @@ impl Source {
         self.metrics
             .calls
             .record(&self.name, self.config.kind, &prepared.facts);
+        self.metrics
+            .calls
+            .record_lateness(&self.name, self.config.kind, observed, &prepared.facts);
         self.telemetry
             .page_read(page.len() as u64, prepared.duplicates);
         Ok(summary)
