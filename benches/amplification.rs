@@ -82,9 +82,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn minutes(duration: Duration) -> String {
-    match duration.as_secs() {
-        seconds if seconds % 3600 == 0 => format!("{} h", seconds / 3600),
-        seconds => format!("{} min", seconds / 60),
+    let seconds = duration.as_secs();
+    if seconds >= 3600 && seconds / 3600 * 3600 == seconds {
+        format!("{} h", seconds / 3600)
+    } else {
+        format!("{} min", seconds / 60)
     }
 }
 
