@@ -259,4 +259,6 @@ fn read_named<'a, T>(
 }
 
 #[cfg(test)]
+mod max_delay_tests;
+#[cfg(test)]
 mod tests;

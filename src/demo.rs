@@ -41,6 +41,7 @@ fn source(name: &str, kind: LogKind, url: &Url) -> SourceConfig {
         poll_interval: Duration::from_secs(300),
         lookback: Duration::from_secs(2 * 86_400),
         late_window: Duration::from_secs(6 * 3600),
+        max_delay: None,
         requests_per_second: 20.0,
         request_timeout: Duration::from_secs(30),
         ca_file: None,

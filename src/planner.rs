@@ -16,17 +16,26 @@
 //! window polled every 5 minutes, against 864 for re-reading the whole late window
 //! on every poll.
 //!
+//! # A chosen bound (`max_delay`)
+//! The default ladder makes a row that is `L` late wait up to about `2L` (48 h for a
+//! row 24 h late). With `max_delay = D` the ladder keeps its delays shorter than `D`
+//! and then spaces delays at most `D` apart up to `late_window`: a row visible at any
+//! age within the late window waits at most `D + poll_interval`, for about
+//! `late_window / D` more reads of each row ([`SweepLadder::bounded`]).
+//!
 //! # Window edges
 //! Windows are half-open `[from, to)` in Graph's 100 ns resolution. `getPstnCalls`
 //! includes `toDateTime`, so its request ends one tick before `to`;
 //! `getDirectRoutingCalls` excludes it and is sent `to` itself. Consecutive windows
 //! therefore neither overlap nor leave a gap.
 
+mod ladder;
+
+pub use ladder::{SWEEP_FACTOR, SweepLadder};
+
 use crate::time::Timestamp;
 use std::time::Duration;
 
-/// Each sweep's delay is this factor shorter than the next one's.
-pub const SWEEP_FACTOR: u32 = 3;
 /// Longest window read in one go (Graph refuses more than 90 days; a day keeps
 /// backfills checkpointed often and pages few).
 pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);
@@ -34,75 +43,6 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);
 pub const MIN_SPLIT: Duration = Duration::from_secs(3600);
 /// Graph's own limit on a range.
 pub const GRAPH_MAX_RANGE: Duration = Duration::from_secs(90 * 86_400);
-
-/// The delays of a source's sweeps, shortest (zero) first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SweepLadder {
-    delays: Vec<Duration>,
-}
-
-impl SweepLadder {
-    /// The ladder for a poll interval and a late window.
-    pub fn new(poll_interval: Duration, late_window: Duration) -> Self {
-        let mut delays = Vec::new();
-        let mut delay = late_window;
-        while !delay.is_zero() {
-            // Whole 100 ns ticks, so the delays read back from state compare equal.
-            delays.push(Duration::from_nanos((delay.as_nanos() / 100 * 100) as u64));
-            let shorter = delay / SWEEP_FACTOR;
-            if shorter < poll_interval.saturating_mul(2) {
-                break;
-            }
-            delay = shorter;
-        }
-        delays.push(Duration::ZERO);
-        delays.reverse();
-        SweepLadder { delays }
-    }
-
-    /// Delays, shortest first; the first is always zero.
-    pub fn delays(&self) -> &[Duration] {
-        &self.delays
-    }
-
-    /// Cursors for a source's very first run at `now`: the head starts at
-    /// `now - lookback`; a later sweep need not look at starts the head reads at least
-    /// its delay after them, so it starts at `now - delay` (or the head, if later).
-    pub fn initial_cursors(&self, now: Timestamp, lookback: Duration) -> Vec<Timestamp> {
-        let head = now.saturating_sub(lookback);
-        self.delays
-            .iter()
-            .map(|delay| {
-                if delay.is_zero() {
-                    head
-                } else {
-                    head.max(now.saturating_sub(*delay))
-                }
-            })
-            .collect()
-    }
-
-    /// Maps cursors saved under another ladder (the late window or poll interval
-    /// changed) onto this one, never skipping a start time a sweep still owes.
-    pub fn adopt(&self, stored: &[(Duration, Timestamp)]) -> Option<Vec<Timestamp>> {
-        let oldest = stored.iter().map(|(_, cursor)| *cursor).min()?;
-        Some(
-            self.delays
-                .iter()
-                .map(|delay| {
-                    // A saved sweep with a delay at least this long has read every start
-                    // before its cursor late enough for this one too.
-                    stored
-                        .iter()
-                        .filter(|(stored_delay, _)| stored_delay >= delay)
-                        .map(|(_, cursor)| *cursor)
-                        .max()
-                        .unwrap_or(oldest)
-                })
-                .collect(),
-        )
-    }
-}
 
 /// A span of call start times `[from, to)` to read for one sweep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,32 +99,6 @@ mod tests {
     }
 
     #[test]
-    fn the_default_ladder_has_seven_sweeps_from_zero_to_the_late_window() {
-        let ladder = SweepLadder::new(5 * MINUTE, 72 * HOUR);
-        let delays = ladder.delays();
-        assert_eq!(delays.len(), 7, "{delays:?}");
-        assert_eq!(delays[0], Duration::ZERO);
-        assert_eq!(*delays.last().unwrap(), 72 * HOUR);
-        assert!(delays.windows(2).all(|pair| pair[0] < pair[1]));
-        assert!(delays[1] >= 10 * MINUTE);
-    }
-
-    #[test]
-    fn small_and_zero_late_windows_still_make_a_ladder() {
-        assert_eq!(
-            SweepLadder::new(MINUTE, Duration::ZERO).delays(),
-            [Duration::ZERO]
-        );
-        assert_eq!(
-            SweepLadder::new(MINUTE, Duration::from_secs(10)).delays(),
-            [Duration::ZERO, Duration::from_secs(10)]
-        );
-        let seconds = SweepLadder::new(Duration::from_secs(1), Duration::from_secs(20));
-        let expected = [0, 2_222_222_200, 6_666_666_600, 20_000_000_000].map(Duration::from_nanos);
-        assert_eq!(seconds.delays(), expected);
-    }
-
-    #[test]
     fn consecutive_windows_meet_exactly_with_no_gap_or_overlap() {
         let ladder = SweepLadder::new(5 * MINUTE, 72 * HOUR);
         let now = at("2024-05-10T12:34:56.7890123Z");
@@ -216,21 +130,6 @@ mod tests {
             .map(Window::span)
             .sum();
         assert_eq!(covered, 200 * DAY);
-    }
-
-    #[test]
-    fn a_first_run_leaves_later_sweeps_only_their_own_delay_behind() {
-        let ladder = SweepLadder::new(5 * MINUTE, 72 * HOUR);
-        let now = at("2024-05-10T00:00:00Z");
-        let cursors = ladder.initial_cursors(now, 7 * DAY);
-        for (delay, cursor) in ladder.delays().iter().zip(&cursors).skip(1) {
-            assert_eq!(*cursor, now.saturating_sub(*delay));
-        }
-        // With a lookback shorter than a delay, no sweep starts before the head.
-        let short = ladder.initial_cursors(now, HOUR);
-        assert!(short.iter().all(
-            |cursor| *cursor == now.saturating_sub(HOUR) || *cursor > now.saturating_sub(HOUR)
-        ));
     }
 
     #[test]
@@ -281,19 +180,5 @@ mod tests {
         let now = at("2024-05-10T00:00:00Z");
         let cursors = vec![now; ladder.delays().len()];
         assert!(plan(&ladder, &cursors, now.saturating_sub(HOUR), 4).is_empty());
-    }
-
-    #[test]
-    fn cursors_saved_under_another_ladder_are_adopted_without_skipping() {
-        let old = [
-            (Duration::ZERO, at("2024-05-10T00:00:00Z")),
-            (HOUR, at("2024-05-09T23:00:00Z")),
-        ];
-        let ladder = SweepLadder::new(5 * MINUTE, 2 * HOUR);
-        let adopted = ladder.adopt(&old).unwrap();
-        assert_eq!(adopted[0], at("2024-05-10T00:00:00Z"));
-        // A sweep longer than any saved one starts where the oldest saved cursor is.
-        assert_eq!(*adopted.last().unwrap(), at("2024-05-09T23:00:00Z"));
-        assert!(ladder.adopt(&[]).is_none());
     }
 }

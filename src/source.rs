@@ -144,7 +144,8 @@ impl Source {
             metrics,
             telemetry,
         } = parts;
-        let ladder = SweepLadder::new(config.poll_interval, config.late_window);
+        let ladder =
+            SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
         let stored = {
             let state = state.clone();
             blocking(move || state.cursors()).await?
@@ -159,7 +160,7 @@ impl Source {
         } else {
             let cursors = match ladder.adopt(&stored) {
                 Some(adopted) => {
-                    tracing::info!(source = %config.name, "sweep schedule changed (poll_interval or late_window); carrying progress over");
+                    tracing::info!(source = %config.name, "sweep schedule changed (poll_interval, late_window or max_delay); carrying progress over");
                     adopted
                 }
                 None => {
@@ -354,6 +355,9 @@ impl Source {
         self.metrics
             .calls
             .record(&self.name, self.config.kind, &prepared.facts);
+        self.metrics
+            .calls
+            .record_lateness(&self.name, self.config.kind, observed, &prepared.facts);
         self.telemetry
             .page_read(page.len() as u64, prepared.duplicates);
         Ok(summary)

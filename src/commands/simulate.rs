@@ -25,7 +25,7 @@ pub(crate) struct SimulateArgs {
     /// Rows per page.
     #[arg(long, default_value_t = 1000)]
     pub page_size: usize,
-    /// How late rows appear: none, default, or uniform:DURATION.
+    /// How late rows appear: none, default, microsoft (most 24-48 h), or uniform:DURATION.
     #[arg(long, default_value = "default", value_parser = Lateness::parse)]
     pub lateness: Lateness,
     /// Lifetime of issued tokens.

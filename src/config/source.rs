@@ -46,6 +46,9 @@ pub struct SourceConfig {
     pub lookback: Duration,
     /// How late a row may appear and still be caught, once.
     pub late_window: Duration,
+    /// The longest a row that appears within the late window may wait after it became
+    /// visible (plus a poll interval); `None` keeps the default sweep ladder.
+    pub max_delay: Option<Duration>,
     /// Client-side cap on Graph requests per second.
     pub requests_per_second: f64,
     /// Timeout of one HTTP request.
@@ -146,6 +149,7 @@ pub(super) fn read(
         });
     let lookback = fields.duration("lookback", Duration::from_secs(7 * 86_400), problems);
     let late_window = fields.duration("late_window", Duration::from_secs(72 * 3600), problems);
+    let max_delay = read_max_delay(&mut fields, late_window, problems);
     let requests_per_second = fields.positive_number("requests_per_second", 5.0, problems);
     let request_timeout = fields
         .duration("request_timeout", Duration::from_secs(60), problems)
@@ -186,10 +190,42 @@ pub(super) fn read(
         poll_interval: poll_interval?,
         lookback: lookback?,
         late_window: late_window?,
+        max_delay: max_delay?,
         requests_per_second: requests_per_second?,
         request_timeout: request_timeout?,
         ca_file,
     })
+}
+
+/// `max_delay`: absent (`Some(None)`), or longer than zero and at most `late_window`.
+fn read_max_delay(
+    fields: &mut Fields<'_>,
+    late_window: Option<Duration>,
+    problems: &mut Problems,
+) -> Option<Option<Duration>> {
+    if !fields.has("max_delay") {
+        return Some(None);
+    }
+    let max_delay = fields.duration("max_delay", Duration::ZERO, problems)?;
+    let problem = if max_delay.is_zero() {
+        Some("must be longer than zero".to_owned())
+    } else {
+        late_window
+            .filter(|late_window| max_delay > *late_window)
+            .map(|late_window| {
+                format!(
+                    "must be at most late_window ({}s): rows later than that are not caught at all",
+                    late_window.as_secs()
+                )
+            })
+    };
+    match problem {
+        Some(problem) => {
+            problems.add(&fields.key("max_delay"), problem);
+            None
+        }
+        None => Some(Some(max_delay)),
+    }
 }
 
 fn read_credential(

@@ -14,6 +14,12 @@ use prometheus::{CounterVec, GaugeVec, HistogramVec, IntCounterVec};
 const DURATION_BUCKETS: &[f64] = &[
     5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14_400.0,
 ];
+/// Seconds from a call's start until the agent first read its row: a minute to a week,
+/// dense around the 24–48 h Microsoft gives for its PSTN reports.
+const LATENESS_BUCKETS: &[f64] = &[
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14_400.0, 28_800.0, 43_200.0, 86_400.0, 129_600.0,
+    172_800.0, 216_000.0, 259_200.0, 345_600.0, 604_800.0,
+];
 /// Currency units: cents to tens.
 const CHARGE_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0];
 
@@ -109,6 +115,7 @@ pub struct CallMetrics {
     direct_routing_failures: IntCounterVec,
     plan_seconds: GaugeVec,
     logs: LogMetrics,
+    lateness: HistogramVec,
 }
 
 impl CallMetrics {
@@ -126,12 +133,15 @@ impl CallMetrics {
             direct_routing_outcomes: registry.counter("pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "outcome"])?,
             direct_routing_failures: registry.counter("pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "sip_code"])?,
             logs: LogMetrics::new(registry)?,
+            lateness: registry.histogram("pstn_row_lateness_seconds", "Time from a call's start until the agent first read its row (once per new row; an upper bound on when Graph showed it, since rows are read at polls and sweeps).", LATENESS_BUCKETS, &["source", "kind"])?,
             plan_seconds: registry.gauge("pstn_calling_plan_outbound_month_seconds", "Outbound Calling Plans seconds (user_out*) of calls that started this calendar month (UTC), by licenseCapability; compare with the plan's minute pool.", &["source", "license"])?,
         })
     }
 
     /// Creates the series users alert on, at zero, before any call arrives.
     pub(super) fn initialise(&self, source: &str, kind: LogKind) {
+        self.lateness
+            .with_label_values(&[source, kind.event_kind()]);
         let call_types = match kind {
             LogKind::Pstn => PSTN_CALL_TYPES,
             LogKind::DirectRouting => DIRECT_ROUTING_CALL_TYPES,
@@ -225,6 +235,27 @@ impl CallMetrics {
                     }
                 }
             }
+        }
+    }
+
+    /// Observes how late each new row was when the agent first read it, at `observed`.
+    /// Called once per delivered row, never for duplicates, so the histogram is the
+    /// lateness distribution of the calls themselves.
+    pub fn record_lateness(
+        &self,
+        source: &str,
+        kind: LogKind,
+        observed: Timestamp,
+        facts: &[CallFacts],
+    ) {
+        if facts.is_empty() {
+            return;
+        }
+        let histogram = self
+            .lateness
+            .with_label_values(&[source, kind.event_kind()]);
+        for call in facts {
+            histogram.observe(observed.duration_since(call.start).as_secs_f64());
         }
     }
 
