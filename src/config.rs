@@ -15,7 +15,7 @@ pub use fields::Problems;
 pub use interpolate::{Environment, InterpolationError, interpolate};
 pub use otlp::{OtlpProtocol, OtlpSinkConfig, RedactConfig};
 pub use sink::{DEFAULT_RETRY_MAX_DURATION, SinkConfig, SinkKind};
-pub use source::{Credential, SourceConfig};
+pub use source::{Credential, DEFAULT_ONCE_RETRY_MAX_DURATION, SourceConfig};
 
 use fields::Fields;
 use std::net::SocketAddr;

@@ -44,6 +44,7 @@ fn source(name: &str, kind: LogKind, url: &Url) -> SourceConfig {
         max_delay: None,
         requests_per_second: 20.0,
         request_timeout: Duration::from_secs(30),
+        retry_max_duration: crate::config::DEFAULT_ONCE_RETRY_MAX_DURATION,
         ca_file: None,
     }
 }

@@ -16,6 +16,9 @@ pub struct RetryPolicy {
     pub max_retries: usize,
     /// How long one request may keep waiting out 429s with Retry-After.
     pub max_throttle_wait: Duration,
+    /// The most time one request spends in backoff before giving up, whatever
+    /// `max_retries` says (`--once` under cron: a source's `retry_max_duration`).
+    pub max_elapsed: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
@@ -25,6 +28,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(60),
             max_retries: 8,
             max_throttle_wait: Duration::from_secs(15 * 60),
+            max_elapsed: None,
         }
     }
 }
@@ -36,6 +40,7 @@ impl RetryPolicy {
             .with_min_delay(self.min_delay)
             .with_max_delay(self.max_delay)
             .with_max_times(self.max_retries)
+            .with_total_delay(self.max_elapsed)
     }
 }
 

@@ -263,6 +263,9 @@ impl Source {
             3 * self.fetch_concurrency(),
         );
         let name = self.name.clone();
+        for window in &windows {
+            tracing::debug!(source = %self.name, sweep = window.sweep, from = %window.from, to = %window.to, "window planned");
+        }
         let mut progress = progress::Progress::new(
             &name,
             &windows,
@@ -306,6 +309,7 @@ impl Source {
                     prefix += 1;
                 }
                 progress.window_done();
+                tracing::debug!(source = %self.name, window = fetched.window, "window read, delivered and committed");
                 self.telemetry
                     .window_done(SystemClock.now().as_unix_seconds_f64());
                 fetcher.start_next();
@@ -349,8 +353,14 @@ impl Source {
             cursors,
             plan_usage: prepared.plan_usage,
         };
-        let state = self.state.clone();
+        let (state, rows, cursors) = (
+            self.state.clone(),
+            commit.delivered.len(),
+            commit.cursors.len(),
+        );
+        let started = std::time::Instant::now();
         blocking(move || state.commit(&commit)).await?;
+        tracing::debug!(source = %self.name, rows, cursors, took_ms = started.elapsed().as_millis() as u64, "state committed");
         // Counted only now: every sink accepted and the delivery is on record.
         self.metrics
             .calls

@@ -14,7 +14,7 @@ use crate::sinks::{
     ConsoleSink, DeadLetters, FileSink, OtlpSink, RedactingSink, ReopenSignal, Sink, SinkHandle,
     SinkTaskOptions,
 };
-use crate::source::{SinkRetry, Source, SourceError, SourceOutcome, SourceParts};
+use crate::source::{PollSummary, SinkRetry, Source, SourceError, SourceOutcome, SourceParts};
 use crate::state::{StateError, StateStore};
 use crate::time::SharedClock;
 use std::collections::HashMap;
@@ -200,12 +200,54 @@ fn build_sinks(
     Ok((handles, tasks))
 }
 
+/// The one line a `--once` run ends with: rows per source and per sink, duplicates
+/// skipped, time taken.
+fn summarise_once(
+    config: &Config,
+    delivered: &[(String, PollSummary)],
+    failed: usize,
+    started: std::time::Instant,
+) {
+    let rows_of = |source: &str| {
+        delivered
+            .iter()
+            .find(|(name, _)| name == source)
+            .map_or(0, |(_, summary)| summary.rows_new)
+    };
+    let per_source: Vec<String> = config
+        .sources
+        .iter()
+        .map(|source| format!("{}={}", source.name, rows_of(&source.name)))
+        .collect();
+    let per_sink: Vec<String> = config
+        .sinks
+        .iter()
+        .map(|sink| {
+            let rows: u64 = sink.inputs.iter().map(|input| rows_of(input)).sum();
+            format!("{}={rows}", sink.name)
+        })
+        .collect();
+    let (rows, duplicates) = delivered.iter().fold((0, 0), |(rows, duplicates), (_, s)| {
+        (rows + s.rows_new, duplicates + s.duplicates)
+    });
+    tracing::info!(
+        rows_delivered = rows,
+        duplicates_skipped = duplicates,
+        sources = per_source.join(" "),
+        sinks = per_sink.join(" "),
+        sources_failed = failed,
+        seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+        "once: done"
+    );
+}
+
 /// Runs the agent until shutdown (or, with `once`, one poll of every source).
 pub async fn run(
     config: &Config,
     options: RunOptions,
     shutdown: Shutdown,
 ) -> Result<RunReport, StartError> {
+    let started = std::time::Instant::now();
     let store = StateStore::open(&config.data_dir)?;
     // A long-running agent serves /metrics, /healthz and /readyz; --once has no listener.
     let api = if options.once {
@@ -244,8 +286,17 @@ pub async fn run(
             Some(ca_file) => http_client_trusting(Some(ca_file)).map_err(failed)?,
             None => http.clone(),
         };
+        // --once must end, and soon enough for cron: a request stops retrying after
+        // the source's retry_max_duration.
+        let graph_retry = RetryPolicy {
+            max_elapsed: options
+                .once
+                .then_some(source_config.retry_max_duration)
+                .or(options.retry.max_elapsed),
+            ..options.retry
+        };
         let client =
-            build_client(source_config, &source_http, options.retry, &telemetry).map_err(failed)?;
+            build_client(source_config, &source_http, graph_retry, &telemetry).map_err(failed)?;
         let state = store.source(
             &source_config.name,
             source_config.kind.source_type(),
@@ -288,9 +339,9 @@ pub async fn run(
                     Ok(summary) => {
                         tracing::info!(source = %name, rows_new = summary.rows_new, rows_read = summary.rows_read, duplicates = summary.duplicates, bad_rows = summary.bad_rows, windows = summary.windows,
                             pages = summary.pages, "poll done");
-                        Ok(())
+                        Ok(summary)
                     }
-                    Err(SourceError::Interrupted) => Ok(()),
+                    Err(SourceError::Interrupted) => Ok(PollSummary::default()),
                     Err(error) => {
                         tracing::error!(source = %name, %error, "poll failed");
                         Err(error.to_string())
@@ -298,7 +349,7 @@ pub async fn run(
                 }
             } else {
                 match source.run().await {
-                    SourceOutcome::Stopped => Ok(()),
+                    SourceOutcome::Stopped => Ok(PollSummary::default()),
                     SourceOutcome::Failed(error) => Err(error.to_string()),
                 }
             };
@@ -306,12 +357,21 @@ pub async fn run(
         });
     }
     let mut report = RunReport::default();
+    let mut delivered = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((_, Ok(()))) => {}
+            Ok((name, Ok(summary))) => delivered.push((name, summary)),
             Ok((name, Err(message))) => report.failed.push((name, message)),
             Err(error) => report.failed.push(("?".into(), error.to_string())),
         }
+    }
+    if options.once {
+        summarise_once(config, &delivered, report.failed.len(), started);
+    } else if !report.failed.is_empty() && report.failed.len() == config.sources.len() {
+        tracing::error!(
+            sources = report.failed.len(),
+            "every source stopped on a permanent error; exiting with status 1"
+        );
     }
     // Sources are done and their sink handles dropped: each sink finishes its queue.
     if let Some(api) = api {

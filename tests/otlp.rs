@@ -99,6 +99,7 @@ async fn a_receiver_that_starts_after_the_agent_loses_nothing() {
             max_delay: Duration::from_millis(300),
             max_retries: 60,
             max_throttle_wait: Duration::from_secs(60),
+            max_elapsed: None,
         };
         let late = received.clone();
         let protocol_owned = protocol.to_owned();

@@ -32,6 +32,7 @@ async fn once_gives_up_on_a_refusing_sink_after_its_retry_max_duration() {
         max_delay: Duration::from_millis(300),
         max_retries: 100_000,
         max_throttle_wait: Duration::from_secs(60),
+        max_elapsed: None,
     };
     let started = Instant::now();
     let report = harness

@@ -53,10 +53,17 @@ pub struct SourceConfig {
     pub requests_per_second: f64,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
+    /// How long `--once` keeps retrying one failing request (Entra or Graph down,
+    /// unreachable) before the source gives up and the run exits 1.
+    pub retry_max_duration: Duration,
     /// A CA (PEM) to trust for Entra and Graph besides the system roots (a private
     /// CA or a TLS-inspecting proxy).
     pub ca_file: Option<PathBuf>,
 }
+
+/// `retry_max_duration` when not set: a cron job learns within about a minute that
+/// the tenant cannot be reached.
+pub const DEFAULT_ONCE_RETRY_MAX_DURATION: Duration = Duration::from_secs(60);
 
 /// The public Entra authority.
 pub const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com";
@@ -160,6 +167,11 @@ pub(super) fn read(
             }
             ok
         });
+    let retry_max_duration = fields.duration(
+        "retry_max_duration",
+        DEFAULT_ONCE_RETRY_MAX_DURATION,
+        problems,
+    );
     let ca_file = fields
         .string("ca_file", problems)
         .map(|path| resolve(base, &path))
@@ -193,6 +205,7 @@ pub(super) fn read(
         max_delay: max_delay?,
         requests_per_second: requests_per_second?,
         request_timeout: request_timeout?,
+        retry_max_duration: retry_max_duration?,
         ca_file,
     })
 }

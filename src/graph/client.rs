@@ -141,6 +141,26 @@ fn error_message(body: &[u8]) -> String {
     }
 }
 
+/// What a failed transfer says: for a connection that could not be made, plainly that
+/// the host could not be reached and what to check; otherwise the error and its causes.
+pub(crate) fn network_message(url: &Url, error: &reqwest::Error) -> String {
+    let chain = super::error_chain(error);
+    if error.is_connect() {
+        let origin = url.origin().ascii_serialization();
+        let cause = chain.rsplit(": ").next().unwrap_or(&chain);
+        format!(
+            "cannot reach {origin}: {cause} (is it running? is a proxy needed? see HTTPS_PROXY)"
+        )
+    } else if error.is_timeout() {
+        format!(
+            "no answer from {} in time: {chain}",
+            url.origin().ascii_serialization()
+        )
+    } else {
+        chain
+    }
+}
+
 impl GraphClient {
     /// A client for one source.
     pub fn new(
@@ -262,15 +282,21 @@ impl GraphClient {
             Ok(answer) if answer.status == 200 => None,
             Ok(answer) => Some(FailureReason::of_status(answer.status)),
         };
-        self.emit(GraphEvent::RequestFinished {
-            took: started.elapsed(),
-            failure,
-        });
+        let took = started.elapsed();
+        self.emit(GraphEvent::RequestFinished { took, failure });
+        match &sent {
+            Ok(answer) => {
+                tracing::debug!(method = "GET", %url, status = answer.status, took_ms = took.as_millis() as u64, bytes = answer.body.len(), "Graph answered")
+            }
+            Err(error) => {
+                tracing::debug!(method = "GET", %url, took_ms = took.as_millis() as u64, %error, "Graph request failed")
+            }
+        }
         sent
     }
 
     async fn send(&self, url: &Url, token: &AccessToken) -> Result<Answer, GraphError> {
-        let network = |error: reqwest::Error| GraphError::Network(super::error_chain(&error));
+        let network = |error: reqwest::Error| GraphError::Network(network_message(url, &error));
         // Marked sensitive: kept out of debug output and HTTP/2 header compression tables.
         let mut authorization = reqwest::header::HeaderValue::from_str(&token.header_value())
             .map_err(|_| {

@@ -58,6 +58,7 @@ impl PageChain {
         self.seen.insert(url.into());
         self.next = page.next_link().map(|link| self.vet(link));
         let last = self.next.is_none();
+        tracing::debug!(rows = page.len(), page = self.pages, last, "page read");
         Some(Ok(ChainPage { page, last }))
     }
 

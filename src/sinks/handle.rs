@@ -133,7 +133,9 @@ impl SinkHandle {
         };
         let task = tokio::spawn(async move {
             while let Some(delivery) = receiver.recv().await {
+                let started = std::time::Instant::now();
                 let result = runner.deliver(&delivery.batch).await;
+                tracing::debug!(sink = %runner.name, events = delivery.batch.events.len(), took_ms = started.elapsed().as_millis() as u64, accepted = result.is_ok(), "sink answered a batch");
                 // /readyz shows a fixed text; the error itself goes to the log.
                 let failure = result.as_ref().err().map(|error| {
                     if error.is_retryable() {

@@ -61,6 +61,7 @@ fn quick(bounded: bool) -> SinkRetry {
             max_delay: Duration::from_millis(50),
             max_retries: 2,
             max_throttle_wait: Duration::from_secs(1),
+            max_elapsed: None,
         },
         bounded,
     }

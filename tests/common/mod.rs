@@ -38,6 +38,7 @@ pub fn quick_retries() -> RetryPolicy {
         max_delay: Duration::from_millis(200),
         max_retries: 6,
         max_throttle_wait: Duration::from_secs(60),
+        max_elapsed: None,
     }
 }
 
