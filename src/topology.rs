@@ -1,12 +1,9 @@
 //! Builds the running agent from a configuration: one task per sink, one per source.
 
 use crate::api::ApiListener;
-use crate::config::{Config, Credential, SinkKind, SourceConfig};
-use crate::graph::assertion::AssertionSigner;
-use crate::graph::auth::CredentialMaterial;
-use crate::graph::{
-    AssertionAlgorithm, GraphClient, GraphClientOptions, GraphEndpoint, TokenSource,
-};
+use crate::config::{Config, SinkKind, SourceConfig};
+use crate::entra::TokenSource;
+use crate::graph::{GraphClient, GraphClientOptions, GraphEndpoint, GraphTokenEvents};
 use crate::metrics::{Metrics, SourceTelemetry};
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
@@ -106,25 +103,18 @@ fn build_client(
     retry: RetryPolicy,
     telemetry: &SourceTelemetry,
 ) -> Result<GraphClient, String> {
-    let material = match &config.credential {
-        Credential::Secret(secret) => CredentialMaterial::Secret(secret.clone()),
-        Credential::Certificate {
-            certificate,
-            private_key,
-        } => CredentialMaterial::Assertion(Box::new(AssertionSigner::load(
-            certificate,
-            private_key,
-            AssertionAlgorithm::default(),
-        )?)),
-    };
+    let material = config.credential.material()?;
     let tokens = TokenSource::new(
         http.clone(),
         &config.authority_url,
         &config.tenant_id,
         &config.client_id,
-        &config.graph_url,
+        &format!(
+            "{}/.default",
+            config.graph_url.as_str().trim_end_matches('/')
+        ),
         material,
-        Arc::new(telemetry.clone()),
+        Arc::new(GraphTokenEvents(Arc::new(telemetry.clone()))),
     )
     .map_err(|error| error.to_string())?;
     let endpoint = GraphEndpoint {
