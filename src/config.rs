@@ -1,6 +1,7 @@
 //! The configuration file: TOML shaped like Vector's, `${VAR}` interpolation,
 //! durations like `5m`, and validation that names the key of every problem.
 
+mod azure_logs;
 mod duration;
 mod fields;
 mod interpolate;
@@ -9,6 +10,9 @@ mod sink;
 mod source;
 
 pub use crate::model::Secret;
+pub use azure_logs::{
+    AzureLogsIngestionConfig, DEFAULT_MONITOR_SCOPE, default_stream, default_table,
+};
 pub use duration::{format_duration, parse_duration};
 pub use fields::Problems;
 pub use interpolate::{Environment, InterpolationError, interpolate};
@@ -16,6 +20,7 @@ pub use otlp::{OtlpProtocol, OtlpSinkConfig, RedactConfig};
 pub use sink::{DEFAULT_RETRY_MAX_DURATION, SinkConfig, SinkKind};
 pub use source::{Credential, SourceConfig};
 
+use crate::model;
 use fields::Fields;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -128,6 +133,11 @@ impl Config {
             problems.add("sinks", "no sink configured (add a [sinks.NAME] table)");
         }
         sink::check_inputs(&sinks, &declared_sources, &mut problems);
+        let kinds: Vec<(String, model::LogKind)> = sources
+            .iter()
+            .map(|source| (source.name.clone(), source.kind))
+            .collect();
+        azure_logs::check_streams(&sinks, &kinds, &mut problems);
         if problems.0.is_empty() {
             Ok(Config {
                 data_dir,

@@ -8,8 +8,8 @@ use crate::metrics::{Metrics, SourceTelemetry};
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::sinks::{
-    ConsoleSink, DeadLetters, FileSink, OtlpSink, RedactingSink, ReopenSignal, Sink, SinkHandle,
-    SinkTaskOptions,
+    AzureLogsSink, ConsoleSink, DeadLetters, FileSink, OtlpSink, RedactingSink, ReopenSignal, Sink,
+    SinkHandle, SinkTaskOptions,
 };
 use crate::source::{SinkRetry, Source, SourceError, SourceOutcome, SourceParts};
 use crate::state::{StateError, StateStore};
@@ -148,6 +148,7 @@ fn build_sinks(
     config: &Config,
     reopen: &ReopenSignal,
     metrics: &Metrics,
+    http: &reqwest::Client,
 ) -> Result<BuiltSinks, StartError> {
     let mut handles = HashMap::new();
     let mut tasks = Vec::new();
@@ -172,6 +173,10 @@ fn build_sinks(
                         .map_err(|error| StartError::Sink(error.to_string()))?,
                 )
             }
+            SinkKind::AzureLogsIngestion(azure) => Box::new(
+                AzureLogsSink::new(&sink.name, azure, http.clone())
+                    .map_err(|error| StartError::Sink(error.to_string()))?,
+            ),
         };
         let built: Box<dyn Sink> = match &sink.redact {
             Some(redact) => Box::new(RedactingSink::new(&sink.name, built, redact)),
@@ -217,7 +222,7 @@ pub async fn run(
         Some(listener.spawn(options.metrics.clone()))
     };
     let http = http_client().map_err(StartError::Setup)?;
-    let (sink_handles, sink_tasks) = build_sinks(config, &options.reopen, &options.metrics)?;
+    let (sink_handles, sink_tasks) = build_sinks(config, &options.reopen, &options.metrics, &http)?;
     let mut sources = Vec::new();
     for source_config in &config.sources {
         let failed = |message: String| StartError::Source {
