@@ -278,19 +278,73 @@ fn said(output: &Output) -> String {
     )
 }
 
+/// The fenced blocks of `language` in deploy/sentinel/README.md.
+fn readme_blocks(language: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(sentinel("README.md")).unwrap();
+    let fence = format!("```{language}\n");
+    text.split(&fence)
+        .skip(1)
+        .map(|rest| {
+            let block = rest.split("```").next().unwrap();
+            block
+                .lines()
+                .map(str::trim_start)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect()
+}
+
 #[test]
 fn every_kql_query_parses_and_binds_against_the_tables_with_the_kusto_language_service() {
     let Some(mut checker) = kql_checker() else {
         return;
     };
+    // The README's first query too.
+    let readme = readme_blocks("kusto");
+    assert!(!readme.is_empty());
+    for query in &readme {
+        checker.args(["--query", query]);
+    }
     let output = checker.output().unwrap();
     let said = said(&output);
     println!("{said}");
     assert!(output.status.success(), "{said}");
+    let total = format!("{} queries checked against 4 tables", 12 + readme.len());
     assert!(
-        said.contains("12 queries checked against 4 tables") && said.contains(": 0 error(s)"),
+        said.contains(&total) && said.contains(": 0 error(s)"),
         "{said}"
     );
+}
+
+#[test]
+fn the_readme_and_contract_sink_examples_validate() {
+    let sources = "[sources.contoso_pstn]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n\
+                   [sources.contoso_direct_routing]\ntype = \"direct_routing_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n\
+                   [sinks.archive]\ntype = \"console\"\ninputs = [\"contoso_pstn\", \"contoso_direct_routing\"]\n";
+    let environment = pstn_agent::config::Environment::fixed(
+        ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_MONITOR_SECRET"].map(|name| {
+            (
+                name.to_owned(),
+                "22222222-2222-2222-2222-222222222222".to_owned(),
+            )
+        }),
+    );
+    let readme = readme_blocks("toml");
+    assert_eq!(readme.len(), 1);
+    // CONTRACT.md's example: one input, one stream_name, every key spelled out.
+    let contract = "[sinks.sentinel]\ntype = \"azure_logs_ingestion\"\ninputs = [\"contoso_pstn\"]\nendpoint = \"https://my-dce.westeurope-1.ingest.monitor.azure.com\"\n\
+                    dcr_immutable_id = \"dcr-00000000000000000000000000000000\"\nstream_name = \"Custom-PstnCalls\"\ntenant_id = \"${AZURE_TENANT_ID}\"\n\
+                    client_id = \"${AZURE_CLIENT_ID}\"\nclient_secret = \"${AZURE_MONITOR_SECRET}\"\nauthority_url = \"https://login.microsoftonline.com\"\n\
+                    token_scope = \"https://monitor.azure.com//.default\"\n";
+    for sink in [readme[0].as_str(), contract] {
+        let text = format!("{sources}{sink}");
+        if let Err(problems) =
+            pstn_agent::config::Config::parse(&text, Path::new("/"), &environment)
+        {
+            panic!("{problems:?}\n{sink}");
+        }
+    }
 }
 
 #[test]
