@@ -2,6 +2,7 @@
 //! every call reaches its kind's stream once, gzipped, as a flat record; 413 splits,
 //! a record over the limit is dead-lettered, 429 is waited out, 401 gets one fresh
 //! token, 403 names the role, and a failure half way through a batch repeats nothing.
+//! (The stand-in's own answers: tests/sentinel_stand_in.rs.)
 
 mod common;
 
@@ -168,6 +169,25 @@ async fn a_429_with_retry_after_is_waited_out_and_a_revoked_token_replaced_once(
 }
 
 #[tokio::test]
+async fn a_long_retry_after_goes_back_to_the_source_instead_of_blocking_the_sink() {
+    let harness = Harness::start(options()).await;
+    let ingestion = &harness.simulator.ingestion;
+    ingestion.retry_after_seconds.store(120, Ordering::SeqCst);
+    ingestion.throttle_next.store(1, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let report = harness.once(&config(&harness, "")).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    // Not the 120 s announced: the source's own (test-quick) backoff offered it again.
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(ingestion.statuses()[0], 429);
+    assert_each_row_once(&harness);
+}
+
+#[tokio::test]
 async fn a_403_names_the_monitoring_metrics_publisher_role_and_delivery_resumes_once_granted() {
     let harness = Harness::start(options()).await;
     harness
@@ -193,6 +213,53 @@ async fn a_403_names_the_monitoring_metrics_publisher_role_and_delivery_resumes_
     assert_each_row_once(&harness);
 }
 
+#[tokio::test]
+async fn a_record_a_working_stream_refuses_alone_is_dead_lettered_and_the_rest_delivered() {
+    let harness = Harness::start(options()).await;
+    let read_first = harness.once(&config(&harness, "")).await;
+    assert_eq!(read_first.exit_code(), 0);
+    // A fresh agent (new state) reads the same rows; one of them is now refused.
+    let victim = harness.simulator.ingestion.records()[10].record["rowId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    harness.simulator.ingestion.records.lock().unwrap().clear();
+    *harness.simulator.ingestion.refuse_row_id.lock().unwrap() = Some(victim.clone());
+    std::fs::remove_dir_all(harness.dir.path().join("state")).unwrap();
+    std::fs::remove_file(harness.output()).unwrap();
+    let report = harness.once(&config(&harness, "")).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    let (counts, _) = ingested(&harness);
+    assert!(!counts.contains_key(&victim));
+    assert_eq!(counts.len() + 1, harness.delivery_counts().len());
+    assert!(counts.values().all(|n| *n == 1));
+    let letters =
+        std::fs::read_to_string(harness.dir.path().join("state/dead-letter/sentinel.jsonl"))
+            .unwrap();
+    assert_eq!(letters.lines().count(), 1);
+    assert!(letters.contains(&victim) && letters.contains("refused the record alone (HTTP 400)"));
+}
+
+#[tokio::test]
+async fn a_stream_that_refuses_every_record_fails_the_batch_and_dead_letters_nothing() {
+    let harness = Harness::start(options()).await;
+    let typo = "streams = { pstn_call = \"Custom-PstnCall\" }";
+    let report = harness.once(&config(&harness, typo)).await;
+    assert_eq!(report.exit_code(), 1);
+    let why = format!("{:?}", report.failed);
+    assert!(
+        why.contains("refused every record sent to stream Custom-PstnCall"),
+        "{why}"
+    );
+    assert!(
+        !harness
+            .dir
+            .path()
+            .join("state/dead-letter/sentinel.jsonl")
+            .exists()
+    );
+}
+
 /// A PSTN batch of these rows.
 fn batch_of(rows: &[String]) -> Batch {
     let encoder = EventEncoder::new("pstn", "contoso.onmicrosoft.com", LogKind::Pstn);
@@ -208,10 +275,8 @@ fn batch_of(rows: &[String]) -> Batch {
     }
 }
 
-#[tokio::test]
-async fn a_record_over_the_request_limit_is_dead_lettered_and_the_rest_delivered() {
-    let harness = Harness::start(options()).await;
-    let config = config(&harness, "");
+/// The Sentinel sink of `config` in its own task (with dead letters), outside a source.
+fn spawn_sink(config: &Config, metrics: &Metrics) -> (SinkHandle, tokio::task::JoinHandle<()>) {
     let Some(SinkKind::AzureLogsIngestion(azure)) = config
         .sinks
         .iter()
@@ -220,7 +285,6 @@ async fn a_record_over_the_request_limit_is_dead_lettered_and_the_rest_delivered
     else {
         panic!("no sentinel sink")
     };
-    let metrics = Metrics::new().unwrap();
     let options = SinkTaskOptions {
         telemetry: metrics.sink("sentinel"),
         dead_letters: DeadLetters::new(
@@ -232,12 +296,45 @@ async fn a_record_over_the_request_limit_is_dead_lettered_and_the_rest_delivered
     };
     let http = pstn_agent::topology::http_client().unwrap();
     let sink = AzureLogsSink::new("sentinel", azure, http).unwrap();
-    let (handle, task) = SinkHandle::spawn("sentinel", Box::new(sink), options);
-    let row = |id: &str, extra: &str| {
-        format!(
-            r#"{{"id":"{id}","startDateTime":"2024-05-20T10:00:00Z","callType":"user_out"{extra}}}"#
-        )
-    };
+    SinkHandle::spawn("sentinel", Box::new(sink), options)
+}
+
+fn row(id: &str, extra: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","startDateTime":"2024-05-20T10:00:00Z","callType":"user_out"{extra}}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_single_record_refused_by_a_fresh_sink_is_dead_lettered_not_blamed_on_the_stream() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "");
+    let metrics = Metrics::new().unwrap();
+    let (handle, task) = spawn_sink(&config, &metrics);
+    *harness.simulator.ingestion.refuse_row_id.lock().unwrap() = Some("bad".into());
+    handle
+        .deliver(Arc::new(batch_of(&[row("bad", "")])))
+        .await
+        .unwrap();
+    handle
+        .deliver(Arc::new(batch_of(&[row("good", "")])))
+        .await
+        .unwrap();
+    drop(handle);
+    task.await.unwrap();
+    let (counts, _) = ingested(&harness);
+    assert_eq!(counts, HashMap::from([("good".into(), 1)]));
+    let letters =
+        std::fs::read_to_string(config.data_dir.join("dead-letter/sentinel.jsonl")).unwrap();
+    assert!(letters.contains("\"id\":\"bad\"") && letters.contains("HTTP 400"));
+}
+
+#[tokio::test]
+async fn a_record_over_the_request_limit_is_dead_lettered_and_the_rest_delivered() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "");
+    let metrics = Metrics::new().unwrap();
+    let (handle, task) = spawn_sink(&config, &metrics);
     let huge = format!(",\"note\":\"{}\"", "x".repeat(1_100_000));
     let batch = batch_of(&[row("good-1", ""), row("huge", &huge), row("good-2", "")]);
     handle.deliver(Arc::new(batch)).await.unwrap();
@@ -261,73 +358,4 @@ async fn a_record_over_the_request_limit_is_dead_lettered_and_the_rest_delivered
             .encode()
             .contains("pstn_sink_dead_letter_events_total{sink=\"sentinel\"} 1")
     );
-}
-
-#[tokio::test]
-async fn the_stand_in_refuses_graph_tokens_reserved_columns_and_bodies_over_1_mb() {
-    let harness = Harness::start(options()).await;
-    let url = harness.simulator.url();
-    let http = reqwest::Client::new();
-    let token = |scope: &str| {
-        let (http, url) = (http.clone(), url.clone());
-        let scope = scope.to_owned();
-        async move {
-            let answer = http
-                .post(format!("{url}/t/oauth2/v2.0/token"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(
-                    url::form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs([
-                            ("grant_type", "client_credentials"),
-                            ("client_id", "c"),
-                            ("client_secret", "secret"),
-                            ("scope", scope.as_str()),
-                        ])
-                        .finish(),
-                )
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap();
-            let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
-            answer["access_token"].as_str().unwrap().to_owned()
-        }
-    };
-    let post = |token: String, body: String| {
-        let http = http.clone();
-        let target = format!(
-            "{url}/dataCollectionRules/{DCR}/streams/Custom-PstnCalls?api-version=2023-01-01"
-        );
-        async move {
-            http.post(target)
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    let monitor = token("https://monitor.azure.com//.default").await;
-    let graph = token(&format!("{url}/.default")).await;
-    let good = r#"[{"TimeGenerated":"2024-05-20T10:00:00Z","rowId":"a"}]"#.to_owned();
-    assert_eq!(
-        post(graph, good.clone()).await,
-        401,
-        "a Graph token is refused"
-    );
-    assert_eq!(post(monitor.clone(), good).await, 204);
-    for reserved in ["id", "TenantId", "Type", "_ResourceId", "_anything"] {
-        let body = format!(r#"[{{"TimeGenerated":"2024-05-20T10:00:00Z","{reserved}":"x"}}]"#);
-        assert_eq!(post(monitor.clone(), body).await, 400, "{reserved}");
-    }
-    let big = format!(
-        r#"[{{"TimeGenerated":"2024-05-20T10:00:00Z","x":"{}"}}]"#,
-        "x".repeat(1024 * 1024)
-    );
-    assert_eq!(post(monitor, big).await, 413);
 }

@@ -37,6 +37,10 @@ pub struct Ingestion {
     pub retry_after_seconds: AtomicU64,
     /// Largest body accepted, compressed or not (default 1 MiB); over it: 413.
     pub max_bytes: AtomicU64,
+    /// The streams the simulated DCR declares (others: 400 InvalidStream).
+    pub streams: Mutex<Vec<String>>,
+    /// Records whose `rowId` is this are refused (400) as if their content were bad.
+    pub refuse_row_id: Mutex<Option<String>>,
     /// Requests received on the route.
     pub requests: AtomicU64,
     /// Each request's status, in order.
@@ -57,6 +61,17 @@ impl Default for Ingestion {
             unavailable_at: AtomicU64::new(0),
             retry_after_seconds: AtomicU64::new(1),
             max_bytes: AtomicU64::new(INGESTION_MAX_BYTES),
+            streams: Mutex::new(
+                [
+                    "Custom-PstnCalls",
+                    "Custom-DirectRoutingCalls",
+                    "Custom-SmsLog",
+                    "Custom-PstnBlockedUsers",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+            refuse_row_id: Mutex::new(None),
             requests: AtomicU64::new(0),
             statuses: Mutex::new(Vec::new()),
             records: Mutex::new(Vec::new()),
@@ -106,6 +121,23 @@ impl Ingestion {
             stream: stream.to_owned(),
             record,
         }));
+    }
+
+    /// Whether the simulated DCR declares `stream`.
+    pub(super) fn declares(&self, stream: &str) -> bool {
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|declared| declared == stream)
+    }
+
+    /// The `rowId` refused on demand, if any.
+    pub(super) fn refused_row(&self) -> Option<String> {
+        self.refuse_row_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The limit now in force.

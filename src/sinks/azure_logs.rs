@@ -3,9 +3,11 @@
 //! rule (DCR). Each event is one record ([`record_of`]) sent to its kind's stream.
 //!
 //! A batch is cut into requests of at most [`MAX_REQUEST_BYTES`] uncompressed (the
-//! API's 1 MB limit, with room to spare); a 413 cuts that request in half and sends
-//! both; a record alone over the limit, or alone refused with a 400, is a permanent
-//! error for that event (the dead letters take it, the rest goes on). The batch is
+//! API's 1 MB limit, with room to spare); a 413 or 400 cuts that request in half and
+//! sends both; a record alone over the limit, or refused alone (413; 400 by a stream
+//! that accepted other records), is a permanent error for that event (the dead letters
+//! take it, the rest goes on). A stream that refuses every one of several records is a
+//! permanent error for the batch: the DCR is wrong, and nothing is dead-lettered. The batch is
 //! acknowledged only once every request was answered 204.
 //!
 //! Once per batch: when a later request of a batch fails, the requests already
@@ -90,6 +92,9 @@ pub struct AzureLogsSink {
     uploader: Uploader,
     /// Records of an unfinished batch that are already in.
     acknowledged: HashSet<Digest>,
+    /// Streams that accepted a request since start: a 400 for one record of such a
+    /// stream is about that record, not the DCR.
+    working: HashSet<Arc<str>>,
 }
 
 impl std::fmt::Debug for AzureLogsSink {
@@ -139,6 +144,7 @@ impl AzureLogsSink {
             },
             config: config.clone(),
             acknowledged: HashSet::new(),
+            working: HashSet::new(),
         })
     }
 
@@ -191,15 +197,17 @@ impl AzureLogsSink {
 
     async fn deliver_batch(&mut self, batch: &Batch) -> Result<(), SinkError> {
         let mut queue = self.chunks(batch)?;
+        // Single records refused (400) by a stream not yet known to work: judged at the
+        // end, once the rest shows whether the stream takes anything at all.
+        let mut doubtful: Vec<(Chunk, String)> = Vec::new();
         while let Some(chunk) = queue.pop_front() {
             let answer = self
                 .uploader
                 .send(&chunk.stream, &chunk.body())
                 .await
                 .map_err(|error| {
-                    let retry = error.is_retryable();
                     let context = format!("upload to stream {}", chunk.stream);
-                    match retry {
+                    match error.is_retryable() {
                         true => SinkError::retryable(&self.name, context, error),
                         false => SinkError::permanent(&self.name, context, error),
                     }
@@ -211,6 +219,7 @@ impl AzureLogsSink {
                     }
                     self.acknowledged
                         .extend(chunk.records.iter().map(|(_, _, id)| *id));
+                    self.working.insert(chunk.stream.clone());
                 }
                 Answer::TooLarge | Answer::Refused(_) if chunk.records.len() > 1 => {
                     tracing::info!(sink = %self.name, records = chunk.records.len(), "Azure Monitor refused a request (413 or 400); sending it again in two halves");
@@ -219,20 +228,44 @@ impl AzureLogsSink {
                     queue.push_front(first);
                 }
                 Answer::TooLarge => {
-                    let (index, record, _) = &chunk.records[0];
-                    return Err(self.event_error(
-                        *index,
-                        IngestionError::RecordTooLarge {
-                            bytes: record.len() + 2,
-                            limit: MAX_REQUEST_BYTES,
-                        },
-                    ));
-                }
-                Answer::Refused(detail) => {
                     let index = chunk.records[0].0;
-                    return Err(self.event_error(index, IngestionError::RecordRefused(detail)));
+                    let detail = ": too large".to_owned();
+                    let status = 413;
+                    return Err(
+                        self.event_error(index, IngestionError::RecordRefused { status, detail })
+                    );
                 }
+                Answer::Refused(detail) if self.working.contains(&chunk.stream) => {
+                    let index = chunk.records[0].0;
+                    let status = 400;
+                    return Err(
+                        self.event_error(index, IngestionError::RecordRefused { status, detail })
+                    );
+                }
+                Answer::Refused(detail) => doubtful.push((chunk, detail)),
             }
+        }
+        if let Some((chunk, detail)) = doubtful.first() {
+            let index = chunk.records[0].0;
+            // One record refused alone is that record's fault; several records of a
+            // stream that took none of them point at the stream (or the DCR).
+            let refused = doubtful
+                .iter()
+                .filter(|(c, _)| c.stream == chunk.stream)
+                .count();
+            if refused == 1 || self.working.contains(&chunk.stream) {
+                let (status, detail) = (400, detail.clone());
+                return Err(
+                    self.event_error(index, IngestionError::RecordRefused { status, detail })
+                );
+            }
+            let stream = chunk.stream.to_string();
+            let context = format!("upload to stream {stream}");
+            let error = IngestionError::StreamRefused {
+                stream,
+                detail: detail.clone(),
+            };
+            return Err(SinkError::permanent(&self.name, context, error));
         }
         self.acknowledged.clear();
         Ok(())

@@ -2,8 +2,9 @@
 //! streams/{stream}?api-version=2023-01-01` with a bearer token for Azure Monitor, a JSON
 //! array (gzip or not), 204 when accepted. 401 for a missing, expired or foreign token
 //! (a Graph token is refused), 403 in forbid mode, 429/503 with Retry-After on demand,
-//! 413 over the size limit, 400 for a record that is not an object, lacks a valid
-//! `TimeGenerated` or has a reserved column name.
+//! 413 over the size limit, 400 for a stream the DCR does not declare, a record that is
+//! not an object, lacks a valid `TimeGenerated` or has a reserved column name (or is
+//! the one refused on demand).
 
 use super::Simulator;
 use super::respond::json;
@@ -165,8 +166,27 @@ impl Simulator {
                 "The body must be a JSON array of records.",
             );
         };
+        if !ingestion.declares(stream) {
+            return monitor_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidStream",
+                &format!("Stream '{stream}' is not declared in the data collection rule."),
+            );
+        }
         if let Some(problem) = records.iter().find_map(record_problem) {
             return monitor_error(StatusCode::BAD_REQUEST, "InvalidContent", &problem);
+        }
+        if let Some(refused) = ingestion.refused_row() {
+            if records
+                .iter()
+                .any(|r| r["rowId"].as_str() == Some(refused.as_str()))
+            {
+                return monitor_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidContent",
+                    &format!("A record could not be ingested (rowId {refused})."),
+                );
+            }
         }
         tracing::info!(records = records.len(), stream = %stream, dcr = %dcr, "Logs Ingestion stand-in: accepted (204)");
         ingestion.accept(dcr, stream, records, gzip);

@@ -3,9 +3,10 @@
 //! body gzipped, and the answer sorted into what the sink does next.
 //!
 //! Within one upload: a 401 gets one fresh token; a 429 or 503 with `Retry-After` of at
-//! most the request `timeout` is waited out here and the same body sent again (three
-//! times at most), a longer or missing one becomes a retryable error whose message says
-//! the wait, and the source's backoff takes over. The token only ever goes to the
+//! most 5 s (and the request `timeout`) is waited out here and the same body sent again
+//! (three times at most); a longer or missing one becomes a retryable error whose
+//! message says the wait, and the source's backoff (which a shutdown cuts short) takes
+//! over. The token only ever goes to the
 //! configured endpoint: the HTTP client follows no redirect.
 
 use crate::entra::{AuthError, TokenSource, error_chain};
@@ -18,6 +19,9 @@ const API_VERSION: &str = "2023-01-01";
 const MAX_ANSWER_BYTES: usize = 16 * 1024;
 /// How many `Retry-After` waits one upload sits out before handing back.
 const MAX_WAITS: usize = 3;
+/// The longest `Retry-After` waited out inside the sink: short enough for a shutdown's
+/// flush; a longer one goes back to the source, whose backoff wakes on shutdown.
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(5);
 
 /// Why an upload did not go through.
 #[derive(Debug, thiserror::Error)]
@@ -89,9 +93,25 @@ pub enum IngestionError {
         /// The limit.
         limit: usize,
     },
-    /// One record the API refused on its own (400).
-    #[error("Azure Monitor refused the record (HTTP 400){0}")]
-    RecordRefused(String),
+    /// One record the API refused on its own (400, or 413 under its own limit).
+    #[error("Azure Monitor refused the record alone (HTTP {status}){detail}")]
+    RecordRefused {
+        /// 400 or 413.
+        status: u16,
+        /// What Azure said.
+        detail: String,
+    },
+    /// 400 for each of several records, none of the stream's ever accepted: the DCR or
+    /// the stream is wrong, not the records, so nothing goes to the dead letters.
+    #[error(
+        "Azure Monitor refused every record sent to stream {stream} (HTTP 400){detail}: check dcr_immutable_id, the stream's declaration and its name"
+    )]
+    StreamRefused {
+        /// The stream.
+        stream: String,
+        /// What Azure said.
+        detail: String,
+    },
     /// The event could not be turned into a record.
     #[error("the event cannot be encoded as a record: {0}")]
     Unencodable(#[from] serde_json::Error),
@@ -230,7 +250,9 @@ impl Uploader {
                     });
                 }
                 429 | 503 => match wait {
-                    Some(wait) if wait <= self.timeout && waits < MAX_WAITS => {
+                    Some(wait)
+                        if wait <= self.timeout.min(MAX_INLINE_WAIT) && waits < MAX_WAITS =>
+                    {
                         waits += 1;
                         tracing::info!(
                             status,
@@ -283,7 +305,8 @@ impl IngestionError {
             | IngestionError::Unavailable { .. } => true,
             IngestionError::Refused { .. }
             | IngestionError::RecordTooLarge { .. }
-            | IngestionError::RecordRefused(_)
+            | IngestionError::RecordRefused { .. }
+            | IngestionError::StreamRefused { .. }
             | IngestionError::Unencodable(_) => false,
         }
     }
