@@ -370,3 +370,27 @@ fn the_kql_checker_fails_on_a_broken_query_and_on_an_unknown_column() {
         said(&unknown)
     );
 }
+
+#[test]
+fn every_template_parameter_used_is_declared_and_every_declared_one_used() {
+    for file in [
+        "azuredeploy.json",
+        "analytics-rules.json",
+        "hunting-queries.json",
+    ] {
+        let text = std::fs::read_to_string(sentinel(file)).unwrap();
+        let template: Value = serde_json::from_str(&text).unwrap();
+        let declared: BTreeSet<&str> = template["parameters"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let used: BTreeSet<&str> = text
+            .split("parameters('")
+            .skip(1)
+            .map(|rest| rest.split('\'').next().unwrap())
+            .collect();
+        assert_eq!(declared, used, "{file}");
+    }
+}
