@@ -13,11 +13,11 @@
 
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const modules = process.env.PSTN_AGENT_NODE_MODULES || join(here, "../../target/deploy-tools/node_modules");
+const modules = resolve(process.env.PSTN_AGENT_NODE_MODULES || join(here, "../../target/deploy-tools/node_modules"));
 const require = createRequire(join(modules, "noop.js"));
 require("@kusto/language-service-next/bridge.min.js");
 require("@kusto/language-service-next/Kusto.Language.Bridge.min.js");
