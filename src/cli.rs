@@ -88,6 +88,10 @@ pub(crate) enum Command {
         /// Seed of the simulated tenant.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also deliver to Microsoft Sentinel's Logs Ingestion API, here the simulator's
+        /// stand-in, and log what it received.
+        #[arg(long)]
+        sentinel: bool,
     },
     /// A stand-in for Entra ID and Graph's call-log functions (for tests, demos and load).
     #[cfg(feature = "simulator")]

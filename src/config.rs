@@ -1,6 +1,7 @@
 //! The configuration file: TOML shaped like Vector's, `${VAR}` interpolation,
 //! durations like `5m`, and validation that names the key of every problem.
 
+mod azure_logs;
 mod duration;
 mod fields;
 mod interpolate;
@@ -10,6 +11,9 @@ mod source;
 mod suggest;
 
 pub use crate::model::Secret;
+pub use azure_logs::{
+    AzureLogsIngestionConfig, DEFAULT_MONITOR_SCOPE, default_stream, default_table,
+};
 pub use duration::{format_duration, parse_duration};
 pub use fields::Problems;
 pub use interpolate::{Environment, InterpolationError, interpolate};
@@ -17,6 +21,7 @@ pub use otlp::{OtlpProtocol, OtlpSinkConfig, RedactConfig};
 pub use sink::{DEFAULT_RETRY_MAX_DURATION, SinkConfig, SinkKind};
 pub use source::{Credential, DEFAULT_ONCE_RETRY_MAX_DURATION, SourceConfig};
 
+use crate::model;
 use fields::Fields;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -130,6 +135,11 @@ impl Config {
         }
         sink::check_inputs(&sinks, &declared_sources, &mut problems);
         sink::check_redaction(&sinks, &sources, &mut problems);
+        let kinds: Vec<(String, model::LogKind)> = sources
+            .iter()
+            .map(|source| (source.name.clone(), source.kind))
+            .collect();
+        azure_logs::check_streams(&sinks, &kinds, &mut problems);
         if problems.0.is_empty() {
             Ok(Config {
                 data_dir,

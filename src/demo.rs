@@ -21,6 +21,8 @@ pub struct DemoOptions {
     pub calls_per_day: f64,
     /// Seed of the tenant.
     pub seed: u64,
+    /// Also deliver to the simulator's Logs Ingestion stand-in (`--sentinel`).
+    pub sentinel: bool,
 }
 
 fn source(name: &str, kind: LogKind, url: &Url) -> SourceConfig {
@@ -88,6 +90,11 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
             retry_max_duration: crate::config::DEFAULT_RETRY_MAX_DURATION,
         }],
     };
+    let mut config = config;
+    if options.sentinel {
+        config.sinks.push(sentinel_sink(&url));
+        tokio::spawn(report_ingested(simulator.ingestion.clone()));
+    }
     tracing::info!(
         simulator = %simulator.url(),
         time_scale = options.time_scale,
@@ -108,6 +115,48 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
     let report = run(&config, run_options, shutdown).await;
     let _ = std::fs::remove_dir_all(&data_dir);
     report.map(|report| report.exit_code())
+}
+
+/// `--sentinel`: the Logs Ingestion sink, pointed at the simulator's stand-in.
+fn sentinel_sink(url: &Url) -> SinkConfig {
+    SinkConfig {
+        name: "sentinel".into(),
+        inputs: vec!["demo_pstn".into(), "demo_direct_routing".into()],
+        kind: SinkKind::AzureLogsIngestion(Box::new(crate::config::AzureLogsIngestionConfig {
+            endpoint: url.clone(),
+            dcr_immutable_id: "dcr-00000000000000000000000000000000".into(),
+            stream_name: None,
+            streams: Vec::new(),
+            tenant_id: "00000000-0000-0000-0000-000000000000".into(),
+            client_id: "22222222-2222-2222-2222-222222222222".into(),
+            credential: Credential::Secret(Secret::new("demo-secret")),
+            authority_url: url.clone(),
+            token_scope: crate::config::DEFAULT_MONITOR_SCOPE.into(),
+            timeout: Duration::from_secs(30),
+            gzip: true,
+        })),
+        redact: None,
+        retry_max_duration: crate::config::DEFAULT_RETRY_MAX_DURATION,
+    }
+}
+
+/// Logs, every ten seconds, how many records the stand-in holds per stream, and one
+/// record once: what Log Analytics would store.
+async fn report_ingested(ingestion: Arc<crate::simulate::Ingestion>) {
+    let mut shown = false;
+    loop {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let records = ingestion.records();
+        let mut streams = std::collections::BTreeMap::<String, usize>::new();
+        for record in &records {
+            *streams.entry(record.stream.clone()).or_default() += 1;
+        }
+        tracing::info!(?streams, "Logs Ingestion stand-in: records received so far");
+        if let (false, Some(first)) = (shown, records.first()) {
+            shown = true;
+            tracing::info!(stream = %first.stream, record = %first.record, "Logs Ingestion stand-in: one record as Log Analytics would store it");
+        }
+    }
 }
 
 /// The contract's 127.0.0.1:9464 when free; otherwise any free port (the log says which).

@@ -2,18 +2,27 @@
 //! graph only fetches: it hands out pages and reports what happened through
 //! [`GraphEvents`]; it knows nothing of plans, state, sinks or metrics.
 
-pub(crate) mod assertion;
-pub(crate) mod auth;
 mod client;
 mod error;
 mod events;
 mod page;
 mod paging;
 
-pub use assertion::{AssertionAlgorithm, check_certificate_file, check_private_key_file};
-pub use auth::{AuthError, TokenSource};
+pub use crate::entra::{
+    AssertionAlgorithm, AuthError, TokenSource, check_certificate_file, check_private_key_file,
+};
 pub use client::{GraphClient, GraphClientOptions, GraphEndpoint};
 pub use error::{GraphError, error_chain};
 pub use events::{FailureReason, GraphEvent, GraphEvents, IgnoreEvents};
 pub use page::{Page, PageError};
 pub use paging::{ChainPage, MAX_PAGES_PER_WINDOW, PageChain, request_edges};
+
+/// Counts Graph's token requests as [`GraphEvent::TokenRequested`] events.
+#[derive(Debug, Clone)]
+pub struct GraphTokenEvents(pub std::sync::Arc<dyn GraphEvents>);
+
+impl crate::entra::TokenEvents for GraphTokenEvents {
+    fn token_requested(&self, succeeded: bool) {
+        self.0.emit(GraphEvent::TokenRequested { succeeded });
+    }
+}

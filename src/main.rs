@@ -46,11 +46,13 @@ fn main() -> ExitCode {
             time_scale,
             calls_per_day,
             seed,
+            sentinel,
         }) => {
             let options = pstn_agent::demo::DemoOptions {
                 time_scale,
                 calls_per_day,
                 seed,
+                sentinel,
             };
             in_runtime(|signals| commands::demo::run(options, signals))
         }

@@ -1,10 +1,12 @@
-//! A stand-in for Entra ID and Graph's call-log functions, for tests, demos and load:
+//! A stand-in for Entra ID, Graph's call-log functions and Azure Monitor's Logs
+//! Ingestion API, for tests, demos and load:
 //! the same HTTP as the real services, deterministic calls from a seed, rows that
 //! appear late, and faults on demand.
 
 mod assertion;
 mod faults;
 mod generator;
+mod ingestion;
 mod lateness;
 pub(crate) mod random;
 mod rows;
@@ -14,6 +16,7 @@ mod tls;
 
 pub use faults::{FaultSettings, Faults, Stats};
 pub use generator::{CallCore, Generator};
+pub use ingestion::{INGESTION_MAX_BYTES, IngestedRecord, Ingestion};
 pub use lateness::Lateness;
 
 use crate::time::SharedClock;
@@ -80,6 +83,8 @@ pub struct SimulatorHandle {
     pub scheme: &'static str,
     /// Its calls, to compute what an agent should have received.
     pub generator: Arc<Generator>,
+    /// The Logs Ingestion stand-in: its faults and the records it accepted.
+    pub ingestion: Arc<Ingestion>,
 }
 
 impl SimulatorHandle {
@@ -132,6 +137,7 @@ pub async fn start(
         stats.clone(),
         clock,
     ));
+    let ingestion = state.ingestion();
     let handler = Arc::new(move |request| {
         let state = state.clone();
         async move { state.handle(request).await }
@@ -146,5 +152,6 @@ pub async fn start(
         stats,
         generator,
         scheme,
+        ingestion,
     })
 }

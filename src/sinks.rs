@@ -1,12 +1,13 @@
 //! Where events go. A sink takes a batch and answers only when the batch is safe
 //! (console: written and flushed; file: written and fsynced; OTLP: acknowledged by the
-//! collector): the source commits its progress only after every sink of the batch
+//! collector; Logs Ingestion: every request answered 204): the source commits its progress only after every sink of the batch
 //! said so. A sink's error says whether to try again and whether it is about the whole
 //! batch or one event; an event a sink can never take goes to its dead letters.
 //!
 //! Sinks reach no graph, state, planner or source: they see batches, nothing else.
 
 mod any_value;
+mod azure_logs;
 mod batch;
 mod console;
 mod dead_letter;
@@ -16,6 +17,10 @@ mod handle;
 mod otlp;
 mod redact;
 
+pub use azure_logs::{
+    AzureLogsSink, ENVELOPE_COLUMNS, IngestionError, MAX_REQUEST_BYTES, RESERVED_COLUMNS,
+    is_reserved, record_of,
+};
 #[cfg(test)]
 pub(crate) use batch::batch_of;
 pub use batch::{Batch, Envelope, EventSpan};

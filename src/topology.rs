@@ -1,18 +1,15 @@
 //! Builds the running agent from a configuration: one task per sink, one per source.
 
 use crate::api::ApiListener;
-use crate::config::{Config, Credential, SinkKind, SourceConfig};
-use crate::graph::assertion::AssertionSigner;
-use crate::graph::auth::CredentialMaterial;
-use crate::graph::{
-    AssertionAlgorithm, GraphClient, GraphClientOptions, GraphEndpoint, TokenSource,
-};
+use crate::config::{Config, SinkKind, SourceConfig};
+use crate::entra::TokenSource;
+use crate::graph::{GraphClient, GraphClientOptions, GraphEndpoint, GraphTokenEvents};
 use crate::metrics::{Metrics, SourceTelemetry};
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::sinks::{
-    ConsoleSink, DeadLetters, FileSink, OtlpSink, RedactingSink, ReopenSignal, Sink, SinkHandle,
-    SinkTaskOptions,
+    AzureLogsSink, ConsoleSink, DeadLetters, FileSink, OtlpSink, RedactingSink, ReopenSignal, Sink,
+    SinkHandle, SinkTaskOptions,
 };
 use crate::source::{PollSummary, SinkRetry, Source, SourceError, SourceOutcome, SourceParts};
 use crate::state::{StateError, StateStore};
@@ -103,25 +100,18 @@ fn build_client(
     retry: RetryPolicy,
     telemetry: &SourceTelemetry,
 ) -> Result<GraphClient, String> {
-    let material = match &config.credential {
-        Credential::Secret(secret) => CredentialMaterial::Secret(secret.clone()),
-        Credential::Certificate {
-            certificate,
-            private_key,
-        } => CredentialMaterial::Assertion(Box::new(AssertionSigner::load(
-            certificate,
-            private_key,
-            AssertionAlgorithm::default(),
-        )?)),
-    };
+    let material = config.credential.material()?;
     let tokens = TokenSource::new(
         http.clone(),
         &config.authority_url,
         &config.tenant_id,
         &config.client_id,
-        &config.graph_url,
+        &format!(
+            "{}/.default",
+            config.graph_url.as_str().trim_end_matches('/')
+        ),
         material,
-        Arc::new(telemetry.clone()),
+        Arc::new(GraphTokenEvents(Arc::new(telemetry.clone()))),
     )
     .map_err(|error| error.to_string())?;
     let endpoint = GraphEndpoint {
@@ -155,6 +145,7 @@ fn build_sinks(
     config: &Config,
     reopen: &ReopenSignal,
     metrics: &Metrics,
+    http: &reqwest::Client,
 ) -> Result<BuiltSinks, StartError> {
     let mut handles = HashMap::new();
     let mut tasks = Vec::new();
@@ -179,6 +170,10 @@ fn build_sinks(
                         .map_err(|error| StartError::Sink(error.to_string()))?,
                 )
             }
+            SinkKind::AzureLogsIngestion(azure) => Box::new(
+                AzureLogsSink::new(&sink.name, azure, http.clone())
+                    .map_err(|error| StartError::Sink(error.to_string()))?,
+            ),
         };
         let built: Box<dyn Sink> = match &sink.redact {
             Some(redact) => Box::new(RedactingSink::new(&sink.name, built, redact)),
@@ -266,7 +261,7 @@ pub async fn run(
         Some(listener.spawn(options.metrics.clone()))
     };
     let http = http_client().map_err(StartError::Setup)?;
-    let (sink_handles, sink_tasks) = build_sinks(config, &options.reopen, &options.metrics)?;
+    let (sink_handles, sink_tasks) = build_sinks(config, &options.reopen, &options.metrics, &http)?;
     let mut sources = Vec::new();
     for source_config in &config.sources {
         let failed = |message: String| StartError::Source {

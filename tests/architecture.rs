@@ -1,5 +1,7 @@
 //! The layering rules, read from the code itself so they cannot drift:
 //! - `model` reaches nothing else of the crate;
+//! - `entra` (client credentials, tokens) reaches only `model`: graph and sinks both
+//!   get tokens from it, neither through the other;
 //! - `graph` only fetches: no metrics, state, sinks, source, planner, topology;
 //! - `sinks` take a batch and return an ack: no graph, state, planner, source;
 //! - `state` stores opaque keys and cursors: no graph, sinks, source;
@@ -92,6 +94,13 @@ fn imports() -> Vec<(String, PathBuf, String)> {
 /// (module, modules it may not name) for every rule.
 const FORBIDDEN: &[(&str, &[&str])] = &[
     (
+        "entra",
+        &[
+            "graph", "config", "metrics", "state", "sinks", "source", "planner", "topology", "api",
+            "simulate",
+        ],
+    ),
+    (
         "graph",
         &[
             "metrics", "state", "sinks", "source", "planner", "topology", "api", "simulate",
@@ -130,7 +139,7 @@ fn violations(found: &[(String, PathBuf, String)]) -> Vec<String> {
 fn the_layering_rules_hold_for_every_file_under_src() {
     let found = imports();
     let modules: BTreeSet<&str> = found.iter().map(|(module, _, _)| module.as_str()).collect();
-    for expected in ["graph", "sinks", "state", "source", "topology"] {
+    for expected in ["entra", "graph", "sinks", "state", "source", "topology"] {
         assert!(
             modules.contains(expected),
             "the walk found no imports in {expected}: {modules:?}"
@@ -147,6 +156,9 @@ fn the_checker_catches_each_kind_of_violation() {
         |module: &str, named: &str| vec![(module.to_owned(), file.clone(), named.to_owned())];
     assert_eq!(violations(&case("graph", "metrics")).len(), 1);
     assert_eq!(violations(&case("sinks", "graph")).len(), 1);
+    assert_eq!(violations(&case("entra", "graph")).len(), 1);
+    assert!(violations(&case("sinks", "entra")).is_empty());
+    assert!(violations(&case("graph", "entra")).is_empty());
     assert_eq!(violations(&case("state", "sinks")).len(), 1);
     assert_eq!(violations(&case("model", "time")).len(), 1);
     assert_eq!(violations(&case("source", "simulate")).len(), 1);

@@ -1,5 +1,6 @@
 //! `[sinks.NAME]`: where events go, and which sources feed each sink.
 
+use super::azure_logs::AzureLogsIngestionConfig;
 use super::fields::{Fields, Problems};
 use super::otlp::{OtlpSinkConfig, RedactConfig};
 use super::resolve;
@@ -21,6 +22,8 @@ pub enum SinkKind {
     },
     /// OTLP logs to a collector or SIEM.
     Otlp(Box<OtlpSinkConfig>),
+    /// Microsoft Sentinel / Log Analytics through the Logs Ingestion API.
+    AzureLogsIngestion(Box<AzureLogsIngestionConfig>),
 }
 
 /// One validated `[sinks.NAME]` table.
@@ -75,10 +78,12 @@ pub(super) fn read(
             }),
         Some("otlp") => super::otlp::read(&mut fields, base, problems)
             .map(|otlp| SinkKind::Otlp(Box::new(otlp))),
+        Some("azure_logs_ingestion") => super::azure_logs::read(&mut fields, base, problems)
+            .map(|azure| SinkKind::AzureLogsIngestion(Box::new(azure))),
         Some(other) => {
             problems.add(
                 &fields.key("type"),
-                format!("{other:?} is not a sink type (use \"console\", \"file\" or \"otlp\")"),
+                format!("{other:?} is not a sink type (use \"console\", \"file\", \"otlp\" or \"azure_logs_ingestion\")"),
             );
             None
         }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
 
-/// How the source proves it is the Entra application.
+/// How the source (or a sink that gets its own tokens) proves it is the Entra application.
 #[derive(Debug, Clone)]
 pub enum Credential {
     /// A client secret.
@@ -19,6 +19,25 @@ pub enum Credential {
         /// The RSA private key (PEM, PKCS#8 or PKCS#1).
         private_key: PathBuf,
     },
+}
+
+impl Credential {
+    /// What the token source signs in with: the secret, or the certificate and key
+    /// loaded (the message names the file, never the key).
+    pub fn material(&self) -> Result<crate::entra::CredentialMaterial, String> {
+        use crate::entra::{AssertionAlgorithm, AssertionSigner, CredentialMaterial};
+        Ok(match self {
+            Credential::Secret(secret) => CredentialMaterial::Secret(secret.clone()),
+            Credential::Certificate {
+                certificate,
+                private_key,
+            } => CredentialMaterial::Assertion(Box::new(AssertionSigner::load(
+                certificate,
+                private_key,
+                AssertionAlgorithm::default(),
+            )?)),
+        })
+    }
 }
 
 /// One validated `[sources.NAME]` table.
@@ -241,7 +260,9 @@ fn read_max_delay(
     }
 }
 
-fn read_credential(
+/// `client_secret`, or `client_certificate` + `client_private_key`: the Entra
+/// credential of a source, and of a sink that gets its own tokens.
+pub(super) fn read_credential(
     fields: &mut Fields<'_>,
     base: &Path,
     problems: &mut Problems,
@@ -261,11 +282,11 @@ fn read_credential(
             let certificate = resolve(base, &certificate);
             let private_key = resolve(base, &private_key);
             let mut ok = true;
-            if let Err(message) = crate::graph::check_certificate_file(&certificate) {
+            if let Err(message) = crate::entra::check_certificate_file(&certificate) {
                 problems.add(&fields.key("client_certificate"), message);
                 ok = false;
             }
-            if let Err(message) = crate::graph::check_private_key_file(&private_key) {
+            if let Err(message) = crate::entra::check_private_key_file(&private_key) {
                 problems.add(&fields.key("client_private_key"), message);
                 ok = false;
             }
@@ -311,7 +332,8 @@ fn read_credential(
     }
 }
 
-fn read_url(
+/// An https base URL (plain http only for loopback), `default` when the key is absent.
+pub(super) fn read_url(
     fields: &mut Fields<'_>,
     key: &str,
     default: &str,

@@ -1,8 +1,8 @@
 //! The HTTP side of one source: rate cap, Retry-After gate, token, retries, paging.
 
-use super::auth::AccessToken;
 use super::paging::{PageChain, request_edges};
 use super::{FailureReason, GraphError, GraphEvent, GraphEvents, Page, TokenSource};
+use crate::entra::AccessToken;
 use crate::model::ApiVersion;
 use crate::model::LogKind;
 use crate::model::Timestamp;

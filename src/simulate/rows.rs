@@ -251,9 +251,12 @@ pub(super) fn pstn(
     if version == ApiVersion::Beta {
         let _ = write!(
             out,
-            ",\"otherPartyCountryCode\":\"{}\",\"clientPublicIpV4Address\":\"203.0.113.{}\",\"administrativeUnitInfos\":[{{\"id\":\"{}\"}}]",
+            ",\"otherPartyCountryCode\":\"{}\",\"clientPublicIpV4Address\":\"203.0.113.{}\",\"clientPublicIpV6Address\":\"2001:db8::{:x}\",\"clientLocalIpV4Address\":\"192.168.1.{}\",\"clientLocalIpV6Address\":\"fe80::{:x}\",\"administrativeUnitInfos\":[{{\"id\":\"{}\"}}]",
             other.0.to_lowercase(),
             random.below(255),
+            random.below(0xFFFF),
+            random.below(255),
+            random.below(0xFFFF),
             guid(random)
         );
     }

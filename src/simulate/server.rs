@@ -1,8 +1,10 @@
-//! The simulator's HTTP routes: Entra's token endpoint and Graph's call-log functions.
+//! The simulator's HTTP routes: Entra's token endpoint, Graph's call-log functions and
+//! Azure Monitor's Logs Ingestion API.
 //! Routing is here; each route, the request parsing and the answers have their own file.
 
 mod call;
 mod graph;
+mod ingestion;
 mod page;
 mod respond;
 mod token;
@@ -11,6 +13,7 @@ use super::SimulatorOptions;
 use super::assertion::RegisteredCertificate;
 use super::faults::{Faults, Stats};
 use super::generator::Generator;
+use super::ingestion::Ingestion;
 use crate::http_server::Body;
 use crate::time::SharedClock;
 use http_body_util::BodyExt;
@@ -20,7 +23,6 @@ use respond::graph_error;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// One simulated tenant: its options, calls, faults, counters and issued tokens.
 pub(super) struct Simulator {
@@ -30,8 +32,9 @@ pub(super) struct Simulator {
     generator: Arc<Generator>,
     faults: Arc<Faults>,
     stats: Arc<Stats>,
+    ingestion: Arc<Ingestion>,
     clock: SharedClock,
-    tokens: Mutex<HashMap<String, Instant>>,
+    tokens: Mutex<HashMap<String, token::IssuedToken>>,
     issued: AtomicU64,
 }
 
@@ -53,14 +56,20 @@ impl Simulator {
             generator,
             faults,
             stats,
+            ingestion: Arc::new(Ingestion::default()),
             clock,
             tokens: Mutex::new(HashMap::new()),
             issued: AtomicU64::new(0),
         }
     }
 
-    /// Routes one request: the token endpoint, the call-log functions, or 404 (noting a
-    /// token sent where it does not belong).
+    /// The Logs Ingestion stand-in's knobs and records, for the handle.
+    pub(super) fn ingestion(&self) -> Arc<Ingestion> {
+        self.ingestion.clone()
+    }
+
+    /// Routes one request: the token endpoint, the call-log functions, Logs Ingestion,
+    /// or 404 (noting a token sent where it does not belong).
     pub(super) async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         let path = request.uri().path().to_owned();
         if request.method() == hyper::Method::POST && path.ends_with("/oauth2/v2.0/token") {
@@ -71,6 +80,31 @@ impl Simulator {
                 .map(|body| body.to_bytes())
                 .unwrap_or_default();
             return self.token(&body, &path);
+        }
+        if request.method() == hyper::Method::POST && path.starts_with("/dataCollectionRules/") {
+            let header = |name| {
+                request
+                    .headers()
+                    .get(name)
+                    .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let authorization = header(hyper::header::AUTHORIZATION);
+            let gzip = header(hyper::header::CONTENT_ENCODING).is_some_and(|e| e == "gzip");
+            let query = request.uri().query().map(str::to_owned);
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            return self.ingest(
+                &path,
+                query.as_deref(),
+                authorization.as_deref(),
+                gzip,
+                &body,
+            );
         }
         if request.method() == hyper::Method::GET && path.contains("/communications/callRecords/") {
             let authorization = request

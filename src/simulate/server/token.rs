@@ -1,5 +1,6 @@
 //! Entra ID's token endpoint: client credentials in, bearer tokens out, each one
-//! remembered with its expiry for the Graph routes to check.
+//! remembered with its expiry and audience (from the requested scope) for the Graph
+//! and Logs Ingestion routes to check.
 
 use super::Simulator;
 use super::respond::{entra_error, json};
@@ -59,10 +60,17 @@ impl Simulator {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(token.clone());
+        let audience = audience_of(form.get("scope").map(String::as_str).unwrap_or_default());
         self.tokens
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(token.clone(), Instant::now() + self.options.token_ttl);
+            .insert(
+                token.clone(),
+                IssuedToken {
+                    expiry: Instant::now() + self.options.token_ttl,
+                    audience,
+                },
+            );
         json(StatusCode::OK, serde_json::json!({"token_type": "Bearer", "expires_in": self.options.token_ttl.as_secs(), "ext_expires_in": self.options.token_ttl.as_secs(), "access_token": token}).to_string())
     }
 
@@ -94,15 +102,42 @@ impl Simulator {
         }
     }
 
-    /// Whether a `Bearer` header carries a token this simulator issued that has not expired.
+    /// Whether a `Bearer` header carries a token this simulator issued that has not
+    /// expired, for Graph (any audience but Azure Monitor's, as Graph's own URL is the
+    /// simulator's).
     pub(super) fn token_valid(&self, authorization: Option<&str>) -> bool {
-        let Some(token) = authorization.and_then(|value| value.strip_prefix("Bearer ")) else {
-            return false;
-        };
+        self.token_audience(authorization)
+            .is_some_and(|audience| !is_monitor(&audience))
+    }
+
+    /// The audience of a valid, unexpired token this simulator issued.
+    pub(super) fn token_audience(&self, authorization: Option<&str>) -> Option<String> {
+        let token = authorization.and_then(|value| value.strip_prefix("Bearer "))?;
         self.tokens
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(token)
-            .is_some_and(|expiry| Instant::now() < *expiry)
+            .filter(|issued| Instant::now() < issued.expiry)
+            .map(|issued| issued.audience.clone())
     }
+}
+
+/// A token the simulator issued: until when, and for which resource.
+pub(super) struct IssuedToken {
+    expiry: Instant,
+    audience: String,
+}
+
+/// The resource of a `.default` scope: `https://monitor.azure.com//.default` →
+/// `https://monitor.azure.com`.
+fn audience_of(scope: &str) -> String {
+    scope
+        .trim_end_matches("/.default")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// Whether an audience is Azure Monitor's (any cloud).
+pub(super) fn is_monitor(audience: &str) -> bool {
+    audience.starts_with("https://monitor.azure.")
 }

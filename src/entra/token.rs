@@ -1,7 +1,8 @@
-//! Entra ID client credentials: a cached access token, refreshed before it expires.
+//! Entra ID client credentials: a cached access token for one scope (Graph's, Azure
+//! Monitor's), refreshed before it expires.
 
 use super::assertion::AssertionSigner;
-use super::{GraphEvent, GraphEvents};
+use super::{TokenEvents, error_chain};
 use crate::model::Secret;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -81,7 +82,7 @@ pub struct TokenSource {
     scope: String,
     credential: CredentialMaterial,
     cached: Mutex<Cached>,
-    events: Arc<dyn GraphEvents>,
+    events: Arc<dyn TokenEvents>,
 }
 
 #[derive(Deserialize)]
@@ -107,25 +108,25 @@ impl std::fmt::Debug for TokenSource {
 }
 
 impl TokenSource {
-    /// A token source for one application in one tenant, scoped to `graph_url`.
+    /// A token source for one application in one tenant, for `scope` (Graph:
+    /// `{graph_url}/.default`, Azure Monitor: `https://monitor.azure.com//.default`).
     pub fn new(
         http: reqwest::Client,
         authority_url: &Url,
         tenant_id: &str,
         client_id: &str,
-        graph_url: &Url,
+        scope: &str,
         credential: CredentialMaterial,
-        events: Arc<dyn GraphEvents>,
+        events: Arc<dyn TokenEvents>,
     ) -> Result<Self, AuthError> {
         let base = authority_url.as_str().trim_end_matches('/');
         let token_url = Url::parse(&format!("{base}/{tenant_id}/oauth2/v2.0/token"))
             .map_err(|error| AuthError::Unavailable(format!("bad token URL: {error}")))?;
-        let scope = format!("{}/.default", graph_url.as_str().trim_end_matches('/'));
         Ok(TokenSource {
             http,
             token_url,
             client_id: client_id.to_owned(),
-            scope,
+            scope: scope.to_owned(),
             credential,
             events,
             cached: Mutex::new(Cached {
@@ -144,9 +145,7 @@ impl TokenSource {
             return Ok(token.clone());
         }
         let requested = self.request().await;
-        self.events.emit(GraphEvent::TokenRequested {
-            succeeded: requested.is_ok(),
-        });
+        self.events.token_requested(requested.is_ok());
         let (value, lifetime) = requested?;
         cached.issued += 1;
         // Refresh well before expiry: a fifth of the lifetime early, at most five minutes.
@@ -160,7 +159,7 @@ impl TokenSource {
         Ok(token)
     }
 
-    /// Forgets `token` (Graph answered 401 to it), unless a newer one already replaced it.
+    /// Forgets `token` (the service answered 401 to it), unless a newer one already replaced it.
     pub async fn invalidate(&self, token: &AccessToken) {
         let mut cached = self.cached.lock().await;
         if cached
@@ -184,7 +183,7 @@ impl TokenSource {
             .body(body)
             .send()
             .await
-            .map_err(|error| AuthError::Unavailable(super::error_chain(&error.without_url())))?;
+            .map_err(|error| AuthError::Unavailable(error_chain(&error.without_url())))?;
         self.read_answer(response).await
     }
 
@@ -220,7 +219,7 @@ impl TokenSource {
         let body = response
             .bytes()
             .await
-            .map_err(|error| AuthError::Unavailable(super::error_chain(&error.without_url())))?;
+            .map_err(|error| AuthError::Unavailable(error_chain(&error.without_url())))?;
         if status.is_success() {
             let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
                 AuthError::Unavailable("token answer is not the expected JSON".into())

@@ -1,0 +1,328 @@
+//! `type = "azure_logs_ingestion"` sinks: Microsoft Sentinel / Log Analytics through the
+//! Azure Monitor Logs Ingestion API and a data collection rule (DCR).
+
+use super::fields::{Fields, Problems};
+use super::source::{Credential, is_guid, read_credential, read_url};
+use super::{SinkConfig, SinkKind};
+use crate::model::LogKind;
+use std::path::Path;
+use std::time::Duration;
+use url::Url;
+
+/// Azure Monitor's token scope in the public cloud.
+pub const DEFAULT_MONITOR_SCOPE: &str = "https://monitor.azure.com//.default";
+
+/// One validated Logs Ingestion sink.
+#[derive(Debug, Clone)]
+pub struct AzureLogsIngestionConfig {
+    /// The data collection endpoint, or the DCR's own logs ingestion endpoint.
+    pub endpoint: Url,
+    /// The DCR's immutable id (`dcr-` and 32 hex digits).
+    pub dcr_immutable_id: String,
+    /// `stream_name`: the one stream of a sink whose inputs are all of one kind.
+    pub stream_name: Option<String>,
+    /// `streams = { pstn_call = "Custom-PstnCalls", ... }`: the stream of each event kind.
+    pub streams: Vec<(String, String)>,
+    /// Entra tenant of the application that writes to the DCR.
+    pub tenant_id: String,
+    /// Its application (client) id.
+    pub client_id: String,
+    /// Its secret or certificate.
+    pub credential: Credential,
+    /// The Entra authority (a national cloud changes it).
+    pub authority_url: Url,
+    /// The token's scope (`https://monitor.azure.com//.default` by default).
+    pub token_scope: String,
+    /// Timeout of one request (token or upload).
+    pub timeout: Duration,
+    /// gzip request bodies (`compression = "gzip"`, the default, or `"none"`).
+    pub gzip: bool,
+}
+
+/// The stream a kind goes to when the sink names none: `Custom-` and the source type
+/// in Pascal case (`pstn_calls` → `Custom-PstnCalls`), as `deploy/sentinel` declares.
+pub fn default_stream(kind: LogKind) -> String {
+    format!("Custom-{}", pascal_case(kind.source_type()))
+}
+
+/// The custom table a kind's stream fills in `deploy/sentinel` (`PstnCalls_CL`).
+pub fn default_table(kind: LogKind) -> String {
+    format!("{}_CL", pascal_case(kind.source_type()))
+}
+
+fn pascal_case(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+impl AzureLogsIngestionConfig {
+    /// The stream events of `kind` go to: `streams`, else `stream_name`, else the default.
+    pub fn stream_for(&self, kind: LogKind) -> String {
+        self.streams
+            .iter()
+            .find(|(event_kind, _)| event_kind == kind.event_kind())
+            .map(|(_, stream)| stream.clone())
+            .or_else(|| self.stream_name.clone())
+            .unwrap_or_else(|| default_stream(kind))
+    }
+}
+
+fn valid_stream(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn valid_dcr_id(id: &str) -> bool {
+    id.strip_prefix("dcr-")
+        .is_some_and(|hex| hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+pub(super) fn read(
+    fields: &mut Fields<'_>,
+    base: &Path,
+    problems: &mut Problems,
+) -> Option<AzureLogsIngestionConfig> {
+    let before = problems.0.len();
+    let endpoint = if fields.has("endpoint") {
+        read_url(fields, "endpoint", "", problems)
+    } else {
+        problems.add(
+            &fields.key("endpoint"),
+            "missing (required): the DCE or the DCR's logs ingestion endpoint, like https://my-dce.westeurope-1.ingest.monitor.azure.com",
+        );
+        None
+    };
+    let dcr_immutable_id = fields
+        .required_string("dcr_immutable_id", problems)
+        .filter(|id| {
+            let ok = valid_dcr_id(id);
+            if !ok {
+                problems.add(
+                    &fields.key("dcr_immutable_id"),
+                    "expected the DCR's immutableId, \"dcr-\" and 32 hex digits (the DCR's JSON view shows it)",
+                );
+            }
+            ok
+        });
+    let stream_name = fields.string("stream_name", problems).filter(|name| {
+        let ok = valid_stream(name);
+        if !ok {
+            problems.add(
+                &fields.key("stream_name"),
+                format!("{name:?} is not a stream name like \"Custom-PstnCalls\""),
+            );
+        }
+        ok
+    });
+    let streams = fields.string_map("streams", problems).unwrap_or_default();
+    for (kind, stream) in &streams {
+        let key = format!("{}.{kind}", fields.key("streams"));
+        if !LogKind::ALL.iter().any(|known| known.event_kind() == kind) {
+            let kinds: Vec<&str> = LogKind::ALL.iter().map(|k| k.event_kind()).collect();
+            problems.add(
+                &key,
+                format!("not an event kind (use {})", kinds.join(", ")),
+            );
+        } else if !valid_stream(stream) {
+            problems.add(
+                &key,
+                format!("{stream:?} is not a stream name like \"Custom-PstnCalls\""),
+            );
+        }
+    }
+    let tenant_id = fields.required_string("tenant_id", problems);
+    let client_id = fields.required_string("client_id", problems).filter(|id| {
+        let ok = is_guid(id);
+        if !ok {
+            problems.add(
+                &fields.key("client_id"),
+                "expected the application (client) id, a GUID",
+            );
+        }
+        ok
+    });
+    let credential = read_credential(fields, base, problems);
+    let authority_url = read_url(
+        fields,
+        "authority_url",
+        super::source::DEFAULT_AUTHORITY_URL,
+        problems,
+    );
+    let token_scope = fields
+        .string("token_scope", problems)
+        .unwrap_or_else(|| DEFAULT_MONITOR_SCOPE.to_owned());
+    if !token_scope.ends_with("/.default") {
+        problems.add(
+            &fields.key("token_scope"),
+            "client credentials need a \".default\" scope, like https://monitor.azure.com//.default",
+        );
+    }
+    let timeout = fields
+        .duration("timeout", Duration::from_secs(30), problems)
+        .filter(|timeout| {
+            let ok = !timeout.is_zero();
+            if !ok {
+                problems.add(&fields.key("timeout"), "must be longer than zero");
+            }
+            ok
+        });
+    let gzip = match fields.string("compression", problems).as_deref() {
+        None | Some("gzip") => true,
+        Some("none") => false,
+        Some(other) => {
+            problems.add(
+                &fields.key("compression"),
+                format!("{other:?}: use \"gzip\" or \"none\""),
+            );
+            false
+        }
+    };
+    if problems.0.len() != before {
+        return None;
+    }
+    Some(AzureLogsIngestionConfig {
+        endpoint: endpoint?,
+        dcr_immutable_id: dcr_immutable_id?,
+        stream_name,
+        streams,
+        tenant_id: tenant_id?,
+        client_id: client_id?,
+        credential: credential?,
+        authority_url: authority_url?,
+        token_scope,
+        timeout: timeout?,
+        gzip,
+    })
+}
+
+/// One stream per kind of log: a sink whose inputs carry several kinds cannot send
+/// them all to one `stream_name` (each stream declares one kind's columns).
+pub(super) fn check_streams(
+    sinks: &[SinkConfig],
+    sources: &[(String, LogKind)],
+    problems: &mut Problems,
+) {
+    for sink in sinks {
+        let SinkKind::AzureLogsIngestion(azure) = &sink.kind else {
+            continue;
+        };
+        let mut kinds: Vec<LogKind> = sources
+            .iter()
+            .filter(|(name, _)| sink.inputs.contains(name))
+            .map(|(_, kind)| *kind)
+            .collect();
+        kinds.sort_by_key(|kind| kind.event_kind());
+        kinds.dedup();
+        let unmapped: Vec<&str> = kinds
+            .iter()
+            .filter(|kind| !azure.streams.iter().any(|(k, _)| k == kind.event_kind()))
+            .map(|kind| kind.event_kind())
+            .collect();
+        if azure.stream_name.is_some() && unmapped.len() > 1 {
+            problems.add(
+                &format!("sinks.{}.stream_name", sink.name),
+                format!(
+                    "the inputs carry {} events and one stream takes one kind: give streams = {{ {} }} instead",
+                    unmapped.join(" and "),
+                    unmapped
+                        .iter()
+                        .map(|kind| format!(
+                            "{kind} = \"{}\"",
+                            kinds
+                                .iter()
+                                .find(|k| k.event_kind() == *kind)
+                                .map(|k| default_stream(*k))
+                                .unwrap_or_default()
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Environment};
+
+    fn parse(sink: &str) -> Result<Config, Vec<String>> {
+        let text = format!(
+            "[sources.p]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n\
+             [sources.d]\ntype = \"direct_routing_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n\
+             [sinks.sentinel]\ntype = \"azure_logs_ingestion\"\ninputs = [\"p\", \"d\"]\ntenant_id = \"t\"\n\
+             client_id = \"22222222-2222-2222-2222-222222222222\"\nclient_secret = \"${{AZURE_MONITOR_SECRET}}\"\n{sink}\n"
+        );
+        let environment = Environment::fixed([("AZURE_MONITOR_SECRET".into(), "m".into())]);
+        Config::parse(&text, Path::new("/"), &environment).map_err(|problems| problems.0)
+    }
+
+    const GOOD: &str = "endpoint = \"https://my-dce.westeurope-1.ingest.monitor.azure.com\"\ndcr_immutable_id = \"dcr-00000000000000000000000000000000\"";
+
+    #[test]
+    fn a_sink_with_two_kinds_and_no_streams_sends_each_to_its_default_stream() {
+        let config = parse(GOOD).unwrap();
+        let SinkKind::AzureLogsIngestion(azure) = &config.sinks[0].kind else {
+            panic!("not the Sentinel sink")
+        };
+        assert_eq!(azure.stream_for(LogKind::Pstn), "Custom-PstnCalls");
+        assert_eq!(azure.token_scope, DEFAULT_MONITOR_SCOPE);
+        assert_eq!(azure.timeout, Duration::from_secs(30));
+        assert!(azure.gzip);
+        let mapped = parse(&format!(
+            "{GOOD}\nstreams = {{ direct_routing_call = \"Custom-Dr\" }}"
+        ))
+        .unwrap();
+        let SinkKind::AzureLogsIngestion(azure) = &mapped.sinks[0].kind else {
+            panic!("not the Sentinel sink")
+        };
+        assert_eq!(azure.stream_for(LogKind::DirectRouting), "Custom-Dr");
+        assert_eq!(azure.stream_for(LogKind::Pstn), "Custom-PstnCalls");
+    }
+
+    #[test]
+    fn one_stream_name_for_two_kinds_and_bad_keys_are_problems_naming_the_key() {
+        let problems = parse(&format!("{GOOD}\nstream_name = \"Custom-PstnCalls\"")).unwrap_err();
+        assert!(
+            problems[0].starts_with("sinks.sentinel.stream_name: the inputs carry"),
+            "{problems:?}"
+        );
+        let problems = parse(
+            "endpoint = \"http://ingest.example.com\"\ndcr_immutable_id = \"dcr-1\"\nstreams = { faxes = \"Custom-Faxes\" }\ntoken_scope = \"https://monitor.azure.com\"",
+        )
+        .unwrap_err();
+        for key in ["endpoint", "dcr_immutable_id", "streams.faxes", "token_scope"] {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with(&format!("sinks.sentinel.{key}: "))),
+                "{key}: {problems:?}"
+            );
+        }
+        assert!(parse("dcr_immutable_id = \"dcr-00000000000000000000000000000000\"\nendpoint = \"http://127.0.0.1:9\"").is_ok());
+    }
+
+    #[test]
+    fn each_kind_has_a_default_stream_and_table_named_after_its_source_type() {
+        assert_eq!(default_stream(LogKind::Pstn), "Custom-PstnCalls");
+        assert_eq!(
+            default_stream(LogKind::DirectRouting),
+            "Custom-DirectRoutingCalls"
+        );
+        assert_eq!(default_table(LogKind::Pstn), "PstnCalls_CL");
+        assert!(valid_dcr_id("dcr-0123456789abcdef0123456789ABCDEF"));
+        assert!(!valid_dcr_id("dcr-0123"));
+    }
+}

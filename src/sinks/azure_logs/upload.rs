@@ -1,0 +1,313 @@
+//! One upload to the Logs Ingestion API: `POST {endpoint}/dataCollectionRules/{dcr}/
+//! streams/{stream}?api-version=2023-01-01` with a bearer token for Azure Monitor, the
+//! body gzipped, and the answer sorted into what the sink does next.
+//!
+//! Within one upload: a 401 gets one fresh token; a 429 or 503 with `Retry-After` of at
+//! most 5 s (and the request `timeout`) is waited out here and the same body sent again
+//! (three times at most); a longer or missing one becomes a retryable error whose
+//! message says the wait, and the source's backoff (which a shutdown cuts short) takes
+//! over. The token only ever goes to the
+//! configured endpoint: the HTTP client follows no redirect.
+
+use crate::entra::{AuthError, TokenSource, error_chain};
+use std::io::Write;
+use std::time::Duration;
+
+/// The API version the documented request uses.
+const API_VERSION: &str = "2023-01-01";
+/// How much of an answer's body is read (for its error message).
+const MAX_ANSWER_BYTES: usize = 16 * 1024;
+/// How many `Retry-After` waits one upload sits out before handing back.
+const MAX_WAITS: usize = 3;
+/// The longest `Retry-After` waited out inside the sink: short enough for a shutdown's
+/// flush; a longer one goes back to the source, whose backoff wakes on shutdown.
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(5);
+
+/// Why an upload did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestionError {
+    /// No token from Entra ID.
+    #[error("no token for Azure Monitor: {0}")]
+    Token(#[from] AuthError),
+    /// The token request or the upload took longer than `timeout`.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// Connection refused or reset, TLS, a cut transfer.
+    #[error("network error: {0}")]
+    Network(String),
+    /// 403: the role assignment is missing or still propagating.
+    #[error(
+        "Azure Monitor refused the upload (403 Forbidden): application {client_id} needs the \"Monitoring Metrics Publisher\" role on the data collection rule {dcr} (a new role assignment can take up to 30 minutes to apply){detail}"
+    )]
+    Forbidden {
+        /// The application.
+        client_id: String,
+        /// The DCR's immutable id.
+        dcr: String,
+        /// What Azure said, when it said something.
+        detail: String,
+    },
+    /// 401 again with a freshly issued token (wrong `token_scope`, wrong cloud).
+    #[error(
+        "Azure Monitor refused a freshly issued token (401): check token_scope ({scope}) and authority_url{detail}"
+    )]
+    Unauthorized {
+        /// The scope the token was asked for.
+        scope: String,
+        /// What Azure said.
+        detail: String,
+    },
+    /// 429 or 503 asking for a wait longer than this upload may sit out.
+    #[error("Azure Monitor answered HTTP {status}: retry after {wait:?}{detail}")]
+    Throttled {
+        /// 429 or 503.
+        status: u16,
+        /// The `Retry-After` it announced.
+        wait: Duration,
+        /// What Azure said.
+        detail: String,
+    },
+    /// Any other 5xx, or 429/503 without `Retry-After`.
+    #[error("Azure Monitor answered HTTP {status}{detail}")]
+    Unavailable {
+        /// HTTP status.
+        status: u16,
+        /// What Azure said.
+        detail: String,
+    },
+    /// A 4xx no retry can fix (404: no such DCR or stream).
+    #[error("Azure Monitor refused the upload with HTTP {status}{detail}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// What Azure said.
+        detail: String,
+    },
+    /// One record that alone is over the request limit.
+    #[error(
+        "the record is {bytes} bytes, over the Logs Ingestion limit of {limit} bytes per request"
+    )]
+    RecordTooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// One record the API refused on its own (400, or 413 under its own limit).
+    #[error("Azure Monitor refused the record alone (HTTP {status}){detail}")]
+    RecordRefused {
+        /// 400 or 413.
+        status: u16,
+        /// What Azure said.
+        detail: String,
+    },
+    /// 400 for each of several records, none of the stream's ever accepted: the DCR or
+    /// the stream is wrong, not the records, so nothing goes to the dead letters.
+    #[error(
+        "Azure Monitor refused every record sent to stream {stream} (HTTP 400){detail}: check dcr_immutable_id, the stream's declaration and its name"
+    )]
+    StreamRefused {
+        /// The stream.
+        stream: String,
+        /// What Azure said.
+        detail: String,
+    },
+    /// The event could not be turned into a record.
+    #[error("the event cannot be encoded as a record: {0}")]
+    Unencodable(#[from] serde_json::Error),
+}
+
+/// What an upload came to, when it did not fail outright.
+#[derive(Debug)]
+pub(super) enum Answer {
+    /// 204: every record of the body is in.
+    Accepted,
+    /// 413: the body is too large.
+    TooLarge,
+    /// 400: something in the body is refused (the text says what).
+    Refused(String),
+}
+
+/// Sends bodies to one DCR.
+pub(super) struct Uploader {
+    pub(super) http: reqwest::Client,
+    /// `{endpoint}/dataCollectionRules/{dcr}/streams/`.
+    pub(super) base: String,
+    pub(super) tokens: TokenSource,
+    pub(super) client_id: String,
+    pub(super) dcr: String,
+    pub(super) scope: String,
+    pub(super) timeout: Duration,
+    pub(super) gzip: bool,
+}
+
+/// `: CODE: message` from Azure's error body, or nothing.
+fn detail(body: &[u8]) -> String {
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let error = &value["error"];
+    let text = match (error["code"].as_str(), error["message"].as_str()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (None, Some(message)) | (Some(message), None) => message.to_owned(),
+        (None, None) => String::from_utf8_lossy(body).trim().to_owned(),
+    };
+    let text: String = text.chars().take(400).collect();
+    if text.is_empty() {
+        text
+    } else {
+        format!(": {text}")
+    }
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_ANSWER_BYTES.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_ANSWER_BYTES {
+            break;
+        }
+    }
+    body
+}
+
+impl Uploader {
+    fn gzipped(body: &[u8]) -> Result<Vec<u8>, IngestionError> {
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 4),
+            flate2::Compression::fast(),
+        );
+        encoder
+            .write_all(body)
+            .and_then(|()| encoder.finish())
+            .map_err(|error| IngestionError::Network(format!("gzip: {error}")))
+    }
+
+    /// Uploads one JSON array to `stream`.
+    pub(super) async fn send(&self, stream: &str, body: &[u8]) -> Result<Answer, IngestionError> {
+        let url = format!("{}{stream}?api-version={API_VERSION}", self.base);
+        let payload = if self.gzip {
+            Self::gzipped(body)?
+        } else {
+            body.to_vec()
+        };
+        let (mut refreshed, mut waits) = (false, 0);
+        loop {
+            let token = tokio::time::timeout(self.timeout, self.tokens.token())
+                .await
+                .map_err(|_| IngestionError::Timeout(self.timeout))??;
+            let mut request = self
+                .http
+                .post(&url)
+                .timeout(self.timeout)
+                .header(reqwest::header::AUTHORIZATION, token.header_value())
+                .header(reqwest::header::CONTENT_TYPE, "application/json");
+            if self.gzip {
+                request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
+            }
+            let response =
+                request
+                    .body(payload.clone())
+                    .send()
+                    .await
+                    .map_err(|error| match error.is_timeout() {
+                        true => IngestionError::Timeout(self.timeout),
+                        false => IngestionError::Network(error_chain(&error.without_url())),
+                    })?;
+            let status = response.status().as_u16();
+            let wait = retry_after(&response);
+            let answer = read_capped(response).await;
+            match status {
+                200..=299 => return Ok(Answer::Accepted),
+                413 => return Ok(Answer::TooLarge),
+                400 => return Ok(Answer::Refused(detail(&answer))),
+                401 if !refreshed => {
+                    refreshed = true;
+                    self.tokens.invalidate(&token).await;
+                }
+                401 => {
+                    return Err(IngestionError::Unauthorized {
+                        scope: self.scope.clone(),
+                        detail: detail(&answer),
+                    });
+                }
+                403 => {
+                    return Err(IngestionError::Forbidden {
+                        client_id: self.client_id.clone(),
+                        dcr: self.dcr.clone(),
+                        detail: detail(&answer),
+                    });
+                }
+                429 | 503 => match wait {
+                    Some(wait)
+                        if wait <= self.timeout.min(MAX_INLINE_WAIT) && waits < MAX_WAITS =>
+                    {
+                        waits += 1;
+                        tracing::info!(
+                            status,
+                            ?wait,
+                            "Azure Monitor asked to wait (Retry-After); waiting, then sending the same records again"
+                        );
+                        tokio::time::sleep(wait).await;
+                    }
+                    Some(wait) => {
+                        return Err(IngestionError::Throttled {
+                            status,
+                            wait,
+                            detail: detail(&answer),
+                        });
+                    }
+                    None => {
+                        return Err(IngestionError::Unavailable {
+                            status,
+                            detail: detail(&answer),
+                        });
+                    }
+                },
+                500..=599 | 408 => {
+                    return Err(IngestionError::Unavailable {
+                        status,
+                        detail: detail(&answer),
+                    });
+                }
+                _ => {
+                    return Err(IngestionError::Refused {
+                        status,
+                        detail: detail(&answer),
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl IngestionError {
+    /// Whether offering the same records again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            IngestionError::Token(error) => matches!(error, AuthError::Unavailable(_)),
+            IngestionError::Timeout(_)
+            | IngestionError::Network(_)
+            | IngestionError::Forbidden { .. }
+            | IngestionError::Unauthorized { .. }
+            | IngestionError::Throttled { .. }
+            | IngestionError::Unavailable { .. } => true,
+            IngestionError::Refused { .. }
+            | IngestionError::RecordTooLarge { .. }
+            | IngestionError::RecordRefused { .. }
+            | IngestionError::StreamRefused { .. }
+            | IngestionError::Unencodable(_) => false,
+        }
+    }
+}
