@@ -29,18 +29,4 @@ impl TokenEvents for IgnoreTokenEvents {
     fn token_requested(&self, _succeeded: bool) {}
 }
 
-/// An error and its causes, `outer: inner: innermost`: reqwest's own message says
-/// only "error sending request", the cause (refused, certificate unknown) is below.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub use crate::http_client::error_chain;

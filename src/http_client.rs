@@ -49,3 +49,39 @@ fn with_proxies(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilde
     }
     Ok(builder)
 }
+
+/// An error and its causes, `outer: inner: innermost`: reqwest's own message says
+/// only "error sending request", the cause (refused, certificate unknown) is below.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// What a failed transfer says: for a connection that could not be made, plainly that
+/// the host could not be reached and what to check; otherwise the error and its causes.
+pub fn network_message(url: &url::Url, error: &reqwest::Error) -> String {
+    let chain = error_chain(error);
+    if error.is_connect() {
+        let origin = url.origin().ascii_serialization();
+        let cause = chain.rsplit(": ").next().unwrap_or(&chain);
+        format!(
+            "cannot reach {origin}: {cause} (is it running? is a proxy needed? see HTTPS_PROXY)"
+        )
+    } else if error.is_timeout() {
+        format!(
+            "no answer from {} in time: {chain}",
+            url.origin().ascii_serialization()
+        )
+    } else {
+        chain
+    }
+}

@@ -113,7 +113,8 @@ fn build_client(
         material,
         Arc::new(GraphTokenEvents(Arc::new(telemetry.clone()))),
     )
-    .map_err(|error| error.to_string())?;
+    .map_err(|error| error.to_string())?
+    .with_timeout(config.request_timeout);
     let endpoint = GraphEndpoint {
         base: config.graph_url.clone(),
         version: config.api_version,

@@ -303,7 +303,12 @@ mod tests {
             "endpoint = \"http://ingest.example.com\"\ndcr_immutable_id = \"dcr-1\"\nstreams = { faxes = \"Custom-Faxes\" }\ntoken_scope = \"https://monitor.azure.com\"",
         )
         .unwrap_err();
-        for key in ["endpoint", "dcr_immutable_id", "streams.faxes", "token_scope"] {
+        for key in [
+            "endpoint",
+            "dcr_immutable_id",
+            "streams.faxes",
+            "token_scope",
+        ] {
             assert!(
                 problems
                     .iter()

@@ -10,6 +10,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 use url::Url;
 
+/// One token request, answer included, must be done within this: Entra answers in
+/// well under a second; a stalled endpoint or proxy must not hang the source.
+pub const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A token answer is a few kilobytes; anything far larger is not one.
+pub const MAX_TOKEN_ANSWER_BYTES: usize = 64 * 1024;
+
+/// How much of Entra's error text is kept (it reaches logs and `--once` output).
+const MAX_PEER_TEXT_CHARS: usize = 300;
+
 /// What the token source proves itself with.
 #[derive(Debug)]
 pub enum CredentialMaterial {
@@ -83,6 +93,7 @@ pub struct TokenSource {
     credential: CredentialMaterial,
     cached: Mutex<Cached>,
     events: Arc<dyn TokenEvents>,
+    timeout: Duration,
 }
 
 #[derive(Deserialize)]
@@ -129,11 +140,19 @@ impl TokenSource {
             scope: scope.to_owned(),
             credential,
             events,
+            timeout: TOKEN_REQUEST_TIMEOUT,
             cached: Mutex::new(Cached {
                 token: None,
                 issued: 0,
             }),
         })
+    }
+
+    /// The same source with another deadline per token request (a source's
+    /// `request_timeout`, a sink's `timeout`), at most [`TOKEN_REQUEST_TIMEOUT`].
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.min(TOKEN_REQUEST_TIMEOUT);
+        self
     }
 
     /// The current token, fetching a new one when there is none or it is about to expire.
@@ -156,6 +175,7 @@ impl TokenSource {
             generation: cached.issued,
         };
         cached.token = Some(token.clone());
+        tracing::debug!(token_url = %self.token_url, scope = %self.scope, lifetime_s = lifetime.as_secs(), refresh_in_s = lifetime.saturating_sub(margin).as_secs(), "token issued");
         Ok(token)
     }
 
@@ -181,10 +201,25 @@ impl TokenSource {
                 "application/x-www-form-urlencoded",
             )
             .body(body)
+            .timeout(self.timeout)
             .send()
             .await
-            .map_err(|error| AuthError::Unavailable(error_chain(&error.without_url())))?;
-        self.read_answer(response).await
+            .map_err(|error| {
+                AuthError::Unavailable(crate::http_client::network_message(
+                    &self.token_url,
+                    &error.without_url(),
+                ))
+            })?;
+        // The deadline covers the body too: a proxy that stalls mid-answer must not
+        // hold the token lock (and with it every request of the source) for ever.
+        tokio::time::timeout(self.timeout, self.read_answer(response))
+            .await
+            .unwrap_or_else(|_| {
+                Err(AuthError::Unavailable(format!(
+                    "the token endpoint sent no whole answer within {}s",
+                    self.timeout.as_secs()
+                )))
+            })
     }
 
     /// The form body of a token request (built before any await: the serializer is not Send).
@@ -216,10 +251,20 @@ impl TokenSource {
         response: reqwest::Response,
     ) -> Result<(Secret, Duration), AuthError> {
         let status = response.status();
-        let body = response
-            .bytes()
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|error| AuthError::Unavailable(error_chain(&error.without_url())))?;
+            .map_err(|error| AuthError::Unavailable(error_chain(&error.without_url())))?
+        {
+            if body.len() + chunk.len() > MAX_TOKEN_ANSWER_BYTES {
+                return Err(AuthError::Unavailable(format!(
+                    "the token endpoint's answer is over {MAX_TOKEN_ANSWER_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
         if status.is_success() {
             let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
                 AuthError::Unavailable("token answer is not the expected JSON".into())
@@ -248,7 +293,7 @@ impl TokenSource {
                     .to_owned();
                 Err(AuthError::Rejected {
                     status: status.as_u16(),
-                    code: answer.error,
+                    code: self.scrub(answer.error),
                     description: self.scrub(first_line),
                 })
             }
@@ -261,13 +306,23 @@ impl TokenSource {
 
     /// Never let a secret echoed back by a server reach a log line.
     fn scrub(&self, text: String) -> String {
-        match &self.credential {
-            CredentialMaterial::Secret(secret)
-                if !secret.expose().is_empty() && text.contains(secret.expose()) =>
-            {
-                text.replace(secret.expose(), "[redacted]")
+        let mut text = text;
+        if let CredentialMaterial::Secret(secret) = &self.credential {
+            let raw = secret.expose();
+            if !raw.is_empty() {
+                // As sent (form-encoded) and as a server may echo it back (raw, or
+                // percent-encoded with %20 for spaces).
+                let form: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
+                let percent = form.replace('+', "%20");
+                for echo in [raw, form.as_str(), percent.as_str()] {
+                    text = text.replace(echo, "[redacted]");
+                }
             }
-            _ => text,
         }
+        // A peer chooses this text: keep it short.
+        if text.chars().count() > MAX_PEER_TEXT_CHARS {
+            text = text.chars().take(MAX_PEER_TEXT_CHARS).collect::<String>() + "...";
+        }
+        text
     }
 }

@@ -105,6 +105,7 @@ pub struct GraphClient {
     tokens: TokenSource,
     limiter: DefaultDirectRateLimiter,
     paused_until: Mutex<Option<Instant>>,
+    last_warning: Mutex<Option<Instant>>,
     options: GraphClientOptions,
     events: Arc<dyn GraphEvents>,
 }
@@ -141,26 +142,6 @@ fn error_message(body: &[u8]) -> String {
     }
 }
 
-/// What a failed transfer says: for a connection that could not be made, plainly that
-/// the host could not be reached and what to check; otherwise the error and its causes.
-pub(crate) fn network_message(url: &Url, error: &reqwest::Error) -> String {
-    let chain = super::error_chain(error);
-    if error.is_connect() {
-        let origin = url.origin().ascii_serialization();
-        let cause = chain.rsplit(": ").next().unwrap_or(&chain);
-        format!(
-            "cannot reach {origin}: {cause} (is it running? is a proxy needed? see HTTPS_PROXY)"
-        )
-    } else if error.is_timeout() {
-        format!(
-            "no answer from {} in time: {chain}",
-            url.origin().ascii_serialization()
-        )
-    } else {
-        chain
-    }
-}
-
 impl GraphClient {
     /// A client for one source.
     pub fn new(
@@ -180,6 +161,7 @@ impl GraphClient {
             tokens,
             limiter: RateLimiter::direct(quota),
             paused_until: Mutex::new(None),
+            last_warning: Mutex::new(None),
             events,
             options,
         }
@@ -209,7 +191,13 @@ impl GraphClient {
             .adjust(|_, delay| delay.map(full_jitter))
             .notify(|error, delay| {
                 self.emit(GraphEvent::Retrying);
-                tracing::warn!(function = self.endpoint.kind.function(), %error, retry_in = ?delay, "Graph request failed; retrying");
+                // Fetch chains retry side by side: one warning per source every few
+                // seconds says it; the rest go to debug.
+                if self.time_to_warn() {
+                    tracing::warn!(function = self.endpoint.kind.function(), %error, retry_in = ?delay, "Graph request failed; retrying");
+                } else {
+                    tracing::debug!(function = self.endpoint.kind.function(), %error, retry_in = ?delay, "Graph request failed; retrying");
+                }
             })
             .await
     }
@@ -296,7 +284,9 @@ impl GraphClient {
     }
 
     async fn send(&self, url: &Url, token: &AccessToken) -> Result<Answer, GraphError> {
-        let network = |error: reqwest::Error| GraphError::Network(network_message(url, &error));
+        let network = |error: reqwest::Error| {
+            GraphError::Network(crate::http_client::network_message(url, &error))
+        };
         // Marked sensitive: kept out of debug output and HTTP/2 header compression tables.
         let mut authorization = reqwest::header::HeaderValue::from_str(&token.header_value())
             .map_err(|_| {
@@ -336,6 +326,18 @@ impl GraphClient {
             retry_after,
             body: body.freeze(),
         })
+    }
+
+    /// Whether a retry warning is due: at most one per source every 10 s.
+    fn time_to_warn(&self) -> bool {
+        let Ok(mut last) = self.last_warning.lock() else {
+            return true;
+        };
+        let due = last.is_none_or(|at| at.elapsed() >= Duration::from_secs(10));
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
     }
 
     /// Holds back every request of this source until `wait` has passed.

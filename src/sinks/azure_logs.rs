@@ -124,7 +124,8 @@ impl AzureLogsSink {
             material,
             Arc::new(IgnoreTokenEvents),
         )
-        .map_err(|error| setup(error.to_string()))?;
+        .map_err(|error| setup(error.to_string()))?
+        .with_timeout(config.timeout);
         let base = format!(
             "{}/dataCollectionRules/{}/streams/",
             config.endpoint.as_str().trim_end_matches('/'),

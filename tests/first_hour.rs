@@ -1,0 +1,61 @@
+//! What a newcomer debugging a tenant sees: `--log-level debug` shows each request,
+//! window, commit and sink batch; a `--once` run ends with one summary line.
+
+mod common;
+
+use common::{Harness, NOW};
+use pstn_agent::simulate::SimulatorOptions;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_logs_show_requests_windows_commits_and_batches_and_once_ends_with_a_summary() {
+    let harness = Harness::start(SimulatorOptions::default()).await;
+    let path = harness.dir.path().join("agent.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"6h\"\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n",
+            harness.dir.path().join("state").display(),
+            harness.output().display(),
+            url = harness.simulator.url(),
+        ),
+    )
+    .unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
+            .arg("--config")
+            .arg(&path)
+            .args(["--once", "--log-level", "debug"])
+            .args(["--clock-start", NOW, "--time-scale", "0"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    for expected in [
+        "window planned",
+        "Graph answered",
+        "status=200",
+        "token issued",
+        "sink answered a batch",
+        "state committed",
+        "window read, delivered and committed",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} missing:\n{stderr}");
+    }
+    let events = harness.events().len();
+    let summary = stderr
+        .lines()
+        .find(|line| line.contains("once: done"))
+        .unwrap_or_else(|| panic!("no summary line:\n{stderr}"));
+    for expected in [
+        format!("rows_delivered={events}"),
+        format!("sources=\"tenant={events}\""),
+        format!("sinks=\"archive={events}\""),
+        "duplicates_skipped=".to_owned(),
+        "seconds=".to_owned(),
+    ] {
+        assert!(summary.contains(&expected), "{expected} in {summary}");
+    }
+}
