@@ -17,7 +17,7 @@ mod timestamp;
 
 pub use amount::Amount;
 pub use api_version::ApiVersion;
-pub use bad_row::BadRow;
+pub use bad_row::{BadRow, MAX_ROW_DEPTH};
 pub use dedupe::DedupeKey;
 pub use kind::{LogKind, MissingKey};
 pub use row::Row;

@@ -1,19 +1,15 @@
-//! Sinks that refuse: --once gives up on a refusing sink after its
-//! `retry_max_duration`, and an event a sink can never accept goes to its dead
-//! letters (with the reason, counted) while the rest of its batch is delivered.
+//! Sinks that refuse and rows no sink could take: --once gives up on a refusing sink
+//! after its `retry_max_duration`; a row nested too deep is skipped when the page is
+//! read, the same for every sink, and the rest is delivered. (Dead letters: the sink
+//! handle's unit tests and tests/sentinel.rs.)
 
 mod common;
 #[path = "common/otlp.rs"]
 mod receiver;
 
 use common::Harness;
-use pstn_agent::config::{Config, Environment, SinkKind};
-use pstn_agent::event::EventEncoder;
-use pstn_agent::metrics::Metrics;
-use pstn_agent::model::{LogKind, Row};
+use pstn_agent::config::{Config, Environment};
 use pstn_agent::retry::RetryPolicy;
-use pstn_agent::sinks::{Batch, DeadLetters, OtlpSink, SinkHandle, SinkTaskOptions};
-use pstn_agent::time::Timestamp;
 use receiver::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,95 +51,67 @@ async fn once_gives_up_on_a_refusing_sink_after_its_retry_max_duration() {
     );
 }
 
-/// A batch of these rows, as a PSTN source would hand it to its sinks.
-fn batch_of(rows: &[&str]) -> Batch {
-    let encoder = EventEncoder::new("tenant", "contoso.onmicrosoft.com", LogKind::Pstn);
-    let observed = Timestamp::parse("2024-05-20T12:00:00Z").unwrap();
-    let (mut lines, mut events) = (Vec::new(), Vec::new());
-    for raw in rows {
-        let row = Row::parse(raw).unwrap();
-        events.push(encoder.encode(&row, observed, &observed.to_string(), &mut lines));
-    }
-    Batch {
-        lines: lines.into(),
-        events,
-    }
-}
-
-#[tokio::test]
-async fn an_event_otlp_cannot_encode_is_dead_lettered_and_the_rest_delivered() {
+/// Rows nested deeper than any sink takes are refused when the page is read, the same
+/// for every sink (they used to reach console and file and be retried by OTLP for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_nested_too_deep_is_skipped_at_parse_for_every_sink_and_the_rest_delivered() {
     let address = free_address();
     let received = Arc::new(Received::default());
     start_grpc(address, received.clone());
-    let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n\
-         [sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\nendpoint = \"http://{address}\"\n",
-        dir.path().display()
-    );
-    let config = Config::parse(&text, std::path::Path::new("/"), &Environment::fixed([])).unwrap();
-    let SinkKind::Otlp(otlp) = &config.sinks[0].kind else {
-        panic!("not an OTLP sink")
-    };
-    let metrics = Metrics::new().unwrap();
-    let options = SinkTaskOptions {
-        telemetry: metrics.sink("siem"),
-        dead_letters: DeadLetters::new(&config.data_dir, "siem", metrics.dead_letters("siem")),
-        retry_max_duration: Duration::from_secs(2),
-    };
-    let sink = OtlpSink::new("siem", otlp, &["t".into()]).unwrap();
-    let (handle, task) = SinkHandle::spawn("siem", Box::new(sink), options);
-
-    // Graph's JSON may nest deeper than an OTLP encoder follows.
+    // A Graph stand-in whose page holds two good rows around a deep one.
     let deep = format!(
-        r#"{{"id":"deep","startDateTime":"2024-05-20T10:00:01Z","x":{}1{}}}"#,
+        r#"{{"id":"00000000-0000-0000-0000-0000000000dd","startDateTime":"2024-05-20T10:00:01Z","x":{}1{}}}"#,
         "[".repeat(300),
         "]".repeat(300)
     );
-    let batch = batch_of(&[
-        r#"{"id":"good-1","startDateTime":"2024-05-20T10:00:00Z","callType":"user_out"}"#,
-        &deep,
-        r#"{"id":"good-2","startDateTime":"2024-05-20T10:00:02Z","callType":"user_in"}"#,
-    ]);
-    handle.deliver(Arc::new(batch)).await.unwrap();
-    drop(handle);
-    task.await.unwrap();
-
-    let ids: Vec<String> = received
+    let page = format!(
+        r#"{{"value":[{{"id":"00000000-0000-0000-0000-000000000001","startDateTime":"2024-05-20T10:00:00Z"}},{deep},{{"id":"00000000-0000-0000-0000-000000000002","startDateTime":"2024-05-20T10:00:02Z"}}]}}"#
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let graph = format!("http://{}", listener.local_addr().unwrap());
+    let handler = Arc::new(move |request: hyper::Request<hyper::body::Incoming>| {
+        let body = if request.uri().path().ends_with("/token") {
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"t"}"#.to_owned()
+        } else {
+            page.clone()
+        };
+        async move { hyper::Response::new(pstn_agent::http_server::full(body)) }
+    });
+    tokio::spawn(pstn_agent::http_server::serve(listener, handler));
+    let harness = common::Harness::start(pstn_agent::simulate::SimulatorOptions::default()).await;
+    let text = format!(
+        "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{graph}\"\ngraph_url = \"{graph}\"\nlookback = \"1h\"\nrequests_per_second = 1\n\
+         [sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\nendpoint = \"http://{address}\"\n\
+         [sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n",
+        harness.dir.path().join("state").display(),
+        harness.output().display(),
+    );
+    let config = Config::parse(&text, std::path::Path::new("/"), &Environment::fixed([])).unwrap();
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 0, "{report:?}");
+    let mut otlp_ids: Vec<String> = received
         .records()
         .iter()
         .map(|(body, ..)| body["call"]["id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(
-        ids,
-        ["good-1", "good-2"],
-        "the rest of the batch was delivered"
-    );
-
-    // The dead letter is read shallowly: its event nests too deep for a JSON tree too.
-    #[derive(serde::Deserialize)]
-    struct Letter<'a> {
-        reason: String,
-        #[serde(borrow)]
-        event: &'a serde_json::value::RawValue,
-    }
-    let text = std::fs::read_to_string(dir.path().join("dead-letter/siem.jsonl")).unwrap();
-    let letters: Vec<Letter<'_>> = text
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    assert_eq!(letters.len(), 1);
-    assert!(letters[0].event.get().contains(r#""call":{"id":"deep""#));
-    assert!(letters[0].event.get().contains(r#""source":"tenant""#));
-    assert!(
-        letters[0].reason.contains("cannot be encoded"),
-        "{}",
-        letters[0].reason
-    );
-
+    otlp_ids.sort();
+    otlp_ids.dedup();
+    let mut file_ids: Vec<String> = harness.events().into_iter().map(|(id, _)| id).collect();
+    file_ids.sort();
+    file_ids.dedup();
+    let good = [
+        "00000000-0000-0000-0000-000000000001",
+        "00000000-0000-0000-0000-000000000002",
+    ];
+    assert_eq!(otlp_ids, good);
+    assert_eq!(file_ids, good);
+    let metrics = harness.metrics.encode();
     assert!(
         metrics
-            .encode()
-            .contains("pstn_sink_dead_letter_events_total{sink=\"siem\"} 1")
+            .lines()
+            .any(|line| line.starts_with("pstn_rows_skipped_total")
+                && line.contains("reason=\"too_deep\"")
+                && line.ends_with(" 1")),
+        "{metrics}"
     );
 }

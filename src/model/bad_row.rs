@@ -13,11 +13,52 @@ pub enum BadRow {
     /// or unreadable.
     #[error("row has no readable timestamp (startDateTime, sentDateTime or blockDateTime)")]
     BadStart,
+    /// Nested deeper than [`MAX_ROW_DEPTH`]: no Graph row is; such a row could pass some
+    /// sinks and never others (OTLP, redaction), so none gets it.
+    #[error("row is nested more than {MAX_ROW_DEPTH} levels deep")]
+    TooDeep,
+}
+
+/// The deepest nesting of objects and arrays a row may have. Graph's rows are three
+/// levels deep at most (`administrativeUnitInfos: [{id}]`); every sink can take 64.
+pub const MAX_ROW_DEPTH: usize = 64;
+
+/// Whether `raw` (valid JSON) nests objects and arrays deeper than [`MAX_ROW_DEPTH`].
+pub(crate) fn too_deep(raw: &str) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in raw.as_bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_ROW_DEPTH {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 impl BadRow {
     /// Every reason, for pre-registering one series each.
-    pub const ALL: [BadRow; 3] = [BadRow::NotAnObject, BadRow::MissingId, BadRow::BadStart];
+    pub const ALL: [BadRow; 4] = [
+        BadRow::NotAnObject,
+        BadRow::MissingId,
+        BadRow::BadStart,
+        BadRow::TooDeep,
+    ];
 
     /// A bounded label value for metrics and logs.
     pub fn reason(self) -> &'static str {
@@ -25,6 +66,7 @@ impl BadRow {
             BadRow::NotAnObject => "not_an_object",
             BadRow::MissingId => "missing_id",
             BadRow::BadStart => "bad_start",
+            BadRow::TooDeep => "too_deep",
         }
     }
 }

@@ -126,6 +126,9 @@ impl<'a> Row<'a> {
         if !raw.starts_with('{') {
             return Err(BadRow::NotAnObject);
         }
+        if super::bad_row::too_deep(raw) {
+            return Err(BadRow::TooDeep);
+        }
         let fields: Fields<'a> = serde_json::from_str(raw).map_err(|_| BadRow::NotAnObject)?;
         let (key, timestamp, charge) = match kind {
             LogKind::Pstn | LogKind::DirectRouting => {
@@ -261,5 +264,27 @@ mod tests {
             Row::parse_as(r#"{"remediationId":"r"}"#, LogKind::PstnBlockedUser).unwrap_err(),
             BadRow::BadStart
         );
+    }
+
+    #[test]
+    fn a_row_nested_deeper_than_any_sink_takes_is_bad_and_brackets_in_strings_do_not_count() {
+        let nest = |depth: usize| {
+            format!(
+                r#"{{"id":"a","startDateTime":"2024-05-01T00:00:00Z","x":{}1{}}}"#,
+                "[".repeat(depth - 1),
+                "]".repeat(depth - 1)
+            )
+        };
+        assert_eq!(
+            Row::parse(&nest(crate::model::MAX_ROW_DEPTH + 1)).unwrap_err(),
+            BadRow::TooDeep
+        );
+        assert!(Row::parse(&nest(crate::model::MAX_ROW_DEPTH)).is_ok());
+        let brackets_in_text = format!(
+            r#"{{"id":"a","startDateTime":"2024-05-01T00:00:00Z","x":"{}\"{}"}}"#,
+            "[".repeat(200),
+            "{".repeat(200)
+        );
+        assert!(Row::parse(&brackets_in_text).is_ok());
     }
 }
