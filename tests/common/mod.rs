@@ -239,7 +239,7 @@ pub fn make_pki(dir: &std::path::Path) {
     let run = |args: &[&str]| openssl(dir, args);
     std::fs::write(
         dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        "subjectAltName=DNS:localhost,DNS:graph.example.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
     std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
