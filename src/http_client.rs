@@ -70,7 +70,16 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 /// the host could not be reached and what to check; otherwise the error and its causes.
 pub fn network_message(url: &url::Url, error: &reqwest::Error) -> String {
     let chain = error_chain(error);
-    if error.is_connect() {
+    let lower = chain.to_ascii_lowercase();
+    let tls = ["certificate", "unknownissuer", "handshake", "tls"]
+        .iter()
+        .any(|word| lower.contains(word));
+    if error.is_connect() && tls {
+        let origin = url.origin().ascii_serialization();
+        format!(
+            "the TLS certificate of {origin} is not trusted: {chain} (a private CA or a TLS-inspecting proxy? trust it with ca_file)"
+        )
+    } else if error.is_connect() {
         let origin = url.origin().ascii_serialization();
         let cause = chain.rsplit(": ").next().unwrap_or(&chain);
         format!(
