@@ -10,7 +10,8 @@
 //!
 //! Printed side by side with their ratio (agent rows per CPU-second / parse-only rows per
 //! CPU-second), median of `RUNS`. Never asserted: these machines are noisy.
-//! `PSTN_BENCH_ROWS` changes the volume. Under perf: see BENCHMARKS.md.
+//! `PSTN_BENCH_ROWS` changes the volume; `PSTN_BENCH_AGENT` measures another agent
+//! binary against the same simulator. Under perf: see BENCHMARKS.md.
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -200,6 +201,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let binary = env!("CARGO_BIN_EXE_pstn-agent");
+    // Another build of the agent (an older release, say) measured against the same
+    // simulator and the same rows: PSTN_BENCH_AGENT=path/to/pstn-agent.
+    let agent = std::env::var("PSTN_BENCH_AGENT").unwrap_or_else(|_| binary.to_owned());
     let port = free_port();
     let _simulator = start_simulator(binary, port, rows());
     let base = format!("http://127.0.0.1:{port}");
@@ -209,7 +213,7 @@ fn main() {
     let mut peak = 0;
     let mut delivered = 0;
     for _ in 0..RUNS {
-        let (seconds, run_peak, rows) = agent_once(binary, &base);
+        let (seconds, run_peak, rows) = agent_once(&agent, &base);
         agent_rates.push(rows as f64 / seconds.max(1e-9));
         peak = peak.max(run_peak);
         delivered = rows;
