@@ -48,7 +48,7 @@ async fn a_client_dribbling_its_headers_is_cut_off() {
 }
 
 #[tokio::test]
-async fn a_listener_crowded_by_idle_clients_answers_once_they_are_cut_off() {
+async fn a_listener_crowded_by_idle_clients_holds_its_cap_and_answers_once_they_are_cut_off() {
     let address = listener().await;
     let mut idle = Vec::new();
     for _ in 0..API_LIMITS.max_connections {
@@ -59,6 +59,15 @@ async fn a_listener_crowded_by_idle_clients_answers_once_they_are_cut_off() {
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
+    // The cap holds: while every slot is taken by an idle client, the scrape waits in
+    // the backlog (without a cap it was answered at once).
+    let mut first = [0u8; 1];
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), scrape.read(&mut first))
+            .await
+            .is_err(),
+        "answered while every connection slot was taken: no cap"
+    );
     let mut answer = Vec::new();
     tokio::time::timeout(
         API_LIMITS.header_read_timeout * 4,
@@ -67,6 +76,7 @@ async fn a_listener_crowded_by_idle_clients_answers_once_they_are_cut_off() {
     .await
     .expect("the scrape was never answered")
     .unwrap();
+
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("pstn_agent_build_info"), "{answer}");

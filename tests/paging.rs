@@ -114,3 +114,74 @@ async fn a_next_link_carrying_a_user_and_password_is_not_followed() {
     assert_eq!(events, 1);
     assert_eq!(failures(&metrics, "bad_next_link"), 1.0, "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_past_its_page_limit_ends_as_failed_with_every_page_before_it_read() {
+    use pstn_agent::entra::{CredentialMaterial, IgnoreTokenEvents, TokenSource};
+    use pstn_agent::graph::{GraphClient, GraphClientOptions, GraphEndpoint, IgnoreEvents};
+    use pstn_agent::model::{ApiVersion, LogKind, Secret, Timestamp};
+    // Every page links to a new one (a different $skip each time): it never ends.
+    let (url, pages) = hostile_graph(|own| {
+        let skip: u64 = own
+            .rsplit("skip=")
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        format!(
+            "{}?$skip={}",
+            own.split('?').next().unwrap_or(own),
+            skip + 1
+        )
+    })
+    .await;
+    let base: url::Url = url.parse().unwrap();
+    let http = pstn_agent::topology::http_client().unwrap();
+    let tokens = TokenSource::new(
+        http.clone(),
+        &base,
+        "t",
+        "c",
+        "x/.default",
+        CredentialMaterial::Secret(Secret::new("s")),
+        Arc::new(IgnoreTokenEvents),
+    )
+    .unwrap();
+    let options = GraphClientOptions {
+        requests_per_second: 1000.0,
+        max_pages_per_window: 5,
+        ..GraphClientOptions::default()
+    };
+    let endpoint = GraphEndpoint {
+        base,
+        version: ApiVersion::V1,
+        kind: LogKind::Pstn,
+        tenant_id: "t".into(),
+    };
+    let client = Arc::new(GraphClient::new(
+        http,
+        endpoint,
+        tokens,
+        options,
+        Arc::new(IgnoreEvents),
+    ));
+    let from = Timestamp::parse("2024-05-20T00:00:00Z").unwrap();
+    let mut chain = client.pages(from, Timestamp::parse("2024-05-20T12:00:00Z").unwrap());
+    let (mut read, mut error) = (0, None);
+    while let Some(page) = chain.next_page().await {
+        match page {
+            Ok(page) => {
+                assert!(!page.last);
+                read += 1;
+            }
+            Err(failed) => error = Some(failed),
+        }
+    }
+    assert_eq!(read, 5, "every page up to the limit is handed out");
+    assert_eq!(
+        pages.load(Ordering::SeqCst),
+        5,
+        "no page past the limit is fetched"
+    );
+    let error = error.expect("the chain ends as failed");
+    assert!(error.to_string().contains("more than 5 pages"), "{error}");
+}

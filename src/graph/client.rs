@@ -85,6 +85,8 @@ pub struct GraphClientOptions {
     pub max_body_bytes: usize,
     /// Retries.
     pub retry: RetryPolicy,
+    /// More pages than this in one window end it as failed (a chain that never ends).
+    pub max_pages_per_window: usize,
 }
 
 impl Default for GraphClientOptions {
@@ -94,6 +96,7 @@ impl Default for GraphClientOptions {
             request_timeout: Duration::from_secs(60),
             max_body_bytes: MAX_BODY_BYTES,
             retry: RetryPolicy::default(),
+            max_pages_per_window: super::MAX_PAGES_PER_WINDOW,
         }
     }
 }
@@ -175,6 +178,11 @@ impl GraphClient {
     /// Reads the window of start times `[from, to)` page by page.
     pub fn pages(self: &Arc<Self>, from: Timestamp, to: Timestamp) -> PageChain {
         PageChain::new(self.clone(), from, to)
+    }
+
+    /// The most pages one window may have.
+    pub(super) fn max_pages_per_window(&self) -> usize {
+        self.options.max_pages_per_window
     }
 
     /// Reports one event to whoever built this client.

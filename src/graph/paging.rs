@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use url::Url;
 
-/// More pages than this in one window end it as failed. A window spans at most a day,
+/// More pages than this in one window end it as failed (the default of
+/// `GraphClientOptions::max_pages_per_window`). A window spans at most a day,
 /// and pages hold up to 1,000 rows: 10,000 pages are 10 million calls in one day, far
 /// beyond any tenant, while a chain that never ends is stopped within minutes.
 pub const MAX_PAGES_PER_WINDOW: usize = 10_000;
@@ -73,9 +74,10 @@ impl PageChain {
                     Err(GraphError::EndlessPaging(
                         "@odata.nextLink points at a page already read in this window".into(),
                     ))
-                } else if self.pages >= MAX_PAGES_PER_WINDOW {
+                } else if self.pages >= self.client.max_pages_per_window() {
                     Err(GraphError::EndlessPaging(format!(
-                        "more than {MAX_PAGES_PER_WINDOW} pages in one window"
+                        "more than {} pages in one window",
+                        self.client.max_pages_per_window()
                     )))
                 } else {
                     Ok(url)
