@@ -20,6 +20,15 @@ const EXIT_CONFIG: u8 = 78;
 const EXIT_USAGE: u8 = 2;
 
 /// A configuration that cannot be used: one line per problem on stderr, exit 78.
+/// Reads and validates the configuration, and checks that this user can write where
+/// it keeps state and events (a config that validates must also start).
+fn load(path: &std::path::Path) -> Result<pstn_agent::config::Config, ConfigError> {
+    let config =
+        pstn_agent::config::Config::load(path, &pstn_agent::config::Environment::process())?;
+    config.check_local_paths().map_err(ConfigError::Invalid)?;
+    Ok(config)
+}
+
 fn config_error(error: &ConfigError) -> ExitCode {
     for line in error.lines() {
         eprintln!("{line}");

@@ -6,6 +6,7 @@ mod duration;
 mod fields;
 mod interpolate;
 mod otlp;
+mod paths;
 mod sink;
 mod source;
 mod suggest;

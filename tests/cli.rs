@@ -246,3 +246,38 @@ fn diagnostics_written_to_a_pipe_carry_no_colour_codes() {
     assert!(line.contains("simulated tenant listening"), "{line}");
     assert!(!line.contains('\u{1b}'), "escape codes in a pipe: {line:?}");
 }
+
+#[test]
+fn a_data_dir_this_user_cannot_create_is_said_by_validate_and_refused_at_start_with_78() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    // Nobody, root included, can create a directory under /proc.
+    std::fs::write(
+        &path,
+        "data_dir = \"/proc/pstn-agent-test/state\"\n[sources.x]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n[sinks.out]\ntype = \"console\"\ninputs = [\"x\"]\n",
+    )
+    .unwrap();
+    let validated = agent()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&validated.stderr);
+    assert!(validated.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: on this machine, as this user, the agent would not start: data_dir: /proc/pstn-agent-test/state"),
+        "{stderr}"
+    );
+    let started = agent()
+        .arg("--config")
+        .arg(&path)
+        .arg("--once")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&started.stderr);
+    assert_eq!(started.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.starts_with("data_dir: /proc/pstn-agent-test/state"),
+        "{stderr}"
+    );
+}

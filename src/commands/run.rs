@@ -2,7 +2,6 @@
 
 use crate::cli::RunArgs;
 use crate::signals::Signals;
-use pstn_agent::config::{Config, Environment};
 use pstn_agent::metrics::Metrics;
 use pstn_agent::retry::RetryPolicy;
 use pstn_agent::topology::{RunOptions, run as run_topology};
@@ -21,7 +20,7 @@ pub(crate) async fn run(args: RunArgs, signals: Signals) -> ExitCode {
         eprintln!("{MISSING_CONFIG}");
         return ExitCode::from(super::EXIT_USAGE);
     };
-    let config = match Config::load(&path, &Environment::process()) {
+    let config = match super::load(&path) {
         Ok(config) => config,
         Err(error) => return super::config_error(&error),
     };

@@ -5,6 +5,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// Exit 0 with a one-line summary, or 78 with one line per problem naming its key.
+/// Places this user could not write (`data_dir`, file sinks) are said too, as warnings:
+/// the file may be meant for another machine (a container), but here the agent would
+/// not start.
 pub(crate) fn run(config_path: &Path) -> ExitCode {
     match Config::load(config_path, &Environment::process()) {
         Ok(config) => {
@@ -16,6 +19,13 @@ pub(crate) fn run(config_path: &Path) -> ExitCode {
                 count(config.sources.len(), "source"),
                 count(config.sinks.len(), "sink")
             );
+            if let Err(problems) = config.check_local_paths() {
+                for line in problems.0 {
+                    eprintln!(
+                        "warning: on this machine, as this user, the agent would not start: {line}"
+                    );
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(error) => super::config_error(&error),
