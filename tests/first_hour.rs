@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, NOW};
+use common::Harness;
 use pstn_agent::simulate::SimulatorOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,17 +20,10 @@ async fn debug_logs_show_requests_windows_commits_and_batches_and_once_ends_with
         ),
     )
     .unwrap();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
-            .arg("--config")
-            .arg(&path)
-            .args(["--once", "--log-level", "debug"])
-            .args(["--clock-start", NOW, "--time-scale", "0"])
-            .output()
-            .unwrap()
+    let output = common::agent_once(&path, |command| {
+        command.args(["--log-level", "debug"]);
     })
-    .await
-    .unwrap();
+    .await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     for expected in [

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, NOW};
+use common::Harness;
 use hyper::{Request, Response};
 use pstn_agent::http_server::{Body, full};
 use pstn_agent::simulate::SimulatorOptions;
@@ -84,17 +84,10 @@ async fn once(url: &str, extra: &str) -> (bool, String, f64, usize) {
     )
     .unwrap();
     let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
-            .arg("--config")
-            .arg(&path)
-            .args(["--once", "--clock-start", NOW, "--time-scale", "0"])
-            .env("TEST_SECRET", SECRET)
-            .output()
-            .unwrap()
+    let output = common::agent_once(&path, |command| {
+        command.env("TEST_SECRET", SECRET);
     })
-    .await
-    .unwrap();
+    .await;
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let events = std::fs::read_to_string(harness.output())
         .map(|text| text.lines().count())

@@ -208,18 +208,12 @@ async fn export_headers_from_the_environment_are_not_applied() {
             ),
         )
         .unwrap();
-        let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
-                .arg("--config")
-                .arg(&path)
-                .args(["--once", "--clock-start", NOW, "--time-scale", "0"])
+        let output = common::agent_once(&path, |command| {
+            command
                 .env("OTEL_EXPORTER_OTLP_HEADERS", "x-leak=from-env")
-                .env("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-leak-logs=from-env")
-                .output()
-                .unwrap()
+                .env("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-leak-logs=from-env");
         })
-        .await
-        .unwrap();
+        .await;
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{protocol}: {stderr}");
         assert!(stderr.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{stderr}");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, NOW};
+use common::Harness;
 use pstn_agent::simulate::SimulatorOptions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,22 +33,13 @@ async fn loopback_never_goes_through_a_proxy_from_the_environment() {
         ),
     )
     .unwrap();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
-            .arg("--config")
-            .arg(&path)
-            .args(["--once", "--clock-start", NOW, "--time-scale", "0"])
-            .env("HTTP_PROXY", &proxy_url)
-            .env("http_proxy", &proxy_url)
-            .env("HTTPS_PROXY", &proxy_url)
-            .env("ALL_PROXY", &proxy_url)
-            .env_remove("NO_PROXY")
-            .env_remove("no_proxy")
-            .output()
-            .unwrap()
+    let output = common::agent_once(&path, move |command| {
+        for name in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"] {
+            command.env(name, &proxy_url);
+        }
+        command.env_remove("NO_PROXY").env_remove("no_proxy");
     })
-    .await
-    .unwrap();
+    .await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert_eq!(connections.load(Ordering::SeqCst), 0, "the proxy was used");
@@ -125,19 +116,17 @@ async fn https_proxy_carries_a_remote_tenant_and_no_proxy_exempts_it() {
     };
     let run = |path: std::path::PathBuf, no_proxy: &'static str| {
         let proxy_url = proxy_url.clone();
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
-                .arg("--config")
-                .arg(&path)
-                .args(["--once", "--clock-start", NOW, "--time-scale", "0"])
-                .env("HTTPS_PROXY", &proxy_url)
-                .env("NO_PROXY", no_proxy)
-                .env_remove("no_proxy")
-                .output()
-                .unwrap()
-        })
+        async move {
+            common::agent_once(&path, move |command| {
+                command
+                    .env("HTTPS_PROXY", &proxy_url)
+                    .env("NO_PROXY", no_proxy)
+                    .env_remove("no_proxy");
+            })
+            .await
+        }
     };
-    let through = run(config("through"), "").await.unwrap();
+    let through = run(config("through"), "").await;
     let stderr = String::from_utf8_lossy(&through.stderr);
     assert!(through.status.success(), "{stderr}");
     assert!(!harness.events().is_empty());
@@ -152,7 +141,7 @@ async fn https_proxy_carries_a_remote_tenant_and_no_proxy_exempts_it() {
     assert!(!asked.lock().unwrap().is_empty(), "the proxy was not used");
 
     asked.lock().unwrap().clear();
-    let exempt = run(config("exempt"), "example.test").await.unwrap();
+    let exempt = run(config("exempt"), "example.test").await;
     // Exempt from the proxy, the name resolves nowhere here: the run fails, and the proxy
     // saw nothing.
     assert!(

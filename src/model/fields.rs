@@ -83,7 +83,6 @@ const SMS_FIELDS: &[&str] = &[
     "userId",
     "userPrincipalName",
     "userDisplayName",
-    "administrativeUnitInfos",
 ];
 
 /// pstnBlockedUsersLogRow (beta).

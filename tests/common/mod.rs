@@ -290,3 +290,26 @@ pub fn make_pki(dir: &std::path::Path) {
         ]);
     }
 }
+
+/// `pstn-agent --config CONFIG --once` (the real binary) on a clock standing at `NOW`,
+/// run off the async runtime; `customise` adds flags and environment.
+pub async fn agent_once(
+    config: &Path,
+    customise: impl FnOnce(&mut std::process::Command) + Send + 'static,
+) -> std::process::Output {
+    let config = config.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pstn-agent"));
+        command.arg("--config").arg(&config).args([
+            "--once",
+            "--clock-start",
+            NOW,
+            "--time-scale",
+            "0",
+        ]);
+        customise(&mut command);
+        command.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
