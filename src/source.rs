@@ -386,7 +386,11 @@ impl Source {
                 }
                 Err(SourceError::Interrupted) => return SourceOutcome::Stopped,
                 Err(error) if error.stops_source() => {
-                    tracing::error!(source = %self.name, %error, "source stopped: this cannot succeed until the configuration is fixed");
+                    if matches!(error, SourceError::Sink(_)) {
+                        tracing::error!(source = %self.name, %error, "source stopped: a sink can never take a batch again (was its output closed?); what was delivered is committed");
+                    } else {
+                        tracing::error!(source = %self.name, %error, "source stopped: this cannot succeed until the configuration is fixed");
+                    }
                     return SourceOutcome::Failed(error);
                 }
                 Err(error) => {
