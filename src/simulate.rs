@@ -6,6 +6,7 @@ mod assertion;
 mod faults;
 mod generator;
 mod lateness;
+mod numbers;
 pub(crate) mod random;
 mod rows;
 mod rows_logs;

@@ -6,7 +6,7 @@ use super::labels::{
     self, COUNTRIES, CURRENCIES, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
 };
 use super::registrar::{MetricsError, Registrar};
-use crate::model::{LogKind, Row};
+use crate::model::{Enrichment, LogKind, Row};
 use crate::time::Timestamp;
 use prometheus::{CounterVec, GaugeVec, HistogramVec, IntCounterVec};
 
@@ -33,7 +33,8 @@ pub struct CallFacts {
     pub currency: &'static str,
     /// `licenseCapability`, `other` or `none`.
     pub license: &'static str,
-    /// `otherPartyCountryCode` (beta; ISO 3166 alpha-2), `other` or `none`.
+    /// The other party's country (ISO 3166 alpha-2): `otherPartyCountryCode` (beta) or,
+    /// with [`CallFacts::with_enrichment`], derived from the number; `other` or `none`.
     pub country: &'static str,
     /// `destinationContext` (PSTN, SMS): `domestic`, `international`, `other` or `none`.
     pub destination: &'static str,
@@ -84,6 +85,16 @@ impl CallFacts {
         }
     }
 
+    /// These facts with what the agent derived beside the row: the other party's
+    /// country (so the country series work on v1.0, whose rows carry no
+    /// `otherPartyCountryCode`).
+    pub fn with_enrichment(mut self, enrichment: &Enrichment) -> CallFacts {
+        if let Some(country) = enrichment.other_party_country {
+            self.country = labels::from_sorted(Some(country.as_str()), COUNTRIES);
+        }
+        self
+    }
+
     /// Seconds this call draws from a calling plan's outbound minute pool: outbound
     /// Calling Plans calls (`user_out*`), as in Microsoft's minute-pool sample.
     pub fn plan_seconds(&self) -> Option<f64> {
@@ -119,7 +130,7 @@ impl CallMetrics {
             charge_total: registry.float_counter("pstn_call_charge_total", "Sum of the charge of delivered calls, in their currency.", &["source", "call_type", "currency"])?,
             charge: registry.histogram("pstn_call_charge", "Charge of one delivered call, in its currency.", CHARGE_BUCKETS, &["source", "currency"])?,
             connection_charge_total: registry.float_counter("pstn_call_connection_charge_total", "Sum of the connection charge of delivered calls, in their currency.", &["source", "call_type", "currency"])?,
-            by_country: registry.counter("pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, beta API; none when absent).", &["source", "kind", "country"])?,
+            by_country: registry.counter("pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, else derived from the other party's number; none when unknown).", &["source", "kind", "country"])?,
             by_destination: registry.counter("pstn_calls_by_destination_context_total", "Delivered PSTN calls by destinationContext (domestic, international; none for inbound).", &["source", "destination"])?,
             charge_by_destination: registry.float_counter("pstn_call_charge_by_destination_context_total", "Sum of the charge of delivered PSTN calls by destinationContext, in their currency: the toll-fraud signal.", &["source", "destination", "currency"])?,
             by_license: registry.counter("pstn_calls_by_license_total", "Delivered PSTN calls by licenseCapability.", &["source", "license"])?,
