@@ -16,7 +16,7 @@ mod row;
 mod secret;
 mod timestamp;
 
-pub use amount::Amount;
+pub use amount::{Amount, MICROS_PER_UNIT};
 pub use api_version::ApiVersion;
 pub use bad_row::BadRow;
 pub use dedupe::DedupeKey;
