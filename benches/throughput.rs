@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use pstn_agent::event::EventEncoder;
 use pstn_agent::graph::Page;
-use pstn_agent::model::{ApiVersion, DedupeKey, LogKind, Row};
+use pstn_agent::model::{ApiVersion, DedupeKey, Enrichment, LogKind, Row};
 use pstn_agent::simulate::{Generator, Lateness, SimulatorOptions};
 use pstn_agent::state::{Commit, StateStore};
 use pstn_agent::time::{ManualClock, SharedClock, Timestamp};
@@ -74,7 +74,17 @@ fn without_state(pages: &[Bytes]) {
         for raw in page.rows() {
             if let Ok(row) = Row::parse(raw) {
                 std::hint::black_box(row.dedupe_key());
-                std::hint::black_box(encoder.encode(&row, observed, &observed_text, &mut lines));
+                let enrichment = Enrichment {
+                    other_party_country: pstn_agent::enrich::other_party_country(&row),
+                    user: None,
+                };
+                std::hint::black_box(encoder.encode(
+                    &row,
+                    &enrichment,
+                    observed,
+                    &observed_text,
+                    &mut lines,
+                ));
             }
         }
         std::hint::black_box(lines);
@@ -105,7 +115,17 @@ fn pipeline(pages: &[Bytes]) {
         let mut delivered = Vec::with_capacity(rows.len());
         for ((row, (key, _)), unseen) in rows.iter().zip(keyed).zip(unseen) {
             if unseen {
-                std::hint::black_box(encoder.encode(row, observed, &observed_text, &mut lines));
+                let enrichment = Enrichment {
+                    other_party_country: pstn_agent::enrich::other_party_country(row),
+                    user: None,
+                };
+                std::hint::black_box(encoder.encode(
+                    row,
+                    &enrichment,
+                    observed,
+                    &observed_text,
+                    &mut lines,
+                ));
                 delivered.push((key.into_bytes(), row.start));
             }
         }

@@ -1,10 +1,11 @@
 //! The event written for each call: the Graph row embedded verbatim in a small envelope.
 //!
-//! `{"timestamp":<startDateTime>,"observed_timestamp":"...","source":"...","tenant_id":"...","kind":"pstn_call","call":<row>}`
+//! `{"timestamp":<startDateTime>,"observed_timestamp":"...","source":"...","tenant_id":"...","kind":"pstn_call","call":<row>,"other_party_country":"US","user":{...}}`
+//! (`other_party_country` and `user` only when known: the enrichment sits beside the row.)
 //! The envelope is assembled from pieces fixed per source; the row's bytes are copied
 //! as Graph sent them, so writing an event costs a copy, not a serialisation.
 
-use crate::model::{LogKind, Row};
+use crate::model::{Enrichment, LogKind, Row};
 use crate::sinks::{Envelope, EventSpan};
 use crate::time::Timestamp;
 use std::sync::Arc;
@@ -37,12 +38,13 @@ impl EventEncoder {
         }
     }
 
-    /// Appends one event line (newline included) for `row`, read at `observed`
-    /// (`observed_text` is it formatted once for a whole page), and returns where the
-    /// line and its parts are in `out`, with the event's typed envelope.
+    /// Appends one event line (newline included) for `row` with what is known beside
+    /// it, read at `observed` (`observed_text` is it formatted once for a whole page),
+    /// and returns where the line and its parts are in `out`, with the event's typed envelope.
     pub fn encode(
         &self,
         row: &Row<'_>,
+        enrichment: &Enrichment,
         observed: Timestamp,
         observed_text: &str,
         out: &mut Vec<u8>,
@@ -66,6 +68,15 @@ impl EventEncoder {
             }
         }
         let call = call_start..out.len();
+        if let Some(country) = enrichment.other_party_country {
+            out.extend_from_slice(b",\"other_party_country\":\"");
+            out.extend_from_slice(country.as_str().as_bytes());
+            out.push(b'"');
+        }
+        if let Some(user) = &enrichment.user {
+            out.extend_from_slice(b",\"user\":");
+            out.extend_from_slice(user.json().as_bytes());
+        }
         out.extend_from_slice(b"}\n");
         EventSpan {
             line: line_start..out.len(),
@@ -79,6 +90,8 @@ impl EventEncoder {
                 kind: self.kind,
                 call_id: row.id.as_deref().map(Into::into),
                 call_type: row.call_type.as_deref().map(Into::into),
+                other_party_country: enrichment.other_party_country,
+                user: enrichment.user.clone(),
             },
         }
     }
@@ -95,7 +108,13 @@ mod tests {
         let encoder = EventEncoder::new("contoso \"pstn\"", "t-1", LogKind::Pstn);
         let mut out = b"earlier line\n".to_vec();
         let observed = Timestamp::parse("2024-05-02T00:00:00Z").unwrap();
-        let span = encoder.encode(&row, observed, "2024-05-02T00:00:00.0000000Z", &mut out);
+        let span = encoder.encode(
+            &row,
+            &Enrichment::NONE,
+            observed,
+            "2024-05-02T00:00:00.0000000Z",
+            &mut out,
+        );
         let out = &out[span.line.clone()];
         assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
         assert!(out.ends_with(b"}\n"));
@@ -115,5 +134,37 @@ mod tests {
         assert_eq!(timestamp, b"\"2024-05-01T08:15:03.7730000Z\"");
         assert_eq!(span.envelope.call_id.as_deref(), Some("a"));
         assert_eq!(span.envelope.observed, observed);
+        assert!(event.get("other_party_country").is_none() && event.get("user").is_none());
+    }
+
+    #[test]
+    fn the_enrichment_sits_beside_the_row_which_stays_unchanged() {
+        let raw = r#"{"id":"a","startDateTime":"2024-05-01T08:15:03Z","callType":"user_out","calleeNumber":"+14165550123"}"#;
+        let row = Row::parse(raw).unwrap();
+        let user = crate::model::UserAttributes::new(
+            [("department".to_owned(), "Sales \"EMEA\"".to_owned())].into(),
+        );
+        let enrichment = Enrichment {
+            other_party_country: crate::model::CountryCode::parse("CA"),
+            user: Some(std::sync::Arc::new(user)),
+        };
+        let encoder = EventEncoder::new("s", "t", LogKind::Pstn);
+        let mut out = Vec::new();
+        let span = encoder.encode(&row, &enrichment, Timestamp::UNIX_EPOCH, "x", &mut out);
+        let event: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(event["other_party_country"], "CA");
+        assert_eq!(event["user"]["department"], "Sales \"EMEA\"");
+        assert_eq!(
+            &out[span.call.clone()],
+            raw.as_bytes(),
+            "the row is untouched"
+        );
+        assert_eq!(
+            span.envelope
+                .other_party_country
+                .map(|c| c.to_string())
+                .as_deref(),
+            Some("CA")
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod config;
 #[cfg(feature = "simulator")]
 pub mod demo;
+pub mod enrich;
 pub mod entra;
 pub mod event;
 pub mod graph;

@@ -5,6 +5,7 @@
 mod calls;
 mod calls_sms;
 mod dead_letter;
+mod exact;
 mod health;
 pub(crate) mod labels;
 mod registrar;

@@ -1,5 +1,5 @@
 //! What every part of the agent shares: the kinds of log and their rules, the raw row
-//! and its typed view, dedupe keys, amounts, the API version and Graph's instants.
+//! and its typed view, dedupe keys, amounts, what is added beside a row, the API version and Graph's instants.
 //!
 //! This module imports nothing else of the crate, so graph, state, sinks and the
 //! simulator can all use it without reaching each other.
@@ -9,17 +9,19 @@ mod api_version;
 mod bad_row;
 mod content_key;
 mod dedupe;
+mod enrichment;
 mod fields;
 mod kind;
 mod row;
 mod secret;
 mod timestamp;
 
-pub use amount::Amount;
+pub use amount::{Amount, MICROS_PER_UNIT};
 pub use api_version::ApiVersion;
 pub use bad_row::{BadRow, MAX_ROW_DEPTH};
 pub use dedupe::DedupeKey;
-pub use kind::{LogKind, MissingKey};
+pub use enrichment::{CountryCode, Enrichment, UserAttributes};
+pub use kind::{LogKind, MissingKey, OtherParty};
 pub use row::Row;
 pub use secret::Secret;
 pub use timestamp::{Timestamp, TimestampError, duration_to_ticks};

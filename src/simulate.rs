@@ -8,6 +8,7 @@ mod faults;
 mod generator;
 mod ingestion;
 mod lateness;
+mod numbers;
 pub(crate) mod random;
 mod rows;
 mod rows_logs;

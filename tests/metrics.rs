@@ -300,3 +300,52 @@ async fn destination_context_counts_and_charges_match_delivered_calls() {
         420.0
     );
 }
+
+#[tokio::test]
+async fn on_v1_the_other_party_country_comes_from_the_number_and_feeds_the_country_counts() {
+    let harness = Harness::start(options(Lateness::None)).await;
+    let config = harness.config(LogKind::Pstn, "lookback = \"2d\"\napi_version = \"v1.0\"");
+    assert_eq!(harness.once(&config).await.exit_code(), 0);
+    let text = harness.metrics.encode();
+    let mut by_country: HashMap<String, f64> = HashMap::new();
+    for (_, event) in harness.events() {
+        let call = &event["call"];
+        assert!(
+            call.get("otherPartyCountryCode").is_none(),
+            "v1.0 rows have none"
+        );
+        let outbound = call["callType"].as_str().unwrap().contains("out");
+        let number = call[if outbound {
+            "calleeNumber"
+        } else {
+            "callerNumber"
+        }]
+        .as_str()
+        .unwrap();
+        let country = event["other_party_country"].as_str().unwrap_or("none");
+        if number.starts_with("+1809") || number.starts_with("+1829") {
+            assert_eq!(country, "DO", "{number}: +1 is not always the US");
+        }
+        if number.starts_with("+1416") || number.starts_with("+1604") {
+            assert_eq!(country, "CA", "{number}");
+        }
+        if number.starts_with("+1650") {
+            assert_eq!(country, "US", "{number}");
+        }
+        *by_country.entry(country.to_owned()).or_default() += 1.0;
+    }
+    for needed in ["US", "CA", "DO", "GB", "DE"] {
+        assert!(by_country.contains_key(needed), "{needed}: {by_country:?}");
+    }
+    for (country, count) in &by_country {
+        assert_eq!(
+            sample(
+                &text,
+                "pstn_calls_by_destination_country_total",
+                &[("country", country)]
+            ),
+            *count,
+            "{country}"
+        );
+    }
+}

@@ -267,7 +267,13 @@ fn batch_of(rows: &[String]) -> Batch {
     let (mut lines, mut events) = (Vec::new(), Vec::new());
     for raw in rows {
         let row = Row::parse(raw).unwrap();
-        events.push(encoder.encode(&row, observed, &observed.to_string(), &mut lines));
+        events.push(encoder.encode(
+            &row,
+            &pstn_agent::model::Enrichment::NONE,
+            observed,
+            &observed.to_string(),
+            &mut lines,
+        ));
     }
     Batch {
         lines: lines.into(),

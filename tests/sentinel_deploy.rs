@@ -92,7 +92,13 @@ fn batch(kind: LogKind) -> Batch {
         let mut raw = String::new();
         generator.write_row(kind, version, &call, &mut raw);
         let row = Row::parse(&raw).unwrap();
-        events.push(encoder.encode(&row, observed, &observed.to_string(), &mut lines));
+        events.push(encoder.encode(
+            &row,
+            &pstn_agent::model::Enrichment::NONE,
+            observed,
+            &observed.to_string(),
+            &mut lines,
+        ));
     }
     let last = events.last().unwrap().clone();
     let line = String::from_utf8(lines[last.line.clone()].to_vec()).unwrap();

@@ -2,13 +2,14 @@
 //! calling-plan minutes used this month.
 
 use super::calls_sms::{self, LogMetrics, SMS_TYPES};
+use super::exact::ExactCounterVec;
 use super::labels::{
     self, COUNTRIES, CURRENCIES, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
 };
 use super::registrar::{MetricsError, Registrar};
-use crate::model::{LogKind, Row};
+use crate::model::{Enrichment, LogKind, Row};
 use crate::time::Timestamp;
-use prometheus::{CounterVec, GaugeVec, HistogramVec, IntCounterVec};
+use prometheus::{GaugeVec, HistogramVec, IntCounterVec};
 
 /// Seconds: a ring that was not answered, a short call, ..., a four-hour conference.
 const DURATION_BUCKETS: &[f64] = &[
@@ -35,11 +36,16 @@ pub struct CallFacts {
     pub charge: Option<f64>,
     /// `connectionCharge`.
     pub connection_charge: Option<f64>,
+    /// `charge` (calls) or `callCharge` (SMS) in millionths, read exactly.
+    pub charge_micros: Option<i128>,
+    /// `connectionCharge` in millionths, read exactly.
+    pub connection_charge_micros: Option<i128>,
     /// `currency` (ISO 4217), `other` or `none`.
     pub currency: &'static str,
     /// `licenseCapability`, `other` or `none`.
     pub license: &'static str,
-    /// `otherPartyCountryCode` (beta; ISO 3166 alpha-2), `other` or `none`.
+    /// The other party's country (ISO 3166 alpha-2): `otherPartyCountryCode` (beta) or,
+    /// with [`CallFacts::with_enrichment`], derived from the number; `other` or `none`.
     pub country: &'static str,
     /// `destinationContext` (PSTN, SMS): `domestic`, `international`, `other` or `none`.
     pub destination: &'static str,
@@ -78,6 +84,11 @@ impl CallFacts {
                 .connection_charge
                 .as_ref()
                 .and_then(|amount| amount.value()),
+            charge_micros: row.charge.as_ref().and_then(|amount| amount.micros()),
+            connection_charge_micros: row
+                .connection_charge
+                .as_ref()
+                .and_then(|amount| amount.micros()),
             currency: labels::from_sorted(row.currency.as_deref(), CURRENCIES),
             license: labels::from_list(row.license_capability.as_deref(), LICENSE_CAPABILITIES),
             country: labels::from_sorted(row.other_party_country.as_deref(), COUNTRIES),
@@ -88,6 +99,16 @@ impl CallFacts {
             block_mode: calls_sms::block_mode(row.block_mode.as_deref()),
             start: row.start,
         }
+    }
+
+    /// These facts with what the agent derived beside the row: the other party's
+    /// country (so the country series work on v1.0, whose rows carry no
+    /// `otherPartyCountryCode`).
+    pub fn with_enrichment(mut self, enrichment: &Enrichment) -> CallFacts {
+        if let Some(country) = enrichment.other_party_country {
+            self.country = labels::from_sorted(Some(country.as_str()), COUNTRIES);
+        }
+        self
     }
 
     /// Seconds this call draws from a calling plan's outbound minute pool: outbound
@@ -104,12 +125,12 @@ impl CallFacts {
 pub struct CallMetrics {
     calls: IntCounterVec,
     duration: HistogramVec,
-    charge_total: CounterVec,
+    charge_total: ExactCounterVec,
     charge: HistogramVec,
-    connection_charge_total: CounterVec,
+    connection_charge_total: ExactCounterVec,
     by_country: IntCounterVec,
     by_destination: IntCounterVec,
-    charge_by_destination: CounterVec,
+    charge_by_destination: ExactCounterVec,
     by_license: IntCounterVec,
     direct_routing_outcomes: IntCounterVec,
     direct_routing_failures: IntCounterVec,
@@ -123,12 +144,12 @@ impl CallMetrics {
         Ok(CallMetrics {
             calls: registry.counter("pstn_calls_total", "Calls delivered to every sink, by call type.", &["source", "kind", "call_type"])?,
             duration: registry.histogram("pstn_call_duration_seconds", "Duration of delivered calls.", DURATION_BUCKETS, &["source", "kind", "call_type"])?,
-            charge_total: registry.float_counter("pstn_call_charge_total", "Sum of the charge of delivered calls, in their currency.", &["source", "call_type", "currency"])?,
+            charge_total: registry.exact_counter("pstn_call_charge_total", "Sum of the charge of delivered calls, in their currency.", &["source", "call_type", "currency"])?,
             charge: registry.histogram("pstn_call_charge", "Charge of one delivered call, in its currency.", CHARGE_BUCKETS, &["source", "currency"])?,
-            connection_charge_total: registry.float_counter("pstn_call_connection_charge_total", "Sum of the connection charge of delivered calls, in their currency.", &["source", "call_type", "currency"])?,
-            by_country: registry.counter("pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, beta API; none when absent).", &["source", "kind", "country"])?,
+            connection_charge_total: registry.exact_counter("pstn_call_connection_charge_total", "Sum of the connection charge of delivered calls, in their currency.", &["source", "call_type", "currency"])?,
+            by_country: registry.counter("pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, else derived from the other party's number; none when unknown).", &["source", "kind", "country"])?,
             by_destination: registry.counter("pstn_calls_by_destination_context_total", "Delivered PSTN calls by destinationContext (domestic, international; none for inbound).", &["source", "destination"])?,
-            charge_by_destination: registry.float_counter("pstn_call_charge_by_destination_context_total", "Sum of the charge of delivered PSTN calls by destinationContext, in their currency: the toll-fraud signal.", &["source", "destination", "currency"])?,
+            charge_by_destination: registry.exact_counter("pstn_call_charge_by_destination_context_total", "Sum of the charge of delivered PSTN calls by destinationContext, in their currency: the toll-fraud signal.", &["source", "destination", "currency"])?,
             by_license: registry.counter("pstn_calls_by_license_total", "Delivered PSTN calls by licenseCapability.", &["source", "license"])?,
             direct_routing_outcomes: registry.counter("pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "outcome"])?,
             direct_routing_failures: registry.counter("pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "sip_code"])?,
@@ -187,13 +208,13 @@ impl CallMetrics {
         let kind_label = kind.event_kind();
         let mut calls = Handles::new(&self.calls);
         let mut duration = Handles::new(&self.duration);
-        let mut charge_total = Handles::new(&self.charge_total);
+        let mut charge_total = self.charge_total.batch();
         let mut charge = Handles::new(&self.charge);
-        let mut connection_charge_total = Handles::new(&self.connection_charge_total);
+        let mut connection_charge_total = self.connection_charge_total.batch();
         let mut by_country = Handles::new(&self.by_country);
         let mut by_license = Handles::new(&self.by_license);
         let mut by_destination = Handles::new(&self.by_destination);
-        let mut charge_by_destination = Handles::new(&self.charge_by_destination);
+        let mut charge_by_destination = self.charge_by_destination.batch();
         let mut outcomes = Handles::new(&self.direct_routing_outcomes);
         let mut failures = Handles::new(&self.direct_routing_failures);
         for call in facts {
@@ -203,26 +224,23 @@ impl CallMetrics {
                     .get(&[source, kind_label, call.call_type])
                     .observe(seconds);
             }
+            if let Some(micros) = call.charge_micros {
+                charge_total.add(&[source, call.call_type, call.currency], micros);
+            }
             if let Some(amount) = call.charge {
-                charge_total
-                    .get(&[source, call.call_type, call.currency])
-                    .inc_by(amount.max(0.0));
                 charge.get(&[source, call.currency]).observe(amount);
             }
-            if let Some(amount) = call.connection_charge {
-                connection_charge_total
-                    .get(&[source, call.call_type, call.currency])
-                    .inc_by(amount.max(0.0));
+            if let Some(micros) = call.connection_charge_micros {
+                connection_charge_total.add(&[source, call.call_type, call.currency], micros);
             }
             by_country.get(&[source, kind_label, call.country]).inc();
             match kind {
                 LogKind::Pstn => {
                     by_license.get(&[source, call.license]).inc();
                     by_destination.get(&[source, call.destination]).inc();
-                    if let Some(amount) = call.charge {
+                    if let Some(micros) = call.charge_micros {
                         charge_by_destination
-                            .get(&[source, call.destination, call.currency])
-                            .inc_by(amount.max(0.0));
+                            .add(&[source, call.destination, call.currency], micros);
                     }
                 }
                 LogKind::Sms | LogKind::PstnBlockedUser => {}
@@ -301,5 +319,46 @@ impl<'a, T: prometheus::core::MetricVecBuilder> Handles<'a, T> {
             }
         };
         &self.seen[index].1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charge_sums_in_metrics_text_are_the_exact_decimal_sum_of_the_rows() {
+        let registry = prometheus::Registry::new();
+        let metrics = CallMetrics::new(&Registrar(&registry)).unwrap();
+        let rows: Vec<String> = ["0.10", "0.35", "\"2.6\""]
+            .iter()
+            .enumerate()
+            .map(|(index, charge)| {
+                format!(
+                    r#"{{"id":"{index}","startDateTime":"2024-05-01T00:00:00Z","callType":"user_out","currency":"EUR","charge":{charge},"connectionCharge":0.1,"destinationContext":"International"}}"#
+                )
+            })
+            .collect();
+        let facts: Vec<CallFacts> = rows
+            .iter()
+            .map(|raw| CallFacts::of(&Row::parse(raw).unwrap(), LogKind::Pstn))
+            .collect();
+        metrics.record("s", LogKind::Pstn, &facts);
+        let mut text = Vec::new();
+        prometheus::Encoder::encode(
+            &prometheus::TextEncoder::new(),
+            &registry.gather(),
+            &mut text,
+        )
+        .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        for line in [
+            r#"pstn_call_charge_total{call_type="user_out",currency="EUR",source="s"} 3.05"#,
+            r#"pstn_call_connection_charge_total{call_type="user_out",currency="EUR",source="s"} 0.3"#,
+            r#"pstn_call_charge_by_destination_context_total{currency="EUR",destination="international",source="s"} 3.05"#,
+        ] {
+            assert!(text.lines().any(|found| found == line), "{line} in\n{text}");
+        }
+        assert!(text.contains("# TYPE pstn_call_charge_total counter"));
     }
 }

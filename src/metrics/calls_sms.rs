@@ -3,6 +3,7 @@
 //! Counted on delivery like calls, never as calls.
 
 use super::calls::{CallFacts, Handles};
+use super::exact::ExactCounterVec;
 use super::labels;
 use super::registrar::{MetricsError, Registrar};
 use crate::model::LogKind;
@@ -28,7 +29,7 @@ pub(crate) fn block_mode(value: Option<&str>) -> &'static str {
 pub(super) struct LogMetrics {
     sms: IntCounterVec,
     sms_units: CounterVec,
-    sms_charge: CounterVec,
+    sms_charge: ExactCounterVec,
     blocked: IntCounterVec,
 }
 
@@ -45,7 +46,7 @@ impl LogMetrics {
                 "Sum of smsUnits (message segments) of delivered SMS.",
                 &["source", "sms_type"],
             )?,
-            sms_charge: registry.float_counter(
+            sms_charge: registry.exact_counter(
                 "pstn_sms_charge_total",
                 "Sum of callCharge of delivered SMS, in their currency.",
                 &["source", "currency"],
@@ -84,14 +85,14 @@ impl LogMetrics {
             LogKind::Sms => {
                 let mut sms = Handles::new(&self.sms);
                 let mut units = Handles::new(&self.sms_units);
-                let mut charge = Handles::new(&self.sms_charge);
+                let mut charge = self.sms_charge.batch();
                 for row in facts {
                     sms.get(&[source, row.call_type, row.destination]).inc();
                     if let Some(count) = row.units.filter(|n| n.is_finite() && *n >= 0.0) {
                         units.get(&[source, row.call_type]).inc_by(count);
                     }
-                    if let Some(amount) = row.charge {
-                        charge.get(&[source, row.currency]).inc_by(amount.max(0.0));
+                    if let Some(micros) = row.charge_micros {
+                        charge.add(&[source, row.currency], micros);
                     }
                 }
             }

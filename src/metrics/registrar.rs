@@ -1,6 +1,7 @@
 //! Creating and registering collectors. A bad definition or a name clash is an error
 //! the agent refuses to start with, never a series that silently vanishes.
 
+use super::exact::ExactCounterVec;
 use prometheus::core::Collector;
 use prometheus::{
     CounterVec, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -57,6 +58,16 @@ impl Registrar<'_> {
         labels: &[&str],
     ) -> Result<CounterVec, MetricsError> {
         self.add(name, CounterVec::new(Opts::new(name, help), labels))
+    }
+
+    /// A counter of exact decimal sums with labels (sums of charges).
+    pub(crate) fn exact_counter(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<ExactCounterVec, MetricsError> {
+        self.add(name, ExactCounterVec::new(name, help, labels))
     }
 
     /// A float gauge with labels.

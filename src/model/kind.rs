@@ -27,6 +27,19 @@ pub enum MissingKey {
     HashContent,
 }
 
+/// Which field of a row holds the other party's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherParty {
+    /// `calleeNumber`: an outbound call.
+    Callee,
+    /// `callerNumber`: an inbound call.
+    Caller,
+    /// `destinationNumber`: an outgoing SMS.
+    Destination,
+    /// `sourceNumber`: an incoming SMS.
+    Source,
+}
+
 impl LogKind {
     /// Every kind, for pre-initialising per-kind series and routing functions.
     pub const ALL: [LogKind; 4] = [
@@ -125,6 +138,44 @@ impl LogKind {
         matches!(self, LogKind::Pstn | LogKind::DirectRouting)
     }
 
+    /// Which field holds the other party's number, from the row's `callType` (calls)
+    /// or `smsType` (SMS). Inbound call types end in `in` (`user_in`, `conf_in`,
+    /// `ByotIn`) or start with `dr_in` (`dr_in_ucap`); outbound ones contain `out`.
+    /// A type that says neither, or none at all, has no known other party: guessing a
+    /// direction would give the user's own country for half the calls.
+    pub fn other_party_field(
+        self,
+        call_type: Option<&str>,
+        sms_type: Option<&str>,
+    ) -> Option<OtherParty> {
+        match self {
+            LogKind::Pstn | LogKind::DirectRouting => {
+                let call_type = call_type?.as_bytes();
+                let ends_in = call_type.len() >= 2
+                    && call_type[call_type.len() - 2..].eq_ignore_ascii_case(b"in");
+                let starts_dr_in = call_type
+                    .get(..5)
+                    .is_some_and(|head| head.eq_ignore_ascii_case(b"dr_in"));
+                if call_type
+                    .windows(3)
+                    .any(|part| part.eq_ignore_ascii_case(b"out"))
+                {
+                    Some(OtherParty::Callee)
+                } else if ends_in || starts_dr_in {
+                    Some(OtherParty::Caller)
+                } else {
+                    None
+                }
+            }
+            LogKind::Sms => match sms_type? {
+                sms if sms.eq_ignore_ascii_case("sms_out") => Some(OtherParty::Destination),
+                sms if sms.eq_ignore_ascii_case("sms_in") => Some(OtherParty::Source),
+                _ => None,
+            },
+            LogKind::PstnBlockedUser => None,
+        }
+    }
+
     /// Whether Graph offers the function only under `beta` (v1.0 answers an error).
     pub fn beta_only(self) -> bool {
         matches!(self, LogKind::Sms | LogKind::PstnBlockedUser)
@@ -145,6 +196,67 @@ impl fmt::Display for LogKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_other_party_is_the_callee_of_outbound_and_the_caller_of_inbound_types() {
+        let field = |kind: LogKind, call_type: &str| kind.other_party_field(Some(call_type), None);
+        for outbound in [
+            "user_out",
+            "user_out_conf",
+            "user_out_transfer",
+            "user_out_forwarding",
+            "conf_out",
+            "ucap_out",
+        ] {
+            assert_eq!(
+                field(LogKind::Pstn, outbound),
+                Some(OtherParty::Callee),
+                "{outbound}"
+            );
+        }
+        for outbound in [
+            "dr_out",
+            "dr_out_user_conf",
+            "dr_out_user_forwarding",
+            "dr_out_user_transfer",
+            "dr_emergency_out",
+            "dr_out_ucap",
+        ] {
+            assert_eq!(
+                field(LogKind::DirectRouting, outbound),
+                Some(OtherParty::Callee),
+                "{outbound}"
+            );
+        }
+        for inbound in ["user_in", "conf_in", "ucap_in", "ByotIn"] {
+            assert_eq!(
+                field(LogKind::Pstn, inbound),
+                Some(OtherParty::Caller),
+                "{inbound}"
+            );
+        }
+        for inbound in ["dr_in", "dr_in_ucap"] {
+            assert_eq!(
+                field(LogKind::DirectRouting, inbound),
+                Some(OtherParty::Caller),
+                "{inbound}"
+            );
+        }
+        assert_eq!(field(LogKind::Pstn, "mystery"), None);
+        assert_eq!(LogKind::Pstn.other_party_field(None, None), None);
+        assert_eq!(
+            LogKind::Sms.other_party_field(None, Some("sms_out")),
+            Some(OtherParty::Destination)
+        );
+        assert_eq!(
+            LogKind::Sms.other_party_field(None, Some("sms_in")),
+            Some(OtherParty::Source)
+        );
+        assert_eq!(
+            LogKind::PstnBlockedUser.other_party_field(Some("user_in"), None),
+            None
+        );
+    }
 
     #[test]
     fn every_kind_round_trips_its_source_type_and_names_are_distinct() {

@@ -5,7 +5,7 @@
 //! timestamp, or a missing `id` on a call row, makes a row unusable. Which field is the
 //! timestamp and which the key comes from the row's [`LogKind`].
 
-use super::{Amount, BadRow, DedupeKey, LogKind, MissingKey, Timestamp};
+use super::{Amount, BadRow, DedupeKey, LogKind, MissingKey, OtherParty, Timestamp};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -48,6 +48,12 @@ pub struct Row<'a> {
     pub sms_units: Option<f64>,
     /// `userBlockMode` (blocked users): `blocked`, `unblocked`, `unknownFutureValue`.
     pub block_mode: Option<Cow<'a, str>>,
+    /// The other party's number: `calleeNumber` of an outbound call, `callerNumber` of
+    /// an inbound one; `destinationNumber` of an outgoing SMS, `sourceNumber` of an
+    /// incoming one (see [`LogKind::other_party_field`]).
+    pub other_party_number: Option<Cow<'a, str>>,
+    /// `userId`.
+    pub user_id: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +97,16 @@ struct Fields<'a> {
     call_charge: Option<&'a RawValue>,
     #[serde(borrow, default)]
     user_block_mode: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    callee_number: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    caller_number: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    destination_number: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    source_number: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    user_id: Option<&'a RawValue>,
 }
 
 fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
@@ -144,13 +160,22 @@ impl<'a> Row<'a> {
         let start_json = timestamp.map(RawValue::get).ok_or(BadRow::BadStart)?;
         let start_text = string(timestamp).ok_or(BadRow::BadStart)?;
         let start = Timestamp::parse(&start_text).map_err(|_| BadRow::BadStart)?;
+        let call_type = string(fields.call_type);
+        let sms_type = string(fields.sms_type);
+        let other_party = match kind.other_party_field(call_type.as_deref(), sms_type.as_deref()) {
+            Some(OtherParty::Callee) => fields.callee_number,
+            Some(OtherParty::Caller) => fields.caller_number,
+            Some(OtherParty::Destination) => fields.destination_number,
+            Some(OtherParty::Source) => fields.source_number,
+            None => None,
+        };
         Ok(Row {
             raw,
             id,
             start,
             start_json,
             duration_seconds: fields.duration.and_then(|d| d.get().parse::<f64>().ok()),
-            call_type: string(fields.call_type),
+            call_type,
             charge: amount(charge),
             connection_charge: amount(fields.connection_charge),
             currency: string(fields.currency),
@@ -159,9 +184,11 @@ impl<'a> Row<'a> {
             license_capability: string(fields.license_capability),
             other_party_country: string(fields.other_party_country_code),
             destination_context: string(fields.destination_context),
-            sms_type: string(fields.sms_type),
+            sms_type,
             sms_units: fields.sms_units.and_then(|v| v.get().parse::<f64>().ok()),
             block_mode: string(fields.user_block_mode),
+            other_party_number: string(other_party),
+            user_id: string(fields.user_id),
         })
     }
 

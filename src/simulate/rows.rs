@@ -92,6 +92,12 @@ pub(super) const COUNTRIES: &[(&str, &str, &str, &str, f64)] = &[
     ("IN", "91", "USD", "India", 0.12),
     ("CU", "53", "USD", "Cuba", 1.10),
     ("SO", "252", "USD", "Somalia", 1.45),
+    ("CA", "1", "CAD", "Canada", 0.02),
+    ("DO", "1", "USD", "Dominican Republic", 0.25),
+    ("JM", "1", "USD", "Jamaica", 0.30),
+    ("MX", "52", "MXN", "Mexico", 0.06),
+    ("BR", "55", "BRL", "Brazil", 0.08),
+    ("IT", "39", "EUR", "Italy", 0.03),
 ];
 
 pub(super) fn country(
@@ -115,9 +121,7 @@ pub(super) fn guid(random: &mut CallRandom) -> String {
     )
 }
 
-pub(super) fn number(random: &mut CallRandom, calling_code: &str) -> String {
-    format!("+{calling_code}{:09}", random.next_u64() % 1_000_000_000)
-}
+pub(super) use super::numbers::number;
 
 pub(super) fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "null".into())
@@ -200,10 +204,10 @@ pub(super) fn pstn(
         ])
     };
     let (caller, callee) = if outbound {
-        (number(random, home.1), number(random, other.1))
+        (number(random, home.0), number(random, other.0))
     } else {
         let from = COUNTRIES[random.below(COUNTRIES.len())];
-        (number(random, from.1), number(random, home.1))
+        (number(random, from.0), number(random, home.0))
     };
     let id = guid(random);
     let user_id = (!bot).then(|| guid(random));
@@ -313,9 +317,9 @@ pub(super) fn direct_routing(call: &CallCore, random: &mut CallRandom, out: &mut
     let caller = if inbound && random.unit() < 0.05 {
         "anonymous".to_owned()
     } else {
-        number(random, home.1)
+        number(random, home.0)
     };
-    let callee_country = COUNTRIES[random.below(COUNTRIES.len())].1;
+    let callee_country = COUNTRIES[random.below(COUNTRIES.len())].0;
     let callee = number(random, callee_country);
     let locations = ["USWE", "USEA", "EUNO", "EUWE", "APSE"];
     let id = guid(random);

@@ -8,8 +8,9 @@ use super::random::CallRandom;
 use super::rows::{COUNTRIES, USERS, country, guid, money, number, optional, quoted};
 use std::fmt::Write;
 
-/// Countries whose external numbers Graph shows partly masked.
-const MASKED: &[&str] = &["DE", "FR", "NO"];
+/// Countries whose external numbers Graph shows partly masked (CA: the area code stays
+/// visible, so the country can still be known; NO shares +47 with SJ, so it cannot).
+const MASKED: &[&str] = &["DE", "FR", "NO", "CA"];
 
 /// `+4930123456789` as `+4930123456***` for a masked country.
 fn shown(number: String, country: &str) -> String {
@@ -41,8 +42,8 @@ pub(super) fn sms(call: &CallCore, random: &mut CallRandom, out: &mut String) {
         (other.4 / 6.0).max(0.04)
     };
     let as_string = random.unit() < 0.05;
-    let user_number = number(random, home.1);
-    let external = shown(number(random, other.1), other.0);
+    let user_number = number(random, home.0);
+    let external = shown(number(random, other.0), other.0);
     let (source, destination) = if outbound {
         (user_number, external)
     } else {
@@ -90,7 +91,7 @@ pub(super) fn blocked_user(
 ) {
     let person = &USERS[user.below(USERS.len())];
     let user_id = guid(user);
-    let telephone = number(user, country(person.country).1);
+    let telephone = number(user, country(person.country).0);
     let mode = if call.slot.rem_euclid(2) == 0 {
         "blocked"
     } else {

@@ -3,7 +3,7 @@
 //! write the buffer as it is; OTLP and redaction read the envelope from the typed
 //! fields and touch only the raw row, so no sink parses an event it was handed.
 
-use crate::model::LogKind;
+use crate::model::{CountryCode, LogKind, UserAttributes};
 use crate::time::Timestamp;
 use std::borrow::Cow;
 use std::ops::Range;
@@ -52,6 +52,10 @@ pub struct Envelope {
     pub call_id: Option<Box<str>>,
     /// The row's `callType`, when it has one.
     pub call_type: Option<Box<str>>,
+    /// `other_party_country`, when known.
+    pub other_party_country: Option<CountryCode>,
+    /// `user`: the directory attributes of the row's user, when known.
+    pub user: Option<Arc<UserAttributes>>,
 }
 
 impl Batch {
@@ -111,7 +115,13 @@ pub(crate) fn batch_of(rows: &[&str]) -> Batch {
     let (mut lines, mut events) = (Vec::new(), Vec::new());
     for raw in rows {
         let row = crate::model::Row::parse(raw).expect("a valid test row");
-        events.push(encoder.encode(&row, observed, &observed.to_string(), &mut lines));
+        events.push(encoder.encode(
+            &row,
+            &crate::model::Enrichment::NONE,
+            observed,
+            &observed.to_string(),
+            &mut lines,
+        ));
     }
     Batch {
         lines: lines.into(),

@@ -215,6 +215,20 @@ fn body(batch: &Batch, index: usize) -> Result<AnyValue, serde_json::Error> {
     if let Some(call) = any_value::from_json(batch.call(index))? {
         map.insert(Key::from("call"), call);
     }
+    if let Some(country) = envelope.other_party_country {
+        map.insert(
+            Key::from("other_party_country"),
+            text(country.as_str().to_owned()),
+        );
+    }
+    if let Some(user) = &envelope.user {
+        let attributes = user
+            .values()
+            .iter()
+            .map(|(key, value)| (Key::from(key.clone()), text(value.clone())))
+            .collect();
+        map.insert(Key::from("user"), AnyValue::Map(Box::new(attributes)));
+    }
     Ok(AnyValue::Map(Box::new(map)))
 }
 

@@ -1,10 +1,11 @@
 //! Turning one page into the batch of its new rows.
 
 use super::{SourceError, blocking};
+use crate::enrich;
 use crate::event::EventEncoder;
 use crate::graph::Page;
 use crate::metrics::{CallFacts, SourceTelemetry};
-use crate::model::{BadRow, DedupeKey, LogKind, Row};
+use crate::model::{BadRow, DedupeKey, Enrichment, LogKind, Row};
 use crate::sinks::Batch;
 use crate::state::SourceState;
 use crate::time::Timestamp;
@@ -109,8 +110,12 @@ impl Preparer {
                 duplicates += 1;
                 continue;
             }
-            events.push(encoder.encode(row, observed, &observed_text, &mut lines));
-            let call = CallFacts::of(row, kind);
+            let enrichment = Enrichment {
+                other_party_country: enrich::other_party_country(row),
+                user: None,
+            };
+            events.push(encoder.encode(row, &enrichment, observed, &observed_text, &mut lines));
+            let call = CallFacts::of(row, kind).with_enrichment(&enrichment);
             if let Some(seconds) = call.plan_seconds().filter(|_| kind == LogKind::Pstn) {
                 let month = month_of(row.start);
                 match plan_usage

@@ -1,0 +1,242 @@
+//! The other party's country from its E.164 number, with Google's libphonenumber
+//! metadata (the `rlibphonenumber` port). A country is given only when the digits
+//! prove it: a calling code that belongs to one country (`+49` is DE), a NANP area
+//! code (`+1 416` is CA, `+1 809` is DO: never "+1 means US"), or, for the other shared
+//! codes (`+7`, `+44`, `+39`, ...), a whole number libphonenumber places in one region.
+//! A masked number (`+4930123***`) is read up to its first `*` and gets no more than
+//! that prefix proves.
+
+use crate::model::CountryCode;
+use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumber};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+/// What a calling code says by itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Code {
+    /// Not a calling code.
+    Unassigned,
+    /// A code of exactly one country.
+    Country(CountryCode),
+    /// A code several countries share: the national digits decide.
+    Shared,
+}
+
+/// The calling codes (1 to 3 digits; no code is a prefix of another) and, for the
+/// NANP, the country of each area code seen so far.
+struct Codes {
+    by_code: Vec<Code>,
+    /// Index: the area code (0..1000); value: the country's two letters as a u16, 0 while unknown.
+    nanp: Vec<AtomicU16>,
+}
+
+static CODES: LazyLock<Codes> = LazyLock::new(|| {
+    let mut by_code = vec![Code::Unassigned; 1000];
+    for code in PHONE_NUMBER_UTIL.get_supported_calling_codes() {
+        let Some(slot) = usize::try_from(code)
+            .ok()
+            .and_then(|code| by_code.get_mut(code))
+        else {
+            continue;
+        };
+        let countries: Vec<CountryCode> = PHONE_NUMBER_UTIL
+            .get_regions_for_country_calling_code(code)
+            .map(|regions| {
+                regions
+                    .filter_map(|region| CountryCode::parse(&region.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        *slot = match countries.as_slice() {
+            [] => Code::Unassigned, // non-geographic (+800, +882, ...): no country
+            [one] => Code::Country(*one),
+            _ => Code::Shared,
+        };
+    }
+    Codes {
+        by_code,
+        nanp: (0..1000).map(|_| AtomicU16::new(0)).collect(),
+    }
+});
+
+fn pack(country: CountryCode) -> u16 {
+    let bytes = country.as_str().as_bytes();
+    u16::from_be_bytes([bytes[0], bytes[1]])
+}
+
+fn unpack(packed: u16) -> Option<CountryCode> {
+    let [a, b] = packed.to_be_bytes();
+    std::str::from_utf8(&[a, b])
+        .ok()
+        .and_then(CountryCode::parse)
+}
+
+/// The digits of an international number up to its first `*`, and whether it was masked.
+/// `None` when it is not written internationally (`+...`): a national number's country
+/// is the caller's, which the row does not say for sure.
+fn digits(number: &str) -> Option<(Vec<u8>, bool)> {
+    let number = number.trim();
+    let number = number.strip_prefix("tel:").unwrap_or(number);
+    let rest = number.strip_prefix('+')?;
+    let mut digits = Vec::with_capacity(16);
+    for byte in rest.bytes() {
+        match byte {
+            b'0'..=b'9' => digits.push(byte - b'0'),
+            b'*' | b'X' | b'x' => return Some((digits, true)),
+            b' ' | b'-' | b'.' | b'(' | b')' => {}
+            _ => return None,
+        }
+    }
+    (digits.len() <= 15).then_some((digits, false))
+}
+
+fn value(digits: &[u8]) -> usize {
+    digits
+        .iter()
+        .fold(0, |total, digit| total * 10 + usize::from(*digit))
+}
+
+/// The region libphonenumber gives the whole number `+{code}{national}`, when it is
+/// valid. The number is built from its digits rather than parsed from text: parsing
+/// would repeat the normalisation `digits` already did, at several times the cost.
+fn region_of(code: usize, national: &[u8]) -> Option<CountryCode> {
+    let zeros = national.iter().take_while(|digit| **digit == 0).count();
+    let number = PhoneNumber {
+        country_code: i32::try_from(code).ok()?,
+        national_number: u64::try_from(value(national)).ok()?,
+        italian_leading_zero: (zeros > 0).then_some(true),
+        number_of_leading_zeros: (zeros > 1).then(|| i32::try_from(zeros).ok()).flatten(),
+        ..PhoneNumber::default()
+    };
+    let region = PHONE_NUMBER_UTIL.get_region_for_number(&number)?;
+    CountryCode::parse(&region.to_string())
+}
+
+/// The country of a NANP number from its area code (`national` starts with it).
+fn nanp(national: &[u8], masked: bool) -> Option<CountryCode> {
+    if !masked && national.len() != 10 {
+        return None; // not a NANP number: too short or too long
+    }
+    let area = national.get(..3)?;
+    let slot = &CODES.nanp[value(area)];
+    if let Some(known) = unpack(slot.load(Ordering::Relaxed)) {
+        return Some(known);
+    }
+    let found = if !masked {
+        region_of(1, national)
+    } else {
+        // Only the area code (and maybe the exchange's first digits) is shown: ask about
+        // numbers that complete it, and answer only if every valid one agrees.
+        let mut agreed = None;
+        for fill in 2..=9 {
+            let mut whole = national[..national.len().min(10)].to_vec();
+            whole.resize(10, fill);
+            match (agreed, region_of(1, &whole)) {
+                (_, None) => {}
+                (None, Some(country)) => agreed = Some(country),
+                (Some(before), Some(country)) if before == country => {}
+                (Some(_), Some(_)) => return None,
+            }
+        }
+        agreed
+    };
+    if let Some(country) = found {
+        slot.store(pack(country), Ordering::Relaxed);
+    }
+    found
+}
+
+/// The country of an international number, when its digits prove one.
+pub fn country_of_number(number: &str) -> Option<CountryCode> {
+    let (digits, masked) = digits(number)?;
+    let codes = &*CODES;
+    for length in 1..=3 {
+        let code = digits.get(..length)?;
+        match codes.by_code[value(code)] {
+            Code::Unassigned => continue,
+            Code::Country(country) => return Some(country),
+            Code::Shared if value(code) == 1 => return nanp(&digits[1..], masked),
+            Code::Shared => {
+                return (!masked)
+                    .then(|| region_of(value(code), &digits[length..]))
+                    .flatten();
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn country(number: &str) -> Option<String> {
+        country_of_number(number).map(|code| code.to_string())
+    }
+
+    #[test]
+    fn nanp_numbers_resolve_by_area_code_not_by_plus_one() {
+        assert_eq!(country("+16505550100").as_deref(), Some("US"));
+        assert_eq!(country("+14165550123").as_deref(), Some("CA"));
+        assert_eq!(country("+18095550123").as_deref(), Some("DO"));
+        assert_eq!(country("+18765550123").as_deref(), Some("JM"));
+        assert_eq!(country("+12684621234").as_deref(), Some("AG"));
+        assert_eq!(country("+1 (604) 555-0199").as_deref(), Some("CA"));
+    }
+
+    #[test]
+    fn single_country_codes_and_shared_codes_with_whole_numbers_resolve() {
+        assert_eq!(country("+4930123456").as_deref(), Some("DE"));
+        assert_eq!(country("+442071838750").as_deref(), Some("GB"));
+        assert_eq!(country("+74951234567").as_deref(), Some("RU"));
+        assert_eq!(country("+77172123456").as_deref(), Some("KZ"));
+        assert_eq!(country("+390612345678").as_deref(), Some("IT"));
+        assert_eq!(country("+81312345678").as_deref(), Some("JP"));
+        assert_eq!(country("+5511987654321").as_deref(), Some("BR"));
+    }
+
+    #[test]
+    fn masked_numbers_get_only_what_their_prefix_proves() {
+        assert_eq!(
+            country("+4930123***").as_deref(),
+            Some("DE"),
+            "+49 is Germany alone"
+        );
+        assert_eq!(country("+33142******").as_deref(), Some("FR"));
+        assert_eq!(
+            country("+1416555****").as_deref(),
+            Some("CA"),
+            "the area code is shown"
+        );
+        assert_eq!(country("+1809*******").as_deref(), Some("DO"));
+        assert_eq!(
+            country("+14*********"),
+            None,
+            "an incomplete area code proves nothing"
+        );
+        assert_eq!(country("+1**********"), None);
+        assert_eq!(
+            country("+44207******"),
+            None,
+            "+44 is shared with GG, JE, IM"
+        );
+        assert_eq!(country("+7495*******"), None, "+7 is shared by RU and KZ");
+        assert_eq!(country("+***********"), None);
+    }
+
+    #[test]
+    fn numbers_that_are_not_international_or_not_numbers_have_no_country() {
+        assert_eq!(country("06501234567"), None);
+        assert_eq!(country("anonymous"), None);
+        assert_eq!(country(""), None);
+        assert_eq!(country("+"), None);
+        assert_eq!(country("+80012345678"), None, "+800 is no country");
+        assert_eq!(country("+1234567890123456789"), None);
+        assert_eq!(country("+1999"), None);
+        assert_eq!(
+            country("+1650555010"),
+            None,
+            "nine national digits are no NANP number"
+        );
+    }
+}
