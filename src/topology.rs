@@ -94,7 +94,8 @@ pub fn http_client_trusting(ca_file: Option<&std::path::Path>) -> Result<reqwest
         .map_err(|error| format!("cannot build the HTTP client: {error}"))
 }
 
-fn build_client(
+/// The Graph client of one source (its token source, endpoint, rate cap and retries).
+pub(crate) fn build_client(
     config: &SourceConfig,
     http: &reqwest::Client,
     retry: RetryPolicy,

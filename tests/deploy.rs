@@ -185,6 +185,7 @@ fn every_shipped_agent_config_validates() {
     for config in [
         deploy("docker/pstn-agent.toml"),
         deploy("compose/pstn-agent.toml"),
+        deploy("vector/pstn-agent-stdout.toml"),
         configmap,
     ] {
         succeeds(
@@ -196,6 +197,47 @@ fn every_shipped_agent_config_validates() {
                 .env("GRAPH_CLIENT_SECRET", "s"),
         );
     }
+}
+
+#[test]
+fn vector_and_fluent_bit_configs_parse_and_wire_every_input() {
+    let Some(_) = node_checker() else {
+        return;
+    };
+    for config in [
+        deploy("vector/vector.yaml"),
+        deploy("vector/vector-exec.yaml"),
+    ] {
+        succeeds(node_checker().unwrap().arg("vector").arg(config));
+    }
+    succeeds(
+        node_checker()
+            .unwrap()
+            .arg("fluent-bit")
+            .arg(deploy("fluent-bit/fluent-bit.yaml")),
+    );
+}
+
+#[test]
+fn the_telegraf_config_runs_the_agent_with_a_json_execd_input() {
+    // Telegraf is not installable here: TOML, and the keys its execd input needs.
+    let text = std::fs::read_to_string(deploy("telegraf/telegraf.conf")).unwrap();
+    let config: toml::Table = text.parse().unwrap();
+    let execd = &config["inputs"]["execd"][0];
+    assert_eq!(execd["data_format"].as_str(), Some("json"));
+    let command: Vec<&str> = execd["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(toml::Value::as_str)
+        .collect();
+    assert_eq!(command.first(), Some(&"pstn-agent"));
+    assert!(command.contains(&"--config"));
+    assert!(
+        config["outputs"]
+            .as_table()
+            .is_some_and(|outputs| !outputs.is_empty())
+    );
 }
 
 #[test]

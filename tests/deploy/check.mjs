@@ -4,6 +4,8 @@
 //   node check.mjs servicemonitor FILE   validate against the ServiceMonitor CRD schema
 //   node check.mjs configmap FILE KEY    print data[KEY] of a ConfigMap
 //   node check.mjs collector FILE        every pipeline component defined, every defined one used
+//   node check.mjs vector FILE           every input names a defined source or transform
+//   node check.mjs fluent-bit FILE       inputs tagged, every output matches an input's tag
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -59,6 +61,37 @@ if (command === "servicemonitor") {
   }
   if (problems.length) fail(problems.join("; "));
   console.log(`${file}: ${Object.keys(pipelines).length} pipeline(s) wired`);
+} else if (command === "vector") {
+  // Neither Vector nor `vector validate` is installable here: YAML, and the wiring.
+  const problems = [];
+  const defined = new Set([...Object.keys(document?.sources ?? {}), ...Object.keys(document?.transforms ?? {})]);
+  if (Object.keys(document?.sources ?? {}).length === 0) problems.push("no sources");
+  if (Object.keys(document?.sinks ?? {}).length === 0) problems.push("no sinks");
+  for (const section of ["transforms", "sinks"]) {
+    for (const [name, component] of Object.entries(document?.[section] ?? {})) {
+      if (typeof component?.type !== "string") problems.push(`${section}.${name} has no type`);
+      for (const input of component?.inputs ?? []) {
+        if (!defined.has(input) && !defined.has(input.split(".")[0])) problems.push(`${section}.${name} reads undefined ${input}`);
+      }
+    }
+  }
+  if (problems.length) fail(problems.join("; "));
+  console.log(`${file}: ${defined.size} source(s) and transform(s) wired`);
+} else if (command === "fluent-bit") {
+  // Fluent Bit is not installable here either: YAML, and every output fed.
+  const problems = [];
+  const inputs = document?.pipeline?.inputs ?? [];
+  const outputs = document?.pipeline?.outputs ?? [];
+  if (inputs.length === 0 || outputs.length === 0) problems.push("pipeline needs inputs and outputs");
+  for (const input of inputs) {
+    if (!input?.name || !input?.tag) problems.push(`input ${JSON.stringify(input)} needs name and tag`);
+  }
+  const matches = (pattern, tag) => new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(tag);
+  for (const output of outputs) {
+    if (!inputs.some((input) => matches(String(output?.match ?? ""), String(input?.tag)))) problems.push(`output ${output?.name} matches no input`);
+  }
+  if (problems.length) fail(problems.join("; "));
+  console.log(`${file}: ${inputs.length} input(s), ${outputs.length} output(s)`);
 } else {
   fail(`unknown command ${command}`);
 }

@@ -1,0 +1,280 @@
+//! The source as a component of another Rust pipeline: a stream of batches of new
+//! Graph rows, each one acknowledged by the embedding program.
+//!
+//! [`EmbeddedSource`] runs the agent's own source (the same planner, Graph client,
+//! deduplication and SQLite state) with one sink: the embedding program. Progress is
+//! committed only when a [`Delivery`] is [accepted](Delivery::accept); a batch that is
+//! rejected or dropped is offered again, and after a restart on the same `data_dir`
+//! every accepted row stays delivered and every other row is offered again.
+//!
+//! The crate documentation shows a complete program; `examples/embed.rs` runs one
+//! against the simulated tenant.
+
+mod delivery;
+
+pub use crate::config::{Config, ConfigError, Environment, SourceConfig};
+pub use crate::model::LogKind;
+pub use crate::retry::RetryPolicy;
+pub use crate::sinks::{Batch, Envelope, EventSpan};
+pub use crate::source::SourceError;
+pub use crate::time::{Clock, ManualClock, SharedClock, SystemClock, Timestamp};
+pub use delivery::{Ack, Delivery, Event};
+
+use crate::metrics::{Metrics, SourceCadence};
+use crate::shutdown::{ShutdownTrigger, shutdown_pair};
+use crate::sinks::{DeadLetters, SinkHandle, SinkTaskOptions};
+use crate::source::{SinkRetry, Source, SourceOutcome, SourceParts};
+use crate::state::StateStore;
+use delivery::{ChannelSink, Offer};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Why an embedded source could not start, or why it stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// The configuration is not valid: one problem per line, each naming its key.
+    #[error("{0}")]
+    Config(String),
+    /// The configuration names no source by that name.
+    #[error("the configuration has no source named {0:?}")]
+    UnknownSource(String),
+    /// Something the source needs could not be set up (state, HTTP client, credentials).
+    #[error("cannot start the source: {0}")]
+    Setup(String),
+    /// The source stopped: a poll failed (with [`EmbeddedSourceBuilder::once`]), or a
+    /// permanent error such as wrong credentials.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The source's task ended abnormally.
+    #[error("the source's task ended abnormally: {0}")]
+    Internal(String),
+}
+
+/// How to start an [`EmbeddedSource`]: see [`EmbeddedSource::builder`].
+#[derive(Debug, Clone)]
+pub struct EmbeddedSourceBuilder {
+    config: SourceConfig,
+    data_dir: PathBuf,
+    clock: SharedClock,
+    retry: RetryPolicy,
+    once: bool,
+}
+
+/// A running source whose batches go to the embedding program. Read it with
+/// [`next_batch`](EmbeddedSource::next_batch); dropping it stops the source (what was
+/// accepted is committed, nothing else is).
+#[derive(Debug)]
+pub struct EmbeddedSource {
+    name: Arc<str>,
+    offers: mpsc::Receiver<Offer>,
+    task: Option<JoinHandle<Result<(), SourceError>>>,
+    trigger: ShutdownTrigger,
+}
+
+impl EmbeddedSource {
+    /// Starts describing a source: `config` is one `[sources.NAME]` table (see
+    /// [`Config::parse`] and [`Config::load`]), `data_dir` where its progress is kept.
+    pub fn builder(config: SourceConfig, data_dir: impl Into<PathBuf>) -> EmbeddedSourceBuilder {
+        EmbeddedSourceBuilder {
+            config,
+            data_dir: data_dir.into(),
+            clock: Arc::new(SystemClock),
+            retry: RetryPolicy::default(),
+            once: false,
+        }
+    }
+
+    /// The source named `name` of an agent configuration, keeping its progress in the
+    /// configuration's `data_dir`.
+    pub fn from_config(config: &Config, name: &str) -> Result<EmbeddedSourceBuilder, EmbedError> {
+        let source = config
+            .sources
+            .iter()
+            .find(|source| source.name == name)
+            .ok_or_else(|| EmbedError::UnknownSource(name.to_owned()))?;
+        Ok(EmbeddedSource::builder(
+            source.clone(),
+            config.data_dir.clone(),
+        ))
+    }
+
+    /// The source `[sources.NAME]` of configuration text in the agent's format (with
+    /// `data_dir`); the `[sinks]` tables may be left out, the embedding program is the
+    /// sink. Relative paths are taken from `base`; `${VAR}` from `environment`.
+    pub fn from_toml(
+        text: &str,
+        name: &str,
+        base: &Path,
+        environment: &Environment,
+    ) -> Result<EmbeddedSourceBuilder, EmbedError> {
+        let invalid = |lines: Vec<String>| EmbedError::Config(lines.join("\n"));
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|error: toml::de::Error| invalid(vec![error.message().to_owned()]))?;
+        if !table.contains_key("sinks") {
+            // The agent's format asks for a sink; the embedding program stands in for it.
+            let mut sink = toml::Table::new();
+            sink.insert("type".into(), "console".into());
+            sink.insert("inputs".into(), vec![toml::Value::from(name)].into());
+            let mut sinks = toml::Table::new();
+            sinks.insert("embedding_program".into(), sink.into());
+            table.insert("sinks".into(), sinks.into());
+        }
+        let config = Config::parse(&table.to_string(), base, environment)
+            .map_err(|problems| invalid(ConfigError::Invalid(problems).lines()))?;
+        EmbeddedSource::from_config(&config, name)
+    }
+
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next batch of new rows. `None` once the source has ended: after one poll with
+    /// [`EmbeddedSourceBuilder::once`], otherwise only after a permanent error, which is
+    /// returned first as `Some(Err(..))`.
+    ///
+    /// Answer each batch before asking for the next: the source waits for the answer.
+    pub async fn next_batch(&mut self) -> Option<Result<Delivery, EmbedError>> {
+        if let Some(offer) = self.offers.recv().await {
+            return Some(Ok(Delivery::new(offer, self.name.clone())));
+        }
+        let task = self.task.take()?;
+        match task.await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(Err(EmbedError::Source(error))),
+            Err(error) => Some(Err(EmbedError::Internal(error.to_string()))),
+        }
+    }
+
+    /// Stops the source at its next safe point and waits for it: whatever was accepted
+    /// is committed, a batch not yet accepted is offered again next time.
+    pub async fn stop(mut self) -> Result<(), EmbedError> {
+        self.trigger.trigger();
+        self.offers.close();
+        while let Some(offer) = self.offers.recv().await {
+            drop(Delivery::new(offer, self.name.clone()));
+        }
+        match self.task.take() {
+            Some(task) => match task.await {
+                Ok(Ok(()) | Err(SourceError::Interrupted)) => Ok(()),
+                Ok(Err(error)) => Err(EmbedError::Source(error)),
+                Err(error) => Err(EmbedError::Internal(error.to_string())),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for EmbeddedSource {
+    fn drop(&mut self) {
+        self.trigger.trigger();
+    }
+}
+
+impl EmbeddedSourceBuilder {
+    /// Where "now" comes from (default: the system clock).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How Graph requests are retried, and how soon a rejected batch is offered again
+    /// (default: 1 s doubling up to 60 s, with jitter).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Poll once (everything due now: the first time, the `lookback` backfill), then
+    /// end the stream. A rejected batch is then offered again only until the source's
+    /// `retry_max_duration`, after which the stream ends with the error.
+    pub fn once(mut self) -> Self {
+        self.once = true;
+        self
+    }
+
+    /// Opens the source's state, builds its Graph client and starts polling.
+    /// Must be called within a tokio runtime.
+    pub async fn start(self) -> Result<EmbeddedSource, EmbedError> {
+        let EmbeddedSourceBuilder {
+            config,
+            data_dir,
+            clock,
+            retry,
+            once,
+        } = self;
+        let setup = |message: String| EmbedError::Setup(message);
+        let metrics = Metrics::new().map_err(|error| setup(error.to_string()))?;
+        let cadence = SourceCadence {
+            poll_interval: config.poll_interval,
+            real_poll_interval: clock.real_duration(config.poll_interval),
+        };
+        let telemetry = metrics.source(&config.name, config.kind, cadence);
+        let http =
+            crate::topology::http_client_trusting(config.ca_file.as_deref()).map_err(setup)?;
+        let graph_retry = RetryPolicy {
+            max_elapsed: once
+                .then_some(config.retry_max_duration)
+                .or(retry.max_elapsed),
+            ..retry
+        };
+        let client = crate::topology::build_client(&config, &http, graph_retry, &telemetry)
+            .map_err(setup)?;
+        let store = StateStore::open(&data_dir).map_err(|error| setup(error.to_string()))?;
+        let state = store
+            .source(&config.name, config.kind.source_type(), &config.tenant_id)
+            .map_err(|error| setup(error.to_string()))?;
+        let name: Arc<str> = config.name.as_str().into();
+        let (sender, offers) = mpsc::channel(1);
+        let sink = ChannelSink {
+            name: name.clone(),
+            offers: sender,
+        };
+        let options = SinkTaskOptions {
+            telemetry: metrics.sink(&name),
+            dead_letters: DeadLetters::new(&data_dir, &name, metrics.dead_letters(&name)),
+            retry_max_duration: config.retry_max_duration,
+        };
+        let (handle, _sink_task) = SinkHandle::spawn(&name, Box::new(sink), options);
+        let (trigger, shutdown) = shutdown_pair();
+        let parts = SourceParts {
+            config,
+            client,
+            state,
+            sinks: vec![handle],
+            clock,
+            shutdown,
+            sink_retry: SinkRetry {
+                policy: retry,
+                bounded: once,
+            },
+            metrics,
+            telemetry,
+        };
+        let source = Source::new(parts).await?;
+        let task = tokio::spawn(run(source, once));
+        Ok(EmbeddedSource {
+            name,
+            offers,
+            task: Some(task),
+            trigger,
+        })
+    }
+}
+
+/// Runs the source: one poll, or until shutdown or a permanent error.
+async fn run(mut source: Source, once: bool) -> Result<(), SourceError> {
+    if once {
+        return match source.poll_once().await {
+            Ok(_) | Err(SourceError::Interrupted) => Ok(()),
+            Err(error) => Err(error),
+        };
+    }
+    match source.run().await {
+        SourceOutcome::Stopped => Ok(()),
+        SourceOutcome::Failed(error) => Err(error),
+    }
+}
