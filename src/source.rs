@@ -3,16 +3,18 @@
 //! after all of them accepted.
 
 mod delivery;
+mod error;
 mod fetch;
 mod page;
 mod progress;
 
 pub use delivery::SinkRetry;
+pub use error::{SourceError, SourceOutcome};
 pub use progress::PollSummary;
 
 use crate::config::SourceConfig;
 use crate::event::EventEncoder;
-use crate::graph::{GraphClient, GraphError};
+use crate::graph::GraphClient;
 use crate::metrics::{Metrics, SourceTelemetry};
 use crate::model::LogKind;
 use crate::planner::{SweepLadder, plan};
@@ -22,63 +24,6 @@ use crate::state::{Commit, SourceState, StateError};
 use crate::time::{Clock, SharedClock, SystemClock, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Why a poll of a source ended early.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// Graph could not be read (after retries).
-    #[error(transparent)]
-    Graph(#[from] GraphError),
-    /// State could not be read or written.
-    #[error("state: {0}")]
-    State(#[from] StateError),
-    /// A sink kept refusing a batch (only when retries are bounded, as with --once).
-    #[error(transparent)]
-    Sink(#[from] crate::sinks::SinkError),
-    /// Shutdown was asked for; nothing half-done was committed.
-    #[error("interrupted by shutdown")]
-    Interrupted,
-    /// A blocking task died.
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-impl SourceError {
-    /// A fixed text for the unauthenticated `/readyz`: never a peer's words, a host
-    /// or a path (those go to the log).
-    pub fn readiness_reason(&self) -> String {
-        let reason = match self {
-            SourceError::Graph(error) => error.reason().as_str(),
-            SourceError::State(_) => "state",
-            SourceError::Sink(_) => "sink",
-            SourceError::Interrupted => "interrupted",
-            SourceError::Internal(_) => "internal",
-        };
-        format!("last poll failed: {reason}")
-    }
-
-    /// Whether the source should stop instead of trying again next poll: the
-    /// credentials are wrong, or a sink can never take a batch again (its stdout was
-    /// closed: like other Unix tools, the agent ends, with what was delivered committed).
-    pub fn stops_source(&self) -> bool {
-        match self {
-            SourceError::Graph(error) => error.stops_source(),
-            SourceError::Sink(error) => {
-                !error.is_retryable() && error.scope == crate::sinks::Scope::Batch
-            }
-            _ => false,
-        }
-    }
-}
-
-/// How a long-running source ended.
-#[derive(Debug)]
-pub enum SourceOutcome {
-    /// Shutdown was asked for.
-    Stopped,
-    /// A permanent error (wrong credentials) stopped it.
-    Failed(SourceError),
-}
 
 /// Everything a source needs, built by the topology.
 #[derive(Debug)]
