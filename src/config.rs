@@ -13,7 +13,7 @@ mod suggest;
 
 pub use crate::model::Secret;
 pub use azure_logs::{
-    AzureLogsIngestionConfig, DEFAULT_MONITOR_SCOPE, default_stream, default_table,
+    AzureLogsIngestionConfig, DEFAULT_MONITOR_SCOPE, default_stream, default_table, pascal_case,
 };
 pub use duration::{format_duration, parse_duration};
 pub use fields::Problems;

@@ -50,7 +50,8 @@ pub fn default_table(kind: LogKind) -> String {
     format!("{}_CL", pascal_case(kind.source_type()))
 }
 
-fn pascal_case(snake: &str) -> String {
+/// `snake_case` → `PascalCase`: stream, table and column names from the agent's own.
+pub fn pascal_case(snake: &str) -> String {
     snake
         .split('_')
         .map(|part| {
@@ -177,17 +178,7 @@ pub(super) fn read(
             }
             ok
         });
-    let gzip = match fields.string("compression", problems).as_deref() {
-        None | Some("gzip") => true,
-        Some("none") => false,
-        Some(other) => {
-            problems.add(
-                &fields.key("compression"),
-                format!("{other:?}: use \"gzip\" or \"none\""),
-            );
-            false
-        }
-    };
+    let gzip = super::otlp::read_compression(fields, problems);
     if problems.0.len() != before {
         return None;
     }

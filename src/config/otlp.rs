@@ -142,17 +142,7 @@ pub(super) fn read(
         }
     }
     let timeout = fields.duration("timeout", Duration::from_secs(10), problems);
-    let gzip = match fields.string("compression", problems).as_deref() {
-        None | Some("gzip") => true,
-        Some("none") => false,
-        Some(other) => {
-            problems.add(
-                &fields.key("compression"),
-                format!("{other:?}: use \"gzip\" or \"none\""),
-            );
-            false
-        }
-    };
+    let gzip = read_compression(fields, problems);
     let ca_file = optional_file(fields, "ca_file", base, problems);
     let certificate = optional_file(fields, "client_certificate", base, problems);
     let key = optional_file(fields, "client_private_key", base, problems);
@@ -199,6 +189,21 @@ fn strong_enough(key: &str) -> bool {
     let mut bytes = key.bytes();
     let first = bytes.next();
     key.len() >= MIN_REDACT_KEY_BYTES && bytes.any(|byte| Some(byte) != first)
+}
+
+/// `compression`: `gzip` (the default) or `none`, for any sink that compresses.
+pub(super) fn read_compression(fields: &mut Fields<'_>, problems: &mut Problems) -> bool {
+    match fields.string("compression", problems).as_deref() {
+        None | Some("gzip") => true,
+        Some("none") => false,
+        Some(other) => {
+            problems.add(
+                &fields.key("compression"),
+                format!("{other:?}: use \"gzip\" or \"none\""),
+            );
+            false
+        }
+    }
 }
 
 pub(super) fn read_redact(

@@ -87,16 +87,7 @@ fn envelope_column(key: &str) -> String {
     if let Some((_, column)) = ENVELOPE_COLUMNS.iter().find(|(k, _)| *k == key) {
         return (*column).to_owned();
     }
-    let pascal: String = key
-        .split('_')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
+    let pascal = crate::config::pascal_case(key);
     let mut name = legal(&pascal);
     while is_reserved(&name) {
         name = prefixed(&name);
