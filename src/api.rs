@@ -4,7 +4,9 @@
 
 mod probe;
 
-pub use probe::{Probe, ProbeError, loopback_for, probe};
+pub use probe::{Probe, probe};
+#[cfg(any(test, feature = "__internals"))]
+pub use probe::{ProbeError, loopback_for};
 
 use crate::http_server::{Body, ServeLimits, full, serve_limited};
 use crate::metrics::Metrics;

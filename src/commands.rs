@@ -8,10 +8,15 @@ pub(crate) mod run;
 pub(crate) mod simulate;
 pub(crate) mod validate;
 
-use pstn_agent::config::ConfigError;
-use pstn_agent::time::{Clock, ScaledClock, SharedClock, SystemClock, Timestamp};
+use crate::cli::{Cli, Command};
+use crate::config::ConfigError;
+use crate::signals::Signals;
+use crate::time::{Clock, ScaledClock, SharedClock, SystemClock, Timestamp};
+use clap::Parser;
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Exit status for a configuration that cannot be used (sysexits EX_CONFIG).
 const EXIT_CONFIG: u8 = 78;
@@ -19,12 +24,78 @@ const EXIT_CONFIG: u8 = 78;
 /// Exit status for a command line that cannot be used (as clap's own errors).
 const EXIT_USAGE: u8 = 2;
 
+/// Environment variables the agent ignores, which `main` removes before any thread
+/// starts: export headers come only from the configuration file, and the OpenTelemetry
+/// exporter would add these to every export (in clear text over plain http) without a word.
+pub const IGNORED_ENVIRONMENT: &[&str] = &[
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+];
+
+/// The `pstn-agent` program, whole: reads the command line, sets up diagnostics and
+/// the runtime, and runs the command. The binary (src/main.rs) is this one call;
+/// `removed` names the [`IGNORED_ENVIRONMENT`] variables it found and removed, which
+/// are warned about once diagnostics are set up.
+pub fn run_command_line(removed: &[&'static str]) -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init(cli.log_format, cli.log_level);
+    for &name in removed {
+        tracing::warn!(
+            variable = name,
+            "ignored: OTLP export headers come only from the configuration file (sinks.NAME.headers)"
+        );
+    }
+    match cli.command {
+        Some(Command::Validate { config }) => validate::run(&config),
+        Some(Command::Healthcheck { config, ready }) => healthcheck::run(&config, ready),
+        #[cfg(feature = "simulator")]
+        Some(Command::Demo {
+            time_scale,
+            calls_per_day,
+            seed,
+            sentinel,
+        }) => {
+            let options = crate::demo::DemoOptions {
+                time_scale,
+                calls_per_day,
+                seed,
+                sentinel,
+            };
+            in_runtime(|signals| demo::run(options, signals))
+        }
+        #[cfg(feature = "simulator")]
+        Some(Command::Simulate(args)) => in_runtime(|signals| simulate::run(*args, signals)),
+        None => in_runtime(|signals| run::run(cli.run, signals)),
+    }
+}
+
+/// Runs an async command on a two-thread runtime, with the signal handlers installed.
+fn in_runtime<F, Fut>(command: F) -> ExitCode
+where
+    F: FnOnce(Signals) -> Fut,
+    Fut: Future<Output = ExitCode>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async { command(crate::signals::watch()).await });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
 /// A configuration that cannot be used: one line per problem on stderr, exit 78.
 /// Reads and validates the configuration, and checks that this user can write where
 /// it keeps state and events (a config that validates must also start).
-fn load(path: &std::path::Path) -> Result<pstn_agent::config::Config, ConfigError> {
-    let config =
-        pstn_agent::config::Config::load(path, &pstn_agent::config::Environment::process())?;
+fn load(path: &std::path::Path) -> Result<crate::config::Config, ConfigError> {
+    let config = crate::config::Config::load(path, &crate::config::Environment::process())?;
     config.check_local_paths().map_err(ConfigError::Invalid)?;
     Ok(config)
 }

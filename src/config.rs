@@ -12,21 +12,32 @@ mod source;
 mod suggest;
 
 pub use crate::model::Secret;
-pub use azure_logs::{
-    AzureLogsIngestionConfig, DEFAULT_MONITOR_SCOPE, default_stream, default_table, pascal_case,
-};
-pub use duration::{format_duration, parse_duration};
+pub use azure_logs::{AzureLogsIngestionConfig, pascal_case};
+#[cfg(any(test, feature = "__internals", feature = "simulator"))]
+pub use azure_logs::DEFAULT_MONITOR_SCOPE;
+#[cfg(any(test, feature = "__internals"))]
+pub use azure_logs::{default_stream, default_table};
+pub use duration::format_duration;
+#[cfg(any(test, feature = "__internals", feature = "simulator"))]
+pub use duration::parse_duration;
 pub use fields::Problems;
-pub use interpolate::{Environment, InterpolationError, interpolate};
+pub use interpolate::Environment;
+#[cfg(any(test, feature = "__internals"))]
+pub use interpolate::{InterpolationError, interpolate};
 pub use otlp::{OtlpProtocol, OtlpSinkConfig, RedactConfig};
-pub use sink::{DEFAULT_RETRY_MAX_DURATION, SinkConfig, SinkKind};
-pub use source::{Credential, DEFAULT_ONCE_RETRY_MAX_DURATION, SourceConfig};
+pub use sink::{SinkConfig, SinkKind};
+pub use source::SourceConfig;
+#[cfg(any(test, feature = "__internals", feature = "simulator"))]
+pub use sink::DEFAULT_RETRY_MAX_DURATION;
+#[cfg(any(test, feature = "__internals", feature = "simulator"))]
+pub use source::{Credential, DEFAULT_ONCE_RETRY_MAX_DURATION};
 
 use crate::model;
 use fields::Fields;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+#[cfg(any(test, feature = "__internals"))]
 /// The default listener for /metrics, /healthz and /readyz: loopback only.
 pub const DEFAULT_API_ADDRESS: &str = "127.0.0.1:9464";
 /// The same address as parts, so it needs no parsing.

@@ -26,6 +26,7 @@ use crate::sinks::{DeadLetters, SinkHandle, SinkTaskOptions};
 use crate::source::{SinkRetry, Source, SourceOutcome, SourceParts};
 use crate::state::StateStore;
 use delivery::{ChannelSink, Offer};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -71,6 +72,7 @@ pub struct EmbeddedSource {
     offers: mpsc::Receiver<Offer>,
     task: Option<JoinHandle<Result<(), SourceError>>>,
     trigger: ShutdownTrigger,
+    metrics: Arc<Metrics>,
 }
 
 impl EmbeddedSource {
@@ -132,21 +134,24 @@ impl EmbeddedSource {
         &self.name
     }
 
+    /// The source's own metrics in the Prometheus text format, for the embedding
+    /// program's `/metrics`: the agent's names (`pstn_calls_total`,
+    /// `pstn_graph_requests_total`, `pstn_source_last_success_timestamp_seconds`, ...),
+    /// from a registry of this source's own, never a global one.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.encode()
+    }
+
     /// The next batch of new rows. `None` once the source has ended: after one poll with
     /// [`EmbeddedSourceBuilder::once`], otherwise only after a permanent error, which is
     /// returned first as `Some(Err(..))`.
     ///
     /// Answer each batch before asking for the next: the source waits for the answer.
     pub async fn next_batch(&mut self) -> Option<Result<Delivery, EmbedError>> {
-        if let Some(offer) = self.offers.recv().await {
-            return Some(Ok(Delivery::new(offer, self.name.clone())));
-        }
-        let task = self.task.take()?;
-        match task.await {
-            Ok(Ok(())) => None,
-            Ok(Err(error)) => Some(Err(EmbedError::Source(error))),
-            Err(error) => Some(Err(EmbedError::Internal(error.to_string()))),
-        }
+        std::future::poll_fn(|context| {
+            futures_core::Stream::poll_next(std::pin::Pin::new(&mut *self), context)
+        })
+        .await
     }
 
     /// Stops the source at its next safe point and waits for it: whatever was accepted
@@ -165,6 +170,41 @@ impl EmbeddedSource {
             },
             None => Ok(()),
         }
+    }
+}
+
+/// The same batches as [`EmbeddedSource::next_batch`], for programs built on streams
+/// (`StreamExt::next`, `select!`, forwarding into a channel): the stream ends where
+/// `next_batch` returns `None`.
+impl futures_core::Stream for EmbeddedSource {
+    type Item = Result<Delivery, EmbedError>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        match this.offers.poll_recv(context) {
+            Poll::Ready(Some(offer)) => {
+                return Poll::Ready(Some(Ok(Delivery::new(offer, this.name.clone()))));
+            }
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => {}
+        }
+        let Some(task) = this.task.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let ended = match std::pin::Pin::new(task).poll(context) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(ended) => ended,
+        };
+        this.task = None;
+        Poll::Ready(match ended {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(Err(EmbedError::Source(error))),
+            Err(error) => Some(Err(EmbedError::Internal(error.to_string()))),
+        })
     }
 }
 
@@ -251,9 +291,10 @@ impl EmbeddedSourceBuilder {
                 policy: retry,
                 bounded: once,
             },
-            metrics,
+            metrics: metrics.clone(),
             telemetry,
         };
+        let parts_metrics = metrics;
         let source = Source::new(parts).await?;
         let task = tokio::spawn(run(source, once));
         Ok(EmbeddedSource {
@@ -261,6 +302,7 @@ impl EmbeddedSourceBuilder {
             offers,
             task: Some(task),
             trigger,
+            metrics: parts_metrics,
         })
     }
 }

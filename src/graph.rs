@@ -8,14 +8,20 @@ mod events;
 mod page;
 mod paging;
 
-pub use crate::entra::{
-    AssertionAlgorithm, AuthError, TokenSource, check_certificate_file, check_private_key_file,
-};
+pub use crate::entra::{AuthError, TokenSource};
+#[cfg(any(test, feature = "__internals"))]
+pub use crate::entra::{AssertionAlgorithm, check_certificate_file, check_private_key_file};
 pub use client::{GraphClient, GraphClientOptions, GraphEndpoint};
-pub use error::{GraphError, error_chain};
-pub use events::{FailureReason, GraphEvent, GraphEvents, IgnoreEvents};
+pub use error::GraphError;
+#[cfg(any(test, feature = "__internals"))]
+pub use error::error_chain;
+pub use events::{FailureReason, GraphEvent, GraphEvents};
+#[cfg(any(test, feature = "__internals"))]
+pub use events::IgnoreEvents;
 pub use page::{Page, PageError};
-pub use paging::{ChainPage, MAX_PAGES_PER_WINDOW, PageChain, request_edges};
+pub use paging::{ChainPage, MAX_PAGES_PER_WINDOW};
+#[cfg(any(test, feature = "__internals"))]
+pub use paging::{PageChain, request_edges};
 
 /// Counts Graph's token requests as [`GraphEvent::TokenRequested`] events.
 #[derive(Debug, Clone)]

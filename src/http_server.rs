@@ -10,7 +10,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -24,6 +23,7 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
+#[cfg(any(test, feature = "__internals", feature = "simulator"))]
 /// Serves connections until the task is dropped; each request goes to `handler`.
 /// Without limits: for the simulator, which load tests drive hard on loopback.
 pub async fn serve<H, F>(listener: TcpListener, handler: Arc<H>)
@@ -92,11 +92,12 @@ where
     }
 }
 
+#[cfg(any(test, feature = "__internals", feature = "simulator"))]
 /// Serves HTTP/1.1 on one accepted connection (plain TCP, or a TLS stream the caller
 /// has set up) until the client closes it.
 pub async fn serve_connection<I, H, F>(io: I, handler: Arc<H>)
 where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {

@@ -80,55 +80,59 @@
 //! # }
 //! ```
 //!
-//! Every other module is public only for the `pstn-agent` binary and the crate's own
-//! tests: it is hidden from this documentation and is not part of the library's API.
+//! Nothing else is public: the crate's other modules are its own (`pub(crate)`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, clippy::unwrap_used)]
 
 pub mod embed;
-
-// Not part of the library's API: public only for the binary (src/main.rs,
-// src/commands) and the integration tests, hidden from the documentation. Use `embed`.
-#[doc(hidden)]
-pub mod api;
-#[doc(hidden)]
-pub mod config;
-#[cfg(feature = "simulator")]
-#[doc(hidden)]
-pub mod demo;
-#[doc(hidden)]
-pub mod enrich;
-#[doc(hidden)]
-pub mod entra;
-#[doc(hidden)]
-pub mod event;
-#[doc(hidden)]
-pub mod graph;
-#[doc(hidden)]
-pub mod http_client;
-#[doc(hidden)]
-pub mod http_server;
-#[doc(hidden)]
-pub mod metrics;
-#[doc(hidden)]
-pub mod model;
-#[doc(hidden)]
-pub mod planner;
-#[doc(hidden)]
-pub mod retry;
-#[doc(hidden)]
-pub mod shutdown;
 /// The simulated tenant (cargo feature `simulator`): Graph and Entra ID on loopback,
 /// for examples and tests of an embedding program.
 #[cfg(feature = "simulator")]
 pub mod simulate;
-#[doc(hidden)]
-pub mod sinks;
-#[doc(hidden)]
-pub mod source;
-#[doc(hidden)]
-pub mod state;
-#[doc(hidden)]
-pub mod time;
-#[doc(hidden)]
-pub mod topology;
+
+pub use commands::{IGNORED_ENVIRONMENT, run_command_line};
+
+/// Declares the crate's internal modules: `pub(crate)`, except when the crate's own
+/// tests and benches build it with the `__internals` feature (Cargo.toml enables it
+/// for them through a dev-dependency on this crate). That feature is not an API: no
+/// program should enable it, and nothing behind it is kept stable.
+macro_rules! internal_modules {
+    ($($(#[$attribute:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$attribute])*
+        #[cfg(feature = "__internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        $(#[$attribute])*
+        #[cfg(not(feature = "__internals"))]
+        pub(crate) mod $name;
+    )*};
+}
+
+internal_modules! {
+    api,
+    config,
+    #[cfg(feature = "simulator")]
+    demo,
+    enrich,
+    entra,
+    event,
+    graph,
+    http_client,
+    http_server,
+    metrics,
+    model,
+    planner,
+    retry,
+    shutdown,
+    sinks,
+    source,
+    state,
+    time,
+    topology,
+}
+
+// The `pstn-agent` command line (src/main.rs calls `run_command_line`).
+mod cli;
+mod commands;
+mod logging;
+mod signals;

@@ -18,10 +18,14 @@ mod timestamp;
 
 pub use amount::{Amount, MICROS_PER_UNIT};
 pub use api_version::ApiVersion;
-pub use bad_row::{BadRow, MAX_ROW_DEPTH};
+pub use bad_row::BadRow;
+#[cfg(any(test, feature = "__internals"))]
+pub use bad_row::MAX_ROW_DEPTH;
 pub use dedupe::DedupeKey;
 pub use enrichment::{CountryCode, Enrichment, UserAttributes};
 pub use kind::{LogKind, MissingKey, OtherParty};
 pub use row::Row;
 pub use secret::Secret;
-pub use timestamp::{Timestamp, TimestampError, duration_to_ticks};
+pub use timestamp::{Timestamp, duration_to_ticks};
+#[cfg(any(test, feature = "__internals"))]
+pub use timestamp::TimestampError;

@@ -31,7 +31,9 @@
 
 mod ladder;
 
-pub use ladder::{SWEEP_FACTOR, SweepLadder};
+pub use ladder::SweepLadder;
+#[cfg(any(test, feature = "__internals"))]
+pub use ladder::SWEEP_FACTOR;
 
 use crate::time::Timestamp;
 use std::time::Duration;
@@ -41,6 +43,7 @@ use std::time::Duration;
 pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);
 /// Spans longer than this are split for fetching in parallel, never into shorter windows.
 pub const MIN_SPLIT: Duration = Duration::from_secs(3600);
+#[cfg(any(test, feature = "__internals"))]
 /// Graph's own limit on a range.
 pub const GRAPH_MAX_RANGE: Duration = Duration::from_secs(90 * 86_400);
 

@@ -34,7 +34,7 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The backon schedule of this policy (before jitter: add [`full_jitter`]).
+    /// The backon schedule of this policy (before jitter: the agent adds full jitter).
     pub fn backoff(&self) -> ExponentialBuilder {
         ExponentialBuilder::default()
             .with_min_delay(self.min_delay)

@@ -1,8 +1,8 @@
 //! What Unix signals mean to the agent: SIGTERM and SIGINT stop it (within the
 //! library's deadline), SIGHUP reopens file sinks for logrotate.
 
-use pstn_agent::shutdown::{STOP_DEADLINE, Shutdown, ShutdownTrigger, shutdown_pair, stop_within};
-use pstn_agent::sinks::ReopenSignal;
+use crate::shutdown::{STOP_DEADLINE, Shutdown, ShutdownTrigger, shutdown_pair, stop_within};
+use crate::sinks::ReopenSignal;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// What a command watches: the stop request and the reopen request.

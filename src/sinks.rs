@@ -17,19 +17,22 @@ mod handle;
 mod otlp;
 mod redact;
 
-pub use azure_logs::{
-    AzureLogsSink, ENVELOPE_COLUMNS, IngestionError, MAX_REQUEST_BYTES, RESERVED_COLUMNS,
-    is_reserved, record_of,
-};
+pub use azure_logs::AzureLogsSink;
+#[cfg(any(test, feature = "__internals"))]
+pub use azure_logs::{ENVELOPE_COLUMNS, IngestionError, MAX_REQUEST_BYTES, RESERVED_COLUMNS, is_reserved, record_of};
 #[cfg(test)]
 pub(crate) use batch::batch_of;
 pub use batch::{Batch, Envelope, EventSpan};
 pub use console::ConsoleSink;
 pub use dead_letter::DeadLetters;
-pub use error::{Cause, Retry, Scope, SinkError};
+pub use error::{Scope, SinkError};
+#[cfg(any(test, feature = "__internals"))]
+pub use error::{Cause, Retry};
 pub use file::{FileSink, ReopenSignal};
 pub use handle::{SinkHandle, SinkTaskOptions};
-pub use otlp::{OtlpSink, http_logs_url};
+pub use otlp::OtlpSink;
+#[cfg(any(test, feature = "__internals"))]
+pub use otlp::http_logs_url;
 pub use redact::RedactingSink;
 
 use std::future::Future;

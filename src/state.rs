@@ -9,8 +9,12 @@ mod directory;
 mod schema;
 mod source_state;
 
-pub use directory::{DirectoryLock, LOCK_FILE};
-pub use source_state::{Commit, PRUNE_SLICE, SourceState};
+pub use directory::DirectoryLock;
+#[cfg(any(test, feature = "__internals"))]
+pub use directory::LOCK_FILE;
+pub use source_state::{Commit, SourceState};
+#[cfg(any(test, feature = "__internals"))]
+pub use source_state::PRUNE_SLICE;
 
 use std::path::{Path, PathBuf};
 
@@ -79,6 +83,7 @@ impl StateStore {
         })
     }
 
+    #[cfg(any(test, feature = "__internals"))]
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

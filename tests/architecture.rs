@@ -173,3 +173,42 @@ fn the_checker_catches_each_kind_of_violation() {
         ["graph", "metrics", "state"]
     );
 }
+
+/// The library's public items: what `src/lib.rs` declares `pub` at the crate root,
+/// outside the `internal_modules!` macro (whose modules are `pub(crate)` unless the
+/// crate's own tests build it with `__internals`).
+fn public_items_of_the_library() -> BTreeSet<String> {
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs");
+    let text = std::fs::read_to_string(lib).unwrap();
+    let mut public = BTreeSet::new();
+    let mut in_macro = false;
+    for line in text.lines() {
+        if line.starts_with("macro_rules! internal_modules") {
+            in_macro = true;
+        } else if in_macro && line.starts_with('}') {
+            in_macro = false;
+        } else if !in_macro && line.starts_with("pub ") {
+            public.insert(line.trim_end_matches(';').to_owned());
+        }
+    }
+    public
+}
+
+#[test]
+fn the_library_publishes_only_the_embedded_source_the_simulator_and_the_command_line() {
+    let expected: BTreeSet<String> = [
+        "pub mod embed",
+        "pub mod simulate",
+        "pub use commands::{IGNORED_ENVIRONMENT, run_command_line}",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(public_items_of_the_library(), expected);
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    assert!(
+        lib.contains("#[cfg(not(feature = \"__internals\"))]\n        pub(crate) mod $name;"),
+        "internal modules must be pub(crate) in a build without __internals"
+    );
+}

@@ -130,3 +130,28 @@ async fn a_source_name_the_configuration_lacks_is_refused() {
     .unwrap_err();
     assert!(error.to_string().contains("sources"), "{error}");
 }
+
+#[tokio::test]
+async fn the_source_is_a_stream_of_the_same_batches_and_counts_them_in_its_own_metrics() {
+    use futures_core::Stream;
+    let harness = Harness::start(SimulatorOptions::default()).await;
+    let mut source = builder(&harness).start().await.unwrap();
+    let mut events = 0;
+    while let Some(delivery) =
+        std::future::poll_fn(|context| std::pin::Pin::new(&mut source).poll_next(context)).await
+    {
+        let delivery = delivery.unwrap();
+        events += delivery.len();
+        delivery.accept();
+    }
+    assert!(events > 0);
+    let text = source.metrics_text();
+    let counted: f64 = text
+        .lines()
+        .filter(|line| {
+            line.starts_with("pstn_calls_total{") && line.contains("source=\"pstn_calls\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(counted as usize, events, "{text}");
+}

@@ -1,8 +1,8 @@
 //! `pstn-agent demo`: the library's demo (simulated tenant plus agent) from the
 //! command line.
 
+use crate::demo::{DemoOptions, demo};
 use crate::signals::Signals;
-use pstn_agent::demo::{DemoOptions, demo};
 use std::process::ExitCode;
 
 /// Runs the demo until stopped.

@@ -1,8 +1,8 @@
 //! `pstn-agent healthcheck --config FILE [--ready]`: asks the running agent, for
 //! container health checks in images without curl.
 
-use pstn_agent::api::{Probe, probe};
-use pstn_agent::config::{Config, Environment};
+use crate::api::{Probe, probe};
+use crate::config::{Config, Environment};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;

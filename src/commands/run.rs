@@ -1,10 +1,10 @@
 //! `pstn-agent --config FILE [--once]`: the agent itself.
 
 use crate::cli::RunArgs;
+use crate::metrics::Metrics;
+use crate::retry::RetryPolicy;
 use crate::signals::Signals;
-use pstn_agent::metrics::Metrics;
-use pstn_agent::retry::RetryPolicy;
-use pstn_agent::topology::{RunOptions, run as run_topology};
+use crate::topology::{RunOptions, run as run_topology};
 use std::process::ExitCode;
 
 /// What to say when `--config` is missing: the demo is the way in when it is built.

@@ -1,9 +1,9 @@
 //! `pstn-agent simulate`: a stand-in for Entra ID and Graph until stopped.
 
+use crate::config::parse_duration;
 use crate::signals::Signals;
+use crate::simulate::{FaultSettings, Lateness, SimulatorOptions, start};
 use clap::Args;
-use pstn_agent::config::parse_duration;
-use pstn_agent::simulate::{FaultSettings, Lateness, SimulatorOptions, start};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

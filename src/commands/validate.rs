@@ -1,6 +1,6 @@
 //! `pstn-agent validate --config FILE`: checks the file without touching the network.
 
-use pstn_agent::config::{Config, Environment};
+use crate::config::{Config, Environment};
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -45,6 +45,7 @@ pub fn default_stream(kind: LogKind) -> String {
     format!("Custom-{}", pascal_case(kind.source_type()))
 }
 
+#[cfg(any(test, feature = "__internals"))]
 /// The custom table a kind's stream fills in `deploy/sentinel` (`PstnCalls_CL`).
 pub fn default_table(kind: LogKind) -> String {
     format!("{}_CL", pascal_case(kind.source_type()))

@@ -63,11 +63,6 @@ impl AccessToken {
     pub fn header_value(&self) -> String {
         format!("Bearer {}", self.value.expose())
     }
-
-    /// Which issuance this is, so a 401 invalidates only the token that failed.
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
 }
 
 impl std::fmt::Debug for AccessToken {

@@ -107,4 +107,5 @@ impl GraphError {
     }
 }
 
+#[cfg(any(test, feature = "__internals"))]
 pub use crate::entra::error_chain;

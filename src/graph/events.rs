@@ -110,10 +110,12 @@ pub trait GraphEvents: Send + Sync + Debug {
     fn emit(&self, event: GraphEvent);
 }
 
+#[cfg(any(test, feature = "__internals"))]
 /// Events nobody listens to (embedding programs and tests that do not count).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct IgnoreEvents;
 
+#[cfg(any(test, feature = "__internals"))]
 impl GraphEvents for IgnoreEvents {
     fn emit(&self, _event: GraphEvent) {}
 }

@@ -104,6 +104,7 @@ impl Page {
         self.rows.len()
     }
 
+    #[cfg(any(test, feature = "__internals"))]
     /// Whether the page holds no rows.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()

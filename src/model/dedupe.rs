@@ -39,14 +39,10 @@ impl DedupeKey {
         DedupeKey(key)
     }
 
+    #[cfg(any(test, feature = "__internals"))]
     /// Whether this key was derived from the row's content rather than an id.
     pub fn is_content_hash(&self) -> bool {
         self.0.len() == 33 && self.0[0] == CONTENT_MARKER
-    }
-
-    /// The stored bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
     }
 
     /// The stored bytes, owned (what the state database keeps).
@@ -95,7 +91,7 @@ mod tests {
         let lower = DedupeKey::of("9c4984c7-6c3c-427d-a30c-bd0b2eacee90");
         let upper = DedupeKey::of("9C4984C7-6C3C-427D-A30C-BD0B2EACEE90");
         assert_eq!(lower, upper);
-        assert_eq!(lower.as_bytes().len(), 16);
+        assert_eq!(lower.clone().into_bytes().len(), 16);
         assert_ne!(DedupeKey::of("not-a-guid"), lower);
     }
 
@@ -110,6 +106,6 @@ mod tests {
         assert_eq!(a, again);
         assert_ne!(a, other);
         assert!(a.is_content_hash() && !DedupeKey::of("x").is_content_hash());
-        assert_eq!(a.as_bytes().len(), 33);
+        assert_eq!(a.clone().into_bytes().len(), 33);
     }
 }

@@ -78,6 +78,7 @@ pub struct Enrichment {
 }
 
 impl Enrichment {
+    #[cfg(any(test, feature = "__internals"))]
     /// Nothing known beside the row.
     pub const NONE: Enrichment = Enrichment {
         other_party_country: None,

@@ -80,6 +80,7 @@ impl SweepLadder {
         &self.delays
     }
 
+    #[cfg(any(test, feature = "__internals"))]
     /// The longest a row that becomes visible within the late window waits to be read,
     /// with polls exactly `poll_interval` apart: the widest gap between delays plus a poll.
     pub fn longest_wait(&self, poll_interval: Duration) -> Duration {

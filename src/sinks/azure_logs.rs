@@ -18,7 +18,9 @@
 mod record;
 mod upload;
 
-pub use record::{ENVELOPE_COLUMNS, RESERVED_COLUMNS, is_reserved, record_of};
+pub use record::record_of;
+#[cfg(any(test, feature = "__internals"))]
+pub use record::{ENVELOPE_COLUMNS, RESERVED_COLUMNS, is_reserved};
 pub use upload::IngestionError;
 
 use super::{Batch, DeliveryFuture, Sink, SinkError};

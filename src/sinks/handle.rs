@@ -158,6 +158,7 @@ impl SinkHandle {
         )
     }
 
+    #[cfg(any(test, feature = "__internals"))]
     /// The sink's name.
     pub fn name(&self) -> &str {
         &self.name
