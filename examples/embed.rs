@@ -50,6 +50,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         delivery.accept();
     }
     println!("acknowledged {events} events in {batches} batches");
+    // The source's own metrics, for the program's /metrics.
+    for line in source.metrics_text().lines() {
+        if line.starts_with("pstn_calls_total{") {
+            println!("metric: {line}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&data_dir);
     Ok(())
 }
