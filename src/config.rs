@@ -2,6 +2,7 @@
 //! durations like `5m`, and validation that names the key of every problem.
 
 mod azure_logs;
+mod directory;
 mod duration;
 mod fields;
 mod interpolate;
@@ -14,6 +15,9 @@ mod suggest;
 pub use crate::model::Secret;
 pub use azure_logs::{
     AzureLogsIngestionConfig, DEFAULT_MONITOR_SCOPE, default_stream, default_table, pascal_case,
+};
+pub use directory::{
+    DEFAULT_DIRECTORY_REFRESH, DEFAULT_MAX_LABEL_VALUES, DirectoryConfig, MAX_MAX_LABEL_VALUES,
 };
 pub use duration::{format_duration, parse_duration};
 pub use fields::Problems;

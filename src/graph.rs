@@ -1,8 +1,9 @@
-//! Microsoft Graph's call-log functions: tokens, the HTTP client, retries and paging.
+//! Microsoft Graph's call-log functions and the directory (`/users/delta`): tokens, the HTTP client, retries and paging.
 //! graph only fetches: it hands out pages and reports what happened through
 //! [`GraphEvents`]; it knows nothing of plans, state, sinks or metrics.
 
 mod client;
+mod directory;
 mod error;
 mod events;
 mod page;
@@ -12,6 +13,7 @@ pub use crate::entra::{
     AssertionAlgorithm, AuthError, TokenSource, check_certificate_file, check_private_key_file,
 };
 pub use client::{GraphClient, GraphClientOptions, GraphEndpoint};
+pub use directory::{DeltaChain, DirectoryPage, DirectoryUser, is_object_id};
 pub use error::{GraphError, error_chain};
 pub use events::{FailureReason, GraphEvent, GraphEvents, IgnoreEvents};
 pub use page::{Page, PageError};

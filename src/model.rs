@@ -9,6 +9,7 @@ mod api_version;
 mod bad_row;
 mod content_key;
 mod dedupe;
+mod directory_attribute;
 mod enrichment;
 mod fields;
 mod kind;
@@ -20,6 +21,9 @@ pub use amount::{Amount, MICROS_PER_UNIT};
 pub use api_version::ApiVersion;
 pub use bad_row::{BadRow, MAX_ROW_DEPTH};
 pub use dedupe::DedupeKey;
+pub use directory_attribute::{
+    DEFAULT_DIRECTORY_ATTRIBUTES, DIRECTORY_ATTRIBUTES, DirectoryAttribute, directory_select,
+};
 pub use enrichment::{CountryCode, Enrichment, UserAttributes};
 pub use kind::{LogKind, MissingKey, OtherParty};
 pub use row::Row;
