@@ -274,6 +274,8 @@ fn read_named<'a, T>(
 }
 
 #[cfg(test)]
+mod directory_tests;
+#[cfg(test)]
 mod max_delay_tests;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 
 mod calls;
 mod calls_sms;
+mod chargeback;
 mod dead_letter;
 mod exact;
 mod health;
@@ -11,6 +12,9 @@ pub(crate) mod labels;
 mod registrar;
 
 pub use calls::{CallFacts, CallMetrics};
+pub use chargeback::{
+    NONE as CHARGEBACK_NONE, OTHER as CHARGEBACK_OTHER, UNKNOWN as CHARGEBACK_UNKNOWN,
+};
 pub use dead_letter::DeadLetterCounter;
 pub use health::{ReadinessReport, SinkTelemetry, SourceCadence, SourceTelemetry};
 pub use registrar::MetricsError;

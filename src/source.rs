@@ -128,6 +128,11 @@ impl Source {
         let client = Arc::new(client);
         let directory = match &config.directory {
             Some(directory_config) => {
+                metrics.calls.enable_chargeback(
+                    &config.name,
+                    config.kind,
+                    directory_config.max_label_values,
+                );
                 let state = state.clone();
                 let directory_state = blocking(move || state.directory()).await?;
                 Some(directory::Directory::new(
