@@ -1,0 +1,399 @@
+//! `[sources.NAME.directory]` against the simulated tenant: events carry the user's
+//! directory attributes as CONTRACT writes them, a changed user is picked up from the
+//! deltaLink after `refresh`, a missing User.Read.All leaves events unenriched with one
+//! warning, chargeback metrics add up to the rows, labels are capped, and redaction
+//! reaches the user's fields.
+
+mod common;
+
+use common::{Harness, quick_retries};
+use pstn_agent::config::{Config, Environment};
+use pstn_agent::shutdown::shutdown_pair;
+use pstn_agent::simulate::{DEFAULT_DIRECTORY_USERS, Lateness, SimulatorOptions, user_id};
+use pstn_agent::sinks::ReopenSignal;
+use pstn_agent::topology::{RunOptions, run};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A config with one PSTN source reading the directory (`directory` lines) and a file
+/// sink (`sink` lines added to it).
+fn config(harness: &Harness, source: &str, directory: &str, sink: &str) -> Config {
+    let url = harness.simulator.url();
+    let text = format!(
+        r#"
+data_dir = "{data}"
+[api]
+address = "127.0.0.1:0"
+[sources.tenant]
+type = "pstn_calls"
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "11111111-1111-1111-1111-111111111111"
+client_secret = "secret"
+authority_url = "{url}"
+graph_url = "{url}"
+requests_per_second = 1000
+lookback = "2d"
+{source}
+[sources.tenant.directory]
+{directory}
+[sinks.archive]
+type = "file"
+path = "{out}"
+inputs = ["tenant"]
+{sink}
+"#,
+        data = harness.dir.path().join("state").display(),
+        out = harness.output().display(),
+    );
+    let environment = Environment::fixed([(
+        "KEY".to_owned(),
+        "0123456789abcdef0123456789abcdef".to_owned(),
+    )]);
+    Config::parse(&text, Path::new("/"), &environment).unwrap_or_else(|p| panic!("{p:?}"))
+}
+
+fn options() -> SimulatorOptions {
+    SimulatorOptions {
+        calls_per_day: 3000.0,
+        lateness: Lateness::None,
+        ..SimulatorOptions::default()
+    }
+}
+
+/// The index of a simulated user id (its last 12 hex digits).
+fn index_of(id: &str) -> u64 {
+    u64::from_str_radix(&id[24..], 16).unwrap()
+}
+
+/// What CONTRACT says the event's `user` is for a simulated user: each default
+/// attribute under its last path segment, absent ones left out.
+fn expected_user(user: &serde_json::Map<String, Value>) -> Value {
+    let mut expected = serde_json::Map::new();
+    for (key, value) in [
+        ("department", &user["department"]),
+        ("costCenter", &user["employeeOrgData"]["costCenter"]),
+        ("division", &user["employeeOrgData"]["division"]),
+        ("officeLocation", &user["officeLocation"]),
+        ("usageLocation", &user["usageLocation"]),
+        ("companyName", &user["companyName"]),
+    ] {
+        if let Some(text) = value.as_str() {
+            expected.insert(key.to_owned(), json!(text));
+        }
+    }
+    Value::Object(expected)
+}
+
+#[tokio::test]
+async fn events_carry_the_users_directory_attributes_as_contract_writes_them() {
+    let harness = Harness::start(options()).await;
+    let report = harness.once(&config(&harness, "", "", "")).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let events = harness.events();
+    assert!(events.len() > 1000, "{}", events.len());
+    let (mut enriched, mut absent, mut without_department) = (0, 0, 0);
+    for (_, event) in &events {
+        let Some(id) = event["call"]["userId"].as_str() else {
+            assert!(event.get("user").is_none(), "no userId, no user: {event}");
+            continue;
+        };
+        match harness.simulator.directory.user_by_id(id) {
+            Some(user) => {
+                assert_eq!(event["user"], expected_user(&user), "{event}");
+                enriched += 1;
+                without_department += usize::from(event["user"].get("department").is_none());
+            }
+            None => {
+                assert!(event.get("user").is_none(), "not in the directory: {event}");
+                absent += 1;
+            }
+        }
+    }
+    assert!(
+        enriched > 1000 && absent > 10 && without_department > 10,
+        "{enriched} {absent} {without_department}"
+    );
+    let requests = harness.simulator.directory.requests();
+    assert!(
+        requests[0].starts_with("/v1.0/users/delta?%24select=id%2Cdepartment%2CemployeeOrgData%2CofficeLocation%2CusageLocation%2CcompanyName"),
+        "{requests:?}"
+    );
+    let pages = requests
+        .iter()
+        .filter(|r| r.contains("/users/delta"))
+        .count();
+    assert_eq!(
+        pages,
+        DEFAULT_DIRECTORY_USERS.div_ceil(500),
+        "paged: {requests:?}"
+    );
+    let lookups = requests
+        .iter()
+        .filter(|r| !r.contains("/users/delta"))
+        .count();
+    assert!(
+        (1..=25).contains(&lookups),
+        "ids absent from the directory are looked up, at most 25 a poll: {requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_user_is_picked_up_after_refresh_through_the_delta_link() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "", "refresh = \"2h\"", "");
+    assert!(harness.once(&config).await.failed.is_empty());
+    let directory = &harness.simulator.directory;
+    let sales: Vec<u64> = (0..DEFAULT_DIRECTORY_USERS as u64)
+        .filter(|index| {
+            directory
+                .user(*index)
+                .is_some_and(|user| user["department"] == "Sales")
+        })
+        .collect();
+    assert!(sales.len() > 20);
+    for index in &sales {
+        directory.set_department(*index, Some("Sales & Partnerships"));
+    }
+    let department_of = |events: &[(String, Value)], from: usize| -> Vec<String> {
+        events[from..]
+            .iter()
+            .filter(|(_, event)| {
+                event["call"]["userId"]
+                    .as_str()
+                    .is_some_and(|id| sales.contains(&index_of(id)) && user_id(index_of(id)) == id)
+            })
+            .map(|(_, event)| {
+                event["user"]["department"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect()
+    };
+
+    // Within `refresh`: no new round, the kept attributes stand.
+    let before = harness.events().len();
+    harness.clock.advance(Duration::from_secs(3600));
+    assert!(harness.once(&config).await.failed.is_empty());
+    let events = harness.events();
+    assert!(
+        department_of(&events, before).iter().all(|d| d == "Sales"),
+        "{:?}",
+        department_of(&events, before)
+    );
+    assert!(
+        !directory
+            .requests()
+            .iter()
+            .any(|r| r.contains("deltatoken"))
+    );
+
+    // After `refresh`: one round from the deltaLink, which returns only the changes.
+    let before = events.len();
+    harness.clock.advance(Duration::from_secs(3601));
+    assert!(harness.once(&config).await.failed.is_empty());
+    let events = harness.events();
+    let seen = department_of(&events, before);
+    assert!(!seen.is_empty(), "rows of the changed users came");
+    assert!(seen.iter().all(|d| d == "Sales & Partnerships"), "{seen:?}");
+    let delta: Vec<String> = directory
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/users/delta"))
+        .collect();
+    assert!(
+        delta.last().unwrap().contains("%24deltatoken=0"),
+        "the kept deltaLink was used: {delta:?}"
+    );
+    assert_eq!(
+        delta.len(),
+        3,
+        "two full pages, then one page of changes: {delta:?}"
+    );
+}
+
+/// Everything written through `tracing` while it is the default, kept for the test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn without_user_read_all_events_go_out_unenriched_with_one_warning_naming_it() {
+    let harness = Harness::start(SimulatorOptions {
+        directory_forbidden: true,
+        ..options()
+    })
+    .await;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let config = config(&harness, "poll_interval = \"1m\"", "refresh = \"1m\"", "");
+    // A running agent, many polls and several directory rounds, all refused.
+    let (trigger, shutdown) = shutdown_pair();
+    let clock = harness.clock.clone();
+    let stepper = async move {
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            clock.advance(Duration::from_secs(120));
+        }
+        trigger.trigger();
+    };
+    let options = RunOptions {
+        once: false,
+        clock: harness.clock.clone(),
+        retry: quick_retries(),
+        reopen: ReopenSignal::default(),
+        metrics: harness.metrics.clone(),
+    };
+    let (report, ()) = tokio::join!(run(&config, options, shutdown), stepper);
+    report.unwrap();
+    let events = harness.events();
+    assert!(
+        events.len() > 1000,
+        "the call log is read as ever: {}",
+        events.len()
+    );
+    assert!(events.iter().all(|(_, event)| event.get("user").is_none()));
+    let rounds = harness.simulator.directory.requests().len();
+    assert!(
+        rounds >= 3,
+        "the directory was tried again each refresh: {rounds}"
+    );
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("User.Read.All"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(
+        warnings[0].contains("WARN") && warnings[0].contains("403"),
+        "{}",
+        warnings[0]
+    );
+}
+
+/// Millionths of a decimal text (`0.12`, `"1.5"`), exactly.
+fn micros(value: &Value) -> i128 {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let fraction = format!("{fraction:0<6}");
+    whole.parse::<i128>().unwrap() * 1_000_000 + fraction[..6].parse::<i128>().unwrap()
+}
+
+/// `name{labels} value` lines of the exposition, as (labels text, value in micros).
+fn series(text: &str, name: &str) -> HashMap<String, i128> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix(name)?.strip_prefix('{'))
+        .map(|rest| {
+            let (labels, value) = rest.rsplit_once("} ").unwrap();
+            let value: Value = serde_json::from_str(value).unwrap();
+            (labels.to_owned(), micros(&value))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn chargeback_metrics_sum_exactly_to_the_rows_charges_per_department() {
+    let harness = Harness::start(options()).await;
+    assert!(
+        harness
+            .once(&config(&harness, "", "", ""))
+            .await
+            .failed
+            .is_empty()
+    );
+    let mut expected: BTreeMap<String, i128> = BTreeMap::new();
+    for (_, event) in harness.events() {
+        let Some(charge) = event["call"].get("charge").filter(|c| !c.is_null()) else {
+            continue;
+        };
+        let department = match event.get("user") {
+            None => "unknown",
+            Some(user) => user["department"].as_str().unwrap_or("none"),
+        };
+        let currency = event["call"]["currency"].as_str().unwrap();
+        let labels = format!(r#"currency="{currency}",department="{department}",source="tenant""#);
+        *expected.entry(labels).or_default() += micros(charge);
+    }
+    let text = harness.metrics.encode();
+    let found = series(&text, "pstn_call_charge_by_department_total");
+    let found: BTreeMap<String, i128> = found.into_iter().filter(|(_, v)| *v > 0).collect();
+    expected.retain(|_, v| *v > 0);
+    assert_eq!(found, expected);
+    assert!(found.keys().any(|k| k.contains("department=\"unknown\"")));
+    assert!(text.contains(r#"pstn_call_seconds_by_department_total{department="Sales",kind="pstn_call",source="tenant"}"#));
+    assert!(text.contains("pstn_call_charge_by_cost_center_total{cost_center=\"CC-"));
+}
+
+#[tokio::test]
+async fn department_labels_past_max_label_values_are_other() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "", "max_label_values = 3", "");
+    assert!(harness.once(&config).await.failed.is_empty());
+    let text = harness.metrics.encode();
+    let departments: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter(|l| l.starts_with("pstn_call_seconds_by_department_total{"))
+        .filter_map(|l| {
+            Some(
+                l.split("department=\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()?
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let named: Vec<&String> = departments
+        .iter()
+        .filter(|d| !["other", "unknown", "none"].contains(&d.as_str()))
+        .collect();
+    assert_eq!(named.len(), 3, "{departments:?}");
+    assert!(departments.contains("other"), "{departments:?}");
+}
+
+#[tokio::test]
+async fn a_sink_redacts_the_users_department_and_keeps_the_rest() {
+    let harness = Harness::start(options()).await;
+    let sink =
+        "redact = { hash = [\"user.department\"], drop = [\"user.costCenter\"], key = \"${KEY}\" }";
+    assert!(
+        harness
+            .once(&config(&harness, "", "", sink))
+            .await
+            .failed
+            .is_empty()
+    );
+    let events = harness.events();
+    let users: Vec<&Value> = events.iter().filter_map(|(_, e)| e.get("user")).collect();
+    assert!(users.len() > 1000);
+    for user in users {
+        if let Some(department) = user.get("department") {
+            assert!(
+                department.as_str().unwrap().starts_with("hmac-sha256:"),
+                "{user}"
+            );
+        }
+        assert!(user.get("costCenter").is_none(), "{user}");
+        assert!(user.get("division").is_some(), "{user}");
+    }
+}
