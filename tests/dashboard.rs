@@ -1,6 +1,7 @@
 //! The Grafana dashboard in deploy/grafana works: a real Prometheus, loaded with
 //! deploy/prometheus's rules, scrapes the agent reading the simulated tenant (PSTN on
-//! the beta API, Direct Routing, the SMS log and the blocked-users log), and every
+//! the beta API, Direct Routing, both with a directory, the SMS log and the
+//! blocked-users log), and every
 //! panel query runs without error and returns data.
 
 mod common;
@@ -99,8 +100,17 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         format!(
             "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:{agent_port}\"\n{}{}{}{}[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"contoso_pstn\", \"contoso_dr\", \"contoso_sms\", \"contoso_blocked\"]\n",
             dir.join("state").display(),
-            source("contoso_pstn", "pstn_calls", "api_version = \"beta\""),
-            source("contoso_dr", "direct_routing_calls", ""),
+            // The call sources read the directory: the Chargeback row needs it.
+            source(
+                "contoso_pstn",
+                "pstn_calls",
+                "api_version = \"beta\"\n[sources.contoso_pstn.directory]"
+            ),
+            source(
+                "contoso_dr",
+                "direct_routing_calls",
+                "[sources.contoso_dr.directory]"
+            ),
             source("contoso_sms", "sms_log", ""),
             source("contoso_blocked", "pstn_blocked_users", ""),
             harness.output().display(),
