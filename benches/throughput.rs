@@ -192,7 +192,9 @@ fn pipeline(pages: &[Bytes], directory: bool) -> Duration {
         } else {
             HashMap::new()
         };
-        let mut lines = Vec::with_capacity(body.len() + rows.len() * 192);
+        // As src/source/page.rs sizes it: `user` adds up to about 256 bytes an event.
+        let per_event = if directory { 192 + 256 } else { 192 };
+        let mut lines = Vec::with_capacity(body.len() + rows.len() * per_event);
         let mut delivered = Vec::with_capacity(rows.len());
         for ((row, (key, _)), unseen) in rows.iter().zip(keyed).zip(unseen) {
             if unseen {

@@ -93,7 +93,14 @@ impl Preparer {
         };
 
         let observed_text = observed.to_string();
-        let mut lines = Vec::with_capacity(page.body_len() + rows.len() * 192);
+        // The envelope is about 192 bytes an event; a directory's `user` adds up to
+        // about 256 more (sized so the buffer is not grown and copied mid-page).
+        let per_event = if self.directory.is_some() {
+            192 + 256
+        } else {
+            192
+        };
+        let mut lines = Vec::with_capacity(page.body_len() + rows.len() * per_event);
         let mut events = Vec::new();
         let mut delivered = Vec::new();
         let mut facts = Vec::new();
