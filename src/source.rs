@@ -188,6 +188,14 @@ impl Source {
         result
     }
 
+    /// Lets a running directory round end (`--once`: the process is about to exit,
+    /// and a round cut short would start from scratch next time).
+    pub async fn finish_directory_round(&mut self) {
+        if let Some(directory) = &mut self.preparer.directory {
+            directory.finish_round(&self.shutdown).await;
+        }
+    }
+
     /// How far the slowest sweep is behind the start times it owes a read.
     fn backlog(&self) -> Duration {
         let now = self.clock.now();

@@ -143,12 +143,27 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         .first()
         .map(|(_, v)| *v);
         let pools = query(&http, prometheus_port, "pstn:calling_plan_pool_usage:ratio").await;
-        if delivered > 0 && scraped == Some(delivered as f64) && !pools.is_empty() {
+        // Every source's first poll has ended and the plan gauge, set just after it,
+        // was scraped: a source may pause mid-poll (directory look-ups) with rows and
+        // scrapes equal, and end its poll just before the panels are queried.
+        let polled = query(
+            &http,
+            prometheus_port,
+            "count(sum by (source) (pstn_source_polls_total) > 0) + (sum(pstn_calling_plan_outbound_month_seconds) > bool 0)",
+        )
+        .await
+        .first()
+        .map(|(_, v)| *v);
+        if delivered > 0
+            && scraped == Some(delivered as f64)
+            && !pools.is_empty()
+            && polled == Some(5.0)
+        {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "delivered {delivered}, Prometheus sees {scraped:?}, pool ratios {pools:?}"
+            "delivered {delivered}, Prometheus sees {scraped:?}, pool ratios {pools:?}, sources polled (+1 with the plan gauge set) {polled:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -191,10 +206,13 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
     let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
     let queries = panel_queries(&dashboard);
     assert!(queries.len() >= 20, "{} queries", queries.len());
+    // Rounded up: a sample scraped in this second (the plan gauge, set at the end of
+    // the last poll) must fall inside the range.
     let end = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs();
+        .as_secs()
+        + 1;
     let (start, end) = ((end - 60).to_string(), end.to_string());
     let mut errors = Vec::new();
     let mut panels_with_data = std::collections::HashSet::new();

@@ -133,6 +133,24 @@ impl Directory {
         }
     }
 
+    /// Waits for a running round to end (or shutdown): `--once` runs call it after
+    /// their poll, so a cron job that polls once never cuts a long first round short
+    /// and reaches the deltaLink.
+    pub(super) async fn finish_round(&mut self, shutdown: &Shutdown) {
+        let Some(sync) = self.sync.as_mut() else {
+            return;
+        };
+        tracing::info!(source = %self.shared.source, "waiting for the directory round to end before exiting");
+        let mut shutdown = shutdown.clone();
+        tokio::select! {
+            _ = sync => {}
+            () = shutdown.triggered() => {}
+        }
+        if self.sync.as_ref().is_some_and(JoinHandle::is_finished) {
+            self.sync = None;
+        }
+    }
+
     /// Whether a round should start now: `refresh` after the last one this process
     /// started (sooner after a failure), or, at start-up, when the kept round is older
     /// than `refresh`, selected other attributes, or there is none.
