@@ -157,6 +157,16 @@ async fn a_changed_user_is_picked_up_after_refresh_through_the_delta_link() {
     for index in &sales {
         directory.set_department(*index, Some("Sales & Partnerships"));
     }
+    let legal: Vec<u64> = (0..DEFAULT_DIRECTORY_USERS as u64)
+        .filter(|index| {
+            directory
+                .user(*index)
+                .is_some_and(|user| user["department"] == "Legal")
+        })
+        .collect();
+    for index in &legal {
+        directory.remove(*index);
+    }
     let department_of = |events: &[(String, Value)], from: usize| -> Vec<String> {
         events[from..]
             .iter()
@@ -204,6 +214,20 @@ async fn a_changed_user_is_picked_up_after_refresh_through_the_delta_link() {
         .into_iter()
         .filter(|r| r.contains("/users/delta"))
         .collect();
+    let removed: Vec<&Value> = events[before..]
+        .iter()
+        .map(|(_, event)| event)
+        .filter(|event| {
+            event["call"]["userId"]
+                .as_str()
+                .is_some_and(|id| legal.contains(&index_of(id)))
+        })
+        .collect();
+    assert!(!removed.is_empty(), "rows of the removed users came");
+    assert!(
+        removed.iter().all(|event| event.get("user").is_none()),
+        "a user @removed from the directory is unknown"
+    );
     assert!(
         delta.last().unwrap().contains("%24deltatoken=0"),
         "the kept deltaLink was used: {delta:?}"
@@ -396,4 +420,48 @@ async fn a_sink_redacts_the_users_department_and_keeps_the_rest() {
         assert!(user.get("costCenter").is_none(), "{user}");
         assert!(user.get("division").is_some(), "{user}");
     }
+}
+
+#[tokio::test]
+async fn rows_go_out_while_a_slow_first_round_is_still_running_and_once_lets_it_end() {
+    let harness = Harness::start(options()).await;
+    let directory = &harness.simulator.directory;
+    directory.set_delta_latency(Duration::from_secs(3));
+    // poll_interval 2s: the poll waits 1 s for the round, whose pages take 3 s each.
+    let config = config(&harness, "poll_interval = \"2s\"", "", "");
+    let started = std::time::Instant::now();
+    assert!(harness.once(&config).await.failed.is_empty());
+    let events = harness.events();
+    assert!(events.len() > 1000, "{}", events.len());
+    let missing: std::collections::HashSet<&str> = events
+        .iter()
+        .filter(|(_, event)| event.get("user").is_none())
+        .filter_map(|(_, event)| event["call"]["userId"].as_str())
+        .filter(|id| directory.user_by_id(id).is_some())
+        .collect();
+    let enriched: std::collections::HashSet<&str> = events
+        .iter()
+        .filter(|(_, event)| event.get("user").is_some())
+        .filter_map(|(_, event)| event["call"]["userId"].as_str())
+        .collect();
+    assert!(
+        missing.len() > 100,
+        "rows went out before the round ended: {}",
+        missing.len()
+    );
+    assert!(
+        enriched.len() <= 25,
+        "only the users looked up one by one: {}",
+        enriched.len()
+    );
+    // `--once` lets the round end before exiting, so the next run has the deltaLink.
+    assert!(started.elapsed() >= Duration::from_secs(6));
+    assert_eq!(
+        directory
+            .requests()
+            .iter()
+            .filter(|r| r.contains("/users/delta"))
+            .count(),
+        2
+    );
 }

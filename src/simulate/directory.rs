@@ -10,7 +10,8 @@ use super::random::CallRandom;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Users in the directory unless the options say otherwise.
 pub const DEFAULT_DIRECTORY_USERS: usize = 1000;
@@ -91,6 +92,7 @@ pub struct Directory {
     users: u64,
     page_size: usize,
     forbidden: AtomicBool,
+    delta_latency_ms: AtomicU64,
     changes: Mutex<Changes>,
     requests: Mutex<Vec<String>>,
 }
@@ -102,6 +104,7 @@ impl Directory {
             users: users as u64,
             page_size: page_size.max(1),
             forbidden: AtomicBool::new(forbidden),
+            delta_latency_ms: AtomicU64::new(0),
             changes: Mutex::default(),
             requests: Mutex::default(),
         }
@@ -125,6 +128,19 @@ impl Directory {
     /// Whether directory requests are answered 403.
     pub fn forbidden(&self) -> bool {
         self.forbidden.load(Ordering::SeqCst)
+    }
+
+    /// Answer each `/users/delta` page only after `latency` (a slow first round).
+    pub fn set_delta_latency(&self, latency: Duration) {
+        self.delta_latency_ms.store(
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// How long each `/users/delta` page waits.
+    pub(super) fn delta_latency(&self) -> Duration {
+        Duration::from_millis(self.delta_latency_ms.load(Ordering::SeqCst))
     }
 
     /// Every directory request received, as path and query.

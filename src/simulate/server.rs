@@ -136,7 +136,9 @@ impl Simulator {
                 .headers()
                 .get(hyper::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok());
-            return self.directory(&path, request.uri().query(), authorization);
+            return self
+                .directory(&path, request.uri().query(), authorization)
+                .await;
         }
         if request.headers().contains_key(hyper::header::AUTHORIZATION) {
             self.stats

@@ -44,7 +44,7 @@ fn selected(user: Map<String, Value>, select: &[String]) -> Value {
 
 impl Simulator {
     /// `GET {graph}/{version}/users/delta` and `GET {graph}/{version}/users/{id}`.
-    pub(super) fn directory(
+    pub(super) async fn directory(
         &self,
         path: &str,
         query: Option<&str>,
@@ -100,6 +100,10 @@ impl Simulator {
                     ),
                 ),
             };
+        }
+        let latency = directory.delta_latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
         }
         let now = directory.generation();
         let position = match (parameter("$deltatoken"), parameter("$skiptoken")) {
