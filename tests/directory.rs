@@ -1,59 +1,19 @@
 //! `[sources.NAME.directory]` against the simulated tenant: events carry the user's
 //! directory attributes as CONTRACT writes them, a changed user is picked up from the
 //! deltaLink after `refresh`, a missing User.Read.All leaves events unenriched with one
-//! warning, chargeback metrics add up to the rows, labels are capped, and redaction
-//! reaches the user's fields.
+//! warning, a slow first round holds no row back, and redaction reaches the user's
+//! fields. The chargeback metrics: tests/chargeback.rs.
 
 mod common;
 
-use common::{Harness, quick_retries};
-use pstn_agent::config::{Config, Environment};
+use common::{Harness, directory_config as config, quick_retries};
 use pstn_agent::shutdown::shutdown_pair;
 use pstn_agent::simulate::{DEFAULT_DIRECTORY_USERS, Lateness, SimulatorOptions, user_id};
 use pstn_agent::sinks::ReopenSignal;
 use pstn_agent::topology::{RunOptions, run};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A config with one PSTN source reading the directory (`directory` lines) and a file
-/// sink (`sink` lines added to it).
-fn config(harness: &Harness, source: &str, directory: &str, sink: &str) -> Config {
-    let url = harness.simulator.url();
-    let text = format!(
-        r#"
-data_dir = "{data}"
-[api]
-address = "127.0.0.1:0"
-[sources.tenant]
-type = "pstn_calls"
-tenant_id = "contoso.onmicrosoft.com"
-client_id = "11111111-1111-1111-1111-111111111111"
-client_secret = "secret"
-authority_url = "{url}"
-graph_url = "{url}"
-requests_per_second = 1000
-lookback = "2d"
-{source}
-[sources.tenant.directory]
-{directory}
-[sinks.archive]
-type = "file"
-path = "{out}"
-inputs = ["tenant"]
-{sink}
-"#,
-        data = harness.dir.path().join("state").display(),
-        out = harness.output().display(),
-    );
-    let environment = Environment::fixed([(
-        "KEY".to_owned(),
-        "0123456789abcdef0123456789abcdef".to_owned(),
-    )]);
-    Config::parse(&text, Path::new("/"), &environment).unwrap_or_else(|p| panic!("{p:?}"))
-}
 
 fn options() -> SimulatorOptions {
     SimulatorOptions {
@@ -310,89 +270,6 @@ async fn without_user_read_all_events_go_out_unenriched_with_one_warning_naming_
         "{}",
         warnings[0]
     );
-}
-
-/// Millionths of a decimal text (`0.12`, `"1.5"`), exactly.
-fn micros(value: &Value) -> i128 {
-    let text = match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
-    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
-    let fraction = format!("{fraction:0<6}");
-    whole.parse::<i128>().unwrap() * 1_000_000 + fraction[..6].parse::<i128>().unwrap()
-}
-
-/// `name{labels} value` lines of the exposition, as (labels text, value in micros).
-fn series(text: &str, name: &str) -> HashMap<String, i128> {
-    text.lines()
-        .filter_map(|line| line.strip_prefix(name)?.strip_prefix('{'))
-        .map(|rest| {
-            let (labels, value) = rest.rsplit_once("} ").unwrap();
-            let value: Value = serde_json::from_str(value).unwrap();
-            (labels.to_owned(), micros(&value))
-        })
-        .collect()
-}
-
-#[tokio::test]
-async fn chargeback_metrics_sum_exactly_to_the_rows_charges_per_department() {
-    let harness = Harness::start(options()).await;
-    assert!(
-        harness
-            .once(&config(&harness, "", "", ""))
-            .await
-            .failed
-            .is_empty()
-    );
-    let mut expected: BTreeMap<String, i128> = BTreeMap::new();
-    for (_, event) in harness.events() {
-        let Some(charge) = event["call"].get("charge").filter(|c| !c.is_null()) else {
-            continue;
-        };
-        let department = match event.get("user") {
-            None => "unknown",
-            Some(user) => user["department"].as_str().unwrap_or("none"),
-        };
-        let currency = event["call"]["currency"].as_str().unwrap();
-        let labels = format!(r#"currency="{currency}",department="{department}",source="tenant""#);
-        *expected.entry(labels).or_default() += micros(charge);
-    }
-    let text = harness.metrics.encode();
-    let found = series(&text, "pstn_call_charge_by_department_total");
-    let found: BTreeMap<String, i128> = found.into_iter().filter(|(_, v)| *v > 0).collect();
-    expected.retain(|_, v| *v > 0);
-    assert_eq!(found, expected);
-    assert!(found.keys().any(|k| k.contains("department=\"unknown\"")));
-    assert!(text.contains(r#"pstn_call_seconds_by_department_total{department="Sales",kind="pstn_call",source="tenant"}"#));
-    assert!(text.contains("pstn_call_charge_by_cost_center_total{cost_center=\"CC-"));
-}
-
-#[tokio::test]
-async fn department_labels_past_max_label_values_are_other() {
-    let harness = Harness::start(options()).await;
-    let config = config(&harness, "", "max_label_values = 3", "");
-    assert!(harness.once(&config).await.failed.is_empty());
-    let text = harness.metrics.encode();
-    let departments: std::collections::BTreeSet<String> = text
-        .lines()
-        .filter(|l| l.starts_with("pstn_call_seconds_by_department_total{"))
-        .filter_map(|l| {
-            Some(
-                l.split("department=\"")
-                    .nth(1)?
-                    .split('"')
-                    .next()?
-                    .to_owned(),
-            )
-        })
-        .collect();
-    let named: Vec<&String> = departments
-        .iter()
-        .filter(|d| !["other", "unknown", "none"].contains(&d.as_str()))
-        .collect();
-    assert_eq!(named.len(), 3, "{departments:?}");
-    assert!(departments.contains("other"), "{departments:?}");
 }
 
 #[tokio::test]
