@@ -342,3 +342,40 @@ async fn rows_go_out_while_a_slow_first_round_is_still_running_and_once_lets_it_
         2
     );
 }
+
+#[tokio::test]
+async fn a_delta_link_graph_no_longer_takes_leads_to_one_full_read() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "", "refresh = \"1h\"", "");
+    assert!(harness.once(&config).await.failed.is_empty());
+    let directory = &harness.simulator.directory;
+    directory.expire_delta_links();
+    directory.set_department(0, Some("Research"));
+    harness.clock.advance(Duration::from_secs(3601));
+    let before = harness.events().len();
+    assert!(harness.once(&config).await.failed.is_empty());
+    let delta: Vec<String> = directory
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/users/delta"))
+        .collect();
+    assert_eq!(
+        delta.len(),
+        2 + 1 + 2,
+        "full, refused deltaLink, full: {delta:?}"
+    );
+    assert!(delta[2].contains("%24deltatoken=0"), "{delta:?}");
+    assert!(
+        delta[3].starts_with("/v1.0/users/delta?%24select="),
+        "{delta:?}"
+    );
+    let events = harness.events();
+    assert!(
+        events[before..]
+            .iter()
+            .filter(|(_, e)| e.get("user").is_some())
+            .count()
+            > 50,
+        "events are enriched from the new full read"
+    );
+}

@@ -93,6 +93,8 @@ pub struct Directory {
     page_size: usize,
     forbidden: AtomicBool,
     delta_latency_ms: AtomicU64,
+    /// deltaLinks of generations below this answer 410 (Graph lost their sync state).
+    valid_from: AtomicU64,
     changes: Mutex<Changes>,
     requests: Mutex<Vec<String>>,
 }
@@ -105,6 +107,7 @@ impl Directory {
             page_size: page_size.max(1),
             forbidden: AtomicBool::new(forbidden),
             delta_latency_ms: AtomicU64::new(0),
+            valid_from: AtomicU64::new(0),
             changes: Mutex::default(),
             requests: Mutex::default(),
         }
@@ -136,6 +139,19 @@ impl Directory {
             u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
             Ordering::SeqCst,
         );
+    }
+
+    /// Every deltaLink handed out so far answers 410 from now on, as Graph's do when
+    /// their sync state is gone: the client must read the whole directory again.
+    pub fn expire_delta_links(&self) {
+        let mut changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        changes.generation += 1;
+        self.valid_from.store(changes.generation, Ordering::SeqCst);
+    }
+
+    /// Whether a deltaLink of `generation` is still accepted.
+    pub(super) fn delta_link_valid(&self, generation: u64) -> bool {
+        generation >= self.valid_from.load(Ordering::SeqCst)
     }
 
     /// How long each `/users/delta` page waits.

@@ -108,11 +108,13 @@ impl Simulator {
         let now = directory.generation();
         let position = match (parameter("$deltatoken"), parameter("$skiptoken")) {
             (Some(token), _) => match token.parse::<u64>() {
-                Ok(since) if since <= now => Some(Position::Changes {
-                    since,
-                    until: now,
-                    skip: 0,
-                }),
+                Ok(since) if since <= now && directory.delta_link_valid(since) => {
+                    Some(Position::Changes {
+                        since,
+                        until: now,
+                        skip: 0,
+                    })
+                }
                 _ => None,
             },
             (None, Some(token)) => parse_position(token),
