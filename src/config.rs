@@ -2,6 +2,7 @@
 //! durations like `5m`, and validation that names the key of every problem.
 
 mod azure_logs;
+mod directory;
 mod duration;
 mod fields;
 mod interpolate;
@@ -20,6 +21,7 @@ pub use azure_logs::{default_stream, default_table};
 pub use duration::format_duration;
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
 pub use duration::parse_duration;
+pub use directory::DirectoryConfig;
 pub use fields::Problems;
 pub use interpolate::Environment;
 #[cfg(any(test, feature = "__internals"))]
@@ -280,6 +282,8 @@ fn read_named<'a, T>(
     items
 }
 
+#[cfg(test)]
+mod directory_tests;
 #[cfg(test)]
 mod max_delay_tests;
 #[cfg(test)]

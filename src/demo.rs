@@ -48,6 +48,8 @@ fn source(name: &str, kind: LogKind, url: &Url) -> SourceConfig {
         request_timeout: Duration::from_secs(30),
         retry_max_duration: crate::config::DEFAULT_ONCE_RETRY_MAX_DURATION,
         ca_file: None,
+        // The calls show `user` (the simulated directory); the logs stay as they are.
+        directory: kind.is_call().then(crate::config::DirectoryConfig::default),
     }
 }
 

@@ -310,7 +310,9 @@ impl EmbeddedSourceBuilder {
 /// Runs the source: one poll, or until shutdown or a permanent error.
 async fn run(mut source: Source, once: bool) -> Result<(), SourceError> {
     if once {
-        return match source.poll_once().await {
+        let polled = source.poll_once().await;
+        source.finish_directory_round().await;
+        return match polled {
             Ok(_) | Err(SourceError::Interrupted) => Ok(()),
             Err(error) => Err(error),
         };

@@ -4,8 +4,10 @@
 //! never changed.
 
 mod country;
+mod directory;
 
 pub use country::country_of_number;
+pub use directory::{attributes_from_bytes, is_removed, merge_user};
 
 use crate::model::{CountryCode, Row};
 

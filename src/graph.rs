@@ -1,8 +1,9 @@
-//! Microsoft Graph's call-log functions: tokens, the HTTP client, retries and paging.
+//! Microsoft Graph's call-log functions and the directory (`/users/delta`): tokens, the HTTP client, retries and paging.
 //! graph only fetches: it hands out pages and reports what happened through
 //! [`GraphEvents`]; it knows nothing of plans, state, sinks or metrics.
 
 mod client;
+mod directory;
 mod error;
 mod events;
 mod page;

@@ -4,6 +4,7 @@
 
 mod calls;
 mod calls_sms;
+mod chargeback;
 mod dead_letter;
 mod exact;
 mod health;

@@ -9,6 +9,7 @@ mod api_version;
 mod bad_row;
 mod content_key;
 mod dedupe;
+mod directory_attribute;
 mod enrichment;
 mod fields;
 mod kind;
@@ -22,6 +23,9 @@ pub use bad_row::BadRow;
 #[cfg(any(test, feature = "__internals"))]
 pub use bad_row::MAX_ROW_DEPTH;
 pub use dedupe::DedupeKey;
+pub use directory_attribute::{DIRECTORY_ATTRIBUTES, DirectoryAttribute, directory_select};
+#[cfg(test)]
+pub use directory_attribute::DEFAULT_DIRECTORY_ATTRIBUTES;
 pub use enrichment::{CountryCode, Enrichment, UserAttributes};
 pub use kind::{LogKind, MissingKey, OtherParty};
 pub use row::Row;

@@ -1,9 +1,10 @@
-//! A stand-in for Entra ID, Graph's call-log functions and Azure Monitor's Logs
+//! A stand-in for Entra ID, Graph's call-log functions and directory, and Azure Monitor's Logs
 //! Ingestion API, for tests, demos and load:
 //! the same HTTP as the real services, deterministic calls from a seed, rows that
 //! appear late, and faults on demand.
 
 mod assertion;
+mod directory;
 mod faults;
 mod generator;
 mod ingestion;
@@ -15,6 +16,10 @@ mod rows_logs;
 mod server;
 mod tls;
 
+pub use directory::{
+    DEFAULT_DIRECTORY_PAGE_SIZE, DEFAULT_DIRECTORY_USERS, DEPARTMENTS, Directory, ROW_USER_POOL,
+    user_id,
+};
 pub use faults::{FaultSettings, Faults, Stats};
 pub use generator::{CallCore, Generator};
 pub use ingestion::{INGESTION_MAX_BYTES, IngestedRecord, Ingestion};
@@ -51,6 +56,12 @@ pub struct SimulatorOptions {
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// Faults on from the start; [`SimulatorHandle::faults`] changes them while it runs.
     pub faults: FaultSettings,
+    /// Users in the directory (`/users/delta`, `/users/{id}`).
+    pub directory_users: usize,
+    /// Users per `/users/delta` page.
+    pub directory_page_size: usize,
+    /// Answer 403 to every directory request (the application lacks User.Read.All).
+    pub directory_forbidden: bool,
 }
 
 impl Default for SimulatorOptions {
@@ -67,6 +78,9 @@ impl Default for SimulatorOptions {
             client_certificate: None,
             tls: None,
             faults: FaultSettings::default(),
+            directory_users: DEFAULT_DIRECTORY_USERS,
+            directory_page_size: DEFAULT_DIRECTORY_PAGE_SIZE,
+            directory_forbidden: false,
         }
     }
 }
@@ -86,6 +100,8 @@ pub struct SimulatorHandle {
     pub generator: Arc<Generator>,
     /// The Logs Ingestion stand-in: its faults and the records it accepted.
     pub ingestion: Arc<Ingestion>,
+    /// The directory: change users, switch the 403 mode, see the requests it got.
+    pub directory: Arc<Directory>,
 }
 
 impl SimulatorHandle {
@@ -139,6 +155,7 @@ pub async fn start(
         clock,
     ));
     let ingestion = state.ingestion();
+    let directory = state.directory_handle();
     let handler = Arc::new(move |request| {
         let state = state.clone();
         async move { state.handle(request).await }
@@ -154,5 +171,6 @@ pub async fn start(
         generator,
         scheme,
         ingestion,
+        directory,
     })
 }

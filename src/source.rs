@@ -3,6 +3,7 @@
 //! after all of them accepted.
 
 mod delivery;
+mod directory;
 mod error;
 mod fetch;
 mod page;
@@ -123,8 +124,29 @@ impl Source {
             blocking(move || state.replace_cursors(&rows)).await?;
             cursors
         };
+        let name: Arc<str> = config.name.as_str().into();
+        let client = Arc::new(client);
+        let directory = match &config.directory {
+            Some(directory_config) => {
+                metrics.calls.enable_chargeback(
+                    &config.name,
+                    config.kind,
+                    directory_config.max_label_values,
+                );
+                let state = state.clone();
+                let directory_state = blocking(move || state.directory()).await?;
+                Some(directory::Directory::new(
+                    name.clone(),
+                    directory_config,
+                    client.clone(),
+                    directory_state,
+                    clock.clone(),
+                ))
+            }
+            None => None,
+        };
         Ok(Source {
-            name: config.name.as_str().into(),
+            name,
             preparer: page::Preparer {
                 source: config.name.as_str().into(),
                 kind: config.kind,
@@ -132,9 +154,10 @@ impl Source {
                 state: state.clone(),
                 telemetry: telemetry.clone(),
                 bad_rows: page::BadRowLog::default(),
+                directory,
             },
             config,
-            client: Arc::new(client),
+            client,
             state,
             sinks,
             clock,
@@ -163,6 +186,14 @@ impl Source {
             self.refresh_plan_usage().await;
         }
         result
+    }
+
+    /// Lets a running directory round end (`--once`: the process is about to exit,
+    /// and a round cut short would start from scratch next time).
+    pub async fn finish_directory_round(&mut self) {
+        if let Some(directory) = &mut self.preparer.directory {
+            directory.finish_round(&self.shutdown).await;
+        }
     }
 
     /// How far the slowest sweep is behind the start times it owes a read.
@@ -199,6 +230,11 @@ impl Source {
     }
 
     async fn poll_windows(&mut self) -> Result<PollSummary, SourceError> {
+        if let Some(directory) = &mut self.preparer.directory {
+            directory
+                .before_poll(self.config.poll_interval, &self.shutdown)
+                .await;
+        }
         let now = self.clock.now();
         // Three windows per chain: a busy window does not leave the other chains idle.
         let windows = plan(

@@ -1,5 +1,6 @@
 //! What the agent has done, in one SQLite file in `data_dir`: per source, each sweep's
-//! cursor, and the ids already delivered (kept until no sweep can read them again).
+//! cursor, the ids already delivered (kept until no sweep can read them again), and,
+//! with `[sources.NAME.directory]`, its copy of the directory.
 //!
 //! Users can open `state.sqlite3` with `sqlite3` to see progress (`sweeps`) and what
 //! was delivered (`delivered`). Memory does not grow with volume: dedupe asks the
@@ -8,6 +9,7 @@
 mod directory;
 mod schema;
 mod source_state;
+mod user_directory;
 
 pub use directory::DirectoryLock;
 #[cfg(any(test, feature = "__internals"))]
@@ -15,6 +17,7 @@ pub use directory::LOCK_FILE;
 pub use source_state::{Commit, SourceState};
 #[cfg(any(test, feature = "__internals"))]
 pub use source_state::PRUNE_SLICE;
+pub use user_directory::{DirectoryState, DirectorySyncMark, DirectoryWrite, StoredUser};
 
 use std::path::{Path, PathBuf};
 

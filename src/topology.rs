@@ -332,7 +332,9 @@ pub async fn run(
         tasks.spawn(async move {
             let name = source.name().to_owned();
             let outcome = if once {
-                match source.poll_once().await {
+                let polled = source.poll_once().await;
+                source.finish_directory_round().await;
+                match polled {
                     Ok(summary) => {
                         tracing::info!(source = %name, rows_new = summary.rows_new, rows_read = summary.rows_read, duplicates = summary.duplicates, bad_rows = summary.bad_rows, windows = summary.windows,
                             pages = summary.pages, "poll done");

@@ -21,6 +21,25 @@ fn validate_accepts_the_shipped_example_config() {
 }
 
 #[test]
+fn validate_names_the_directory_permission_for_each_source_that_reads_it() {
+    let output = agent()
+        .args(["validate", "--config", "config/simulated-tenant.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let notes: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("User.Read.All"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{stderr}");
+    assert!(
+        notes[0].starts_with("note: sources.simulated_pstn.directory"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn validate_exits_78_with_one_line_per_problem_naming_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");

@@ -1,6 +1,7 @@
 //! The Grafana dashboard in deploy/grafana works: a real Prometheus, loaded with
 //! deploy/prometheus's rules, scrapes the agent reading the simulated tenant (PSTN on
-//! the beta API, Direct Routing, the SMS log and the blocked-users log), and every
+//! the beta API, Direct Routing, both with a directory, the SMS log and the
+//! blocked-users log), and every
 //! panel query runs without error and returns data.
 
 mod common;
@@ -99,8 +100,17 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         format!(
             "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:{agent_port}\"\n{}{}{}{}[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"contoso_pstn\", \"contoso_dr\", \"contoso_sms\", \"contoso_blocked\"]\n",
             dir.join("state").display(),
-            source("contoso_pstn", "pstn_calls", "api_version = \"beta\""),
-            source("contoso_dr", "direct_routing_calls", ""),
+            // The call sources read the directory: the Chargeback row needs it.
+            source(
+                "contoso_pstn",
+                "pstn_calls",
+                "api_version = \"beta\"\n[sources.contoso_pstn.directory]"
+            ),
+            source(
+                "contoso_dr",
+                "direct_routing_calls",
+                "[sources.contoso_dr.directory]"
+            ),
             source("contoso_sms", "sms_log", ""),
             source("contoso_blocked", "pstn_blocked_users", ""),
             harness.output().display(),
@@ -133,12 +143,27 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         .first()
         .map(|(_, v)| *v);
         let pools = query(&http, prometheus_port, "pstn:calling_plan_pool_usage:ratio").await;
-        if delivered > 0 && scraped == Some(delivered as f64) && !pools.is_empty() {
+        // Every source's first poll has ended and the plan gauge, set just after it,
+        // was scraped: a source may pause mid-poll (directory look-ups) with rows and
+        // scrapes equal, and end its poll just before the panels are queried.
+        let polled = query(
+            &http,
+            prometheus_port,
+            "count(sum by (source) (pstn_source_polls_total) > 0) + (sum(pstn_calling_plan_outbound_month_seconds) > bool 0)",
+        )
+        .await
+        .first()
+        .map(|(_, v)| *v);
+        if delivered > 0
+            && scraped == Some(delivered as f64)
+            && !pools.is_empty()
+            && polled == Some(5.0)
+        {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "delivered {delivered}, Prometheus sees {scraped:?}, pool ratios {pools:?}"
+            "delivered {delivered}, Prometheus sees {scraped:?}, pool ratios {pools:?}, sources polled (+1 with the plan gauge set) {polled:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -181,10 +206,13 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
     let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
     let queries = panel_queries(&dashboard);
     assert!(queries.len() >= 20, "{} queries", queries.len());
+    // Rounded up: a sample scraped in this second (the plan gauge, set at the end of
+    // the last poll) must fall inside the range.
     let end = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs();
+        .as_secs()
+        + 1;
     let (start, end) = ((end - 60).to_string(), end.to_string());
     let mut errors = Vec::new();
     let mut panels_with_data = std::collections::HashSet::new();

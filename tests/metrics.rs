@@ -147,21 +147,18 @@ async fn the_calling_plan_gauge_is_read_from_state_after_a_restart() {
 #[tokio::test]
 async fn promtool_finds_nothing_to_complain_about() {
     let harness = Harness::start(options(Lateness::None)).await;
-    assert_eq!(
-        harness
-            .once(&harness.config(LogKind::Pstn, "lookback = \"1d\""))
-            .await
-            .exit_code(),
-        0
+    // With a directory, so the chargeback series are checked too.
+    let config = harness.config(
+        LogKind::Pstn,
+        "lookback = \"1d\"\n[sources.tenant.directory]",
     );
-    assert_eq!(
-        harness
-            .once(&harness.config(LogKind::Pstn, "lookback = \"1d\""))
-            .await
-            .exit_code(),
-        0
-    );
+    assert_eq!(harness.once(&config).await.exit_code(), 0);
+    assert_eq!(harness.once(&config).await.exit_code(), 0);
     let text = harness.metrics.encode();
+    assert!(
+        text.contains("pstn_call_charge_by_department_total{"),
+        "{text}"
+    );
     let promtool = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())

@@ -67,6 +67,15 @@ pub(crate) struct SimulateArgs {
     /// The key of --tls-certificate (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_certificate")]
     pub tls_key: Option<PathBuf>,
+    /// Users in the simulated directory (/users/delta, /users/{id}).
+    #[arg(long, default_value_t = crate::simulate::DEFAULT_DIRECTORY_USERS)]
+    pub directory_users: usize,
+    /// Users per /users/delta page.
+    #[arg(long, default_value_t = crate::simulate::DEFAULT_DIRECTORY_PAGE_SIZE)]
+    pub directory_page_size: usize,
+    /// Answer 403 to directory requests, as Graph does without User.Read.All.
+    #[arg(long)]
+    pub directory_forbidden: bool,
 }
 
 /// Serves the simulated tenant until stopped; 1 when it cannot listen, 2 for a bad
@@ -96,6 +105,9 @@ pub(crate) async fn run(args: SimulateArgs, mut signals: Signals) -> ExitCode {
             error_per_mille: args.error_per_mille,
             latency: args.latency,
         },
+        directory_users: args.directory_users,
+        directory_page_size: args.directory_page_size,
+        directory_forbidden: args.directory_forbidden,
     };
     let handle = match start(args.address, options, clock).await {
         Ok(handle) => handle,

@@ -19,6 +19,12 @@ pub(crate) fn run(config_path: &Path) -> ExitCode {
                 count(config.sources.len(), "source"),
                 count(config.sinks.len(), "sink")
             );
+            for source in config.sources.iter().filter(|s| s.directory.is_some()) {
+                eprintln!(
+                    "note: sources.{}.directory reads Graph's /users: the application needs the permission User.Read.All (without it events go out without `user`)",
+                    source.name
+                );
+            }
             if let Err(problems) = config.check_local_paths() {
                 for line in problems.0 {
                     eprintln!(

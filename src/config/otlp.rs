@@ -219,10 +219,12 @@ pub(super) fn read_redact(
         problems.add(&redact.key("key"), format!("required when hash names fields: at least {MIN_REDACT_KEY_BYTES} bytes, not one character repeated, from the environment (key = \"${{PSTN_REDACT_KEY}}\"; make one with `openssl rand -hex 32`)"));
     }
     for name in hash.iter().chain(&drop) {
-        if name.is_empty() || name.contains('.') {
+        // `user.department`: a field of the event's `user` (directory attributes).
+        let field = name.strip_prefix("user.").unwrap_or(name);
+        if field.is_empty() || field.contains('.') {
             problems.add(
                 &redact.key("hash"),
-                format!("{name:?}: name a field of the call, like \"callerNumber\""),
+                format!("{name:?}: name a field of the call, like \"callerNumber\", or of the user, like \"user.department\""),
             );
         }
     }

@@ -149,11 +149,36 @@ pub(super) fn check_redaction(
         if known.is_empty() {
             continue;
         }
+        // `user` and `user.KEY` name the directory attributes beside the call.
+        let user_keys: Vec<String> = sources
+            .iter()
+            .filter(|source| sink.inputs.contains(&source.name))
+            .filter_map(|source| source.directory.as_ref())
+            .flat_map(|directory| directory.attributes.iter())
+            .map(|attribute| format!("user.{}", attribute.key()))
+            .collect();
         for (list, names) in [("hash", &redact.hash), ("drop", &redact.drop)] {
             for (index, name) in names.iter().enumerate() {
+                let key = format!("sinks.{}.redact.{list}[{index}]", sink.name);
+                if name == "user" || name.starts_with("user.") {
+                    if user_keys.is_empty() {
+                        problems.add(&key, format!("{name:?}: no source of this sink has a [sources.NAME.directory], so events carry no user"));
+                    } else if name == "user" && list == "hash" {
+                        problems.add(&key, "\"user\" is an object: hash its fields (\"user.department\") or drop it whole");
+                    } else if name != "user" && !user_keys.contains(name) {
+                        problems.add(
+                            &key,
+                            format!(
+                                "{name:?} is not an attribute the directory of this sink's sources reads{}",
+                                super::suggest::did_you_mean(name, user_keys.iter().map(String::as_str))
+                            ),
+                        );
+                    }
+                    continue;
+                }
                 if !known.contains(&name.as_str()) {
                     problems.add(
-                        &format!("sinks.{}.redact.{list}[{index}]", sink.name),
+                        &key,
                         format!(
                             "{name:?} is not a field of the rows this sink takes{}",
                             super::suggest::did_you_mean(name, known.iter().copied())

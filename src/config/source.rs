@@ -78,6 +78,8 @@ pub struct SourceConfig {
     /// A CA (PEM) to trust for Entra and Graph besides the system roots (a private
     /// CA or a TLS-inspecting proxy).
     pub ca_file: Option<PathBuf>,
+    /// `[sources.NAME.directory]`: the user's directory attributes beside each row.
+    pub directory: Option<super::DirectoryConfig>,
 }
 
 /// `retry_max_duration` when not set: a cron job learns within about a minute that
@@ -205,6 +207,7 @@ pub(super) fn read(
             }
             readable
         });
+    let directory = super::directory::read(&mut fields, problems);
     fields.finish(problems);
     if problems.0.len() != before {
         return None;
@@ -226,6 +229,7 @@ pub(super) fn read(
         request_timeout: request_timeout?,
         retry_max_duration: retry_max_duration?,
         ca_file,
+        directory: directory?,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The HTTP side of one source: rate cap, Retry-After gate, token, retries, paging.
 
 use super::paging::{PageChain, request_edges};
-use super::{FailureReason, GraphError, GraphEvent, GraphEvents, Page, TokenSource};
+use super::{FailureReason, GraphError, GraphEvent, GraphEvents, Page, PageError, TokenSource};
 use crate::entra::AccessToken;
 use crate::model::ApiVersion;
 use crate::model::LogKind;
@@ -121,6 +121,15 @@ impl std::fmt::Debug for GraphClient {
     }
 }
 
+/// What a request reads, which decides what a 403 means (which permission is missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Resource {
+    /// A call-log function (CallRecords.Read.All).
+    CallLog,
+    /// `/users` (User.Read.All).
+    Directory,
+}
+
 /// One answer read off the wire, before it is judged.
 struct Answer {
     status: u16,
@@ -192,7 +201,18 @@ impl GraphClient {
 
     /// Fetches one page, retrying transient failures with exponential backoff and full jitter.
     pub(super) async fn get_page(&self, url: &Url) -> Result<Page, GraphError> {
-        (|| self.attempt(url))
+        self.get_parsed(url, Resource::CallLog, Page::parse).await
+    }
+
+    /// Fetches `url` and reads its body with `parse`, under the source's rate cap,
+    /// Retry-After gate, token and retry policy; a 403 is explained for `resource`.
+    pub(super) async fn get_parsed<T>(
+        &self,
+        url: &Url,
+        resource: Resource,
+        parse: fn(bytes::Bytes) -> Result<T, PageError>,
+    ) -> Result<T, GraphError> {
+        (|| self.attempt(url, resource, parse))
             .retry(self.options.retry.backoff())
             .sleep(tokio::time::sleep)
             .when(GraphError::is_transient)
@@ -210,7 +230,12 @@ impl GraphClient {
             .await
     }
 
-    async fn attempt(&self, url: &Url) -> Result<Page, GraphError> {
+    async fn attempt<T>(
+        &self,
+        url: &Url,
+        resource: Resource,
+        parse: fn(bytes::Bytes) -> Result<T, PageError>,
+    ) -> Result<T, GraphError> {
         let throttle_started = Instant::now();
         let mut refreshed_after_401 = false;
         loop {
@@ -223,7 +248,7 @@ impl GraphClient {
             let answer = self.send_counted(url, &token).await?;
             match answer.status {
                 200 => {
-                    return Page::parse(answer.body).map_err(|error| {
+                    return parse(answer.body).map_err(|error| {
                         self.emit(GraphEvent::Failed(FailureReason::UnreadableBody));
                         error.into()
                     });
@@ -235,9 +260,13 @@ impl GraphClient {
                 }
                 401 => return Err(GraphError::Unauthorized(error_message(&answer.body))),
                 403 => {
-                    return Err(GraphError::Forbidden {
-                        function: self.endpoint.kind.function(),
-                        tenant: self.endpoint.tenant_id.clone(),
+                    let tenant = self.endpoint.tenant_id.clone();
+                    return Err(match resource {
+                        Resource::CallLog => GraphError::Forbidden {
+                            function: self.endpoint.kind.function(),
+                            tenant,
+                        },
+                        Resource::Directory => GraphError::DirectoryForbidden { tenant },
                     });
                 }
                 429 => {

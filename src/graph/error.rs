@@ -30,6 +30,14 @@ pub enum GraphError {
         /// The tenant.
         tenant: String,
     },
+    /// 403 on `/users`: the directory needs its own application permission.
+    #[error(
+        "Graph refused access (403 Forbidden) to the directory (/users): the application needs the application permission User.Read.All with admin consent granted in tenant {tenant}; until then events go out without `user`"
+    )]
+    DirectoryForbidden {
+        /// The tenant.
+        tenant: String,
+    },
     /// 401 again with a freshly issued token.
     #[error("Graph refused a freshly issued token (401): {0}")]
     Unauthorized(String),
@@ -94,7 +102,9 @@ impl GraphError {
             GraphError::Auth(_) => FailureReason::Auth,
             GraphError::Throttled(_) => FailureReason::Throttled,
             GraphError::Unavailable { .. } => FailureReason::ServerError,
-            GraphError::Forbidden { .. } => FailureReason::Forbidden,
+            GraphError::Forbidden { .. } | GraphError::DirectoryForbidden { .. } => {
+                FailureReason::Forbidden
+            }
             GraphError::Unauthorized(_) => FailureReason::Unauthorized,
             GraphError::Refused { .. } => FailureReason::Refused,
             GraphError::Network(_) => FailureReason::Network,

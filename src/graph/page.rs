@@ -22,6 +22,13 @@ pub struct Page {
 #[error("unreadable page body ({0})")]
 pub struct PageError(String);
 
+impl PageError {
+    /// A body that could not be read, and why.
+    pub(super) fn new(message: String) -> PageError {
+        PageError(message)
+    }
+}
+
 /// Graph pages hold up to 1,000 rows; a page claiming more than this is refused before
 /// its row index grows (a 60 MB page of `1,1,1,...` would otherwise index 30 million
 /// "rows"). With the body cap this bounds a page's memory.

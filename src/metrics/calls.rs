@@ -2,14 +2,16 @@
 //! calling-plan minutes used this month.
 
 use super::calls_sms::{self, LogMetrics, SMS_TYPES};
+use super::chargeback::ChargebackMetrics;
 use super::exact::ExactCounterVec;
 use super::labels::{
     self, COUNTRIES, CURRENCIES, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
 };
 use super::registrar::{MetricsError, Registrar};
-use crate::model::{Enrichment, LogKind, Row};
+use crate::model::{Enrichment, LogKind, Row, UserAttributes};
 use crate::time::Timestamp;
 use prometheus::{GaugeVec, HistogramVec, IntCounterVec};
+use std::sync::Arc;
 
 /// Seconds: a ring that was not answered, a short call, ..., a four-hour conference.
 const DURATION_BUCKETS: &[f64] = &[
@@ -59,6 +61,8 @@ pub struct CallFacts {
     pub block_mode: &'static str,
     /// The row's instant (a call's start).
     pub start: Timestamp,
+    /// The user's directory attributes, with [`CallFacts::with_enrichment`] (chargeback).
+    pub user: Option<Arc<UserAttributes>>,
 }
 
 impl CallFacts {
@@ -98,13 +102,15 @@ impl CallFacts {
             units: row.sms_units,
             block_mode: calls_sms::block_mode(row.block_mode.as_deref()),
             start: row.start,
+            user: None,
         }
     }
 
     /// These facts with what the agent derived beside the row: the other party's
     /// country (so the country series work on v1.0, whose rows carry no
-    /// `otherPartyCountryCode`).
+    /// `otherPartyCountryCode`) and the user's directory attributes (chargeback).
     pub fn with_enrichment(mut self, enrichment: &Enrichment) -> CallFacts {
+        self.user = enrichment.user.clone();
         if let Some(country) = enrichment.other_party_country {
             self.country = labels::from_sorted(Some(country.as_str()), COUNTRIES);
         }
@@ -137,6 +143,7 @@ pub struct CallMetrics {
     plan_seconds: GaugeVec,
     logs: LogMetrics,
     lateness: HistogramVec,
+    chargeback: ChargebackMetrics,
 }
 
 impl CallMetrics {
@@ -154,6 +161,7 @@ impl CallMetrics {
             direct_routing_outcomes: registry.counter("pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "outcome"])?,
             direct_routing_failures: registry.counter("pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "sip_code"])?,
             logs: LogMetrics::new(registry)?,
+            chargeback: ChargebackMetrics::new(registry)?,
             lateness: registry.histogram("pstn_row_lateness_seconds", "Time from a call's start until the agent first read its row (once per new row; an upper bound on when Graph showed it, since rows are read at polls and sweeps).", LATENESS_BUCKETS, &["source", "kind"])?,
             plan_seconds: registry.gauge("pstn_calling_plan_outbound_month_seconds", "Outbound Calling Plans seconds (user_out*) of calls that started this calendar month (UTC), by licenseCapability; compare with the plan's minute pool.", &["source", "license"])?,
         })
@@ -197,6 +205,14 @@ impl CallMetrics {
         }
     }
 
+    /// Counts the calls of `source` by department and cost centre from now on (a
+    /// source with a directory), each label capped at `max_label_values` values.
+    pub fn enable_chargeback(&self, source: &str, kind: LogKind, max_label_values: usize) {
+        if kind.is_call() {
+            self.chargeback.enable(source, kind, max_label_values);
+        }
+    }
+
     /// Counts calls every sink accepted and whose delivery was committed. Label
     /// lookups hash every value, so each distinct label set of the batch is looked up
     /// once and its handle reused (a page has a handful of call types and currencies).
@@ -205,6 +221,7 @@ impl CallMetrics {
             // SMS and blocked users have their own series; pstn_calls_total is for calls.
             return self.logs.record(source, kind, facts);
         }
+        self.chargeback.record(source, kind, facts);
         let kind_label = kind.event_kind();
         let mut calls = Handles::new(&self.calls);
         let mut duration = Handles::new(&self.duration);

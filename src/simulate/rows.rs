@@ -210,7 +210,7 @@ pub(super) fn pstn(
         (number(random, from.0), number(random, home.0))
     };
     let id = guid(random);
-    let user_id = (!bot).then(|| guid(random));
+    let user_id = (!bot).then(|| super::directory::row_user_id(random));
     let _ = write!(
         out,
         "{{\"id\":\"{id}\",\"callId\":\"{}_{}@10.{}.{}.{}\",\"userId\":{},\"userPrincipalName\":{},\"userDisplayName\":{},\
@@ -324,7 +324,7 @@ pub(super) fn direct_routing(call: &CallCore, random: &mut CallRandom, out: &mut
     let locations = ["USWE", "USEA", "EUNO", "EUWE", "APSE"];
     let id = guid(random);
     let correlation = guid(random);
-    let user_id = (!bot).then(|| guid(random));
+    let user_id = (!bot).then(|| super::directory::row_user_id(random));
     let _ = write!(
         out,
         "{{\"id\":\"{id}\",\"correlationId\":\"{correlation}\",\"userId\":{},\"userPrincipalName\":{},\"userDisplayName\":{},\

@@ -51,7 +51,7 @@ pub(super) fn sms(call: &CallCore, random: &mut CallRandom, out: &mut String) {
     };
     let with_id = random.unit() < 0.5;
     let id = guid(random);
-    let user_id = guid(random);
+    let user_id = super::directory::row_user_id(random);
     if with_id {
         let _ = write!(out, "{{\"id\":\"{id}\",");
     } else {
@@ -90,7 +90,7 @@ pub(super) fn blocked_user(
     out: &mut String,
 ) {
     let person = &USERS[user.below(USERS.len())];
-    let user_id = guid(user);
+    let user_id = super::directory::row_user_id(user);
     let telephone = number(user, country(person.country).0);
     let mode = if call.slot.rem_euclid(2) == 0 {
         "blocked"

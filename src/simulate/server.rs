@@ -3,6 +3,7 @@
 //! Routing is here; each route, the request parsing and the answers have their own file.
 
 mod call;
+mod directory;
 mod graph;
 mod ingestion;
 mod page;
@@ -11,6 +12,7 @@ mod token;
 
 use super::SimulatorOptions;
 use super::assertion::RegisteredCertificate;
+use super::directory::Directory;
 use super::faults::{Faults, Stats};
 use super::generator::Generator;
 use super::ingestion::Ingestion;
@@ -34,6 +36,7 @@ pub(super) struct Simulator {
     stats: Arc<Stats>,
     ingestion: Arc<Ingestion>,
     clock: SharedClock,
+    directory: Arc<Directory>,
     tokens: Mutex<HashMap<String, token::IssuedToken>>,
     issued: AtomicU64,
 }
@@ -50,6 +53,11 @@ impl Simulator {
         clock: SharedClock,
     ) -> Self {
         Simulator {
+            directory: Arc::new(Directory::new(
+                options.directory_users,
+                options.directory_page_size,
+                options.directory_forbidden,
+            )),
             options,
             certificate,
             public_url,
@@ -61,6 +69,11 @@ impl Simulator {
             tokens: Mutex::new(HashMap::new()),
             issued: AtomicU64::new(0),
         }
+    }
+
+    /// The directory, for the handle.
+    pub(super) fn directory_handle(&self) -> Arc<Directory> {
+        self.directory.clone()
     }
 
     /// The Logs Ingestion stand-in's knobs and records, for the handle.
@@ -114,6 +127,17 @@ impl Simulator {
                 .map(str::to_owned);
             return self
                 .graph(&path, request.uri().query(), authorization.as_deref())
+                .await;
+        }
+        if request.method() == hyper::Method::GET
+            && (path.starts_with("/v1.0/users") || path.starts_with("/beta/users"))
+        {
+            let authorization = request
+                .headers()
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            return self
+                .directory(&path, request.uri().query(), authorization)
                 .await;
         }
         if request.headers().contains_key(hyper::header::AUTHORIZATION) {

@@ -8,6 +8,7 @@
 
 use super::{Batch, DeliveryFuture, EventSpan, Sink, SinkError};
 use crate::config::RedactConfig;
+use crate::model::UserAttributes;
 use ring::hmac;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -21,8 +22,26 @@ pub struct RedactingSink {
     inner: Box<dyn Sink>,
     hash: Vec<String>,
     drop: Vec<String>,
+    /// `user.KEY` names of `hash`, without `user.`.
+    user_hash: Vec<String>,
+    /// `user.KEY` names of `drop`, without `user.`.
+    user_drop: Vec<String>,
+    /// `drop` names `user`: the whole object goes.
+    drop_user: bool,
     key: Option<hmac::Key>,
 }
+
+/// The `user.KEY` names of a list, without `user.`.
+fn user_keys(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|name| name.strip_prefix(USER_PREFIX))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// How a redaction names a field of the event's `user` object (`user.department`).
+pub const USER_PREFIX: &str = "user.";
 
 impl std::fmt::Debug for RedactingSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,6 +96,17 @@ fn compact(text: &str) -> String {
     out
 }
 
+/// `hmac-sha256:` and the hex HMAC of `text`.
+fn hash_text(key: &hmac::Key, text: &str) -> String {
+    let tag = hmac::sign(key, text.as_bytes());
+    let mut out = String::with_capacity(12 + 64);
+    out.push_str("hmac-sha256:");
+    for byte in tag.as_ref() {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
 impl RedactingSink {
     /// Wraps `inner` with the redaction of `config`.
     pub fn new(name: &str, inner: Box<dyn Sink>, config: &RedactConfig) -> Self {
@@ -85,6 +115,9 @@ impl RedactingSink {
             inner,
             hash: config.hash.clone(),
             drop: config.drop.clone(),
+            user_hash: user_keys(&config.hash),
+            user_drop: user_keys(&config.drop),
+            drop_user: config.drop.iter().any(|name| name == "user"),
             key: config
                 .key
                 .as_ref()
@@ -105,13 +138,64 @@ impl RedactingSink {
         } else {
             Cow::Owned(compact(raw))
         };
-        let tag = hmac::sign(key, text.as_bytes());
-        out.extend_from_slice(b"\"hmac-sha256:");
-        for byte in tag.as_ref() {
-            out.extend_from_slice(format!("{byte:02x}").as_bytes());
-        }
+        out.push(b'"');
+        out.extend_from_slice(hash_text(key, &text).as_bytes());
         out.push(b'"');
         Ok(())
+    }
+
+    /// The user's attributes with this sink's `user.*` redaction applied: `None` when
+    /// this sink redacts nothing of `user`, `Some(None)` when it drops the whole object.
+    /// A hashed value without a key is left out (as a hashed call field becomes null).
+    fn redact_user(&self, user: &UserAttributes) -> Option<Option<Arc<UserAttributes>>> {
+        if self.drop_user {
+            return Some(None);
+        }
+        if self.user_hash.is_empty() && self.user_drop.is_empty() {
+            return None;
+        }
+        let values = user
+            .values()
+            .iter()
+            .filter(|(key, _)| !self.user_drop.contains(key))
+            .filter_map(|(key, value)| {
+                if !self.user_hash.contains(key) {
+                    return Some((key.clone(), value.clone()));
+                }
+                let hmac_key = self.key.as_ref()?;
+                Some((key.clone(), hash_text(hmac_key, value)))
+            })
+            .collect();
+        Some(Some(Arc::new(UserAttributes::new(values))))
+    }
+
+    /// Writes what follows the call (`other_party_country`, `user`, the closing brace),
+    /// with the user redacted; returns the envelope's new `user` when it changed.
+    fn write_tail(
+        &self,
+        span: &EventSpan,
+        tail: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Option<Option<Arc<UserAttributes>>> {
+        let redacted = span
+            .envelope
+            .user
+            .as_deref()
+            .and_then(|user| self.redact_user(user));
+        let (Some(user), Some(redacted)) = (span.envelope.user.as_deref(), &redacted) else {
+            out.extend_from_slice(tail);
+            return None;
+        };
+        // The encoder writes `user` last: `...,"user":{json}}\n`.
+        let written = user.json().len() + b",\"user\":".len() + b"}\n".len();
+        let before = tail.len().saturating_sub(written);
+        out.extend_from_slice(&tail[..before]);
+        if let Some(redacted) = redacted {
+            out.extend_from_slice(b",\"user\":");
+            out.extend_from_slice(redacted.json().as_bytes());
+        }
+        out.extend_from_slice(b"}\n");
+        Some(redacted.clone())
     }
 
     /// Appends event `index` of `batch` with its call redacted.
@@ -146,12 +230,16 @@ impl RedactingSink {
         }
         out.push(b'}');
         let call_end = out.len();
-        out.extend_from_slice(&batch.lines[span.call.end..span.line.end]);
+        let user = self.write_tail(span, &batch.lines[span.call.end..span.line.end], out);
+        let mut envelope = span.envelope.clone();
+        if let Some(user) = user {
+            envelope.user = user;
+        }
         Ok(EventSpan {
             line: start..out.len(),
             call: call_start..call_end,
             timestamp: offset(span.timestamp.start)..offset(span.timestamp.end),
-            envelope: span.envelope.clone(),
+            envelope,
         })
     }
 

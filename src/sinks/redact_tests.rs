@@ -102,3 +102,54 @@ fn compacting_keeps_strings_and_drops_whitespace() {
         r#"{"a":[1,2],"b":"x  \" y"}"#
     );
 }
+
+#[test]
+fn user_fields_are_hashed_or_dropped_in_the_line_and_the_envelope() {
+    use crate::model::{CountryCode, Enrichment, LogKind, Row, UserAttributes};
+    let row = Row::parse(r#"{"id":"a","startDateTime":"2024-05-01T00:00:00Z"}"#).unwrap();
+    let user = UserAttributes::new(
+        [
+            ("department".to_owned(), "Sales".to_owned()),
+            ("costCenter".to_owned(), "CC-1".to_owned()),
+            ("officeLocation".to_owned(), "Oslo".to_owned()),
+        ]
+        .into(),
+    );
+    let enrichment = Enrichment {
+        other_party_country: CountryCode::parse("NO"),
+        user: Some(Arc::new(user)),
+    };
+    let encoder = crate::event::EventEncoder::new("s", "t", LogKind::Pstn);
+    let mut lines = Vec::new();
+    let span = encoder.encode(
+        &row,
+        &enrichment,
+        crate::time::Timestamp::UNIX_EPOCH,
+        "x",
+        &mut lines,
+    );
+    let batch = Batch {
+        lines: lines.into(),
+        events: vec![span],
+    };
+    let redacted = sink(&["user.department"], &["user.costCenter"], Some("k"))
+        .redact(&batch)
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_slice(redacted.line(0)).unwrap();
+    assert_eq!(event["user"]["department"], hmac_hex("k", "Sales"));
+    assert_eq!(event["user"]["officeLocation"], "Oslo");
+    assert!(event["user"].get("costCenter").is_none(), "{event}");
+    assert_eq!(event["other_party_country"], "NO");
+    assert_eq!(redacted.line(0).last(), Some(&b'\n'));
+    let envelope_user = redacted.events[0].envelope.user.as_ref().unwrap();
+    assert_eq!(
+        envelope_user.get("department"),
+        Some(hmac_hex("k", "Sales").as_str())
+    );
+    assert_eq!(envelope_user.get("costCenter"), None);
+
+    let dropped = sink(&[], &["user"], None).redact(&batch).unwrap();
+    let event: serde_json::Value = serde_json::from_slice(dropped.line(0)).unwrap();
+    assert!(event.get("user").is_none(), "{event}");
+    assert!(dropped.events[0].envelope.user.is_none());
+}

@@ -59,6 +59,8 @@ pub(super) struct Preparer {
     pub(super) state: SourceState,
     pub(super) telemetry: SourceTelemetry,
     pub(super) bad_rows: BadRowLog,
+    /// The source's directory, when it has a `[sources.NAME.directory]`.
+    pub(super) directory: Option<super::directory::Directory>,
 }
 
 impl Preparer {
@@ -91,7 +93,14 @@ impl Preparer {
         };
 
         let observed_text = observed.to_string();
-        let mut lines = Vec::with_capacity(page.body_len() + rows.len() * 192);
+        // The envelope is about 192 bytes an event; a directory's `user` adds up to
+        // about 256 more (sized so the buffer is not grown and copied mid-page).
+        let per_event = if self.directory.is_some() {
+            192 + 256
+        } else {
+            192
+        };
+        let mut lines = Vec::with_capacity(page.body_len() + rows.len() * per_event);
         let mut events = Vec::new();
         let mut delivered = Vec::new();
         let mut facts = Vec::new();
@@ -105,6 +114,19 @@ impl Preparer {
             .map(|(keyed, unseen)| *unseen && in_page.insert(keyed))
             .collect();
         drop(in_page);
+        // The users of the page's new rows, all at once (one read transaction).
+        let users = match &mut self.directory {
+            Some(directory) => {
+                let ids = rows
+                    .iter()
+                    .zip(&fresh)
+                    .filter(|(_, fresh)| **fresh)
+                    .filter_map(|(row, _)| row.user_id.as_deref().map(str::to_owned))
+                    .collect();
+                directory.users(ids).await
+            }
+            None => HashMap::new(),
+        };
         for ((row, (key, _)), fresh) in rows.iter().zip(keyed).zip(fresh) {
             if !fresh {
                 duplicates += 1;
@@ -112,7 +134,7 @@ impl Preparer {
             }
             let enrichment = Enrichment {
                 other_party_country: enrich::other_party_country(row),
-                user: None,
+                user: row.user_id.as_deref().and_then(|id| users.get(id)).cloned(),
             };
             events.push(encoder.encode(row, &enrichment, observed, &observed_text, &mut lines));
             let call = CallFacts::of(row, kind).with_enrichment(&enrichment);

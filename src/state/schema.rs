@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this release writes; older files are migrated, newer ones refused.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -48,6 +48,23 @@ CREATE TABLE IF NOT EXISTS plan_usage (
     seconds   REAL NOT NULL,
     PRIMARY KEY (source_id, month, license)
 ) WITHOUT ROWID;
+-- Schema 4: each source's copy of the directory (`[sources.NAME.directory]`): per
+-- user id, the event's `user` object as opaque bytes, or NULL for a user Graph does not
+-- know (404, removed). In SQLite, not in memory: 300,000 users cost pages on disk.
+CREATE TABLE IF NOT EXISTS directory_users (
+    source_id  INTEGER NOT NULL,
+    user_id    TEXT NOT NULL,
+    attributes BLOB,
+    PRIMARY KEY (source_id, user_id)
+) WITHOUT ROWID;
+-- Schema 4: where the next round of /users/delta starts, what it selects, and when
+-- the last round ended (100 ns ticks since 1970).
+CREATE TABLE IF NOT EXISTS directory_sync (
+    source_id    INTEGER PRIMARY KEY,
+    delta_link   TEXT,
+    selected     TEXT NOT NULL,
+    synced_ticks INTEGER NOT NULL
+);
 ";
 
 /// Schemas 1 and 2: the delivered keys move aside before the new layout is created...
@@ -142,7 +159,10 @@ pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateE
         // adds what is missing (schema 1 lacked plan_usage) and keeps what is there;
         // schemas 1 and 2 kept delivered keys in id order, copied here in start order.
         _ => {
-            let relayout = if version.is_some() && tables.iter().any(|name| name == "delivered") {
+            // Schema 3 laid `delivered` out anew; later versions only add tables.
+            let relayout = if version.is_some_and(|version| version < 3)
+                && tables.iter().any(|name| name == "delivered")
+            {
                 RELAYOUT_DELIVERED
             } else {
                 ""

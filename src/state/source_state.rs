@@ -79,6 +79,12 @@ impl SourceState {
         })
     }
 
+    /// This source's copy of the directory, on a connection of its own (the
+    /// directory sync writes it while polls read it).
+    pub fn directory(&self) -> Result<super::DirectoryState, StateError> {
+        super::DirectoryState::open(&self.path, self.source_id)
+    }
+
     fn failed(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
         move |source| StateError::Database {
             path: self.path.clone(),

@@ -178,6 +178,44 @@ retry_max_duration = "2s"
     }
 }
 
+/// A config with one PSTN source `tenant` (with `source` lines) reading the directory
+/// (`directory` lines), a file sink (`sink` lines added to it), `${KEY}` set for
+/// redaction, and the API on a free port.
+pub fn directory_config(harness: &Harness, source: &str, directory: &str, sink: &str) -> Config {
+    let url = harness.simulator.url();
+    let text = format!(
+        r#"
+data_dir = "{data}"
+[api]
+address = "127.0.0.1:0"
+[sources.tenant]
+type = "pstn_calls"
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "11111111-1111-1111-1111-111111111111"
+client_secret = "secret"
+authority_url = "{url}"
+graph_url = "{url}"
+requests_per_second = 1000
+lookback = "2d"
+{source}
+[sources.tenant.directory]
+{directory}
+[sinks.archive]
+type = "file"
+path = "{out}"
+inputs = ["tenant"]
+{sink}
+"#,
+        data = harness.dir.path().join("state").display(),
+        out = harness.output().display(),
+    );
+    let environment = Environment::fixed([(
+        "KEY".to_owned(),
+        "0123456789abcdef0123456789abcdef".to_owned(),
+    )]);
+    Config::parse(&text, Path::new("/"), &environment).unwrap_or_else(|p| panic!("{p:?}"))
+}
+
 /// The API version a source of `kind` reads by default.
 pub fn version_of(kind: LogKind) -> pstn_agent::model::ApiVersion {
     if kind.beta_only() {

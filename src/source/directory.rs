@@ -1,0 +1,276 @@
+//! `[sources.NAME.directory]` at work: keeps the source's copy of the directory fresh
+//! (a `/users/delta` round every `refresh`, as a task beside the polls) and finds the
+//! `user` of a page's rows: one read transaction for the page, then at most
+//! [`MAX_USER_LOOKUPS_PER_POLL`] `GET /users/{id}` per poll for ids never seen. A row
+//! never waits longer than [`MAX_WAIT_FOR_DIRECTORY`] (and never more than half a poll
+//! interval) for the directory; what is not known by then goes out without `user`.
+
+mod sync;
+
+use crate::config::DirectoryConfig;
+use crate::enrich;
+use crate::graph::{GraphClient, GraphError};
+use crate::model::{DirectoryAttribute, UserAttributes, directory_select};
+use crate::shutdown::Shutdown;
+use crate::state::{DirectoryState, DirectoryWrite, StoredUser};
+use crate::time::SharedClock;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Per-user look-ups one poll may make for ids the directory has not shown yet
+/// (new users between rounds, or rows read while the first round is still running).
+pub const MAX_USER_LOOKUPS_PER_POLL: usize = 25;
+/// The longest a poll waits for a running directory round before reading rows.
+pub const MAX_WAIT_FOR_DIRECTORY: Duration = Duration::from_secs(60);
+/// Users kept in memory between pages (the directory itself stays in SQLite).
+const CACHE_CAPACITY: usize = 4096;
+
+/// What the sync task and the polls share.
+#[derive(Debug)]
+struct Shared {
+    source: Arc<str>,
+    client: Arc<GraphClient>,
+    state: DirectoryState,
+    attributes: Vec<DirectoryAttribute>,
+    select: String,
+    clock: SharedClock,
+    /// Graph answered 403 to the last directory request.
+    forbidden: AtomicBool,
+    /// The User.Read.All warning was given (once, until the directory is readable).
+    warned: AtomicBool,
+    /// The last round failed: try again at the next poll, not only after `refresh`.
+    retry_soon: AtomicBool,
+    /// Rounds finished: the in-memory cache is dropped when this moves.
+    generation: AtomicU64,
+}
+
+impl Shared {
+    /// Graph refused the directory: say once which permission is missing.
+    fn forbidden_by(&self, error: &GraphError) {
+        self.forbidden.store(true, Ordering::SeqCst);
+        if !self.warned.swap(true, Ordering::SeqCst) {
+            tracing::warn!(source = %self.source, "{error}");
+        }
+    }
+}
+
+/// One source's directory.
+#[derive(Debug)]
+pub(super) struct Directory {
+    shared: Arc<Shared>,
+    refresh: Duration,
+    sync: Option<JoinHandle<()>>,
+    last_started: Option<crate::time::Timestamp>,
+    lookups_left: usize,
+    cache: HashMap<String, Option<Arc<UserAttributes>>>,
+    cache_generation: u64,
+}
+
+impl Drop for Directory {
+    fn drop(&mut self) {
+        if let Some(sync) = self.sync.take() {
+            sync.abort();
+        }
+    }
+}
+
+impl Directory {
+    /// The directory of one source, read with the source's own client.
+    pub(super) fn new(
+        source: Arc<str>,
+        config: &DirectoryConfig,
+        client: Arc<GraphClient>,
+        state: DirectoryState,
+        clock: SharedClock,
+    ) -> Directory {
+        Directory {
+            shared: Arc::new(Shared {
+                source,
+                client,
+                state,
+                select: directory_select(&config.attributes),
+                attributes: config.attributes.clone(),
+                clock,
+                forbidden: AtomicBool::new(false),
+                warned: AtomicBool::new(false),
+                retry_soon: AtomicBool::new(false),
+                generation: AtomicU64::new(0),
+            }),
+            refresh: config.refresh,
+            sync: None,
+            last_started: None,
+            lookups_left: MAX_USER_LOOKUPS_PER_POLL,
+            cache: HashMap::new(),
+            cache_generation: 0,
+        }
+    }
+
+    /// Before a poll reads rows: starts a round when one is due and waits for a
+    /// running round at most `min(poll_interval / 2, MAX_WAIT_FOR_DIRECTORY)`.
+    pub(super) async fn before_poll(&mut self, poll_interval: Duration, shutdown: &Shutdown) {
+        self.lookups_left = MAX_USER_LOOKUPS_PER_POLL;
+        if self.sync.as_ref().is_some_and(JoinHandle::is_finished) {
+            self.sync = None;
+        }
+        if self.sync.is_none() && self.round_due().await {
+            self.last_started = Some(self.shared.clock.now());
+            self.sync = Some(tokio::spawn(sync::run(self.shared.clone())));
+        }
+        let Some(sync) = self.sync.as_mut() else {
+            return;
+        };
+        let budget = (poll_interval / 2).min(MAX_WAIT_FOR_DIRECTORY);
+        let mut shutdown = shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::timeout(budget, sync) => {}
+            () = shutdown.triggered() => {}
+        }
+        if self.sync.as_ref().is_some_and(JoinHandle::is_finished) {
+            self.sync = None;
+        }
+    }
+
+    /// Waits for a running round to end (or shutdown): `--once` runs call it after
+    /// their poll, so a cron job that polls once never cuts a long first round short
+    /// and reaches the deltaLink.
+    pub(super) async fn finish_round(&mut self, shutdown: &Shutdown) {
+        let Some(sync) = self.sync.as_mut() else {
+            return;
+        };
+        tracing::info!(source = %self.shared.source, "waiting for the directory round to end before exiting");
+        let mut shutdown = shutdown.clone();
+        tokio::select! {
+            _ = sync => {}
+            () = shutdown.triggered() => {}
+        }
+        if self.sync.as_ref().is_some_and(JoinHandle::is_finished) {
+            self.sync = None;
+        }
+    }
+
+    /// Whether a round should start now: `refresh` after the last one this process
+    /// started (sooner after a failure), or, at start-up, when the kept round is older
+    /// than `refresh`, selected other attributes, or there is none.
+    async fn round_due(&self) -> bool {
+        let now = self.shared.clock.now();
+        if let Some(started) = self.last_started {
+            return self.shared.retry_soon.load(Ordering::SeqCst)
+                || now.duration_since(started) >= self.refresh;
+        }
+        let state = self.shared.state.clone();
+        match sync::blocking(move || state.mark()).await {
+            Ok(Some(mark)) => {
+                mark.selected != self.shared.select
+                    || mark.delta_link.is_none()
+                    || now.duration_since(mark.synced_at) >= self.refresh
+            }
+            Ok(None) => true,
+            Err(error) => {
+                tracing::warn!(source = %self.shared.source, %error, "cannot read the directory's state; reading the directory again");
+                true
+            }
+        }
+    }
+
+    /// The `user` of each id that has one; ids never seen are looked up while this
+    /// poll's look-ups last (and Graph lets the directory be read).
+    pub(super) async fn users(&mut self, ids: Vec<String>) -> HashMap<String, Arc<UserAttributes>> {
+        let generation = self.shared.generation.load(Ordering::SeqCst);
+        if generation != self.cache_generation || self.cache.len() > CACHE_CAPACITY {
+            self.cache.clear();
+            self.cache_generation = generation;
+        }
+        let mut found = HashMap::new();
+        let mut asked = Vec::new();
+        for id in ids {
+            match self.cache.get(&id) {
+                Some(Some(user)) => {
+                    found.insert(id, user.clone());
+                }
+                Some(None) => {}
+                None if !asked.contains(&id) => asked.push(id),
+                None => {}
+            }
+        }
+        if asked.is_empty() {
+            return found;
+        }
+        let state = self.shared.state.clone();
+        let stored = {
+            let asked = asked.clone();
+            match sync::blocking(move || state.users(&asked)).await {
+                Ok(stored) => stored,
+                Err(error) => {
+                    tracing::warn!(source = %self.shared.source, %error, "cannot read the directory; this page goes out without `user`");
+                    return found;
+                }
+            }
+        };
+        let mut write = DirectoryWrite::default();
+        for (id, stored) in asked.into_iter().zip(stored) {
+            let user = match stored {
+                StoredUser::Known(bytes) => enrich::attributes_from_bytes(&bytes).map(Arc::new),
+                StoredUser::Unknown => None,
+                StoredUser::Missing => match self.look_up(&id).await {
+                    Some(Some(user)) => {
+                        write
+                            .users
+                            .push((id.clone(), Some(user.json().as_bytes().to_vec())));
+                        Some(Arc::new(user))
+                    }
+                    Some(None) => {
+                        write.users.push((id.clone(), None));
+                        None
+                    }
+                    // Not asked (or Graph failed): maybe the next poll knows.
+                    None => continue,
+                },
+            };
+            if let Some(user) = &user {
+                found.insert(id.clone(), user.clone());
+            }
+            self.cache.insert(id, user);
+        }
+        if !write.users.is_empty() {
+            let state = self.shared.state.clone();
+            if let Err(error) = sync::blocking(move || state.write(&write)).await {
+                tracing::warn!(source = %self.shared.source, %error, "cannot keep the users looked up");
+            }
+        }
+        found
+    }
+
+    /// `GET /users/{id}` while this poll's look-ups last: `Some(Some)` a user,
+    /// `Some(None)` no such user, `None` not asked or not answered.
+    async fn look_up(&mut self, id: &str) -> Option<Option<UserAttributes>> {
+        if self.lookups_left == 0 || self.shared.forbidden.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.lookups_left -= 1;
+        match self
+            .shared
+            .client
+            .directory_user(id, &self.shared.select)
+            .await
+        {
+            Ok(Some(user)) => Some(Some(UserAttributes::new(enrich::merge_user(
+                &self.shared.attributes,
+                None,
+                &user,
+            )))),
+            Ok(None) => Some(None),
+            Err(error @ GraphError::DirectoryForbidden { .. }) => {
+                self.shared.forbidden_by(&error);
+                None
+            }
+            Err(error) => {
+                tracing::debug!(source = %self.shared.source, %error, "looking a user up failed; no more look-ups this poll");
+                self.lookups_left = 0;
+                None
+            }
+        }
+    }
+}
