@@ -379,3 +379,44 @@ async fn a_delta_link_graph_no_longer_takes_leads_to_one_full_read() {
         "events are enriched from the new full read"
     );
 }
+
+#[tokio::test]
+async fn a_kept_delta_link_for_another_host_is_dropped_for_one_full_read() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "", "refresh = \"1h\"", "");
+    assert!(harness.once(&config).await.failed.is_empty());
+    // As if `graph_url` had moved: the kept link now names a host the token never goes to.
+    let database = harness.dir.path().join("state").join("state.sqlite3");
+    let connection = rusqlite::Connection::open(&database).unwrap();
+    let changed = connection
+        .execute(
+            "UPDATE directory_sync SET delta_link = replace(delta_link, '127.0.0.1', 'graph.example.test')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(connection);
+    let directory = &harness.simulator.directory;
+    let full_reads_before = directory
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("/v1.0/users/delta?%24select="))
+        .count();
+    harness.clock.advance(Duration::from_secs(3601));
+    assert!(harness.once(&config).await.failed.is_empty());
+    let requests = directory.requests();
+    let full_reads = requests
+        .iter()
+        .filter(|r| r.starts_with("/v1.0/users/delta?%24select="))
+        .count();
+    assert_eq!(full_reads, full_reads_before + 1, "{requests:?}");
+    assert!(
+        requests.iter().all(|r| !r.contains("graph.example.test")),
+        "nothing went to the foreign host: {requests:?}"
+    );
+    let connection = rusqlite::Connection::open(&database).unwrap();
+    let kept: String = connection
+        .query_row("SELECT delta_link FROM directory_sync", [], |row| row.get(0))
+        .unwrap();
+    assert!(kept.contains("127.0.0.1"), "a fresh deltaLink is kept: {kept}");
+}

@@ -66,12 +66,17 @@ async fn round_from_mark(shared: &Arc<Shared>) -> Result<(usize, bool), SyncErro
     match resume {
         None => round(shared, None).await.map(|users| (users, false)),
         Some(link) => match round(shared, Some(&link)).await {
-            // 410 Gone (resync required) or a token Graph no longer reads.
-            Err(SyncError::Graph(GraphError::Refused {
-                status: 400 | 404 | 410,
-                message,
-            })) => {
-                tracing::info!(source = %shared.source, %message, "Graph no longer takes the kept deltaLink; reading the whole directory again");
+            // 410 Gone (resync required) or a token Graph no longer reads; or a kept
+            // link this configuration would not send its token to (`graph_url` changed).
+            Err(SyncError::Graph(
+                error @ (GraphError::Refused {
+                    status: 400 | 404 | 410,
+                    ..
+                }
+                | GraphError::ForeignNextLink { .. }
+                | GraphError::BadNextLink(_)),
+            )) => {
+                tracing::info!(source = %shared.source, %error, "the kept deltaLink cannot be used; reading the whole directory again");
                 let state = shared.state.clone();
                 blocking(move || state.forget_delta_link()).await?;
                 round(shared, None).await.map(|users| (users, false))
