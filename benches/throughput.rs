@@ -140,13 +140,14 @@ fn page_users(
     if asked.is_empty() {
         return found;
     }
+    let attributes = pstn_agent::model::DirectoryAttribute::defaults();
     let stored = directory
         .users(&asked)
         .unwrap_or_else(|error| panic!("{error}"));
     for (id, stored) in asked.into_iter().zip(stored) {
         let user = match stored {
             StoredUser::Known(bytes) => {
-                pstn_agent::enrich::attributes_from_bytes(&bytes).map(Arc::new)
+                pstn_agent::enrich::attributes_from_bytes(&attributes, &bytes).map(Arc::new)
             }
             StoredUser::Unknown | StoredUser::Missing => None,
         };

@@ -287,6 +287,14 @@ async fn a_sink_redacts_the_users_department_and_keeps_the_rest() {
     let events = harness.events();
     let users: Vec<&Value> = events.iter().filter_map(|(_, e)| e.get("user")).collect();
     assert!(users.len() > 1000);
+    let hashed = users
+        .iter()
+        .filter(|user| user.get("department").is_some())
+        .count();
+    assert!(
+        hashed > 500,
+        "departments are hashed, not dropped: {hashed}"
+    );
     for user in users {
         if let Some(department) = user.get("department") {
             assert!(
@@ -416,7 +424,39 @@ async fn a_kept_delta_link_for_another_host_is_dropped_for_one_full_read() {
     );
     let connection = rusqlite::Connection::open(&database).unwrap();
     let kept: String = connection
-        .query_row("SELECT delta_link FROM directory_sync", [], |row| row.get(0))
+        .query_row("SELECT delta_link FROM directory_sync", [], |row| {
+            row.get(0)
+        })
         .unwrap();
-    assert!(kept.contains("127.0.0.1"), "a fresh deltaLink is kept: {kept}");
+    assert!(
+        kept.contains("127.0.0.1"),
+        "a fresh deltaLink is kept: {kept}"
+    );
+}
+
+#[tokio::test]
+async fn slow_user_look_ups_stop_when_the_polls_time_for_the_directory_is_spent() {
+    let harness = Harness::start(options()).await;
+    let directory = &harness.simulator.directory;
+    // Each `/users/{id}` takes 2 s; poll_interval 2s gives the directory 1 s a poll.
+    directory.set_user_latency(Duration::from_secs(2));
+    let config = config(&harness, "poll_interval = \"2s\"", "", "");
+    assert!(harness.once(&config).await.failed.is_empty());
+    let events = harness.events();
+    let absent = events
+        .iter()
+        .filter_map(|(_, event)| event["call"]["userId"].as_str())
+        .filter(|id| directory.user_by_id(id).is_none())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    assert!(absent > 5, "rows of users the directory lacks: {absent}");
+    let look_ups = directory
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("/v1.0/users/") && !r.starts_with("/v1.0/users/delta"))
+        .count();
+    assert!(
+        look_ups <= 1,
+        "look-ups past the poll's time for the directory: {look_ups}"
+    );
 }

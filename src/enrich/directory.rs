@@ -49,11 +49,16 @@ pub fn is_removed(user: &Map<String, Value>) -> bool {
     user.contains_key("@removed")
 }
 
-/// The stored bytes of a user (its `user` object as JSON), read back.
-pub fn attributes_from_bytes(bytes: &[u8]) -> Option<UserAttributes> {
-    serde_json::from_slice::<BTreeMap<String, String>>(bytes)
-        .ok()
-        .map(UserAttributes::new)
+/// The stored bytes of a user (its `user` object as JSON), read back with only the
+/// `attributes` configured now: a user stored before an attribute was taken off the
+/// list never carries it again (the next full read rewrites the user anyway).
+pub fn attributes_from_bytes(
+    attributes: &[DirectoryAttribute],
+    bytes: &[u8],
+) -> Option<UserAttributes> {
+    let mut values = serde_json::from_slice::<BTreeMap<String, String>>(bytes).ok()?;
+    values.retain(|key, _| attributes.iter().any(|attribute| attribute.key() == key));
+    Some(UserAttributes::new(values))
 }
 
 #[cfg(test)]
@@ -84,8 +89,19 @@ mod tests {
                 ("usageLocation", "US")
             ]
         );
-        let back = attributes_from_bytes(UserAttributes::new(merged).json().as_bytes()).unwrap();
+        let bytes = UserAttributes::new(merged).json().as_bytes().to_vec();
+        let back = attributes_from_bytes(&attributes, &bytes).unwrap();
         assert_eq!(back.get("costCenter"), Some("CC-7"));
+        let fewer: Vec<DirectoryAttribute> = ["department"]
+            .into_iter()
+            .filter_map(DirectoryAttribute::parse)
+            .collect();
+        let back = attributes_from_bytes(&fewer, &bytes).unwrap();
+        assert_eq!(
+            back.values().keys().collect::<Vec<_>>(),
+            ["department"],
+            "an attribute taken off the list is not read back"
+        );
     }
 
     #[test]

@@ -126,8 +126,10 @@ impl std::fmt::Debug for GraphClient {
 pub(super) enum Resource {
     /// A call-log function (CallRecords.Read.All).
     CallLog,
-    /// `/users` (User.Read.All).
+    /// `/users/delta` (User.Read.All).
     Directory,
+    /// `/users/{id}` (User.Read.All): a 404 is an answer (no such user), not a failure.
+    DirectoryUser,
 }
 
 /// One answer read off the wire, before it is judged.
@@ -230,7 +232,9 @@ impl GraphClient {
             .await
     }
 
-    async fn attempt<T>(
+    /// One request (a 401 refreshes the token once; a 429 waits for Retry-After
+    /// within `max_throttle_wait`), without the retry policy.
+    pub(super) async fn attempt<T>(
         &self,
         url: &Url,
         resource: Resource,
@@ -245,7 +249,7 @@ impl GraphClient {
             // Again, just before sending: another request may have been throttled while
             // this one waited for the rate cap or the token.
             self.wait_out_pause().await;
-            let answer = self.send_counted(url, &token).await?;
+            let answer = self.send_counted(url, &token, resource).await?;
             match answer.status {
                 200 => {
                     return parse(answer.body).map_err(|error| {
@@ -266,7 +270,9 @@ impl GraphClient {
                             function: self.endpoint.kind.function(),
                             tenant,
                         },
-                        Resource::Directory => GraphError::DirectoryForbidden { tenant },
+                        Resource::Directory | Resource::DirectoryUser => {
+                            GraphError::DirectoryForbidden { tenant }
+                        }
                     });
                 }
                 429 => {
@@ -299,12 +305,18 @@ impl GraphClient {
     }
 
     /// Sends one request and counts it with its outcome.
-    async fn send_counted(&self, url: &Url, token: &AccessToken) -> Result<Answer, GraphError> {
+    async fn send_counted(
+        &self,
+        url: &Url,
+        token: &AccessToken,
+        resource: Resource,
+    ) -> Result<Answer, GraphError> {
         let started = Instant::now();
         let sent = self.send(url, token).await;
         let failure = match &sent {
             Err(error) => Some(error.reason()),
             Ok(answer) if answer.status == 200 => None,
+            Ok(answer) if answer.status == 404 && resource == Resource::DirectoryUser => None,
             Ok(answer) => Some(FailureReason::of_status(answer.status)),
         };
         let took = started.elapsed();

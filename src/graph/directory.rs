@@ -182,7 +182,9 @@ impl GraphClient {
         let mut url = Url::parse(&format!("{base}/v1.0/users/{id}"))
             .map_err(|error| GraphError::BadNextLink(error.to_string()))?;
         url.query_pairs_mut().append_pair("$select", select);
-        match self.get_parsed(&url, Resource::Directory, parse_user).await {
+        // One attempt: a look-up is worth only what it adds to this poll; the caller
+        // bounds its time, and a user not found now is asked again by a later poll.
+        match self.attempt(&url, Resource::DirectoryUser, parse_user).await {
             Ok(user) => Ok(Some(user)),
             Err(GraphError::Refused { status: 404, .. }) => Ok(None),
             Err(error) => Err(error),

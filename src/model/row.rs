@@ -53,8 +53,6 @@ pub struct Row<'a> {
     /// incoming one (see [`LogKind::other_party_field`]).
     pub other_party_number: Option<Cow<'a, str>>,
     /// `userId`.
-    // Read by the directory enrichment (issue 17), which lands next.
-    #[allow(dead_code)]
     pub user_id: Option<Cow<'a, str>>,
 }
 

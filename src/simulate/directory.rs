@@ -93,6 +93,7 @@ pub struct Directory {
     page_size: usize,
     forbidden: AtomicBool,
     delta_latency_ms: AtomicU64,
+    user_latency_ms: AtomicU64,
     /// deltaLinks of generations below this answer 410 (Graph lost their sync state).
     valid_from: AtomicU64,
     changes: Mutex<Changes>,
@@ -107,6 +108,7 @@ impl Directory {
             page_size: page_size.max(1),
             forbidden: AtomicBool::new(forbidden),
             delta_latency_ms: AtomicU64::new(0),
+            user_latency_ms: AtomicU64::new(0),
             valid_from: AtomicU64::new(0),
             changes: Mutex::default(),
             requests: Mutex::default(),
@@ -131,6 +133,18 @@ impl Directory {
     /// Whether directory requests are answered 403.
     pub fn forbidden(&self) -> bool {
         self.forbidden.load(Ordering::SeqCst)
+    }
+
+    /// Answer each `/users/{id}` only after `latency` (slow look-ups).
+    pub fn set_user_latency(&self, latency: Duration) {
+        self.user_latency_ms.store(
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+    }
+
+    pub(super) fn user_latency(&self) -> Duration {
+        Duration::from_millis(self.user_latency_ms.load(Ordering::SeqCst))
     }
 
     /// Answer each `/users/delta` page only after `latency` (a slow first round).

@@ -1,9 +1,10 @@
 //! `[sources.NAME.directory]` at work: keeps the source's copy of the directory fresh
 //! (a `/users/delta` round every `refresh`, as a task beside the polls) and finds the
 //! `user` of a page's rows: one read transaction for the page, then at most
-//! [`MAX_USER_LOOKUPS_PER_POLL`] `GET /users/{id}` per poll for ids never seen. A row
-//! never waits longer than [`MAX_WAIT_FOR_DIRECTORY`] (and never more than half a poll
-//! interval) for the directory; what is not known by then goes out without `user`.
+//! [`MAX_USER_LOOKUPS_PER_POLL`] `GET /users/{id}` per poll for ids never seen. A poll
+//! gives the directory (waiting for a running round, then look-ups) at most
+//! [`MAX_WAIT_FOR_DIRECTORY`], and never more than half its interval; what is not known
+//! by then goes out without `user`.
 
 mod sync;
 
@@ -39,7 +40,7 @@ struct Shared {
     clock: SharedClock,
     /// Graph answered 403 to the last directory request.
     forbidden: AtomicBool,
-    /// The User.Read.All warning was given (once, until the directory is readable).
+    /// The User.Read.All warning was given (once for the life of the process).
     warned: AtomicBool,
     /// The last round failed: try again at the next poll, not only after `refresh`.
     retry_soon: AtomicBool,
@@ -65,6 +66,8 @@ pub(super) struct Directory {
     sync: Option<JoinHandle<()>>,
     last_started: Option<crate::time::Timestamp>,
     lookups_left: usize,
+    /// When this poll's time for the directory (round and look-ups) runs out.
+    deadline: tokio::time::Instant,
     cache: HashMap<String, Option<Arc<UserAttributes>>>,
     cache_generation: u64,
 }
@@ -103,15 +106,19 @@ impl Directory {
             sync: None,
             last_started: None,
             lookups_left: MAX_USER_LOOKUPS_PER_POLL,
+            deadline: tokio::time::Instant::now(),
             cache: HashMap::new(),
             cache_generation: 0,
         }
     }
 
-    /// Before a poll reads rows: starts a round when one is due and waits for a
-    /// running round at most `min(poll_interval / 2, MAX_WAIT_FOR_DIRECTORY)`.
+    /// Before a poll reads rows: starts a round when one is due and gives the
+    /// directory `min(poll_interval / 2, MAX_WAIT_FOR_DIRECTORY)` of this poll, for
+    /// waiting on a running round and then for look-ups.
     pub(super) async fn before_poll(&mut self, poll_interval: Duration, shutdown: &Shutdown) {
         self.lookups_left = MAX_USER_LOOKUPS_PER_POLL;
+        self.deadline =
+            tokio::time::Instant::now() + (poll_interval / 2).min(MAX_WAIT_FOR_DIRECTORY);
         if self.sync.as_ref().is_some_and(JoinHandle::is_finished) {
             self.sync = None;
         }
@@ -122,10 +129,9 @@ impl Directory {
         let Some(sync) = self.sync.as_mut() else {
             return;
         };
-        let budget = (poll_interval / 2).min(MAX_WAIT_FOR_DIRECTORY);
         let mut shutdown = shutdown.clone();
         tokio::select! {
-            _ = tokio::time::timeout(budget, sync) => {}
+            _ = tokio::time::timeout_at(self.deadline, sync) => {}
             () = shutdown.triggered() => {}
         }
         if self.sync.as_ref().is_some_and(JoinHandle::is_finished) {
@@ -185,13 +191,14 @@ impl Directory {
         }
         let mut found = HashMap::new();
         let mut asked = Vec::new();
+        let mut asked_once = std::collections::HashSet::new();
         for id in ids {
             match self.cache.get(&id) {
                 Some(Some(user)) => {
                     found.insert(id, user.clone());
                 }
                 Some(None) => {}
-                None if !asked.contains(&id) => asked.push(id),
+                None if asked_once.insert(id.clone()) => asked.push(id),
                 None => {}
             }
         }
@@ -212,7 +219,7 @@ impl Directory {
         let mut write = DirectoryWrite::default();
         for (id, stored) in asked.into_iter().zip(stored) {
             let user = match stored {
-                StoredUser::Known(bytes) => enrich::attributes_from_bytes(&bytes).map(Arc::new),
+                StoredUser::Known(bytes) => enrich::attributes_from_bytes(&self.shared.attributes, &bytes).map(Arc::new),
                 StoredUser::Unknown => None,
                 StoredUser::Missing => match self.look_up(&id).await {
                     Some(Some(user)) => {
@@ -243,19 +250,23 @@ impl Directory {
         found
     }
 
-    /// `GET /users/{id}` while this poll's look-ups last: `Some(Some)` a user,
-    /// `Some(None)` no such user, `None` not asked or not answered.
+    /// `GET /users/{id}` while this poll's look-ups and time last: `Some(Some)` a
+    /// user, `Some(None)` no such user, `None` not asked or not answered in time.
     async fn look_up(&mut self, id: &str) -> Option<Option<UserAttributes>> {
-        if self.lookups_left == 0 || self.shared.forbidden.load(Ordering::SeqCst) {
+        if self.lookups_left == 0
+            || self.shared.forbidden.load(Ordering::SeqCst)
+            || tokio::time::Instant::now() >= self.deadline
+        {
             return None;
         }
         self.lookups_left -= 1;
-        match self
-            .shared
-            .client
-            .directory_user(id, &self.shared.select)
-            .await
-        {
+        let asked = self.shared.client.directory_user(id, &self.shared.select);
+        let Ok(answer) = tokio::time::timeout_at(self.deadline, asked).await else {
+            tracing::debug!(source = %self.shared.source, "no time left for look-ups this poll");
+            self.lookups_left = 0;
+            return None;
+        };
+        match answer {
             Ok(Some(user)) => Some(Some(UserAttributes::new(enrich::merge_user(
                 &self.shared.attributes,
                 None,

@@ -253,6 +253,45 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_3_file_gains_the_directory_tables_and_keeps_every_delivered_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let path = store.path().to_owned();
+        drop(store);
+        let connection = Connection::open(&path).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO delivered (source_id, call_start, row_key) VALUES (1, 10, x'01'), (1, 20, x'02'), (2, 30, x'03');
+                 DROP TABLE directory_users; DROP TABLE directory_sync;
+                 UPDATE meta SET value = '3' WHERE key = 'schema_version';",
+            )
+            .unwrap();
+        drop(connection);
+        drop(StateStore::open(dir.path()).unwrap());
+        let connection = Connection::open(&path).unwrap();
+        let keys: Vec<(i64, i64, Vec<u8>)> = connection
+            .prepare("SELECT source_id, call_start, row_key FROM delivered ORDER BY call_start")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys, [(1, 10, vec![1]), (1, 20, vec![2]), (2, 30, vec![3])]);
+        let tables: i64 = connection
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('directory_users', 'directory_sync')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 2);
+        let version: String = connection
+            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION.to_string());
+    }
+
+    #[test]
     fn a_file_from_a_newer_release_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = StateStore::open(dir.path()).unwrap().path().to_owned();

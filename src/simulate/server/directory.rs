@@ -90,6 +90,10 @@ impl Simulator {
         };
         if rest != "/delta" {
             let id = rest.trim_start_matches('/');
+            let latency = directory.user_latency();
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
             return match directory.user_by_id(id) {
                 Some(user) => json(StatusCode::OK, selected(user, &select).to_string()),
                 None => graph_error(
