@@ -28,11 +28,11 @@ pub use interpolate::Environment;
 pub use interpolate::{InterpolationError, interpolate};
 pub use otlp::{OtlpProtocol, OtlpSinkConfig, RedactConfig};
 pub use sink::{SinkConfig, SinkKind};
-pub use source::SourceConfig;
+pub use source::{Credential, SourceConfig};
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
 pub use sink::DEFAULT_RETRY_MAX_DURATION;
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
-pub use source::{Credential, DEFAULT_ONCE_RETRY_MAX_DURATION};
+pub use source::DEFAULT_ONCE_RETRY_MAX_DURATION;
 
 use crate::model;
 use fields::Fields;
@@ -62,6 +62,7 @@ pub struct Config {
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read at all.
     #[error("{path}: cannot read: {source}")]

@@ -12,11 +12,16 @@
 
 mod delivery;
 
-pub use crate::config::{Config, ConfigError, Environment, SourceConfig};
-pub use crate::model::LogKind;
+pub use crate::config::{
+    AzureLogsIngestionConfig, Config, ConfigError, Credential, DirectoryConfig, Environment,
+    OtlpProtocol, OtlpSinkConfig, RedactConfig, Secret, SinkConfig, SinkKind, SourceConfig,
+};
+pub use crate::graph::{AuthError, GraphError, PageError};
+pub use crate::model::{ApiVersion, CountryCode, DirectoryAttribute, LogKind, UserAttributes};
 pub use crate::retry::RetryPolicy;
-pub use crate::sinks::{Batch, Envelope, EventSpan};
+pub use crate::sinks::{Batch, Envelope, EventSpan, SinkError};
 pub use crate::source::SourceError;
+pub use crate::state::StateError;
 pub use crate::time::{Clock, ManualClock, SharedClock, SystemClock, Timestamp};
 pub use delivery::{Ack, Delivery, Event};
 
@@ -34,6 +39,7 @@ use tokio::task::JoinHandle;
 
 /// Why an embedded source could not start, or why it stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EmbedError {
     /// The configuration is not valid: one problem per line, each naming its key.
     #[error("{0}")]

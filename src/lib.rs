@@ -90,6 +90,9 @@ pub mod embed;
 #[cfg(feature = "simulator")]
 pub mod simulate;
 
+// The binary itself (src/main.rs), not an API: hidden from the documentation. Its
+// caller must first remove `IGNORED_ENVIRONMENT` from the environment, single-threaded.
+#[doc(hidden)]
 pub use commands::{IGNORED_ENVIRONMENT, run_command_line};
 
 /// Declares the crate's internal modules: `pub(crate)`, except when the crate's own

@@ -26,6 +26,7 @@ pub const DATABASE_FILE: &str = "state.sqlite3";
 
 /// Why state could not be read or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
     /// The directory could not be created or used.
     #[error("{path}: {message}")]

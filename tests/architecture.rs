@@ -212,3 +212,51 @@ fn the_library_publishes_only_the_embedded_source_the_simulator_and_the_command_
         "internal modules must be pub(crate) in a build without __internals"
     );
 }
+
+/// Every `pstn_agent::x` path in `text`.
+fn crate_paths(text: &str) -> BTreeSet<String> {
+    let mut paths = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("pstn_agent::") {
+        let after = &rest[at + "pstn_agent::".len()..];
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        paths.insert(name);
+        rest = after;
+    }
+    paths
+}
+
+/// The example and the crate's doc examples are built with the tests (where
+/// `__internals` is on), so this reads them: they may use the public API only, as an
+/// embedding program must.
+#[test]
+fn the_example_and_the_doc_examples_use_only_the_public_api() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("examples"), &mut files);
+    files.push(root.join("src/lib.rs"));
+    files.push(root.join("src/embed.rs"));
+    let mut used = BTreeSet::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for name in crate_paths(&text) {
+            used.insert(name.clone());
+            assert!(
+                matches!(name.as_str(), "embed" | "simulate"),
+                "{} uses pstn_agent::{name}, which is not public",
+                file.display()
+            );
+        }
+    }
+    assert!(
+        used.contains("embed"),
+        "the walk found the examples: {used:?}"
+    );
+    assert_eq!(
+        crate_paths("use pstn_agent::graph::GraphClient;"),
+        BTreeSet::from(["graph".to_owned()])
+    );
+}

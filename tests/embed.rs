@@ -132,19 +132,29 @@ async fn a_source_name_the_configuration_lacks_is_refused() {
 }
 
 #[tokio::test]
-async fn the_source_is_a_stream_of_the_same_batches_and_counts_them_in_its_own_metrics() {
+async fn the_source_read_as_a_stream_delivers_each_row_once_and_counts_them_in_its_own_metrics() {
     use futures_core::Stream;
     let harness = Harness::start(SimulatorOptions::default()).await;
     let mut source = builder(&harness).start().await.unwrap();
-    let mut events = 0;
+    let mut seen = Vec::new();
     while let Some(delivery) =
         std::future::poll_fn(|context| std::pin::Pin::new(&mut source).poll_next(context)).await
     {
         let delivery = delivery.unwrap();
-        events += delivery.len();
+        seen.extend(ids(&delivery));
         delivery.accept();
     }
+    let events = seen.len();
     assert!(events > 0);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), events, "a row was delivered twice");
+    // The stream stays ended.
+    assert!(
+        std::future::poll_fn(|context| std::pin::Pin::new(&mut source).poll_next(context))
+            .await
+            .is_none()
+    );
     let text = source.metrics_text();
     let counted: f64 = text
         .lines()

@@ -31,6 +31,7 @@ pub enum CredentialMaterial {
 
 /// Why no token could be had.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// Entra refused the request (bad secret, unknown tenant, ...): retrying cannot help.
     #[error("Entra ID refused the credentials: {code}: {description}")]

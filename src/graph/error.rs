@@ -5,6 +5,7 @@ use std::time::Duration;
 
 /// A failed Graph request, after the client's own retries.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum GraphError {
     /// No token: see [`AuthError`].
     #[error(transparent)]

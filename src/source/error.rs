@@ -5,6 +5,7 @@ use crate::state::StateError;
 
 /// Why a poll of a source ended early.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// Graph could not be read (after retries).
     #[error(transparent)]
