@@ -114,7 +114,10 @@ fn fill_directory(directory: &DirectoryState) {
         })
         .collect();
     directory
-        .write(&DirectoryWrite { users, mark: None })
+        .write(&DirectoryWrite {
+            users,
+            ..DirectoryWrite::default()
+        })
         .unwrap_or_else(|error| panic!("{error}"));
 }
 

@@ -460,3 +460,40 @@ async fn slow_user_look_ups_stop_when_the_polls_time_for_the_directory_is_spent(
         "look-ups past the poll's time for the directory: {look_ups}"
     );
 }
+
+#[tokio::test]
+async fn a_full_read_after_a_lost_delta_link_forgets_users_deleted_meanwhile() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "", "refresh = \"1h\"", "");
+    assert!(harness.once(&config).await.failed.is_empty());
+    let directory = &harness.simulator.directory;
+    let database = harness.dir.path().join("state").join("state.sqlite3");
+    let stored = |id: &str| -> Option<Option<Vec<u8>>> {
+        let connection = rusqlite::Connection::open(&database).unwrap();
+        connection
+            .query_row(
+                "SELECT attributes FROM directory_users WHERE user_id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .ok()
+    };
+    let gone = user_id(3);
+    assert!(
+        matches!(stored(&gone), Some(Some(_))),
+        "read by the first round"
+    );
+    // Deleted while the deltaLink that would have said so is lost.
+    directory.remove(3);
+    directory.expire_delta_links();
+    harness.clock.advance(Duration::from_secs(3601));
+    assert!(harness.once(&config).await.failed.is_empty());
+    assert!(
+        !matches!(stored(&gone), Some(Some(_))),
+        "a user the full read did not see keeps no attributes"
+    );
+    assert!(
+        matches!(stored(&user_id(4)), Some(Some(_))),
+        "the others are kept"
+    );
+}

@@ -216,7 +216,10 @@ impl Directory {
                 }
             }
         };
-        let mut write = DirectoryWrite::default();
+        let mut write = DirectoryWrite {
+            read_at: Some(self.shared.clock.now()),
+            ..DirectoryWrite::default()
+        };
         for (id, stored) in asked.into_iter().zip(stored) {
             let user = match stored {
                 StoredUser::Known(bytes) => enrich::attributes_from_bytes(&self.shared.attributes, &bytes).map(Arc::new),

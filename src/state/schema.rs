@@ -50,11 +50,14 @@ CREATE TABLE IF NOT EXISTS plan_usage (
 ) WITHOUT ROWID;
 -- Schema 4: each source's copy of the directory (`[sources.NAME.directory]`): per
 -- user id, the event's `user` object as opaque bytes, or NULL for a user Graph does not
--- know (404, removed). In SQLite, not in memory: 300,000 users cost pages on disk.
+-- know (404, removed), and when it was read (100 ns ticks since 1970): a full read
+-- removes, at its end, the users it did not see. In SQLite, not in memory: 300,000
+-- users cost pages on disk.
 CREATE TABLE IF NOT EXISTS directory_users (
     source_id  INTEGER NOT NULL,
     user_id    TEXT NOT NULL,
     attributes BLOB,
+    read_ticks INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (source_id, user_id)
 ) WITHOUT ROWID;
 -- Schema 4: where the next round of /users/delta starts, what it selects, and when

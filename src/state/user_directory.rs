@@ -38,8 +38,13 @@ pub struct DirectorySyncMark {
 pub struct DirectoryWrite {
     /// (user id, bytes or `None`).
     pub users: Vec<(String, Option<Vec<u8>>)>,
+    /// When these users were read (`None`: long ago).
+    pub read_at: Option<Timestamp>,
     /// Set on the last page of a round.
     pub mark: Option<DirectorySyncMark>,
+    /// On a full read's last page, its start: every user read before it (one the
+    /// full read did not see: gone from the directory) is removed.
+    pub remove_read_before: Option<Timestamp>,
 }
 
 /// One source's directory, with its own connection (the sync writes while polls
@@ -106,11 +111,18 @@ impl DirectoryState {
             let transaction = connection.transaction()?;
             {
                 let mut statement = transaction.prepare_cached(
-                    "INSERT OR REPLACE INTO directory_users (source_id, user_id, attributes) VALUES (?1, ?2, ?3)",
+                    "INSERT OR REPLACE INTO directory_users (source_id, user_id, attributes, read_ticks) VALUES (?1, ?2, ?3, ?4)",
                 )?;
+                let read_ticks = write.read_at.map_or(0, |at| at.ticks());
                 for (id, bytes) in &write.users {
-                    statement.execute(params![self.source_id, id, bytes])?;
+                    statement.execute(params![self.source_id, id, bytes, read_ticks])?;
                 }
+            }
+            if let Some(start) = write.remove_read_before {
+                transaction.execute(
+                    "DELETE FROM directory_users WHERE source_id = ?1 AND read_ticks < ?2",
+                    params![self.source_id, start.ticks()],
+                )?;
             }
             if let Some(mark) = &write.mark {
                 transaction.execute(
@@ -190,7 +202,9 @@ mod tests {
         directory
             .write(&DirectoryWrite {
                 users: vec![("u1".into(), Some(b"{}".to_vec())), ("u2".into(), None)],
+                read_at: Some(Timestamp::from_ticks(5)),
                 mark: Some(mark.clone()),
+                remove_read_before: None,
             })
             .unwrap();
         assert_eq!(
@@ -205,6 +219,19 @@ mod tests {
         directory.forget_delta_link().unwrap();
         assert_eq!(directory.mark().unwrap().unwrap().delta_link, None);
         assert_eq!(directory.user_count().unwrap(), 2);
+        // A full read that saw only u2 and started at 6: u1 is gone from the directory.
+        directory
+            .write(&DirectoryWrite {
+                users: vec![("u2".into(), Some(b"{}".to_vec()))],
+                read_at: Some(Timestamp::from_ticks(6)),
+                mark: None,
+                remove_read_before: Some(Timestamp::from_ticks(6)),
+            })
+            .unwrap();
+        assert_eq!(
+            directory.users(&["u1", "u2"]).unwrap(),
+            [StoredUser::Missing, StoredUser::Known(b"{}".to_vec())]
+        );
         let other = store
             .source("b", "pstn_calls", "t")
             .unwrap()

@@ -87,7 +87,10 @@ async fn round_from_mark(shared: &Arc<Shared>) -> Result<(usize, bool), SyncErro
 }
 
 /// Reads one round to its deltaLink; returns how many user entries it wrote.
+/// A full read (no deltaLink) removes, with its last page, the users it did not see:
+/// everything read before it started.
 async fn round(shared: &Arc<Shared>, delta_link: Option<&str>) -> Result<usize, SyncError> {
+    let started = shared.clock.now();
     let mut chain = shared.client.directory_delta(&shared.select, delta_link);
     let mut written = 0;
     while let Some(page) = chain.next_page().await {
@@ -110,7 +113,10 @@ async fn round(shared: &Arc<Shared>, delta_link: Option<&str>) -> Result<usize, 
         } else {
             vec![StoredUser::Missing; ids.len()]
         };
-        let mut write = DirectoryWrite::default();
+        let mut write = DirectoryWrite {
+            read_at: Some(shared.clock.now()),
+            ..DirectoryWrite::default()
+        };
         for ((user, id), stored) in page.users.iter().zip(ids).zip(stored) {
             if id.is_empty() {
                 continue;
@@ -129,6 +135,9 @@ async fn round(shared: &Arc<Shared>, delta_link: Option<&str>) -> Result<usize, 
             write.users.push((id, Some(bytes)));
         }
         if let Some(link) = &page.delta_link {
+            if delta_link.is_none() {
+                write.remove_read_before = Some(started);
+            }
             write.mark = Some(DirectorySyncMark {
                 delta_link: Some(link.clone()),
                 selected: shared.select.clone(),
