@@ -6,11 +6,11 @@
 //! loop, a page cap). What to keep of the users is the caller's business.
 
 use super::client::Resource;
-use super::{GraphClient, GraphError, GraphEvent, PageError};
+use super::paging::FollowedLinks;
+use super::{GraphClient, GraphError, PageError};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 use std::sync::Arc;
 use url::Url;
 
@@ -80,8 +80,7 @@ pub fn is_object_id(id: &str) -> bool {
 pub struct DeltaChain {
     client: Arc<GraphClient>,
     next: Option<Result<Url, GraphError>>,
-    seen: HashSet<String>,
-    pages: usize,
+    followed: FollowedLinks,
 }
 
 impl DeltaChain {
@@ -100,9 +99,11 @@ impl DeltaChain {
             Ok(page) => page,
             Err(error) => return Some(Err(error)),
         };
-        self.pages += 1;
-        self.seen.insert(url.into());
-        self.next = page.next_link.as_deref().map(|link| self.vet(link));
+        self.followed.read(url);
+        self.next = page
+            .next_link
+            .as_deref()
+            .map(|link| self.followed.vet(&self.client, link, "one round of /users/delta"));
         if self.next.is_none() && page.delta_link.is_none() {
             self.next = Some(Err(GraphError::EndlessPaging(
                 "a /users/delta page had neither @odata.nextLink nor @odata.deltaLink".into(),
@@ -110,35 +111,10 @@ impl DeltaChain {
         }
         tracing::debug!(
             users = page.users.len(),
-            page = self.pages,
+            page = self.followed.pages(),
             "directory page read"
         );
         Some(Ok(page))
-    }
-
-    fn vet(&self, link: &str) -> Result<Url, GraphError> {
-        let checked = self
-            .client
-            .endpoint()
-            .check_next_link(link)
-            .and_then(|url| {
-                if self.seen.contains(url.as_str()) {
-                    Err(GraphError::EndlessPaging(
-                        "@odata.nextLink of /users/delta points at a page already read".into(),
-                    ))
-                } else if self.pages >= self.client.max_pages_per_window() {
-                    Err(GraphError::EndlessPaging(format!(
-                        "more than {} pages in one round of /users/delta",
-                        self.client.max_pages_per_window()
-                    )))
-                } else {
-                    Ok(url)
-                }
-            });
-        if let Err(error) = &checked {
-            self.client.emit(GraphEvent::Failed(error.reason()));
-        }
-        checked
     }
 }
 
@@ -163,8 +139,7 @@ impl GraphClient {
         DeltaChain {
             client: self.clone(),
             next: Some(first),
-            seen: HashSet::new(),
-            pages: 0,
+            followed: FollowedLinks::default(),
         }
     }
 

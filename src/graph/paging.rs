@@ -30,8 +30,57 @@ pub struct ChainPage {
 pub struct PageChain {
     client: Arc<GraphClient>,
     next: Option<Result<Url, GraphError>>,
+    followed: FollowedLinks,
+}
+
+/// The links one chain of pages has followed, so the next one can be vetted: same
+/// origin as `graph_url` and no credentials (`check_next_link`), not a page already
+/// read, not past the page cap. Shared by the call-log and the directory chains.
+#[derive(Debug, Default)]
+pub(super) struct FollowedLinks {
     seen: HashSet<String>,
     pages: usize,
+}
+
+impl FollowedLinks {
+    /// Notes a page read from `url`.
+    pub(super) fn read(&mut self, url: Url) {
+        self.pages += 1;
+        self.seen.insert(url.into());
+    }
+
+    /// Pages read so far.
+    pub(super) fn pages(&self) -> usize {
+        self.pages
+    }
+
+    /// Checks `link` before it is followed, counting what is refused; `chain` names
+    /// the chain in the error (`"one window"`, `"one round of /users/delta"`).
+    pub(super) fn vet(
+        &self,
+        client: &GraphClient,
+        link: &str,
+        chain: &str,
+    ) -> Result<Url, GraphError> {
+        let checked = client.endpoint().check_next_link(link).and_then(|url| {
+            if self.seen.contains(url.as_str()) {
+                Err(GraphError::EndlessPaging(format!(
+                    "@odata.nextLink points at a page already read in {chain}"
+                )))
+            } else if self.pages >= client.max_pages_per_window() {
+                Err(GraphError::EndlessPaging(format!(
+                    "more than {} pages in {chain}",
+                    client.max_pages_per_window()
+                )))
+            } else {
+                Ok(url)
+            }
+        });
+        if let Err(error) = &checked {
+            client.emit(GraphEvent::Failed(error.reason()));
+        }
+        checked
+    }
 }
 
 impl PageChain {
@@ -40,8 +89,7 @@ impl PageChain {
         PageChain {
             client,
             next: Some(first),
-            seen: HashSet::new(),
-            pages: 0,
+            followed: FollowedLinks::default(),
         }
     }
 
@@ -55,38 +103,13 @@ impl PageChain {
             Ok(page) => page,
             Err(error) => return Some(Err(error)),
         };
-        self.pages += 1;
-        self.seen.insert(url.into());
-        self.next = page.next_link().map(|link| self.vet(link));
+        self.followed.read(url);
+        self.next = page
+            .next_link()
+            .map(|link| self.followed.vet(&self.client, link, "one window"));
         let last = self.next.is_none();
-        tracing::debug!(rows = page.len(), page = self.pages, last, "page read");
+        tracing::debug!(rows = page.len(), page = self.followed.pages(), last, "page read");
         Some(Ok(ChainPage { page, last }))
-    }
-
-    /// Checks a next link before it is followed, counting what is refused.
-    fn vet(&self, link: &str) -> Result<Url, GraphError> {
-        let checked = self
-            .client
-            .endpoint()
-            .check_next_link(link)
-            .and_then(|url| {
-                if self.seen.contains(url.as_str()) {
-                    Err(GraphError::EndlessPaging(
-                        "@odata.nextLink points at a page already read in this window".into(),
-                    ))
-                } else if self.pages >= self.client.max_pages_per_window() {
-                    Err(GraphError::EndlessPaging(format!(
-                        "more than {} pages in one window",
-                        self.client.max_pages_per_window()
-                    )))
-                } else {
-                    Ok(url)
-                }
-            });
-        if let Err(error) = &checked {
-            self.client.emit(GraphEvent::Failed(error.reason()));
-        }
-        checked
     }
 }
 
