@@ -3,6 +3,7 @@
 //! [`GraphEvents`]; it knows nothing of plans, state, sinks or metrics.
 
 mod client;
+mod endpoint;
 mod directory;
 mod error;
 mod events;
@@ -12,7 +13,8 @@ mod paging;
 pub use crate::entra::{AuthError, TokenSource};
 #[cfg(any(test, feature = "__internals"))]
 pub use crate::entra::{AssertionAlgorithm, check_certificate_file, check_private_key_file};
-pub use client::{GraphClient, GraphClientOptions, GraphEndpoint};
+pub use client::{GraphClient, GraphClientOptions};
+pub use endpoint::GraphEndpoint;
 pub use error::GraphError;
 #[cfg(any(test, feature = "__internals"))]
 pub use error::error_chain;
