@@ -288,4 +288,6 @@ mod directory_tests;
 #[cfg(test)]
 mod max_delay_tests;
 #[cfg(test)]
+mod minimal_config;
+#[cfg(test)]
 mod tests;

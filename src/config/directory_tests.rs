@@ -1,23 +1,9 @@
 //! `[sources.NAME.directory]`: defaults, problems naming their key, redaction of `user.*`.
 
+use super::minimal_config::{MINIMAL, parse};
 use super::*;
 use std::time::Duration;
 
-const MINIMAL: &str = r#"
-data_dir = "/tmp/pstn"
-[sources.contoso_pstn]
-type = "pstn_calls"
-tenant_id = "00000000-0000-0000-0000-000000000000"
-client_id = "11111111-1111-1111-1111-111111111111"
-client_secret = "s"
-[sinks.stdout]
-type = "console"
-inputs = ["contoso_pstn"]
-"#;
-
-fn parse(text: &str) -> Result<Config, Vec<String>> {
-    Config::parse(text, Path::new("/etc"), &Environment::fixed([])).map_err(|problems| problems.0)
-}
 
 fn with_directory(lines: &str) -> String {
     format!("{MINIMAL}[sources.contoso_pstn.directory]\n{lines}\n")

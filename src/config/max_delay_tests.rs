@@ -1,23 +1,8 @@
 //! `sources.NAME.max_delay`: optional, a duration, longer than zero, at most `late_window`.
 
-use super::*;
+use super::minimal_config::{MINIMAL, parse};
 use std::time::Duration;
 
-const MINIMAL: &str = r#"
-data_dir = "/tmp/pstn"
-[sources.contoso_pstn]
-type = "pstn_calls"
-tenant_id = "00000000-0000-0000-0000-000000000000"
-client_id = "11111111-1111-1111-1111-111111111111"
-client_secret = "s"
-[sinks.stdout]
-type = "console"
-inputs = ["contoso_pstn"]
-"#;
-
-fn parse(text: &str) -> Result<Config, Vec<String>> {
-    Config::parse(text, Path::new("/etc"), &Environment::fixed([])).map_err(|problems| problems.0)
-}
 
 #[test]
 fn max_delay_is_optional_and_read_as_a_duration() {
