@@ -96,3 +96,12 @@ impl Metrics {
         String::from_utf8(buffer).unwrap_or_default()
     }
 }
+
+/// A registry's Prometheus text, for the metric modules' tests.
+#[cfg(test)]
+pub(crate) fn text_of(registry: &prometheus::Registry) -> String {
+    let mut buffer = Vec::new();
+    prometheus::Encoder::encode(&TextEncoder::new(), &registry.gather(), &mut buffer)
+        .expect("a registry encodes");
+    String::from_utf8(buffer).expect("the text format is UTF-8")
+}

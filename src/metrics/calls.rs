@@ -361,14 +361,7 @@ mod tests {
             .map(|raw| CallFacts::of(&Row::parse(raw).unwrap(), LogKind::Pstn))
             .collect();
         metrics.record("s", LogKind::Pstn, &facts);
-        let mut text = Vec::new();
-        prometheus::Encoder::encode(
-            &prometheus::TextEncoder::new(),
-            &registry.gather(),
-            &mut text,
-        )
-        .unwrap();
-        let text = String::from_utf8(text).unwrap();
+        let text = crate::metrics::text_of(&registry);
         for line in [
             r#"pstn_call_charge_total{call_type="user_out",currency="EUR",source="s"} 3.05"#,
             r#"pstn_call_connection_charge_total{call_type="user_out",currency="EUR",source="s"} 0.3"#,

@@ -150,14 +150,7 @@ mod tests {
         ];
         metrics.record("s", LogKind::Pstn, &rows);
         metrics.record("not-enabled", LogKind::Pstn, &rows);
-        let mut text = Vec::new();
-        prometheus::Encoder::encode(
-            &prometheus::TextEncoder::new(),
-            &registry.gather(),
-            &mut text,
-        )
-        .unwrap();
-        let text = String::from_utf8(text).unwrap();
+        let text = crate::metrics::text_of(&registry);
         for line in [
             r#"pstn_call_charge_by_department_total{currency="EUR",department="Sales",source="s"} 0.45"#,
             r#"pstn_call_charge_by_department_total{currency="EUR",department="Legal",source="s"} 2.6"#,

@@ -166,14 +166,7 @@ mod tests {
         counter.add(&["s", "EUR"], -5_000_000);
         counter.touch(&["s", "USD"]);
         assert_ne!(float, 3050.0, "a float sum drifts: {float}");
-        let mut text = Vec::new();
-        prometheus::Encoder::encode(
-            &prometheus::TextEncoder::new(),
-            &registry.gather(),
-            &mut text,
-        )
-        .unwrap();
-        let text = String::from_utf8(text).unwrap();
+        let text = crate::metrics::text_of(&registry);
         assert!(
             text.contains("# TYPE pstn_test_charge_total counter"),
             "{text}"
