@@ -222,6 +222,7 @@ fn pipeline(pages: &[Bytes], directory: bool) -> Duration {
                 delivered,
                 cursors: Vec::new(),
                 plan_usage: Vec::new(),
+                chargeback: Vec::new(),
             })
             .unwrap_or_else(|error| panic!("{error}"));
     }

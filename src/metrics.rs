@@ -5,6 +5,7 @@
 mod calls;
 mod calls_sms;
 mod chargeback;
+mod chargeback_month;
 mod dead_letter;
 mod exact;
 mod health;

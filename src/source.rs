@@ -2,10 +2,12 @@
 //! delivered, hands each page's new rows to every sink, and commits progress only
 //! after all of them accepted.
 
+mod chargeback;
 mod delivery;
 mod directory;
 mod error;
 mod fetch;
+mod month;
 mod page;
 mod progress;
 
@@ -17,7 +19,6 @@ use crate::config::SourceConfig;
 use crate::event::EventEncoder;
 use crate::graph::GraphClient;
 use crate::metrics::{Metrics, SourceTelemetry};
-use crate::model::LogKind;
 use crate::planner::{SweepLadder, plan};
 use crate::shutdown::Shutdown;
 use crate::sinks::SinkHandle;
@@ -184,6 +185,7 @@ impl Source {
                 self.backlog(),
             );
             self.refresh_plan_usage().await;
+            self.refresh_chargeback_month().await;
         }
         result
     }
@@ -206,21 +208,6 @@ impl Source {
             .map(|(delay, cursor)| now.saturating_sub(*delay).duration_since(*cursor))
             .max()
             .unwrap_or_default()
-    }
-
-    /// Sets this month's calling-plan gauge from state, so it is right after a restart.
-    async fn refresh_plan_usage(&self) {
-        if self.config.kind != LogKind::Pstn {
-            return;
-        }
-        let month = page::month_of(self.clock.now());
-        let state = self.state.clone();
-        match blocking(move || state.plan_usage(&month)).await {
-            Ok(usage) => self.metrics.calls.set_plan_usage(&self.name, &usage),
-            Err(error) => {
-                tracing::warn!(source = %self.name, %error, "cannot read this month's calling-plan usage")
-            }
-        }
     }
 
     /// How many windows are fetched at once: enough to reach the rate cap when Graph is
@@ -333,6 +320,7 @@ impl Source {
             delivered: prepared.delivered,
             cursors,
             plan_usage: prepared.plan_usage,
+            chargeback: prepared.chargeback,
         };
         let (state, rows, cursors) = (
             self.state.clone(),

@@ -14,7 +14,7 @@ mod user_directory;
 pub use directory::DirectoryLock;
 #[cfg(any(test, feature = "__internals"))]
 pub use directory::LOCK_FILE;
-pub use source_state::{Commit, SourceState};
+pub use source_state::{Commit, MonthSum, SourceState};
 #[cfg(any(test, feature = "__internals"))]
 pub use source_state::PRUNE_SLICE;
 pub use user_directory::{DirectoryState, DirectorySyncMark, DirectoryWrite, StoredUser};

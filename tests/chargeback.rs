@@ -99,3 +99,72 @@ async fn department_labels_past_max_label_values_are_other() {
     assert_eq!(named.len(), 3, "{departments:?}");
     assert!(departments.contains("other"), "{departments:?}");
 }
+
+/// Runs the agent once with metrics of its own, as a restarted process would have.
+async fn once_in_a_new_process(harness: &Harness, config: &pstn_agent::config::Config) -> String {
+    let metrics = pstn_agent::metrics::Metrics::new().unwrap();
+    let (_trigger, shutdown) = pstn_agent::shutdown::shutdown_pair();
+    let options = pstn_agent::topology::RunOptions {
+        once: true,
+        clock: harness.clock.clone(),
+        retry: common::quick_retries(),
+        reopen: pstn_agent::sinks::ReopenSignal::default(),
+        metrics: metrics.clone(),
+    };
+    let report = pstn_agent::topology::run(config, options, shutdown)
+        .await
+        .unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    metrics.encode()
+}
+
+#[tokio::test]
+async fn this_months_charges_by_department_equal_the_months_rows_and_survive_a_restart() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "", "", "");
+    let first = once_in_a_new_process(&harness, &config).await;
+    // This month: the month (UTC) of the clock's now, as the calls' start dates write it.
+    let month = pstn_agent::time::Clock::now(&*harness.clock).to_string()[..7].to_owned();
+    let mut expected: BTreeMap<String, i128> = BTreeMap::new();
+    let mut earlier_months = 0;
+    for (_, event) in harness.events() {
+        let Some(charge) = event["call"].get("charge").filter(|c| !c.is_null()) else {
+            continue;
+        };
+        if !event["call"]["startDateTime"]
+            .as_str()
+            .unwrap()
+            .starts_with(&month)
+        {
+            earlier_months += 1;
+            continue;
+        }
+        let department = match event.get("user") {
+            None => "unknown",
+            Some(user) => user["department"].as_str().unwrap_or("none"),
+        };
+        let currency = event["call"]["currency"].as_str().unwrap();
+        let labels = format!(r#"currency="{currency}",department="{department}",source="tenant""#);
+        *expected.entry(labels).or_default() += micros(charge);
+    }
+    assert!(!expected.is_empty());
+    let found = |text: &str| -> BTreeMap<String, i128> {
+        series(text, "pstn_call_charge_by_department_month")
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(
+        found(&first),
+        expected,
+        "rows of earlier months: {earlier_months}"
+    );
+    // A new process with nothing new to deliver: the month is read back from state.
+    let again = once_in_a_new_process(&harness, &config).await;
+    assert_eq!(found(&again), expected);
+    assert!(
+        again.contains(
+            "pstn_call_by_department_month_seconds{department=\"Sales\",source=\"tenant\"}"
+        )
+    );
+    assert!(again.contains("pstn_call_charge_by_cost_center_month{cost_center=\"CC-"));
+}

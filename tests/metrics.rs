@@ -155,10 +155,13 @@ async fn promtool_finds_nothing_to_complain_about() {
     assert_eq!(harness.once(&config).await.exit_code(), 0);
     assert_eq!(harness.once(&config).await.exit_code(), 0);
     let text = harness.metrics.encode();
-    assert!(
-        text.contains("pstn_call_charge_by_department_total{"),
-        "{text}"
-    );
+    for name in [
+        "pstn_call_charge_by_department_total{",
+        "pstn_call_charge_by_department_month{",
+        "pstn_call_by_department_month_seconds{",
+    ] {
+        assert!(text.contains(name), "{name} in {text}");
+    }
     let promtool = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())

@@ -3,6 +3,7 @@
 
 use super::calls_sms::{self, LogMetrics, SMS_TYPES};
 use super::chargeback::ChargebackMetrics;
+use super::chargeback_month::ChargebackMonth;
 use super::exact::ExactCounterVec;
 use super::labels::{
     self, COUNTRIES, CURRENCIES, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
@@ -144,6 +145,7 @@ pub struct CallMetrics {
     logs: LogMetrics,
     lateness: HistogramVec,
     chargeback: ChargebackMetrics,
+    chargeback_month: ChargebackMonth,
 }
 
 impl CallMetrics {
@@ -162,6 +164,7 @@ impl CallMetrics {
             direct_routing_failures: registry.counter("pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "sip_code"])?,
             logs: LogMetrics::new(registry)?,
             chargeback: ChargebackMetrics::new(registry)?,
+            chargeback_month: ChargebackMonth::new(registry)?,
             lateness: registry.histogram("pstn_row_lateness_seconds", "Time from a call's start until the agent first read its row (once per new row; an upper bound on when Graph showed it, since rows are read at polls and sweeps).", LATENESS_BUCKETS, &["source", "kind"])?,
             plan_seconds: registry.gauge("pstn_calling_plan_outbound_month_seconds", "Outbound Calling Plans seconds (user_out*) of calls that started this calendar month (UTC), by licenseCapability; compare with the plan's minute pool.", &["source", "license"])?,
         })
@@ -211,6 +214,16 @@ impl CallMetrics {
         if kind.is_call() {
             self.chargeback.enable(source, kind, max_label_values);
         }
+    }
+
+    /// Sets this month's chargeback gauges of a source with a directory from state.
+    pub fn set_chargeback_month(
+        &self,
+        source: &str,
+        sums: &[crate::state::MonthSum],
+        max_label_values: usize,
+    ) {
+        self.chargeback_month.set(source, sums, max_label_values);
     }
 
     /// Counts calls every sink accepted and whose delivery was committed. Label

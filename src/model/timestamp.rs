@@ -63,6 +63,13 @@ impl Timestamp {
         Duration::from_nanos(ticks.saturating_mul(100))
     }
 
+    /// The calendar month (UTC) as (year, month 1-12), without formatting any text.
+    pub fn year_month(self) -> (i64, i64) {
+        let days = self.0.div_euclid(Self::TICKS_PER_SECOND * 86_400);
+        let (year, month, _) = rfc3339::civil_from_days(days);
+        (year, month)
+    }
+
     /// One tick earlier: turns an exclusive end into the equivalent inclusive one.
     pub const fn previous_tick(self) -> Self {
         Timestamp(self.0 - 1)

@@ -20,6 +20,7 @@ pub(super) struct Prepared {
     pub(super) delivered: Vec<(Vec<u8>, Timestamp)>,
     pub(super) facts: Vec<CallFacts>,
     pub(super) plan_usage: Vec<(String, &'static str, f64)>,
+    pub(super) chargeback: Vec<crate::state::MonthSum>,
     pub(super) duplicates: u64,
     pub(super) bad_rows: u64,
 }
@@ -105,6 +106,7 @@ impl Preparer {
         let mut delivered = Vec::new();
         let mut facts = Vec::new();
         let mut plan_usage: Vec<(String, &'static str, f64)> = Vec::new();
+        let mut chargeback = super::chargeback::MonthSums::default();
         let mut duplicates = 0;
         let mut in_page = HashSet::with_capacity(rows.len());
         // A row repeated within the page (shifted paging) is a duplicate too.
@@ -148,6 +150,9 @@ impl Preparer {
                     None => plan_usage.push((month, call.license, seconds)),
                 }
             }
+            if self.directory.is_some() && kind.is_call() {
+                chargeback.add(&call);
+            }
             facts.push(call);
             delivered.push((key.into_bytes(), row.start));
         }
@@ -160,6 +165,7 @@ impl Preparer {
             delivered,
             facts,
             plan_usage,
+            chargeback: chargeback.into_month_sums(),
             duplicates,
             bad_rows,
         })

@@ -60,6 +60,20 @@ CREATE TABLE IF NOT EXISTS directory_users (
     read_ticks INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (source_id, user_id)
 ) WITHOUT ROWID;
+-- Schema 4: charges (millionths, exact) and seconds of delivered calls by the calendar
+-- month (UTC, 'YYYY-MM') of their start, per directory attribute value ('department',
+-- 'cost_center') and currency, added in the same transaction as the ids they came
+-- with: this month's chargeback, right after a restart.
+CREATE TABLE IF NOT EXISTS chargeback_month (
+    source_id INTEGER NOT NULL,
+    month     TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    currency  TEXT NOT NULL,
+    micros    INTEGER NOT NULL,
+    seconds   REAL NOT NULL,
+    PRIMARY KEY (source_id, month, dimension, value, currency)
+) WITHOUT ROWID;
 -- Schema 4: where the next round of /users/delta starts, what it selects, and when
 -- the last round ended (100 ns ticks since 1970).
 CREATE TABLE IF NOT EXISTS directory_sync (

@@ -26,6 +26,26 @@ pub struct Commit {
     pub cursors: Vec<(Duration, Timestamp)>,
     /// Outbound Calling Plans seconds to add, by (month `YYYY-MM`, licenseCapability).
     pub plan_usage: Vec<(String, &'static str, f64)>,
+    /// Chargeback sums to add (sources with a directory).
+    pub chargeback: Vec<MonthSum>,
+}
+
+/// Charges and seconds of calls that started in one month, for one value of one
+/// directory attribute (`department`, `cost_center`) and one currency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonthSum {
+    /// `YYYY-MM` (UTC) of the calls' start.
+    pub month: String,
+    /// Which attribute: `department` or `cost_center`.
+    pub dimension: String,
+    /// Its value (or `unknown`, `none`).
+    pub value: String,
+    /// The calls' currency.
+    pub currency: String,
+    /// Sum of `charge`, in millionths.
+    pub micros: i64,
+    /// Sum of `duration`, in seconds.
+    pub seconds: f64,
 }
 
 impl SourceState {
@@ -171,6 +191,21 @@ impl SourceState {
                 for (month, license, seconds) in &commit.plan_usage {
                     usage.execute(params![self.source_id, month, license, seconds])?;
                 }
+                let mut chargeback = transaction.prepare_cached(
+                    "INSERT INTO chargeback_month (source_id, month, dimension, value, currency, micros, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (source_id, month, dimension, value, currency) DO UPDATE SET micros = micros + excluded.micros, seconds = seconds + excluded.seconds",
+                )?;
+                for sum in &commit.chargeback {
+                    chargeback.execute(params![
+                        self.source_id,
+                        sum.month,
+                        sum.dimension,
+                        sum.value,
+                        sum.currency,
+                        sum.micros,
+                        sum.seconds
+                    ])?;
+                }
                 for (delay, cursor) in &commit.cursors {
                     transaction.execute(
                         "UPDATE sweeps SET cursor_ticks = ?3, cursor = ?4 WHERE source_id = ?1 AND delay_ticks = ?2",
@@ -190,6 +225,26 @@ impl SourceState {
             )?;
             let rows = statement.query_map(params![self.source_id, month], |row| {
                 Ok((row.get(0)?, row.get(1)?))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// The chargeback sums of calls that started in `month` (`YYYY-MM`).
+    pub fn chargeback(&self, month: &str) -> Result<Vec<MonthSum>, StateError> {
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT dimension, value, currency, micros, seconds FROM chargeback_month WHERE source_id = ?1 AND month = ?2",
+            )?;
+            let rows = statement.query_map(params![self.source_id, month], |row| {
+                Ok(MonthSum {
+                    month: month.to_owned(),
+                    dimension: row.get(0)?,
+                    value: row.get(1)?,
+                    currency: row.get(2)?,
+                    micros: row.get(3)?,
+                    seconds: row.get(4)?,
+                })
             })?;
             rows.collect()
         })
@@ -228,130 +283,4 @@ impl SourceState {
 pub const PRUNE_SLICE: i64 = 10_000;
 
 #[cfg(test)]
-mod tests {
-    use super::super::StateStore;
-    use super::*;
-
-    fn key(n: u8) -> Vec<u8> {
-        vec![n; 16]
-    }
-
-    #[test]
-    fn committed_ids_are_seen_after_a_reopen_and_pruned_by_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
-        let state = store.source("a", "pstn_calls", "t").unwrap();
-        state
-            .replace_cursors(&[(Duration::ZERO, Timestamp::from_ticks(0))])
-            .unwrap();
-        let commit = Commit {
-            delivered: vec![
-                (key(1), Timestamp::from_ticks(10)),
-                (key(2), Timestamp::from_ticks(20)),
-            ],
-            cursors: vec![(Duration::ZERO, Timestamp::from_ticks(30))],
-            plan_usage: vec![
-                ("1970-01".into(), "MCOPSTN1", 60.0),
-                ("1970-01".into(), "MCOPSTN1", 30.0),
-            ],
-        };
-        state.commit(&commit).unwrap();
-        drop(state);
-        drop(store);
-
-        let reopened = StateStore::open(dir.path())
-            .unwrap()
-            .source("a", "pstn_calls", "t")
-            .unwrap();
-        assert_eq!(
-            reopened
-                .unseen(&[
-                    (key(1), Timestamp::from_ticks(10)),
-                    (key(3), Timestamp::from_ticks(10))
-                ])
-                .unwrap(),
-            [false, true]
-        );
-        assert_eq!(
-            reopened.cursors().unwrap(),
-            [(Duration::ZERO, Timestamp::from_ticks(30))]
-        );
-        assert_eq!(
-            reopened.plan_usage("1970-01").unwrap(),
-            [("MCOPSTN1".to_owned(), 90.0)]
-        );
-        assert_eq!(
-            reopened.prune(Timestamp::from_ticks(15), || true).unwrap(),
-            1
-        );
-        assert_eq!(
-            reopened
-                .unseen(&[
-                    (key(1), Timestamp::from_ticks(10)),
-                    (key(2), Timestamp::from_ticks(20))
-                ])
-                .unwrap(),
-            [true, false]
-        );
-    }
-
-    #[test]
-    fn sources_do_not_see_each_others_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
-        let a = store.source("a", "pstn_calls", "t").unwrap();
-        let b = store.source("b", "pstn_calls", "t").unwrap();
-        a.commit(&Commit {
-            delivered: vec![(key(1), Timestamp::from_ticks(1))],
-            cursors: Vec::new(),
-            plan_usage: Vec::new(),
-        })
-        .unwrap();
-        assert_eq!(
-            b.unseen(&[(key(1), Timestamp::from_ticks(1))]).unwrap(),
-            [true]
-        );
-    }
-
-    #[test]
-    fn a_source_reconfigured_for_another_tenant_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
-        drop(store.source("a", "pstn_calls", "t1").unwrap());
-        let error = store.source("a", "pstn_calls", "t2").unwrap_err();
-        assert!(error.to_string().contains("new name"), "{error}");
-    }
-
-    #[test]
-    fn pruning_goes_in_slices_and_stops_between_them_when_asked() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = StateStore::open(dir.path())
-            .unwrap()
-            .source("a", "pstn_calls", "t")
-            .unwrap();
-        let rows = 3 * PRUNE_SLICE as usize + 5;
-        let delivered = (0..rows)
-            .map(|n| {
-                (
-                    (n as u64).to_be_bytes().to_vec(),
-                    Timestamp::from_ticks(n as i64),
-                )
-            })
-            .collect();
-        state
-            .commit(&Commit {
-                delivered,
-                ..Commit::default()
-            })
-            .unwrap();
-        let end = Timestamp::from_ticks(rows as i64);
-        // Asked to stop after the first slice: one slice went, the rest stays.
-        assert_eq!(state.prune(end, || false).unwrap(), PRUNE_SLICE as usize);
-        // Let run: everything older than `end` goes, slice by slice.
-        assert_eq!(
-            state.prune(end, || true).unwrap(),
-            rows - PRUNE_SLICE as usize
-        );
-        assert_eq!(state.prune(end, || true).unwrap(), 0);
-    }
-}
+mod tests;
