@@ -11,7 +11,9 @@
 //! Printed side by side with their ratio (agent rows per CPU-second / parse-only rows per
 //! CPU-second), median of `RUNS`. Never asserted: these machines are noisy.
 //! `PSTN_BENCH_ROWS` changes the volume; `PSTN_BENCH_AGENT` measures another agent
-//! binary against the same simulator. Under perf: see BENCHMARKS.md.
+//! binary against the same simulator; `PSTN_BENCH_DIRECTORY=1` gives the source a
+//! `[sources.pstn.directory]` (the simulator's 1,000 users: `user` on each event, the
+//! chargeback metrics and month sums, the directory's first round). Under perf: see BENCHMARKS.md.
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -161,6 +163,12 @@ fn agent_once(binary: &str, base: &str) -> (f64, i64, usize) {
         data = dir.path().join("state").display(),
         out = out.display(),
     );
+    let directory = std::env::var_os("PSTN_BENCH_DIRECTORY").is_some_and(|value| value == "1");
+    let text = if directory {
+        text + "[sources.pstn.directory]\n"
+    } else {
+        text
+    };
     std::fs::File::create(&config)
         .and_then(|mut file| file.write_all(text.as_bytes()))
         .unwrap_or_else(|error| panic!("{error}"));

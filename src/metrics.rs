@@ -9,6 +9,7 @@ mod chargeback_month;
 mod dead_letter;
 mod exact;
 mod health;
+pub(crate) mod label_sets;
 pub(crate) mod labels;
 mod registrar;
 

@@ -4,6 +4,7 @@
 use super::calls_sms::{self, LogMetrics, SMS_TYPES};
 use super::chargeback::ChargebackMetrics;
 use super::chargeback_month::ChargebackMonth;
+use super::label_sets::LabelSets;
 use super::exact::ExactCounterVec;
 use super::labels::{
     self, COUNTRIES, CURRENCIES, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
@@ -328,27 +329,21 @@ impl CallMetrics {
 /// The handles of one metric looked up so far in a batch, by label values.
 pub(super) struct Handles<'a, T: prometheus::core::MetricVecBuilder> {
     vec: &'a prometheus::core::MetricVec<T>,
-    seen: Vec<(Vec<&'a str>, T::M)>,
+    seen: LabelSets<'a, T::M>,
 }
 
 impl<'a, T: prometheus::core::MetricVecBuilder> Handles<'a, T> {
     pub(super) fn new(vec: &'a prometheus::core::MetricVec<T>) -> Self {
         Handles {
             vec,
-            seen: Vec::new(),
+            seen: LabelSets::default(),
         }
     }
 
     pub(super) fn get(&mut self, labels: &[&'a str]) -> &T::M {
-        let index = match self.seen.iter().position(|(seen, _)| seen == labels) {
-            Some(index) => index,
-            None => {
-                let handle = self.vec.with_label_values(labels);
-                self.seen.push((labels.to_vec(), handle));
-                self.seen.len() - 1
-            }
-        };
-        &self.seen[index].1
+        let vec = self.vec;
+        self.seen
+            .get_or_insert_with(labels, || vec.with_label_values(labels))
     }
 }
 

@@ -91,9 +91,9 @@ impl ChargebackMetrics {
             let (department, cost_center) = match &call.user {
                 None => (UNKNOWN, UNKNOWN),
                 Some(user) => (
-                    user.get("department")
+                    user.department()
                         .map_or(NONE, |value| departments.label(value)),
-                    user.get("costCenter")
+                    user.cost_center()
                         .map_or(NONE, |value| cost_centers.label(value)),
                 ),
             };

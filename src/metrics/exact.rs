@@ -3,6 +3,7 @@
 //! (`0.1 + 0.35 + 2.6` is `3.0500000000000003` in f64), so a month's total per
 //! department would not equal the sum of its rows; these do.
 
+use super::label_sets::LabelSets;
 use crate::model::MICROS_PER_UNIT;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, LabelPair, Metric, MetricFamily, MetricType};
@@ -56,7 +57,7 @@ impl ExactCounterVec {
     pub(crate) fn batch<'a>(&'a self) -> ExactSums<'a> {
         ExactSums {
             vec: self,
-            sums: Vec::new(),
+            sums: LabelSets::default(),
         }
     }
 }
@@ -65,16 +66,13 @@ impl ExactCounterVec {
 #[derive(Debug)]
 pub(crate) struct ExactSums<'a> {
     vec: &'a ExactCounterVec,
-    sums: Vec<(Vec<&'a str>, i128)>,
+    sums: LabelSets<'a, i128>,
 }
 
 impl<'a> ExactSums<'a> {
     /// Adds `micros` to the batch's sum for `values`.
     pub(crate) fn add(&mut self, values: &[&'a str], micros: i128) {
-        match self.sums.iter_mut().find(|(seen, _)| seen == values) {
-            Some((_, total)) => *total += micros.max(0),
-            None => self.sums.push((values.to_vec(), micros.max(0))),
-        }
+        *self.sums.get_or_insert_with(values, || 0) += micros.max(0);
     }
 }
 
@@ -88,7 +86,7 @@ impl Drop for ExactSums<'_> {
             .values
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for (values, micros) in self.sums.drain(..) {
+        for (values, micros) in self.sums.drain() {
             let key: Box<[Box<str>]> = values.iter().map(|value| Box::from(*value)).collect();
             *series.entry(key).or_insert(0) += micros;
         }

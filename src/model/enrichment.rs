@@ -41,18 +41,38 @@ impl fmt::Display for CountryCode {
 pub struct UserAttributes {
     values: BTreeMap<String, String>,
     json: String,
+    /// `department` and `costCenter`, found once: chargeback reads them for every row.
+    department: Option<Box<str>>,
+    cost_center: Option<Box<str>>,
 }
 
 impl UserAttributes {
     /// The attributes of one user.
     pub fn new(values: BTreeMap<String, String>) -> Self {
         let json = serde_json::to_string(&values).unwrap_or_else(|_| "{}".into());
-        UserAttributes { values, json }
+        let department = values.get("department").map(|value| value.as_str().into());
+        let cost_center = values.get("costCenter").map(|value| value.as_str().into());
+        UserAttributes {
+            values,
+            json,
+            department,
+            cost_center,
+        }
     }
 
     /// One attribute's value, when the user has it.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
+    }
+
+    /// `department`, when the user has one (as `get("department")`, without a search).
+    pub fn department(&self) -> Option<&str> {
+        self.department.as_deref()
+    }
+
+    /// `costCenter` (`employeeOrgData/costCenter`), when the user has one.
+    pub fn cost_center(&self) -> Option<&str> {
+        self.cost_center.as_deref()
     }
 
     /// Every attribute the user has.

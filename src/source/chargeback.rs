@@ -3,72 +3,71 @@
 //! and right after a restart.
 
 use crate::metrics::CallFacts;
+use crate::metrics::label_sets::LabelSets;
 use crate::state::MonthSum;
-use std::collections::HashMap;
 
 /// The label of a row whose user the directory does not know.
 const UNKNOWN: &str = "unknown";
 /// The label of a known user without the attribute.
 const NONE: &str = "none";
 
-/// (year, month, dimension, currency): copied per row without allocating.
-type Group = (i64, i64, &'static str, &'static str);
+/// (year, month) of the calls' start, and that month's sums by (dimension, value,
+/// currency): charge in millionths, seconds.
+type MonthOfSums<'a> = ((i64, i64), LabelSets<'a, (i64, f64)>);
 
-/// One page's sums, gathered row by row: per group, value → (charge micros, seconds).
-#[derive(Debug, Default)]
-pub(super) struct MonthSums {
-    sums: HashMap<Group, HashMap<String, (i64, f64)>>,
-}
-
-impl MonthSums {
-    /// Adds one delivered call: its charge and seconds under its user's department,
-    /// its charge under its user's cost centre.
-    pub(super) fn add(&mut self, call: &CallFacts) {
+/// The sums of a page's delivered calls: per month of their start (a page rarely spans
+/// two), per (dimension, value, currency), the charge in millionths and the seconds.
+pub(super) fn month_sums(facts: &[CallFacts]) -> Vec<MonthSum> {
+    let mut months: Vec<MonthOfSums<'_>> = Vec::new();
+    for call in facts {
         let micros = call
             .charge_micros
             .and_then(|micros| i64::try_from(micros).ok());
         let seconds = call.duration_seconds.unwrap_or(0.0);
         if micros.is_none() && seconds == 0.0 {
-            return;
+            continue;
         }
-        let (year, month) = call.start.year_month();
-        let attribute = |key: &str| match &call.user {
-            None => UNKNOWN,
-            Some(user) => user.get(key).unwrap_or(NONE),
-        };
-        let group = (year, month, "department", call.currency);
-        self.add_to(group, attribute("department"), micros.unwrap_or(0), seconds);
-        if let Some(micros) = micros {
-            let group = (year, month, "cost_center", call.currency);
-            self.add_to(group, attribute("costCenter"), micros, 0.0);
-        }
-    }
-
-    fn add_to(&mut self, group: Group, value: &str, micros: i64, seconds: f64) {
-        let values = self.sums.entry(group).or_default();
-        let sum = match values.get_mut(value) {
-            Some(sum) => sum,
-            None => values.entry(value.to_owned()).or_default(),
-        };
-        sum.0 += micros;
-        sum.1 += seconds;
-    }
-
-    /// The sums, as state keeps them.
-    pub(super) fn into_month_sums(self) -> Vec<MonthSum> {
-        let mut out = Vec::new();
-        for ((year, month, dimension, currency), values) in self.sums {
-            for (value, (micros, seconds)) in values {
-                out.push(MonthSum {
-                    month: format!("{year:04}-{month:02}"),
-                    dimension: dimension.to_owned(),
-                    value,
-                    currency: currency.to_owned(),
-                    micros,
-                    seconds,
-                });
+        let month = call.start.year_month();
+        let sums = match months.iter().position(|(seen, _)| *seen == month) {
+            Some(index) => &mut months[index].1,
+            None => {
+                months.push((month, LabelSets::default()));
+                &mut months.last_mut().expect("just pushed").1
             }
+        };
+        let (department, cost_center) = match &call.user {
+            None => (UNKNOWN, UNKNOWN),
+            Some(user) => (
+                user.department().unwrap_or(NONE),
+                user.cost_center().unwrap_or(NONE),
+            ),
+        };
+        let department = sums.get_or_insert_with(
+            &["department", department, call.currency],
+            Default::default,
+        );
+        department.0 += micros.unwrap_or(0);
+        department.1 += seconds;
+        if let Some(micros) = micros {
+            sums.get_or_insert_with(
+                &["cost_center", cost_center, call.currency],
+                Default::default,
+            )
+            .0 += micros;
         }
-        out
     }
+    let mut out = Vec::new();
+    for ((year, month), mut sums) in months {
+        for (labels, (micros, seconds)) in sums.drain() {
+            out.push(MonthSum {
+                month: format!("{year:04}-{month:02}"),
+                dimension: labels[0].to_owned(),
+                value: labels[1].to_owned(),
+                currency: labels[2].to_owned(),
+                micros,
+                seconds,
+            });
+        }
+    }
+    out
 }

@@ -181,30 +181,50 @@ impl Directory {
         }
     }
 
-    /// The `user` of each id that has one; ids never seen are looked up while this
-    /// poll's look-ups last (and Graph lets the directory be read).
-    pub(super) async fn users(&mut self, ids: Vec<String>) -> HashMap<String, Arc<UserAttributes>> {
+    /// The `user` of each row (`ids[i]`: the row's userId, `None` to skip it), in
+    /// order; ids never seen are looked up while this poll's look-ups and time last.
+    /// A hit in the cache costs one lookup and no allocation.
+    pub(super) async fn users(&mut self, ids: &[Option<&str>]) -> Vec<Option<Arc<UserAttributes>>> {
         let generation = self.shared.generation.load(Ordering::SeqCst);
         if generation != self.cache_generation || self.cache.len() > CACHE_CAPACITY {
             self.cache.clear();
             self.cache_generation = generation;
         }
-        let mut found = HashMap::new();
-        let mut asked = Vec::new();
-        let mut asked_once = std::collections::HashSet::new();
-        for id in ids {
-            match self.cache.get(&id) {
-                Some(Some(user)) => {
-                    found.insert(id, user.clone());
+        let mut users = Vec::with_capacity(ids.len());
+        let mut missed = Vec::new();
+        for (index, id) in ids.iter().enumerate() {
+            match id.map(|id| (id, self.cache.get(id))) {
+                Some((_, Some(user))) => users.push(user.clone()),
+                Some((_, None)) => {
+                    users.push(None);
+                    missed.push(index);
                 }
-                Some(None) => {}
-                None if asked_once.insert(id.clone()) => asked.push(id),
-                None => {}
+                None => users.push(None),
             }
         }
-        if asked.is_empty() {
-            return found;
+        if missed.is_empty() {
+            return users;
         }
+        let mut asked: Vec<String> = Vec::new();
+        let mut asked_once = std::collections::HashSet::new();
+        for id in missed.iter().filter_map(|index| ids[*index]) {
+            if asked_once.insert(id) {
+                asked.push(id.to_owned());
+            }
+        }
+        self.resolve(asked).await;
+        for index in missed {
+            users[index] = ids[index]
+                .and_then(|id| self.cache.get(id))
+                .cloned()
+                .flatten();
+        }
+        users
+    }
+
+    /// Reads `asked` (ids not in the cache) from state, looks up those state has never
+    /// seen, and caches what is known.
+    async fn resolve(&mut self, asked: Vec<String>) {
         let state = self.shared.state.clone();
         let stored = {
             let asked = asked.clone();
@@ -212,7 +232,7 @@ impl Directory {
                 Ok(stored) => stored,
                 Err(error) => {
                     tracing::warn!(source = %self.shared.source, %error, "cannot read the directory; this page goes out without `user`");
-                    return found;
+                    return;
                 }
             }
         };
@@ -239,9 +259,6 @@ impl Directory {
                     None => continue,
                 },
             };
-            if let Some(user) = &user {
-                found.insert(id.clone(), user.clone());
-            }
             self.cache.insert(id, user);
         }
         if !write.users.is_empty() {
@@ -250,7 +267,6 @@ impl Directory {
                 tracing::warn!(source = %self.shared.source, %error, "cannot keep the users looked up");
             }
         }
-        found
     }
 
     /// `GET /users/{id}` while this poll's look-ups and time last: `Some(Some)` a

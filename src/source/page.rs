@@ -106,7 +106,6 @@ impl Preparer {
         let mut delivered = Vec::new();
         let mut facts = Vec::new();
         let mut plan_usage: Vec<(String, &'static str, f64)> = Vec::new();
-        let mut chargeback = super::chargeback::MonthSums::default();
         let mut duplicates = 0;
         let mut in_page = HashSet::with_capacity(rows.len());
         // A row repeated within the page (shifted paging) is a duplicate too.
@@ -117,26 +116,27 @@ impl Preparer {
             .collect();
         drop(in_page);
         // The users of the page's new rows, all at once (one read transaction).
-        let users = match &mut self.directory {
+        let mut users = match &mut self.directory {
             Some(directory) => {
-                let ids = rows
+                let ids: Vec<Option<&str>> = rows
                     .iter()
                     .zip(&fresh)
-                    .filter(|(_, fresh)| **fresh)
-                    .filter_map(|(row, _)| row.user_id.as_deref().map(str::to_owned))
+                    .map(|(row, fresh)| row.user_id.as_deref().filter(|_| *fresh))
                     .collect();
-                directory.users(ids).await
+                directory.users(&ids).await
             }
-            None => HashMap::new(),
-        };
+            None => Vec::new(),
+        }
+        .into_iter();
         for ((row, (key, _)), fresh) in rows.iter().zip(keyed).zip(fresh) {
+            let user = users.next().flatten();
             if !fresh {
                 duplicates += 1;
                 continue;
             }
             let enrichment = Enrichment {
                 other_party_country: enrich::other_party_country(row),
-                user: row.user_id.as_deref().and_then(|id| users.get(id)).cloned(),
+                user,
             };
             events.push(encoder.encode(row, &enrichment, observed, &observed_text, &mut lines));
             let call = CallFacts::of(row, kind).with_enrichment(&enrichment);
@@ -150,9 +150,6 @@ impl Preparer {
                     None => plan_usage.push((month, call.license, seconds)),
                 }
             }
-            if self.directory.is_some() && kind.is_call() {
-                chargeback.add(&call);
-            }
             facts.push(call);
             delivered.push((key.into_bytes(), row.start));
         }
@@ -160,12 +157,17 @@ impl Preparer {
             lines: lines.into(),
             events,
         });
+        let chargeback = if self.directory.is_some() && kind.is_call() {
+            super::chargeback::month_sums(&facts)
+        } else {
+            Vec::new()
+        };
         Ok(Prepared {
             batch,
             delivered,
             facts,
             plan_usage,
-            chargeback: chargeback.into_month_sums(),
+            chargeback,
             duplicates,
             bad_rows,
         })
