@@ -118,17 +118,6 @@ mod tests {
         (registry, metrics)
     }
 
-    fn text(registry: &prometheus::Registry) -> String {
-        let mut out = Vec::new();
-        prometheus::Encoder::encode(
-            &prometheus::TextEncoder::new(),
-            &registry.gather(),
-            &mut out,
-        )
-        .unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
     #[test]
     fn sms_rows_count_by_closed_labels_and_odd_values_become_other() {
         let (registry, metrics) = registry();
@@ -142,7 +131,7 @@ mod tests {
             .map(|raw| CallFacts::of(&Row::parse_as(raw, LogKind::Sms).unwrap(), LogKind::Sms))
             .collect();
         metrics.record("s", LogKind::Sms, &facts);
-        let text = text(&registry);
+        let text = crate::metrics::text_of(&registry);
         assert!(
             text.contains(
                 r#"pstn_sms_total{destination="international",sms_type="sms_out",source="s"} 1"#
@@ -187,7 +176,7 @@ mod tests {
             })
             .collect();
         metrics.record("b", LogKind::PstnBlockedUser, &facts);
-        let text = text(&registry);
+        let text = crate::metrics::text_of(&registry);
         assert!(
             text.contains(r#"pstn_blocked_user_events_total{mode="blocked",source="b"} 2"#),
             "{text}"
