@@ -1,15 +1,15 @@
-//! The layering rules, read from the code itself so they cannot drift:
+//! The layering, read from the code itself so it cannot drift: every `crate::` path
+//! under `src/` must be allowed by the "may use" column of ARCHITECTURE.md's Rooms
+//! table (an allow-list: a new edge fails until the table says so), and the table
+//! itself must keep the rules no row may widen:
 //! - `model` reaches nothing else of the crate;
-//! - `entra` (client credentials, tokens) reaches only `model`: graph and sinks both
-//!   get tokens from it, neither through the other;
+//! - `entra` (client credentials, tokens) reaches only `model` (and `http_client`);
 //! - `graph` only fetches: no metrics, state, sinks, source, planner, topology;
 //! - `sinks` take a batch and return an ack: no graph, state, planner, source;
 //! - `state` stores opaque keys and cursors: no graph, sinks, source;
-//! - only main (and its commands) and demo reach the simulator.
-//!
-//! ARCHITECTURE.md draws the picture these rules keep true.
+//! - only the command line and the demo reach the simulator.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Which top-level module of the crate a file belongs to (`src/graph/client.rs` →
@@ -91,8 +91,67 @@ fn imports() -> Vec<(String, PathBuf, String)> {
     found
 }
 
-/// (module, modules it may not name) for every rule.
-const FORBIDDEN: &[(&str, &[&str])] = &[
+/// The "may use" column of ARCHITECTURE.md's Rooms table: module → the modules it
+/// may name. Each row's first column holds one module in backticks (or several, as
+/// `lib`, `main`); the last column lists allowed modules in backticks, or `nothing`.
+fn allowed_by_the_table(text: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let rooms = text.split("## Rooms").nth(1).unwrap_or("");
+    let mut allowed = BTreeMap::new();
+    for line in rooms.lines().skip_while(|line| !line.starts_with('|')) {
+        if !line.starts_with('|') {
+            break;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').collect();
+        let (Some(first), Some(last)) = (cells.first(), cells.last()) else {
+            continue;
+        };
+        let may_use = backticked(last);
+        for module in backticked(first) {
+            allowed.insert(module, may_use.clone());
+        }
+    }
+    allowed
+}
+
+/// The names written in backticks in a table cell (`` `graph` (event types) `` → graph).
+fn backticked(cell: &str) -> BTreeSet<String> {
+    cell.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn the_table() -> BTreeMap<String, BTreeSet<String>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md");
+    allowed_by_the_table(&std::fs::read_to_string(path).unwrap())
+}
+
+/// Every import the table does not allow, and every importing module without a row.
+fn violations(
+    found: &[(String, PathBuf, String)],
+    allowed: &BTreeMap<String, BTreeSet<String>>,
+) -> Vec<String> {
+    let mut broken = Vec::new();
+    for (module, file, named) in found {
+        match allowed.get(module) {
+            None => broken.push(format!(
+                "{}: module `{module}` has no row in ARCHITECTURE.md's Rooms table",
+                file.display()
+            )),
+            Some(may_use) if !may_use.contains(named) => broken.push(format!(
+                "{} names crate::{named}, which ARCHITECTURE.md does not let `{module}` use",
+                file.display()
+            )),
+            Some(_) => {}
+        }
+    }
+    broken
+}
+
+/// Edges no row may ever allow: the lines a newcomer relies on to know what a change
+/// can touch (ARCHITECTURE.md's Rules). Widening the table across one fails.
+const NEVER: &[(&str, &[&str])] = &[
     (
         "entra",
         &[
@@ -118,25 +177,29 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
 ];
 
-fn violations(found: &[(String, PathBuf, String)]) -> Vec<String> {
+/// The table's allowances that break a rule: `model` using anything, a `NEVER` edge,
+/// or a module other than the command line and the demo using `simulate`.
+fn rules_broken_by(allowed: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     let mut broken = Vec::new();
-    for (module, file, named) in found {
-        let forbidden = FORBIDDEN
-            .iter()
-            .find(|(rule, _)| rule == module)
-            .is_some_and(|(_, names)| names.contains(&named.as_str()));
-        let model_reaches_out = module == "model";
-        let reaches_simulator = named == "simulate"
-            && !matches!(module.as_str(), "main" | "commands" | "demo" | "simulate");
-        if forbidden || model_reaches_out || reaches_simulator {
-            broken.push(format!("{} names crate::{named}", file.display()));
+    for (module, may_use) in allowed {
+        for named in may_use {
+            let never = NEVER
+                .iter()
+                .find(|(rule, _)| rule == module)
+                .is_some_and(|(_, names)| names.contains(&named.as_str()));
+            let model_reaches_out = module == "model";
+            let reaches_simulator =
+                named == "simulate" && !matches!(module.as_str(), "commands" | "demo");
+            if never || model_reaches_out || reaches_simulator {
+                broken.push(format!("the table lets `{module}` use `{named}`"));
+            }
         }
     }
     broken
 }
 
 #[test]
-fn the_layering_rules_hold_for_every_file_under_src() {
+fn every_import_under_src_is_allowed_by_the_architecture_table() {
     let found = imports();
     let modules: BTreeSet<&str> = found.iter().map(|(module, _, _)| module.as_str()).collect();
     for expected in ["entra", "graph", "sinks", "state", "source", "topology"] {
@@ -145,26 +208,69 @@ fn the_layering_rules_hold_for_every_file_under_src() {
             "the walk found no imports in {expected}: {modules:?}"
         );
     }
-    let broken = violations(&found);
+    let table = the_table();
+    assert!(table.len() >= 20, "the table was not read: {table:?}");
+    let broken = violations(&found, &table);
     assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
 }
 
 #[test]
+fn every_module_of_src_has_a_row_in_the_architecture_table() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let table = the_table();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap().flatten() {
+        let file_name = entry.file_name();
+        let name = file_name.to_string_lossy();
+        let name = name.trim_end_matches(".rs");
+        if !table.contains_key(name) {
+            missing.push(name.to_owned());
+        }
+    }
+    assert!(missing.is_empty(), "modules without a row: {missing:?}");
+}
+
+#[test]
+fn the_architecture_table_keeps_the_layering_rules() {
+    let broken = rules_broken_by(&the_table());
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+#[test]
 fn the_checker_catches_each_kind_of_violation() {
+    let table = allowed_by_the_table(
+        "## Rooms\n\n| module | owns | may use |\n|---|---|---|\n\
+         | `graph` | fetching | `model`, `entra` (tokens) |\n\
+         | `lib`, `main` | roots | nothing |\n\n## Next\n| `late` | x | `graph` |\n",
+    );
+    assert_eq!(table.len(), 3, "{table:?}");
+    assert_eq!(
+        table["graph"],
+        BTreeSet::from(["model".to_owned(), "entra".to_owned()])
+    );
+    assert!(table["main"].is_empty());
     let file = PathBuf::from("src/x.rs");
     let case =
         |module: &str, named: &str| vec![(module.to_owned(), file.clone(), named.to_owned())];
-    assert_eq!(violations(&case("graph", "metrics")).len(), 1);
-    assert_eq!(violations(&case("sinks", "graph")).len(), 1);
-    assert_eq!(violations(&case("entra", "graph")).len(), 1);
-    assert!(violations(&case("sinks", "entra")).is_empty());
-    assert!(violations(&case("graph", "entra")).is_empty());
-    assert_eq!(violations(&case("state", "sinks")).len(), 1);
-    assert_eq!(violations(&case("model", "time")).len(), 1);
-    assert_eq!(violations(&case("source", "simulate")).len(), 1);
-    assert!(violations(&case("demo", "simulate")).is_empty());
-    assert!(violations(&case("source", "graph")).is_empty());
-    assert!(violations(&case("graph", "model")).is_empty());
+    assert!(violations(&case("graph", "entra"), &table).is_empty());
+    assert_eq!(violations(&case("graph", "metrics"), &table).len(), 1);
+    assert_eq!(violations(&case("main", "graph"), &table).len(), 1);
+    assert_eq!(
+        violations(&case("sinks", "model"), &table).len(),
+        1,
+        "no row"
+    );
+    let widened = |module: &str, named: &str| {
+        BTreeMap::from([(module.to_owned(), BTreeSet::from([named.to_owned()]))])
+    };
+    assert_eq!(rules_broken_by(&widened("graph", "metrics")).len(), 1);
+    assert_eq!(rules_broken_by(&widened("sinks", "graph")).len(), 1);
+    assert_eq!(rules_broken_by(&widened("entra", "graph")).len(), 1);
+    assert_eq!(rules_broken_by(&widened("state", "sinks")).len(), 1);
+    assert_eq!(rules_broken_by(&widened("model", "time")).len(), 1);
+    assert_eq!(rules_broken_by(&widened("source", "simulate")).len(), 1);
+    assert!(rules_broken_by(&widened("demo", "simulate")).is_empty());
+    assert!(rules_broken_by(&widened("sinks", "entra")).is_empty());
     let named = modules_named(
         "use crate::{graph::Page, state::Commit};\n// crate::sinks\nlet x = crate::metrics::Metrics::new();",
     );
