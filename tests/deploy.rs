@@ -48,11 +48,6 @@ fn node_checker() -> Option<Command> {
         .map(PathBuf::from)
         .unwrap_or_else(|| repository().join("target/deploy-tools/node_modules"));
     if !modules.join("js-yaml").is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{} is missing: .ci/run installs it",
-            modules.display()
-        );
         common::tools::skipped(&format!("no {}", modules.display()));
         return None;
     }
@@ -280,4 +275,35 @@ fn the_systemd_unit_verifies_and_scores_as_hardened() {
             .args(["security", "--offline=true", "--threshold=20"])
             .arg(&path),
     );
+}
+
+#[path = "deploy/docker_context.rs"]
+mod docker_context;
+
+/// A check whose tool is missing says so under its own name, and the binary counts the
+/// skipped checks at exit; in CI the same check fails.
+#[test]
+fn a_check_without_its_tool_is_reported_as_skipped_under_its_name() {
+    let name = "the_servicemonitor_validates_against_the_prometheus_operator_schema";
+    let run = |ci: bool| {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .args(["--exact", name])
+            .env("PSTN_AGENT_NODE_MODULES", "/nonexistent")
+            .env_remove("CI");
+        if ci {
+            command.env("CI", "true");
+        }
+        command.output().unwrap()
+    };
+    let outside_ci = run(false);
+    let said = String::from_utf8_lossy(&outside_ci.stderr);
+    assert!(outside_ci.status.success(), "{said}");
+    assert!(said.contains(&format!("SKIPPED {name}: ")), "{said}");
+    assert!(
+        said.contains("SKIPPED: 1 check of this test binary did not run"),
+        "{said}"
+    );
+    let in_ci = run(true);
+    assert!(!in_ci.status.success(), "a skip passed in CI");
 }
