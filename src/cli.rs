@@ -55,11 +55,16 @@ pub(crate) struct RunArgs {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Check a configuration file without touching the network: exit 0, or 78 with one line per problem.
-    #[command(after_help = "Example:\n  pstn-agent validate --config pstn-agent.toml")]
+    #[command(
+        after_help = "Besides the file, what the agent checks at start on this machine as this user (data_dir and file sinks writable) is checked too, so `ExecStartPre=pstn-agent validate` stops a start that would fail.\n\nExample:\n  pstn-agent validate --config pstn-agent.toml\n  pstn-agent validate --no-local-checks --config image/pstn-agent.toml   a file for a container or another host"
+    )]
     Validate {
         /// The configuration file (TOML).
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
+        /// Check the file alone, not whether this machine and user could start with it (for a file meant for a container or another host).
+        #[arg(long)]
+        no_local_checks: bool,
     },
     /// Ask the agent running with this config whether it is alive (or ready): exit 0 (yes), 1 (no answer or not ready) or 78 (bad config).
     #[command(

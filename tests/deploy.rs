@@ -183,9 +183,10 @@ fn every_shipped_agent_config_validates() {
         deploy("vector/pstn-agent-stdout.toml"),
         configmap,
     ] {
+        // Files for containers and other hosts: the file alone, not this machine.
         succeeds(
             Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
-                .args(["validate", "--config"])
+                .args(["validate", "--no-local-checks", "--config"])
                 .arg(&config)
                 .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
                 .env("AZURE_CLIENT_ID", "11111111-1111-1111-1111-111111111111")

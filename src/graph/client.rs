@@ -241,8 +241,11 @@ impl GraphClient {
                     });
                 }
                 status => {
+                    let mut asked = url.clone();
+                    asked.set_query(None);
                     return Err(GraphError::Refused {
                         status,
+                        url: asked.to_string(),
                         message: error_message(&answer.body),
                     });
                 }
