@@ -10,7 +10,12 @@ fn agent() -> Command {
 fn validate_accepts_the_shipped_example_config() {
     let output = agent()
         // The example is for a server: the file alone, not this machine's /var.
-        .args(["validate", "--no-local-checks", "--config", "config/pstn-agent.toml"])
+        .args([
+            "validate",
+            "--no-local-checks",
+            "--config",
+            "config/pstn-agent.toml",
+        ])
         .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
         .env("AZURE_CLIENT_ID", "11111111-1111-1111-1111-111111111111")
         .env("GRAPH_CLIENT_SECRET", "s3cr3t-value")
