@@ -74,7 +74,11 @@ fn prometheus_config_and_rules_pass_promtool_check() {
         return;
     };
     for config in &configs {
-        let output = succeeds(Command::new(&promtool).args(["check", "config"]).arg(config));
+        let output = succeeds(
+            Command::new(&promtool)
+                .args(["check", "config"])
+                .arg(config),
+        );
         let said = String::from_utf8_lossy(&output.stdout);
         assert!(said.contains("2 rule files found"), "{said}");
     }
@@ -288,6 +292,8 @@ fn the_systemd_unit_verifies_and_scores_as_hardened() {
 
 #[path = "deploy/docker_context.rs"]
 mod docker_context;
+#[path = "deploy/image_entry_point.rs"]
+mod image_entry_point;
 
 /// A check whose tool is missing says so under its own name, and the binary counts the
 /// skipped checks at exit; in CI the same check fails.
