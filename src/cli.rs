@@ -18,7 +18,7 @@ const AFTER_HELP: &str = "Examples:\n  pstn-agent validate --config pstn-agent.t
 #[command(
     name = "pstn-agent",
     version,
-    about = "Reads Microsoft Graph's PSTN and Direct Routing call logs and delivers every call once to log sinks.",
+    about = "Reads Microsoft Graph's Teams phone logs (PSTN calls, Direct Routing calls, SMS, users blocked from PSTN calling: source types pstn_calls, direct_routing_calls, sms_log, pstn_blocked_users) and delivers every row once to log sinks.",
     after_help = AFTER_HELP
 )]
 pub(crate) struct Cli {
@@ -85,7 +85,7 @@ pub(crate) enum Command {
     )]
     Demo {
         /// Simulated seconds per real second.
-        #[arg(long, default_value_t = 60.0)]
+        #[arg(long, default_value_t = 60.0, value_parser = positive_number)]
         time_scale: f64,
         /// Calls per day of each kind.
         #[arg(long, default_value_t = 1000.0)]
@@ -104,6 +104,17 @@ pub(crate) enum Command {
         after_help = "Example:\n  pstn-agent simulate --address 127.0.0.1:8080 --calls-per-day 100000 --throttle-budget 50\n  then set authority_url and graph_url to http://127.0.0.1:8080 in a source."
     )]
     Simulate(Box<SimulateArgs>),
+}
+
+/// A number above zero: a demo clock scaled by 0 would never move.
+#[cfg(feature = "simulator")]
+fn positive_number(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(number) if number.is_finite() && number > 0.0 => Ok(number),
+        _ => Err(format!(
+            "{text:?} is not a number above zero (60 shows an hour a minute)"
+        )),
+    }
 }
 
 // How diagnostics on stderr are written.
