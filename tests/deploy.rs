@@ -275,12 +275,21 @@ fn the_systemd_unit_verifies_and_scores_as_hardened() {
         );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pstn-agent.service");
-    std::fs::write(&path, unit).unwrap();
+    std::fs::write(&path, &unit).unwrap();
     let output = succeeds(Command::new(&systemd_analyze).arg("verify").arg(&path));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
         !said.contains("pstn-agent.service"),
         "verify warned: {said}"
+    );
+    // Its documentation is the README its install steps put where the link points.
+    let documentation = unit
+        .lines()
+        .find_map(|line| line.strip_prefix("Documentation=file:"))
+        .expect("Documentation=file:...");
+    assert!(
+        unit.contains(&format!("install -D -m 0644 README.md {documentation}")),
+        "{documentation}"
     );
     // Exposure 2.0 or lower (systemd says "OK" below 2.1); this unit scores 1.2.
     succeeds(
@@ -321,4 +330,54 @@ fn a_check_without_its_tool_is_reported_as_skipped_under_its_name() {
     );
     let in_ci = run(true);
     assert!(!in_ci.status.success(), "a skip passed in CI");
+}
+
+/// Every secret the pod reads is required: an `optional` one missing would start the
+/// Collector with an empty token, and every export would be refused.
+#[test]
+fn the_pod_needs_every_secret_it_reads() {
+    let deployment = std::fs::read_to_string(deploy("kubernetes/deployment.yaml")).unwrap();
+    assert!(deployment.contains("secretKeyRef:"));
+    assert!(!deployment.contains("optional: true"), "{deployment}");
+}
+
+/// The logrotate file parses for logrotate and reopens the agent's files through the
+/// unit's reload (SIGHUP), not copytruncate.
+#[test]
+fn the_logrotate_file_parses_and_reloads_the_agent() {
+    let text = std::fs::read_to_string(deploy("logrotate/pstn-agent")).unwrap();
+    assert!(text.contains("systemctl reload pstn-agent.service"));
+    assert!(!text.lines().any(|line| line.trim() == "copytruncate"));
+    let unit = std::fs::read_to_string(deploy("systemd/pstn-agent.service")).unwrap();
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+    assert!(unit.contains("LogsDirectory=pstn-agent") && text.contains("/var/log/pstn-agent/"));
+    let Some(logrotate) = external_tool("logrotate", "--version") else {
+        return;
+    };
+    // Pointed at a directory with a file to rotate, in debug mode (changes nothing).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("calls.jsonl"), "{}\n").unwrap();
+    let config = dir.path().join("pstn-agent");
+    std::fs::write(
+        &config,
+        text.replace(
+            "/var/log/pstn-agent/",
+            &format!("{}/", dir.path().display()),
+        ),
+    )
+    .unwrap();
+    let output = succeeds(
+        Command::new(logrotate)
+            .arg("--debug")
+            .arg("--force")
+            .arg("--state")
+            .arg(dir.path().join("state"))
+            .arg(&config),
+    );
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("calls.jsonl") && said.contains("running postrotate script"),
+        "{said}"
+    );
+    assert!(!said.contains("error"), "{said}");
 }
