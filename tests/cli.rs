@@ -26,6 +26,52 @@ fn validate_accepts_the_shipped_example_config() {
     assert!(!stderr.contains("s3cr3t-value"));
 }
 
+/// The example's commented SMS, blocked-users and Logs Ingestion blocks, uncommented
+/// together, still validate (each block runs from its table line to a blank line).
+#[test]
+fn the_example_configs_commented_examples_validate_uncommented() {
+    let text = std::fs::read_to_string("config/pstn-agent.toml").unwrap();
+    let mut uncommented = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        inside = match line {
+            "# [sources.contoso_sms]"
+            | "# [sources.contoso_blocked_users]"
+            | "# [sinks.sentinel]" => true,
+            "" => false,
+            _ => inside,
+        };
+        let line = if inside {
+            line.strip_prefix("# ").unwrap_or(line)
+        } else {
+            line
+        };
+        uncommented.push_str(line);
+        uncommented.push('\n');
+    }
+    for table in [
+        "[sources.contoso_sms]",
+        "[sources.contoso_blocked_users]",
+        "[sinks.sentinel]",
+    ] {
+        assert!(uncommented.lines().any(|line| line == table), "{table}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pstn-agent.toml");
+    std::fs::write(&path, uncommented).unwrap();
+    let output = agent()
+        .args(["validate", "--no-local-checks", "--config"])
+        .arg(&path)
+        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
+        .env("AZURE_CLIENT_ID", "11111111-1111-1111-1111-111111111111")
+        .env("GRAPH_CLIENT_SECRET", "s3cr3t-value")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("(4 sources, 3 sinks)"), "{stderr}");
+}
+
 #[test]
 fn validate_names_the_directory_permission_for_each_source_that_reads_it() {
     let output = agent()
