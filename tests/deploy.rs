@@ -299,10 +299,14 @@ fn the_systemd_unit_verifies_and_scores_as_hardened() {
     );
 }
 
+#[path = "deploy/compose_walkthrough.rs"]
+mod compose_walkthrough;
 #[path = "deploy/docker_context.rs"]
 mod docker_context;
 #[path = "deploy/image_entry_point.rs"]
 mod image_entry_point;
+#[path = "common/otlp.rs"]
+mod receiver;
 
 /// A check whose tool is missing says so under its own name, and the binary counts the
 /// skipped checks at exit; in CI the same check fails.
