@@ -61,6 +61,18 @@ fn node_checker() -> Option<Command> {
 /// Each Prometheus config scrapes the agent one way (a fixed address, or Kubernetes
 /// discovery): a second job whose target cannot exist where the file runs would be
 /// down for good and fire PstnAgentDown.
+/// One file of the ConfigMap (rendered by the node checker), or `None` outside CI
+/// without node and its packages.
+fn configmap_file(name: &str) -> Option<String> {
+    let output = succeeds(
+        node_checker()?
+            .arg("configmap")
+            .arg(deploy("kubernetes/configmap.yaml"))
+            .arg(name),
+    );
+    Some(String::from_utf8(output.stdout).unwrap())
+}
+
 #[test]
 fn prometheus_config_and_rules_pass_promtool_check() {
     let configs = files("prometheus", "yml");
@@ -299,14 +311,14 @@ fn the_systemd_unit_verifies_and_scores_as_hardened() {
     );
 }
 
-#[path = "deploy/compose_walkthrough.rs"]
-mod compose_walkthrough;
 #[path = "deploy/docker_context.rs"]
 mod docker_context;
 #[path = "deploy/image_entry_point.rs"]
 mod image_entry_point;
 #[path = "common/otlp.rs"]
 mod receiver;
+#[path = "deploy/walkthroughs.rs"]
+mod walkthroughs;
 
 /// A check whose tool is missing says so under its own name, and the binary counts the
 /// skipped checks at exit; in CI the same check fails.
