@@ -123,3 +123,19 @@ fn every_problem_of_one_sink_is_said_at_once() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_bare_variable_in_a_header_or_a_redaction_key_is_refused_too() {
+    let text = MINIMAL.replace(
+        "type = \"console\"",
+        "type = \"otlp\"\nendpoint = \"http://127.0.0.1:4317\"\nheaders = { authorization = \"Bearer $SIEM_TOKEN\" }\nredact = { drop = [\"callerNumber\"], key = \"$PSTN_REDACT_KEY\" }",
+    );
+    let problems = parse(&text).unwrap_err();
+    assert_eq!(
+        problems,
+        [
+            "sinks.stdout.headers.authorization: $SIEM_TOKEN is taken literally, not from the environment: write ${SIEM_TOKEN}",
+            "sinks.stdout.redact.key: $PSTN_REDACT_KEY is taken literally, not from the environment: write \"${PSTN_REDACT_KEY}\"",
+        ]
+    );
+}
