@@ -391,3 +391,33 @@ fn a_data_dir_this_user_cannot_create_is_refused_by_validate_and_at_start_with_7
         "{stderr}"
     );
 }
+
+/// A state file the agent would refuse at start (here not a database at all) fails
+/// validate too, while an agent may be running: read-only, no lock.
+#[test]
+fn validate_refuses_a_state_file_the_agent_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("state");
+    std::fs::create_dir(&data_dir).unwrap();
+    std::fs::write(data_dir.join("state.sqlite3"), [b'x'; 200]).unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(
+        &path,
+        "data_dir = \"state\"\n[sources.x]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n[sinks.out]\ntype = \"console\"\ninputs = [\"x\"]\n",
+    )
+    .unwrap();
+    let output = agent()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "data_dir: {}",
+            data_dir.join("state.sqlite3").display()
+        )) && stderr.contains("move it aside"),
+        "{stderr}"
+    );
+}

@@ -6,12 +6,18 @@ use std::process::ExitCode;
 
 /// Exit 0 with a one-line summary, or 78 with one line per problem naming its key.
 /// With `local_checks`, what the agent checks at start without the network (places
-/// this user must write: `data_dir`, file sinks) are problems too: a config that
-/// validates must start. Without, the file alone (one meant for a container).
+/// this user must write: `data_dir`, file sinks; certificates and their keys; a state
+/// file it would refuse) are problems too: a config that validates must start. Without, the file alone (one meant for a container).
 pub(crate) fn run(config_path: &Path, local_checks: bool) -> ExitCode {
     let loaded = Config::load(config_path, &Environment::process()).and_then(|config| {
         if local_checks {
             config.check_local_paths().map_err(ConfigError::Invalid)?;
+            // A state file the agent would refuse (garbled, not ours, newer).
+            if let Err(error) = crate::state::StateStore::check(&config.data_dir) {
+                let mut problems = crate::config::Problems::default();
+                problems.add("data_dir", error);
+                return Err(ConfigError::Invalid(problems));
+            }
         }
         Ok(config)
     });
