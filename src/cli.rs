@@ -18,7 +18,7 @@ const AFTER_HELP: &str = "Examples:\n  pstn-agent validate --config pstn-agent.t
 #[command(
     name = "pstn-agent",
     version,
-    about = "Reads Microsoft Graph's PSTN and Direct Routing call logs and delivers every call once to log sinks.",
+    about = "Reads Microsoft Graph's Teams phone logs (PSTN calls, Direct Routing calls, SMS, users blocked from PSTN calling: source types pstn_calls, direct_routing_calls, sms_log, pstn_blocked_users) and delivers every row once to log sinks.",
     after_help = AFTER_HELP
 )]
 pub(crate) struct Cli {
@@ -55,11 +55,16 @@ pub(crate) struct RunArgs {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Check a configuration file without touching the network: exit 0, or 78 with one line per problem.
-    #[command(after_help = "Example:\n  pstn-agent validate --config pstn-agent.toml")]
+    #[command(
+        after_help = "Besides the file, what the agent checks at start on this machine as this user (data_dir and file sinks writable) is checked too, so `ExecStartPre=pstn-agent validate` stops a start that would fail.\n\nExample:\n  pstn-agent validate --config pstn-agent.toml\n  pstn-agent validate --no-local-checks --config image/pstn-agent.toml   a file for a container or another host"
+    )]
     Validate {
         /// The configuration file (TOML).
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
+        /// Check the file alone, not whether this machine and user could start with it (for a file meant for a container or another host).
+        #[arg(long)]
+        no_local_checks: bool,
     },
     /// Ask the agent running with this config whether it is alive (or ready): exit 0 (yes), 1 (no answer or not ready) or 78 (bad config).
     #[command(
@@ -80,7 +85,7 @@ pub(crate) enum Command {
     )]
     Demo {
         /// Simulated seconds per real second.
-        #[arg(long, default_value_t = 60.0)]
+        #[arg(long, default_value_t = 60.0, value_parser = positive_number)]
         time_scale: f64,
         /// Calls per day of each kind.
         #[arg(long, default_value_t = 1000.0)]
@@ -99,6 +104,17 @@ pub(crate) enum Command {
         after_help = "Example:\n  pstn-agent simulate --address 127.0.0.1:8080 --calls-per-day 100000 --throttle-budget 50\n  then set authority_url and graph_url to http://127.0.0.1:8080 in a source."
     )]
     Simulate(Box<SimulateArgs>),
+}
+
+/// A number above zero: a demo clock scaled by 0 would never move.
+#[cfg(feature = "simulator")]
+fn positive_number(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(number) if number.is_finite() && number > 0.0 => Ok(number),
+        _ => Err(format!(
+            "{text:?} is not a number above zero (60 shows an hour a minute)"
+        )),
+    }
 }
 
 // How diagnostics on stderr are written.

@@ -46,7 +46,10 @@ pub fn run_command_line(removed: &[&'static str]) -> ExitCode {
         );
     }
     match cli.command {
-        Some(Command::Validate { config }) => validate::run(&config),
+        Some(Command::Validate {
+            config,
+            no_local_checks,
+        }) => validate::run(&config, !no_local_checks),
         Some(Command::Healthcheck { config, ready }) => healthcheck::run(&config, ready),
         #[cfg(feature = "simulator")]
         Some(Command::Demo {

@@ -34,7 +34,6 @@ pub use sink::DEFAULT_RETRY_MAX_DURATION;
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
 pub use source::DEFAULT_ONCE_RETRY_MAX_DURATION;
 
-use crate::model;
 use fields::Fields;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -136,7 +135,7 @@ impl Config {
             &mut top,
             "sinks",
             &mut problems,
-            |name, fields, problems| sink::read(name, fields, base, problems),
+            |name, fields, problems| sink::read(name, fields, base, &sources, problems),
         );
         top.finish(&mut problems);
         if sources.is_empty() && !problems.0.iter().any(|p| p.starts_with("sources")) {
@@ -149,12 +148,7 @@ impl Config {
             problems.add("sinks", "no sink configured (add a [sinks.NAME] table)");
         }
         sink::check_inputs(&sinks, &declared_sources, &mut problems);
-        sink::check_redaction(&sinks, &sources, &mut problems);
-        let kinds: Vec<(String, model::LogKind)> = sources
-            .iter()
-            .map(|source| (source.name.clone(), source.kind))
-            .collect();
-        azure_logs::check_streams(&sinks, &kinds, &mut problems);
+        let problems = one_line_per_missing_variable(problems);
         if problems.0.is_empty() {
             Ok(Config {
                 data_dir,
@@ -173,6 +167,35 @@ impl Config {
             .iter()
             .filter(move |sink| sink.inputs.iter().any(|input| input == source))
     }
+}
+
+/// A variable that is not set is one problem, however many keys name it: the first
+/// key's line stays and names the others.
+fn one_line_per_missing_variable(problems: Problems) -> Problems {
+    const MISSING: &str = ": environment variable ";
+    let variable = |line: &str| {
+        let (key, rest) = line.split_once(MISSING)?;
+        let (name, _) = rest.split_once(" is not set")?;
+        Some((key.to_owned(), name.to_owned()))
+    };
+    let mut lines: Vec<String> = Vec::with_capacity(problems.0.len());
+    let mut first_of: Vec<(String, usize, Vec<String>)> = Vec::new();
+    for line in problems.0 {
+        match variable(&line) {
+            Some((key, name)) => match first_of.iter_mut().find(|(n, _, _)| *n == name) {
+                Some((_, _, also)) => also.push(key),
+                None => {
+                    first_of.push((name, lines.len(), Vec::new()));
+                    lines.push(line);
+                }
+            },
+            None => lines.push(line),
+        }
+    }
+    for (_, index, also) in first_of.into_iter().filter(|(_, _, also)| !also.is_empty()) {
+        lines[index].push_str(&format!("; also named by {}", also.join(", ")));
+    }
+    Problems(lines)
 }
 
 fn resolve(base: &Path, path: &str) -> PathBuf {
@@ -285,6 +308,8 @@ fn read_named<'a, T>(
 
 #[cfg(test)]
 mod directory_tests;
+#[cfg(test)]
+mod first_hour_tests;
 #[cfg(test)]
 mod max_delay_tests;
 #[cfg(test)]

@@ -107,6 +107,8 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
     tracing::info!(
         "to read a real tenant: write a config (see config/pstn-agent.toml), check it with `pstn-agent validate --config FILE`, then run `pstn-agent --config FILE`"
     );
+    // `demo | head -3`: once the reader has its lines, end quietly with 0.
+    crate::sinks::when_reader_gone(end_quietly);
     let run_options = RunOptions {
         metrics: crate::metrics::Metrics::new()?,
         once: false,
@@ -117,6 +119,15 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
     let report = run(&config, run_options, shutdown).await;
     let _ = std::fs::remove_dir_all(&data_dir);
     report.map(|report| report.exit_code())
+}
+
+/// Stdout's reader went away: the demo did its job. Its state is removed (the
+/// process ends here, before `demo` could), and the status is 0 with nothing said.
+fn end_quietly() {
+    if let Ok(dir) = tempfile_dir() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    std::process::exit(0);
 }
 
 /// `--sentinel`: the Logs Ingestion sink, pointed at the simulator's stand-in.

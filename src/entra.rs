@@ -10,7 +10,8 @@ pub mod assertion;
 mod token;
 
 pub use assertion::{
-    AssertionAlgorithm, AssertionSigner, check_certificate_file, check_private_key_file,
+    AssertionAlgorithm, AssertionSigner, check_certificate_and_key, check_certificate_file,
+    check_private_key_file,
 };
 pub use token::{AccessToken, AuthError, CredentialMaterial, TokenSource};
 

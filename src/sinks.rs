@@ -24,6 +24,8 @@ pub use azure_logs::{ENVELOPE_COLUMNS, IngestionError, MAX_REQUEST_BYTES, RESERV
 pub(crate) use batch::batch_of;
 pub use batch::{Batch, Envelope, EventSpan};
 pub use console::ConsoleSink;
+#[cfg(feature = "simulator")]
+pub use console::when_reader_gone;
 pub use dead_letter::DeadLetters;
 pub use error::{Scope, SinkError};
 #[cfg(any(test, feature = "__internals"))]

@@ -87,6 +87,17 @@ impl StateStore {
         })
     }
 
+    /// What [`StateStore::open`] would refuse in `data_dir`'s state file (not ours,
+    /// garbled, from a newer release), found read-only and without the lock, so
+    /// `validate` can say it while an agent runs. A missing file is fine (a first start).
+    pub fn check(data_dir: &Path) -> Result<(), StateError> {
+        let path = data_dir.join(DATABASE_FILE);
+        if !path.is_file() {
+            return Ok(());
+        }
+        schema::check_read_only(&path)
+    }
+
     #[cfg(any(test, feature = "__internals"))]
     /// The database file.
     pub fn path(&self) -> &Path {

@@ -107,3 +107,46 @@ async fn an_assertion_signed_with_another_key_is_refused_and_stops_the_source() 
         0
     );
 }
+
+/// A certificate and a key that do not belong together: validate says so (the agent
+/// would otherwise learn it from Entra's AADSTS7000274 at the first token request).
+#[test]
+fn validate_refuses_a_certificate_with_a_key_that_is_not_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = make_certificate(dir.path(), "app");
+    let (_, other_key) = make_certificate(dir.path(), "impostor");
+    let validate = |key: &Path| {
+        let config = dir.path().join("agent.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"{}\"\n[sources.x]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\n{}\n[sinks.out]\ntype = \"console\"\ninputs = [\"x\"]\n",
+                dir.path().join("state").display(),
+                credential(&cert, key)
+            ),
+        )
+        .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
+            .args(["validate", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let mismatched = validate(&other_key);
+    let said = String::from_utf8_lossy(&mismatched.stderr);
+    assert_eq!(mismatched.status.code(), Some(78), "{said}");
+    assert!(
+        said.starts_with(&format!(
+            "sources.x.client_private_key: {} is not the private key of {}",
+            other_key.display(),
+            cert.display()
+        )),
+        "{said}"
+    );
+    let matched = validate(&key);
+    assert!(
+        matched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&matched.stderr)
+    );
+}

@@ -270,3 +270,23 @@ async fn sms_and_blocked_user_rows_are_records_named_for_their_kind_timed_by_the
         }
     }
 }
+
+/// A collector that is down: the failure names the endpoint the agent could not reach
+/// (gRPC's and HTTP's `/v1/logs`), not only "network error".
+#[tokio::test]
+async fn a_collector_that_is_down_is_named_in_the_failure() {
+    for (protocol, shown) in [("grpc", ""), ("http/protobuf", "/v1/logs")] {
+        let harness = Harness::start(options()).await;
+        let address = free_address();
+        let otlp = format!(
+            "protocol = \"{protocol}\"\nendpoint = \"http://{address}\"\nretry_max_duration = \"1s\""
+        );
+        let report = harness.once(&config(&harness, &otlp, false)).await;
+        assert_eq!(report.exit_code(), 1, "{protocol}");
+        let said = format!("{:?}", report.failed);
+        assert!(
+            said.contains(&format!("export to http://{address}{shown} (")),
+            "{protocol}: {said}"
+        );
+    }
+}

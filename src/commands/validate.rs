@@ -1,15 +1,27 @@
 //! `pstn-agent validate --config FILE`: checks the file without touching the network.
 
-use crate::config::{Config, Environment};
+use crate::config::{Config, ConfigError, Environment};
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Exit 0 with a one-line summary, or 78 with one line per problem naming its key.
-/// Places this user could not write (`data_dir`, file sinks) are said too, as warnings:
-/// the file may be meant for another machine (a container), but here the agent would
-/// not start.
-pub(crate) fn run(config_path: &Path) -> ExitCode {
-    match Config::load(config_path, &Environment::process()) {
+/// With `local_checks`, what the agent checks at start without the network (places
+/// this user must write: `data_dir`, file sinks; certificates and their keys; a state
+/// file it would refuse) are problems too: a config that validates must start. Without, the file alone (one meant for a container).
+pub(crate) fn run(config_path: &Path, local_checks: bool) -> ExitCode {
+    let loaded = Config::load(config_path, &Environment::process()).and_then(|config| {
+        if local_checks {
+            config.check_local_paths().map_err(ConfigError::Invalid)?;
+            // A state file the agent would refuse (garbled, not ours, newer).
+            if let Err(error) = crate::state::StateStore::check(&config.data_dir) {
+                let mut problems = crate::config::Problems::default();
+                problems.add("data_dir", error);
+                return Err(ConfigError::Invalid(problems));
+            }
+        }
+        Ok(config)
+    });
+    match loaded {
         Ok(config) => {
             let count =
                 |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
@@ -24,13 +36,6 @@ pub(crate) fn run(config_path: &Path) -> ExitCode {
                     "note: sources.{}.directory reads Graph's /users: the application needs the permission User.Read.All (without it events go out without `user`)",
                     source.name
                 );
-            }
-            if let Err(problems) = config.check_local_paths() {
-                for line in problems.0 {
-                    eprintln!(
-                        "warning: on this machine, as this user, the agent would not start: {line}"
-                    );
-                }
             }
             ExitCode::SUCCESS
         }

@@ -3,7 +3,6 @@
 
 use super::fields::{Fields, Problems};
 use super::source::{Credential, is_guid, read_credential, read_url};
-use super::{SinkConfig, SinkKind};
 use crate::model::LogKind;
 use std::path::Path;
 use std::time::Duration;
@@ -90,9 +89,11 @@ fn valid_dcr_id(id: &str) -> bool {
         .is_some_and(|hex| hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// One Logs Ingestion sink; `kinds` are the kinds of log its inputs read.
 pub(super) fn read(
     fields: &mut Fields<'_>,
     base: &Path,
+    kinds: &[LogKind],
     problems: &mut Problems,
 ) -> Option<AzureLogsIngestionConfig> {
     let before = problems.0.len();
@@ -143,7 +144,12 @@ pub(super) fn read(
             );
         }
     }
-    let tenant_id = fields.required_string("tenant_id", problems);
+    if stream_name.is_some() {
+        check_streams(&fields.key("stream_name"), &streams, kinds, problems);
+    }
+    let tenant_id = fields
+        .required_string("tenant_id", problems)
+        .filter(|tenant| super::source::check_tenant(&fields.key("tenant_id"), tenant, problems));
     let client_id = fields.required_string("client_id", problems).filter(|id| {
         let ok = is_guid(id);
         if !ok {
@@ -200,55 +206,43 @@ pub(super) fn read(
 
 /// One stream per kind of log: a sink whose inputs carry several kinds cannot send
 /// them all to one `stream_name` (each stream declares one kind's columns).
-pub(super) fn check_streams(
-    sinks: &[SinkConfig],
-    sources: &[(String, LogKind)],
+fn check_streams(
+    key: &str,
+    streams: &[(String, String)],
+    kinds: &[LogKind],
     problems: &mut Problems,
 ) {
-    for sink in sinks {
-        let SinkKind::AzureLogsIngestion(azure) = &sink.kind else {
-            continue;
-        };
-        let mut kinds: Vec<LogKind> = sources
-            .iter()
-            .filter(|(name, _)| sink.inputs.contains(name))
-            .map(|(_, kind)| *kind)
-            .collect();
-        kinds.sort_by_key(|kind| kind.event_kind());
-        kinds.dedup();
-        let unmapped: Vec<&str> = kinds
-            .iter()
-            .filter(|kind| !azure.streams.iter().any(|(k, _)| k == kind.event_kind()))
-            .map(|kind| kind.event_kind())
-            .collect();
-        if azure.stream_name.is_some() && unmapped.len() > 1 {
-            problems.add(
-                &format!("sinks.{}.stream_name", sink.name),
-                format!(
-                    "the inputs carry {} events and one stream takes one kind: give streams = {{ {} }} instead",
-                    unmapped.join(" and "),
-                    unmapped
-                        .iter()
-                        .map(|kind| format!(
-                            "{kind} = \"{}\"",
-                            kinds
-                                .iter()
-                                .find(|k| k.event_kind() == *kind)
-                                .map(|k| default_stream(*k))
-                                .unwrap_or_default()
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        }
+    let mut kinds = kinds.to_vec();
+    kinds.sort_by_key(|kind| kind.event_kind());
+    kinds.dedup();
+    let unmapped: Vec<LogKind> = kinds
+        .into_iter()
+        .filter(|kind| !streams.iter().any(|(k, _)| k == kind.event_kind()))
+        .collect();
+    if unmapped.len() > 1 {
+        problems.add(
+            key,
+            format!(
+                "the inputs carry {} events and one stream takes one kind: give streams = {{ {} }} instead",
+                unmapped
+                    .iter()
+                    .map(|kind| kind.event_kind())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                unmapped
+                    .iter()
+                    .map(|kind| format!("{} = \"{}\"", kind.event_kind(), default_stream(*kind)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Environment};
+    use crate::config::{Config, Environment, SinkKind};
 
     fn parse(sink: &str) -> Result<Config, Vec<String>> {
         let text = format!(

@@ -34,6 +34,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "d" => 86_400.0,
             "w" => 604_800.0,
             "" => return Err(format!("{text:?} needs a unit: ms, s, m, h, d or w")),
+            other if other.starts_with('.') => return Err(no_fractions(text)),
             other => {
                 return Err(format!(
                     "{text:?}: unknown unit {other:?} (use ms, s, m, h, d or w)"
@@ -48,6 +49,30 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .ok_or_else(|| format!("{text:?}: duration too large"))?;
     }
     Ok(total)
+}
+
+/// The problem with `1.5h`: whole numbers only, and the same duration written so.
+fn no_fractions(text: &str) -> String {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let seconds = match &text[split..] {
+        "s" => Some(1.0),
+        "m" => Some(60.0),
+        "h" => Some(3600.0),
+        "d" => Some(86_400.0),
+        "w" => Some(604_800.0),
+        _ => None,
+    };
+    let written = text[..split]
+        .parse::<f64>()
+        .ok()
+        .zip(seconds)
+        .and_then(|(number, unit)| Duration::try_from_secs_f64(number * unit).ok())
+        .filter(|duration| !duration.is_zero())
+        .map(|duration| format!(": write {}", format_duration(duration)))
+        .unwrap_or_default();
+    format!("{text:?}: durations take whole numbers (combine units, like 1h30m){written}")
 }
 
 /// Formats a duration in the same units, largest first (`1h30m`), for messages and help.
@@ -90,6 +115,22 @@ mod tests {
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("5y").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn a_fraction_is_refused_with_the_same_duration_in_whole_units() {
+        assert_eq!(
+            parse_duration("1.5h"),
+            Err("\"1.5h\": durations take whole numbers (combine units, like 1h30m): write 1h30m".into())
+        );
+        assert!(parse_duration("0.5s").unwrap_err().ends_with("write 500ms"));
+        assert!(!parse_duration("1.5x").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn weeks_are_a_documented_unit() {
+        assert_eq!(parse_duration("1w"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("2w1d"), Ok(Duration::from_secs(15 * 86_400)));
     }
 
     #[test]

@@ -9,6 +9,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use toml::{Table, Value};
 
+/// Keys whose values are secrets: a missing variable there gets no "write a default".
+const SECRET_KEYS: [&str; 3] = ["client_secret", "headers", "key"];
+
 /// Every problem found in a configuration, one line each, key path first.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Problems(pub Vec<String>);
@@ -84,6 +87,10 @@ impl<'a> Fields<'a> {
         match value {
             Value::String(text) => match interpolate(text, self.environment) {
                 Ok(text) => Some(text),
+                Err(error) if SECRET_KEYS.contains(&key) => {
+                    problems.add(&self.key(key), error.for_secret());
+                    None
+                }
                 Err(error) => {
                     problems.add(&self.key(key), error);
                     None
@@ -212,6 +219,9 @@ impl<'a> Fields<'a> {
             match item {
                 Value::String(text) => match interpolate(text, self.environment) {
                     Ok(text) => pairs.push((name.clone(), text)),
+                    Err(error) if SECRET_KEYS.contains(&key) => {
+                        problems.add(&item_key, error.for_secret())
+                    }
                     Err(error) => problems.add(&item_key, error),
                 },
                 other => problems.add(

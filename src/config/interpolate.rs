@@ -15,6 +15,19 @@ pub enum InterpolationError {
     Malformed(String),
 }
 
+impl InterpolationError {
+    /// The problem line for a key that holds a secret: no default to suggest, since a
+    /// secret must never be written into the file.
+    pub fn for_secret(&self) -> String {
+        match self {
+            InterpolationError::Missing(name) => format!(
+                "environment variable {name} is not set (it holds a secret: set it in the agent's environment)"
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The environment a configuration is read with: the process's, or a fixed map in tests.
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
@@ -89,6 +102,16 @@ pub fn interpolate(text: &str, environment: &Environment) -> Result<String, Inte
     }
     output.push_str(rest);
     Ok(output)
+}
+
+/// The `NAME` of a value that is only `$NAME`: a variable written without braces,
+/// which is not replaced (only `${NAME}` is). For keys that hold secrets, where such a
+/// value would silently become the secret itself.
+pub fn bare_reference(text: &str) -> Option<&str> {
+    let name = text.strip_prefix('$')?;
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then_some(name)
 }
 
 #[cfg(test)]

@@ -110,7 +110,18 @@ pub(super) fn read(
         .into_iter()
         .map(|(name, value)| (name.to_ascii_lowercase(), Secret::new(value)))
         .collect();
-    for (name, _) in &headers {
+    for (name, value) in &headers {
+        // `Bearer $SIEM_TOKEN` would send the words themselves.
+        if let Some(variable) = value
+            .expose()
+            .split_whitespace()
+            .find_map(super::interpolate::bare_reference)
+        {
+            problems.add(
+                &format!("{}.{name}", fields.key("headers")),
+                format!("${variable} is taken literally, not from the environment: write ${{{variable}}}"),
+            );
+        }
         if name.is_empty()
             || !name
                 .bytes()
@@ -215,6 +226,15 @@ pub(super) fn read_redact(
     let hash = redact.string_list("hash", problems).unwrap_or_default();
     let drop = redact.string_list("drop", problems).unwrap_or_default();
     let key = redact.string("key", problems).map(Secret::new);
+    if let Some(variable) = key
+        .as_ref()
+        .and_then(|key| super::interpolate::bare_reference(key.expose()))
+    {
+        problems.add(
+            &redact.key("key"),
+            format!("${variable} is taken literally, not from the environment: write \"${{{variable}}}\""),
+        );
+    }
     if !hash.is_empty() && key.as_ref().is_none_or(|key| !strong_enough(key.expose())) {
         problems.add(&redact.key("key"), format!("required when hash names fields: at least {MIN_REDACT_KEY_BYTES} bytes, not one character repeated, from the environment (key = \"${{PSTN_REDACT_KEY}}\"; make one with `openssl rand -hex 32`)"));
     }

@@ -1,13 +1,14 @@
 //! Whether this user can write where the configuration says state and events go: a
 //! `validate` that says ok must not be followed by "Permission denied" at start.
 
-use super::{Config, Problems, SinkKind};
+use super::{Config, Credential, Problems, SinkKind};
 use std::path::Path;
 
 impl Config {
-    /// One problem per place this user cannot create or write: `data_dir`, and each
-    /// file sink's directory. Creates nothing that stays: it probes the nearest existing
-    /// directory with a file it removes at once.
+    /// What the agent needs of this machine to start, without the network: one problem
+    /// per place this user cannot create or write (`data_dir`, each file sink's
+    /// directory), and per certificate whose key is not its own. Creates nothing that
+    /// stays: it probes the nearest existing directory with a file it removes at once.
     pub fn check_local_paths(&self) -> Result<(), Problems> {
         let mut problems = Problems::default();
         if let Some(why) = unwritable(&self.data_dir) {
@@ -18,6 +19,26 @@ impl Config {
                 && let Some(why) = path.parent().and_then(unwritable)
             {
                 problems.add(&format!("sinks.{}.path", sink.name), why);
+            }
+        }
+        let credentials = self
+            .sources
+            .iter()
+            .map(|source| (format!("sources.{}", source.name), &source.credential))
+            .chain(self.sinks.iter().filter_map(|sink| match &sink.kind {
+                SinkKind::AzureLogsIngestion(azure) => {
+                    Some((format!("sinks.{}", sink.name), &azure.credential))
+                }
+                _ => None,
+            }));
+        for (table, credential) in credentials {
+            if let Credential::Certificate {
+                certificate,
+                private_key,
+            } = credential
+                && let Err(why) = crate::entra::check_certificate_and_key(certificate, private_key)
+            {
+                problems.add(&format!("{table}.client_private_key"), why);
             }
         }
         if problems.0.is_empty() {

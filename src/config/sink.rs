@@ -42,10 +42,14 @@ pub struct SinkConfig {
     pub retry_max_duration: Duration,
 }
 
+/// One `[sinks.NAME]`; `sources` are the valid sources, for the checks that need the
+/// kinds of the inputs (redacted fields, streams), made even when another key of the
+/// sink has a problem, so every problem of the sink is said at once.
 pub(super) fn read(
     name: &str,
     mut fields: Fields<'_>,
     base: &Path,
+    sources: &[super::SourceConfig],
     problems: &mut Problems,
 ) -> Option<SinkConfig> {
     let before = problems.0.len();
@@ -69,6 +73,12 @@ pub(super) fn read(
             None
         }
     };
+    // The sources this sink takes (those valid so far), and their kinds of log.
+    let fed: Vec<&super::SourceConfig> = sources
+        .iter()
+        .filter(|source| inputs.as_ref().is_some_and(|inputs| inputs.contains(&source.name)))
+        .collect();
+    let kinds: Vec<crate::model::LogKind> = fed.iter().map(|source| source.kind).collect();
     let kind = match fields.required_string("type", problems).as_deref() {
         Some("console") => Some(SinkKind::Console),
         Some("file") => fields
@@ -78,7 +88,7 @@ pub(super) fn read(
             }),
         Some("otlp") => super::otlp::read(&mut fields, base, problems)
             .map(|otlp| SinkKind::Otlp(Box::new(otlp))),
-        Some("azure_logs_ingestion") => super::azure_logs::read(&mut fields, base, problems)
+        Some("azure_logs_ingestion") => super::azure_logs::read(&mut fields, base, &kinds, problems)
             .map(|azure| SinkKind::AzureLogsIngestion(Box::new(azure))),
         Some(other) => {
             problems.add(
@@ -90,6 +100,9 @@ pub(super) fn read(
         None => None,
     };
     let redact = super::otlp::read_redact(&mut fields, problems);
+    if let Some(redact) = &redact {
+        check_redaction(name, redact, &fed, problems);
+    }
     let retry_max_duration =
         fields.duration("retry_max_duration", DEFAULT_RETRY_MAX_DURATION, problems);
     fields.finish(problems);
@@ -130,61 +143,55 @@ pub(super) fn check_inputs(sinks: &[SinkConfig], sources: &[String], problems: &
 
 /// Each field a sink's `redact` names must be a documented field of the rows its
 /// inputs read: a misspelt name (`CallerNumber`) would otherwise ship every number raw.
-pub(super) fn check_redaction(
-    sinks: &[SinkConfig],
-    sources: &[super::SourceConfig],
+fn check_redaction(
+    sink: &str,
+    redact: &RedactConfig,
+    fed: &[&super::SourceConfig],
     problems: &mut Problems,
 ) {
-    for sink in sinks {
-        let Some(redact) = &sink.redact else {
-            continue;
-        };
-        let mut known: Vec<&str> = sources
-            .iter()
-            .filter(|source| sink.inputs.contains(&source.name))
-            .flat_map(|source| source.kind.row_fields().iter().copied())
-            .collect();
-        known.sort_unstable();
-        known.dedup();
-        if known.is_empty() {
-            continue;
-        }
-        // `user` and `user.KEY` name the directory attributes beside the call.
-        let user_keys: Vec<String> = sources
-            .iter()
-            .filter(|source| sink.inputs.contains(&source.name))
-            .filter_map(|source| source.directory.as_ref())
-            .flat_map(|directory| directory.attributes.iter())
-            .map(|attribute| format!("user.{}", attribute.key()))
-            .collect();
-        for (list, names) in [("hash", &redact.hash), ("drop", &redact.drop)] {
-            for (index, name) in names.iter().enumerate() {
-                let key = format!("sinks.{}.redact.{list}[{index}]", sink.name);
-                if name == "user" || name.starts_with("user.") {
-                    if user_keys.is_empty() {
-                        problems.add(&key, format!("{name:?}: no source of this sink has a [sources.NAME.directory], so events carry no user"));
-                    } else if name == "user" && list == "hash" {
-                        problems.add(&key, "\"user\" is an object: hash its fields (\"user.department\") or drop it whole");
-                    } else if name != "user" && !user_keys.contains(name) {
-                        problems.add(
-                            &key,
-                            format!(
-                                "{name:?} is not an attribute the directory of this sink's sources reads{}",
-                                super::suggest::did_you_mean(name, user_keys.iter().map(String::as_str))
-                            ),
-                        );
-                    }
-                    continue;
-                }
-                if !known.contains(&name.as_str()) {
+    let mut known: Vec<&str> = fed
+        .iter()
+        .flat_map(|source| source.kind.row_fields().iter().copied())
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    if known.is_empty() {
+        return;
+    }
+    // `user` and `user.KEY` name the directory attributes beside the call.
+    let user_keys: Vec<String> = fed
+        .iter()
+        .filter_map(|source| source.directory.as_ref())
+        .flat_map(|directory| directory.attributes.iter())
+        .map(|attribute| format!("user.{}", attribute.key()))
+        .collect();
+    for (list, names) in [("hash", &redact.hash), ("drop", &redact.drop)] {
+        for (index, name) in names.iter().enumerate() {
+            let key = format!("sinks.{sink}.redact.{list}[{index}]");
+            if name == "user" || name.starts_with("user.") {
+                if user_keys.is_empty() {
+                    problems.add(&key, format!("{name:?}: no source of this sink has a [sources.NAME.directory], so events carry no user"));
+                } else if name == "user" && list == "hash" {
+                    problems.add(&key, "\"user\" is an object: hash its fields (\"user.department\") or drop it whole");
+                } else if name != "user" && !user_keys.contains(name) {
                     problems.add(
                         &key,
                         format!(
-                            "{name:?} is not a field of the rows this sink takes{}",
-                            super::suggest::did_you_mean(name, known.iter().copied())
+                            "{name:?} is not an attribute the directory of this sink's sources reads{}",
+                            super::suggest::did_you_mean(name, user_keys.iter().map(String::as_str))
                         ),
                     );
                 }
+                continue;
+            }
+            if !known.contains(&name.as_str()) {
+                problems.add(
+                    &key,
+                    format!(
+                        "{name:?} is not a field of the rows this sink takes{}",
+                        super::suggest::did_you_mean(name, known.iter().copied())
+                    ),
+                );
             }
         }
     }

@@ -112,18 +112,7 @@ pub(super) fn read(
     });
     let tenant_id = fields
         .required_string("tenant_id", problems)
-        .filter(|tenant| {
-            let ok = tenant
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-            if !ok {
-                problems.add(
-                    &fields.key("tenant_id"),
-                    "expected a tenant GUID or domain (letters, digits, '-', '.')",
-                );
-            }
-            ok
-        });
+        .filter(|tenant| check_tenant(&fields.key("tenant_id"), tenant, problems));
     let client_id = fields.required_string("client_id", problems).filter(|id| {
         let ok = is_guid(id);
         if !ok {
@@ -138,7 +127,8 @@ pub(super) fn read(
         DEFAULT_AUTHORITY_URL,
         problems,
     );
-    let graph_url = read_url(&mut fields, "graph_url", DEFAULT_GRAPH_URL, problems);
+    let graph_url = read_url(&mut fields, "graph_url", DEFAULT_GRAPH_URL, problems)
+        .filter(|url| check_graph_base(&fields.key("graph_url"), url, problems));
     let beta_only = kind.filter(|kind| kind.beta_only());
     let api_version = match fields.string("api_version", problems) {
         // Graph has the SMS and blocked-users logs only under beta.
@@ -250,8 +240,8 @@ fn read_max_delay(
             .filter(|late_window| max_delay > *late_window)
             .map(|late_window| {
                 format!(
-                    "must be at most late_window ({}s): rows later than that are not caught at all",
-                    late_window.as_secs()
+                    "must be at most late_window ({}): rows later than that are not caught at all",
+                    super::format_duration(late_window)
                 )
             })
     };
@@ -275,6 +265,14 @@ pub(super) fn read_credential(
     let certificate = fields.string("client_certificate", problems);
     let private_key = fields.string("client_private_key", problems);
     match (secret, certificate, private_key) {
+        (Some(secret), None, None) if super::interpolate::bare_reference(&secret).is_some() => {
+            let name = super::interpolate::bare_reference(&secret).unwrap_or_default();
+            problems.add(
+                &fields.key("client_secret"),
+                format!("${name} is taken literally, not from the environment: write \"${{{name}}}\""),
+            );
+            None
+        }
         (Some(secret), None, None) if !secret.is_empty() => {
             Some(Credential::Secret(Secret::new(secret)))
         }
@@ -385,6 +383,58 @@ pub(super) fn read_url(
         return None;
     }
     Some(url)
+}
+
+/// Tenant names client credentials cannot use: they name no one tenant.
+const MULTI_TENANT_NAMES: [&str; 3] = ["common", "organizations", "consumers"];
+
+/// A tenant id Entra can issue an application token for: a GUID or a domain, not a
+/// multi-tenant alias and not a GUID cut short. The value is quoted: it is no secret.
+pub(super) fn check_tenant(key: &str, tenant: &str, problems: &mut Problems) -> bool {
+    let problem = if !tenant
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        Some("expected a tenant GUID or domain (letters, digits, '-', '.')".to_owned())
+    } else if MULTI_TENANT_NAMES.contains(&tenant.to_ascii_lowercase().as_str()) {
+        Some("names no one tenant, and an application's own token (client credentials) needs one: give the directory (tenant) id GUID or a domain like contoso.onmicrosoft.com".to_owned())
+    } else if !is_guid(tenant)
+        && tenant.contains('-')
+        && tenant.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+    {
+        Some("looks like a GUID cut short: a tenant GUID has 8-4-4-4-12 hex digits".to_owned())
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => {
+            problems.add(key, format!("{tenant:?} {problem}"));
+            false
+        }
+        None => true,
+    }
+}
+
+/// `graph_url` is Graph's base: the version comes from `api_version`, so a base that
+/// already ends in `/v1.0` or `/beta` (the usual copy-paste) would ask `/v1.0/v1.0/...`.
+fn check_graph_base(key: &str, url: &Url, problems: &mut Problems) -> bool {
+    let path = url.path().trim_end_matches('/');
+    let Some(version) = ["v1.0", "beta"]
+        .into_iter()
+        .find(|version| path.rsplit('/').next() == Some(*version))
+    else {
+        return true;
+    };
+    let mut base = url.clone();
+    base.set_path(path.strip_suffix(version).unwrap_or(path));
+    problems.add(
+        key,
+        format!(
+            "ends in the API version \"/{version}\": drop it (graph_url = \"{}\"); api_version selects v1.0 or beta",
+            base.as_str().trim_end_matches('/')
+        ),
+    );
+    false
 }
 
 /// Whether `text` is a GUID (8-4-4-4-12 hex digits).

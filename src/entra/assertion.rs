@@ -83,6 +83,29 @@ pub fn check_private_key_file(path: &Path) -> Result<(), String> {
     read_key(path).map(drop)
 }
 
+/// Checks, without the network, that the key is the private half of the certificate's
+/// public key: a pair that does not belong together is refused by Entra
+/// (AADSTS7000274), only at the first token request otherwise. The certificate's
+/// subjectPublicKey holds the key's RSAPublicKey DER as it is.
+pub fn check_certificate_and_key(certificate: &Path, private_key: &Path) -> Result<(), String> {
+    use ring::signature::KeyPair;
+    let (certificate_der, key) = (read_certificate(certificate)?, read_key(private_key)?);
+    let public = key.public_key().as_ref();
+    if certificate_der
+        .as_ref()
+        .windows(public.len())
+        .any(|window| window == public)
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not the private key of {}: give the key made with that certificate",
+            private_key.display(),
+            certificate.display()
+        ))
+    }
+}
+
 fn now_unix_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

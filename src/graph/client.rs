@@ -169,10 +169,15 @@ impl GraphClient {
                 self.emit(GraphEvent::Retrying);
                 // Fetch chains retry side by side: one warning per source every few
                 // seconds says it; the rest go to debug.
+                // No token: Entra failed, and no Graph request was sent.
+                let what = match error {
+                    GraphError::Auth(_) => "Entra ID token request failed; retrying",
+                    _ => "Graph request failed; retrying",
+                };
                 if self.time_to_warn() {
-                    tracing::warn!(function = self.endpoint.kind.function(), %error, retry_in = ?delay, "Graph request failed; retrying");
+                    tracing::warn!(function = self.endpoint.kind.function(), %error, retry_in = ?delay, "{what}");
                 } else {
-                    tracing::debug!(function = self.endpoint.kind.function(), %error, retry_in = ?delay, "Graph request failed; retrying");
+                    tracing::debug!(function = self.endpoint.kind.function(), %error, retry_in = ?delay, "{what}");
                 }
             })
             .await
@@ -241,8 +246,11 @@ impl GraphClient {
                     });
                 }
                 status => {
+                    let mut asked = url.clone();
+                    asked.set_query(None);
                     return Err(GraphError::Refused {
                         status,
+                        url: asked.to_string(),
                         message: error_message(&answer.body),
                     });
                 }

@@ -43,10 +43,12 @@ pub enum GraphError {
     #[error("Graph refused a freshly issued token (401): {0}")]
     Unauthorized(String),
     /// Any other 4xx (400, 404, 406...): the request itself is wrong; retrying cannot help.
-    #[error("Graph refused the request with HTTP {status}: {message}")]
+    #[error("Graph refused GET {url} with HTTP {status}: {message}")]
     Refused {
         /// HTTP status.
         status: u16,
+        /// What was asked, without its query (a 404 is most often a wrong `graph_url`).
+        url: String,
         /// Graph's error code and message.
         message: String,
     },

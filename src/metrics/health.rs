@@ -147,6 +147,7 @@ impl HealthMetrics {
             last_progress: None,
             patience: (cadence.real_poll_interval * 3).max(Duration::from_secs(60)),
             problem: None,
+            last_failure: None,
         }));
         replace(&mut lock(&self.readiness).sources, source, health.clone());
         SourceTelemetry {
@@ -194,9 +195,14 @@ impl HealthMetrics {
                 } else {
                     "no completed window yet"
                 };
+                let cause = health
+                    .last_failure
+                    .as_ref()
+                    .map(|failure| format!("; last failure: {failure}"))
+                    .unwrap_or_default();
                 problems.push((
                     format!("sources.{name}"),
-                    format!("{what} for {}s", since.elapsed().as_secs()),
+                    format!("{what} for {}s{cause}", since.elapsed().as_secs()),
                 ));
             }
         }

@@ -32,6 +32,20 @@ pub struct OtlpSink {
     logger: SdkLogger,
     _provider: SdkLoggerProvider,
     scope: InstrumentationScope,
+    /// Where exports go, as said in errors: a collector that is down is named.
+    destination: String,
+}
+
+/// The URL exports go to, for messages: gRPC's endpoint, or HTTP's `/v1/logs` URL,
+/// without any userinfo (a credential must not reach a log line).
+fn destination(config: &OtlpSinkConfig) -> String {
+    let mut url = config.endpoint.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    match config.protocol {
+        OtlpProtocol::Grpc => format!("{} (gRPC)", url.as_str().trim_end_matches('/')),
+        OtlpProtocol::HttpProtobuf => format!("{} (HTTP)", http_logs_url(&url)),
+    }
 }
 
 impl std::fmt::Debug for OtlpSink {
@@ -156,6 +170,7 @@ impl OtlpSink {
             _provider: provider,
             exporter,
             scope,
+            destination: destination(config),
         })
     }
 
@@ -242,7 +257,13 @@ impl Sink for OtlpSink {
             self.exporter
                 .export(LogBatch::new(&pairs))
                 .await
-                .map_err(|error| SinkError::retryable(&self.name, "export failed", error))
+                .map_err(|error| {
+                    SinkError::retryable(
+                        &self.name,
+                        format!("export to {} failed", self.destination),
+                        error,
+                    )
+                })
         })
     }
 }

@@ -139,7 +139,22 @@ fn refuse_or_fail(path: &Path, source: rusqlite::Error) -> StateError {
     }
 }
 
-pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateError> {
+/// What [`migrate`] would refuse (a file that is not a database, not ours, or from a
+/// newer release), found read-only: no lock taken, nothing written. For `validate`,
+/// which may run beside the agent.
+pub(super) fn check_read_only(path: &Path) -> Result<(), StateError> {
+    use rusqlite::OpenFlags;
+    let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|source| refuse_or_fail(path, source))?;
+    stored_version(&connection, path).map(drop)
+}
+
+/// The schema version a file holds (`None`: new, or before versions were kept) and
+/// whether it has a `delivered` table, refusing a file not ours or from a newer release.
+fn stored_version(
+    connection: &Connection,
+    path: &Path,
+) -> Result<(Option<i64>, bool), StateError> {
     let tables: Vec<String> = connection
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
@@ -171,15 +186,20 @@ pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateE
                 "written by a newer pstn-agent (schema {version}, this release reads up to {SCHEMA_VERSION}); upgrade the agent"
             ),
         }),
+        version => Ok((version, tables.iter().any(|name| name == "delivered"))),
+    }
+}
+
+pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateError> {
+    let (version, has_delivered) = stored_version(connection, path)?;
+    match version {
         Some(version) if version == SCHEMA_VERSION => Ok(()),
         // A new file, or an older schema: every CREATE is IF NOT EXISTS, so running them
         // adds what is missing (schema 1 lacked plan_usage) and keeps what is there;
         // schemas 1 and 2 kept delivered keys in id order, copied here in start order.
         _ => {
             // Schema 3 laid `delivered` out anew; later versions only add tables.
-            let relayout = if version.is_some_and(|version| version < 3)
-                && tables.iter().any(|name| name == "delivered")
-            {
+            let relayout = if version.is_some_and(|version| version < 3) && has_delivered {
                 RELAYOUT_DELIVERED
             } else {
                 ""
@@ -238,6 +258,28 @@ mod tests {
             error.to_string().contains("not written by pstn-agent"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_read_only_check_refuses_what_open_refuses_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(StateStore::check(dir.path()).is_ok(), "no state yet");
+        assert!(!dir.path().join("state.sqlite3").exists());
+        let store = StateStore::open(dir.path()).unwrap();
+        assert!(StateStore::check(dir.path()).is_ok(), "beside a running agent");
+        let path = store.path().to_owned();
+        drop(store);
+        let connection = Connection::open(&path).unwrap();
+        connection
+            .execute_batch("UPDATE meta SET value = '99' WHERE key = 'schema_version';")
+            .unwrap();
+        drop(connection);
+        let error = StateStore::check(dir.path()).unwrap_err();
+        assert!(error.to_string().contains("newer pstn-agent"), "{error}");
+        let garbled = tempfile::tempdir().unwrap();
+        std::fs::write(garbled.path().join("state.sqlite3"), [b'x'; 200]).unwrap();
+        let error = StateStore::check(garbled.path()).unwrap_err();
+        assert!(error.to_string().contains("move it aside"), "{error}");
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub(super) struct SourceHealth {
     pub(super) last_progress: Option<Instant>,
     pub(super) patience: Duration,
     pub(super) problem: Option<String>,
+    /// What failed last since the last progress, from a fixed set of words (never a
+    /// peer's: /readyz is unauthenticated): the cause /readyz gives for a stall.
+    pub(super) last_failure: Option<String>,
 }
 
 #[derive(Debug, Default)]

@@ -34,6 +34,12 @@ impl SourceTelemetry {
         self.failures
             .with_label_values(&[&self.name, reason.as_str()])
             .inc();
+        self.failing(format!("Graph request failed ({})", reason.as_str()));
+    }
+
+    /// Remembers the last failure, in fixed words, as the cause of a stall.
+    fn failing(&self, what: String) {
+        lock(&self.health).last_failure = Some(what);
     }
 
     /// A page was read: its rows, and those dropped as duplicates or skipped.
@@ -55,6 +61,7 @@ impl SourceTelemetry {
         let mut health = lock(&self.health);
         health.last_progress = Some(Instant::now());
         health.problem = None;
+        health.last_failure = None;
     }
 
     /// A poll ended; `backlog` is how far the slowest sweep is behind.
@@ -86,7 +93,10 @@ impl GraphEvents for SourceTelemetry {
             GraphEvent::Failed(reason) => self.failed(reason),
             GraphEvent::Retrying => self.retries.inc(),
             GraphEvent::TokenRequested { succeeded: true } => self.tokens_ok.inc(),
-            GraphEvent::TokenRequested { succeeded: false } => self.tokens_failed.inc(),
+            GraphEvent::TokenRequested { succeeded: false } => {
+                self.tokens_failed.inc();
+                self.failing("Entra ID token request failed".to_owned());
+            }
         }
     }
 }
@@ -111,5 +121,37 @@ impl SinkTelemetry {
             Some(_) => self.failed.inc(),
         }
         lock(&self.health).failing = failure;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Metrics, SourceCadence};
+
+    #[test]
+    fn a_stalled_source_gives_its_last_failure_as_the_cause() {
+        let metrics = Metrics::new().unwrap();
+        let cadence = SourceCadence {
+            poll_interval: Duration::from_secs(60),
+            real_poll_interval: Duration::from_secs(60),
+        };
+        let source = metrics.source("tenant", crate::model::LogKind::Pstn, cadence);
+        source.emit(GraphEvent::TokenRequested { succeeded: false });
+        // Started long enough ago that three poll intervals passed without progress.
+        let long_ago = Instant::now().checked_sub(Duration::from_secs(600)).unwrap();
+        lock(&source.health).started = long_ago;
+        let report = metrics.readiness();
+        let (component, why) = &report.problems[0];
+        assert_eq!(component, "sources.tenant");
+        assert!(
+            why.starts_with("no completed window yet for ")
+                && why.ends_with("s; last failure: Entra ID token request failed"),
+            "{why}"
+        );
+        source.emit(GraphEvent::Failed(FailureReason::Network));
+        assert!(metrics.readiness().problems[0].1.ends_with("last failure: Graph request failed (network)"));
+        source.window_done(0.0);
+        assert!(metrics.readiness().is_ready());
     }
 }
