@@ -9,6 +9,7 @@ mod interpolate;
 mod otlp;
 mod paths;
 mod sink;
+mod sink_checks;
 mod source;
 mod suggest;
 
@@ -150,6 +151,7 @@ impl Config {
         }
         sink::check_inputs(&sinks, &declared_sources, &mut problems);
         sink::check_redaction(&sinks, &sources, &mut problems);
+        sink_checks::check(&sinks, &data_dir, &mut problems);
         let kinds: Vec<(String, model::LogKind)> = sources
             .iter()
             .map(|source| (source.name.clone(), source.kind))
