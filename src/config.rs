@@ -292,4 +292,6 @@ mod max_delay_tests;
 #[cfg(test)]
 mod minimal_config;
 #[cfg(test)]
+mod redact_tests;
+#[cfg(test)]
 mod tests;
