@@ -103,6 +103,22 @@ async fn a_client_dribbling_its_headers_is_cut_off() {
 }
 
 #[tokio::test]
+async fn a_kept_alive_connection_idle_after_its_response_is_closed_after_the_header_read_timeout() {
+    let address = listener().await;
+    let mut kept = TcpStream::connect(address).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, _) = read_response(&mut kept).await;
+    assert!(!head.contains("connection: close"), "{head}");
+    let took = closed_after(&mut kept, API_LIMITS.header_read_timeout * 3).await;
+    assert!(
+        took >= API_LIMITS.header_read_timeout / 2,
+        "closed too soon: {took:?}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_answers_within_a_second_while_300_connections_sit_half_sent() {
     let address = listener().await;
     let mut half_sent = Vec::new();
