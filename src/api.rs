@@ -8,7 +8,8 @@ pub use probe::{Probe, probe};
 #[cfg(any(test, feature = "__internals"))]
 pub use probe::{ProbeError, loopback_for};
 
-use crate::http_server::{Body, ServeLimits, full, serve_limited};
+use crate::http_server::{Body, full, serve_limited};
+pub use crate::http_server::ServeLimits;
 use crate::metrics::Metrics;
 use hyper::{Request, Response, StatusCode, header};
 use std::net::SocketAddr;
@@ -16,17 +17,24 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// What the listener allows: Prometheus and a few health checks need a handful of
-/// connections; an idle or slow client is cut off instead of holding a slot.
+/// connections, but hundreds of idle or half-sent ones must not keep them out. An
+/// idle connection costs a socket and a small task; one that sends no complete
+/// request within 5 s is closed; past 256 open connections the oldest is closed for
+/// each new one, which gets one request (`Connection: close`) within 1 s.
 pub const API_LIMITS: ServeLimits = ServeLimits {
-    max_connections: 32,
-    header_read_timeout: std::time::Duration::from_secs(10),
-    connection_lifetime: std::time::Duration::from_secs(120),
+    max_connections: 512,
+    crowded_at: 256,
+    header_read_timeout: std::time::Duration::from_secs(5),
+    crowded_header_read_timeout: std::time::Duration::from_secs(1),
+    connection_lifetime: std::time::Duration::from_secs(60),
+    closing_grace: std::time::Duration::from_millis(250),
 };
 
 /// A bound listener, so that a busy port fails at start-up, not later.
 #[derive(Debug)]
 pub struct ApiListener {
     listener: TcpListener,
+    limits: ServeLimits,
 }
 
 impl ApiListener {
@@ -34,7 +42,15 @@ impl ApiListener {
     pub async fn bind(address: SocketAddr) -> std::io::Result<ApiListener> {
         Ok(ApiListener {
             listener: TcpListener::bind(address).await?,
+            limits: API_LIMITS,
         })
+    }
+
+    #[cfg(any(test, feature = "__internals"))]
+    /// Other limits than [`API_LIMITS`]: tests crowd a small listener.
+    pub fn with_limits(mut self, limits: ServeLimits) -> ApiListener {
+        self.limits = limits;
+        self
     }
 
     /// The address actually bound (port 0 picks one).
@@ -48,7 +64,7 @@ impl ApiListener {
             let response = respond(&metrics, request.uri().path());
             async move { response }
         });
-        tokio::spawn(serve_limited(self.listener, handler, API_LIMITS))
+        tokio::spawn(serve_limited(self.listener, handler, self.limits))
     }
 }
 

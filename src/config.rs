@@ -9,6 +9,7 @@ mod interpolate;
 mod otlp;
 mod paths;
 mod sink;
+mod sink_checks;
 mod source;
 mod suggest;
 
@@ -148,6 +149,7 @@ impl Config {
             problems.add("sinks", "no sink configured (add a [sinks.NAME] table)");
         }
         sink::check_inputs(&sinks, &declared_sources, &mut problems);
+        sink_checks::check(&sinks, &data_dir, &mut problems);
         let problems = one_line_per_missing_variable(problems);
         if problems.0.is_empty() {
             Ok(Config {
@@ -314,5 +316,7 @@ mod first_hour_tests;
 mod max_delay_tests;
 #[cfg(test)]
 mod minimal_config;
+#[cfg(test)]
+mod redact_tests;
 #[cfg(test)]
 mod tests;

@@ -17,7 +17,9 @@ pub use directory::LOCK_FILE;
 pub use source_state::{Commit, MonthSum, SourceState};
 #[cfg(any(test, feature = "__internals"))]
 pub use source_state::PRUNE_SLICE;
-pub use user_directory::{DirectoryState, DirectorySyncMark, DirectoryWrite, StoredUser};
+pub use user_directory::{
+    DirectoryFailures, DirectoryState, DirectorySyncMark, DirectoryWrite, StoredUser,
+};
 
 use std::path::{Path, PathBuf};
 

@@ -388,6 +388,90 @@ async fn a_delta_link_graph_no_longer_takes_leads_to_one_full_read() {
     );
 }
 
+/// Requests from a deltaLink, and first pages of full reads, the directory got so far.
+fn delta_and_full_reads(harness: &Harness) -> (usize, usize) {
+    let requests = harness.simulator.directory.requests();
+    let from_link = requests.iter().filter(|r| r.contains("deltatoken")).count();
+    let full = requests
+        .iter()
+        .filter(|r| r.starts_with("/v1.0/users/delta?%24select="))
+        .count();
+    (from_link, full)
+}
+
+#[tokio::test]
+async fn a_delta_link_refused_with_any_status_leads_to_one_full_read() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "", "refresh = \"1h\"", "");
+    assert!(harness.once(&config).await.failed.is_empty());
+    // 422, 409 or 501: Graph refuses the link; only 400, 404 and 410 fell back before.
+    for (round, status) in [422, 409, 501].into_iter().enumerate() {
+        harness.simulator.directory.fail_delta_links(Some(status));
+        harness.clock.advance(Duration::from_secs(3601));
+        let before = harness.events().len();
+        assert!(harness.once(&config).await.failed.is_empty());
+        assert_eq!(
+            delta_and_full_reads(&harness),
+            (round + 1, round + 2),
+            "{status}: one refused request from the link, then a full read"
+        );
+        assert!(
+            harness.events()[before..]
+                .iter()
+                .filter(|(_, e)| e.get("user").is_some())
+                .count()
+                > 50,
+            "{status}: events are enriched from the full read"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_delta_link_failing_three_rounds_in_a_row_gives_way_to_a_full_read_with_backoff() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "", "refresh = \"1h\"", "");
+    assert!(harness.once(&config).await.failed.is_empty());
+    assert_eq!(delta_and_full_reads(&harness), (0, 1));
+    // A Graph that fails every request from the link (503 through the client's retries).
+    harness.simulator.directory.fail_delta_links(Some(503));
+    let mut rounds = 0;
+    // (seconds on, whether a round starts): 1 min after the first failed round, then
+    // 2 min, not at every poll; the third failure gives the link up.
+    for (seconds, starts) in [
+        (3601, true),
+        (30, false),
+        (31, true),
+        (60, false),
+        (61, true),
+    ] {
+        harness.clock.advance(Duration::from_secs(seconds));
+        assert!(harness.once(&config).await.failed.is_empty());
+        let (from_link, full) = delta_and_full_reads(&harness);
+        assert_eq!(full, 1, "no full read yet");
+        assert_eq!(
+            from_link > rounds,
+            starts,
+            "{seconds} s on: {from_link} requests"
+        );
+        rounds = from_link;
+    }
+    // 4 min after the third failure: a full read, though links still fail.
+    harness.clock.advance(Duration::from_secs(239));
+    assert!(harness.once(&config).await.failed.is_empty());
+    assert_eq!(
+        delta_and_full_reads(&harness),
+        (rounds, 1),
+        "still backing off"
+    );
+    harness.clock.advance(Duration::from_secs(2));
+    assert!(harness.once(&config).await.failed.is_empty());
+    assert_eq!(delta_and_full_reads(&harness), (rounds, 2), "a full read");
+    // It succeeded: back to one round per `refresh`.
+    harness.clock.advance(Duration::from_secs(120));
+    assert!(harness.once(&config).await.failed.is_empty());
+    assert_eq!(delta_and_full_reads(&harness), (rounds, 2));
+}
+
 #[tokio::test]
 async fn a_kept_delta_link_for_another_host_is_dropped_for_one_full_read() {
     let harness = Harness::start(options()).await;

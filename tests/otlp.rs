@@ -194,6 +194,58 @@ async fn hashed_fields_are_hashed_and_dropped_fields_absent_in_every_sink() {
 }
 
 #[tokio::test]
+async fn a_keep_list_and_a_hashed_country_reach_every_sink_alike() {
+    let address = free_address();
+    let received = Arc::new(Received::default());
+    start_grpc(address, received.clone());
+    let harness = Harness::start(options()).await;
+    let otlp = format!("endpoint = \"http://{address}\"");
+    let keep = ["id", "startDateTime", "callType", "callerNumber"];
+    let redaction = format!(
+        "redact = {{ keep = {keep:?}, hash = [\"callerNumber\", \"other_party_country\"], key = \"{REDACT_KEY}\" }}\n"
+    );
+    let config = config_redacting(&harness, LogKind::Pstn, &otlp, &redaction);
+    assert_eq!(harness.once(&config).await.exit_code(), 0);
+
+    let by_id = |events: Vec<serde_json::Value>| -> HashMap<String, serde_json::Value> {
+        events
+            .into_iter()
+            .map(|event| (event["call"]["id"].as_str().unwrap().to_owned(), event))
+            .collect()
+    };
+    let file = by_id(harness.events().into_iter().map(|(_, e)| e).collect());
+    let otlp = by_id(received.records().into_iter().map(|(b, ..)| b).collect());
+    assert!(file.len() > 100, "{}", file.len());
+    assert_eq!(file.len(), otlp.len());
+    let mut countries = 0;
+    for (id, event) in &file {
+        let call = event["call"].as_object().unwrap();
+        assert!(call.keys().all(|k| keep.contains(&k.as_str())), "{event}");
+        assert!(
+            call["callerNumber"]
+                .as_str()
+                .unwrap()
+                .starts_with("hmac-sha256:")
+        );
+        if let Some(country) = event.get("other_party_country") {
+            countries += 1;
+            assert!(
+                country.as_str().unwrap().starts_with("hmac-sha256:"),
+                "{event}"
+            );
+        }
+        let sent = &otlp[id];
+        assert_eq!(sent["call"], event["call"], "the OTLP body's call");
+        assert_eq!(
+            sent.get("other_party_country"),
+            event.get("other_party_country"),
+            "the OTLP body's country"
+        );
+    }
+    assert!(countries > 100, "{countries} events with a country");
+}
+
+#[tokio::test]
 async fn export_headers_from_the_environment_are_not_applied() {
     grpc_and_http(async |protocol, address, received| {
         start(protocol, address, received.clone()).await;

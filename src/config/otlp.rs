@@ -44,6 +44,9 @@ pub struct RedactConfig {
     pub hash: Vec<String>,
     /// Call fields removed.
     pub drop: Vec<String>,
+    /// `keep`: when given, the only call fields that pass (hashed ones included);
+    /// every other field of the row is removed, one Graph adds later too.
+    pub keep: Option<Vec<String>>,
     /// The hash key (required when `hash` names fields).
     pub key: Option<Secret>,
 }
@@ -225,6 +228,15 @@ pub(super) fn read_redact(
     let mut redact = Fields::new(fields.key("redact"), table, fields.environment());
     let hash = redact.string_list("hash", problems).unwrap_or_default();
     let drop = redact.string_list("drop", problems).unwrap_or_default();
+    let keep = redact
+        .has("keep")
+        .then(|| redact.string_list("keep", problems).unwrap_or_default());
+    if keep.as_ref().is_some_and(Vec::is_empty) {
+        problems.add(
+            &redact.key("keep"),
+            "an empty list would remove every field of the call: name the fields to keep, or leave keep out",
+        );
+    }
     let key = redact.string("key", problems).map(Secret::new);
     if let Some(variable) = key
         .as_ref()
@@ -238,7 +250,7 @@ pub(super) fn read_redact(
     if !hash.is_empty() && key.as_ref().is_none_or(|key| !strong_enough(key.expose())) {
         problems.add(&redact.key("key"), format!("required when hash names fields: at least {MIN_REDACT_KEY_BYTES} bytes, not one character repeated, from the environment (key = \"${{PSTN_REDACT_KEY}}\"; make one with `openssl rand -hex 32`)"));
     }
-    for name in hash.iter().chain(&drop) {
+    for name in hash.iter().chain(&drop).chain(keep.iter().flatten()) {
         // `user.department`: a field of the event's `user` (directory attributes).
         let field = name.strip_prefix("user.").unwrap_or(name);
         if field.is_empty() || field.contains('.') {
@@ -249,5 +261,10 @@ pub(super) fn read_redact(
         }
     }
     redact.finish(problems);
-    Some(RedactConfig { hash, drop, key })
+    Some(RedactConfig {
+        hash,
+        drop,
+        keep,
+        key,
+    })
 }

@@ -168,6 +168,9 @@ fn check_redaction(
     for (list, names) in [("hash", &redact.hash), ("drop", &redact.drop)] {
         for (index, name) in names.iter().enumerate() {
             let key = format!("sinks.{sink}.redact.{list}[{index}]");
+            if name == OTHER_PARTY_COUNTRY {
+                continue;
+            }
             if name == "user" || name.starts_with("user.") {
                 if user_keys.is_empty() {
                     problems.add(&key, format!("{name:?}: no source of this sink has a [sources.NAME.directory], so events carry no user"));
@@ -193,6 +196,47 @@ fn check_redaction(
                     ),
                 );
             }
+        }
+    }
+    check_keep(sink, redact, &known, problems);
+}
+
+/// The enrichment field beside the call that `hash` and `drop` may name.
+const OTHER_PARTY_COUNTRY: &str = "other_party_country";
+
+/// `keep` names fields of the rows (enrichment is kept unless `hash` or `drop` names
+/// it), and agrees with the other lists: a field hashed must be kept, one kept must
+/// not be dropped.
+fn check_keep(sink: &str, redact: &RedactConfig, known: &[&str], problems: &mut Problems) {
+    let Some(keep) = &redact.keep else {
+        return;
+    };
+    for (index, name) in keep.iter().enumerate() {
+        let key = format!("sinks.{sink}.redact.keep[{index}]");
+        if name == OTHER_PARTY_COUNTRY || name == "user" || name.starts_with("user.") {
+            problems.add(&key, format!("{name:?}: keep names fields of the call; enrichment beside it stays unless hash or drop names it"));
+        } else if !known.contains(&name.as_str()) {
+            problems.add(
+                &key,
+                format!(
+                    "{name:?} is not a field of the rows this sink takes{}",
+                    super::suggest::did_you_mean(name, known.iter().copied())
+                ),
+            );
+        } else if let Some(at) = redact.drop.iter().position(|dropped| dropped == name) {
+            problems.add(
+                &format!("sinks.{sink}.redact.drop[{at}]"),
+                format!("{name:?} is also in keep: a field is kept or dropped, not both"),
+            );
+        }
+    }
+    for (index, name) in redact.hash.iter().enumerate() {
+        let row_field = known.contains(&name.as_str());
+        if row_field && !keep.contains(name) {
+            problems.add(
+                &format!("sinks.{sink}.redact.hash[{index}]"),
+                format!("{name:?} is not in keep, so it would be removed, not hashed: add it to keep"),
+            );
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct Directory {
     user_latency_ms: AtomicU64,
     /// deltaLinks of generations below this answer 410 (Graph lost their sync state).
     valid_from: AtomicU64,
+    /// Every request carrying a `$deltatoken` answers this status (0: none).
+    delta_link_status: AtomicU64,
     changes: Mutex<Changes>,
     requests: Mutex<Vec<String>>,
 }
@@ -110,6 +112,7 @@ impl Directory {
             delta_latency_ms: AtomicU64::new(0),
             user_latency_ms: AtomicU64::new(0),
             valid_from: AtomicU64::new(0),
+            delta_link_status: AtomicU64::new(0),
             changes: Mutex::default(),
             requests: Mutex::default(),
         }
@@ -161,6 +164,20 @@ impl Directory {
         let mut changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
         changes.generation += 1;
         self.valid_from.store(changes.generation, Ordering::SeqCst);
+    }
+
+    /// Every request from a deltaLink answers `status` from now on (`None`: as usual),
+    /// as a Graph that refuses or fails them would; full reads are unaffected.
+    pub fn fail_delta_links(&self, status: Option<u16>) {
+        self.delta_link_status
+            .store(status.map_or(0, u64::from), Ordering::SeqCst);
+    }
+
+    /// The status requests from a deltaLink answer, when they are made to fail.
+    pub(super) fn delta_link_status(&self) -> Option<u16> {
+        u16::try_from(self.delta_link_status.load(Ordering::SeqCst))
+            .ok()
+            .filter(|status| *status != 0)
     }
 
     /// Whether a deltaLink of `generation` is still accepted.

@@ -38,9 +38,9 @@ pub struct FileSink {
 /// by a crash mid-write (that batch was not committed and is delivered again): the
 /// torn line is ended first, so the next event starts a line of its own instead of
 /// gluing onto the fragment. Readers then see one unparsable line, not a corrupt event.
-/// `O_NOFOLLOW` and the `ELOOP` it fails with on a link (Linux).
-const O_NOFOLLOW: i32 = 0o400000;
-const ELOOP: i32 = 40;
+/// `O_NOFOLLOW` and the `ELOOP` it fails with on a link (their values vary by target).
+const O_NOFOLLOW: i32 = libc::O_NOFOLLOW;
+const ELOOP: i32 = libc::ELOOP;
 
 fn open(path: &PathBuf) -> std::io::Result<File> {
     if let Some(parent) = path.parent()

@@ -166,6 +166,7 @@ async fn a_redacting_sink_dead_letters_the_event_as_redacted() {
     let redact = crate::config::RedactConfig {
         hash: vec![],
         drop: vec!["odd".into()],
+        keep: None,
         key: None,
     };
     let sink = crate::sinks::RedactingSink::new("picky", Box::new(picky), &redact);

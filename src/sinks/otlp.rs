@@ -208,7 +208,7 @@ impl OtlpSink {
 }
 
 /// The record body: the event as a map, built from the typed envelope; only the raw
-/// row is read, once, straight into `AnyValue`.
+/// row and the enrichment beside it are read, once, straight into `AnyValue`.
 fn body(batch: &Batch, index: usize) -> Result<AnyValue, serde_json::Error> {
     let envelope = &batch.events[index].envelope;
     let text = |text: String| AnyValue::String(StringValue::from(text));
@@ -230,19 +230,15 @@ fn body(batch: &Batch, index: usize) -> Result<AnyValue, serde_json::Error> {
     if let Some(call) = any_value::from_json(batch.call(index))? {
         map.insert(Key::from("call"), call);
     }
-    if let Some(country) = envelope.other_party_country {
-        map.insert(
-            Key::from("other_party_country"),
-            text(country.as_str().to_owned()),
-        );
-    }
-    if let Some(user) = &envelope.user {
-        let attributes = user
-            .values()
-            .iter()
-            .map(|(key, value)| (Key::from(key.clone()), text(value.clone())))
-            .collect();
-        map.insert(Key::from("user"), AnyValue::Map(Box::new(attributes)));
+    // The enrichment as the line carries it: a redaction may have hashed some of it,
+    // which the typed envelope cannot hold.
+    if let Some(object) = super::redact::enrichment_object(batch, index) {
+        let members: super::redact::Members<'_> = serde_json::from_slice(&object)?;
+        for (key, value) in members.0 {
+            if let Some(value) = any_value::from_json(value.get().as_bytes())? {
+                map.insert(Key::from(key.into_owned()), value);
+            }
+        }
     }
     Ok(AnyValue::Map(Box::new(map)))
 }

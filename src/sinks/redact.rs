@@ -1,5 +1,7 @@
-//! `redact = { hash = [...], drop = [...], key = "..." }`: hashes or removes fields of
-//! the call before a sink sees the event. The hash is HMAC-SHA256 under a key from the
+//! `redact = { hash = [...], drop = [...], keep = [...], key = "..." }`: hashes or
+//! removes fields of the call, and of the enrichment beside it (`other_party_country`,
+//! `user.*`), before a sink sees the event; `keep` lets only the fields it names of
+//! the call pass, so a field Graph adds later never reaches the sink unasked. The hash is HMAC-SHA256 under a key from the
 //! environment, so a SIEM can still correlate calls of one number without the number.
 //!
 //! Each row is read once, shallowly: its top-level members, in order, as raw JSON
@@ -8,7 +10,6 @@
 
 use super::{Batch, DeliveryFuture, EventSpan, Sink, SinkError};
 use crate::config::RedactConfig;
-use crate::model::UserAttributes;
 use ring::hmac;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -28,8 +29,23 @@ pub struct RedactingSink {
     user_drop: Vec<String>,
     /// `drop` names `user`: the whole object goes.
     drop_user: bool,
+    /// `keep`: when given, the only call fields that pass.
+    keep: Option<Vec<String>>,
+    /// What becomes of `other_party_country`.
+    country: Action,
     key: Option<hmac::Key>,
 }
+
+/// What a redaction does with one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Pass,
+    Hash,
+    Drop,
+}
+
+/// The enrichment field beside the call that `hash` and `drop` may name.
+const OTHER_PARTY_COUNTRY: &str = "other_party_country";
 
 /// The `user.KEY` names of a list, without `user.`.
 fn user_keys(names: &[String]) -> Vec<String> {
@@ -118,6 +134,14 @@ impl RedactingSink {
             user_hash: user_keys(&config.hash),
             user_drop: user_keys(&config.drop),
             drop_user: config.drop.iter().any(|name| name == "user"),
+            keep: config.keep.clone(),
+            country: if config.drop.iter().any(|name| name == OTHER_PARTY_COUNTRY) {
+                Action::Drop
+            } else if config.hash.iter().any(|name| name == OTHER_PARTY_COUNTRY) {
+                Action::Hash
+            } else {
+                Action::Pass
+            },
             key: config
                 .key
                 .as_ref()
@@ -144,60 +168,6 @@ impl RedactingSink {
         Ok(())
     }
 
-    /// The user's attributes with this sink's `user.*` redaction applied: `None` when
-    /// this sink redacts nothing of `user`, `Some(None)` when it drops the whole object.
-    /// A hashed value without a key is left out (as a hashed call field becomes null).
-    fn redact_user(&self, user: &UserAttributes) -> Option<Option<Arc<UserAttributes>>> {
-        if self.drop_user {
-            return Some(None);
-        }
-        if self.user_hash.is_empty() && self.user_drop.is_empty() {
-            return None;
-        }
-        let values = user
-            .values()
-            .iter()
-            .filter(|(key, _)| !self.user_drop.contains(key))
-            .filter_map(|(key, value)| {
-                if !self.user_hash.contains(key) {
-                    return Some((key.clone(), value.clone()));
-                }
-                let hmac_key = self.key.as_ref()?;
-                Some((key.clone(), hash_text(hmac_key, value)))
-            })
-            .collect();
-        Some(Some(Arc::new(UserAttributes::new(values))))
-    }
-
-    /// Writes what follows the call (`other_party_country`, `user`, the closing brace),
-    /// with the user redacted; returns the envelope's new `user` when it changed.
-    fn write_tail(
-        &self,
-        span: &EventSpan,
-        tail: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Option<Option<Arc<UserAttributes>>> {
-        let redacted = span
-            .envelope
-            .user
-            .as_deref()
-            .and_then(|user| self.redact_user(user));
-        let (Some(user), Some(redacted)) = (span.envelope.user.as_deref(), &redacted) else {
-            out.extend_from_slice(tail);
-            return None;
-        };
-        // The encoder writes `user` last: `...,"user":{json}}\n`.
-        let written = user.json().len() + b",\"user\":".len() + b"}\n".len();
-        let before = tail.len().saturating_sub(written);
-        out.extend_from_slice(&tail[..before]);
-        if let Some(redacted) = redacted {
-            out.extend_from_slice(b",\"user\":");
-            out.extend_from_slice(redacted.json().as_bytes());
-        }
-        out.extend_from_slice(b"}\n");
-        Some(redacted.clone())
-    }
-
     /// Appends event `index` of `batch` with its call redacted.
     fn redact_event(
         &self,
@@ -214,7 +184,11 @@ impl RedactingSink {
         out.push(b'{');
         let mut first = true;
         for (key, value) in &members.0 {
-            if self.drop.iter().any(|field| field == key) {
+            let kept = self
+                .keep
+                .as_ref()
+                .is_none_or(|keep| keep.iter().any(|field| field == key));
+            if !kept || self.drop.iter().any(|field| field == key) {
                 continue;
             }
             if !std::mem::take(&mut first) {
@@ -230,10 +204,14 @@ impl RedactingSink {
         }
         out.push(b'}');
         let call_end = out.len();
-        let user = self.write_tail(span, &batch.lines[span.call.end..span.line.end], out);
+        let changed = self.write_tail(span, &batch.lines[span.call.end..span.line.end], out)?;
         let mut envelope = span.envelope.clone();
-        if let Some(user) = user {
+        if let Some(user) = changed.user {
             envelope.user = user;
+        }
+        if changed.country {
+            // The envelope holds only a plain code; a hashed one is in the line alone.
+            envelope.other_party_country = None;
         }
         Ok(EventSpan {
             line: start..out.len(),
@@ -301,6 +279,9 @@ impl Sink for RedactingSink {
         })
     }
 }
+
+mod enrichment;
+pub(super) use enrichment::enrichment_object;
 
 #[cfg(test)]
 #[path = "redact_tests.rs"]

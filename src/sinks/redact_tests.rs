@@ -3,6 +3,15 @@ use crate::config::Secret;
 use crate::sinks::batch::batch_of;
 
 fn sink(hash: &[&str], drop: &[&str], key: Option<&str>) -> RedactingSink {
+    keeping(hash, drop, None, key)
+}
+
+fn keeping(
+    hash: &[&str],
+    drop: &[&str],
+    keep: Option<&[&str]>,
+    key: Option<&str>,
+) -> RedactingSink {
     struct Nowhere;
     impl Sink for Nowhere {
         fn deliver<'a>(&'a mut self, _: &'a Batch) -> DeliveryFuture<'a> {
@@ -12,6 +21,7 @@ fn sink(hash: &[&str], drop: &[&str], key: Option<&str>) -> RedactingSink {
     let config = RedactConfig {
         hash: hash.iter().map(|f| f.to_string()).collect(),
         drop: drop.iter().map(|f| f.to_string()).collect(),
+        keep: keep.map(|keep| keep.iter().map(|f| f.to_string()).collect()),
         key: key.map(|k| Secret::new(k.to_owned())),
     };
     RedactingSink::new("siem", Box::new(Nowhere), &config)
@@ -152,4 +162,87 @@ fn user_fields_are_hashed_or_dropped_in_the_line_and_the_envelope() {
     let event: serde_json::Value = serde_json::from_slice(dropped.line(0)).unwrap();
     assert!(event.get("user").is_none(), "{event}");
     assert!(dropped.events[0].envelope.user.is_none());
+}
+
+/// One event of a PSTN row with the enrichment beside it: country `NO`, a user.
+fn enriched_batch(raw: &str) -> Batch {
+    use crate::model::{CountryCode, Enrichment, LogKind, Row, UserAttributes};
+    let row = Row::parse(raw).unwrap();
+    let user = UserAttributes::new([("department".to_owned(), "Sales".to_owned())].into());
+    let enrichment = Enrichment {
+        other_party_country: CountryCode::parse("NO"),
+        user: Some(Arc::new(user)),
+    };
+    let encoder = crate::event::EventEncoder::new("s", "t", LogKind::Pstn);
+    let mut lines = Vec::new();
+    let span = encoder.encode(
+        &row,
+        &enrichment,
+        crate::time::Timestamp::UNIX_EPOCH,
+        "x",
+        &mut lines,
+    );
+    Batch {
+        lines: lines.into(),
+        events: vec![span],
+    }
+}
+
+#[test]
+fn keep_lets_only_the_named_call_fields_pass_and_a_new_field_never() {
+    let batch = enriched_batch(
+        r#"{"id":"a","startDateTime":"2024-05-01T00:00:00Z","callType":"user_out","callerNumber":"+4722","userDisplayName":"Ann","brandNewPersonalField":"secret"}"#,
+    );
+    let keep: &[&str] = &["id", "startDateTime", "callType", "callerNumber"];
+    let redacted = keeping(&["callerNumber"], &[], Some(keep), Some("k"))
+        .redact(&batch)
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_slice(redacted.line(0)).unwrap();
+    let call = event["call"].as_object().unwrap();
+    let names: Vec<&str> = call.keys().map(String::as_str).collect();
+    assert_eq!(names.len(), 4, "{event}");
+    assert!(names.iter().all(|name| keep.contains(name)), "{event}");
+    assert_eq!(call["callerNumber"], hmac_hex("k", "+4722"));
+    assert_eq!(call["callType"], "user_out");
+    // The enrichment is not the call's: it stays unless hash or drop names it.
+    assert_eq!(event["other_party_country"], "NO");
+    assert_eq!(event["user"]["department"], "Sales");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(redacted.call(0)).unwrap(),
+        event["call"]
+    );
+}
+
+#[test]
+fn other_party_country_is_hashed_or_dropped_in_the_line_and_the_envelope() {
+    let batch = enriched_batch(
+        r#"{"id":"a","startDateTime":"2024-05-01T00:00:00Z","calleeNumber":"+4722"}"#,
+    );
+    let hashed = sink(&["other_party_country"], &[], Some("k"))
+        .redact(&batch)
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_slice(hashed.line(0)).unwrap();
+    assert_eq!(event["other_party_country"], hmac_hex("k", "NO"));
+    assert_eq!(event["user"]["department"], "Sales", "{event}");
+    assert_eq!(event["call"]["calleeNumber"], "+4722");
+    assert!(hashed.events[0].envelope.other_party_country.is_none());
+    assert_eq!(hashed.line(0).last(), Some(&b'\n'));
+
+    let dropped = sink(&[], &["other_party_country", "user"], None)
+        .redact(&batch)
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_slice(dropped.line(0)).unwrap();
+    assert!(event.get("other_party_country").is_none(), "{event}");
+    assert!(event.get("user").is_none(), "{event}");
+    assert!(dropped.events[0].envelope.other_party_country.is_none());
+    assert!(dropped.events[0].envelope.user.is_none());
+    // The enrichment the OTLP sink reads is the line's.
+    assert_eq!(enrichment_object(&dropped, 0), None);
+    assert_eq!(
+        enrichment_object(&hashed, 0).map(|object| {
+            serde_json::from_slice::<serde_json::Value>(&object).unwrap()["other_party_country"]
+                .clone()
+        }),
+        Some(serde_json::Value::String(hmac_hex("k", "NO")))
+    );
 }

@@ -26,6 +26,19 @@ use tokio::task::JoinHandle;
 pub const MAX_USER_LOOKUPS_PER_POLL: usize = 25;
 /// The longest a poll waits for a running directory round before reading rows.
 pub const MAX_WAIT_FOR_DIRECTORY: Duration = Duration::from_secs(60);
+/// The wait after the first failed directory round; it doubles with each failure in
+/// a row, up to `refresh`.
+pub const DIRECTORY_RETRY_BASE: Duration = Duration::from_secs(60);
+
+/// How long after the start of the last of `rounds` failed rounds in a row the next
+/// one may start: [`DIRECTORY_RETRY_BASE`] doubled per failure, at most `refresh`.
+pub fn retry_delay(rounds: u32, refresh: Duration) -> Duration {
+    let doublings = rounds.saturating_sub(1).min(20);
+    DIRECTORY_RETRY_BASE
+        .saturating_mul(1 << doublings)
+        .min(refresh)
+}
+
 /// Users kept in memory between pages (the directory itself stays in SQLite).
 const CACHE_CAPACITY: usize = 4096;
 
@@ -42,8 +55,6 @@ struct Shared {
     forbidden: AtomicBool,
     /// The User.Read.All warning was given (once for the life of the process).
     warned: AtomicBool,
-    /// The last round failed: try again at the next poll, not only after `refresh`.
-    retry_soon: AtomicBool,
     /// Rounds finished: the in-memory cache is dropped when this moves.
     generation: AtomicU64,
 }
@@ -99,7 +110,6 @@ impl Directory {
                 clock,
                 forbidden: AtomicBool::new(false),
                 warned: AtomicBool::new(false),
-                retry_soon: AtomicBool::new(false),
                 generation: AtomicU64::new(0),
             }),
             refresh: config.refresh,
@@ -157,27 +167,36 @@ impl Directory {
         }
     }
 
-    /// Whether a round should start now: `refresh` after the last one this process
-    /// started (sooner after a failure), or, at start-up, when the kept round is older
-    /// than `refresh`, selected other attributes, or there is none.
+    /// Whether a round should start now: after failed rounds, once their backoff has
+    /// passed ([`retry_delay`]); else `refresh` after the last one this process
+    /// started, or, at start-up, when the kept round is older than `refresh`, selected
+    /// other attributes, or there is none. Failures are read from state, so `--once`
+    /// runs back off too.
     async fn round_due(&self) -> bool {
         let now = self.shared.clock.now();
-        if let Some(started) = self.last_started {
-            return self.shared.retry_soon.load(Ordering::SeqCst)
-                || now.duration_since(started) >= self.refresh;
-        }
         let state = self.shared.state.clone();
-        match sync::blocking(move || state.mark()).await {
-            Ok(Some(mark)) => {
+        let kept = sync::blocking(move || Ok((state.failures()?, state.mark()?))).await;
+        let (failures, mark) = match kept {
+            Ok(kept) => kept,
+            Err(error) => {
+                tracing::warn!(source = %self.shared.source, %error, "cannot read the directory's state; reading the directory again");
+                return true;
+            }
+        };
+        if let Some(failures) = failures.filter(|failures| failures.rounds > 0) {
+            return now.duration_since(failures.last_started)
+                >= retry_delay(failures.rounds, self.refresh);
+        }
+        if let Some(started) = self.last_started {
+            return now.duration_since(started) >= self.refresh;
+        }
+        match mark {
+            Some(mark) => {
                 mark.selected != self.shared.select
                     || mark.delta_link.is_none()
                     || now.duration_since(mark.synced_at) >= self.refresh
             }
-            Ok(None) => true,
-            Err(error) => {
-                tracing::warn!(source = %self.shared.source, %error, "cannot read the directory's state; reading the directory again");
-                true
-            }
+            None => true,
         }
     }
 
@@ -302,5 +321,24 @@ impl Directory {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_rounds_back_off_doubling_up_to_refresh() {
+        let hour = Duration::from_secs(3600);
+        let minutes = |n: u64| Duration::from_secs(60 * n);
+        let delays: Vec<Duration> = (1..=8).map(|rounds| retry_delay(rounds, hour)).collect();
+        assert_eq!(
+            delays,
+            [1, 2, 4, 8, 16, 32, 60, 60].map(minutes),
+            "doubling from a minute, at most refresh"
+        );
+        assert_eq!(retry_delay(u32::MAX, hour), hour);
+        assert_eq!(retry_delay(1, Duration::from_secs(20)), Duration::from_secs(20));
     }
 }

@@ -89,7 +89,7 @@ pub(super) fn prepare_file(path: &Path) -> Result<(), StateError> {
 }
 
 /// `O_NOFOLLOW` on Linux: open fails on a symbolic link instead of following it.
-pub(crate) const O_NOFOLLOW: i32 = 0o400000;
+pub(crate) const O_NOFOLLOW: i32 = libc::O_NOFOLLOW;
 
 /// Held while the agent runs: an exclusive lock on `data_dir/lock`, released when
 /// dropped (or when the process dies, however it dies).

@@ -32,6 +32,19 @@ pub struct DirectorySyncMark {
     pub synced_at: Timestamp,
 }
 
+/// Directory rounds that failed in a row, kept in state (the `meta` table, one key
+/// per source: no new schema) so that `--once` runs from cron back off and give up a
+/// failing deltaLink just as a running agent does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectoryFailures {
+    /// Rounds that failed in a row.
+    pub rounds: u32,
+    /// Of those, the ones in a row that started from the kept deltaLink.
+    pub from_delta_link: u32,
+    /// When the last failed round started.
+    pub last_started: Timestamp,
+}
+
 /// One page of the directory to write: users to store (bytes, or `None` for a user
 /// Graph does not know), and, on a round's last page, the mark to keep.
 #[derive(Debug, Default)]
@@ -165,6 +178,62 @@ impl DirectoryState {
         })
     }
 
+    fn failures_key(&self) -> String {
+        format!("directory_failures/{}", self.source_id)
+    }
+
+    /// The failed rounds in a row, if the last round failed.
+    pub fn failures(&self) -> Result<Option<DirectoryFailures>, StateError> {
+        let text: Option<String> = self.with(|connection| {
+            connection
+                .query_row(
+                    "SELECT value FROM meta WHERE key = ?1",
+                    [self.failures_key()],
+                    |row| row.get(0),
+                )
+                .optional()
+        })?;
+        // Written by `set_failures` only; anything else reads as no failures.
+        Ok(text.and_then(|text| {
+            let mut parts = text.split(' ').map(str::parse::<i64>);
+            let (Some(Ok(rounds)), Some(Ok(from_delta_link)), Some(Ok(ticks))) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return None;
+            };
+            Some(DirectoryFailures {
+                rounds: u32::try_from(rounds).ok()?,
+                from_delta_link: u32::try_from(from_delta_link).ok()?,
+                last_started: Timestamp::from_ticks(ticks),
+            })
+        }))
+    }
+
+    /// Keeps the failed rounds in a row (`None`: the last round succeeded).
+    pub fn set_failures(&self, failures: Option<&DirectoryFailures>) -> Result<(), StateError> {
+        self.with(|connection| {
+            match failures {
+                Some(failures) => connection.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                    params![
+                        self.failures_key(),
+                        format!(
+                            "{} {} {}",
+                            failures.rounds,
+                            failures.from_delta_link,
+                            failures.last_started.ticks()
+                        )
+                    ],
+                ),
+                None => connection.execute(
+                    "DELETE FROM meta WHERE key = ?1",
+                    [self.failures_key()],
+                ),
+            }
+            .map(|_| ())
+        })
+    }
+
     /// How many user ids are stored (known or not).
     #[cfg(test)]
     pub fn user_count(&self) -> Result<u64, StateError> {
@@ -238,5 +307,24 @@ mod tests {
             .directory()
             .unwrap();
         assert_eq!(other.users(&["u1"]).unwrap(), [StoredUser::Missing]);
+    }
+
+    #[test]
+    fn failed_rounds_are_kept_per_source_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::open(dir.path()).unwrap();
+        let a = store.source("a", "pstn_calls", "t").unwrap().directory().unwrap();
+        let b = store.source("b", "pstn_calls", "t").unwrap().directory().unwrap();
+        assert_eq!(a.failures().unwrap(), None);
+        let failures = DirectoryFailures {
+            rounds: 4,
+            from_delta_link: 2,
+            last_started: Timestamp::from_ticks(1_234_567),
+        };
+        a.set_failures(Some(&failures)).unwrap();
+        assert_eq!(a.failures().unwrap(), Some(failures));
+        assert_eq!(b.failures().unwrap(), None, "another source's are its own");
+        a.set_failures(None).unwrap();
+        assert_eq!(a.failures().unwrap(), None);
     }
 }

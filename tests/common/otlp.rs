@@ -202,6 +202,11 @@ pub fn config_of(harness: &Harness, kind: LogKind, otlp: &str, redact: bool) -> 
     } else {
         String::new()
     };
+    config_redacting(harness, kind, otlp, &redaction)
+}
+
+/// [`config_of`] with `redaction` (a `redact = ...` line, or nothing) on both sinks.
+pub fn config_redacting(harness: &Harness, kind: LogKind, otlp: &str, redaction: &str) -> Config {
     let text = format!(
         "data_dir = \"{}\"\n[sources.tenant]\ntype = \"{kind}\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\n\
          [sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\n{otlp}\nheaders = {{ authorization = \"Bearer siem-token\" }}\n{redaction}\

@@ -109,6 +109,15 @@ impl Simulator {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
+        if let Some(status) = directory.delta_link_status()
+            && parameter("$deltatoken").is_some()
+        {
+            return graph_error(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                "simulatedFailure",
+                "The simulator was told to fail requests from a deltaLink.",
+            );
+        }
         let now = directory.generation();
         let position = match (parameter("$deltatoken"), parameter("$skiptoken")) {
             (Some(token), _) => match token.parse::<u64>() {

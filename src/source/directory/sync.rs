@@ -6,7 +6,8 @@ use super::Shared;
 use crate::enrich;
 use crate::graph::GraphError;
 use crate::model::UserAttributes;
-use crate::state::{DirectorySyncMark, DirectoryWrite, StateError, StoredUser};
+use crate::state::{DirectoryFailures, DirectorySyncMark, DirectoryWrite, StateError, StoredUser};
+use crate::time::Timestamp;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -34,15 +35,27 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(SyncError::State)
 }
 
-/// Runs one round (and, when Graph no longer takes the kept deltaLink, one full read
-/// after it), reporting the outcome through `shared`.
+/// Rounds in a row that may fail from the kept deltaLink, in any way, before it is
+/// given up and the next round reads the whole directory.
+pub(super) const DELTA_FAILURES_BEFORE_FULL_READ: u32 = 3;
+
+/// Runs one round (and, when Graph refuses the kept deltaLink, one full read after
+/// it), reporting the outcome through `shared` and keeping failed rounds in state.
 pub(super) async fn run(shared: Arc<Shared>) {
     let started = std::time::Instant::now();
-    let result = round_from_mark(&shared).await;
+    let started_at = shared.clock.now();
+    let (result, resumed) = round_from_mark(&shared).await;
+    let failures = match &result {
+        Ok(_) => None,
+        Err(_) => Some(failed(&shared, started_at, resumed).await),
+    };
+    let state = shared.state.clone();
+    if let Err(error) = blocking(move || state.set_failures(failures.as_ref())).await {
+        tracing::warn!(source = %shared.source, %error, "cannot keep the directory round's outcome");
+    }
     match result {
-        Ok((users, resumed)) => {
+        Ok(users) => {
             shared.forbidden.store(false, Ordering::SeqCst);
-            shared.retry_soon.store(false, Ordering::SeqCst);
             shared.generation.fetch_add(1, Ordering::SeqCst);
             tracing::info!(source = %shared.source, users, from_delta_link = resumed, took_ms = started.elapsed().as_millis() as u64, "directory read");
         }
@@ -50,39 +63,69 @@ pub(super) async fn run(shared: Arc<Shared>) {
             shared.forbidden_by(&error);
         }
         Err(error) => {
-            shared.retry_soon.store(true, Ordering::SeqCst);
-            tracing::warn!(source = %shared.source, %error, "directory read failed; events go out with what is known, and the next poll tries again");
+            let rounds = failures.map_or(1, |failures| failures.rounds);
+            tracing::warn!(source = %shared.source, %error, failed_rounds = rounds, "directory read failed; events go out with what is known, and a later poll tries again (backing off)");
         }
     }
 }
 
-/// A round from the kept mark: the deltaLink when it is for the same selection.
-async fn round_from_mark(shared: &Arc<Shared>) -> Result<(usize, bool), SyncError> {
+/// One more failed round: counted, and a deltaLink that failed
+/// [`DELTA_FAILURES_BEFORE_FULL_READ`] rounds in a row is forgotten.
+async fn failed(shared: &Arc<Shared>, started_at: Timestamp, resumed: bool) -> DirectoryFailures {
     let state = shared.state.clone();
-    let mark = blocking(move || state.mark()).await?;
+    let before = blocking(move || state.failures()).await.ok().flatten();
+    let mut failures = DirectoryFailures {
+        rounds: before.map_or(0, |b| b.rounds).saturating_add(1),
+        from_delta_link: before.map_or(0, |b| b.from_delta_link),
+        last_started: started_at,
+    };
+    if resumed {
+        failures.from_delta_link = failures.from_delta_link.saturating_add(1);
+        if failures.from_delta_link >= DELTA_FAILURES_BEFORE_FULL_READ {
+            tracing::warn!(source = %shared.source, rounds = failures.from_delta_link, "the kept deltaLink failed rounds in a row; the next round reads the whole directory");
+            let state = shared.state.clone();
+            match blocking(move || state.forget_delta_link()).await {
+                Ok(()) => failures.from_delta_link = 0,
+                Err(error) => {
+                    tracing::warn!(source = %shared.source, %error, "cannot forget the deltaLink")
+                }
+            }
+        }
+    }
+    failures
+}
+
+/// A round from the kept mark: the deltaLink when it is for the same selection. Says
+/// whether the round (its failing part, on failure) started from the deltaLink.
+async fn round_from_mark(shared: &Arc<Shared>) -> (Result<usize, SyncError>, bool) {
+    let state = shared.state.clone();
+    let mark = match blocking(move || state.mark()).await {
+        Ok(mark) => mark,
+        Err(error) => return (Err(error), false),
+    };
     let resume = mark
         .filter(|mark| mark.selected == shared.select)
         .and_then(|mark| mark.delta_link);
-    match resume {
-        None => round(shared, None).await.map(|users| (users, false)),
-        Some(link) => match round(shared, Some(&link)).await {
-            // 410 Gone (resync required) or a token Graph no longer reads; or a kept
-            // link this configuration would not send its token to (`graph_url` changed).
-            Err(SyncError::Graph(
-                error @ (GraphError::Refused {
-                    status: 400 | 404 | 410,
-                    ..
-                }
-                | GraphError::ForeignNextLink { .. }
-                | GraphError::BadNextLink(_)),
-            )) => {
-                tracing::info!(source = %shared.source, %error, "the kept deltaLink cannot be used; reading the whole directory again");
-                let state = shared.state.clone();
-                blocking(move || state.forget_delta_link()).await?;
-                round(shared, None).await.map(|users| (users, false))
+    let Some(link) = resume else {
+        return (round(shared, None).await, false);
+    };
+    match round(shared, Some(&link)).await {
+        // Graph refused the link itself, whatever the status (410 Gone: resync
+        // required; 400, 404: a token it no longer reads; any other 4xx), or it is a
+        // link this configuration would not send its token to (`graph_url` changed).
+        Err(SyncError::Graph(
+            error @ (GraphError::Refused { .. }
+            | GraphError::ForeignNextLink { .. }
+            | GraphError::BadNextLink(_)),
+        )) => {
+            tracing::info!(source = %shared.source, %error, "the kept deltaLink cannot be used; reading the whole directory again");
+            let state = shared.state.clone();
+            if let Err(error) = blocking(move || state.forget_delta_link()).await {
+                return (Err(error), false);
             }
-            other => other.map(|users| (users, true)),
-        },
+            (round(shared, None).await, false)
+        }
+        other => (other, true),
     }
 }
 
