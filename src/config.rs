@@ -290,4 +290,6 @@ mod max_delay_tests;
 #[cfg(test)]
 mod minimal_config;
 #[cfg(test)]
+mod report_tests;
+#[cfg(test)]
 mod tests;
