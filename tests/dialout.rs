@@ -217,6 +217,50 @@ async fn rows_are_sent_when_they_appear_and_when_they_change_and_metrics_grow_by
     assert_eq!(harness.once(&config).await.exit_code(), 0);
     assert_eq!(harness.events().len(), events);
     assert_eq!(metric(&harness, "pstn_dialout_calls_total"), counted);
+    promtool_check(&harness.metrics.encode());
+}
+
+/// `promtool check metrics` finds nothing in `text` (skipped without promtool outside CI).
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    for name in [
+        "pstn_dialout_calls_total{",
+        "pstn_dialout_seconds_total{",
+        "pstn_dialout_charge_total{",
+    ] {
+        assert!(text.contains(name), "{name} in {text}");
+    }
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) if std::env::var_os("CI").is_none() => {
+            common::tools::skipped(&format!("promtool not found ({error})"));
+            return;
+        }
+        Err(error) => panic!("promtool is required in CI: {error}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let findings = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && findings.trim().is_empty(),
+        "{findings}"
+    );
 }
 
 #[tokio::test]
