@@ -115,8 +115,11 @@ fn metric(harness: &Harness, name: &str) -> HashMap<String, f64> {
     sums
 }
 
-/// The sums of the rows' totals: calls, seconds, and charge by currency.
-fn totals<'a>(rows: impl Iterator<Item = &'a Value>) -> (f64, f64, HashMap<String, f64>) {
+/// Calls, seconds, and charge by currency.
+type Sums = (f64, f64, HashMap<String, f64>);
+
+/// The sums of the rows' totals.
+fn totals<'a>(rows: impl Iterator<Item = &'a Value>) -> Sums {
     let (mut calls, mut seconds, mut charge) = (0.0, 0.0, HashMap::new());
     for row in rows {
         calls += row["totalCalls"].as_f64().unwrap();
@@ -175,7 +178,7 @@ async fn rows_are_sent_when_they_appear_and_when_they_change_and_metrics_grow_by
         sent.keys().all(|(day, _)| day == "2024-05-20"),
         "yesterday's rows are settled"
     );
-    let grown = |name: &str, of: fn(&(f64, f64, HashMap<String, f64>)) -> f64| {
+    let grown = |name: &str, of: fn(&Sums) -> f64| {
         let (earlier, later) = (
             totals(first.values().flat_map(BTreeMap::values)),
             totals(second.values().flat_map(BTreeMap::values)),
