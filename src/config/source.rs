@@ -209,7 +209,9 @@ pub(super) fn read(
         });
     let directory = super::directory::read(&mut fields, problems);
     if let Some(kind) = kind.filter(|kind| kind.is_report()) {
-        refuse_for_report(kind, &fields, max_delay.flatten().is_some(), directory.as_ref().is_some_and(Option::is_some), problems);
+        let has_max_delay = max_delay.flatten().is_some();
+        let has_directory = directory.as_ref().is_some_and(Option::is_some);
+        refuse_for_report(kind, &fields, has_max_delay, has_directory, problems);
     }
     fields.finish(problems);
     if problems.0.len() != before {
