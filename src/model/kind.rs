@@ -309,6 +309,9 @@ mod tests {
         assert_eq!(LogKind::Sms.timestamp_field(), "sentDateTime");
         assert_eq!(LogKind::PstnBlockedUser.key_field(), "remediationId");
         assert!(!LogKind::DirectRouting.to_is_inclusive());
+        let report = LogKind::PstnDialoutReport;
+        assert!(report.is_report() && report.beta_only() && !report.is_call());
+        assert!(LogKind::ALL.iter().filter(|kind| kind.is_report()).count() == 1);
         assert_eq!(LogKind::Pstn.missing_key(), MissingKey::Skip);
     }
 }
