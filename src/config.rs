@@ -319,4 +319,6 @@ mod minimal_config;
 #[cfg(test)]
 mod redact_tests;
 #[cfg(test)]
+mod report_tests;
+#[cfg(test)]
 mod tests;

@@ -34,7 +34,7 @@ fn source(name: &str, kind: LogKind, url: &Url) -> SourceConfig {
         credential: Credential::Secret(Secret::new("demo-secret")),
         authority_url: url.clone(),
         graph_url: url.clone(),
-        // The SMS and blocked-user logs exist only under beta.
+        // The SMS and blocked-user logs and the dial-out report exist only under beta.
         api_version: if kind.beta_only() {
             ApiVersion::Beta
         } else {
@@ -78,6 +78,7 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
             source("demo_direct_routing", LogKind::DirectRouting, &url),
             source("demo_sms", LogKind::Sms, &url),
             source("demo_blocked_users", LogKind::PstnBlockedUser, &url),
+            source("demo_dialout", LogKind::PstnDialoutReport, &url),
         ],
         sinks: vec![SinkConfig {
             name: "stdout".into(),
@@ -86,6 +87,7 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
                 "demo_direct_routing".into(),
                 "demo_sms".into(),
                 "demo_blocked_users".into(),
+                "demo_dialout".into(),
             ],
             kind: SinkKind::Console,
             redact: None,
@@ -102,7 +104,7 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
         time_scale = options.time_scale,
         calls_per_day = options.calls_per_day,
         state = %data_dir.display(),
-        "demo: a simulated tenant on loopback and the agent polling it every 5 simulated minutes, two days back; events go to stdout (try `| jq .kind`: calls, SMS and blocked users), this log to stderr, metrics at /metrics (address below). Stop with Ctrl-C."
+        "demo: a simulated tenant on loopback and the agent polling it every 5 simulated minutes, two days back; events go to stdout (try `| jq .kind`: calls, SMS, blocked users and the dial-out report's changed rows), this log to stderr, metrics at /metrics (address below). Stop with Ctrl-C."
     );
     tracing::info!(
         "to read a real tenant: write a config (see config/pstn-agent.toml), check it with `pstn-agent validate --config FILE`, then run `pstn-agent --config FILE`"

@@ -97,6 +97,64 @@ impl EventEncoder {
     }
 }
 
+impl EventEncoder {
+    /// Appends the event of one dial-out report row of `day` (its start is the event's
+    /// `timestamp`; `day_text` is it as `YYYY-MM-DD`, written beside `kind` as `day`).
+    /// The row goes under `call` as Graph sent it, like every kind's.
+    pub fn encode_report(
+        &self,
+        raw: &str,
+        day: Timestamp,
+        day_text: &str,
+        observed: Timestamp,
+        observed_text: &str,
+        out: &mut Vec<u8>,
+    ) -> EventSpan {
+        let line_start = out.len();
+        out.extend_from_slice(b"{\"timestamp\":");
+        let timestamp_start = out.len();
+        out.push(b'"');
+        out.extend_from_slice(day.to_string().as_bytes());
+        out.push(b'"');
+        let timestamp = timestamp_start..out.len();
+        out.extend_from_slice(b",\"observed_timestamp\":\"");
+        out.extend_from_slice(observed_text.as_bytes());
+        out.push(b'"');
+        // `middle` ends with `"call":`; `day` goes just before it.
+        let head = self.middle.len() - b"\"call\":".len();
+        out.extend_from_slice(&self.middle[..head]);
+        out.extend_from_slice(b"\"day\":\"");
+        out.extend_from_slice(day_text.as_bytes());
+        out.extend_from_slice(b"\",");
+        out.extend_from_slice(&self.middle[head..]);
+        let call_start = out.len();
+        out.extend_from_slice(raw.as_bytes());
+        for byte in &mut out[call_start..] {
+            if *byte == b'\n' || *byte == b'\r' {
+                *byte = b' ';
+            }
+        }
+        let call = call_start..out.len();
+        out.extend_from_slice(b"}\n");
+        EventSpan {
+            line: line_start..out.len(),
+            call,
+            timestamp,
+            envelope: Envelope {
+                call_start: day,
+                observed,
+                source: self.source.clone(),
+                tenant_id: self.tenant_id.clone(),
+                kind: self.kind,
+                call_id: None,
+                call_type: None,
+                other_party_country: None,
+                user: None,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +193,28 @@ mod tests {
         assert_eq!(span.envelope.call_id.as_deref(), Some("a"));
         assert_eq!(span.envelope.observed, observed);
         assert!(event.get("other_party_country").is_none() && event.get("user").is_none());
+    }
+
+    #[test]
+    fn a_report_event_is_timed_by_its_day_and_says_which_day() {
+        let raw = "{\"userId\":\"u\",\n\"totalCalls\":3,\"totalCallCharge\":1.5}";
+        let encoder = EventEncoder::new("dial", "t-1", LogKind::PstnDialoutReport);
+        let day = Timestamp::parse("2024-05-20T00:00:00Z").unwrap();
+        let observed = Timestamp::parse("2024-05-20T12:00:00Z").unwrap();
+        let mut out = Vec::new();
+        let span = encoder.encode_report(raw, day, "2024-05-20", observed, "x", &mut out);
+        assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
+        let event: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(event["timestamp"], "2024-05-20T00:00:00.0000000Z");
+        assert_eq!(event["day"], "2024-05-20");
+        assert_eq!(event["kind"], "pstn_dialout_report");
+        assert_eq!(event["source"], "dial");
+        assert_eq!(event["call"]["totalCalls"], 3);
+        assert_eq!(&out[span.timestamp.clone()], b"\"2024-05-20T00:00:00.0000000Z\"");
+        let call: serde_json::Value = serde_json::from_slice(&out[span.call.clone()]).unwrap();
+        assert_eq!(call, event["call"]);
+        assert_eq!(span.envelope.call_start, day);
+        assert_eq!(span.envelope.call_id, None);
     }
 
     #[test]

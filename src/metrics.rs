@@ -7,6 +7,7 @@ mod calls_sms;
 mod chargeback;
 mod chargeback_month;
 mod dead_letter;
+mod dialout;
 mod exact;
 mod health;
 pub(crate) mod label_sets;
@@ -15,6 +16,7 @@ mod registrar;
 
 pub use calls::{CallFacts, CallMetrics};
 pub use dead_letter::DeadLetterCounter;
+pub use dialout::{DialoutGrowth, DialoutMetrics};
 pub use health::{ReadinessReport, SinkTelemetry, SourceCadence, SourceTelemetry};
 pub use registrar::MetricsError;
 
@@ -29,6 +31,8 @@ pub struct Metrics {
     registry: Registry,
     /// Calls, minutes, charges.
     pub calls: CallMetrics,
+    /// The audio-conferencing dial-out report's totals, grown by each change.
+    pub dialout: DialoutMetrics,
     health: health::HealthMetrics,
     dead_letters: dead_letter::DeadLetterMetrics,
 }
@@ -48,6 +52,7 @@ impl Metrics {
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         let calls = CallMetrics::new(&registrar)?;
+        let dialout = DialoutMetrics::new(&registrar)?;
         let health = health::HealthMetrics::new(&registrar)?;
         let dead_letters = dead_letter::DeadLetterMetrics::new(registrar.counter(
             dead_letter::NAME,
@@ -57,6 +62,7 @@ impl Metrics {
         Ok(Arc::new(Metrics {
             registry,
             calls,
+            dialout,
             health,
             dead_letters,
         }))
@@ -70,6 +76,9 @@ impl Metrics {
         cadence: SourceCadence,
     ) -> SourceTelemetry {
         self.calls.initialise(source, kind);
+        if kind.is_report() {
+            self.dialout.initialise(source);
+        }
         self.health.source(source, cadence)
     }
 

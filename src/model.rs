@@ -9,6 +9,7 @@ mod api_version;
 mod bad_row;
 mod content_key;
 mod dedupe;
+mod dialout;
 mod directory_attribute;
 mod enrichment;
 mod fields;
@@ -23,6 +24,7 @@ pub use bad_row::BadRow;
 #[cfg(any(test, feature = "__internals"))]
 pub use bad_row::MAX_ROW_DEPTH;
 pub use dedupe::DedupeKey;
+pub use dialout::{DialoutRow, DialoutTotals, day_start, day_text, next_day};
 pub use directory_attribute::{DIRECTORY_ATTRIBUTES, DirectoryAttribute, directory_select};
 #[cfg(test)]
 pub use directory_attribute::DEFAULT_DIRECTORY_ATTRIBUTES;

@@ -12,6 +12,7 @@ mod lateness;
 mod numbers;
 pub(crate) mod random;
 mod rows;
+mod rows_dialout;
 mod rows_logs;
 mod server;
 mod tls;

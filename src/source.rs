@@ -4,6 +4,7 @@
 
 mod chargeback;
 mod delivery;
+mod dialout;
 mod directory;
 mod error;
 mod fetch;
@@ -98,7 +99,10 @@ impl Source {
             blocking(move || state.cursors()).await?
         };
         let delays = ladder.delays().to_vec();
-        let cursors = if stored
+        // A report is read by UTC day, not by sweeps: it keeps no cursors.
+        let cursors = if config.kind.is_report() {
+            Vec::new()
+        } else if stored
             .iter()
             .map(|(delay, _)| *delay)
             .eq(delays.iter().copied())
@@ -217,6 +221,9 @@ impl Source {
     }
 
     async fn poll_windows(&mut self) -> Result<PollSummary, SourceError> {
+        if self.config.kind.is_report() {
+            return self.poll_report().await;
+        }
         if let Some(directory) = &mut self.preparer.directory {
             directory
                 .before_poll(self.config.poll_interval, &self.shutdown)

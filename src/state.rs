@@ -1,6 +1,7 @@
 //! What the agent has done, in one SQLite file in `data_dir`: per source, each sweep's
-//! cursor, the ids already delivered (kept until no sweep can read them again), and,
-//! with `[sources.NAME.directory]`, its copy of the directory.
+//! cursor, the ids already delivered (kept until no sweep can read them again), the
+//! dial-out report's totals last delivered per day, and, with
+//! `[sources.NAME.directory]`, its copy of the directory.
 //!
 //! Users can open `state.sqlite3` with `sqlite3` to see progress (`sweeps`) and what
 //! was delivered (`delivered`). Memory does not grow with volume: dedupe asks the
@@ -14,7 +15,7 @@ mod user_directory;
 pub use directory::DirectoryLock;
 #[cfg(any(test, feature = "__internals"))]
 pub use directory::LOCK_FILE;
-pub use source_state::{Commit, MonthSum, SourceState};
+pub use source_state::{Commit, MonthSum, SourceState, StoredTotals};
 #[cfg(any(test, feature = "__internals"))]
 pub use source_state::PRUNE_SLICE;
 pub use user_directory::{

@@ -1,7 +1,7 @@
 //! The Grafana dashboard in deploy/grafana works: a real Prometheus, loaded with
 //! deploy/prometheus's rules, scrapes the agent reading the simulated tenant (PSTN on
-//! the beta API, Direct Routing, both with a directory, the SMS log and the
-//! blocked-users log), and every
+//! the beta API, Direct Routing, both with a directory, the SMS log, the
+//! blocked-users log and the dial-out report), and every
 //! panel query runs without error and returns data.
 
 mod common;
@@ -98,7 +98,7 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:{agent_port}\"\n{}{}{}{}[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"contoso_pstn\", \"contoso_dr\", \"contoso_sms\", \"contoso_blocked\"]\n",
+            "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:{agent_port}\"\n{}{}{}{}{}[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"contoso_pstn\", \"contoso_dr\", \"contoso_sms\", \"contoso_blocked\", \"contoso_dialout\"]\n",
             dir.join("state").display(),
             // The call sources read the directory: the Chargeback row needs it.
             source(
@@ -113,6 +113,7 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
             ),
             source("contoso_sms", "sms_log", ""),
             source("contoso_blocked", "pstn_blocked_users", ""),
+            source("contoso_dialout", "pstn_dialout_report", ""),
             harness.output().display(),
         ),
     )
@@ -129,11 +130,16 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
     );
 
     // Wait until Prometheus has scraped every delivered row (calls, SMS, blocks) and
-    // evaluated the pool rule.
+    // evaluated the pool rule. (Dial-out events are changes of report totals, counted by
+    // no series one for one: that source is waited for by its finished poll below.)
     let http = pstn_agent::topology::http_client().unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let delivered = harness.events().len();
+        let delivered = harness
+            .events()
+            .iter()
+            .filter(|(_, event)| event["kind"] != "pstn_dialout_report")
+            .count();
         let scraped = query(
             &http,
             prometheus_port,
@@ -157,7 +163,7 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         if delivered > 0
             && scraped == Some(delivered as f64)
             && !pools.is_empty()
-            && polled == Some(5.0)
+            && polled == Some(6.0)
         {
             break;
         }
@@ -195,6 +201,7 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         sources["data"],
         serde_json::json!([
             "contoso_blocked",
+            "contoso_dialout",
             "contoso_dr",
             "contoso_pstn",
             "contoso_sms"

@@ -342,3 +342,33 @@ async fn a_collector_that_is_down_is_named_in_the_failure() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialout_report_rows_are_records_timed_by_their_day_with_the_day_in_the_body() {
+    let address = free_address();
+    let received = Arc::new(Received::default());
+    start_grpc(address, received.clone());
+    let harness = Harness::start(pstn_agent::simulate::SimulatorOptions {
+        calls_per_day: 20_000.0,
+        ..options()
+    })
+    .await;
+    let otlp = format!("protocol = \"grpc\"\nendpoint = \"http://{address}\"");
+    let config = receiver::config_of(&harness, LogKind::PstnDialoutReport, &otlp, false);
+    assert_eq!(harness.once(&config).await.exit_code(), 0);
+    let records = received.records();
+    assert!(!records.is_empty());
+    assert_eq!(records.len(), harness.events().len(), "file and OTLP agree");
+    for (body, time, _, event_name) in &records {
+        assert_eq!(event_name, "pstn.dialout_report");
+        assert_eq!(body["kind"], "pstn_dialout_report");
+        assert!(body["call"]["totalCalls"].is_number(), "{body}");
+        let day = body["day"].as_str().unwrap();
+        let start = pstn_agent::time::Timestamp::parse(&format!("{day}T00:00:00Z")).unwrap();
+        assert_eq!(
+            *time,
+            start.ticks() as u64 * 100,
+            "Timestamp is the day's start"
+        );
+    }
+}

@@ -205,6 +205,48 @@ fn the_sms_and_blocked_user_streams_declare_the_documented_row_fields() {
 }
 
 #[test]
+fn the_dialout_report_stream_declares_exactly_the_columns_its_records_carry() {
+    let generator = Generator::new(7, 20_000.0, Lateness::None);
+    let encoder = EventEncoder::new("tenant", "t", LogKind::PstnDialoutReport);
+    let day = Timestamp::parse("2024-05-20T00:00:00Z").unwrap();
+    let now = Timestamp::parse("2024-05-21T12:00:00Z").unwrap();
+    let (mut lines, mut events) = (Vec::new(), Vec::new());
+    let end = Timestamp::parse("2024-05-21T00:00:00Z").unwrap();
+    for row in generator.dialout_report(day, end, false, now) {
+        events.push(encoder.encode_report(
+            &row,
+            day,
+            "2024-05-20",
+            now,
+            &now.to_string(),
+            &mut lines,
+        ));
+    }
+    let batch = Batch {
+        lines: lines.into(),
+        events,
+    };
+    let stream = default_stream(LogKind::PstnDialoutReport);
+    let declared = &streams()[&stream];
+    let mut sent = BTreeSet::new();
+    for index in 0..batch.events.len() {
+        let record: Value = serde_json::from_slice(&record_of(&batch, index).unwrap()).unwrap();
+        for (column, value) in record.as_object().unwrap() {
+            let declared_type = declared
+                .get(column)
+                .unwrap_or_else(|| panic!("{stream}: {column} ({value}) is not declared"));
+            assert!(
+                fits(value, declared_type),
+                "{stream}: {column} {declared_type} {value}"
+            );
+            sent.insert(column.clone());
+        }
+    }
+    let declared: BTreeSet<String> = declared.keys().cloned().collect();
+    assert_eq!(sent, declared, "{stream}");
+}
+
+#[test]
 fn each_kind_the_agent_knows_has_its_default_stream_and_table() {
     let (streams, tables) = (streams(), tables());
     for kind in LogKind::ALL {
@@ -216,6 +258,7 @@ fn each_kind_the_agent_knows_has_its_default_stream_and_table() {
         "DirectRoutingCalls_CL",
         "SmsLog_CL",
         "PstnBlockedUsers_CL",
+        "PstnDialoutReport_CL",
     ] {
         assert!(tables.contains(table), "{table}");
     }
@@ -283,7 +326,7 @@ fn every_kql_query_parses_and_binds_against_the_tables_with_the_kusto_language_s
     let said = said(&output);
     println!("{said}");
     assert!(output.status.success(), "{said}");
-    let total = format!("{} queries checked against 4 tables", 12 + readme.len());
+    let total = format!("{} queries checked against 5 tables", 13 + readme.len());
     assert!(
         said.contains(&total) && said.contains(": 0 error(s)"),
         "{said}"

@@ -104,7 +104,7 @@ pub(super) fn read(
             problems.add(
                 &fields.key("type"),
                 format!(
-                    "{text:?} is not a source type (use \"pstn_calls\", \"direct_routing_calls\", \"sms_log\" or \"pstn_blocked_users\")"
+                    "{text:?} is not a source type (use \"pstn_calls\", \"direct_routing_calls\", \"sms_log\", \"pstn_blocked_users\" or \"pstn_dialout_report\")"
                 ),
             );
         }
@@ -198,6 +198,11 @@ pub(super) fn read(
             readable
         });
     let directory = super::directory::read(&mut fields, problems);
+    if let Some(kind) = kind.filter(|kind| kind.is_report()) {
+        let has_max_delay = max_delay.flatten().is_some();
+        let has_directory = directory.as_ref().is_some_and(Option::is_some);
+        refuse_for_report(kind, &fields, has_max_delay, has_directory, problems);
+    }
     fields.finish(problems);
     if problems.0.len() != before {
         return None;
@@ -221,6 +226,33 @@ pub(super) fn read(
         ca_file,
         directory: directory?,
     })
+}
+
+/// A report is read whole, per UTC day, every poll: the sweep ladder's `max_delay` and
+/// a directory (not offered for report rows) do not apply, and are refused rather than
+/// silently ignored.
+fn refuse_for_report(
+    kind: LogKind,
+    fields: &Fields<'_>,
+    max_delay: bool,
+    directory: bool,
+    problems: &mut Problems,
+) {
+    if max_delay {
+        problems.add(
+            &fields.key("max_delay"),
+            format!(
+                "does not apply to type {:?}: it reads today and every day inside late_window each poll",
+                kind.source_type()
+            ),
+        );
+    }
+    if directory {
+        problems.add(
+            &fields.key("directory"),
+            format!("is not offered for type {:?}", kind.source_type()),
+        );
+    }
 }
 
 /// `max_delay`: absent (`Some(None)`), or longer than zero and at most `late_window`.

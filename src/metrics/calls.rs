@@ -74,7 +74,7 @@ impl CallFacts {
             LogKind::Pstn => (PSTN_CALL_TYPES, row.call_type.as_deref()),
             LogKind::DirectRouting => (DIRECT_ROUTING_CALL_TYPES, row.call_type.as_deref()),
             LogKind::Sms => (SMS_TYPES, row.sms_type.as_deref()),
-            LogKind::PstnBlockedUser => (&[][..], None),
+            LogKind::PstnBlockedUser | LogKind::PstnDialoutReport => (&[][..], None),
         };
         let call_type = match labels::from_list(call_type, call_types) {
             "none" => "other",
@@ -173,12 +173,18 @@ impl CallMetrics {
 
     /// Creates the series users alert on, at zero, before any call arrives.
     pub(super) fn initialise(&self, source: &str, kind: LogKind) {
+        if kind.is_report() {
+            // A report's rows are totals, not calls: its own series (`metrics::dialout`).
+            return;
+        }
         self.lateness
             .with_label_values(&[source, kind.event_kind()]);
         let call_types = match kind {
             LogKind::Pstn => PSTN_CALL_TYPES,
             LogKind::DirectRouting => DIRECT_ROUTING_CALL_TYPES,
-            LogKind::Sms | LogKind::PstnBlockedUser => return self.logs.initialise(source, kind),
+            LogKind::Sms | LogKind::PstnBlockedUser | LogKind::PstnDialoutReport => {
+                return self.logs.initialise(source, kind);
+            }
         };
         let kind_label = kind.event_kind();
         for call_type in call_types.iter().copied().chain(["other"]) {
@@ -205,7 +211,7 @@ impl CallMetrics {
                         .with_label_values(&[source, outcome]);
                 }
             }
-            LogKind::Sms | LogKind::PstnBlockedUser => {}
+            LogKind::Sms | LogKind::PstnBlockedUser | LogKind::PstnDialoutReport => {}
         }
     }
 
@@ -274,7 +280,7 @@ impl CallMetrics {
                             .add(&[source, call.destination, call.currency], micros);
                     }
                 }
-                LogKind::Sms | LogKind::PstnBlockedUser => {}
+                LogKind::Sms | LogKind::PstnBlockedUser | LogKind::PstnDialoutReport => {}
                 LogKind::DirectRouting => {
                     let successful = call.successful.unwrap_or(false);
                     let outcome = if successful { "successful" } else { "failed" };

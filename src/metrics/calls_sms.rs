@@ -75,7 +75,7 @@ impl LogMetrics {
                     self.blocked.with_label_values(&[source, mode]);
                 }
             }
-            LogKind::Pstn | LogKind::DirectRouting => {}
+            LogKind::Pstn | LogKind::DirectRouting | LogKind::PstnDialoutReport => {}
         }
     }
 
@@ -102,7 +102,7 @@ impl LogMetrics {
                     blocked.get(&[source, row.block_mode]).inc();
                 }
             }
-            LogKind::Pstn | LogKind::DirectRouting => {}
+            LogKind::Pstn | LogKind::DirectRouting | LogKind::PstnDialoutReport => {}
         }
     }
 }

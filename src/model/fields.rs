@@ -97,6 +97,19 @@ const BLOCKED_USER_FIELDS: &[&str] = &[
     "userTelephoneNumber",
 ];
 
+/// pstnOnlineMeetingDialoutReport (beta).
+const DIALOUT_REPORT_FIELDS: &[&str] = &[
+    "userId",
+    "userPrincipalName",
+    "userDisplayName",
+    "usageLocation",
+    "destinationContext",
+    "currency",
+    "totalCalls",
+    "totalCallSeconds",
+    "totalCallCharge",
+];
+
 impl LogKind {
     /// The documented fields of this kind's rows.
     pub fn row_fields(self) -> &'static [&'static str] {
@@ -105,6 +118,7 @@ impl LogKind {
             LogKind::DirectRouting => DIRECT_ROUTING_FIELDS,
             LogKind::Sms => SMS_FIELDS,
             LogKind::PstnBlockedUser => BLOCKED_USER_FIELDS,
+            LogKind::PstnDialoutReport => DIALOUT_REPORT_FIELDS,
         }
     }
 }

@@ -16,6 +16,10 @@ pub enum LogKind {
     /// Users Teams blocked from (or unblocked for) PSTN calling: `getPstnBlockedUsersLog`
     /// (beta only), Teams' own toll-fraud protection acting.
     PstnBlockedUser,
+    /// Audio-conferencing dial-out usage summed per user, usage location, destination
+    /// context and currency over a range: `getPstnOnlineMeetingDialoutReport` (beta
+    /// only). A report, not a log: read per UTC day, sent again when its totals change.
+    PstnDialoutReport,
 }
 
 /// What a row is deduplicated by when its documented key field is absent.
@@ -42,11 +46,12 @@ pub enum OtherParty {
 
 impl LogKind {
     /// Every kind, for pre-initialising per-kind series and routing functions.
-    pub const ALL: [LogKind; 4] = [
+    pub const ALL: [LogKind; 5] = [
         LogKind::Pstn,
         LogKind::DirectRouting,
         LogKind::Sms,
         LogKind::PstnBlockedUser,
+        LogKind::PstnDialoutReport,
     ];
 
     /// The source `type` in the configuration file.
@@ -56,6 +61,7 @@ impl LogKind {
             LogKind::DirectRouting => "direct_routing_calls",
             LogKind::Sms => "sms_log",
             LogKind::PstnBlockedUser => "pstn_blocked_users",
+            LogKind::PstnDialoutReport => "pstn_dialout_report",
         }
     }
 
@@ -73,6 +79,7 @@ impl LogKind {
             LogKind::DirectRouting => "getDirectRoutingCalls",
             LogKind::Sms => "getSmsLog",
             LogKind::PstnBlockedUser => "getPstnBlockedUsersLog",
+            LogKind::PstnDialoutReport => "getPstnOnlineMeetingDialoutReport",
         }
     }
 
@@ -83,6 +90,7 @@ impl LogKind {
             LogKind::DirectRouting => "direct_routing_call",
             LogKind::Sms => "sms",
             LogKind::PstnBlockedUser => "pstn_blocked_user",
+            LogKind::PstnDialoutReport => "pstn_dialout_report",
         }
     }
 
@@ -93,6 +101,7 @@ impl LogKind {
             LogKind::DirectRouting => "pstn.direct_routing_call",
             LogKind::Sms => "pstn.sms",
             LogKind::PstnBlockedUser => "pstn.blocked_user",
+            LogKind::PstnDialoutReport => "pstn.dialout_report",
         }
     }
 
@@ -103,24 +112,29 @@ impl LogKind {
             LogKind::DirectRouting => "directRoutingLogRow",
             LogKind::Sms => "smsLogRow",
             LogKind::PstnBlockedUser => "pstnBlockedUsersLogRow",
+            LogKind::PstnDialoutReport => "pstnOnlineMeetingDialoutReport",
         }
     }
 
     /// The row field holding the instant Graph's range filters on: the event's
-    /// `timestamp` and the instant dedupe keys are stored (and pruned) under.
+    /// `timestamp` and the instant dedupe keys are stored (and pruned) under. The
+    /// dial-out report's rows have none (its events are timed by the day read).
     pub fn timestamp_field(self) -> &'static str {
         match self {
             LogKind::Pstn | LogKind::DirectRouting => "startDateTime",
             LogKind::Sms => "sentDateTime",
             LogKind::PstnBlockedUser => "blockDateTime",
+            LogKind::PstnDialoutReport => "",
         }
     }
 
-    /// The row field Graph documents as the row's unique key.
+    /// The row field Graph documents as the row's unique key (none for the dial-out
+    /// report: its rows are known by user, usage location, destination and currency).
     pub fn key_field(self) -> &'static str {
         match self {
             LogKind::Pstn | LogKind::DirectRouting | LogKind::Sms => "id",
             LogKind::PstnBlockedUser => "remediationId",
+            LogKind::PstnDialoutReport => "",
         }
     }
 
@@ -129,8 +143,16 @@ impl LogKind {
     pub fn missing_key(self) -> MissingKey {
         match self {
             LogKind::Pstn | LogKind::DirectRouting => MissingKey::Skip,
-            LogKind::Sms | LogKind::PstnBlockedUser => MissingKey::HashContent,
+            LogKind::Sms | LogKind::PstnBlockedUser | LogKind::PstnDialoutReport => {
+                MissingKey::HashContent
+            }
         }
+    }
+
+    /// Whether this kind is a report summing a range (read per UTC day, each row sent
+    /// again when its totals change) rather than a log of rows each delivered once.
+    pub fn is_report(self) -> bool {
+        matches!(self, LogKind::PstnDialoutReport)
     }
 
     /// Whether rows of this kind are calls (and count in the call metrics).
@@ -172,16 +194,21 @@ impl LogKind {
                 sms if sms.eq_ignore_ascii_case("sms_in") => Some(OtherParty::Source),
                 _ => None,
             },
-            LogKind::PstnBlockedUser => None,
+            LogKind::PstnBlockedUser | LogKind::PstnDialoutReport => None,
         }
     }
 
     /// Whether Graph offers the function only under `beta` (v1.0 answers an error).
     pub fn beta_only(self) -> bool {
-        matches!(self, LogKind::Sms | LogKind::PstnBlockedUser)
+        matches!(
+            self,
+            LogKind::Sms | LogKind::PstnBlockedUser | LogKind::PstnDialoutReport
+        )
     }
 
-    /// Whether Graph includes rows at exactly `toDateTime`.
+    /// Whether Graph includes rows at exactly `toDateTime`. Microsoft does not say for
+    /// the dial-out report; it is read as inclusive like its siblings, so a day's
+    /// request ends one tick before the next day and no call is counted in two days.
     pub fn to_is_inclusive(self) -> bool {
         !matches!(self, LogKind::DirectRouting)
     }
@@ -265,7 +292,7 @@ mod tests {
         }
         let mut names: Vec<_> = LogKind::ALL.iter().map(|k| k.otlp_event_name()).collect();
         names.dedup();
-        assert_eq!(names.len(), 4);
+        assert_eq!(names.len(), LogKind::ALL.len());
         assert_eq!(LogKind::Sms.otlp_event_name(), "pstn.sms");
         assert_eq!(
             LogKind::PstnBlockedUser.otlp_event_name(),
@@ -282,6 +309,9 @@ mod tests {
         assert_eq!(LogKind::Sms.timestamp_field(), "sentDateTime");
         assert_eq!(LogKind::PstnBlockedUser.key_field(), "remediationId");
         assert!(!LogKind::DirectRouting.to_is_inclusive());
+        let report = LogKind::PstnDialoutReport;
+        assert!(report.is_report() && report.beta_only() && !report.is_call());
+        assert!(LogKind::ALL.iter().filter(|kind| kind.is_report()).count() == 1);
         assert_eq!(LogKind::Pstn.missing_key(), MissingKey::Skip);
     }
 }

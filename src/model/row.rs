@@ -153,6 +153,8 @@ impl<'a> Row<'a> {
             }
             LogKind::Sms => (fields.id, fields.sent_date_time, fields.call_charge),
             LogKind::PstnBlockedUser => (fields.remediation_id, fields.block_date_time, None),
+            // Report rows have no instant of their own: read with `DialoutRow`.
+            LogKind::PstnDialoutReport => (None, None, None),
         };
         let id = string(key).filter(|id| !id.is_empty());
         if id.is_none() && kind.missing_key() == MissingKey::Skip {

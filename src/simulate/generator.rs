@@ -43,6 +43,7 @@ fn stream(kind: LogKind) -> u64 {
         LogKind::DirectRouting => 0x4452_0000,
         LogKind::Sms => 0x534D_5300,
         LogKind::PstnBlockedUser => 0x424C_4B00,
+        LogKind::PstnDialoutReport => 0x4449_414C,
     }
 }
 
@@ -53,6 +54,8 @@ fn slot_factor(kind: LogKind) -> i64 {
         LogKind::Pstn | LogKind::DirectRouting => 1,
         LogKind::Sms => 4,
         LogKind::PstnBlockedUser => 200,
+        // Audio-conferencing dial-outs: about one in ten calls.
+        LogKind::PstnDialoutReport => 10,
     }
 }
 
@@ -77,6 +80,11 @@ impl Generator {
             slot_ticks: ((TICKS_PER_DAY as f64 / slots_per_day) as i64).max(1),
             lateness,
         }
+    }
+
+    /// The seed every call is drawn from.
+    pub(super) fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// Ticks per slot of `kind`.
@@ -184,6 +192,7 @@ impl Generator {
                 let mut user = CallRandom::new(self.seed, stream(kind) ^ 0x05E4, pair as u64);
                 rows_logs::blocked_user(call, &mut user, &mut random, out)
             }
+            LogKind::PstnDialoutReport => self.dialout_row(call, out),
         }
     }
 }

@@ -37,7 +37,7 @@ pub struct EventSpan {
 #[derive(Debug, Clone)]
 pub struct Envelope {
     /// The row's instant (`timestamp`): the call's start, an SMS's `sentDateTime`, a
-    /// block's `blockDateTime`.
+    /// block's `blockDateTime`, the start of a dial-out report row's UTC day.
     pub call_start: Timestamp,
     /// When the agent read the row (`observed_timestamp`).
     pub observed: Timestamp,

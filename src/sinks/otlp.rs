@@ -227,6 +227,13 @@ fn body(batch: &Batch, index: usize) -> Result<AnyValue, serde_json::Error> {
         Key::from("kind"),
         text(envelope.kind.event_kind().to_owned()),
     );
+    if envelope.kind.is_report() {
+        // A report's row is one day's totals: the day is the event's `day`.
+        map.insert(
+            Key::from("day"),
+            text(crate::model::day_text(envelope.call_start)),
+        );
+    }
     if let Some(call) = any_value::from_json(batch.call(index))? {
         map.insert(Key::from("call"), call);
     }

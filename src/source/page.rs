@@ -32,7 +32,7 @@ pub(super) struct BadRowLog {
 }
 
 impl BadRowLog {
-    fn record(&mut self, source: &str, reason: BadRow, position: usize) {
+    pub(super) fn record(&mut self, source: &str, reason: BadRow, position: usize) {
         let entry = self
             .last
             .entry(reason.reason())

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this release writes; older files are migrated, newer ones refused.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -82,6 +82,19 @@ CREATE TABLE IF NOT EXISTS directory_sync (
     selected     TEXT NOT NULL,
     synced_ticks INTEGER NOT NULL
 );
+-- Schema 5: the audio-conferencing dial-out report, per UTC day ('YYYY-MM-DD') and row
+-- (user, usage location, destination context, currency as opaque bytes): the totals
+-- last delivered to every sink, written in the same transaction as the delivery is
+-- acknowledged. A row is sent again only when Graph's totals differ from these.
+CREATE TABLE IF NOT EXISTS dialout_totals (
+    source_id     INTEGER NOT NULL,
+    day           TEXT NOT NULL,
+    row_key       BLOB NOT NULL,
+    calls         INTEGER NOT NULL,
+    seconds       INTEGER NOT NULL,
+    charge_micros INTEGER NOT NULL,
+    PRIMARY KEY (source_id, day, row_key)
+) WITHOUT ROWID;
 ";
 
 /// Schemas 1 and 2: the delivered keys move aside before the new layout is created...

@@ -279,6 +279,9 @@ impl SourceState {
     }
 }
 
+mod dialout;
+pub use dialout::StoredTotals;
+
 /// Rows one prune slice deletes (a few milliseconds of work).
 pub const PRUNE_SLICE: i64 = 10_000;
 

@@ -16,19 +16,38 @@ impl Simulator {
     pub(super) fn page(&self, call: &Call, from: Timestamp, to: Timestamp) -> Response<Body> {
         let now = self.clock.now();
         let page_size = self.options.page_size.max(1);
-        let mut calls = self
-            .generator
-            .visible_calls(call.kind, from, to, call.kind.to_is_inclusive(), now)
-            .skip(call.skip);
-        let page: Vec<_> = calls.by_ref().take(page_size).collect();
-        let more = calls.next().is_some();
-        let mut body = String::with_capacity(page.len() * 900 + 512);
+        let (rows, count, more) = if call.kind.is_report() {
+            // A report sums the range as it stands now; its rows are paged like a log's.
+            let all = self
+                .generator
+                .dialout_report(from, to, call.kind.to_is_inclusive(), now);
+            let more = all.len() > call.skip.saturating_add(page_size);
+            let page: Vec<String> = all.into_iter().skip(call.skip).take(page_size).collect();
+            (page.join(","), page.len(), more)
+        } else {
+            let mut calls = self
+                .generator
+                .visible_calls(call.kind, from, to, call.kind.to_is_inclusive(), now)
+                .skip(call.skip);
+            let page: Vec<_> = calls.by_ref().take(page_size).collect();
+            let more = calls.next().is_some();
+            let mut rows = String::with_capacity(page.len() * 900);
+            for (index, row) in page.iter().enumerate() {
+                if index > 0 {
+                    rows.push(',');
+                }
+                self.generator
+                    .write_row(call.kind, call.version, row, &mut rows);
+            }
+            (rows, page.len(), more)
+        };
+        let mut body = String::with_capacity(rows.len() + 512);
         let row_type = call.kind.row_type();
         body.push_str(&format!(
             "{{\"@odata.context\":\"{}/{}/$metadata#Collection(microsoft.graph.callRecords.{row_type})\",\"@odata.count\":{}",
             self.public_url,
             call.version.as_str(),
-            page.len()
+            count
         ));
         if more {
             body.push_str(&format!(
@@ -38,22 +57,14 @@ impl Simulator {
                 call.kind.function(),
                 call.from_text,
                 call.to_text,
-                call.skip + page.len()
+                call.skip + count
             ));
         }
         body.push_str(",\"value\":[");
-        for (index, row) in page.iter().enumerate() {
-            if index > 0 {
-                body.push(',');
-            }
-            self.generator
-                .write_row(call.kind, call.version, row, &mut body);
-        }
+        body.push_str(&rows);
         body.push_str("]}");
         self.stats.pages.fetch_add(1, Ordering::SeqCst);
-        self.stats
-            .rows
-            .fetch_add(page.len() as u64, Ordering::SeqCst);
+        self.stats.rows.fetch_add(count as u64, Ordering::SeqCst);
         if Faults::take(&self.faults.stall_next) {
             return half_response(body, AfterHalf::Stall);
         }

@@ -1,0 +1,122 @@
+//! The audio-conferencing dial-out report's series. Its rows are running totals of a
+//! day, sent again as they grow, so these counters grow by the change between the
+//! totals last delivered and the new ones, never by the totals themselves: summed over
+//! every event they equal the report's final totals.
+
+use super::exact::ExactCounterVec;
+use super::labels::{self, CURRENCIES, DESTINATIONS};
+use super::registrar::{MetricsError, Registrar};
+use crate::model::DialoutTotals;
+use prometheus::IntCounterVec;
+
+/// How much one report row grew, with bounded labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialoutGrowth {
+    /// `destinationContext`: `domestic`, `international`, `other` or `none`.
+    pub destination: &'static str,
+    /// `currency` (ISO 4217), `other` or `none`.
+    pub currency: &'static str,
+    /// The growth of each total.
+    pub growth: DialoutTotals,
+}
+
+impl DialoutGrowth {
+    /// The growth of a row with these `destinationContext` and `currency` values.
+    pub fn new(destination: Option<&str>, currency: Option<&str>, growth: DialoutTotals) -> Self {
+        DialoutGrowth {
+            destination: labels::destination(destination),
+            currency: labels::from_sorted(currency, CURRENCIES),
+            growth,
+        }
+    }
+}
+
+/// The dial-out series of all sources.
+#[derive(Debug)]
+pub struct DialoutMetrics {
+    calls: IntCounterVec,
+    seconds: IntCounterVec,
+    charge: ExactCounterVec,
+}
+
+impl DialoutMetrics {
+    pub(super) fn new(registry: &Registrar<'_>) -> Result<Self, MetricsError> {
+        Ok(DialoutMetrics {
+            calls: registry.counter(
+                "pstn_dialout_calls_total",
+                "Audio-conferencing dial-out calls (totalCalls of getPstnOnlineMeetingDialoutReport), grown by each delivered change of a day's totals, by destinationContext.",
+                &["source", "destination"],
+            )?,
+            seconds: registry.counter(
+                "pstn_dialout_seconds_total",
+                "Audio-conferencing dial-out seconds (totalCallSeconds), grown by each delivered change of a day's totals, by destinationContext.",
+                &["source", "destination"],
+            )?,
+            charge: registry.exact_counter(
+                "pstn_dialout_charge_total",
+                "Communications Credits spent on audio-conferencing dial-out (totalCallCharge), grown by each delivered change of a day's totals, in their currency.",
+                &["source", "currency"],
+            )?,
+        })
+    }
+
+    /// Creates the series the dashboard and alerts read, at zero.
+    pub fn initialise(&self, source: &str) {
+        for destination in DESTINATIONS {
+            self.calls.with_label_values(&[source, destination]);
+            self.seconds.with_label_values(&[source, destination]);
+        }
+    }
+
+    /// Adds the growth of rows every sink accepted and whose totals were committed.
+    pub fn record(&self, source: &str, rows: &[DialoutGrowth]) {
+        let mut charge = self.charge.batch();
+        for row in rows {
+            let calls = u64::try_from(row.growth.calls).unwrap_or(0);
+            let seconds = u64::try_from(row.growth.seconds).unwrap_or(0);
+            self.calls
+                .with_label_values(&[source, row.destination])
+                .inc_by(calls);
+            self.seconds
+                .with_label_values(&[source, row.destination])
+                .inc_by(seconds);
+            charge.add(&[source, row.currency], row.growth.charge_micros.into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_adds_up_under_bounded_labels() {
+        let registry = prometheus::Registry::new();
+        let metrics = DialoutMetrics::new(&Registrar(&registry)).unwrap();
+        metrics.initialise("s");
+        let grown = |calls, seconds, charge_micros| DialoutTotals {
+            calls,
+            seconds,
+            charge_micros,
+        };
+        metrics.record(
+            "s",
+            &[
+                DialoutGrowth::new(Some("International"), Some("USD"), grown(2, 300, 1_250_000)),
+                DialoutGrowth::new(Some("International"), Some("USD"), grown(1, 60, 100_000)),
+                DialoutGrowth::new(Some("Moon"), Some("XYZ1"), grown(1, 5, 10_000)),
+            ],
+        );
+        let text = crate::metrics::text_of(&registry);
+        for line in [
+            r#"pstn_dialout_calls_total{destination="international",source="s"} 3"#,
+            r#"pstn_dialout_seconds_total{destination="international",source="s"} 360"#,
+            r#"pstn_dialout_charge_total{currency="USD",source="s"} 1.35"#,
+            r#"pstn_dialout_calls_total{destination="other",source="s"} 1"#,
+            r#"pstn_dialout_charge_total{currency="other",source="s"} 0.01"#,
+            r#"pstn_dialout_calls_total{destination="domestic",source="s"} 0"#,
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+    }
+}
