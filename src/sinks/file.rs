@@ -2,7 +2,7 @@
 //! so that logrotate can move the file away. Its I/O errors (disk full, file moved,
 //! permissions fixed later) are all worth retrying.
 
-use super::{Batch, DeliveryFuture, Sink, SinkError};
+use super::{Batch, DeliveryFuture, Progress, Sink, SinkError};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -103,7 +103,7 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
+    fn deliver<'a>(&'a mut self, batch: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let (name, path) = (self.name.clone(), self.path.display().to_string());
             let failed = move |error: std::io::Error| SinkError::retryable(&name, &path, error);

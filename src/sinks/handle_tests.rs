@@ -1,6 +1,6 @@
 use super::*;
 use crate::metrics::Metrics;
-use crate::sinks::DeliveryFuture;
+use crate::sinks::{DeliveryFuture, Progress};
 use crate::sinks::batch::batch_of;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Mutex;
@@ -14,7 +14,7 @@ struct Picky {
 }
 
 impl Sink for Picky {
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
+    fn deliver<'a>(&'a mut self, batch: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let offer = {
                 let mut offers = self.offers.lock().unwrap();

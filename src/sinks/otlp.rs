@@ -8,7 +8,7 @@
 //! `pstn.direct_routing_call`, a few flat attributes, and a resource with
 //! `service.name`, `service.version` and the tenant.
 
-use super::{Batch, DeliveryFuture, Sink, SinkError, any_value};
+use super::{Batch, DeliveryFuture, Progress, Sink, SinkError, any_value};
 use crate::config::{OtlpProtocol, OtlpSinkConfig};
 use crate::time::Timestamp;
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
@@ -233,7 +233,7 @@ fn body(batch: &Batch, index: usize) -> Result<AnyValue, serde_json::Error> {
 }
 
 impl Sink for OtlpSink {
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
+    fn deliver<'a>(&'a mut self, batch: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let records = (0..batch.events.len())
                 .map(|index| self.record(batch, index))

@@ -4,9 +4,9 @@
 //!
 //! Within one upload: a 401 gets one fresh token; a 429 or 503 with `Retry-After` of at
 //! most 5 s (and the request `timeout`) is waited out here and the same body sent again
-//! (three times at most); a longer or missing one becomes a retryable error whose
-//! message says the wait, and the source's backoff (which a shutdown cuts short) takes
-//! over. The token only ever goes to the
+//! (three times at most); a longer one becomes a retryable error carrying the wait, and
+//! the source's backoff (which a shutdown cuts short) waits at least that long before
+//! offering the batch again. The token only ever goes to the
 //! configured endpoint: the HTTP client follows no redirect.
 
 use crate::entra::{AuthError, TokenSource, error_chain};
@@ -75,11 +75,18 @@ pub enum IngestionError {
         /// What Azure said.
         detail: String,
     },
-    /// A 4xx no retry can fix (404: no such DCR or stream).
-    #[error("Azure Monitor refused the upload with HTTP {status}{detail}")]
+    /// 404, or another 4xx about the request rather than its records: the endpoint,
+    /// the DCR or the stream is not what the configuration says.
+    #[error(
+        "Azure Monitor refused the upload to stream {stream} with HTTP {status}{detail}: check endpoint, dcr_immutable_id ({dcr}) and the stream's name and declaration in the rule"
+    )]
     Refused {
         /// HTTP status.
         status: u16,
+        /// The stream.
+        stream: String,
+        /// The DCR's immutable id.
+        dcr: String,
         /// What Azure said.
         detail: String,
     },
@@ -93,7 +100,8 @@ pub enum IngestionError {
         /// The limit.
         limit: usize,
     },
-    /// One record the API refused on its own (400, or 413 under its own limit).
+    /// One record the API refused on its own (400 about its content, or 413 for a
+    /// record near the limit), in Azure's own words.
     #[error("Azure Monitor refused the record alone (HTTP {status}){detail}")]
     RecordRefused {
         /// 400 or 413.
@@ -101,15 +109,48 @@ pub enum IngestionError {
         /// What Azure said.
         detail: String,
     },
-    /// 400 for each of several records, none of the stream's ever accepted: the DCR or
-    /// the stream is wrong, not the records, so nothing goes to the dead letters.
+    /// The stream or the rule is wrong (`InvalidStream`, an unknown rule): nothing is
+    /// dead-lettered, the batch waits until the configuration or the DCR is fixed.
     #[error(
-        "Azure Monitor refused every record sent to stream {stream} (HTTP 400){detail}: check dcr_immutable_id, the stream's declaration and its name"
+        "Azure Monitor refused stream {stream} of data collection rule {dcr} (HTTP {status}){detail}: check the stream's name (stream_name / streams) and that the rule declares it"
     )]
     StreamRefused {
         /// The stream.
         stream: String,
+        /// The DCR's immutable id.
+        dcr: String,
+        /// HTTP status.
+        status: u16,
         /// What Azure said.
+        detail: String,
+    },
+    /// A 413 for one record far under the request limit: the endpoint, not the record.
+    #[error(
+        "Azure Monitor answered 413 for one record of {bytes} bytes, far under the limit of {limit} bytes per request{detail}: check the endpoint (a proxy or gateway in front of it may cap bodies)"
+    )]
+    EndpointTooSmall {
+        /// The record's size.
+        bytes: usize,
+        /// The limit the agent keeps to.
+        limit: usize,
+        /// What it said.
+        detail: String,
+    },
+    /// Every record of several batches in a row was refused: the rule (a transformation,
+    /// a column type) rather than the records; dead-lettering stops until one goes in.
+    #[error(
+        "Azure Monitor refused every record of the last {batches} batches (stream {stream}, HTTP {status}){detail}: not dead-lettering more; check the data collection rule {dcr} (its transformation and the stream's columns)"
+    )]
+    EverythingRefused {
+        /// How many batches in a row.
+        batches: usize,
+        /// The stream of the last refusal.
+        stream: String,
+        /// The DCR's immutable id.
+        dcr: String,
+        /// The last refusal's status.
+        status: u16,
+        /// What Azure said last.
         detail: String,
     },
     /// The event could not be turned into a record.
@@ -122,10 +163,20 @@ pub enum IngestionError {
 pub(super) enum Answer {
     /// 204: every record of the body is in.
     Accepted,
-    /// 413: the body is too large.
-    TooLarge,
-    /// 400: something in the body is refused (the text says what).
-    Refused(String),
+    /// 400 or 413: something in the body is refused; the sink judges, from the status,
+    /// Azure's error code and the body's size, whether the stream or the records.
+    Refused(Refused),
+}
+
+/// A 400 or 413 as Azure gave it.
+#[derive(Debug)]
+pub(super) struct Refused {
+    /// 400 or 413.
+    pub(super) status: u16,
+    /// Azure's error code (`InvalidStream`, `InvalidContent`, ...), when it gave one.
+    pub(super) code: Option<String>,
+    /// `: CODE: message`, Azure's own words.
+    pub(super) detail: String,
 }
 
 /// Sends bodies to one DCR.
@@ -139,6 +190,12 @@ pub(super) struct Uploader {
     pub(super) scope: String,
     pub(super) timeout: Duration,
     pub(super) gzip: bool,
+}
+
+/// Azure's error code from its error body.
+fn code(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value["error"]["code"].as_str().map(str::to_owned)
 }
 
 /// `: CODE: message` from Azure's error body, or nothing.
@@ -230,8 +287,13 @@ impl Uploader {
             let answer = read_capped(response).await;
             match status {
                 200..=299 => return Ok(Answer::Accepted),
-                413 => return Ok(Answer::TooLarge),
-                400 => return Ok(Answer::Refused(detail(&answer))),
+                400 | 413 => {
+                    return Ok(Answer::Refused(Refused {
+                        status,
+                        code: code(&answer),
+                        detail: detail(&answer),
+                    }));
+                }
                 401 if !refreshed => {
                     refreshed = true;
                     self.tokens.invalidate(&token).await;
@@ -284,6 +346,8 @@ impl Uploader {
                 _ => {
                     return Err(IngestionError::Refused {
                         status,
+                        stream: stream.to_owned(),
+                        dcr: self.dcr.clone(),
                         detail: detail(&answer),
                     });
                 }
@@ -302,12 +366,22 @@ impl IngestionError {
             | IngestionError::Forbidden { .. }
             | IngestionError::Unauthorized { .. }
             | IngestionError::Throttled { .. }
-            | IngestionError::Unavailable { .. } => true,
-            IngestionError::Refused { .. }
-            | IngestionError::RecordTooLarge { .. }
-            | IngestionError::RecordRefused { .. }
+            | IngestionError::Unavailable { .. }
+            | IngestionError::Refused { .. }
             | IngestionError::StreamRefused { .. }
+            | IngestionError::EndpointTooSmall { .. }
+            | IngestionError::EverythingRefused { .. } => true,
+            IngestionError::RecordTooLarge { .. }
+            | IngestionError::RecordRefused { .. }
             | IngestionError::Unencodable(_) => false,
+        }
+    }
+
+    /// The earliest Azure wants to be asked again, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            IngestionError::Throttled { wait, .. } => Some(*wait),
+            _ => None,
         }
     }
 }
