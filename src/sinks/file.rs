@@ -1,6 +1,7 @@
 //! `type = "file"`: events appended to a file, fsynced per batch, reopened on SIGHUP
 //! so that logrotate can move the file away. Its I/O errors (disk full, file moved,
-//! permissions fixed later) are all worth retrying.
+//! permissions fixed later) are all worth retrying; a write that fails half way is
+//! cut back to where the batch began, so the batch offered again is not doubled.
 
 use super::{Batch, DeliveryFuture, Progress, Sink, SinkError};
 use std::fs::{File, OpenOptions};
@@ -110,9 +111,16 @@ impl Sink for FileSink {
             let (mut file, generation) = self.take_file().map_err(&failed)?;
             let lines = batch.lines.clone();
             let written = tokio::task::spawn_blocking(move || {
-                file.write_all(&lines)
-                    .and_then(|()| file.sync_data())
-                    .map(|()| file)
+                let start = file.metadata().map(|metadata| metadata.len());
+                let written = file.write_all(&lines).and_then(|()| file.sync_data());
+                if written.is_err()
+                    && let Ok(start) = start
+                {
+                    // A write cut short (disk full) leaves part of the batch behind;
+                    // the batch is offered again whole, so that part goes.
+                    let _ = file.set_len(start);
+                }
+                written.map(|()| file)
             })
             .await
             .map_err(|error| failed(std::io::Error::other(error)))?;
