@@ -154,6 +154,8 @@ fn build_sinks(
     let mut handles = HashMap::new();
     let mut tasks = Vec::new();
     for sink in &config.sinks {
+        // One set of handles per sink: the task reports batches, OTLP also rejections.
+        let telemetry = metrics.sink(&sink.name);
         let built: Box<dyn Sink> = match &sink.kind {
             SinkKind::Console => Box::new(ConsoleSink::new(&sink.name)),
             SinkKind::File { path } => Box::new(
@@ -170,7 +172,7 @@ fn build_sinks(
                 tenants.sort();
                 tenants.dedup();
                 Box::new(
-                    OtlpSink::new(&sink.name, otlp, &tenants)
+                    OtlpSink::new(&sink.name, otlp, &tenants, telemetry.clone())
                         .map_err(|error| StartError::Sink(error.to_string()))?,
                 )
             }
@@ -184,7 +186,7 @@ fn build_sinks(
             None => built,
         };
         let options = SinkTaskOptions {
-            telemetry: metrics.sink(&sink.name),
+            telemetry,
             dead_letters: DeadLetters::new(
                 &config.data_dir,
                 &sink.name,

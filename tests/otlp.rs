@@ -270,3 +270,55 @@ async fn sms_and_blocked_user_rows_are_records_named_for_their_kind_timed_by_the
         }
     }
 }
+
+#[tokio::test]
+async fn a_partial_success_is_counted_named_in_readiness_and_not_sent_again() {
+    grpc_and_http(async |protocol, address, received| {
+        *received.partial.lock().unwrap() = Some((2, "quota exceeded for tenant".into()));
+        start(protocol, address, received.clone()).await;
+        let harness = Harness::start(options()).await;
+        let otlp = format!("protocol = \"{protocol}\"\nendpoint = \"http://{address}\"");
+        let report = harness.once(&config(&harness, &otlp, false)).await;
+        // Taken (in part): no retry, as OTLP says, and the run succeeds.
+        assert_eq!(report.exit_code(), 0, "{protocol}: {:?}", report.failed);
+        assert_every_row_once(&harness, &received);
+        let exports = received.exports.lock().unwrap().len();
+        assert!(exports > 1, "{protocol}: {exports}");
+        let metrics = harness.metrics.encode();
+        let expected = format!(
+            "pstn_sink_rejected_events_total{{sink=\"siem\"}} {}",
+            2 * exports
+        );
+        assert!(metrics.contains(&expected), "{protocol}: {metrics}");
+        let readiness = harness.metrics.readiness();
+        let why = readiness
+            .problems
+            .iter()
+            .find(|(component, _)| component == "sinks.siem")
+            .map(|(_, why)| why.clone());
+        assert!(
+            why.as_deref()
+                .is_some_and(|why| why.contains("partial success")),
+            "{protocol}: {readiness:?}"
+        );
+        // The collector's own words never reach /readyz (they go to the log).
+        assert!(!readiness.to_json().contains("quota"), "{protocol}");
+    })
+    .await;
+}
+
+#[test]
+fn readiness_names_a_sink_while_its_destination_rejects_and_clears_once_it_takes_all() {
+    let metrics = pstn_agent::metrics::Metrics::new().unwrap();
+    let sink = metrics.sink("siem");
+    sink.rejected(3);
+    assert!(!metrics.readiness().is_ready());
+    sink.rejected(0);
+    assert!(
+        metrics
+            .encode()
+            .contains("pstn_sink_rejected_events_total{sink=\"siem\"} 3")
+    );
+    sink.taken_whole();
+    assert!(metrics.readiness().is_ready(), "{:?}", metrics.readiness());
+}

@@ -274,7 +274,7 @@ async fn run(plan: Plan) {
     let SinkKind::Otlp(otlp) = kind("siem") else {
         panic!()
     };
-    let siem = OtlpSink::new("siem", otlp, &[]).unwrap();
+    let siem = OtlpSink::new("siem", otlp, &[], Metrics::new().unwrap().sink("siem")).unwrap();
     let handle = spawn(&config, "siem", Box::new(siem), (&none, true));
     drive(&handle, &plan).await;
     let at_collector: Vec<String> = received
