@@ -22,83 +22,30 @@
 //! Retries are the source's: this sink returns retryable errors (after sitting out
 //! short `Retry-After`s itself, see `upload`; a longer one goes with the error).
 
+mod chunk;
+mod error;
 mod record;
+mod refusal;
 mod upload;
 
 pub use record::record_of;
 #[cfg(any(test, feature = "__internals"))]
 pub use record::{ENVELOPE_COLUMNS, RESERVED_COLUMNS, is_reserved};
-pub use upload::IngestionError;
+pub use error::IngestionError;
 
-use super::{Batch, DeliveryFuture, Digest, Progress, Refusal, Sink, SinkError, digest};
+use super::{Batch, DeliveryFuture, Digest, Progress, Sink, SinkError, digest};
+use chunk::{Chunk, Chunks};
 use crate::config::AzureLogsIngestionConfig;
 use crate::entra::{IgnoreTokenEvents, TokenSource};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use upload::{Answer, Refused, Uploader};
+use upload::{Answer, Uploader};
 
 /// The most uncompressed bytes one request carries (the API allows 1 MB).
 pub const MAX_REQUEST_BYTES: usize = 1_000_000;
 /// How many batches in a row may have every record refused (and dead-lettered) before
 /// the sink blames the rule and fails such batches instead.
 pub const MAX_REFUSED_BATCHES: usize = 3;
-/// A record this much smaller than the request limit cannot be too large by itself: a
-/// 413 for it is the endpoint's doing.
-const SMALL_RECORD_BYTES: usize = MAX_REQUEST_BYTES / 4;
-/// Azure's error codes that are about the stream or the rule, not the records.
-const STREAM_CODES: &[&str] = &[
-    "InvalidStream",
-    "InvalidDataCollectionRule",
-    "DataCollectionRuleNotFound",
-    "InvalidApiVersion",
-    "NotFound",
-];
-
-/// Records bound for one stream, in the batch's order.
-struct Chunk {
-    stream: Arc<str>,
-    /// (index of the event in the batch, record, digest)
-    records: Vec<(usize, Vec<u8>, Digest)>,
-}
-
-impl Chunk {
-    /// The JSON array of the records.
-    fn body(&self) -> Vec<u8> {
-        let size = self
-            .records
-            .iter()
-            .map(|(_, r, _)| r.len() + 1)
-            .sum::<usize>()
-            + 2;
-        let mut body = Vec::with_capacity(size);
-        body.push(b'[');
-        for (position, (_, record, _)) in self.records.iter().enumerate() {
-            if position > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(record);
-        }
-        body.push(b']');
-        body
-    }
-
-    /// The two halves of a chunk of at least two records.
-    fn halves(mut self) -> (Chunk, Chunk) {
-        let second = self.records.split_off(self.records.len() / 2);
-        let stream = self.stream.clone();
-        (
-            self,
-            Chunk {
-                stream,
-                records: second,
-            },
-        )
-    }
-}
-
-/// The chunks to send, and the first record already refused (its index and stream).
-type Chunks = (VecDeque<Chunk>, Option<(usize, Arc<str>)>);
-
 /// Sends events to a DCR and waits for its 204s.
 pub struct AzureLogsSink {
     name: Arc<str>,
@@ -234,50 +181,6 @@ impl AzureLogsSink {
         Ok((chunks, refused))
     }
 
-    /// What a 400 or 413 for `chunk` means: `Ok(Some(halves))` to send again in two,
-    /// `Ok(None)` when its one record was refused (now in `progress`), or the error
-    /// that fails the batch (the stream, the rule or the endpoint).
-    fn judge(
-        &mut self,
-        chunk: Chunk,
-        refused: Refused,
-        progress: &mut Progress,
-    ) -> Result<Option<(Chunk, Chunk)>, SinkError> {
-        let Refused {
-            status,
-            code,
-            detail,
-        } = refused;
-        if status != 413 && code.as_deref().is_some_and(|code| STREAM_CODES.contains(&code)) {
-            let stream = chunk.stream.to_string();
-            let dcr = self.config.dcr_immutable_id.clone();
-            let error = IngestionError::StreamRefused {
-                stream: stream.clone(),
-                dcr,
-                status,
-                detail,
-            };
-            return Err(self.batch_error(&stream, error));
-        }
-        if chunk.records.len() > 1 {
-            tracing::info!(sink = %self.name, status, records = chunk.records.len(), "Azure Monitor refused a request; sending it again in two halves to find the record");
-            return Ok(Some(chunk.halves()));
-        }
-        let Some((_, record, id)) = chunk.records.first() else {
-            return Ok(None);
-        };
-        if status == 413 && record.len() + 2 < SMALL_RECORD_BYTES {
-            let error = IngestionError::EndpointTooSmall {
-                bytes: record.len() + 2,
-                limit: MAX_REQUEST_BYTES,
-                detail,
-            };
-            return Err(self.batch_error(&chunk.stream, error));
-        }
-        progress.refused(*id, Refusal { status, detail });
-        Ok(None)
-    }
-
     async fn deliver_batch(
         &mut self,
         batch: &Batch,
@@ -330,37 +233,6 @@ impl AzureLogsSink {
         self.refused_record(batch, index, &stream, progress)
     }
 
-    /// The error for a record refused alone: its dead letter, or, once every record of
-    /// too many batches in a row was refused, the batch's failure.
-    fn refused_record(
-        &mut self,
-        batch: &Batch,
-        index: usize,
-        stream: &str,
-        progress: &mut Progress,
-    ) -> Result<(), SinkError> {
-        let record = record_of(batch, index)
-            .map_err(|error| self.event_error(index, IngestionError::Unencodable(error)))?;
-        let Some(Refusal { status, detail }) = progress.refusal(&digest(&record)).cloned() else {
-            return Ok(());
-        };
-        if !progress.any_delivered() && progress.count_once() {
-            self.refused_batches += 1;
-        }
-        if self.refused_batches > MAX_REFUSED_BATCHES {
-            // Offered again later, the records are sent again: the rule may be fixed.
-            progress.forget_refusals();
-            let error = IngestionError::EverythingRefused {
-                batches: self.refused_batches,
-                stream: stream.to_owned(),
-                dcr: self.config.dcr_immutable_id.clone(),
-                status,
-                detail,
-            };
-            return Err(self.batch_error(stream, error));
-        }
-        Err(self.event_error(index, IngestionError::RecordRefused { status, detail }))
-    }
 }
 
 impl Sink for AzureLogsSink {

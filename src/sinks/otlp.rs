@@ -35,14 +35,34 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How often a sink warns about partial successes (the counter counts every one).
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
+/// Lets a warning through at most once per [`WARN_EVERY`].
+#[derive(Debug, Default)]
+struct WarnLimit {
+    last: Option<tokio::time::Instant>,
+}
+
+impl WarnLimit {
+    /// Whether to warn now (and, if so, not again for a minute).
+    fn allow(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let allowed = self
+            .last
+            .is_none_or(|at| now.duration_since(at) >= WARN_EVERY);
+        if allowed {
+            self.last = Some(now);
+        }
+        allowed
+    }
+}
+
 /// Exports events as OTLP logs and waits for the collector's answer.
 pub struct OtlpSink {
     name: Arc<str>,
     exporter: Exporter,
     resource: ResourceAttributesWithSchema,
     telemetry: SinkTelemetry,
-    /// When the last partial-success warning was logged.
-    warned: Option<tokio::time::Instant>,
+    /// Partial-success warnings, at most one a minute.
+    warnings: WarnLimit,
     /// Only makes empty records (it has no processor): the SDK builds records this way.
     logger: SdkLogger,
     _provider: SdkLoggerProvider,
@@ -103,7 +123,7 @@ impl OtlpSink {
             exporter,
             resource: (&resource).into(),
             telemetry,
-            warned: None,
+            warnings: WarnLimit::default(),
             scope,
         })
     }
@@ -115,9 +135,7 @@ impl OtlpSink {
             return;
         };
         self.telemetry.rejected(rejected);
-        let now = tokio::time::Instant::now();
-        if self.warned.is_none_or(|at| now.duration_since(at) >= WARN_EVERY) {
-            self.warned = Some(now);
+        if self.warnings.allow() {
             tracing::warn!(sink = %self.name, rejected, collector_says = %message,
                 "the collector took the export but rejected part of it (partial success); not sent again, as OTLP says: see pstn_sink_rejected_events_total");
         }
@@ -230,6 +248,17 @@ impl Sink for OtlpSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn partial_success_warnings_come_at_most_once_a_minute() {
+        let mut limit = WarnLimit::default();
+        assert!(limit.allow());
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert!(!limit.allow());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(limit.allow());
+        assert!(!limit.allow());
+    }
 
     #[test]
     fn http_endpoints_without_a_path_get_v1_logs() {

@@ -200,6 +200,24 @@ impl Exporter {
     }
 }
 
+/// The most of an answer read: an export response is a few bytes.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The answer's body, cut at [`MAX_ANSWER_BYTES`].
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, ExportError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| {
+        ExportError::Network(crate::entra::error_chain(&error.without_url()))
+    })? {
+        let room = MAX_ANSWER_BYTES.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_ANSWER_BYTES {
+            break;
+        }
+    }
+    Ok(body)
+}
+
 /// One OTLP/HTTP protobuf export.
 async fn post(
     client: &reqwest::Client,
@@ -230,10 +248,7 @@ async fn post(
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
         .map(|seconds| RetryAfter(Duration::from_secs(seconds)));
-    let answer = response
-        .bytes()
-        .await
-        .map_err(|error| ExportError::Network(crate::entra::error_chain(&error.without_url())))?;
+    let answer = read_capped(response).await?;
     if !status.is_success() {
         let text: String = String::from_utf8_lossy(&answer).chars().take(300).collect();
         let detail = match text.trim() {
