@@ -189,9 +189,11 @@ impl AzureLogsSink {
         // The first record refused alone (by this offer or an earlier one), with where
         // it went: it is answered once the rest was sent.
         let (mut queue, mut first_refused) = self.chunks(batch, progress)?;
-        let held = self.not_before.map(|at| at.saturating_duration_since(tokio::time::Instant::now()));
-        if let Some(wait) = held.filter(|wait| !wait.is_zero()) {
-            let stream = queue.front().map_or_else(String::new, |chunk| chunk.stream.to_string());
+        // Nothing is sent before an earlier Retry-After has passed.
+        let now = tokio::time::Instant::now();
+        let held = self.not_before.map(|at| at.saturating_duration_since(now));
+        if let (Some(wait), Some(chunk)) = (held.filter(|wait| !wait.is_zero()), queue.front()) {
+            let stream = chunk.stream.to_string();
             let error = IngestionError::Throttled {
                 status: 429,
                 wait,

@@ -71,8 +71,15 @@ impl ExportError {
     }
 }
 
-/// Sends export requests to one collector.
-pub(super) enum Exporter {
+/// Sends export requests to one collector, and scrubs the configured header values
+/// from what it says back (a collector echoing a token must not get it logged).
+pub(super) struct Exporter {
+    transport: Transport,
+    secrets: Vec<String>,
+}
+
+/// The protocol's client.
+enum Transport {
     /// OTLP/gRPC.
     Grpc {
         client: LogsServiceClient<Channel>,
@@ -107,13 +114,25 @@ fn header_map(config: &OtlpSinkConfig) -> Result<reqwest::header::HeaderMap, Str
 impl Exporter {
     /// The exporter `config` asks for; nothing is connected yet.
     pub(super) fn new(config: &OtlpSinkConfig) -> Result<Self, String> {
-        match config.protocol {
-            OtlpProtocol::Grpc => Self::grpc(config),
-            OtlpProtocol::HttpProtobuf => Self::http(config),
-        }
+        let transport = match config.protocol {
+            OtlpProtocol::Grpc => Self::grpc(config)?,
+            OtlpProtocol::HttpProtobuf => Self::http(config)?,
+        };
+        let secrets = config
+            .headers
+            .iter()
+            .map(|(_, value)| value.expose().to_owned())
+            .filter(|value| value.len() >= 4)
+            .collect();
+        Ok(Exporter { transport, secrets })
     }
 
-    fn grpc(config: &OtlpSinkConfig) -> Result<Self, String> {
+    /// `text` cut to 300 characters, without any configured header value.
+    fn scrub(&self, text: &str) -> String {
+        scrub(&self.secrets, text)
+    }
+
+    fn grpc(config: &OtlpSinkConfig) -> Result<Transport, String> {
         let address = config.endpoint.as_str().trim_end_matches('/').to_owned();
         let mut endpoint = Endpoint::from_shared(address)
             .map_err(|error| format!("endpoint: {error}"))?
@@ -136,13 +155,13 @@ impl Exporter {
             client = client.send_compressed(CompressionEncoding::Gzip);
         }
         client = client.accept_compressed(CompressionEncoding::Gzip);
-        Ok(Exporter::Grpc {
+        Ok(Transport::Grpc {
             client,
             metadata: MetadataMap::from_headers(header_map(config)?),
         })
     }
 
-    fn http(config: &OtlpSinkConfig) -> Result<Self, String> {
+    fn http(config: &OtlpSinkConfig) -> Result<Transport, String> {
         let mut client = crate::http_client::builder()?.timeout(config.timeout);
         if let Some(ca_file) = &config.ca_file {
             let certificate = reqwest::Certificate::from_pem(&read_pem(ca_file)?)
@@ -157,7 +176,7 @@ impl Exporter {
                     .map_err(|error| format!("client certificate: {error}"))?,
             );
         }
-        Ok(Exporter::Http {
+        Ok(Transport::Http {
             client: client.build().map_err(|error| error.to_string())?,
             url: super::http_logs_url(&config.endpoint),
             headers: header_map(config)?,
@@ -170,34 +189,58 @@ impl Exporter {
         &mut self,
         request: ExportLogsServiceRequest,
     ) -> Result<Option<PartialSuccess>, ExportError> {
-        let response = match self {
-            Exporter::Grpc { client, metadata } => {
+        let response = match &mut self.transport {
+            Transport::Grpc { client, metadata } => {
                 let mut call = tonic::Request::new(request);
                 *call.metadata_mut() = metadata.clone();
-                client
-                    .export(call)
-                    .await
-                    .map_err(|status| ExportError::Grpc {
+                match client.export(call).await {
+                    Ok(response) => Ok(response.into_inner()),
+                    Err(status) => Err(ExportError::Grpc {
                         code: status.code(),
-                        message: status.message().chars().take(300).collect(),
-                    })?
-                    .into_inner()
+                        message: status.message().to_owned(),
+                    }),
+                }
             }
-            Exporter::Http {
+            Transport::Http {
                 client,
                 url,
                 headers,
                 gzip,
-            } => post(client, url, headers, *gzip, &request).await?,
+            } => post(client, url, headers, *gzip, &request).await,
         };
+        let response = response.map_err(|error| match error {
+            ExportError::Grpc { code, message } => ExportError::Grpc {
+                code,
+                message: self.scrub(&message),
+            },
+            ExportError::Status {
+                status,
+                wait,
+                detail,
+            } => ExportError::Status {
+                status,
+                wait,
+                detail: self.scrub(&detail),
+            },
+            other => other,
+        })?;
         Ok(response.partial_success.and_then(|partial| {
             let rejected = u64::try_from(partial.rejected_log_records).unwrap_or(0);
             (rejected > 0 || !partial.error_message.is_empty()).then(|| PartialSuccess {
                 rejected,
-                message: partial.error_message.chars().take(300).collect(),
+                message: self.scrub(&partial.error_message),
             })
         }))
     }
+}
+
+/// `text` without any of `secrets`, cut to 300 characters.
+fn scrub(secrets: &[String], text: &str) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        text = text.replace(secret.as_str(), "[redacted]");
+    }
+    text.chars().take(300).collect()
 }
 
 /// The most of an answer read: an export response is a few bytes.
@@ -250,7 +293,7 @@ async fn post(
         .map(|seconds| RetryAfter(Duration::from_secs(seconds)));
     let answer = read_capped(response).await?;
     if !status.is_success() {
-        let text: String = String::from_utf8_lossy(&answer).chars().take(300).collect();
+        let text: String = String::from_utf8_lossy(&answer).chars().take(2000).collect();
         let detail = match text.trim() {
             "" => String::new(),
             text => format!(": {text}"),
@@ -264,4 +307,17 @@ async fn post(
     // An empty body is an empty answer (protobuf's encoding of the default message).
     ExportLogsServiceResponse::decode(&answer[..])
         .map_err(|error| ExportError::Network(format!("unreadable export response: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn what_a_collector_says_back_never_carries_a_header_value() {
+        let secrets = vec!["Bearer siem-token".to_owned()];
+        let echoed = format!("quota exceeded for Bearer siem-token {}", "x".repeat(400));
+        let scrubbed = super::scrub(&secrets, &echoed);
+        assert!(scrubbed.starts_with("quota exceeded for [redacted] x"));
+        assert!(!scrubbed.contains("siem-token"));
+        assert_eq!(scrubbed.chars().count(), 300);
+    }
 }
