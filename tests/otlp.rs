@@ -322,3 +322,21 @@ fn readiness_names_a_sink_while_its_destination_rejects_and_clears_once_it_takes
     sink.taken_whole();
     assert!(metrics.readiness().is_ready(), "{:?}", metrics.readiness());
 }
+
+#[tokio::test]
+async fn an_http_collectors_retry_after_holds_the_next_export_back_that_long() {
+    let address = free_address();
+    let received = Arc::new(Received::default());
+    received.refuse.store(1, Ordering::SeqCst);
+    *received.retry_after.lock().unwrap() = Some(2);
+    start("http/protobuf", address, received.clone()).await;
+    let harness = Harness::start(options()).await;
+    let otlp = format!("protocol = \"http/protobuf\"\nendpoint = \"http://{address}\"");
+    // The source's own backoff is milliseconds here; the collector asked for 2 s.
+    let report = harness.once(&config(&harness, &otlp, false)).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    let arrivals = received.arrivals.lock().unwrap().clone();
+    let waited = arrivals[1] - arrivals[0];
+    assert!(waited >= Duration::from_secs(2), "{waited:?}");
+    assert_every_row_once(&harness, &received);
+}

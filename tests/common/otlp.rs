@@ -34,11 +34,19 @@ pub struct Received {
     pub refuse: AtomicU64,
     pub refuse_exports: Mutex<HashSet<u64>>,
     pub partial: Mutex<Option<(i64, String)>>,
+    /// HTTP refusals come with `Retry-After: N` (seconds) when set.
+    pub retry_after: Mutex<Option<u64>>,
+    /// When each export arrived, refused or not.
+    pub arrivals: Mutex<Vec<std::time::Instant>>,
     count: AtomicU64,
 }
 
 impl Received {
     fn take_refusal(&self) -> bool {
+        self.arrivals
+            .lock()
+            .unwrap()
+            .push(std::time::Instant::now());
         let number = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         self.refuse
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -163,7 +171,13 @@ pub async fn start_http(address: SocketAddr, received: Arc<Received>) {
                 return status(404);
             }
             if received.take_refusal() {
-                return status(503);
+                let mut refusal = status(503);
+                if let Some(seconds) = *received.retry_after.lock().unwrap() {
+                    refusal
+                        .headers_mut()
+                        .insert(hyper::header::RETRY_AFTER, seconds.into());
+                }
+                return refusal;
             }
             let headers: HashMap<String, String> = request
                 .headers()
