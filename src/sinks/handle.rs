@@ -60,11 +60,10 @@ struct Runner {
     in_flight: Vec<InFlight>,
 }
 
-/// How one batch ended at the sink: events delivered and events dead-lettered.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// How one batch ended at the sink: the events delivered (the rest were dead-lettered).
+#[derive(Debug, Clone, Copy)]
 struct Outcome {
     delivered: usize,
-    dead_lettered: usize,
 }
 
 impl Runner {
@@ -105,7 +104,6 @@ impl Runner {
                 .collect();
             let outcome = Outcome {
                 delivered: remaining.len(),
-                dead_lettered: skipped.len(),
             };
             if remaining.is_empty() {
                 return Ok(outcome);

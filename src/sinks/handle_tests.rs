@@ -142,6 +142,22 @@ async fn offering_a_batch_again_does_not_dead_letter_its_bad_event_twice() {
 }
 
 #[tokio::test]
+async fn another_batch_in_between_does_not_make_the_sink_forget_what_it_dead_lettered() {
+    // Two sources feed the sink: the first one's batch loses its bad event, then fails;
+    // the second one's batch goes in; the first offers its batch again.
+    let fixture = start(2);
+    let first = three_calls();
+    assert!(fixture.handle.deliver(first.clone()).await.is_err());
+    let second = Arc::new(batch_of(&[
+        r#"{"id":"other","startDateTime":"2024-05-01T00:00:03Z"}"#,
+    ]));
+    fixture.handle.deliver(second).await.unwrap();
+    fixture.handle.deliver(first).await.unwrap();
+    assert_eq!(dead_letters(&fixture).len(), 1);
+    assert_eq!(fixture.delivered.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
 async fn a_batch_of_only_bad_events_is_accepted_with_all_of_them_dead_lettered() {
     let fixture = start(0);
     let batch = Arc::new(batch_of(&[
