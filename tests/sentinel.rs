@@ -531,3 +531,30 @@ async fn the_once_summary_counts_dead_lettered_rows_apart_from_delivered_ones() 
     assert_eq!(counts.len(), records.len() - 2);
     assert!(victims.iter().all(|v| !counts.contains_key(v)));
 }
+
+#[tokio::test]
+async fn a_connection_cut_before_the_answer_is_retried_and_nothing_is_lost_or_repeated() {
+    let harness = Harness::start(options()).await;
+    let ingestion = &harness.simulator.ingestion;
+    // Small requests, so one batch takes many; two of them are cut off unanswered.
+    ingestion.max_bytes.store(100_000, Ordering::SeqCst);
+    ingestion.cut_requests([3, 7]);
+    let report = harness.once(&config(&harness, "")).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    let statuses = ingestion.statuses();
+    assert_eq!((statuses[2], statuses[6]), (0, 0), "{statuses:?}");
+    assert_each_row_once(&harness);
+    // What the sink sees of a cut: a network error, offered again, not a status.
+    let config = config(&harness, "");
+    let (handle, _task) = spawn_sink(&config, &Metrics::new().unwrap());
+    let next = ingestion.requests.load(Ordering::SeqCst) + 1;
+    ingestion.cut_requests([next]);
+    let error = handle
+        .deliver(Arc::new(batch_of(&[row("cut", "")])))
+        .await
+        .unwrap_err();
+    assert!(
+        error.is_retryable() && error.to_string().contains("network error"),
+        "{error}"
+    );
+}

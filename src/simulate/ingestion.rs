@@ -47,12 +47,15 @@ pub struct Ingestion {
     pub refuse_row_id: Mutex<Option<String>>,
     /// Requests received on the route.
     pub requests: AtomicU64,
-    /// Each request's status, in order.
+    /// Each request's status, in order (0 for a connection cut before any answer).
     pub statuses: Mutex<Vec<u16>>,
     /// Each request's status and when it was answered, in order.
     answered: Mutex<Vec<(u16, Instant)>>,
     /// Request numbers (1-based) answered 503 without Retry-After, nothing accepted.
     failing: Mutex<HashSet<u64>>,
+    /// Request numbers (1-based) whose connection is cut before any answer, nothing
+    /// accepted.
+    cut: Mutex<HashSet<u64>>,
     /// `rowId`s refused (400 InvalidContent), as if their content were bad.
     refused_rows: Mutex<HashSet<String>>,
     /// Every request answered with this status and error code (after the token check).
@@ -88,6 +91,7 @@ impl Default for Ingestion {
             statuses: Mutex::new(Vec::new()),
             answered: Mutex::new(Vec::new()),
             failing: Mutex::new(HashSet::new()),
+            cut: Mutex::new(HashSet::new()),
             refused_rows: Mutex::new(HashSet::new()),
             refuse_all: Mutex::new(None),
             records: Mutex::new(Vec::new()),
@@ -123,6 +127,12 @@ impl Ingestion {
     /// requests of a batch.
     pub fn fail_requests(&self, numbers: impl IntoIterator<Item = u64>) {
         lock(&self.failing).extend(numbers);
+    }
+
+    /// Cuts the connection of these requests (1-based numbers on this route) before
+    /// any answer, accepting nothing of them.
+    pub fn cut_requests(&self, numbers: impl IntoIterator<Item = u64>) {
+        lock(&self.cut).extend(numbers);
     }
 
     /// Refuses (400 InvalidContent) any request holding a record with one of these
@@ -164,6 +174,11 @@ impl Ingestion {
     pub(super) fn fails(&self, number: u64) -> bool {
         self.unavailable_at.load(Ordering::SeqCst) == number
             || lock(&self.failing).contains(&number)
+    }
+
+    /// Whether request `number`'s connection is to be cut.
+    pub(super) fn cuts(&self, number: u64) -> bool {
+        lock(&self.cut).contains(&number)
     }
 
     /// The refusal every request gets now, if any.

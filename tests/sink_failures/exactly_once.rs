@@ -1,8 +1,8 @@
 //! Exactly once at each sink, whatever interleaving: two sources feed one sink; their
 //! batches are offered in an order drawn from a seed, with failures injected between
-//! requests (the Logs Ingestion stand-in answers chosen requests 503; the OTLP
-//! receiver refuses chosen exports; the file sink's offers fail on a drawn schedule),
-//! and with bad rows that go to the dead letters. Every row must end up exactly once:
+//! requests (the Logs Ingestion stand-in answers chosen requests 503 or cuts their
+//! connection unanswered; the OTLP receiver refuses chosen exports; the file sink's
+//! offers fail on a drawn schedule), and with bad rows that go to the dead letters. Every row must end up exactly once:
 //! at the destination, or (a bad row) in the dead letters; never both, never twice.
 //!
 //! The sink task is the real one (`SinkHandle`), and so are the sinks; `Faulty` only
@@ -243,7 +243,10 @@ async fn run(plan: Plan) {
     ingestion
         .max_bytes
         .store(1200, std::sync::atomic::Ordering::SeqCst);
-    ingestion.fail_requests(plan.failures.iter().copied());
+    // Odd numbers answer 503, even ones have their connection cut unanswered.
+    let (odd, even): (Vec<u64>, Vec<u64>) = plan.failures.iter().partition(|n| *n % 2 == 1);
+    ingestion.fail_requests(odd);
+    ingestion.cut_requests(even);
     let SinkKind::AzureLogsIngestion(azure) = kind("sentinel") else {
         panic!()
     };

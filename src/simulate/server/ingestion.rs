@@ -7,7 +7,7 @@
 //! the one refused on demand).
 
 use super::Simulator;
-use super::respond::json;
+use super::respond::{cut_response, json};
 use super::token::is_monitor;
 use crate::http_server::Body;
 use crate::simulate::faults::Faults;
@@ -57,6 +57,10 @@ impl Simulator {
     ) -> Response<Body> {
         let ingestion = &self.ingestion;
         let number = ingestion.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        if ingestion.cuts(number) {
+            ingestion.note_status(0);
+            return cut_response();
+        }
         let response = if ingestion.fails(number) {
             monitor_error(
                 StatusCode::SERVICE_UNAVAILABLE,
