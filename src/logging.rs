@@ -24,8 +24,7 @@ pub(crate) fn init(format: LogFormat, level: tracing::Level) {
         .with_target("tonic", tracing::Level::WARN)
         .with_target("tower", tracing::Level::WARN)
         .with_target("opentelemetry", tracing::Level::WARN)
-        .with_target("opentelemetry_sdk", tracing::Level::WARN)
-        .with_target("opentelemetry_otlp", tracing::Level::WARN);
+        .with_target("opentelemetry_sdk", tracing::Level::WARN);
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Text => registry

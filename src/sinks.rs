@@ -15,6 +15,7 @@ mod error;
 mod file;
 mod handle;
 mod otlp;
+mod progress;
 mod redact;
 
 pub use azure_logs::AzureLogsSink;
@@ -33,6 +34,7 @@ pub use error::{Cause, Retry};
 pub use file::{FileSink, ReopenSignal};
 pub use handle::{SinkHandle, SinkTaskOptions};
 pub use otlp::OtlpSink;
+pub use progress::{Digest, Progress, Refusal, digest};
 #[cfg(any(test, feature = "__internals"))]
 pub use otlp::http_logs_url;
 pub use redact::RedactingSink;
@@ -47,6 +49,9 @@ pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>>
 pub trait Sink: Send + 'static {
     /// Delivers a batch; resolves only once the batch is durable at the destination.
     /// A permanent error about one event sends that event to the dead letters and the
-    /// rest of the batch is offered again.
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a>;
+    /// rest of the batch is offered again. `progress` is this batch's own memory (what
+    /// an earlier offer of it already sent): a sink that sends a batch in several
+    /// requests keeps there what is in, and sends only the rest.
+    fn deliver<'a>(&'a mut self, batch: &'a Batch, progress: &'a mut Progress)
+    -> DeliveryFuture<'a>;
 }

@@ -63,6 +63,8 @@ pub enum StartError {
 pub struct RunReport {
     /// Sources that failed (after retries, or permanently), with why.
     pub failed: Vec<(String, String)>,
+    /// Events each sink sent to its dead letters during the run (not delivered).
+    pub dead_lettered: Vec<(String, u64)>,
 }
 
 impl RunReport {
@@ -152,6 +154,8 @@ fn build_sinks(
     let mut handles = HashMap::new();
     let mut tasks = Vec::new();
     for sink in &config.sinks {
+        // One set of handles per sink: the task reports batches, OTLP also rejections.
+        let telemetry = metrics.sink(&sink.name);
         let built: Box<dyn Sink> = match &sink.kind {
             SinkKind::Console => Box::new(ConsoleSink::new(&sink.name)),
             SinkKind::File { path } => Box::new(
@@ -168,7 +172,7 @@ fn build_sinks(
                 tenants.sort();
                 tenants.dedup();
                 Box::new(
-                    OtlpSink::new(&sink.name, otlp, &tenants)
+                    OtlpSink::new(&sink.name, otlp, &tenants, telemetry.clone())
                         .map_err(|error| StartError::Sink(error.to_string()))?,
                 )
             }
@@ -182,7 +186,7 @@ fn build_sinks(
             None => built,
         };
         let options = SinkTaskOptions {
-            telemetry: metrics.sink(&sink.name),
+            telemetry,
             dead_letters: DeadLetters::new(
                 &config.data_dir,
                 &sink.name,
@@ -197,14 +201,21 @@ fn build_sinks(
     Ok((handles, tasks))
 }
 
-/// The one line a `--once` run ends with: rows per source and per sink, duplicates
-/// skipped, time taken.
+/// The one line a `--once` run ends with: rows per source and per sink (those a sink
+/// dead-lettered counted apart from those it delivered), duplicates skipped, time taken.
 fn summarise_once(
     config: &Config,
     delivered: &[(String, PollSummary)],
-    failed: usize,
+    report: &RunReport,
     started: std::time::Instant,
 ) {
+    let dead_of = |sink: &str| {
+        report
+            .dead_lettered
+            .iter()
+            .find(|(name, _)| name == sink)
+            .map_or(0, |(_, rows)| *rows)
+    };
     let rows_of = |source: &str| {
         delivered
             .iter()
@@ -221,8 +232,14 @@ fn summarise_once(
         .iter()
         .map(|sink| {
             let rows: u64 = sink.inputs.iter().map(|input| rows_of(input)).sum();
-            format!("{}={rows}", sink.name)
+            format!("{}={}", sink.name, rows.saturating_sub(dead_of(&sink.name)))
         })
+        .collect();
+    let dead_lettered: Vec<String> = report
+        .dead_lettered
+        .iter()
+        .filter(|(_, rows)| *rows > 0)
+        .map(|(sink, rows)| format!("{sink}={rows}"))
         .collect();
     let (rows, duplicates) = delivered.iter().fold((0, 0), |(rows, duplicates), (_, s)| {
         (rows + s.rows_new, duplicates + s.duplicates)
@@ -232,7 +249,9 @@ fn summarise_once(
         duplicates_skipped = duplicates,
         sources = per_source.join(" "),
         sinks = per_sink.join(" "),
-        sources_failed = failed,
+        rows_dead_lettered = report.dead_lettered.iter().map(|(_, rows)| rows).sum::<u64>(),
+        dead_lettered = dead_lettered.join(" "),
+        sources_failed = report.failed.len(),
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
         "once: done"
     );
@@ -325,6 +344,10 @@ pub async fn run(
                 .map_err(|error| failed(error.to_string()))?,
         );
     }
+    let dead_letters: Vec<(String, DeadLetters)> = sink_handles
+        .iter()
+        .map(|(name, handle)| (name.clone(), handle.dead_letters().clone()))
+        .collect();
     drop(sink_handles);
     let mut tasks = tokio::task::JoinSet::new();
     for mut source in sources {
@@ -364,8 +387,13 @@ pub async fn run(
             Err(error) => report.failed.push(("?".into(), error.to_string())),
         }
     }
+    report.dead_lettered = dead_letters
+        .iter()
+        .map(|(name, letters)| (name.clone(), letters.written()))
+        .collect();
+    report.dead_lettered.sort();
     if options.once {
-        summarise_once(config, &delivered, report.failed.len(), started);
+        summarise_once(config, &delivered, &report, started);
     } else if !report.failed.is_empty() && report.failed.len() == config.sources.len() {
         tracing::error!(
             sources = report.failed.len(),

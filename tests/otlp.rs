@@ -372,3 +372,73 @@ async fn dialout_report_rows_are_records_timed_by_their_day_with_the_day_in_the_
         );
     }
 }
+
+#[tokio::test]
+async fn a_partial_success_is_counted_named_in_readiness_and_not_sent_again() {
+    grpc_and_http(async |protocol, address, received| {
+        *received.partial.lock().unwrap() = Some((2, "quota exceeded for tenant".into()));
+        start(protocol, address, received.clone()).await;
+        let harness = Harness::start(options()).await;
+        let otlp = format!("protocol = \"{protocol}\"\nendpoint = \"http://{address}\"");
+        let report = harness.once(&config(&harness, &otlp, false)).await;
+        // Taken (in part): no retry, as OTLP says, and the run succeeds.
+        assert_eq!(report.exit_code(), 0, "{protocol}: {:?}", report.failed);
+        assert_every_row_once(&harness, &received);
+        let exports = received.exports.lock().unwrap().len();
+        assert!(exports > 1, "{protocol}: {exports}");
+        let metrics = harness.metrics.encode();
+        let expected = format!(
+            "pstn_sink_rejected_events_total{{sink=\"siem\"}} {}",
+            2 * exports
+        );
+        assert!(metrics.contains(&expected), "{protocol}: {metrics}");
+        let readiness = harness.metrics.readiness();
+        let why = readiness
+            .problems
+            .iter()
+            .find(|(component, _)| component == "sinks.siem")
+            .map(|(_, why)| why.clone());
+        assert!(
+            why.as_deref()
+                .is_some_and(|why| why.contains("partial success")),
+            "{protocol}: {readiness:?}"
+        );
+        // The collector's own words never reach /readyz (they go to the log).
+        assert!(!readiness.to_json().contains("quota"), "{protocol}");
+    })
+    .await;
+}
+
+#[test]
+fn readiness_names_a_sink_while_its_destination_rejects_and_clears_once_it_takes_all() {
+    let metrics = pstn_agent::metrics::Metrics::new().unwrap();
+    let sink = metrics.sink("siem");
+    sink.rejected(3);
+    assert!(!metrics.readiness().is_ready());
+    sink.rejected(0);
+    assert!(
+        metrics
+            .encode()
+            .contains("pstn_sink_rejected_events_total{sink=\"siem\"} 3")
+    );
+    sink.taken_whole();
+    assert!(metrics.readiness().is_ready(), "{:?}", metrics.readiness());
+}
+
+#[tokio::test]
+async fn an_http_collectors_retry_after_holds_the_next_export_back_that_long() {
+    let address = free_address();
+    let received = Arc::new(Received::default());
+    received.refuse.store(1, Ordering::SeqCst);
+    *received.retry_after.lock().unwrap() = Some(2);
+    start("http/protobuf", address, received.clone()).await;
+    let harness = Harness::start(options()).await;
+    let otlp = format!("protocol = \"http/protobuf\"\nendpoint = \"http://{address}\"");
+    // The source's own backoff is milliseconds here; the collector asked for 2 s.
+    let report = harness.once(&config(&harness, &otlp, false)).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    let arrivals = received.arrivals.lock().unwrap().clone();
+    let waited = arrivals[1] - arrivals[0];
+    assert!(waited >= Duration::from_secs(2), "{waited:?}");
+    assert_every_row_once(&harness, &received);
+}

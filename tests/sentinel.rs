@@ -31,6 +31,11 @@ fn options() -> SimulatorOptions {
 
 /// Both kinds of call log, a file sink (what was read) and the Sentinel sink.
 fn config(harness: &Harness, sentinel_extra: &str) -> Config {
+    config_retrying(harness, sentinel_extra, "3s")
+}
+
+/// The same, with the Sentinel sink's `retry_max_duration`.
+fn config_retrying(harness: &Harness, sentinel_extra: &str, retry_max: &str) -> Config {
     let url = harness.simulator.url();
     let source = |name: &str, kind: LogKind| {
         format!(
@@ -44,7 +49,7 @@ fn config(harness: &Harness, sentinel_extra: &str) -> Config {
          [sinks.archive]\ntype = \"file\"\npath = \"{out}\"\ninputs = [\"pstn\", \"dr\"]\n\
          [sinks.sentinel]\ntype = \"azure_logs_ingestion\"\ninputs = [\"pstn\", \"dr\"]\nendpoint = \"{url}\"\n\
          dcr_immutable_id = \"{DCR}\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"22222222-2222-2222-2222-222222222222\"\n\
-         client_secret = \"secret\"\nauthority_url = \"{url}\"\nretry_max_duration = \"3s\"\n{sentinel_extra}\n",
+         client_secret = \"secret\"\nauthority_url = \"{url}\"\nretry_max_duration = \"{retry_max}\"\n{sentinel_extra}\n",
         data = harness.dir.path().join("state").display(),
         pstn = source("pstn", LogKind::Pstn),
         dr = source("dr", LogKind::DirectRouting),
@@ -169,22 +174,33 @@ async fn a_429_with_retry_after_is_waited_out_and_a_revoked_token_replaced_once(
 }
 
 #[tokio::test]
-async fn a_long_retry_after_goes_back_to_the_source_instead_of_blocking_the_sink() {
+async fn a_retry_after_longer_than_the_sink_sits_out_holds_the_next_request_back_that_long() {
     let harness = Harness::start(options()).await;
     let ingestion = &harness.simulator.ingestion;
-    ingestion.retry_after_seconds.store(120, Ordering::SeqCst);
-    ingestion.throttle_next.store(1, Ordering::SeqCst);
+    // Past the 5 s the sink waits out itself: the source's backoff (quick in tests,
+    // milliseconds) must still wait for it.
+    ingestion.throttle(1, 429, 6);
+    let report = harness.once(&config_retrying(&harness, "", "60s")).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    let answers = ingestion.answers();
+    assert_eq!(answers[0].0, 429);
+    let waited = answers[1].1 - answers[0].1;
+    assert!(waited >= Duration::from_secs(6), "{waited:?}");
+    assert_each_row_once(&harness);
+}
+
+#[tokio::test]
+async fn once_gives_up_at_once_on_a_retry_after_past_its_retry_max_duration() {
+    let harness = Harness::start(options()).await;
+    harness.simulator.ingestion.throttle(1, 503, 120);
     let started = std::time::Instant::now();
     let report = harness.once(&config(&harness, "")).await;
-    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
-    // Not the 120 s announced: the source's own (test-quick) backoff offered it again.
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(ingestion.statuses()[0], 429);
-    assert_each_row_once(&harness);
+    assert_eq!(report.exit_code(), 1);
+    let why = format!("{:?}", report.failed);
+    assert!(why.contains("503") && why.contains("120s"), "{why}");
+    // Never asked again before Azure allows it, and not kept waiting for nothing.
+    assert_eq!(harness.simulator.ingestion.statuses(), vec![503]);
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[tokio::test]
@@ -248,7 +264,9 @@ async fn a_stream_that_refuses_every_record_fails_the_batch_and_dead_letters_not
     assert_eq!(report.exit_code(), 1);
     let why = format!("{:?}", report.failed);
     assert!(
-        why.contains("refused every record sent to stream Custom-PstnCall"),
+        why.contains("refused stream Custom-PstnCall of data collection rule")
+            && why.contains("InvalidStream")
+            && why.contains("check the stream's name"),
         "{why}"
     );
     assert!(
@@ -363,5 +381,180 @@ async fn a_record_over_the_request_limit_is_dead_lettered_and_the_rest_delivered
         metrics
             .encode()
             .contains("pstn_sink_dead_letter_events_total{sink=\"sentinel\"} 1")
+    );
+}
+
+#[tokio::test]
+async fn two_bad_rows_in_the_first_batch_after_start_are_dead_lettered_and_the_sink_goes_on() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "");
+    let metrics = Metrics::new().unwrap();
+    let (handle, task) = spawn_sink(&config, &metrics);
+    harness.simulator.ingestion.refuse_rows(["bad-1", "bad-2"]);
+    // A fresh sink whose first batch holds nothing but two bad rows: they are the
+    // records' fault (a content error), not the stream's; nothing stops.
+    handle
+        .deliver(Arc::new(batch_of(&[row("bad-1", ""), row("bad-2", "")])))
+        .await
+        .unwrap();
+    handle
+        .deliver(Arc::new(batch_of(&[row("good", ""), row("bad-1", "")])))
+        .await
+        .unwrap();
+    drop(handle);
+    task.await.unwrap();
+    let (counts, _) = ingested(&harness);
+    assert_eq!(counts, HashMap::from([("good".into(), 1)]));
+    let letters =
+        std::fs::read_to_string(config.data_dir.join("dead-letter/sentinel.jsonl")).unwrap();
+    assert_eq!(letters.lines().count(), 3, "{letters}");
+    // Azure's own words go with each.
+    assert!(
+        letters
+            .lines()
+            .all(|l| l.contains("InvalidContent: A record could not be ingested"))
+    );
+}
+
+#[tokio::test]
+async fn after_three_wholly_refused_batches_the_next_fails_instead_of_going_to_dead_letters() {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "");
+    let metrics = Metrics::new().unwrap();
+    let (handle, task) = spawn_sink(&config, &metrics);
+    let ingestion = &harness.simulator.ingestion;
+    // A DCR changed under the agent: every record refused as if its content were bad.
+    ingestion.refuse_everything(Some((400, "InvalidContent")));
+    for id in ["r-1", "r-2", "r-3"] {
+        handle
+            .deliver(Arc::new(batch_of(&[row(id, "")])))
+            .await
+            .unwrap();
+    }
+    let fourth = Arc::new(batch_of(&[row("r-4", ""), row("r-5", "")]));
+    let error = handle.deliver(fourth.clone()).await.unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    let why = error.to_string();
+    assert!(
+        why.contains("refused every record of the last 4 batches") && why.contains(DCR),
+        "{why}"
+    );
+    let letters = config.data_dir.join("dead-letter/sentinel.jsonl");
+    assert_eq!(
+        std::fs::read_to_string(&letters).unwrap().lines().count(),
+        3
+    );
+    // Still refused when offered again; once the rule is fixed it goes in, and the
+    // next bad record is dead-lettered again.
+    assert!(handle.deliver(fourth.clone()).await.is_err());
+    ingestion.refuse_everything(None);
+    handle.deliver(fourth).await.unwrap();
+    ingestion.refuse_rows(["r-6"]);
+    handle
+        .deliver(Arc::new(batch_of(&[row("r-6", "")])))
+        .await
+        .unwrap();
+    drop(handle);
+    task.await.unwrap();
+    let (counts, _) = ingested(&harness);
+    assert_eq!(
+        counts,
+        HashMap::from([("r-4".into(), 1), ("r-5".into(), 1)])
+    );
+    assert_eq!(
+        std::fs::read_to_string(&letters).unwrap().lines().count(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn a_stream_or_rule_problem_or_a_413_for_a_small_record_fails_the_batch_and_dead_letters_nothing()
+ {
+    let harness = Harness::start(options()).await;
+    let config = config(&harness, "");
+    let metrics = Metrics::new().unwrap();
+    let (handle, task) = spawn_sink(&config, &metrics);
+    let ingestion = &harness.simulator.ingestion;
+    let cases = [
+        (400, "InvalidStream", "check the stream's name"),
+        (404, "NotFound", "check endpoint, dcr_immutable_id"),
+        (403, "OperationFailed", "Monitoring Metrics Publisher"),
+        (413, "ContentLengthLimitExceeded", "far under the limit"),
+    ];
+    for (status, code, hint) in cases {
+        ingestion.refuse_everything(Some((status, code)));
+        let error = handle
+            .deliver(Arc::new(batch_of(&[row("one", "")])))
+            .await
+            .unwrap_err();
+        let why = error.to_string();
+        assert!(error.is_retryable(), "{status}: {why}");
+        assert!(why.contains(hint) && why.contains(code), "{status}: {why}");
+    }
+    ingestion.refuse_everything(None);
+    handle
+        .deliver(Arc::new(batch_of(&[row("one", "")])))
+        .await
+        .unwrap();
+    drop(handle);
+    task.await.unwrap();
+    assert!(!config.data_dir.join("dead-letter/sentinel.jsonl").exists());
+    let (counts, _) = ingested(&harness);
+    assert_eq!(counts, HashMap::from([("one".into(), 1)]));
+}
+
+#[tokio::test]
+async fn the_once_summary_counts_dead_lettered_rows_apart_from_delivered_ones() {
+    let harness = Harness::start(options()).await;
+    harness.simulator.ingestion.refuse_rows(["never-matches"]);
+    let first = harness.once(&config(&harness, "")).await;
+    assert_eq!(
+        first.dead_lettered,
+        vec![("archive".into(), 0), ("sentinel".into(), 0)]
+    );
+    // A fresh agent reads the same rows again; two of them are now refused.
+    let records = harness.simulator.ingestion.records();
+    let victims: Vec<String> = [3, 40]
+        .iter()
+        .map(|i| records[*i].record["rowId"].as_str().unwrap().to_owned())
+        .collect();
+    harness.simulator.ingestion.clear_received();
+    harness.simulator.ingestion.refuse_rows(victims.clone());
+    std::fs::remove_dir_all(harness.dir.path().join("state")).unwrap();
+    let report = harness.once(&config(&harness, "")).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    assert_eq!(
+        report.dead_lettered,
+        vec![("archive".into(), 0), ("sentinel".into(), 2)]
+    );
+    let (counts, _) = ingested(&harness);
+    assert_eq!(counts.len(), records.len() - 2);
+    assert!(victims.iter().all(|v| !counts.contains_key(v)));
+}
+
+#[tokio::test]
+async fn a_connection_cut_before_the_answer_is_retried_and_nothing_is_lost_or_repeated() {
+    let harness = Harness::start(options()).await;
+    let ingestion = &harness.simulator.ingestion;
+    // Small requests, so one batch takes many; two of them are cut off unanswered.
+    ingestion.max_bytes.store(100_000, Ordering::SeqCst);
+    ingestion.cut_requests([3, 7]);
+    let report = harness.once(&config(&harness, "")).await;
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    let statuses = ingestion.statuses();
+    assert_eq!((statuses[2], statuses[6]), (0, 0), "{statuses:?}");
+    assert_each_row_once(&harness);
+    // What the sink sees of a cut: a network error, offered again, not a status.
+    let config = config(&harness, "");
+    let (handle, _task) = spawn_sink(&config, &Metrics::new().unwrap());
+    let next = ingestion.requests.load(Ordering::SeqCst) + 1;
+    ingestion.cut_requests([next]);
+    let error = handle
+        .deliver(Arc::new(batch_of(&[row("cut", "")])))
+        .await
+        .unwrap_err();
+    assert!(
+        error.is_retryable() && error.to_string().contains("network error"),
+        "{error}"
     );
 }

@@ -4,6 +4,8 @@
 //! handle's unit tests and tests/sentinel.rs.)
 
 mod common;
+#[path = "sink_failures/exactly_once.rs"]
+mod exactly_once;
 #[path = "common/otlp.rs"]
 mod receiver;
 

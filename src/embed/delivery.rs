@@ -2,7 +2,7 @@
 //! The source sees the embedding program as one more sink: [`ChannelSink`] hands the
 //! batch over a channel and waits for the [`Ack`].
 
-use crate::sinks::{Batch, DeliveryFuture, Envelope, Sink, SinkError};
+use crate::sinks::{Batch, DeliveryFuture, Envelope, Progress, Sink, SinkError};
 use std::borrow::Cow;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -31,7 +31,7 @@ enum Refusal {
 }
 
 impl Sink for ChannelSink {
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
+    fn deliver<'a>(&'a mut self, batch: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let (answer, answered) = oneshot::channel();
             let offer = Offer {

@@ -36,6 +36,7 @@ pub(super) struct HealthMetrics {
     ready: IntGauge,
     sink_batches: IntCounterVec,
     sink_events: IntCounterVec,
+    sink_rejected: IntCounterVec,
     readiness: Arc<Mutex<Readiness>>,
 }
 
@@ -122,6 +123,11 @@ impl HealthMetrics {
                 "Events a sink accepted.",
                 &["sink"],
             )?,
+            sink_rejected: registry.counter(
+                "pstn_sink_rejected_events_total",
+                "Events a destination took the request for but rejected (OTLP partial success); not retried.",
+                &["sink"],
+            )?,
             readiness: Arc::default(),
         })
     }
@@ -177,6 +183,7 @@ impl HealthMetrics {
             accepted: self.sink_batches.with_label_values(&[sink, "accepted"]),
             failed: self.sink_batches.with_label_values(&[sink, "failed"]),
             events: self.sink_events.with_label_values(&[sink]),
+            rejected: self.sink_rejected.with_label_values(&[sink]),
             health,
         }
     }
@@ -207,7 +214,8 @@ impl HealthMetrics {
             }
         }
         for (name, health) in &readiness.sinks {
-            if let Some(problem) = &lock(health).failing {
+            let health = lock(health);
+            if let Some(problem) = health.failing.as_ref().or(health.rejecting.as_ref()) {
                 problems.push((format!("sinks.{name}"), problem.clone()));
             }
         }

@@ -1,9 +1,13 @@
 //! The Azure Monitor Logs Ingestion stand-in's knobs and what it received: records
 //! kept per stream so tests can count each call's deliveries, and faults switched the
-//! way Graph's are (atomics a test changes while the server runs).
+//! way Graph's are (atomics a test changes while the server runs), or through the
+//! methods below: failing chosen requests, refusing chosen rows, answering everything
+//! with one refusal, throttling with a given `Retry-After`.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 /// The API's documented limit per request, compressed or not.
 pub const INGESTION_MAX_BYTES: u64 = 1024 * 1024;
@@ -43,8 +47,19 @@ pub struct Ingestion {
     pub refuse_row_id: Mutex<Option<String>>,
     /// Requests received on the route.
     pub requests: AtomicU64,
-    /// Each request's status, in order.
+    /// Each request's status, in order (0 for a connection cut before any answer).
     pub statuses: Mutex<Vec<u16>>,
+    /// Each request's status and when it was answered, in order.
+    answered: Mutex<Vec<(u16, Instant)>>,
+    /// Request numbers (1-based) answered 503 without Retry-After, nothing accepted.
+    failing: Mutex<HashSet<u64>>,
+    /// Request numbers (1-based) whose connection is cut before any answer, nothing
+    /// accepted.
+    cut: Mutex<HashSet<u64>>,
+    /// `rowId`s refused (400 InvalidContent), as if their content were bad.
+    refused_rows: Mutex<HashSet<String>>,
+    /// Every request answered with this status and error code (after the token check).
+    refuse_all: Mutex<Option<(u16, String)>>,
     /// Every record accepted (204), in order.
     pub records: Mutex<Vec<IngestedRecord>>,
     /// Whether each accepted request came gzipped.
@@ -74,6 +89,11 @@ impl Default for Ingestion {
             refuse_row_id: Mutex::new(None),
             requests: AtomicU64::new(0),
             statuses: Mutex::new(Vec::new()),
+            answered: Mutex::new(Vec::new()),
+            failing: Mutex::new(HashSet::new()),
+            cut: Mutex::new(HashSet::new()),
+            refused_rows: Mutex::new(HashSet::new()),
+            refuse_all: Mutex::new(None),
             records: Mutex::new(Vec::new()),
             gzipped: Mutex::new(Vec::new()),
         }
@@ -97,11 +117,78 @@ impl Ingestion {
             .clone()
     }
 
+    /// Each request's status and when it was answered, so far.
+    pub fn answers(&self) -> Vec<(u16, Instant)> {
+        lock(&self.answered).clone()
+    }
+
+    /// Answers these requests (1-based numbers on this route, counted from the start)
+    /// 503 without `Retry-After`, accepting nothing of them: failures between the
+    /// requests of a batch.
+    pub fn fail_requests(&self, numbers: impl IntoIterator<Item = u64>) {
+        lock(&self.failing).extend(numbers);
+    }
+
+    /// Cuts the connection of these requests (1-based numbers on this route) before
+    /// any answer, accepting nothing of them.
+    pub fn cut_requests(&self, numbers: impl IntoIterator<Item = u64>) {
+        lock(&self.cut).extend(numbers);
+    }
+
+    /// Refuses (400 InvalidContent) any request holding a record with one of these
+    /// `rowId`s, as Azure does a record whose content it cannot take.
+    pub fn refuse_rows<S: Into<String>>(&self, ids: impl IntoIterator<Item = S>) {
+        lock(&self.refused_rows).extend(ids.into_iter().map(Into::into));
+    }
+
+    /// Answers every request with `status` and Azure error `code` (a DCR changed under
+    /// the agent, an endpoint answering 413 to everything, a missing rule's 404), or,
+    /// with `None`, stops.
+    pub fn refuse_everything(&self, refusal: Option<(u16, &str)>) {
+        *lock(&self.refuse_all) = refusal.map(|(status, code)| (status, code.to_owned()));
+    }
+
+    /// The next `count` requests answer `status` (429 or 503) with `Retry-After: seconds`.
+    pub fn throttle(&self, count: u64, status: u16, seconds: u64) {
+        self.retry_after_seconds.store(seconds, Ordering::SeqCst);
+        let countdown = match status {
+            503 => &self.unavailable_next,
+            _ => &self.throttle_next,
+        };
+        countdown.store(count, Ordering::SeqCst);
+    }
+
+    /// Forgets what was received (not the faults).
+    pub fn clear_received(&self) {
+        lock(&self.records).clear();
+        lock(&self.statuses).clear();
+        lock(&self.answered).clear();
+    }
+
     pub(super) fn note_status(&self, status: u16) {
-        self.statuses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(status);
+        lock(&self.statuses).push(status);
+        lock(&self.answered).push((status, Instant::now()));
+    }
+
+    /// Whether request `number` is one to fail.
+    pub(super) fn fails(&self, number: u64) -> bool {
+        self.unavailable_at.load(Ordering::SeqCst) == number
+            || lock(&self.failing).contains(&number)
+    }
+
+    /// Whether request `number`'s connection is to be cut.
+    pub(super) fn cuts(&self, number: u64) -> bool {
+        lock(&self.cut).contains(&number)
+    }
+
+    /// The refusal every request gets now, if any.
+    pub(super) fn refusal(&self) -> Option<(u16, String)> {
+        lock(&self.refuse_all).clone()
+    }
+
+    /// Whether a record with this `rowId` is refused.
+    pub(super) fn refuses_row(&self, id: &str) -> bool {
+        lock(&self.refused_rows).contains(id) || self.refused_row().as_deref() == Some(id)
     }
 
     pub(super) fn accept(
@@ -144,4 +231,9 @@ impl Ingestion {
     pub(super) fn limit(&self) -> u64 {
         self.max_bytes.load(Ordering::SeqCst)
     }
+}
+
+/// The lock, whatever a panicking test left in it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -3,100 +3,59 @@
 //! rule (DCR). Each event is one record ([`record_of`]) sent to its kind's stream.
 //!
 //! A batch is cut into requests of at most [`MAX_REQUEST_BYTES`] uncompressed (the
-//! API's 1 MB limit, with room to spare); a 413 or 400 cuts that request in half and
-//! sends both; a record alone over the limit, or refused alone (413; 400 by a stream
-//! that accepted other records), is a permanent error for that event (the dead letters
-//! take it, the rest goes on). A stream that refuses every one of several records is a
-//! permanent error for the batch: the DCR is wrong, and nothing is dead-lettered. The batch is
-//! acknowledged only once every request was answered 204.
+//! API's 1 MB limit, with room to spare). Azure's refusals are sorted by status and
+//! error code:
+//! - about the stream or the rule (`InvalidStream`, 404, 403, any other 4xx about the
+//!   request): the batch fails, retryably (the source backs off; `--once` exits 1), and
+//!   the error names the stream or the rule and what to check; nothing is dead-lettered;
+//! - about records (400 with a content error, 413): the request is cut in half until
+//!   the refused record is alone; that record goes to the dead letters with Azure's own
+//!   message, the rest goes on. A 413 for one record far under the limit is about the
+//!   endpoint, not the record: the batch fails, keeping Azure's message;
+//! - after [`MAX_REFUSED_BATCHES`] batches in a row whose every record was refused, the
+//!   next such batch fails instead of going to the dead letters (the rule, not the
+//!   records, is wrong), until a record goes in again.
 //!
-//! Once per batch: when a later request of a batch fails, the requests already
-//! answered 204 are remembered (a digest per record), and offering the batch again
-//! sends only what is not in yet. Retries are the source's: this sink returns
-//! retryable errors (after sitting out short `Retry-After`s itself, see `upload`).
+//! Once per batch: the requests of a batch already answered 204 are remembered in that
+//! batch's own [`Progress`] (a digest per record), and offering it again sends only
+//! what is not in yet, whatever other batches (of other sources) went in between.
+//! Retries are the source's: this sink returns retryable errors (after sitting out
+//! short `Retry-After`s itself, see `upload`; a longer one goes with the error).
 
+mod chunk;
+mod error;
 mod record;
+mod refusal;
 mod upload;
 
 pub use record::record_of;
 #[cfg(any(test, feature = "__internals"))]
 pub use record::{ENVELOPE_COLUMNS, RESERVED_COLUMNS, is_reserved};
-pub use upload::IngestionError;
+pub use error::IngestionError;
 
-use super::{Batch, DeliveryFuture, Sink, SinkError};
+use super::{Batch, DeliveryFuture, Digest, Progress, Sink, SinkError, digest};
+use chunk::{Chunk, Chunks};
 use crate::config::AzureLogsIngestionConfig;
 use crate::entra::{IgnoreTokenEvents, TokenSource};
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use upload::{Answer, Uploader};
 
 /// The most uncompressed bytes one request carries (the API allows 1 MB).
 pub const MAX_REQUEST_BYTES: usize = 1_000_000;
-/// How many records' digests are kept from a batch that failed half way.
-const MAX_REMEMBERED: usize = 1_000_000;
-
-/// A record's identity: the first 16 bytes of its SHA-256.
-type Digest = [u8; 16];
-
-fn digest(record: &[u8]) -> Digest {
-    let full = ring::digest::digest(&ring::digest::SHA256, record);
-    let mut short = [0u8; 16];
-    short.copy_from_slice(&full.as_ref()[..16]);
-    short
-}
-
-/// Records bound for one stream, in the batch's order.
-struct Chunk {
-    stream: Arc<str>,
-    /// (index of the event in the batch, record, digest)
-    records: Vec<(usize, Vec<u8>, Digest)>,
-}
-
-impl Chunk {
-    /// The JSON array of the records.
-    fn body(&self) -> Vec<u8> {
-        let size = self
-            .records
-            .iter()
-            .map(|(_, r, _)| r.len() + 1)
-            .sum::<usize>()
-            + 2;
-        let mut body = Vec::with_capacity(size);
-        body.push(b'[');
-        for (position, (_, record, _)) in self.records.iter().enumerate() {
-            if position > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(record);
-        }
-        body.push(b']');
-        body
-    }
-
-    /// The two halves of a chunk of at least two records.
-    fn halves(mut self) -> (Chunk, Chunk) {
-        let second = self.records.split_off(self.records.len() / 2);
-        let stream = self.stream.clone();
-        (
-            self,
-            Chunk {
-                stream,
-                records: second,
-            },
-        )
-    }
-}
-
+/// How many batches in a row may have every record refused (and dead-lettered) before
+/// the sink blames the rule and fails such batches instead.
+pub const MAX_REFUSED_BATCHES: usize = 3;
 /// Sends events to a DCR and waits for its 204s.
 pub struct AzureLogsSink {
     name: Arc<str>,
     config: AzureLogsIngestionConfig,
     uploader: Uploader,
-    /// Records of an unfinished batch that are already in.
-    acknowledged: HashSet<Digest>,
-    /// Streams that accepted a request since start: a 400 for one record of such a
-    /// stream is about that record, not the DCR.
-    working: HashSet<Arc<str>>,
+    /// Batches in a row whose every record was refused (reset when one goes in).
+    refused_batches: usize,
+    /// Azure's last `Retry-After` past what the sink waits out itself: until then no
+    /// batch, of any source, is sent.
+    not_before: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for AzureLogsSink {
@@ -146,8 +105,8 @@ impl AzureLogsSink {
                 gzip: config.gzip,
             },
             config: config.clone(),
-            acknowledged: HashSet::new(),
-            working: HashSet::new(),
+            refused_batches: 0,
+            not_before: None,
         })
     }
 
@@ -156,9 +115,29 @@ impl AzureLogsSink {
         SinkError::permanent(&self.name, format!("event {index}"), error).for_event(index)
     }
 
-    /// The batch's records not yet in, cut into chunks of at most the request limit.
-    fn chunks(&self, batch: &Batch) -> Result<VecDeque<Chunk>, SinkError> {
+    /// A retryable error about the whole batch.
+    fn batch_error(&mut self, stream: &str, error: IngestionError) -> SinkError {
+        let wait = error.retry_after();
+        if let Some(wait) = wait {
+            self.not_before = Some(tokio::time::Instant::now() + wait);
+        }
+        let context = format!("upload to stream {stream}");
+        let error = match error.is_retryable() {
+            true => SinkError::retryable(&self.name, context, error),
+            false => SinkError::permanent(&self.name, context, error),
+        };
+        match wait {
+            Some(wait) => error.retry_after(wait),
+            None => error,
+        }
+    }
+
+    /// The batch's records not yet in and not refused by an earlier offer of this
+    /// batch, cut into chunks of at most the request limit, and the first record an
+    /// earlier offer saw refused; or the error for a record too large to send.
+    fn chunks(&self, batch: &Batch, progress: &Progress) -> Result<Chunks, SinkError> {
         let mut chunks: VecDeque<Chunk> = VecDeque::new();
+        let mut refused = None;
         let mut size = 0usize;
         for index in 0..batch.events.len() {
             let record = record_of(batch, index)
@@ -173,13 +152,17 @@ impl AzureLogsSink {
                 ));
             }
             let id = digest(&record);
-            if self.acknowledged.contains(&id) {
+            if progress.is_delivered(&id) {
                 continue;
             }
             let stream: Arc<str> = self
                 .config
                 .stream_for(batch.events[index].envelope.kind)
                 .into();
+            if progress.refusal(&id).is_some() {
+                refused.get_or_insert((index, stream));
+                continue;
+            }
             let fits = chunks.back().is_some_and(|chunk| {
                 chunk.stream == stream && size + record.len() < MAX_REQUEST_BYTES
             });
@@ -195,89 +178,72 @@ impl AzureLogsSink {
                 chunk.records.push((index, record, id));
             }
         }
-        Ok(chunks)
+        Ok((chunks, refused))
     }
 
-    async fn deliver_batch(&mut self, batch: &Batch) -> Result<(), SinkError> {
-        let mut queue = self.chunks(batch)?;
-        // Single records refused (400) by a stream not yet known to work: judged at the
-        // end, once the rest shows whether the stream takes anything at all.
-        let mut doubtful: Vec<(Chunk, String)> = Vec::new();
+    async fn deliver_batch(
+        &mut self,
+        batch: &Batch,
+        progress: &mut Progress,
+    ) -> Result<(), SinkError> {
+        // The first record refused alone (by this offer or an earlier one), with where
+        // it went: it is answered once the rest was sent.
+        let (mut queue, mut first_refused) = self.chunks(batch, progress)?;
+        // Nothing is sent before an earlier Retry-After has passed.
+        let now = tokio::time::Instant::now();
+        let held = self.not_before.map(|at| at.saturating_duration_since(now));
+        if let (Some(wait), Some(chunk)) = (held.filter(|wait| !wait.is_zero()), queue.front()) {
+            let stream = chunk.stream.to_string();
+            let error = IngestionError::Throttled {
+                status: 429,
+                wait,
+                detail: " (what is left of an earlier answer's Retry-After)".into(),
+            };
+            return Err(self.batch_error(&stream, error));
+        }
         while let Some(chunk) = queue.pop_front() {
             let answer = self
                 .uploader
                 .send(&chunk.stream, &chunk.body())
                 .await
-                .map_err(|error| {
-                    let context = format!("upload to stream {}", chunk.stream);
-                    match error.is_retryable() {
-                        true => SinkError::retryable(&self.name, context, error),
-                        false => SinkError::permanent(&self.name, context, error),
-                    }
-                })?;
+                .map_err(|error| self.batch_error(&chunk.stream, error))?;
             match answer {
                 Answer::Accepted => {
-                    if self.acknowledged.len() + chunk.records.len() > MAX_REMEMBERED {
-                        self.acknowledged.clear();
+                    progress.delivered(chunk.records.iter().map(|(_, _, id)| *id));
+                    self.refused_batches = 0;
+                }
+                Answer::Refused(refused) => {
+                    let (index, stream) = (chunk.records[0].0, chunk.stream.clone());
+                    match self.judge(chunk, refused, progress)? {
+                        Some((first, second)) => {
+                            queue.push_front(second);
+                            queue.push_front(first);
+                        }
+                        None => {
+                            let earlier = first_refused.as_ref().is_some_and(|(i, _)| *i < index);
+                            if !earlier {
+                                first_refused = Some((index, stream));
+                            }
+                        }
                     }
-                    self.acknowledged
-                        .extend(chunk.records.iter().map(|(_, _, id)| *id));
-                    self.working.insert(chunk.stream.clone());
                 }
-                Answer::TooLarge | Answer::Refused(_) if chunk.records.len() > 1 => {
-                    tracing::info!(sink = %self.name, records = chunk.records.len(), "Azure Monitor refused a request (413 or 400); sending it again in two halves");
-                    let (first, second) = chunk.halves();
-                    queue.push_front(second);
-                    queue.push_front(first);
-                }
-                Answer::TooLarge => {
-                    let index = chunk.records[0].0;
-                    let detail = ": too large".to_owned();
-                    let status = 413;
-                    return Err(
-                        self.event_error(index, IngestionError::RecordRefused { status, detail })
-                    );
-                }
-                Answer::Refused(detail) if self.working.contains(&chunk.stream) => {
-                    let index = chunk.records[0].0;
-                    let status = 400;
-                    return Err(
-                        self.event_error(index, IngestionError::RecordRefused { status, detail })
-                    );
-                }
-                Answer::Refused(detail) => doubtful.push((chunk, detail)),
             }
         }
-        if let Some((chunk, detail)) = doubtful.first() {
-            let index = chunk.records[0].0;
-            // One record refused alone is that record's fault; several records of a
-            // stream that took none of them point at the stream (or the DCR).
-            let refused = doubtful
-                .iter()
-                .filter(|(c, _)| c.stream == chunk.stream)
-                .count();
-            if refused == 1 || self.working.contains(&chunk.stream) {
-                let (status, detail) = (400, detail.clone());
-                return Err(
-                    self.event_error(index, IngestionError::RecordRefused { status, detail })
-                );
-            }
-            let stream = chunk.stream.to_string();
-            let context = format!("upload to stream {stream}");
-            let error = IngestionError::StreamRefused {
-                stream,
-                detail: detail.clone(),
-            };
-            return Err(SinkError::permanent(&self.name, context, error));
-        }
-        self.acknowledged.clear();
-        Ok(())
+        let Some((index, stream)) = first_refused else {
+            return Ok(());
+        };
+        self.refused_record(batch, index, &stream, progress)
     }
+
 }
 
 impl Sink for AzureLogsSink {
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
-        Box::pin(self.deliver_batch(batch))
+    fn deliver<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+        progress: &'a mut Progress,
+    ) -> DeliveryFuture<'a> {
+        Box::pin(self.deliver_batch(batch, progress))
     }
 }
 
@@ -318,8 +284,9 @@ mod tests {
             .collect();
         let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
         let batch = crate::sinks::batch_of(&rows);
-        let mut sink = sink();
-        let chunks = sink.chunks(&batch).unwrap();
+        let sink = sink();
+        let mut progress = Progress::default();
+        let (chunks, _) = sink.chunks(&batch, &progress).unwrap();
         assert!(chunks.len() >= 3, "{} chunks", chunks.len());
         for chunk in &chunks {
             let body = chunk.body();
@@ -334,9 +301,8 @@ mod tests {
             .collect();
         assert_eq!(order, (0..2500).collect::<Vec<_>>());
         // Records already in (a batch that failed half way) are not cut again.
-        sink.acknowledged
-            .extend(chunks[0].records.iter().map(|r| r.2));
-        let rest = sink.chunks(&batch).unwrap();
+        progress.delivered(chunks[0].records.iter().map(|r| r.2));
+        let (rest, _) = sink.chunks(&batch, &progress).unwrap();
         assert_eq!(rest[0].records[0].0, chunks[1].records[0].0);
     }
 }

@@ -2,7 +2,7 @@
 //! A closed stdout (the reader went away: EPIPE) can never take the batch, so it is a
 //! permanent error; anything else may pass and is retried.
 
-use super::{Batch, DeliveryFuture, Sink, SinkError};
+use super::{Batch, DeliveryFuture, Progress, Sink, SinkError};
 use std::sync::{Arc, OnceLock};
 use tokio::io::AsyncWriteExt;
 
@@ -35,7 +35,7 @@ impl ConsoleSink {
 }
 
 impl Sink for ConsoleSink {
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
+    fn deliver<'a>(&'a mut self, batch: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let failed = |error: std::io::Error| match error.kind() {
                 std::io::ErrorKind::BrokenPipe => {

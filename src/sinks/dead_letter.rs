@@ -13,12 +13,16 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One sink's dead-letter file and counter.
 #[derive(Debug, Clone)]
 pub struct DeadLetters {
     path: PathBuf,
     counter: DeadLetterCounter,
+    /// Events written by this process (the `--once` summary counts them apart).
+    written: Arc<AtomicU64>,
 }
 
 /// A sink name as a file name: anything but letters, digits, `-`, `_` and `.` becomes
@@ -61,7 +65,13 @@ impl DeadLetters {
         DeadLetters {
             path: data_dir.join("dead-letter").join(file_name(sink)),
             counter,
+            written: Arc::default(),
         }
+    }
+
+    /// How many events this process wrote here.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
     }
 
     /// The file they go to.
@@ -81,6 +91,7 @@ impl DeadLetters {
         .await
         .map_err(std::io::Error::other)??;
         self.counter.inc();
+        self.written.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }

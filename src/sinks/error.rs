@@ -35,13 +35,16 @@ pub struct SinkError {
     /// The whole batch, or one event.
     pub scope: Scope,
     /// What the sink was doing (a path, "export", "event 3").
-    pub context: String,
+    pub context: Box<str>,
     /// The error underneath.
     #[source]
     pub cause: Cause,
     /// For an event error: the event as this sink saw it (after redaction), which is
     /// what its dead letter holds instead of the event as the source wrote it.
     pub seen_as: Option<bytes::Bytes>,
+    /// The earliest the destination wants to be asked again (its `Retry-After`): the
+    /// source's backoff waits at least until then.
+    pub not_before: Option<tokio::time::Instant>,
 }
 
 impl SinkError {
@@ -60,10 +63,17 @@ impl SinkError {
             sink: sink.into(),
             retry,
             scope: Scope::Batch,
-            context: context.into(),
+            context: context.into().into_boxed_str(),
             cause: cause.into(),
             seen_as: None,
+            not_before: None,
         }
+    }
+
+    /// The same error, asking not to be offered anything before `wait` has passed.
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.not_before = Some(tokio::time::Instant::now() + wait);
+        self
     }
 
     /// The same error, about event `index` of the batch only.

@@ -1,8 +1,9 @@
 //! `type = "file"`: events appended to a file, fsynced per batch, reopened on SIGHUP
 //! so that logrotate can move the file away. Its I/O errors (disk full, file moved,
-//! permissions fixed later) are all worth retrying.
+//! permissions fixed later) are all worth retrying; a write that fails half way is
+//! cut back to where the batch began, so the batch offered again is not doubled.
 
-use super::{Batch, DeliveryFuture, Sink, SinkError};
+use super::{Batch, DeliveryFuture, Progress, Sink, SinkError};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -103,16 +104,23 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
+    fn deliver<'a>(&'a mut self, batch: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let (name, path) = (self.name.clone(), self.path.display().to_string());
             let failed = move |error: std::io::Error| SinkError::retryable(&name, &path, error);
             let (mut file, generation) = self.take_file().map_err(&failed)?;
             let lines = batch.lines.clone();
             let written = tokio::task::spawn_blocking(move || {
-                file.write_all(&lines)
-                    .and_then(|()| file.sync_data())
-                    .map(|()| file)
+                let start = file.metadata().map(|metadata| metadata.len());
+                let written = file.write_all(&lines).and_then(|()| file.sync_data());
+                if written.is_err()
+                    && let Ok(start) = start
+                {
+                    // A write cut short (disk full) leaves part of the batch behind;
+                    // the batch is offered again whole, so that part goes.
+                    let _ = file.set_len(start);
+                }
+                written.map(|()| file)
             })
             .await
             .map_err(|error| failed(std::io::Error::other(error)))?;

@@ -3,7 +3,7 @@
 //! unacceptable is written to the sink's dead letters and the rest of the batch is
 //! offered again without it, so one bad event never holds back the others.
 
-use super::{Batch, DeadLetters, Sink, SinkError};
+use super::{Batch, DeadLetters, Progress, Sink, SinkError};
 use crate::metrics::SinkTelemetry;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -39,14 +39,17 @@ pub struct SinkHandle {
     name: Arc<str>,
     sender: mpsc::Sender<Delivery>,
     retry_max_duration: Duration,
+    dead_letters: DeadLetters,
 }
 
-/// The events of the last batch already dead-lettered, so that offering that batch
-/// again (after a retryable failure of the rest) does not write them twice.
-#[derive(Default)]
-struct Skipped {
+/// What the task remembers of one batch in flight: the events it already
+/// dead-lettered (indices into that batch) and the sink's own memory of it. Kept until
+/// the batch is accepted or given up (its source drops it), never cleared by another
+/// batch: two sources feeding one sink each have one in flight.
+struct InFlight {
     batch: Weak<Batch>,
-    events: Vec<usize>,
+    dead_lettered: Vec<usize>,
+    progress: Progress,
 }
 
 /// The task's side of one sink.
@@ -54,33 +57,65 @@ struct Runner {
     name: Arc<str>,
     sink: Box<dyn Sink>,
     dead_letters: DeadLetters,
-    skipped: Skipped,
+    in_flight: Vec<InFlight>,
+}
+
+/// How one batch ended at the sink: the events delivered (the rest were dead-lettered).
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    delivered: usize,
 }
 
 impl Runner {
-    /// Delivers `batch`, dead-lettering the events the sink can never take.
-    async fn deliver(&mut self, batch: &Arc<Batch>) -> Result<usize, SinkError> {
-        if !Weak::ptr_eq(&self.skipped.batch, &Arc::downgrade(batch)) {
-            self.skipped = Skipped {
+    /// Delivers `batch` with its own memory, which is dropped once the batch is
+    /// accepted or can never be; a retryable failure keeps it for the next offer.
+    async fn deliver(&mut self, batch: &Arc<Batch>) -> Result<Outcome, SinkError> {
+        // Batches whose source let go of them (accepted everywhere, or given up).
+        self.in_flight.retain(|entry| entry.batch.strong_count() > 0);
+        let position = self
+            .in_flight
+            .iter()
+            .position(|entry| Weak::ptr_eq(&entry.batch, &Arc::downgrade(batch)));
+        let mut entry = match position {
+            Some(position) => self.in_flight.swap_remove(position),
+            None => InFlight {
                 batch: Arc::downgrade(batch),
-                events: Vec::new(),
-            };
+                dead_lettered: Vec::new(),
+                progress: Progress::default(),
+            },
+        };
+        let result = self.deliver_with(batch, &mut entry).await;
+        if matches!(&result, Err(error) if error.is_retryable()) {
+            self.in_flight.push(entry);
         }
+        result
+    }
+
+    /// Offers what is left of `batch`, dead-lettering the events the sink can never take.
+    async fn deliver_with(
+        &mut self,
+        batch: &Arc<Batch>,
+        entry: &mut InFlight,
+    ) -> Result<Outcome, SinkError> {
         loop {
-            let skipped = &self.skipped.events;
+            let skipped = &entry.dead_lettered;
             let remaining: Vec<usize> = (0..batch.events.len())
                 .filter(|index| !skipped.contains(index))
                 .collect();
+            let outcome = Outcome {
+                delivered: remaining.len(),
+            };
             if remaining.is_empty() {
-                return Ok(0);
+                return Ok(outcome);
             }
             let result = if skipped.is_empty() {
-                self.sink.deliver(batch).await
+                self.sink.deliver(batch, &mut entry.progress).await
             } else {
-                self.sink.deliver(&batch.without(skipped)).await
+                let rest = batch.without(skipped);
+                self.sink.deliver(&rest, &mut entry.progress).await
             };
             let error = match result {
-                Ok(()) => return Ok(remaining.len()),
+                Ok(()) => return Ok(outcome),
                 Err(error) => error,
             };
             let index = match error.event().and_then(|i| remaining.get(i).copied()) {
@@ -103,7 +138,7 @@ impl Runner {
             }
             tracing::warn!(sink = %self.name, reason = %error.reason(), file = %self.dead_letters.path().display(),
                 "an event this sink can never accept went to its dead letters; the rest of the batch goes on");
-            self.skipped.events.push(index);
+            entry.dead_lettered.push(index);
         }
     }
 }
@@ -128,8 +163,8 @@ impl SinkHandle {
         let mut runner = Runner {
             name: name.into(),
             sink,
-            dead_letters,
-            skipped: Skipped::default(),
+            dead_letters: dead_letters.clone(),
+            in_flight: Vec::new(),
         };
         let task = tokio::spawn(async move {
             while let Some(delivery) = receiver.recv().await {
@@ -144,7 +179,8 @@ impl SinkHandle {
                         "last batch can never be accepted".to_owned()
                     }
                 });
-                telemetry.batch(*result.as_ref().unwrap_or(&0), failure);
+                let delivered = result.as_ref().map_or(0, |outcome| outcome.delivered);
+                telemetry.batch(delivered, failure);
                 let _ = delivery.acknowledge.send(result.map(|_| ()));
             }
         });
@@ -153,6 +189,7 @@ impl SinkHandle {
                 name: name.into(),
                 sender,
                 retry_max_duration,
+                dead_letters,
             },
             task,
         )
@@ -162,6 +199,11 @@ impl SinkHandle {
     /// The sink's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Its dead letters (how many this process wrote: the `--once` summary).
+    pub fn dead_letters(&self) -> &DeadLetters {
+        &self.dead_letters
     }
 
     /// How long `--once` keeps offering a batch this sink refuses.

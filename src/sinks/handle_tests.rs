@@ -1,6 +1,6 @@
 use super::*;
 use crate::metrics::Metrics;
-use crate::sinks::DeliveryFuture;
+use crate::sinks::{DeliveryFuture, Progress};
 use crate::sinks::batch::batch_of;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Mutex;
@@ -14,7 +14,7 @@ struct Picky {
 }
 
 impl Sink for Picky {
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
+    fn deliver<'a>(&'a mut self, batch: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let offer = {
                 let mut offers = self.offers.lock().unwrap();
@@ -139,6 +139,22 @@ async fn offering_a_batch_again_does_not_dead_letter_its_bad_event_twice() {
             .encode()
             .contains("pstn_sink_dead_letter_events_total{sink=\"picky\"} 1")
     );
+}
+
+#[tokio::test]
+async fn another_batch_in_between_does_not_make_the_sink_forget_what_it_dead_lettered() {
+    // Two sources feed the sink: the first one's batch loses its bad event, then fails;
+    // the second one's batch goes in; the first offers its batch again.
+    let fixture = start(2);
+    let first = three_calls();
+    assert!(fixture.handle.deliver(first.clone()).await.is_err());
+    let second = Arc::new(batch_of(&[
+        r#"{"id":"other","startDateTime":"2024-05-01T00:00:03Z"}"#,
+    ]));
+    fixture.handle.deliver(second).await.unwrap();
+    fixture.handle.deliver(first).await.unwrap();
+    assert_eq!(dead_letters(&fixture).len(), 1);
+    assert_eq!(fixture.delivered.lock().unwrap().len(), 3);
 }
 
 #[tokio::test]

@@ -1,33 +1,68 @@
-//! `type = "otlp"`: each event as an OTLP log record, exported straight through
-//! opentelemetry-otlp's exporter (no batch processor), so the sink accepts a batch
-//! only once the collector acknowledged it. Retries are the source's: the exporter's
-//! own are off, so a collector that is down stalls the source instead of dropping.
+//! `type = "otlp"`: each event as an OTLP log record, one export per batch through the
+//! sink's own client (`export`: gRPC or HTTP/protobuf), so the sink accepts a batch only
+//! once the collector acknowledged it. Retries are the source's: a collector that is
+//! down stalls the source instead of dropping.
+//!
+//! A collector's partial success (`rejected_log_records`, `error_message`: quota,
+//! validation) is not retried, as the OTLP specification says; the rejected records are
+//! counted (`pstn_sink_rejected_events_total{sink}`), its message logged as a warning (at
+//! most once a minute per sink), and `/readyz` names the sink until an export is taken
+//! whole.
 //!
 //! The record: body = the event as a structured map, Timestamp = the call's start,
 //! ObservedTimestamp = when the agent read it, event name `pstn.call` or
 //! `pstn.direct_routing_call`, a few flat attributes, and a resource with
 //! `service.name`, `service.version` and the tenant.
 
-use super::{Batch, DeliveryFuture, Sink, SinkError, any_value};
+mod export;
+
+use super::{Batch, DeliveryFuture, Progress, Sink, SinkError, any_value};
 use crate::config::{OtlpProtocol, OtlpSinkConfig};
+use crate::metrics::SinkTelemetry;
 use crate::time::Timestamp;
+use export::{Exporter, PartialSuccess};
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue};
-use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
-use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig, Identity};
-use opentelemetry_otlp::{
-    Compression, LogExporter, RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogger, SdkLoggerProvider};
+use opentelemetry_sdk::logs::{LogBatch, SdkLogger, SdkLoggerProvider};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// How often a sink warns about partial successes (the counter counts every one).
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// Lets a warning through at most once per [`WARN_EVERY`].
+#[derive(Debug, Default)]
+struct WarnLimit {
+    last: Option<tokio::time::Instant>,
+}
+
+impl WarnLimit {
+    /// Whether to warn now (and, if so, not again for a minute).
+    fn allow(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let allowed = self
+            .last
+            .is_none_or(|at| now.duration_since(at) >= WARN_EVERY);
+        if allowed {
+            self.last = Some(now);
+        }
+        allowed
+    }
+}
+
 /// Exports events as OTLP logs and waits for the collector's answer.
 pub struct OtlpSink {
     name: Arc<str>,
-    exporter: LogExporter,
+    exporter: Exporter,
+    resource: ResourceAttributesWithSchema,
+    telemetry: SinkTelemetry,
+    /// Partial-success warnings, at most one a minute.
+    warnings: WarnLimit,
     /// Only makes empty records (it has no processor): the SDK builds records this way.
     logger: SdkLogger,
     _provider: SdkLoggerProvider,
@@ -60,10 +95,6 @@ fn system_time(timestamp: Timestamp) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(timestamp.ticks().max(0) as u64 * 100)
 }
 
-fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))
-}
-
 /// Where HTTP exports go: the endpoint as given, or `/v1/logs` when it has no path
 /// (as the OTLP specification does for its base endpoint).
 pub fn http_logs_url(endpoint: &url::Url) -> String {
@@ -74,79 +105,16 @@ pub fn http_logs_url(endpoint: &url::Url) -> String {
     }
 }
 
-fn build_exporter(config: &OtlpSinkConfig) -> Result<LogExporter, String> {
-    let https = config.endpoint.scheme() == "https";
-    match config.protocol {
-        OtlpProtocol::Grpc => {
-            let mut headers = reqwest::header::HeaderMap::new();
-            for (name, value) in &config.headers {
-                let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| format!("header {name:?} is not a valid name"))?;
-                let value = reqwest::header::HeaderValue::from_str(value.expose())
-                    .map_err(|_| format!("header {name} has an invalid value"))?;
-                headers.insert(name, value);
-            }
-            let mut builder = LogExporter::builder()
-                .with_tonic()
-                .with_endpoint(config.endpoint.as_str().trim_end_matches('/'))
-                .with_timeout(config.timeout)
-                .with_metadata(MetadataMap::from_headers(headers))
-                .with_retry_policy(RetryPolicy::disabled());
-            if config.gzip {
-                builder = builder.with_compression(Compression::Gzip);
-            }
-            if https {
-                let mut tls = ClientTlsConfig::new().with_native_roots();
-                if let Some(ca_file) = &config.ca_file {
-                    tls = tls.ca_certificate(Certificate::from_pem(read_pem(ca_file)?));
-                }
-                if let Some((certificate, key)) = &config.client_identity {
-                    tls = tls.identity(Identity::from_pem(read_pem(certificate)?, read_pem(key)?));
-                }
-                builder = builder.with_tls_config(tls);
-            }
-            builder.build().map_err(|error| error.to_string())
-        }
-        OtlpProtocol::HttpProtobuf => {
-            let mut client = crate::http_client::builder()?.timeout(config.timeout);
-            if let Some(ca_file) = &config.ca_file {
-                let certificate = reqwest::Certificate::from_pem(&read_pem(ca_file)?)
-                    .map_err(|error| format!("ca_file: {error}"))?;
-                client = client.add_root_certificate(certificate);
-            }
-            if let Some((certificate, key)) = &config.client_identity {
-                let mut pem = read_pem(certificate)?;
-                pem.extend_from_slice(&read_pem(key)?);
-                client = client.identity(
-                    reqwest::Identity::from_pem(&pem)
-                        .map_err(|error| format!("client certificate: {error}"))?,
-                );
-            }
-            let client = client.build().map_err(|error| error.to_string())?;
-            let headers: HashMap<String, String> = config
-                .headers
-                .iter()
-                .map(|(name, value)| (name.clone(), value.expose().to_owned()))
-                .collect();
-            let mut builder = LogExporter::builder()
-                .with_http()
-                .with_endpoint(http_logs_url(&config.endpoint))
-                .with_timeout(config.timeout)
-                .with_http_client(client)
-                .with_headers(headers)
-                .with_retry_policy(RetryPolicy::disabled());
-            if config.gzip {
-                builder = builder.with_compression(Compression::Gzip);
-            }
-            builder.build().map_err(|error| error.to_string())
-        }
-    }
-}
-
 impl OtlpSink {
-    /// An OTLP sink; `tenants` are the tenant ids of its inputs (one goes on the resource).
-    pub fn new(name: &str, config: &OtlpSinkConfig, tenants: &[String]) -> Result<Self, SinkError> {
-        let mut exporter = build_exporter(config)
+    /// An OTLP sink; `tenants` are the tenant ids of its inputs (one goes on the
+    /// resource); `telemetry` counts what the collector rejects.
+    pub fn new(
+        name: &str,
+        config: &OtlpSinkConfig,
+        tenants: &[String],
+        telemetry: SinkTelemetry,
+    ) -> Result<Self, SinkError> {
+        let exporter = Exporter::new(config)
             .map_err(|message| SinkError::permanent(name, "cannot set up the exporter", message))?;
         let mut attributes = vec![
             KeyValue::new("service.name", config.service_name.clone()),
@@ -155,11 +123,9 @@ impl OtlpSink {
         if let [tenant] = tenants {
             attributes.push(KeyValue::new("microsoft.tenant.id", tenant.clone()));
         }
-        exporter.set_resource(
-            &Resource::builder_empty()
-                .with_attributes(attributes)
-                .build(),
-        );
+        let resource = Resource::builder_empty()
+            .with_attributes(attributes)
+            .build();
         let provider = SdkLoggerProvider::builder().build();
         let scope = InstrumentationScope::builder("pstn-agent")
             .with_version(env!("CARGO_PKG_VERSION"))
@@ -169,9 +135,25 @@ impl OtlpSink {
             logger: provider.logger_with_scope(scope.clone()),
             _provider: provider,
             exporter,
+            resource: (&resource).into(),
+            telemetry,
+            warnings: WarnLimit::default(),
             scope,
             destination: destination(config),
         })
+    }
+
+    /// Counts and reports what the collector rejected of an export it took.
+    fn partial_success(&mut self, partial: Option<PartialSuccess>) {
+        let Some(PartialSuccess { rejected, message }) = partial else {
+            self.telemetry.taken_whole();
+            return;
+        };
+        self.telemetry.rejected(rejected);
+        if self.warnings.allow() {
+            tracing::warn!(sink = %self.name, rejected, collector_says = %message,
+                "the collector took the export but rejected part of it (partial success); not sent again, as OTLP says: see pstn_sink_rejected_events_total");
+        }
     }
 
     fn record(
@@ -251,22 +233,36 @@ fn body(batch: &Batch, index: usize) -> Result<AnyValue, serde_json::Error> {
 }
 
 impl Sink for OtlpSink {
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
+    fn deliver<'a>(&'a mut self, batch: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let records = (0..batch.events.len())
                 .map(|index| self.record(batch, index))
                 .collect::<Result<Vec<_>, _>>()?;
             let pairs: Vec<_> = records.iter().map(|record| (record, &self.scope)).collect();
-            self.exporter
-                .export(LogBatch::new(&pairs))
-                .await
-                .map_err(|error| {
-                    SinkError::retryable(
+            let request = ExportLogsServiceRequest {
+                resource_logs: group_logs_by_resource_and_scope(
+                    &LogBatch::new(&pairs),
+                    &self.resource,
+                ),
+            };
+            match self.exporter.export(request).await {
+                Ok(partial) => {
+                    self.partial_success(partial);
+                    Ok(())
+                }
+                Err(error) => {
+                    let wait = error.retry_after();
+                    let error = SinkError::retryable(
                         &self.name,
                         format!("export to {} failed", self.destination),
                         error,
-                    )
-                })
+                    );
+                    Err(match wait {
+                        Some(wait) => error.retry_after(wait),
+                        None => error,
+                    })
+                }
+            }
         })
     }
 }
@@ -274,6 +270,17 @@ impl Sink for OtlpSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn partial_success_warnings_come_at_most_once_a_minute() {
+        let mut limit = WarnLimit::default();
+        assert!(limit.allow());
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert!(!limit.allow());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(limit.allow());
+        assert!(!limit.allow());
+    }
 
     #[test]
     fn http_endpoints_without_a_path_get_v1_logs() {

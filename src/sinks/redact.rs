@@ -8,7 +8,7 @@
 //! text. The named members are hashed or dropped, the others copied byte for byte,
 //! and the envelope around the row is copied from the line as it is.
 
-use super::{Batch, DeliveryFuture, EventSpan, Sink, SinkError};
+use super::{Batch, DeliveryFuture, EventSpan, Progress, Sink, SinkError};
 use crate::config::RedactConfig;
 use ring::hmac;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -263,10 +263,14 @@ impl RedactingSink {
 }
 
 impl Sink for RedactingSink {
-    fn deliver<'a>(&'a mut self, batch: &'a Batch) -> DeliveryFuture<'a> {
+    fn deliver<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+        progress: &'a mut Progress,
+    ) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let redacted = self.redact(batch)?;
-            self.inner.deliver(&redacted).await.map_err(|mut error| {
+            self.inner.deliver(&redacted, progress).await.map_err(|mut error| {
                 // Events map one to one, so the index stands; the dead letter gets the
                 // event as redacted, never the fields this sink must not hold.
                 if let Some(index) = error.event().filter(|i| *i < redacted.events.len())

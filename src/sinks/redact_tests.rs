@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::Secret;
+use crate::sinks::Progress;
 use crate::sinks::batch::batch_of;
 
 fn sink(hash: &[&str], drop: &[&str], key: Option<&str>) -> RedactingSink {
@@ -14,7 +15,7 @@ fn keeping(
 ) -> RedactingSink {
     struct Nowhere;
     impl Sink for Nowhere {
-        fn deliver<'a>(&'a mut self, _: &'a Batch) -> DeliveryFuture<'a> {
+        fn deliver<'a>(&'a mut self, _: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
             Box::pin(async { Ok(()) })
         }
     }

@@ -31,6 +31,8 @@ enum Failure {
         give_up: bool,
         /// The least time a bounded refusing sink has left.
         time_left: Option<Duration>,
+        /// The latest "not before" a refusing sink asked for (its `Retry-After`).
+        not_before: Option<tokio::time::Instant>,
     },
     /// Shutdown came during the wait.
     Interrupted,
@@ -75,12 +77,35 @@ async fn offer(
         .filter(|_| retry.bounded)
         .map(|sink| sink.retry_max_duration().saturating_sub(elapsed))
         .min();
+    let not_before = errors.iter().filter_map(|error| error.not_before).max();
     *pending.lock().unwrap_or_else(PoisonError::into_inner) = refused;
     Err(Failure::Refused {
+        not_before,
         give_up: out_of_time || errors.iter().any(|error| !error.is_retryable()),
         errors,
         time_left,
     })
+}
+
+/// How long to wait before the next offer: the backoff's (jittered) delay, but never
+/// before a refusing sink's "not before" (its `Retry-After`); cut to the time a bounded
+/// sink has left, and `None` (give up now) when what the sink asked for is past that.
+fn next_delay(failure: &Failure, delay: Duration) -> Option<Duration> {
+    let Failure::Refused {
+        time_left,
+        not_before,
+        ..
+    } = failure
+    else {
+        return Some(delay);
+    };
+    let asked = not_before.map(|at| at.saturating_duration_since(tokio::time::Instant::now()));
+    let delay = delay.max(asked.unwrap_or_default());
+    match time_left {
+        Some(left) if asked.is_some_and(|asked| asked > *left) => None,
+        Some(left) => Some(delay.min(*left)),
+        None => Some(delay),
+    }
 }
 
 /// Delivers `batch` to every sink. A sink that fails with a retryable error is offered
@@ -120,16 +145,7 @@ pub(super) async fn deliver_to_all(
             }
         })
         .when(|failure| matches!(failure, Failure::Refused { give_up: false, .. }))
-        .adjust(|failure, delay| {
-            let delay = full_jitter(delay?);
-            match failure {
-                Failure::Refused {
-                    time_left: Some(left),
-                    ..
-                } => Some(delay.min(*left)),
-                _ => Some(delay),
-            }
-        })
+        .adjust(|failure, delay| next_delay(failure, full_jitter(delay?)))
         .notify(|failure, delay| {
             if let Failure::Refused { errors, .. } = failure {
                 for error in errors {

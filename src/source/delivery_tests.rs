@@ -1,7 +1,7 @@
 use super::*;
 use crate::metrics::Metrics;
 use crate::shutdown::shutdown_pair;
-use crate::sinks::{DeadLetters, DeliveryFuture, Retry, Sink, SinkTaskOptions};
+use crate::sinks::{DeadLetters, DeliveryFuture, Progress, Retry, Sink, SinkTaskOptions};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Refuses the first `refusals` offers with `retry`, then accepts; counts offers.
@@ -13,7 +13,7 @@ struct Refusing {
 }
 
 impl Sink for Refusing {
-    fn deliver<'a>(&'a mut self, _: &'a Batch) -> DeliveryFuture<'a> {
+    fn deliver<'a>(&'a mut self, _: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let offer = self.offers.fetch_add(1, Ordering::SeqCst);
             if offer >= self.refusals {
@@ -157,4 +157,66 @@ async fn shutdown_interrupts_the_wait_for_a_refusing_sink() {
         matches!(result, Err(SourceError::Interrupted)),
         "{result:?}"
     );
+}
+
+/// Refuses its first offer with `Retry-After: 30 s` (as Logs Ingestion's 429 does),
+/// then accepts; notes when each offer came.
+struct Throttling {
+    offers: Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>,
+}
+
+impl Sink for Throttling {
+    fn deliver<'a>(&'a mut self, _: &'a Batch, _: &'a mut Progress) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            let mut offers = self.offers.lock().unwrap();
+            offers.push(tokio::time::Instant::now());
+            if offers.len() > 1 {
+                return Ok(());
+            }
+            Err(SinkError::retryable("sentinel", "upload", "HTTP 429")
+                .retry_after(Duration::from_secs(30)))
+        })
+    }
+}
+
+fn throttling(max: Duration) -> (SinkHandle, Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Metrics::new().unwrap();
+    let offers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let options = SinkTaskOptions {
+        telemetry: metrics.sink("sentinel"),
+        dead_letters: DeadLetters::new(dir.path(), "sentinel", metrics.dead_letters("sentinel")),
+        retry_max_duration: max,
+    };
+    let sink = Throttling {
+        offers: offers.clone(),
+    };
+    (SinkHandle::spawn("sentinel", Box::new(sink), options).0, offers)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_from_a_sink_holds_the_next_offer_back_at_least_that_long() {
+    let (sink, offers) = throttling(Duration::from_secs(600));
+    let (_trigger, shutdown) = shutdown_pair();
+    // The policy alone would offer again within 50 ms.
+    deliver_to_all(&[sink], batch(), quick(false), &shutdown)
+        .await
+        .unwrap();
+    let offers = offers.lock().unwrap().clone();
+    assert_eq!(offers.len(), 2);
+    let waited = offers[1] - offers[0];
+    assert!(waited >= Duration::from_secs(30), "{waited:?}");
+    assert!(waited < Duration::from_secs(31), "{waited:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn once_gives_up_at_once_when_the_retry_after_is_past_its_time_left() {
+    let (sink, offers) = throttling(Duration::from_secs(5));
+    let (_trigger, shutdown) = shutdown_pair();
+    let error = deliver_to_all(&[sink], batch(), quick(true), &shutdown)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("429"), "{error}");
+    // Not offered again before Azure allows it: there is no time for that.
+    assert_eq!(offers.lock().unwrap().len(), 1);
 }

@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value};
 use prost::Message;
@@ -25,18 +25,44 @@ use std::time::Duration;
 
 pub const REDACT_KEY: &str = "test-redaction-key-0123456789abcdef";
 
-/// What a receiver got: each export's headers and request; it refuses the first N.
+/// What a receiver got: each export's headers and request; it refuses the first N, and
+/// the exports whose numbers (1-based) are in `refuse_exports`; it answers with
+/// `partial_success` while `partial` holds (rejected count, message).
 #[derive(Default)]
 pub struct Received {
     pub exports: Mutex<Vec<(HashMap<String, String>, ExportLogsServiceRequest)>>,
     pub refuse: AtomicU64,
+    pub refuse_exports: Mutex<HashSet<u64>>,
+    pub partial: Mutex<Option<(i64, String)>>,
+    /// HTTP refusals come with `Retry-After: N` (seconds) when set.
+    pub retry_after: Mutex<Option<u64>>,
+    /// When each export arrived, refused or not.
+    pub arrivals: Mutex<Vec<std::time::Instant>>,
+    count: AtomicU64,
 }
 
 impl Received {
     fn take_refusal(&self) -> bool {
+        self.arrivals
+            .lock()
+            .unwrap()
+            .push(std::time::Instant::now());
+        let number = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         self.refuse
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
+            || self.refuse_exports.lock().unwrap().contains(&number)
+    }
+
+    /// The answer to an accepted export: empty, or a partial success.
+    fn answer(&self) -> ExportLogsServiceResponse {
+        let partial = self.partial.lock().unwrap().clone();
+        ExportLogsServiceResponse {
+            partial_success: partial.map(|(rejected, message)| ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message: message,
+            }),
+        }
     }
 
     /// Every log record's body as JSON, with its timestamps and event name.
@@ -109,7 +135,7 @@ impl LogsService for Grpc {
             .lock()
             .unwrap()
             .push((headers, request.into_inner()));
-        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+        Ok(tonic::Response::new(self.0.answer()))
     }
 }
 
@@ -145,7 +171,13 @@ pub async fn start_http(address: SocketAddr, received: Arc<Received>) {
                 return status(404);
             }
             if received.take_refusal() {
-                return status(503);
+                let mut refusal = status(503);
+                if let Some(seconds) = *received.retry_after.lock().unwrap() {
+                    refusal
+                        .headers_mut()
+                        .insert(hyper::header::RETRY_AFTER, seconds.into());
+                }
+                return refusal;
             }
             let headers: HashMap<String, String> = request
                 .headers()
@@ -171,7 +203,7 @@ pub async fn start_http(address: SocketAddr, received: Arc<Received>) {
             };
             received.exports.lock().unwrap().push((headers, export));
             let mut response = status(200);
-            let answer = ExportLogsServiceResponse::default().encode_to_vec();
+            let answer = received.answer().encode_to_vec();
             *response.body_mut() = pstn_agent::http_server::full(answer);
             response
         }

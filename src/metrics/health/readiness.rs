@@ -24,6 +24,8 @@ pub(super) struct SourceHealth {
 #[derive(Debug, Default)]
 pub(super) struct SinkHealth {
     pub(super) failing: Option<String>,
+    /// Set while the destination keeps rejecting part of what it takes (a fixed text).
+    pub(super) rejecting: Option<String>,
 }
 
 /// Registers `name`'s health, replacing what an earlier run of the same name left.

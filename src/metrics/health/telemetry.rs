@@ -107,6 +107,7 @@ pub struct SinkTelemetry {
     pub(super) accepted: IntCounter,
     pub(super) failed: IntCounter,
     pub(super) events: IntCounter,
+    pub(super) rejected: IntCounter,
     pub(super) health: Arc<Mutex<SinkHealth>>,
 }
 
@@ -121,6 +122,19 @@ impl SinkTelemetry {
             Some(_) => self.failed.inc(),
         }
         lock(&self.health).failing = failure;
+    }
+
+    /// The destination took an export but rejected `events` of it (OTLP partial
+    /// success; 0 with only a message); `/readyz` says so until an export is taken whole.
+    pub fn rejected(&self, events: u64) {
+        self.rejected.inc_by(events);
+        lock(&self.health).rejecting =
+            Some("the destination rejects part of what it takes (partial success)".to_owned());
+    }
+
+    /// The destination took an export whole.
+    pub fn taken_whole(&self) {
+        lock(&self.health).rejecting = None;
     }
 }
 

@@ -7,7 +7,7 @@
 //! the one refused on demand).
 
 use super::Simulator;
-use super::respond::json;
+use super::respond::{cut_response, json};
 use super::token::is_monitor;
 use crate::http_server::Body;
 use crate::simulate::faults::Faults;
@@ -57,7 +57,11 @@ impl Simulator {
     ) -> Response<Body> {
         let ingestion = &self.ingestion;
         let number = ingestion.requests.fetch_add(1, Ordering::SeqCst) + 1;
-        let response = if ingestion.unavailable_at.load(Ordering::SeqCst) == number {
+        if ingestion.cuts(number) {
+            ingestion.note_status(0);
+            return cut_response();
+        }
+        let response = if ingestion.fails(number) {
             monitor_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
@@ -113,6 +117,10 @@ impl Simulator {
                     "The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '{dcr}'."
                 ),
             );
+        }
+        if let Some((status, code)) = ingestion.refusal() {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            return monitor_error(status, &code, &format!("Refused on purpose ({code})."));
         }
         for (countdown, status) in [
             (&ingestion.throttle_next, StatusCode::TOO_MANY_REQUESTS),
@@ -176,10 +184,10 @@ impl Simulator {
         if let Some(problem) = records.iter().find_map(record_problem) {
             return monitor_error(StatusCode::BAD_REQUEST, "InvalidContent", &problem);
         }
-        if let Some(refused) = ingestion.refused_row()
-            && records
-                .iter()
-                .any(|r| r["rowId"].as_str() == Some(refused.as_str()))
+        if let Some(refused) = records
+            .iter()
+            .filter_map(|r| r["rowId"].as_str())
+            .find(|id| ingestion.refuses_row(id))
         {
             return monitor_error(
                 StatusCode::BAD_REQUEST,

@@ -62,6 +62,20 @@ impl hyper::body::Body for HalfBody {
     }
 }
 
+/// A connection cut before any answer: the body fails at once, so the server drops
+/// the connection with the status line unsent or unfinished (the client sees a network
+/// error, not a status).
+pub(super) fn cut_response() -> Response<Body> {
+    let mut response = Response::new(BodyExt::boxed(HalfBody {
+        first: None,
+        then: AfterHalf::Reset,
+    }));
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_LENGTH, 100.into());
+    response
+}
+
 /// A response announcing the whole body's length but sending only half of it.
 pub(super) fn half_response(body: String, then: AfterHalf) -> Response<Body> {
     let bytes = Bytes::from(body);

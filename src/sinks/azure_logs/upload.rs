@@ -4,12 +4,13 @@
 //!
 //! Within one upload: a 401 gets one fresh token; a 429 or 503 with `Retry-After` of at
 //! most 5 s (and the request `timeout`) is waited out here and the same body sent again
-//! (three times at most); a longer or missing one becomes a retryable error whose
-//! message says the wait, and the source's backoff (which a shutdown cuts short) takes
-//! over. The token only ever goes to the
+//! (three times at most); a longer one becomes a retryable error carrying the wait, and
+//! the source's backoff (which a shutdown cuts short) waits at least that long before
+//! offering the batch again. The token only ever goes to the
 //! configured endpoint: the HTTP client follows no redirect.
 
-use crate::entra::{AuthError, TokenSource, error_chain};
+use super::IngestionError;
+use crate::entra::{TokenSource, error_chain};
 use std::io::Write;
 use std::time::Duration;
 
@@ -23,109 +24,25 @@ const MAX_WAITS: usize = 3;
 /// flush; a longer one goes back to the source, whose backoff wakes on shutdown.
 const MAX_INLINE_WAIT: Duration = Duration::from_secs(5);
 
-/// Why an upload did not go through.
-#[derive(Debug, thiserror::Error)]
-pub enum IngestionError {
-    /// No token from Entra ID.
-    #[error("no token for Azure Monitor: {0}")]
-    Token(#[from] AuthError),
-    /// The token request or the upload took longer than `timeout`.
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    /// Connection refused or reset, TLS, a cut transfer.
-    #[error("network error: {0}")]
-    Network(String),
-    /// 403: the role assignment is missing or still propagating.
-    #[error(
-        "Azure Monitor refused the upload (403 Forbidden): application {client_id} needs the \"Monitoring Metrics Publisher\" role on the data collection rule {dcr} (a new role assignment can take up to 30 minutes to apply){detail}"
-    )]
-    Forbidden {
-        /// The application.
-        client_id: String,
-        /// The DCR's immutable id.
-        dcr: String,
-        /// What Azure said, when it said something.
-        detail: String,
-    },
-    /// 401 again with a freshly issued token (wrong `token_scope`, wrong cloud).
-    #[error(
-        "Azure Monitor refused a freshly issued token (401): check token_scope ({scope}) and authority_url{detail}"
-    )]
-    Unauthorized {
-        /// The scope the token was asked for.
-        scope: String,
-        /// What Azure said.
-        detail: String,
-    },
-    /// 429 or 503 asking for a wait longer than this upload may sit out.
-    #[error("Azure Monitor answered HTTP {status}: retry after {wait:?}{detail}")]
-    Throttled {
-        /// 429 or 503.
-        status: u16,
-        /// The `Retry-After` it announced.
-        wait: Duration,
-        /// What Azure said.
-        detail: String,
-    },
-    /// Any other 5xx, or 429/503 without `Retry-After`.
-    #[error("Azure Monitor answered HTTP {status}{detail}")]
-    Unavailable {
-        /// HTTP status.
-        status: u16,
-        /// What Azure said.
-        detail: String,
-    },
-    /// A 4xx no retry can fix (404: no such DCR or stream).
-    #[error("Azure Monitor refused the upload with HTTP {status}{detail}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// What Azure said.
-        detail: String,
-    },
-    /// One record that alone is over the request limit.
-    #[error(
-        "the record is {bytes} bytes, over the Logs Ingestion limit of {limit} bytes per request"
-    )]
-    RecordTooLarge {
-        /// Its size.
-        bytes: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// One record the API refused on its own (400, or 413 under its own limit).
-    #[error("Azure Monitor refused the record alone (HTTP {status}){detail}")]
-    RecordRefused {
-        /// 400 or 413.
-        status: u16,
-        /// What Azure said.
-        detail: String,
-    },
-    /// 400 for each of several records, none of the stream's ever accepted: the DCR or
-    /// the stream is wrong, not the records, so nothing goes to the dead letters.
-    #[error(
-        "Azure Monitor refused every record sent to stream {stream} (HTTP 400){detail}: check dcr_immutable_id, the stream's declaration and its name"
-    )]
-    StreamRefused {
-        /// The stream.
-        stream: String,
-        /// What Azure said.
-        detail: String,
-    },
-    /// The event could not be turned into a record.
-    #[error("the event cannot be encoded as a record: {0}")]
-    Unencodable(#[from] serde_json::Error),
-}
-
 /// What an upload came to, when it did not fail outright.
 #[derive(Debug)]
 pub(super) enum Answer {
     /// 204: every record of the body is in.
     Accepted,
-    /// 413: the body is too large.
-    TooLarge,
-    /// 400: something in the body is refused (the text says what).
-    Refused(String),
+    /// 400 or 413: something in the body is refused; the sink judges, from the status,
+    /// Azure's error code and the body's size, whether the stream or the records.
+    Refused(Refused),
+}
+
+/// A 400 or 413 as Azure gave it.
+#[derive(Debug)]
+pub(super) struct Refused {
+    /// 400 or 413.
+    pub(super) status: u16,
+    /// Azure's error code (`InvalidStream`, `InvalidContent`, ...), when it gave one.
+    pub(super) code: Option<String>,
+    /// `: CODE: message`, Azure's own words.
+    pub(super) detail: String,
 }
 
 /// Sends bodies to one DCR.
@@ -139,6 +56,12 @@ pub(super) struct Uploader {
     pub(super) scope: String,
     pub(super) timeout: Duration,
     pub(super) gzip: bool,
+}
+
+/// Azure's error code from its error body.
+fn code(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value["error"]["code"].as_str().map(str::to_owned)
 }
 
 /// `: CODE: message` from Azure's error body, or nothing.
@@ -230,8 +153,13 @@ impl Uploader {
             let answer = read_capped(response).await;
             match status {
                 200..=299 => return Ok(Answer::Accepted),
-                413 => return Ok(Answer::TooLarge),
-                400 => return Ok(Answer::Refused(detail(&answer))),
+                400 | 413 => {
+                    return Ok(Answer::Refused(Refused {
+                        status,
+                        code: code(&answer),
+                        detail: detail(&answer),
+                    }));
+                }
                 401 if !refreshed => {
                     refreshed = true;
                     self.tokens.invalidate(&token).await;
@@ -284,30 +212,12 @@ impl Uploader {
                 _ => {
                     return Err(IngestionError::Refused {
                         status,
+                        stream: stream.to_owned(),
+                        dcr: self.dcr.clone(),
                         detail: detail(&answer),
                     });
                 }
             }
-        }
-    }
-}
-
-impl IngestionError {
-    /// Whether offering the same records again may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            IngestionError::Token(error) => matches!(error, AuthError::Unavailable(_)),
-            IngestionError::Timeout(_)
-            | IngestionError::Network(_)
-            | IngestionError::Forbidden { .. }
-            | IngestionError::Unauthorized { .. }
-            | IngestionError::Throttled { .. }
-            | IngestionError::Unavailable { .. } => true,
-            IngestionError::Refused { .. }
-            | IngestionError::RecordTooLarge { .. }
-            | IngestionError::RecordRefused { .. }
-            | IngestionError::StreamRefused { .. }
-            | IngestionError::Unencodable(_) => false,
         }
     }
 }
