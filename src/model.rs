@@ -12,6 +12,7 @@ mod dedupe;
 mod directory_attribute;
 mod enrichment;
 mod fields;
+pub mod graph_limits;
 mod kind;
 mod row;
 mod secret;

@@ -151,6 +151,9 @@ pub(super) fn money(amount: f64, currency: &str, as_string: bool) -> String {
     }
 }
 
+/// Operator Connect operators named in `oc_*` rows.
+const OPERATORS: &[&str] = &["Contoso Telecom", "Fabrikam Mobile", "Northwind Voice"];
+
 pub(super) fn pstn(
     call: &CallCore,
     version: ApiVersion,
@@ -168,8 +171,15 @@ pub(super) fn pstn(
         ("ucap_in", 5),
         ("ucap_out", 3),
         ("ByotIn", 1),
+        // Operator Connect and Teams Phone Mobile: the operator bills, not Microsoft.
+        ("oc_user_in", 2),
+        ("oc_user_out", 2),
+        ("oc_user_out_conf", 1),
+        ("oc_fmc_in", 1),
+        ("oc_fmc_out", 1),
     ]);
     let user = &USERS[random.below(USERS.len())];
+    let operator_connect = call_type.starts_with("oc_");
     let home = country(user.country);
     let bot = call_type.starts_with("ucap");
     let outbound = call_type.contains("out");
@@ -180,12 +190,12 @@ pub(super) fn pstn(
         *home
     };
     let minutes = (call.duration_seconds as f64 / 60.0).ceil();
-    let charge = if international {
+    let charge = if international && !operator_connect {
         other.4 * minutes * if other.0 == home.0 { 0.0 } else { 1.0 }
     } else {
         0.0
     };
-    let connection_charge = if international && random.unit() < 0.3 {
+    let connection_charge = if international && !operator_connect && random.unit() < 0.3 {
         0.05
     } else {
         0.0
@@ -217,7 +227,7 @@ pub(super) fn pstn(
 \"startDateTime\":\"{}\",\"endDateTime\":\"{}\",\"duration\":{},\"charge\":{},\"callType\":\"{call_type}\",\"currency\":\"{}\",\
 \"calleeNumber\":\"{callee}\",\"usageCountryCode\":\"{}\",\"tenantCountryCode\":\"US\",\"connectionCharge\":{},\"callerNumber\":\"{caller}\",\
 \"destinationContext\":{},\"destinationName\":\"{}\",\"conferenceId\":{},\"licenseCapability\":\"{license}\",\"inventoryType\":\"{}\",\
-\"operator\":\"Microsoft\",\"callDurationSource\":\"microsoft\"",
+\"operator\":\"{}\",\"callDurationSource\":\"{}\"",
         random.next_u64() % 10_000_000_000,
         random.next_u64() % 1_000_000_000,
         random.below(255),
@@ -250,6 +260,16 @@ pub(super) fn pstn(
             "Toll-free"
         } else {
             "Subscriber"
+        },
+        if operator_connect {
+            OPERATORS[random.below(OPERATORS.len())]
+        } else {
+            "Microsoft"
+        },
+        if operator_connect {
+            "operator"
+        } else {
+            "microsoft"
         },
     );
     if version == ApiVersion::Beta {
