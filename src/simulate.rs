@@ -11,6 +11,7 @@ mod ingestion;
 mod lateness;
 mod limits;
 mod numbers;
+mod operator_connect;
 pub(crate) mod random;
 mod rows;
 mod rows_logs;

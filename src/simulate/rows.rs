@@ -151,9 +151,6 @@ pub(super) fn money(amount: f64, currency: &str, as_string: bool) -> String {
     }
 }
 
-/// Operator Connect operators named in `oc_*` rows.
-const OPERATORS: &[&str] = &["Contoso Telecom", "Fabrikam Mobile", "Northwind Voice"];
-
 pub(super) fn pstn(
     call: &CallCore,
     version: ApiVersion,
@@ -171,15 +168,12 @@ pub(super) fn pstn(
         ("ucap_in", 5),
         ("ucap_out", 3),
         ("ByotIn", 1),
-        // Operator Connect and Teams Phone Mobile: the operator bills, not Microsoft.
-        ("oc_user_in", 2),
-        ("oc_user_out", 2),
-        ("oc_user_out_conf", 1),
-        ("oc_fmc_in", 1),
-        ("oc_fmc_out", 1),
     ]);
+    // The type drawn decides the draws below, as it did before Operator Connect rows.
+    let drawn = call_type;
+    let (call_type, operator) = super::operator_connect::operator_connect(drawn, random);
+    let operator_connect = operator.is_some();
     let user = &USERS[random.below(USERS.len())];
-    let operator_connect = call_type.starts_with("oc_");
     let home = country(user.country);
     let bot = call_type.starts_with("ucap");
     let outbound = call_type.contains("out");
@@ -195,7 +189,7 @@ pub(super) fn pstn(
     } else {
         0.0
     };
-    let connection_charge = if international && !operator_connect && random.unit() < 0.3 {
+    let connection_charge = if international && random.unit() < 0.3 && !operator_connect {
         0.05
     } else {
         0.0
@@ -256,16 +250,12 @@ pub(super) fn pstn(
         } else {
             "null".into()
         },
-        if call_type == "user_in" && random.unit() < 0.1 {
+        if drawn == "user_in" && random.unit() < 0.1 {
             "Toll-free"
         } else {
             "Subscriber"
         },
-        if operator_connect {
-            OPERATORS[random.below(OPERATORS.len())]
-        } else {
-            "Microsoft"
-        },
+        operator.unwrap_or("Microsoft"),
         if operator_connect {
             "operator"
         } else {
