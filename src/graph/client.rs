@@ -24,6 +24,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Requests per second to the directory (`/users/delta`, `/users/{id}`): not a PSTN
 /// collection, so not under its 50 per minute; Graph's directory limits are far higher.
+/// A source paced faster than this reads the directory at its own pace.
 const DIRECTORY_REQUESTS_PER_SECOND: f64 = 5.0;
 
 /// Limits of one source's client.
@@ -119,7 +120,11 @@ impl GraphClient {
         options: GraphClientOptions,
         events: Arc<dyn GraphEvents>,
     ) -> Self {
-        let period = Duration::from_secs_f64(1.0 / DIRECTORY_REQUESTS_PER_SECOND);
+        // A source paced faster than the directory's own pace (a load test) reads the
+        // directory at its pace too.
+        let directory_per_second =
+            DIRECTORY_REQUESTS_PER_SECOND.max(options.requests_per_minute / 60.0);
+        let period = Duration::from_secs_f64(1.0 / directory_per_second);
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::MIN);
