@@ -172,6 +172,32 @@ mod tests {
     }
 
     #[test]
+    fn the_time_left_is_the_requests_left_at_the_pace() {
+        let day = Duration::from_secs(86_400);
+        let start = Timestamp::parse("2024-05-01T00:00:00Z").unwrap();
+        let windows: Vec<Window> = (0..4u32)
+            .map(|n| Window {
+                sweep: 0,
+                from: start.saturating_add(day * n),
+                to: start.saturating_add(day * (n + 1)),
+                moves: vec![(0, start.saturating_add(day * (n + 1)))],
+            })
+            .collect();
+        let mut progress = Progress::new("t", &windows, Duration::from_secs(300), 60.0, REPORT_EVERY);
+        assert_eq!(
+            progress.time_left(0.001),
+            Duration::from_secs(4),
+            "nothing read yet: at least a request per window, one a second"
+        );
+        progress.summary.pages = 2;
+        progress.window_done();
+        // Two pages per window so far: 8 requests in all, 6 left, one a second.
+        assert_eq!(progress.time_left(0.001), Duration::from_secs(6));
+        // Graph answering slower than the pace (2 pages in 20 s): that rate instead.
+        assert_eq!(progress.time_left(20.0), Duration::from_secs(60));
+    }
+
+    #[test]
     fn a_backfill_reports_windows_rows_rate_and_time_left_then_a_summary() {
         let day = Duration::from_secs(86_400);
         let start = Timestamp::parse("2024-05-01T00:00:00Z").unwrap();
