@@ -31,7 +31,7 @@ const STEPS: [u64; 14] = [
 
 /// The requests per hour a plan needs once caught up (a backfill apart): one per
 /// window, each window one request when its rows fit in a page of 1,000.
-pub fn planned_requests_per_hour(
+fn planned_requests_per_hour(
     poll_interval: Duration,
     late_window: Duration,
     max_delay: Option<Duration>,
@@ -47,7 +47,9 @@ pub fn planned_requests_per_hour(
 }
 
 impl super::SourceConfig {
-    /// [`planned_requests_per_hour`] of this source.
+    /// The requests per hour this source's late-row plan needs once caught up (a
+    /// backfill apart): one per window, each window one request when its rows fit in a
+    /// page of 1,000.
     pub fn planned_requests_per_hour(&self) -> f64 {
         planned_requests_per_hour(
             self.poll_interval,
