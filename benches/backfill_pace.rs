@@ -3,8 +3,8 @@
 //! 429 beyond), `PSTN_BENCH_CALLS_PER_DAY` PSTN calls a day (default 20,000), all
 //! visible; the agent (as a library, `--once`, default pace) reads
 //! `PSTN_BENCH_DAYS` days back (default 90: about 1,850 requests, over 36 minutes)
-//! into a file sink on `PSTN_BENCH_OUT` (default `/dev/null`: 1.8 million events would
-//! take about 2 GB).
+//! into a console sink (stdout: send it to /dev/null, 1.8 million events are about
+//! 2 GB); the results go to stderr.
 //!
 //! Printed: requests made, 429s (the goal is none), rows, wall time, and the floor the
 //! limit allows for that many requests (one per 1.2 s: 50 per 60 s), with the ratio
@@ -58,9 +58,8 @@ async fn backfill(days: u64, calls_per_day: f64) {
     let text = format!(
         "data_dir = \"{data}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\n\
 client_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\n\
-graph_url = \"{url}\"\nlookback = \"{days}d\"\n[sinks.archive]\ntype = \"file\"\npath = \"{out}\"\ninputs = [\"tenant\"]\n",
+graph_url = \"{url}\"\nlookback = \"{days}d\"\n[sinks.events]\ntype = \"console\"\ninputs = [\"tenant\"]\n",
         data = dir.path().join("state").display(),
-        out = std::env::var("PSTN_BENCH_OUT").unwrap_or_else(|_| "/dev/null".to_owned()),
     );
     let config = Config::parse(&text, Path::new("/"), &Environment::fixed([]))
         .unwrap_or_else(|problems| panic!("{problems:?}"));
@@ -73,7 +72,7 @@ graph_url = \"{url}\"\nlookback = \"{days}d\"\n[sinks.archive]\ntype = \"file\"\
         reopen: ReopenSignal::default(),
         metrics,
     };
-    println!(
+    eprintln!(
         "backfill of {days} days, {calls_per_day} PSTN calls a day, against the simulator with Graph's limits on"
     );
     let started = Instant::now();
@@ -87,17 +86,17 @@ graph_url = \"{url}\"\nlookback = \"{days}d\"\n[sinks.archive]\ntype = \"file\"\
     let rows = stats.rows.load(Ordering::SeqCst);
     // Graph allows 50 requests per 60 s per collection: 1.2 s a request.
     let floor = requests as f64 * 60.0 / 50.0;
-    println!(
-        "requests {requests}, 429s {throttled}, rows {rows}, failed sources {}",
-        report.failed.len()
+    eprintln!(
+        "requests {requests}, 429s {throttled}, rows {rows}, failed sources {:?}",
+        report.failed
     );
-    println!(
+    eprintln!(
         "wall {wall:.1} s, floor {floor:.1} s (requests × 1.2 s), ratio {:.3}",
         wall / floor.max(0.001)
     );
     // The fewest requests these rows could take: full pages of 1,000.
     let fewest = rows.div_ceil(1000) as f64 * 60.0 / 50.0;
-    println!(
+    eprintln!(
         "floor for the rows alone {fewest:.1} s (one request per 1,000 rows), ratio {:.3}",
         wall / fewest.max(0.001)
     );
