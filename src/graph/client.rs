@@ -61,7 +61,9 @@ pub struct GraphClient {
     tokens: TokenSource,
     pace: Pace,
     directory_limiter: DefaultDirectRateLimiter,
-    directory_paused_until: Mutex<Option<Instant>>,
+    /// This source's own Retry-After gate: every request of the source, directory
+    /// included, waits it out (the collection's gate, in `pace`, holds call logs only).
+    paused_until: Mutex<Option<Instant>>,
     last_warning: Mutex<Option<Instant>>,
     options: GraphClientOptions,
     events: Arc<dyn GraphEvents>,
@@ -140,7 +142,7 @@ impl GraphClient {
             tokens,
             pace,
             directory_limiter: RateLimiter::direct(quota),
-            directory_paused_until: Mutex::new(None),
+            paused_until: Mutex::new(None),
             last_warning: Mutex::new(None),
             events,
             options,
@@ -367,29 +369,27 @@ impl GraphClient {
         due
     }
 
-    /// Holds back every request of this collection (call logs: every source reading
-    /// it) or of this source's directory reads until `wait` has passed.
+    /// Holds back every request of this source until `wait` has passed, and after a
+    /// call-log answer every request of that collection too (the other sources reading
+    /// that function of that tenant).
     fn pause_for(&self, resource: Resource, wait: Duration) {
         if resource == Resource::CallLog {
-            return self.pace.pause_for(wait);
+            self.pace.pause_for(wait);
         }
         let until = Instant::now() + wait;
-        if let Ok(mut paused) = self.directory_paused_until.lock()
+        if let Ok(mut paused) = self.paused_until.lock()
             && paused.is_none_or(|current| current < until)
         {
             *paused = Some(until);
         }
     }
 
+    /// Waits out this source's pause, and for a call-log request its collection's.
     async fn wait_out_pause(&self, resource: Resource) {
         if resource == Resource::CallLog {
-            return self.pace.wait_out_pause().await;
+            self.pace.wait_out_pause().await;
         }
-        let until = self
-            .directory_paused_until
-            .lock()
-            .ok()
-            .and_then(|paused| *paused);
+        let until = self.paused_until.lock().ok().and_then(|paused| *paused);
         if let Some(until) = until {
             tokio::time::sleep_until(until).await;
         }
