@@ -70,51 +70,6 @@ async fn retry_after_holds_back_every_request_of_the_source() {
 }
 
 #[tokio::test]
-async fn a_429_holds_back_every_source_reading_that_collection() {
-    let harness = Harness::start(options()).await;
-    let faults = &harness.simulator.faults;
-    faults.throttle_budget.store(4, Ordering::SeqCst);
-    faults.retry_after_seconds.store(2, Ordering::SeqCst);
-    // Two sources of one function of one tenant (say, for two teams' sinks): one
-    // collection for Graph, so one Retry-After for both.
-    let url = harness.simulator.url();
-    let source = |name: &str| {
-        format!(
-            "[sources.{name}]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nrequests_per_minute = 60000\nlookback = \"6h\"\nlate_window = \"0s\"\n"
-        )
-    };
-    let text = format!(
-        "data_dir = \"{}\"\n{}{}[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"a\", \"b\"]\n",
-        harness.dir.path().join("state").display(),
-        source("a"),
-        source("b"),
-        harness.output().display(),
-    );
-    let config = pstn_agent::config::Config::parse(
-        &text,
-        std::path::Path::new("/"),
-        &pstn_agent::config::Environment::fixed([]),
-    )
-    .unwrap();
-    once_ok(&harness, &config).await;
-    let stats = &harness.simulator.stats;
-    let throttles = stats.throttles.lock().unwrap().clone();
-    assert!(!throttles.is_empty(), "the budget was never exceeded");
-    // After a 429 to either source, neither sent a request until the announced time
-    // had passed (300 ms of slack for requests already under way).
-    let arrivals = stats.arrivals.lock().unwrap().clone();
-    for (sent, wait) in &throttles {
-        let early = arrivals
-            .iter()
-            .filter(|arrival| {
-                **arrival > *sent + Duration::from_millis(300) && **arrival < *sent + *wait
-            })
-            .count();
-        assert_eq!(early, 0, "{early} requests inside a {wait:?} Retry-After");
-    }
-}
-
-#[tokio::test]
 async fn server_errors_and_cut_bodies_are_retried_without_loss() {
     let harness = Harness::start(options()).await;
     harness

@@ -229,6 +229,34 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_pause_of_one_source_holds_back_the_other_source_of_its_collection() {
+        let a = member("getPstnCalls", "app", 60_000.0);
+        let b = member("getPstnCalls", "other-app", 60_000.0);
+        let sms = member("getSmsLog", "app", 60_000.0);
+        let book = PaceBook::new([a, b, sms]);
+        let (a, b, sms) = (book.pace(&a), book.pace(&b), book.pace(&sms));
+        // (The crate's tokio has no paused clock: a second, checked at half of it.)
+        a.pause_for(Duration::from_secs(1));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), b.ready())
+                .await
+                .is_err(),
+            "the other source of the collection waited out the Retry-After"
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_secs(2), b.ready())
+                .await
+                .is_ok()
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), sms.ready())
+                .await
+                .is_ok(),
+            "another collection goes on"
+        );
+    }
+
     #[test]
     fn other_functions_are_other_collections_of_the_same_application() {
         let calls = member("getPstnCalls", "app", 50.0);
