@@ -2,7 +2,7 @@
 //! simulated tenant with its limits on (50 requests per 60 s per function and tenant,
 //! 429 beyond), `PSTN_BENCH_CALLS_PER_DAY` PSTN calls a day (default 20,000), all
 //! visible; the agent (as a library, `--once`, default pace) reads
-//! `PSTN_BENCH_DAYS` days back (default 90: about 1,850 requests, over 36 minutes)
+//! `PSTN_BENCH_DAYS` days back (default 90: about 1,850 requests, 38 minutes)
 //! into a console sink (stdout: send it to /dev/null, 1.8 million events are about
 //! 2 GB); the results go to stderr.
 //!
