@@ -58,6 +58,7 @@ fn run(strategy: &Strategy, generator: &Generator, start: Timestamp, end: Timest
                 sweep: 0,
                 from: start.max(now.saturating_sub(LATE_WINDOW)),
                 to: now,
+                moves: vec![(0, now)],
             }],
             _ => plan(&ladder, &cursors, now, 1),
         };
@@ -66,8 +67,10 @@ fn run(strategy: &Strategy, generator: &Generator, start: Timestamp, end: Timest
                 outcome.fetched += 1;
                 outcome.first_seen.entry(call.slot).or_insert(now);
             }
-            if let Some(cursor) = cursors.get_mut(window.sweep) {
-                *cursor = (*cursor).max(window.to);
+            for (sweep, to) in window.moves {
+                if let Some(cursor) = cursors.get_mut(sweep) {
+                    *cursor = (*cursor).max(to);
+                }
             }
         }
     }

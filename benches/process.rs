@@ -83,6 +83,8 @@ fn start_simulator(binary: &str, port: u16, calls_per_day: usize) -> Simulator {
             "none",
         ])
         .args(["--calls-per-day", &calls_per_day.to_string(), "--seed", "3"])
+        // The agent reads at requests_per_second = 1000: a load test, not Graph's pace.
+        .arg("--no-graph-limits")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

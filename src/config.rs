@@ -9,6 +9,7 @@ mod interpolate;
 mod otlp;
 mod paths;
 mod sink;
+mod budget;
 mod sink_checks;
 mod source;
 mod suggest;

@@ -44,7 +44,7 @@ fn source(name: &str, kind: LogKind, url: &Url) -> SourceConfig {
         lookback: Duration::from_secs(2 * 86_400),
         late_window: Duration::from_secs(6 * 3600),
         max_delay: None,
-        requests_per_second: 20.0,
+        requests_per_minute: crate::model::graph_limits::COLLECTION_PER_MINUTE.into(),
         request_timeout: Duration::from_secs(30),
         retry_max_duration: crate::config::DEFAULT_ONCE_RETRY_MAX_DURATION,
         ca_file: None,

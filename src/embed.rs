@@ -267,7 +267,8 @@ impl EmbeddedSourceBuilder {
                 .or(retry.max_elapsed),
             ..retry
         };
-        let client = crate::topology::build_client(&config, &http, graph_retry, &telemetry)
+        let paces = crate::graph::PaceBook::new([crate::topology::pace_member(&config)]);
+        let client = crate::topology::build_client(&config, &http, graph_retry, &telemetry, &paces)
             .map_err(setup)?;
         let store = StateStore::open(&data_dir).map_err(|error| setup(error.to_string()))?;
         let state = store

@@ -7,6 +7,7 @@ mod endpoint;
 mod directory;
 mod error;
 mod events;
+mod pace;
 mod page;
 mod paging;
 
@@ -14,6 +15,7 @@ pub use crate::entra::{AuthError, TokenSource};
 #[cfg(any(test, feature = "__internals"))]
 pub use crate::entra::{AssertionAlgorithm, check_certificate_file, check_private_key_file};
 pub use client::{GraphClient, GraphClientOptions};
+pub use pace::{PaceBook, PaceMember};
 pub use endpoint::GraphEndpoint;
 pub use error::GraphError;
 #[cfg(any(test, feature = "__internals"))]

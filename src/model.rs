@@ -13,6 +13,7 @@ mod dialout;
 mod directory_attribute;
 mod enrichment;
 mod fields;
+pub mod graph_limits;
 mod kind;
 mod row;
 mod secret;

@@ -47,15 +47,19 @@ pub const MIN_SPLIT: Duration = Duration::from_secs(3600);
 /// Graph's own limit on a range.
 pub const GRAPH_MAX_RANGE: Duration = Duration::from_secs(90 * 86_400);
 
-/// A span of call start times `[from, to)` to read for one sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A span of call start times `[from, to)` to read with one request chain, for one
+/// sweep or for several whose spans touch or overlap (read once, not once each).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
-    /// Index of the sweep in the ladder.
+    /// The first sweep (in ladder order) the window reads for: 0 is the head.
     pub sweep: usize,
     /// First start time included.
     pub from: Timestamp,
     /// First start time excluded.
     pub to: Timestamp,
+    /// Each sweep the window reads for, and where its cursor moves once this window
+    /// and every window planned before it are read.
+    pub moves: Vec<(usize, Timestamp)>,
 }
 
 impl Window {
@@ -65,28 +69,96 @@ impl Window {
     }
 }
 
-/// The windows due at `now`, head sweep first, each at most [`MAX_WINDOW`] long. A
-/// span longer than [`MIN_SPLIT`] is cut into about `parallel` windows (each page chain
-/// of Graph is sequential, so windows are what can be fetched side by side).
+/// The start times one sweep owes at `now`: `[cursor, now - delay)`, when not empty.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    sweep: usize,
+    from: Timestamp,
+    to: Timestamp,
+}
+
+/// The windows due at `now`, the head's first, each at most [`MAX_WINDOW`] long.
+/// Sweeps whose due spans touch or overlap are read together, as one span. A span of
+/// one sweep longer than [`MIN_SPLIT`] (a backfill) is cut into about `parallel`
+/// windows (each page chain of Graph is sequential, so windows are what can be
+/// fetched side by side).
 pub fn plan(
     ladder: &SweepLadder,
     cursors: &[Timestamp],
     now: Timestamp,
     parallel: usize,
 ) -> Vec<Window> {
+    let mut due: Vec<Due> = ladder
+        .delays()
+        .iter()
+        .zip(cursors)
+        .enumerate()
+        .map(|(sweep, (delay, cursor))| Due {
+            sweep,
+            from: *cursor,
+            to: now.saturating_sub(*delay),
+        })
+        .filter(|due| due.from < due.to)
+        .collect();
+    due.sort_by_key(|due| (due.from, due.sweep));
+    let mut groups: Vec<Vec<Due>> = Vec::new();
+    for span in due {
+        match groups.last_mut() {
+            Some(group) if span.from <= group.iter().map(|d| d.to).max().unwrap_or(span.from) => {
+                group.push(span)
+            }
+            _ => groups.push(vec![span]),
+        }
+    }
+    groups.sort_by_key(|group| group.iter().map(|d| d.sweep).min());
     let mut windows = Vec::new();
-    for (sweep, (delay, cursor)) in ladder.delays().iter().zip(cursors).enumerate() {
-        let end = now.saturating_sub(*delay);
-        let span = end.duration_since(*cursor);
-        let chunk = (span / parallel.max(1) as u32).clamp(MIN_SPLIT, MAX_WINDOW);
-        let mut from = *cursor;
+    for group in groups {
+        let start = group.iter().map(|d| d.from).min().unwrap_or(now);
+        let end = group.iter().map(|d| d.to).max().unwrap_or(now);
+        // Sweeps read together are caught up (a poll's slices of start times): split
+        // only at a day, since every extra window costs a request of the pace.
+        let chunk = if group.len() > 1 {
+            MAX_WINDOW
+        } else {
+            (end.duration_since(start) / parallel.max(1) as u32).clamp(MIN_SPLIT, MAX_WINDOW)
+        };
+        let mut from = start;
         while from < end {
             let to = from.saturating_add(chunk).min(end);
-            windows.push(Window { sweep, from, to });
+            let moves: Vec<(usize, Timestamp)> = group
+                .iter()
+                .filter(|d| d.from < to && from < d.to)
+                .map(|d| (d.sweep, d.to.min(to)))
+                .collect();
+            let sweep = moves.iter().map(|(sweep, _)| *sweep).min().unwrap_or(0);
+            windows.push(Window {
+                sweep,
+                from,
+                to,
+                moves,
+            });
             from = to;
         }
     }
     windows
+}
+
+/// How many windows (request chains: one request each, plus one per further 1,000
+/// rows) the ladder's sweeps ask for per hour once caught up, polled every
+/// `poll_interval` with `parallel` windows per poll. A backfill is apart from this.
+pub fn requests_per_hour(ladder: &SweepLadder, poll_interval: Duration, parallel: usize) -> f64 {
+    if poll_interval.is_zero() {
+        return f64::INFINITY;
+    }
+    // Any instant will do: caught up, each sweep owes the poll interval before its delay.
+    let now = Timestamp::from_unix_seconds(1_700_000_000);
+    let cursors: Vec<Timestamp> = ladder
+        .delays()
+        .iter()
+        .map(|delay| now.saturating_sub(*delay + poll_interval))
+        .collect();
+    let windows = plan(ladder, &cursors, now, parallel).len();
+    windows as f64 * 3600.0 / poll_interval.as_secs_f64()
 }
 
 #[cfg(test)]
@@ -145,12 +217,14 @@ mod tests {
         for _ in 0..(24 * 12) {
             now = now.saturating_add(5 * MINUTE);
             for window in plan(&ladder, &cursors, now, 4) {
-                assert_eq!(
-                    window.from, cursors[window.sweep],
-                    "a window starts at its sweep's cursor"
-                );
-                covered[window.sweep] += window.span();
-                cursors[window.sweep] = window.to;
+                for (sweep, to) in &window.moves {
+                    assert!(
+                        window.from <= cursors[*sweep] && *to <= window.to,
+                        "a window covers what its sweeps read"
+                    );
+                    covered[*sweep] += to.duration_since(cursors[*sweep]);
+                    cursors[*sweep] = *to;
+                }
             }
         }
         for (sweep, delay) in ladder.delays().iter().enumerate() {
@@ -175,6 +249,56 @@ mod tests {
         let year = plan(&ladder, &ladder.initial_cursors(now, 365 * DAY), now, 8);
         assert!(year.iter().all(|w| w.span() <= MAX_WINDOW));
         assert_eq!(year.len(), 365);
+    }
+
+    #[test]
+    fn sweeps_whose_spans_touch_or_overlap_are_read_with_one_window() {
+        // max_delay = poll_interval: delays a poll apart, so each poll's spans touch.
+        let ladder = SweepLadder::bounded(5 * MINUTE, 6 * HOUR, Some(5 * MINUTE));
+        let now = at("2024-05-10T12:00:00Z");
+        let caught_up: Vec<Timestamp> = ladder
+            .delays()
+            .iter()
+            .map(|delay| now.saturating_sub(*delay + 5 * MINUTE))
+            .collect();
+        let windows = plan(&ladder, &caught_up, now, 8);
+        assert_eq!(windows.len(), 1, "{windows:?}");
+        assert_eq!(windows[0].from, now.saturating_sub(6 * HOUR + 5 * MINUTE));
+        assert_eq!(windows[0].to, now);
+        assert_eq!(windows[0].moves.len(), ladder.delays().len());
+        for (sweep, to) in &windows[0].moves {
+            assert_eq!(*to, now.saturating_sub(ladder.delays()[*sweep]));
+        }
+        // Overlapping spans (a sweep that fell behind) are one window too.
+        let mut behind = caught_up.clone();
+        behind[1] = now.saturating_sub(2 * HOUR);
+        assert_eq!(plan(&ladder, &behind, now, 8).len(), 1);
+        // Spans apart stay apart: the default ladder's sweeps are far apart.
+        let apart = SweepLadder::new(5 * MINUTE, 6 * HOUR);
+        let cursors: Vec<Timestamp> = apart
+            .delays()
+            .iter()
+            .map(|delay| now.saturating_sub(*delay + 5 * MINUTE))
+            .collect();
+        assert_eq!(plan(&apart, &cursors, now, 8).len(), apart.delays().len());
+    }
+
+    #[test]
+    fn requests_per_hour_counts_the_windows_of_a_caught_up_poll() {
+        let poll = 5 * MINUTE;
+        let default = SweepLadder::new(poll, 72 * HOUR);
+        assert_eq!(default.delays().len(), 7);
+        assert_eq!(requests_per_hour(&default, poll, 6), 7.0 * 12.0);
+        let six_hours = SweepLadder::bounded(poll, 72 * HOUR, Some(6 * HOUR));
+        assert_eq!(requests_per_hour(&six_hours, poll, 6), 16.0 * 12.0);
+        let one_hour = SweepLadder::bounded(poll, 72 * HOUR, Some(HOUR));
+        assert_eq!(requests_per_hour(&one_hour, poll, 6), 75.0 * 12.0);
+        let every_poll = SweepLadder::bounded(poll, 72 * HOUR, Some(poll));
+        assert_eq!(
+            requests_per_hour(&every_poll, poll, 6),
+            4.0 * 12.0,
+            "865 touching sweeps: 72 h 5 min read as four windows of at most a day"
+        );
     }
 
     #[test]

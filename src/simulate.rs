@@ -9,7 +9,9 @@ mod faults;
 mod generator;
 mod ingestion;
 mod lateness;
+mod limits;
 mod numbers;
+mod operator_connect;
 pub(crate) mod random;
 mod rows;
 mod rows_dialout;
@@ -63,6 +65,19 @@ pub struct SimulatorOptions {
     pub directory_page_size: usize,
     /// Answer 403 to every directory request (the application lacks User.Read.All).
     pub directory_forbidden: bool,
+    /// Enforce Graph's published limits on the call-log functions (on by default):
+    /// 50 requests per 60 s per function and tenant, 200 per application in a tenant,
+    /// 1,000 per tenant, 429 with Retry-After beyond them.
+    pub graph_limits: bool,
+}
+
+impl SimulatorOptions {
+    /// Without Graph's published limits: for load tests and tests that need speed
+    /// (their agent then says so too, with a fast `requests_per_minute`).
+    pub fn without_graph_limits(mut self) -> Self {
+        self.graph_limits = false;
+        self
+    }
 }
 
 impl Default for SimulatorOptions {
@@ -82,6 +97,7 @@ impl Default for SimulatorOptions {
             directory_users: DEFAULT_DIRECTORY_USERS,
             directory_page_size: DEFAULT_DIRECTORY_PAGE_SIZE,
             directory_forbidden: false,
+            graph_limits: true,
         }
     }
 }

@@ -214,10 +214,10 @@ impl Source {
             .unwrap_or_default()
     }
 
-    /// How many windows are fetched at once: enough to reach the rate cap when Graph is
+    /// How many windows are fetched at once: enough to reach the pace when Graph is
     /// slow, at most 8 (each holds about one page in memory).
     fn fetch_concurrency(&self) -> usize {
-        (self.config.requests_per_second.ceil() as usize).clamp(1, 8)
+        self.config.fetch_concurrency()
     }
 
     async fn poll_windows(&mut self) -> Result<PollSummary, SourceError> {
@@ -239,12 +239,13 @@ impl Source {
         );
         let name = self.name.clone();
         for window in &windows {
-            tracing::debug!(source = %self.name, sweep = window.sweep, from = %window.from, to = %window.to, "window planned");
+            tracing::debug!(source = %self.name, sweep = window.sweep, sweeps = window.moves.len(), from = %window.from, to = %window.to, "window planned");
         }
         let mut progress = progress::Progress::new(
             &name,
             &windows,
             self.config.poll_interval,
+            self.config.requests_per_minute,
             progress::REPORT_EVERY,
         );
         let mut fetcher = fetch::Fetcher::new(
@@ -271,8 +272,9 @@ impl Source {
                 done[fetched.window] = true;
                 let mut next = prefix;
                 while next < windows.len() && done[next] {
-                    let window = windows[next];
-                    cursors.push((self.ladder.delays()[window.sweep], window.to));
+                    for (sweep, to) in &windows[next].moves {
+                        cursors.push((self.ladder.delays()[*sweep], *to));
+                    }
                     next += 1;
                 }
             }
@@ -280,7 +282,9 @@ impl Source {
             progress.page_done(&page_summary);
             if fetched.last {
                 while prefix < windows.len() && done[prefix] {
-                    self.cursors[windows[prefix].sweep] = windows[prefix].to;
+                    for (sweep, to) in &windows[prefix].moves {
+                        self.cursors[*sweep] = *to;
+                    }
                     prefix += 1;
                 }
                 progress.window_done();

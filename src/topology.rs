@@ -3,7 +3,9 @@
 use crate::api::ApiListener;
 use crate::config::{Config, SinkKind, SourceConfig};
 use crate::entra::TokenSource;
-use crate::graph::{GraphClient, GraphClientOptions, GraphEndpoint, GraphTokenEvents};
+use crate::graph::{
+    GraphClient, GraphClientOptions, GraphEndpoint, GraphTokenEvents, PaceBook, PaceMember,
+};
 use crate::metrics::{Metrics, SourceTelemetry};
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
@@ -96,12 +98,25 @@ pub fn http_client_trusting(ca_file: Option<&std::path::Path>) -> Result<reqwest
         .map_err(|error| format!("cannot build the HTTP client: {error}"))
 }
 
-/// The Graph client of one source (its token source, endpoint, rate cap and retries).
+/// What a source asks of the agent's [`PaceBook`]: Graph's limits are per function
+/// of a tenant, per application in a tenant and per tenant.
+pub(crate) fn pace_member(config: &SourceConfig) -> PaceMember<'_> {
+    PaceMember {
+        tenant: &config.tenant_id,
+        client_id: &config.client_id,
+        function: config.kind.function(),
+        requests_per_minute: config.requests_per_minute,
+    }
+}
+
+/// The Graph client of one source (its token source, endpoint, pace from `paces`,
+/// and retries).
 pub(crate) fn build_client(
     config: &SourceConfig,
     http: &reqwest::Client,
     retry: RetryPolicy,
     telemetry: &SourceTelemetry,
+    paces: &PaceBook,
 ) -> Result<GraphClient, String> {
     let material = config.credential.material()?;
     let tokens = TokenSource::new(
@@ -125,7 +140,7 @@ pub(crate) fn build_client(
         tenant_id: config.tenant_id.clone(),
     };
     let options = GraphClientOptions {
-        requests_per_second: config.requests_per_second,
+        requests_per_minute: config.requests_per_minute,
         request_timeout: config.request_timeout,
         retry,
         ..GraphClientOptions::default()
@@ -136,7 +151,8 @@ pub(crate) fn build_client(
         tokens,
         options,
         Arc::new(telemetry.clone()),
-    ))
+    )
+    .with_pace(paces.pace(&pace_member(config))))
 }
 
 /// Each sink's handle by name, and the tasks to await at the end.
@@ -283,6 +299,9 @@ pub async fn run(
     };
     let http = http_client().map_err(StartError::Setup)?;
     let (sink_handles, sink_tasks) = build_sinks(config, &options.reopen, &options.metrics, &http)?;
+    // One book for the whole agent: its sources share Graph's limits per function,
+    // application and tenant.
+    let paces = PaceBook::new(config.sources.iter().map(pace_member));
     let mut sources = Vec::new();
     for source_config in &config.sources {
         let failed = |message: String| StartError::Source {
@@ -312,7 +331,8 @@ pub async fn run(
             ..options.retry
         };
         let client =
-            build_client(source_config, &source_http, graph_retry, &telemetry).map_err(failed)?;
+            build_client(source_config, &source_http, graph_retry, &telemetry, &paces)
+                .map_err(failed)?;
         let state = store.source(
             &source_config.name,
             source_config.kind.source_type(),

@@ -73,6 +73,54 @@ fn the_example_configs_commented_examples_validate_uncommented() {
 }
 
 #[test]
+fn validate_prints_each_plans_requests_per_hour_and_refuses_one_over_the_pace() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    let write = |source: &str| {
+        std::fs::write(
+            &path,
+            format!(
+                "data_dir = \"/tmp/x\"\n[sources.x]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n{source}\n[sinks.out]\ntype = \"console\"\ninputs = [\"x\"]\n"
+            ),
+        )
+        .unwrap();
+    };
+    let validate = || {
+        agent()
+            .args(["validate", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    // The default ladder, 6 h and 1 h bounds, at the default 5 min poll interval.
+    for (max_delay, per_hour) in [
+        ("", 84),
+        ("max_delay = \"6h\"", 192),
+        ("max_delay = \"1h\"", 900),
+    ] {
+        write(max_delay);
+        let output = validate();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(
+            stderr.lines().any(|line| line.starts_with("sources.x: ")
+                && line.contains(&format!("about {per_hour} requests per hour"))
+                && line.contains("of the 3000 per hour")),
+            "{max_delay}: {stderr}"
+        );
+    }
+    write("poll_interval = \"1m\"\nmax_delay = \"1h\"");
+    let output = validate();
+    assert_eq!(output.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("sources.x.max_delay: "), "{stderr}");
+    for key in ["poll_interval", "max_delay", "late_window", "would fit"] {
+        assert!(stderr.contains(key), "{key}: {stderr}");
+    }
+}
+
+#[test]
 fn validate_names_the_directory_permission_for_each_source_that_reads_it() {
     let output = agent()
         .args(["validate", "--config", "config/simulated-tenant.toml"])

@@ -91,7 +91,7 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
     let config = dir.join("agent.toml");
     let source = |name: &str, kind: &str, extra: &str| {
         format!(
-            "[sources.{name}]\ntype = \"{kind}\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"3d\"\n{extra}\n",
+            "[sources.{name}]\ntype = \"{kind}\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"3d\"\nrequests_per_minute = 60000\n{extra}\n",
             url = harness.simulator.url()
         )
     };

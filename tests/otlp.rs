@@ -254,7 +254,7 @@ async fn export_headers_from_the_environment_are_not_applied() {
         std::fs::write(
             &path,
             format!(
-                "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\n[sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\nprotocol = \"{protocol}\"\nendpoint = \"http://{address}\"\n",
+                "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\nrequests_per_minute = 60000\n[sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\nprotocol = \"{protocol}\"\nendpoint = \"http://{address}\"\n",
                 harness.dir.path().join("state").display(),
                 url = harness.simulator.url(),
             ),

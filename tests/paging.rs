@@ -147,7 +147,7 @@ async fn a_chain_past_its_page_limit_ends_as_failed_with_every_page_before_it_re
     )
     .unwrap();
     let options = GraphClientOptions {
-        requests_per_second: 1000.0,
+        requests_per_minute: 60_000.0,
         max_pages_per_window: 5,
         ..GraphClientOptions::default()
     };

@@ -32,7 +32,7 @@ async fn promql_over_scraped_metrics_equals_what_the_agent_delivered() {
     write(
         &config,
         format!(
-            "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:{agent_port}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"3d\"\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n",
+            "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:{agent_port}\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"3d\"\nrequests_per_minute = 60000\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n",
             dir.join("state").display(),
             harness.output().display(),
             url = harness.simulator.url()

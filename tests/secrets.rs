@@ -26,7 +26,7 @@ fn write_config(harness: &Harness) -> std::path::PathBuf {
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"${{TEST_CLIENT_SECRET}}\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\n\
+            "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[sources.tenant]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"${{TEST_CLIENT_SECRET}}\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\nrequests_per_minute = 60000\n\
              [sinks.stdout]\ntype = \"console\"\ninputs = [\"tenant\"]\n\
              [sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\nendpoint = \"http://127.0.0.1:{}\"\nheaders = {{ authorization = \"Bearer ${{TEST_SIEM_TOKEN}}\" }}\ntimeout = \"1s\"\n",
             harness.dir.path().join("state").display(),

@@ -158,6 +158,37 @@ async fn past_its_budget_graph_answers_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn graphs_published_limits_are_kept_by_default_and_can_be_turned_off() {
+    let harness = Harness::start_with_graph_limits(options()).await;
+    let token = token(&harness).await;
+    let calls = "/v1.0/communications/callRecords/getPstnCalls(fromDateTime=2024-05-19T00:00:00Z,toDateTime=2024-05-19T01:00:00Z)";
+    let routing = "/v1.0/communications/callRecords/getDirectRoutingCalls(fromDateTime=2024-05-19T00:00:00Z,toDateTime=2024-05-19T01:00:00Z)";
+    for _ in 0..50 {
+        assert_eq!(get(&harness, calls, Some(&token)).await.status(), 200);
+    }
+    // The 51st request of the collection in a minute: 429, until the first one is a
+    // minute old.
+    let throttled = get(&harness, calls, Some(&token)).await;
+    assert_eq!(throttled.status(), 429);
+    let retry_after: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((50..=60).contains(&retry_after), "{retry_after}");
+    // Another function of the tenant is another collection.
+    assert_eq!(get(&harness, routing, Some(&token)).await.status(), 200);
+    assert_eq!(harness.simulator.stats.throttled.load(Ordering::SeqCst), 1);
+
+    // Without the limits (load tests; Harness::start): no 429 however many.
+    let unlimited = Harness::start(options()).await;
+    let token = self::token(&unlimited).await;
+    for _ in 0..60 {
+        assert_eq!(get(&unlimited, calls, Some(&token)).await.status(), 200);
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_secret_is_refused_with_entras_error_shape() {
     let simulator_options = SimulatorOptions {
         client_secret: Some("right".into()),

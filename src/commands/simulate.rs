@@ -76,6 +76,10 @@ pub(crate) struct SimulateArgs {
     /// Answer 403 to directory requests, as Graph does without User.Read.All.
     #[arg(long)]
     pub directory_forbidden: bool,
+    /// Serve call-log requests beyond Graph's published limits (50 per 60 s per
+    /// function and tenant, 200 per application, 1,000 per tenant), for load tests.
+    #[arg(long)]
+    pub no_graph_limits: bool,
 }
 
 /// Serves the simulated tenant until stopped; 1 when it cannot listen, 2 for a bad
@@ -108,6 +112,7 @@ pub(crate) async fn run(args: SimulateArgs, mut signals: Signals) -> ExitCode {
         directory_users: args.directory_users,
         directory_page_size: args.directory_page_size,
         directory_forbidden: args.directory_forbidden,
+        graph_limits: !args.no_graph_limits,
     };
     let handle = match start(args.address, options, clock).await {
         Ok(handle) => handle,

@@ -31,6 +31,9 @@ pub(crate) fn run(config_path: &Path, local_checks: bool) -> ExitCode {
                 count(config.sources.len(), "source"),
                 count(config.sinks.len(), "sink")
             );
+            for source in &config.sources {
+                eprintln!("{}", plan_line(source));
+            }
             for source in config.sources.iter().filter(|s| s.directory.is_some()) {
                 eprintln!(
                     "note: sources.{}.directory reads Graph's /users: the application needs the permission User.Read.All (without it events go out without `user`)",
@@ -41,4 +44,29 @@ pub(crate) fn run(config_path: &Path, local_checks: bool) -> ExitCode {
         }
         Err(error) => super::config_error(&error),
     }
+}
+
+/// What a source's late-row plan asks of Graph once caught up, against its pace.
+fn plan_line(source: &crate::config::SourceConfig) -> String {
+    use crate::config::format_duration;
+    use crate::model::graph_limits::COLLECTION_PER_MINUTE;
+    let pace = source.requests_per_minute;
+    let above = if pace > f64::from(COLLECTION_PER_MINUTE) {
+        format!(
+            " (above Graph's published {COLLECTION_PER_MINUTE} per minute per function and tenant: Graph will answer 429; meant for stand-ins and load tests)"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "sources.{}: the late-row plan makes about {:.0} requests per hour once caught up (poll_interval {}, late_window {}, max_delay {}; a backfill apart; one more per further 1,000 rows in a window), of the {:.0} per hour its pace allows (requests_per_minute {pace}){above}",
+        source.name,
+        source.planned_requests_per_hour(),
+        format_duration(source.poll_interval),
+        format_duration(source.late_window),
+        source
+            .max_delay
+            .map_or_else(|| "unset".to_owned(), format_duration),
+        pace * 60.0,
+    )
 }

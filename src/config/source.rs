@@ -68,8 +68,9 @@ pub struct SourceConfig {
     /// The longest a row that appears within the late window may wait after it became
     /// visible (plus a poll interval); `None` keeps the default sweep ladder.
     pub max_delay: Option<Duration>,
-    /// Client-side cap on Graph requests per second.
-    pub requests_per_second: f64,
+    /// The source's pace of call-log requests, per minute (`requests_per_minute`, or
+    /// `requests_per_second` × 60); default Graph's published 50 per collection.
+    pub requests_per_minute: f64,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
     /// How long `--once` keeps retrying one failing request (Entra or Graph down,
@@ -168,7 +169,7 @@ pub(super) fn read(
     let lookback = fields.duration("lookback", Duration::from_secs(7 * 86_400), problems);
     let late_window = fields.duration("late_window", Duration::from_secs(72 * 3600), problems);
     let max_delay = read_max_delay(&mut fields, late_window, problems);
-    let requests_per_second = fields.positive_number("requests_per_second", 5.0, problems);
+    let requests_per_minute = read_pace(&mut fields, problems);
     let request_timeout = fields
         .duration("request_timeout", Duration::from_secs(60), problems)
         .filter(|timeout| {
@@ -202,6 +203,12 @@ pub(super) fn read(
         let has_max_delay = max_delay.flatten().is_some();
         let has_directory = directory.as_ref().is_some_and(Option::is_some);
         refuse_for_report(kind, &fields, has_max_delay, has_directory, problems);
+    } else if let (Some(poll_interval), Some(late_window), Some(max_delay), Some(pace)) =
+        (poll_interval, late_window, max_delay, requests_per_minute)
+    {
+        // A report reads one window per day inside late_window each poll, not the
+        // sweep ladder: the ladder's budget is for the call logs.
+        super::budget::check(&fields, poll_interval, late_window, max_delay, pace, problems);
     }
     fields.finish(problems);
     if problems.0.len() != before {
@@ -220,7 +227,7 @@ pub(super) fn read(
         lookback: lookback?,
         late_window: late_window?,
         max_delay: max_delay?,
-        requests_per_second: requests_per_second?,
+        requests_per_minute: requests_per_minute?,
         request_timeout: request_timeout?,
         retry_max_duration: retry_max_duration?,
         ca_file,
@@ -253,6 +260,41 @@ fn refuse_for_report(
             format!("is not offered for type {:?}", kind.source_type()),
         );
     }
+}
+
+/// `requests_per_minute`, or `requests_per_second` (the same pace × 60), not both;
+/// default Graph's published limit per collection.
+fn read_pace(fields: &mut Fields<'_>, problems: &mut Problems) -> Option<f64> {
+    let default = f64::from(crate::model::graph_limits::COLLECTION_PER_MINUTE);
+    match (fields.has("requests_per_minute"), fields.has("requests_per_second")) {
+        (true, true) => {
+            let _ = fields.positive_number("requests_per_minute", default, problems);
+            let _ = fields.positive_number("requests_per_second", default, problems);
+            problems.add(
+                &fields.key("requests_per_second"),
+                "give requests_per_minute or requests_per_second, not both (they set the same pace)",
+            );
+            None
+        }
+        (false, true) => fields
+            .positive_number("requests_per_second", default / 60.0, problems)
+            .map(|per_second| per_second * 60.0),
+        _ => fields.positive_number("requests_per_minute", default, problems),
+    }
+}
+
+impl SourceConfig {
+    /// How many windows the source fetches at once: enough to keep its pace when Graph
+    /// is slow (two at least, so one slow answer does not stall it), at most 8 (each
+    /// holds about one page in memory).
+    pub fn fetch_concurrency(&self) -> usize {
+        fetch_concurrency(self.requests_per_minute)
+    }
+}
+
+/// [`SourceConfig::fetch_concurrency`] of a pace.
+pub(super) fn fetch_concurrency(requests_per_minute: f64) -> usize {
+    ((requests_per_minute / 60.0).ceil() as usize).clamp(2, 8)
 }
 
 /// `max_delay`: absent (`Some(None)`), or longer than zero and at most `late_window`.

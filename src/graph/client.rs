@@ -1,6 +1,8 @@
-//! The HTTP side of one source: rate cap, Retry-After gate, token, retries, paging.
+//! The HTTP side of one source: pace (Graph's published limits), Retry-After gate,
+//! token, retries, paging.
 
 use super::GraphEndpoint;
+use super::pace::{Pace, PaceMember};
 use super::paging::PageChain;
 use super::{FailureReason, GraphError, GraphEvent, GraphEvents, Page, PageError, TokenSource};
 use crate::entra::AccessToken;
@@ -20,11 +22,16 @@ use url::Url;
 /// flight (one per fetch chain, at most 8, plus the one being delivered).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// Requests per second to the directory (`/users/delta`, `/users/{id}`): not a PSTN
+/// collection, so not under its 50 per minute; Graph's directory limits are far higher.
+/// A source paced faster than this reads the directory at its own pace.
+const DIRECTORY_REQUESTS_PER_SECOND: f64 = 5.0;
+
 /// Limits of one source's client.
 #[derive(Debug, Clone, Copy)]
 pub struct GraphClientOptions {
-    /// Client-side cap.
-    pub requests_per_second: f64,
+    /// The source's own pace of call-log requests (default: Graph's 50 per collection).
+    pub requests_per_minute: f64,
     /// Timeout of one request, body included.
     pub request_timeout: Duration,
     /// Largest body accepted.
@@ -38,7 +45,7 @@ pub struct GraphClientOptions {
 impl Default for GraphClientOptions {
     fn default() -> Self {
         GraphClientOptions {
-            requests_per_second: 5.0,
+            requests_per_minute: crate::model::graph_limits::COLLECTION_PER_MINUTE.into(),
             request_timeout: Duration::from_secs(60),
             max_body_bytes: MAX_BODY_BYTES,
             retry: RetryPolicy::default(),
@@ -52,7 +59,10 @@ pub struct GraphClient {
     http: reqwest::Client,
     endpoint: GraphEndpoint,
     tokens: TokenSource,
-    limiter: DefaultDirectRateLimiter,
+    pace: Pace,
+    directory_limiter: DefaultDirectRateLimiter,
+    /// This source's own Retry-After gate: every request of the source, directory
+    /// included, waits it out (the collection's gate, in `pace`, holds call logs only).
     paused_until: Mutex<Option<Instant>>,
     last_warning: Mutex<Option<Instant>>,
     options: GraphClientOptions,
@@ -103,7 +113,8 @@ fn error_message(body: &[u8]) -> String {
 }
 
 impl GraphClient {
-    /// A client for one source.
+    /// A client for one source, paced as if it were alone in its tenant (see
+    /// [`GraphClient::with_pace`] for sources that share Graph's limits).
     pub fn new(
         http: reqwest::Client,
         endpoint: GraphEndpoint,
@@ -111,20 +122,38 @@ impl GraphClient {
         options: GraphClientOptions,
         events: Arc<dyn GraphEvents>,
     ) -> Self {
-        let period = Duration::from_secs_f64(1.0 / options.requests_per_second.max(0.001));
+        // A source paced faster than the directory's own pace (a load test) reads the
+        // directory at its pace too.
+        let directory_per_second =
+            DIRECTORY_REQUESTS_PER_SECOND.max(options.requests_per_minute / 60.0);
+        let period = Duration::from_secs_f64(1.0 / directory_per_second);
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::MIN);
+        let pace = Pace::alone(&PaceMember {
+            tenant: &endpoint.tenant_id,
+            client_id: "",
+            function: endpoint.kind.function(),
+            requests_per_minute: options.requests_per_minute,
+        });
         GraphClient {
             http,
             endpoint,
             tokens,
-            limiter: RateLimiter::direct(quota),
+            pace,
+            directory_limiter: RateLimiter::direct(quota),
             paused_until: Mutex::new(None),
             last_warning: Mutex::new(None),
             events,
             options,
         }
+    }
+
+    /// Paces call-log requests with `pace` (from the agent's [`super::PaceBook`],
+    /// shared with the other sources of the tenant).
+    pub fn with_pace(mut self, pace: Pace) -> Self {
+        self.pace = pace;
+        self
     }
 
     /// The endpoint this client reads.
@@ -194,12 +223,17 @@ impl GraphClient {
         let throttle_started = Instant::now();
         let mut refreshed_after_401 = false;
         loop {
-            self.wait_out_pause().await;
-            self.limiter.until_ready().await;
+            self.wait_out_pause(resource).await;
+            match resource {
+                Resource::CallLog => self.pace.ready().await,
+                Resource::Directory | Resource::DirectoryUser => {
+                    self.directory_limiter.until_ready().await
+                }
+            }
             let token = self.tokens.token().await?;
             // Again, just before sending: another request may have been throttled while
             // this one waited for the rate cap or the token.
-            self.wait_out_pause().await;
+            self.wait_out_pause(resource).await;
             let answer = self.send_counted(url, &token, resource).await?;
             match answer.status {
                 200 => {
@@ -234,11 +268,11 @@ impl GraphClient {
                         return Err(GraphError::Throttled(self.options.retry.max_throttle_wait));
                     }
                     tracing::warn!(function = self.endpoint.kind.function(), retry_after = ?wait, "Graph throttled the source (429); holding back all its requests");
-                    self.pause_for(wait);
+                    self.pause_for(resource, wait);
                 }
                 status @ (500 | 502 | 503 | 504) => {
                     if let Some(wait) = answer.retry_after {
-                        self.pause_for(wait.min(self.options.retry.max_delay));
+                        self.pause_for(resource, wait.min(self.options.retry.max_delay));
                     }
                     return Err(GraphError::Unavailable {
                         status,
@@ -343,8 +377,13 @@ impl GraphClient {
         due
     }
 
-    /// Holds back every request of this source until `wait` has passed.
-    fn pause_for(&self, wait: Duration) {
+    /// Holds back every request of this source until `wait` has passed, and after a
+    /// call-log answer every request of that collection too (the other sources reading
+    /// that function of that tenant).
+    fn pause_for(&self, resource: Resource, wait: Duration) {
+        if resource == Resource::CallLog {
+            self.pace.pause_for(wait);
+        }
         let until = Instant::now() + wait;
         if let Ok(mut paused) = self.paused_until.lock()
             && paused.is_none_or(|current| current < until)
@@ -353,7 +392,11 @@ impl GraphClient {
         }
     }
 
-    async fn wait_out_pause(&self) {
+    /// Waits out this source's pause, and for a call-log request its collection's.
+    async fn wait_out_pause(&self, resource: Resource) {
+        if resource == Resource::CallLog {
+            self.pace.wait_out_pause().await;
+        }
         let until = self.paused_until.lock().ok().and_then(|paused| *paused);
         if let Some(until) = until {
             tokio::time::sleep_until(until).await;

@@ -2,7 +2,10 @@
 //! user, and an unexpected value becomes `other`. Lookups return `&'static str`, so
 //! labelling a row allocates nothing.
 
-/// Documented `callType` values of `getPstnCalls` (Microsoft's example also shows ByotIn).
+/// Documented `callType` values of `getPstnCalls` (Microsoft's example also shows ByotIn),
+/// then the Operator Connect and Teams Phone Mobile types real tenants show though
+/// Microsoft's list lacks them (their rows: `callDurationSource = operator`, an
+/// `operator` name, no Microsoft charge).
 pub(crate) const PSTN_CALL_TYPES: &[&str] = &[
     "user_in",
     "user_out",
@@ -14,6 +17,11 @@ pub(crate) const PSTN_CALL_TYPES: &[&str] = &[
     "ucap_in",
     "ucap_out",
     "ByotIn",
+    "oc_user_in",
+    "oc_user_out",
+    "oc_user_out_conf",
+    "oc_fmc_in",
+    "oc_fmc_out",
 ];
 /// Documented `callType` values of `getDirectRoutingCalls`.
 pub(crate) const DIRECT_ROUTING_CALL_TYPES: &[&str] = &[
@@ -184,6 +192,19 @@ mod tests {
     fn known_values_keep_their_label_and_anything_else_is_other() {
         assert_eq!(from_list(Some("user_out"), PSTN_CALL_TYPES), "user_out");
         assert_eq!(from_list(Some("future_type"), PSTN_CALL_TYPES), "other");
+        for operator_connect in [
+            "oc_user_in",
+            "oc_user_out",
+            "oc_user_out_conf",
+            "oc_fmc_in",
+            "oc_fmc_out",
+        ] {
+            assert_eq!(
+                from_list(Some(operator_connect), PSTN_CALL_TYPES),
+                operator_connect,
+                "Operator Connect / Teams Phone Mobile types are labels of their own"
+            );
+        }
         assert_eq!(from_list(None, PSTN_CALL_TYPES), "none");
         assert_eq!(from_sorted(Some("us"), COUNTRIES), "US");
         assert_eq!(from_sorted(Some("XX"), COUNTRIES), "other");

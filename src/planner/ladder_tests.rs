@@ -75,10 +75,12 @@ fn reads_of(ladder: &SweepLadder, poll: Duration, start: Timestamp) -> Vec<(Dura
     while now <= start.saturating_add(last + 2 * poll) {
         now = now.saturating_add(poll);
         for window in plan(ladder, &cursors, now, 1) {
-            if window.from <= start && start < window.to {
-                reads.push((ladder.delays()[window.sweep], now));
+            for (sweep, to) in window.moves {
+                if cursors[sweep] <= start && start < to {
+                    reads.push((ladder.delays()[sweep], now));
+                }
+                cursors[sweep] = to;
             }
-            cursors[window.sweep] = window.to;
         }
     }
     reads
@@ -185,8 +187,10 @@ fn switching_between_ladders_carries_every_start_over_without_skipping() {
         for _ in 0..(18 * 12) {
             now = now.saturating_add(poll);
             for window in plan(ladder, &cursors, now, 1) {
-                read.push((window.from, window.to, ladder.delays()[window.sweep]));
-                cursors[window.sweep] = window.to;
+                for (sweep, to) in window.moves {
+                    read.push((cursors[sweep], to, ladder.delays()[sweep]));
+                    cursors[sweep] = to;
+                }
             }
         }
     }

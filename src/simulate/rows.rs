@@ -169,6 +169,10 @@ pub(super) fn pstn(
         ("ucap_out", 3),
         ("ByotIn", 1),
     ]);
+    // The type drawn decides the draws below, as it did before Operator Connect rows.
+    let drawn = call_type;
+    let (call_type, operator) = super::operator_connect::operator_connect(drawn, random);
+    let operator_connect = operator.is_some();
     let user = &USERS[random.below(USERS.len())];
     let home = country(user.country);
     let bot = call_type.starts_with("ucap");
@@ -180,12 +184,12 @@ pub(super) fn pstn(
         *home
     };
     let minutes = (call.duration_seconds as f64 / 60.0).ceil();
-    let charge = if international {
+    let charge = if international && !operator_connect {
         other.4 * minutes * if other.0 == home.0 { 0.0 } else { 1.0 }
     } else {
         0.0
     };
-    let connection_charge = if international && random.unit() < 0.3 {
+    let connection_charge = if international && random.unit() < 0.3 && !operator_connect {
         0.05
     } else {
         0.0
@@ -217,7 +221,7 @@ pub(super) fn pstn(
 \"startDateTime\":\"{}\",\"endDateTime\":\"{}\",\"duration\":{},\"charge\":{},\"callType\":\"{call_type}\",\"currency\":\"{}\",\
 \"calleeNumber\":\"{callee}\",\"usageCountryCode\":\"{}\",\"tenantCountryCode\":\"US\",\"connectionCharge\":{},\"callerNumber\":\"{caller}\",\
 \"destinationContext\":{},\"destinationName\":\"{}\",\"conferenceId\":{},\"licenseCapability\":\"{license}\",\"inventoryType\":\"{}\",\
-\"operator\":\"Microsoft\",\"callDurationSource\":\"microsoft\"",
+\"operator\":\"{}\",\"callDurationSource\":\"{}\"",
         random.next_u64() % 10_000_000_000,
         random.next_u64() % 1_000_000_000,
         random.below(255),
@@ -246,10 +250,16 @@ pub(super) fn pstn(
         } else {
             "null".into()
         },
-        if call_type == "user_in" && random.unit() < 0.1 {
+        if drawn == "user_in" && random.unit() < 0.1 {
             "Toll-free"
         } else {
             "Subscriber"
+        },
+        operator.unwrap_or("Microsoft"),
+        if operator_connect {
+            "operator"
+        } else {
+            "microsoft"
         },
     );
     if version == ApiVersion::Beta {

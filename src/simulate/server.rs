@@ -39,6 +39,7 @@ pub(super) struct Simulator {
     directory: Arc<Directory>,
     tokens: Mutex<HashMap<String, token::IssuedToken>>,
     issued: AtomicU64,
+    limits: super::limits::GraphLimits,
 }
 
 impl Simulator {
@@ -68,6 +69,7 @@ impl Simulator {
             clock,
             tokens: Mutex::new(HashMap::new()),
             issued: AtomicU64::new(0),
+            limits: super::limits::GraphLimits::default(),
         }
     }
 

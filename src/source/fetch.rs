@@ -1,7 +1,7 @@
 //! Fetching the pages of several windows at once. Within a window pages follow their
 //! `@odata.nextLink` chain one after another; across windows the chains run side by
 //! side, all under the source's rate cap and Retry-After gate, so a backfill is
-//! limited by `requests_per_second` rather than by Graph's latency. The source still
+//! limited by the source's pace (`requests_per_minute`) rather than by Graph's latency. The source still
 //! delivers and commits one page at a time, in whatever order pages arrive.
 
 use super::SourceError;
@@ -52,7 +52,7 @@ impl Fetcher {
 
     /// A window is done: start the next one, if any.
     pub(super) fn start_next(&mut self) {
-        let Some(window) = self.windows.get(self.started).copied() else {
+        let Some(window) = self.windows.get(self.started).cloned() else {
             return;
         };
         let index = self.started;

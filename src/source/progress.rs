@@ -39,6 +39,8 @@ pub(super) const REPORT_EVERY: Duration = Duration::from_secs(10);
 pub(super) struct Progress<'a> {
     source: &'a str,
     total_windows: usize,
+    /// The source's pace, requests per minute: what the time left is computed from.
+    pace: f64,
     backfill: bool,
     started: Instant,
     last_report: Instant,
@@ -51,6 +53,7 @@ impl<'a> Progress<'a> {
         source: &'a str,
         windows: &[Window],
         poll_interval: Duration,
+        pace: f64,
         every: Duration,
     ) -> Self {
         let head_span: Duration = windows
@@ -60,12 +63,14 @@ impl<'a> Progress<'a> {
             .sum();
         let backfill = head_span > poll_interval.saturating_mul(4) && windows.len() > 2;
         if backfill {
-            tracing::info!(source, windows = windows.len(), span = %format_duration(head_span), "backfill started");
+            let at_least = Duration::from_secs_f64(windows.len() as f64 * 60.0 / pace.max(0.001));
+            tracing::info!(source, windows = windows.len(), span = %format_duration(head_span), requests_per_minute = pace, at_least = %format_duration(at_least), "backfill started");
         }
         let now = Instant::now();
         Progress {
             source,
             total_windows: windows.len(),
+            pace,
             backfill,
             started: now,
             last_report: now,
@@ -84,13 +89,7 @@ impl<'a> Progress<'a> {
             let seconds = elapsed.as_secs_f64().max(0.001);
             let done = self.summary.windows;
             let total = self.total_windows.max(1) as u64;
-            // Windows are of about equal span: the time left is the time per window so far.
-            let eta = (done > 0).then(|| {
-                format_duration(Duration::from_secs(
-                    (elapsed.as_secs_f64() / done as f64 * total.saturating_sub(done) as f64)
-                        as u64,
-                ))
-            });
+            let eta = format_duration(self.time_left(seconds));
             tracing::info!(
                 source = self.source,
                 windows_done = done,
@@ -99,10 +98,27 @@ impl<'a> Progress<'a> {
                 pages = self.summary.pages,
                 rows_new = self.summary.rows_new,
                 rows_per_second = (self.summary.rows_read as f64 / seconds) as u64,
-                eta = eta.as_deref().unwrap_or("unknown yet"),
+                requests_per_minute = self.pace,
+                eta = eta.as_str(),
                 "backfill progress"
             );
         }
+    }
+
+    /// The time the requests left take at the pace (or at the rate seen so far, when
+    /// Graph answers slower than that). Windows are of about equal span: the requests
+    /// left are the pages per window so far (at least one) times the windows left.
+    fn time_left(&self, seconds: f64) -> Duration {
+        let pages = self.summary.pages as f64;
+        let done = self.summary.windows;
+        let per_window = if done > 0 { pages / done as f64 } else { 1.0 }.max(1.0);
+        let left = (self.total_windows as f64 * per_window - pages).max(0.0);
+        let per_second = (self.pace / 60.0).min(if pages > 1.0 {
+            pages / seconds
+        } else {
+            f64::INFINITY
+        });
+        Duration::from_secs_f64(left / per_second.max(0.000_001))
     }
 
     /// A window was read to its end.
@@ -156,6 +172,32 @@ mod tests {
     }
 
     #[test]
+    fn the_time_left_is_the_requests_left_at_the_pace() {
+        let day = Duration::from_secs(86_400);
+        let start = Timestamp::parse("2024-05-01T00:00:00Z").unwrap();
+        let windows: Vec<Window> = (0..4u32)
+            .map(|n| Window {
+                sweep: 0,
+                from: start.saturating_add(day * n),
+                to: start.saturating_add(day * (n + 1)),
+                moves: vec![(0, start.saturating_add(day * (n + 1)))],
+            })
+            .collect();
+        let mut progress = Progress::new("t", &windows, Duration::from_secs(300), 60.0, REPORT_EVERY);
+        assert_eq!(
+            progress.time_left(0.001),
+            Duration::from_secs(4),
+            "nothing read yet: at least a request per window, one a second"
+        );
+        progress.summary.pages = 2;
+        progress.window_done();
+        // Two pages per window so far: 8 requests in all, 6 left, one a second.
+        assert_eq!(progress.time_left(0.001), Duration::from_secs(6));
+        // Graph answering slower than the pace (2 pages in 20 s): that rate instead.
+        assert_eq!(progress.time_left(20.0), Duration::from_secs(60));
+    }
+
+    #[test]
     fn a_backfill_reports_windows_rows_rate_and_time_left_then_a_summary() {
         let day = Duration::from_secs(86_400);
         let start = Timestamp::parse("2024-05-01T00:00:00Z").unwrap();
@@ -164,11 +206,17 @@ mod tests {
                 sweep: 0,
                 from: start.saturating_add(day * n),
                 to: start.saturating_add(day * (n + 1)),
+                moves: vec![(0, start.saturating_add(day * (n + 1)))],
             })
             .collect();
         let text = logged(|| {
-            let mut progress =
-                Progress::new("tenant", &windows, Duration::from_secs(300), Duration::ZERO);
+            let mut progress = Progress::new(
+                "tenant",
+                &windows,
+                Duration::from_secs(300),
+                50.0,
+                Duration::ZERO,
+            );
             progress.window_done();
             progress.page_done(&PollSummary {
                 pages: 1,

@@ -43,7 +43,15 @@ pub fn quick_retries() -> RetryPolicy {
 }
 
 impl Harness {
+    /// The simulated tenant without Graph's published limits, and (in the configs
+    /// below) an agent paced far beyond them: these tests need speed, not Graph's pace.
+    /// [`Harness::start_with_graph_limits`] keeps the limits.
     pub async fn start(options: SimulatorOptions) -> Harness {
+        Harness::start_with_graph_limits(options.without_graph_limits()).await
+    }
+
+    /// The simulated tenant as `options` say, Graph's published limits on by default.
+    pub async fn start_with_graph_limits(options: SimulatorOptions) -> Harness {
         let clock = Arc::new(ManualClock::new(at(NOW)));
         let shared: SharedClock = clock.clone();
         let simulator = pstn_agent::simulate::start(([127, 0, 0, 1], 0).into(), options, shared)
@@ -88,7 +96,7 @@ client_id = "11111111-1111-1111-1111-111111111111"
 {credential}
 authority_url = "{url}"
 graph_url = "{url}"
-requests_per_second = 1000
+requests_per_minute = 60000
 {extra}
 [sinks.archive]
 type = "file"
@@ -195,7 +203,7 @@ client_id = "11111111-1111-1111-1111-111111111111"
 client_secret = "secret"
 authority_url = "{url}"
 graph_url = "{url}"
-requests_per_second = 1000
+requests_per_minute = 60000
 lookback = "2d"
 {source}
 [sources.tenant.directory]

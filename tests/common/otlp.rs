@@ -240,7 +240,7 @@ pub fn config_of(harness: &Harness, kind: LogKind, otlp: &str, redact: bool) -> 
 /// [`config_of`] with `redaction` (a `redact = ...` line, or nothing) on both sinks.
 pub fn config_redacting(harness: &Harness, kind: LogKind, otlp: &str, redaction: &str) -> Config {
     let text = format!(
-        "data_dir = \"{}\"\n[sources.tenant]\ntype = \"{kind}\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\n\
+        "data_dir = \"{}\"\n[sources.tenant]\ntype = \"{kind}\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\nlookback = \"1d\"\nrequests_per_minute = 60000\n\
          [sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\n{otlp}\nheaders = {{ authorization = \"Bearer siem-token\" }}\n{redaction}\
          [sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"tenant\"]\n{redaction}",
         harness.dir.path().join("state").display(),

@@ -1,5 +1,6 @@
 //! Graph's call-log route: counts the request, applies latency, checks the token,
-//! injects the faults asked for (403, 429 with Retry-After, 5xx), then pages.
+//! injects the faults asked for (403, 429 with Retry-After, 5xx), holds to Graph's
+//! published limits (429 with Retry-After), then pages.
 
 use super::Simulator;
 use super::call::parse_call;
@@ -43,10 +44,36 @@ impl Simulator {
             Ok(call) => call,
             Err(response) => return response,
         };
+        if self.options.graph_limits
+            && let Some((tenant, client_id)) = self.token_owner(authorization)
+            && let Err(wait) = self.limits.admit(&tenant, &client_id, call.kind.function())
+        {
+            return self.throttled(wait);
+        }
         match call.range() {
             Ok((from, to)) => self.page(&call, from, to),
             Err(response) => response,
         }
+    }
+
+    /// A 429 asking to wait `wait` (whole seconds, rounded up), counted in the stats.
+    fn throttled(&self, wait: Duration) -> Response<Body> {
+        self.stats.throttled.fetch_add(1, Ordering::SeqCst);
+        self.stats
+            .throttles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((Instant::now(), wait));
+        let mut response = graph_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Too many requests.",
+        );
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(hyper::header::RETRY_AFTER, seconds.max(1).into());
+        response
     }
 
     /// The fault asked for, in order: a missing role (403), throttling (429 with
@@ -60,21 +87,7 @@ impl Simulator {
             ));
         }
         if let Some(wait) = self.faults.throttle() {
-            self.stats.throttled.fetch_add(1, Ordering::SeqCst);
-            self.stats
-                .throttles
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((Instant::now(), wait));
-            let mut response = graph_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "Too many requests.",
-            );
-            response
-                .headers_mut()
-                .insert(hyper::header::RETRY_AFTER, wait.as_secs().max(1).into());
-            return Some(response);
+            return Some(self.throttled(wait));
         }
         if Faults::take(&self.faults.fail_next) {
             let status =

@@ -69,6 +69,13 @@ impl Simulator {
                 IssuedToken {
                     expiry: Instant::now() + self.options.token_ttl,
                     audience,
+                    tenant: path
+                        .trim_start_matches('/')
+                        .split('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    client_id,
                 },
             );
         json(StatusCode::OK, serde_json::json!({"token_type": "Bearer", "expires_in": self.options.token_ttl.as_secs(), "ext_expires_in": self.options.token_ttl.as_secs(), "access_token": token}).to_string())
@@ -110,6 +117,17 @@ impl Simulator {
             .is_some_and(|audience| !is_monitor(&audience))
     }
 
+    /// The tenant and client id of a valid, unexpired token this simulator issued.
+    pub(super) fn token_owner(&self, authorization: Option<&str>) -> Option<(String, String)> {
+        let token = authorization.and_then(|value| value.strip_prefix("Bearer "))?;
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .filter(|issued| Instant::now() < issued.expiry)
+            .map(|issued| (issued.tenant.clone(), issued.client_id.clone()))
+    }
+
     /// The audience of a valid, unexpired token this simulator issued.
     pub(super) fn token_audience(&self, authorization: Option<&str>) -> Option<String> {
         let token = authorization.and_then(|value| value.strip_prefix("Bearer "))?;
@@ -122,10 +140,13 @@ impl Simulator {
     }
 }
 
-/// A token the simulator issued: until when, and for which resource.
+/// A token the simulator issued: until when, for which resource, and to whom (the
+/// tenant and application Graph's limits are counted for).
 pub(super) struct IssuedToken {
     expiry: Instant,
     audience: String,
+    tenant: String,
+    client_id: String,
 }
 
 /// The resource of a `.default` scope: `https://monitor.azure.com//.default` →
