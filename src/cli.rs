@@ -18,7 +18,7 @@ const AFTER_HELP: &str = "Examples:\n  pstn-agent validate --config pstn-agent.t
 #[command(
     name = "pstn-agent",
     version,
-    about = "Reads Microsoft Graph's Teams phone logs (PSTN calls, Direct Routing calls, SMS, users blocked from PSTN calling: source types pstn_calls, direct_routing_calls, sms_log, pstn_blocked_users) and delivers every row once to log sinks.",
+    about = "Reads Microsoft Graph's Teams phone logs (PSTN calls, Direct Routing calls, SMS, users blocked from PSTN calling, the audio-conferencing dial-out report: source types pstn_calls, direct_routing_calls, sms_log, pstn_blocked_users, pstn_dialout_report) and delivers every row once to log sinks.",
     after_help = AFTER_HELP
 )]
 pub(crate) struct Cli {

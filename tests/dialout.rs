@@ -129,7 +129,7 @@ async fn a_restarted_process_sends_nothing_twice() {
     std::fs::write(
         &path,
         format!(
-            "data_dir = \"{}\"\n[sources.dialout]\ntype = \"pstn_dialout_report\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\n{SOURCE}\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"dialout\"]\n",
+            "data_dir = \"{}\"\n[sources.dialout]\ntype = \"pstn_dialout_report\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\n{SOURCE}\nrequests_per_minute = 60000\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"dialout\"]\n",
             harness.dir.path().join("state").display(),
             harness.output().display(),
             url = harness.simulator.url(),
@@ -166,7 +166,7 @@ async fn totals_a_sink_refused_are_not_recorded_and_the_next_poll_sends_them() {
         .unwrap();
     // The same source with an OTLP sink nothing listens at: every batch is refused.
     let refused = format!(
-        "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_dialout_report\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"secret\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\n{SOURCE}\n[sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\nendpoint = \"http://{nobody}\"\nretry_max_duration = \"1s\"\n",
+        "data_dir = \"{}\"\n[sources.tenant]\ntype = \"pstn_dialout_report\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"secret\"\nauthority_url = \"{url}\"\ngraph_url = \"{url}\"\n{SOURCE}\nrequests_per_minute = 60000\n[sinks.siem]\ntype = \"otlp\"\ninputs = [\"tenant\"]\nendpoint = \"http://{nobody}\"\nretry_max_duration = \"1s\"\n",
         harness.dir.path().join("state").display(),
         url = harness.simulator.url(),
     );

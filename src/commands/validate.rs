@@ -58,6 +58,16 @@ fn plan_line(source: &crate::config::SourceConfig) -> String {
     } else {
         String::new()
     };
+    if source.kind.is_report() {
+        return format!(
+            "sources.{}: the report's days make about {:.0} requests per hour (one per UTC day late_window {} reaches, today included, each poll_interval {}; one more per further 1,000 rows of a day), of the {:.0} per hour its pace allows (requests_per_minute {pace}){above}",
+            source.name,
+            source.planned_requests_per_hour(),
+            format_duration(source.late_window),
+            format_duration(source.poll_interval),
+            pace * 60.0,
+        );
+    }
     format!(
         "sources.{}: the late-row plan makes about {:.0} requests per hour once caught up (poll_interval {}, late_window {}, max_delay {}; a backfill apart; one more per further 1,000 rows in a window), of the {:.0} per hour its pace allows (requests_per_minute {pace}){above}",
         source.name,

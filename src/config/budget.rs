@@ -46,11 +46,22 @@ fn planned_requests_per_hour(
     )
 }
 
+/// The requests per hour a report source needs (the dial-out report): each poll reads
+/// every UTC day `late_window` reaches, today included, one request each (at most
+/// whole days of the window, plus today).
+fn report_requests_per_hour(poll_interval: Duration, late_window: Duration) -> f64 {
+    let days = late_window.as_secs().div_ceil(24 * HOUR) + 1;
+    days as f64 * HOUR as f64 / poll_interval.as_secs_f64().max(1.0)
+}
+
 impl super::SourceConfig {
-    /// The requests per hour this source's late-row plan needs once caught up (a
-    /// backfill apart): one per window, each window one request when its rows fit in a
-    /// page of 1,000.
+    /// The requests per hour this source's plan needs once caught up (a backfill
+    /// apart): one per window, each window one request when its rows fit in a page of
+    /// 1,000; for a report, one per day it reads, each poll.
     pub fn planned_requests_per_hour(&self) -> f64 {
+        if self.kind.is_report() {
+            return report_requests_per_hour(self.poll_interval, self.late_window);
+        }
         planned_requests_per_hour(
             self.poll_interval,
             self.late_window,
@@ -58,6 +69,39 @@ impl super::SourceConfig {
             self.requests_per_minute,
         )
     }
+}
+
+/// One problem when a report's days each poll need more requests per hour than the
+/// pace allows (a long `late_window` at a short `poll_interval`).
+pub(super) fn check_report(
+    fields: &Fields<'_>,
+    poll_interval: Duration,
+    late_window: Duration,
+    requests_per_minute: f64,
+    problems: &mut Problems,
+) {
+    let budget = requests_per_minute * 60.0;
+    let needed = report_requests_per_hour(poll_interval, late_window);
+    if needed <= budget {
+        return;
+    }
+    let would_fit = STEPS
+        .iter()
+        .map(|seconds| Duration::from_secs(*seconds))
+        .filter(|poll| *poll > poll_interval)
+        .find(|poll| report_requests_per_hour(*poll, late_window) <= budget)
+        .map_or_else(
+            || "a shorter late_window would fit".to_owned(),
+            |poll| format!("would fit: poll_interval = \"{}\"", format_duration(poll)),
+        );
+    problems.add(
+        &fields.key("poll_interval"),
+        format!(
+            "the report's days need about {needed:.0} requests per hour (one per UTC day late_window {} reaches, each poll_interval {}), more than the {budget:.0} per hour this source may make (requests_per_minute {requests_per_minute}); {would_fit}",
+            format_duration(late_window),
+            format_duration(poll_interval),
+        ),
+    );
 }
 
 /// One problem when the plan needs more requests per hour than the pace allows.
@@ -124,4 +168,21 @@ pub(super) fn check(
             format_duration(late_window),
         ),
     );
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::report_requests_per_hour;
+    use std::time::Duration;
+
+    #[test]
+    fn a_report_needs_one_request_per_day_it_reads_each_poll() {
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        // 72 h: up to 4 days (three whole days back, and today), 12 polls an hour.
+        assert_eq!(report_requests_per_hour(minutes(5), hours(72)), 48.0);
+        // 30 h: up to 3 days, at most.
+        assert_eq!(report_requests_per_hour(hours(1), hours(30)), 3.0);
+        assert_eq!(report_requests_per_hour(minutes(1), hours(90 * 24)), 91.0 * 60.0);
+    }
 }

@@ -199,15 +199,20 @@ pub(super) fn read(
             readable
         });
     let directory = super::directory::read(&mut fields, problems);
+    // A report reads one request per day inside late_window each poll, not the sweep
+    // ladder: each has its own budget against the pace.
     if let Some(kind) = kind.filter(|kind| kind.is_report()) {
         let has_max_delay = max_delay.flatten().is_some();
         let has_directory = directory.as_ref().is_some_and(Option::is_some);
         refuse_for_report(kind, &fields, has_max_delay, has_directory, problems);
+        if let (Some(poll_interval), Some(late_window), Some(pace)) =
+            (poll_interval, late_window, requests_per_minute)
+        {
+            super::budget::check_report(&fields, poll_interval, late_window, pace, problems);
+        }
     } else if let (Some(poll_interval), Some(late_window), Some(max_delay), Some(pace)) =
         (poll_interval, late_window, max_delay, requests_per_minute)
     {
-        // A report reads one window per day inside late_window each poll, not the
-        // sweep ladder: the ladder's budget is for the call logs.
         super::budget::check(&fields, poll_interval, late_window, max_delay, pace, problems);
     }
     fields.finish(problems);

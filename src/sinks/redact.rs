@@ -183,12 +183,19 @@ impl RedactingSink {
         let call_start = out.len();
         out.push(b'{');
         let mut first = true;
+        // The envelope's `id` and `callType` (OTLP attributes) follow the row's fate.
+        let mut envelope = span.envelope.clone();
         for (key, value) in &members.0 {
             let kept = self
                 .keep
                 .as_ref()
                 .is_none_or(|keep| keep.iter().any(|field| field == key));
             if !kept || self.drop.iter().any(|field| field == key) {
+                match key.as_ref() {
+                    "id" => envelope.call_id = None,
+                    "callType" => envelope.call_type = None,
+                    _ => {}
+                }
                 continue;
             }
             if !std::mem::take(&mut first) {
@@ -197,7 +204,14 @@ impl RedactingSink {
             serde_json::to_writer(&mut *out, key.as_ref())?;
             out.push(b':');
             if self.hash.iter().any(|field| field == key) {
+                let at = out.len();
                 self.write_hashed(value, out)?;
+                let hashed: Option<Box<str>> = serde_json::from_slice(&out[at..])?;
+                match key.as_ref() {
+                    "id" => envelope.call_id = hashed,
+                    "callType" => envelope.call_type = hashed,
+                    _ => {}
+                }
             } else {
                 out.extend_from_slice(value.get().as_bytes());
             }
@@ -205,7 +219,6 @@ impl RedactingSink {
         out.push(b'}');
         let call_end = out.len();
         let changed = self.write_tail(span, &batch.lines[span.call.end..span.line.end], out)?;
-        let mut envelope = span.envelope.clone();
         if let Some(user) = changed.user {
             envelope.user = user;
         }
