@@ -162,37 +162,7 @@ async fn promtool_finds_nothing_to_complain_about() {
     ] {
         assert!(text.contains(name), "{name} in {text}");
     }
-    let promtool = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match promtool {
-        Ok(child) => child,
-        Err(error) if std::env::var_os("CI").is_none() => {
-            common::tools::skipped(&format!("promtool not found ({error})"));
-            return;
-        }
-        Err(error) => panic!("promtool is required in CI: {error}"),
-    };
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let findings = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success() && findings.trim().is_empty(),
-        "promtool: {findings}"
-    );
+    common::tools::promtool_check_metrics(&text);
     for name in [
         "pstn_calls_total",
         "pstn_call_duration_seconds_bucket",
