@@ -4,7 +4,8 @@
 //! four fields are its key within one range, and its totals are what changes between
 //! two reads of the same range.
 
-use super::{Amount, BadRow, Timestamp};
+use super::row::{amount, string};
+use super::{BadRow, Timestamp};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -72,28 +73,6 @@ struct Fields<'a> {
     total_call_seconds: Option<&'a RawValue>,
     #[serde(borrow, default)]
     total_call_charge: Option<&'a RawValue>,
-}
-
-/// A JSON string's text, or `None` (null, absent, another type).
-fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
-    let text = raw?.get();
-    if !text.starts_with('"') {
-        return None;
-    }
-    match serde_json::from_str::<&str>(text) {
-        Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
-        Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
-    }
-}
-
-/// A Decimal (number or string) as an [`Amount`].
-fn amount(raw: Option<&RawValue>) -> Option<Amount<'_>> {
-    let text = raw?.get();
-    match text.as_bytes().first()? {
-        b'"' => string(raw).map(Amount::Text),
-        b'-' | b'0'..=b'9' => Some(Amount::Number(text)),
-        _ => None,
-    }
 }
 
 /// A whole number (Int32 as a number or a string), in millionths then back to units

@@ -109,7 +109,9 @@ struct Fields<'a> {
     user_id: Option<&'a RawValue>,
 }
 
-fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+/// A JSON string's text, or `None` (null, absent, another type); the dial-out
+/// report's view reads its fields with it too.
+pub(super) fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
     let text = raw?.get();
     if !text.starts_with('"') {
         return None;
@@ -120,7 +122,8 @@ fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
     }
 }
 
-fn amount(raw: Option<&RawValue>) -> Option<Amount<'_>> {
+/// A Decimal (number or string) as an [`Amount`].
+pub(super) fn amount(raw: Option<&RawValue>) -> Option<Amount<'_>> {
     let text = raw?.get();
     match text.as_bytes().first()? {
         b'"' => string(raw).map(Amount::Text),
