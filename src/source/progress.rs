@@ -171,18 +171,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_time_left_is_the_requests_left_at_the_pace() {
+    /// A backfill of four one-day windows from 2024-05-01.
+    fn four_day_windows() -> Vec<Window> {
         let day = Duration::from_secs(86_400);
         let start = Timestamp::parse("2024-05-01T00:00:00Z").unwrap();
-        let windows: Vec<Window> = (0..4u32)
+        (0..4u32)
             .map(|n| Window {
                 sweep: 0,
                 from: start.saturating_add(day * n),
                 to: start.saturating_add(day * (n + 1)),
                 moves: vec![(0, start.saturating_add(day * (n + 1)))],
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_time_left_is_the_requests_left_at_the_pace() {
+        let windows = four_day_windows();
         let mut progress = Progress::new("t", &windows, Duration::from_secs(300), 60.0, REPORT_EVERY);
         assert_eq!(
             progress.time_left(0.001),
@@ -199,16 +204,7 @@ mod tests {
 
     #[test]
     fn a_backfill_reports_windows_rows_rate_and_time_left_then_a_summary() {
-        let day = Duration::from_secs(86_400);
-        let start = Timestamp::parse("2024-05-01T00:00:00Z").unwrap();
-        let windows: Vec<Window> = (0..4u32)
-            .map(|n| Window {
-                sweep: 0,
-                from: start.saturating_add(day * n),
-                to: start.saturating_add(day * (n + 1)),
-                moves: vec![(0, start.saturating_add(day * (n + 1)))],
-            })
-            .collect();
+        let windows = four_day_windows();
         let text = logged(|| {
             let mut progress = Progress::new(
                 "tenant",
