@@ -100,6 +100,63 @@ mod tests {
         headers
     }
 
+    /// A one-connection server on loopback that answers any request with `raw`.
+    async fn serving(raw: &'static [u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buffer).await.unwrap();
+                if n == 0 {
+                    return;
+                }
+                request.extend_from_slice(&buffer[..n]);
+            }
+            let _ = stream.write_all(raw).await;
+        });
+        url
+    }
+
+    async fn get(raw: &'static [u8]) -> reqwest::Response {
+        let client = crate::http_client::builder().unwrap().build().unwrap();
+        client.get(serving(raw).await).send().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_whole_read_keeps_the_status_the_wait_and_a_body_within_the_cap() {
+        let raw = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+        let answer = Answer::read(get(raw).await, 5).await.unwrap();
+        assert_eq!((answer.status, answer.retry_after), (503, Some(Duration::from_secs(7))));
+        assert_eq!(&answer.body[..], b"hello");
+    }
+
+    #[tokio::test]
+    async fn a_whole_read_refuses_a_body_over_the_cap_announced_or_not() {
+        let announced = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello!";
+        let error = Answer::read(get(announced).await, 5).await.unwrap_err();
+        assert!(matches!(error, ReadError::TooLarge(5)), "{error:?}");
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n";
+        let error = Answer::read(get(chunked).await, 5).await.unwrap_err();
+        assert!(matches!(error, ReadError::TooLarge(5)), "{error:?}");
+        let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nhalf";
+        let error = Answer::read(get(cut).await, 1000).await.unwrap_err();
+        assert!(matches!(error, ReadError::Transfer(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn reading_the_start_keeps_the_first_bytes_and_what_a_cut_transfer_sent() {
+        let long = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world";
+        let answer = Answer::read_start(get(long).await, 5).await;
+        assert_eq!((answer.status, &answer.body[..]), (400, &b"hello"[..]));
+        let cut = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 100\r\nConnection: close\r\n\r\nhalf";
+        let answer = Answer::read_start(get(cut).await, 1000).await;
+        assert_eq!(&answer.body[..], b"half");
+    }
+
     #[test]
     fn retry_after_reads_seconds_within_the_cap() {
         let cap = Duration::from_secs(3600);
