@@ -181,7 +181,9 @@ async fn a_sign_in_refused_for_want_of_consent_gives_the_tenants_admin_consent_u
         let (said, url, token_requests, graph_requests) = refused_with(code).await;
         assert!(said.contains(&format!("AADSTS{code}")), "{said}");
         assert!(
-            said.contains("not consented in tenant contoso.onmicrosoft.com"),
+            said.contains(
+                "in tenant contoso.onmicrosoft.com: the application is not consented in that tenant"
+            ),
             "{said}"
         );
         let consent = format!(
@@ -200,7 +202,7 @@ async fn other_sign_in_refusals_say_what_their_aadsts_code_means() {
         (7_000_222, "the client secret has expired (AADSTS7000222)"),
         (
             90_002,
-            "tenant contoso.onmicrosoft.com does not exist (AADSTS90002)",
+            "in tenant contoso.onmicrosoft.com: no such tenant (AADSTS90002)",
         ),
         (
             700_027,

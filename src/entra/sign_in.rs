@@ -50,13 +50,11 @@ fn message(refusal: &SignInRefusal) -> String {
     } = refusal;
     let meaning = match *code {
         Some(code @ (700_016 | 65_001)) => format!(
-            "application {client_id} is not consented in tenant {tenant} (AADSTS{code}): an administrator of that tenant grants consent at {authority}/{tenant}/adminconsent?client_id={client_id} (or, if client_id is wrong, correct it)"
+            "the application is not consented in that tenant (AADSTS{code}): an administrator of the tenant grants consent at {authority}/{tenant}/adminconsent?client_id={client_id} (or, if client_id is wrong, correct it)"
         ),
         Some(7_000_215) => "the client secret is wrong (AADSTS7000215): client_secret must be the secret's Value, not its Secret ID (the app registration's Certificates & secrets)".to_owned(),
         Some(7_000_222) => "the client secret has expired (AADSTS7000222): add a new one under the app registration's Certificates & secrets and set client_secret to it".to_owned(),
-        Some(90_002) => format!(
-            "tenant {tenant} does not exist (AADSTS90002): check tenant_id, and authority_url for a national cloud"
-        ),
+        Some(90_002) => "no such tenant (AADSTS90002): check tenant_id, and authority_url for a national cloud".to_owned(),
         Some(700_027) => "the certificate assertion was refused (AADSTS700027): client_certificate must be registered on the app registration (Certificates & secrets) and client_private_key must be its key".to_owned(),
         _ => return format!(
             "Entra ID refused the sign-in of application {client_id} in tenant {tenant}: {error}: {description}"
@@ -101,7 +99,10 @@ mod tests {
                 "{text}"
             );
             assert!(text.contains(&format!("AADSTS{code}")), "{text}");
-            assert!(text.contains("not consented in tenant contoso.onmicrosoft.com"), "{text}");
+            assert!(
+                text.contains("in tenant contoso.onmicrosoft.com: the application is not consented in that tenant"),
+                "{text}"
+            );
         }
     }
 
@@ -110,7 +111,7 @@ mod tests {
         let cases = [
             (7_000_215, "the client secret is wrong"),
             (7_000_222, "the client secret has expired"),
-            (90_002, "tenant contoso.onmicrosoft.com does not exist"),
+            (90_002, "in tenant contoso.onmicrosoft.com: no such tenant (AADSTS90002)"),
             (700_027, "the certificate assertion was refused"),
         ];
         for (code, meaning) in cases {
