@@ -104,6 +104,15 @@ mod tests {
                 "{text}"
             );
         }
+        // Whole, as an operator reads it.
+        assert_eq!(
+            message(Some(65_001), "invalid_grant", "AADSTS65001: The user or administrator has not consented."),
+            "Entra ID refused the sign-in of application 11111111-1111-1111-1111-111111111111 in tenant contoso.onmicrosoft.com: \
+             the application is not consented in that tenant (AADSTS65001): an administrator of the tenant grants consent at \
+             https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id=11111111-1111-1111-1111-111111111111 \
+             (or, if client_id is wrong, correct it); \
+             Entra ID said invalid_grant: AADSTS65001: The user or administrator has not consented."
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::assertion::AssertionSigner;
 use super::sign_in::{self, SignInRefusal};
 use super::{TokenEvents, error_chain};
-use crate::http_client::{Answer, ErrorBody, ReadError};
+use crate::http_client::{Answer, ErrorBody, ReadError, clip};
 use crate::model::Secret;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -295,7 +295,7 @@ impl TokenSource {
         }
         // A peer chooses this text: keep it short.
         if text.chars().count() > MAX_PEER_TEXT_CHARS {
-            text = text.chars().take(MAX_PEER_TEXT_CHARS).collect::<String>() + "...";
+            text = clip(&text, MAX_PEER_TEXT_CHARS) + "...";
         }
         text
     }
