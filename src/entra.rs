@@ -7,6 +7,7 @@
 //! type): graph and sinks both use it, neither through the other.
 
 pub mod assertion;
+pub mod sign_in;
 mod token;
 
 pub use assertion::{

@@ -1,6 +1,17 @@
 //! How every outbound HTTP client of the agent starts: rustls with ring, our user
 //! agent, no redirects (a redirect must never carry a token or a record elsewhere),
-//! and proxies as users set them, except that loopback never goes through one.
+//! and proxies as users set them, except that loopback never goes through one. Then
+//! one kit for their answers: capped reads and `Retry-After` ([`Answer`]), the error
+//! bodies of Graph, Azure and Entra ID ([`ErrorBody`]), and the rules of a token-bearing
+//! exchange (401 refreshes once, throttling waits within limits: [`Exchange`]).
+
+mod answer;
+mod details;
+mod exchange;
+
+pub use answer::{Answer, ReadError};
+pub use details::{ErrorBody, clip};
+pub use exchange::{Exchange, Step, Throttling};
 
 /// A client builder with the agent's defaults; add timeouts and roots, then build.
 pub fn builder() -> Result<reqwest::ClientBuilder, String> {

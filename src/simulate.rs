@@ -69,6 +69,9 @@ pub struct SimulatorOptions {
     /// 50 requests per 60 s per function and tenant, 200 per application in a tenant,
     /// 1,000 per tenant, 429 with Retry-After beyond them.
     pub graph_limits: bool,
+    /// Refuse every sign-in with this AADSTS code, in Entra ID's words for it (700016,
+    /// 65001, 7000215, 7000222, 90002, 700027; any other number gets a generic line).
+    pub sign_in_refusal: Option<u32>,
 }
 
 impl SimulatorOptions {
@@ -96,6 +99,7 @@ impl Default for SimulatorOptions {
             faults: FaultSettings::default(),
             directory_users: DEFAULT_DIRECTORY_USERS,
             directory_page_size: DEFAULT_DIRECTORY_PAGE_SIZE,
+            sign_in_refusal: None,
             directory_forbidden: false,
             graph_limits: true,
         }

@@ -150,3 +150,74 @@ fn validate_refuses_a_certificate_with_a_key_that_is_not_its_own() {
         String::from_utf8_lossy(&matched.stderr)
     );
 }
+
+/// One `--once` run against a simulated Entra that refuses every sign-in with AADSTS
+/// `code`: what the failed source says, after how many token and Graph requests.
+async fn refused_with(code: u32) -> (String, String, u64, u64) {
+    let harness = Harness::start(SimulatorOptions {
+        calls_per_day: 100.0,
+        lateness: Lateness::None,
+        sign_in_refusal: Some(code),
+        ..SimulatorOptions::default()
+    })
+    .await;
+    let config = harness.config_with_secret(LogKind::Pstn, "lookback = \"1d\"", "s3cr3t-value");
+    let report = harness.once(&config).await;
+    assert_eq!(report.exit_code(), 1, "{:?}", report.failed);
+    let said = report.failed[0].1.clone();
+    assert!(!said.contains("s3cr3t-value"), "{said}");
+    let stats = &harness.simulator.stats;
+    (
+        said,
+        harness.simulator.url(),
+        stats.token_requests.load(Ordering::SeqCst),
+        stats.graph_requests.load(Ordering::SeqCst),
+    )
+}
+
+#[tokio::test]
+async fn a_sign_in_refused_for_want_of_consent_gives_the_tenants_admin_consent_url_and_stops() {
+    for code in [700_016, 65_001] {
+        let (said, url, token_requests, graph_requests) = refused_with(code).await;
+        assert!(said.contains(&format!("AADSTS{code}")), "{said}");
+        assert!(
+            said.contains(
+                "in tenant contoso.onmicrosoft.com: the application is not consented in that tenant"
+            ),
+            "{said}"
+        );
+        let consent = format!(
+            "{url}/contoso.onmicrosoft.com/adminconsent?client_id=11111111-1111-1111-1111-111111111111"
+        );
+        assert!(said.contains(&consent), "{said}");
+        // Refused for good: one token request, no retries, nothing sent to Graph.
+        assert_eq!((token_requests, graph_requests), (1, 0), "{said}");
+    }
+}
+
+#[tokio::test]
+async fn other_sign_in_refusals_say_what_their_aadsts_code_means() {
+    let cases = [
+        (7_000_215, "the client secret is wrong (AADSTS7000215)"),
+        (7_000_222, "the client secret has expired (AADSTS7000222)"),
+        (
+            90_002,
+            "in tenant contoso.onmicrosoft.com: no such tenant (AADSTS90002)",
+        ),
+        (
+            700_027,
+            "the certificate assertion was refused (AADSTS700027)",
+        ),
+        (
+            50_034,
+            "in tenant contoso.onmicrosoft.com: invalid_request: AADSTS50034: The simulator refuses this sign-in.",
+        ),
+    ];
+    for (code, meaning) in cases {
+        let (said, _, token_requests, _) = refused_with(code).await;
+        assert!(said.contains(meaning), "{said}");
+        // Only Entra's first description line: its trace id stays out.
+        assert!(!said.contains("Trace ID"), "{said}");
+        assert_eq!(token_requests, 1, "{said}");
+    }
+}

@@ -113,6 +113,7 @@ pub(crate) async fn run(args: SimulateArgs, mut signals: Signals) -> ExitCode {
         directory_page_size: args.directory_page_size,
         directory_forbidden: args.directory_forbidden,
         graph_limits: !args.no_graph_limits,
+        sign_in_refusal: None,
     };
     let handle = match start(args.address, options, clock).await {
         Ok(handle) => handle,

@@ -2,7 +2,9 @@
 //! Monitor's), refreshed before it expires.
 
 use super::assertion::AssertionSigner;
+use super::sign_in::{self, SignInRefusal};
 use super::{TokenEvents, error_chain};
+use crate::http_client::{Answer, ErrorBody, ReadError, clip};
 use crate::model::Secret;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -33,16 +35,10 @@ pub enum CredentialMaterial {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// Entra refused the request (bad secret, unknown tenant, ...): retrying cannot help.
-    #[error("Entra ID refused the credentials: {code}: {description}")]
-    Rejected {
-        /// HTTP status.
-        status: u16,
-        /// OAuth error code (`invalid_client`, ...).
-        code: String,
-        /// Microsoft's description, starting with its AADSTS code.
-        description: String,
-    },
+    /// Entra refused the sign-in (no consent in the tenant, a bad or expired secret, an
+    /// unknown tenant, ...): retrying cannot help. Boxed: errors travel by value.
+    #[error(transparent)]
+    SignInRefused(Box<SignInRefusal>),
     /// The token endpoint could not be reached or failed: worth retrying.
     #[error("Entra ID token endpoint unavailable: {0}")]
     Unavailable(String),
@@ -84,6 +80,9 @@ struct Cached {
 pub struct TokenSource {
     http: reqwest::Client,
     token_url: Url,
+    /// The authority's base URL and the tenant, for a refusal's message.
+    authority: String,
+    tenant: String,
     client_id: String,
     scope: String,
     credential: CredentialMaterial,
@@ -97,13 +96,6 @@ struct TokenAnswer {
     access_token: Secret,
     #[serde(default)]
     expires_in: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct TokenErrorAnswer {
-    error: String,
-    #[serde(default)]
-    error_description: String,
 }
 
 impl std::fmt::Debug for TokenSource {
@@ -132,6 +124,8 @@ impl TokenSource {
         Ok(TokenSource {
             http,
             token_url,
+            authority: base.to_owned(),
+            tenant: tenant_id.to_owned(),
             client_id: client_id.to_owned(),
             scope: scope.to_owned(),
             credential,
@@ -246,56 +240,40 @@ impl TokenSource {
         &self,
         response: reqwest::Response,
     ) -> Result<(Secret, Duration), AuthError> {
-        let status = response.status();
-        let mut response = response;
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let answer = Answer::read(response, MAX_TOKEN_ANSWER_BYTES)
             .await
-            .map_err(|error| AuthError::Unavailable(error_chain(&error.without_url())))?
-        {
-            if body.len() + chunk.len() > MAX_TOKEN_ANSWER_BYTES {
-                return Err(AuthError::Unavailable(format!(
-                    "the token endpoint's answer is over {MAX_TOKEN_ANSWER_BYTES} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if status.is_success() {
-            let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
-                AuthError::Unavailable("token answer is not the expected JSON".into())
-            })?;
-            let seconds = match answer.expires_in {
-                Some(serde_json::Value::Number(n)) => n.as_u64(),
-                Some(serde_json::Value::String(s)) => s.parse().ok(),
-                _ => None,
-            }
-            .unwrap_or(3599);
-            // A peer's number is clamped: no token lives longer than a day, and an absurd
-            // lifetime must not overflow the clock.
-            return Ok((
-                answer.access_token,
-                Duration::from_secs(seconds.clamp(1, 86_400)),
-            ));
-        }
-        let transient = status.is_server_error() || status.as_u16() == 429;
-        match serde_json::from_slice::<TokenErrorAnswer>(&body) {
-            Ok(answer) if !transient => {
-                let first_line = answer
-                    .error_description
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_owned();
-                Err(AuthError::Rejected {
-                    status: status.as_u16(),
-                    code: self.scrub(answer.error),
-                    description: self.scrub(first_line),
+            .map_err(|error| {
+                AuthError::Unavailable(match error {
+                    ReadError::TooLarge(limit) => {
+                        format!("the token endpoint's answer is over {limit} bytes")
+                    }
+                    ReadError::Transfer(error) => error_chain(&error.without_url()),
                 })
+            })?;
+        let status = answer.status;
+        if (200..300).contains(&status) {
+            return issued(&answer.body);
+        }
+        let transient = status >= 500 || status == 429;
+        match ErrorBody::parse(&answer.body) {
+            Some(ErrorBody::OAuth {
+                error,
+                description,
+                codes,
+            }) if !transient => {
+                let first_line = description.lines().next().unwrap_or("").to_owned();
+                Err(AuthError::SignInRefused(Box::new(SignInRefusal {
+                    status,
+                    tenant: self.tenant.clone(),
+                    client_id: self.client_id.clone(),
+                    authority: self.authority.clone(),
+                    code: sign_in::aadsts_code(&codes, &first_line),
+                    error: self.scrub(error),
+                    description: self.scrub(first_line),
+                })))
             }
             _ => Err(AuthError::Unavailable(format!(
-                "token endpoint answered HTTP {}",
-                status.as_u16()
+                "token endpoint answered HTTP {status}"
             ))),
         }
     }
@@ -317,8 +295,26 @@ impl TokenSource {
         }
         // A peer chooses this text: keep it short.
         if text.chars().count() > MAX_PEER_TEXT_CHARS {
-            text = text.chars().take(MAX_PEER_TEXT_CHARS).collect::<String>() + "...";
+            text = clip(&text, MAX_PEER_TEXT_CHARS) + "...";
         }
         text
     }
+}
+
+/// The token and its lifetime from a successful answer.
+fn issued(body: &[u8]) -> Result<(Secret, Duration), AuthError> {
+    let answer: TokenAnswer = serde_json::from_slice(body)
+        .map_err(|_| AuthError::Unavailable("token answer is not the expected JSON".into()))?;
+    let seconds = match answer.expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
+    .unwrap_or(3599);
+    // A peer's number is clamped: no token lives longer than a day, and an absurd
+    // lifetime must not overflow the clock.
+    Ok((
+        answer.access_token,
+        Duration::from_secs(seconds.clamp(1, 86_400)),
+    ))
 }

@@ -4,18 +4,20 @@
 use super::GraphEndpoint;
 use super::pace::{Pace, PaceMember};
 use super::paging::PageChain;
-use super::{FailureReason, GraphError, GraphEvent, GraphEvents, Page, PageError, TokenSource};
-use crate::entra::AccessToken;
+use super::{GraphError, GraphEvent, GraphEvents, Page, PageError, TokenSource};
+use crate::http_client::{Exchange, Step, Throttling};
 use crate::model::Timestamp;
 use crate::retry::{RetryPolicy, full_jitter};
 use backon::Retryable;
-use bytes::BytesMut;
+use wire::error_message;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use url::Url;
+
+mod wire;
 
 /// The largest page body accepted: Graph's pages of 1,000 rows are about 1.5 MB, so
 /// this leaves a tenfold margin while bounding memory to about this much per page in
@@ -86,30 +88,6 @@ pub(super) enum Resource {
     Directory,
     /// `/users/{id}` (User.Read.All): a 404 is an answer (no such user), not a failure.
     DirectoryUser,
-}
-
-/// One answer read off the wire, before it is judged.
-struct Answer {
-    status: u16,
-    retry_after: Option<Duration>,
-    body: bytes::Bytes,
-}
-
-fn error_message(body: &[u8]) -> String {
-    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let error = parsed.as_ref().and_then(|value| value.get("error"));
-    let code = error
-        .and_then(|e| e.get("code"))
-        .and_then(|c| c.as_str())
-        .unwrap_or("");
-    let message = error
-        .and_then(|e| e.get("message"))
-        .and_then(|m| m.as_str())
-        .unwrap_or("");
-    match (code, message) {
-        ("", "") => "no error details".to_owned(),
-        (code, message) => format!("{code}: {message}").chars().take(300).collect(),
-    }
 }
 
 impl GraphClient {
@@ -220,8 +198,13 @@ impl GraphClient {
         resource: Resource,
         parse: fn(bytes::Bytes) -> Result<T, PageError>,
     ) -> Result<T, GraphError> {
-        let throttle_started = Instant::now();
-        let mut refreshed_after_401 = false;
+        let mut exchange = Exchange::new(Throttling {
+            statuses: &[429],
+            unannounced: Some(|| full_jitter(Duration::from_secs(10)) + Duration::from_secs(1)),
+            longest_wait: Duration::MAX,
+            most_waits: usize::MAX,
+            within: self.options.retry.max_throttle_wait,
+        });
         loop {
             self.wait_out_pause(resource).await;
             match resource {
@@ -235,134 +218,24 @@ impl GraphClient {
             // this one waited for the rate cap or the token.
             self.wait_out_pause(resource).await;
             let answer = self.send_counted(url, &token, resource).await?;
-            match answer.status {
-                200 => {
-                    return parse(answer.body).map_err(|error| {
-                        self.emit(GraphEvent::Failed(FailureReason::UnreadableBody));
-                        error.into()
-                    });
-                }
-                401 if !refreshed_after_401 => {
+            match exchange.judge(answer.status, answer.retry_after) {
+                Step::Read => return self.read(url, resource, answer, parse),
+                Step::RefreshToken => {
                     tracing::info!("Graph answered 401; fetching a new token and trying once more");
                     self.tokens.invalidate(&token).await;
-                    refreshed_after_401 = true;
                 }
-                401 => return Err(GraphError::Unauthorized(error_message(&answer.body))),
-                403 => {
-                    let tenant = self.endpoint.tenant_id.clone();
-                    return Err(match resource {
-                        Resource::CallLog => GraphError::Forbidden {
-                            function: self.endpoint.kind.function(),
-                            tenant,
-                        },
-                        Resource::Directory | Resource::DirectoryUser => {
-                            GraphError::DirectoryForbidden { tenant }
-                        }
-                    });
+                Step::Unauthorized => {
+                    return Err(GraphError::Unauthorized(error_message(&answer.body)));
                 }
-                429 => {
-                    let wait = answer.retry_after.unwrap_or_else(|| {
-                        full_jitter(Duration::from_secs(10)) + Duration::from_secs(1)
-                    });
-                    if throttle_started.elapsed() + wait > self.options.retry.max_throttle_wait {
-                        return Err(GraphError::Throttled(self.options.retry.max_throttle_wait));
-                    }
+                Step::Wait(wait) => {
                     tracing::warn!(function = self.endpoint.kind.function(), retry_after = ?wait, "Graph throttled the source (429); holding back all its requests");
                     self.pause_for(resource, wait);
                 }
-                status @ (500 | 502 | 503 | 504) => {
-                    if let Some(wait) = answer.retry_after {
-                        self.pause_for(resource, wait.min(self.options.retry.max_delay));
-                    }
-                    return Err(GraphError::Unavailable {
-                        status,
-                        message: error_message(&answer.body),
-                    });
-                }
-                status => {
-                    let mut asked = url.clone();
-                    asked.set_query(None);
-                    return Err(GraphError::Refused {
-                        status,
-                        url: asked.to_string(),
-                        message: error_message(&answer.body),
-                    });
+                Step::Throttled(_) => {
+                    return Err(GraphError::Throttled(self.options.retry.max_throttle_wait));
                 }
             }
         }
-    }
-
-    /// Sends one request and counts it with its outcome.
-    async fn send_counted(
-        &self,
-        url: &Url,
-        token: &AccessToken,
-        resource: Resource,
-    ) -> Result<Answer, GraphError> {
-        let started = Instant::now();
-        let sent = self.send(url, token).await;
-        let failure = match &sent {
-            Err(error) => Some(error.reason()),
-            Ok(answer) if answer.status == 200 => None,
-            Ok(answer) if answer.status == 404 && resource == Resource::DirectoryUser => None,
-            Ok(answer) => Some(FailureReason::of_status(answer.status)),
-        };
-        let took = started.elapsed();
-        self.emit(GraphEvent::RequestFinished { took, failure });
-        match &sent {
-            Ok(answer) => {
-                tracing::debug!(method = "GET", %url, status = answer.status, took_ms = took.as_millis() as u64, bytes = answer.body.len(), "Graph answered")
-            }
-            Err(error) => {
-                tracing::debug!(method = "GET", %url, took_ms = took.as_millis() as u64, %error, "Graph request failed")
-            }
-        }
-        sent
-    }
-
-    async fn send(&self, url: &Url, token: &AccessToken) -> Result<Answer, GraphError> {
-        let network = |error: reqwest::Error| {
-            GraphError::Network(crate::http_client::network_message(url, &error))
-        };
-        // Marked sensitive: kept out of debug output and HTTP/2 header compression tables.
-        let mut authorization = reqwest::header::HeaderValue::from_str(&token.header_value())
-            .map_err(|_| {
-                GraphError::Network("the access token is not a valid header value".into())
-            })?;
-        authorization.set_sensitive(true);
-        let mut response = self
-            .http
-            .get(url.clone())
-            .header(reqwest::header::AUTHORIZATION, authorization)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(self.options.request_timeout)
-            .send()
-            .await
-            .map_err(network)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|text| text.trim().parse::<u64>().ok())
-            .map(|seconds| Duration::from_secs(seconds.min(3600)));
-        let limit = self.options.max_body_bytes;
-        let expected = response.content_length().unwrap_or(0) as usize;
-        if expected > limit {
-            return Err(GraphError::BodyTooLarge(limit));
-        }
-        let mut body = BytesMut::with_capacity(expected.min(limit));
-        while let Some(chunk) = response.chunk().await.map_err(network)? {
-            if body.len() + chunk.len() > limit {
-                return Err(GraphError::BodyTooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Answer {
-            status,
-            retry_after,
-            body: body.freeze(),
-        })
     }
 
     /// Whether a retry warning is due: at most one per source every 10 s.

@@ -95,7 +95,7 @@ impl GraphError {
     pub fn stops_source(&self) -> bool {
         matches!(
             self,
-            GraphError::Auth(AuthError::Rejected { .. } | AuthError::Assertion(_))
+            GraphError::Auth(AuthError::SignInRefused(_) | AuthError::Assertion(_))
         )
     }
 

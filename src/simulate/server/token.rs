@@ -33,6 +33,9 @@ impl Simulator {
             );
         }
         let client_id = form.get("client_id").cloned().unwrap_or_default();
+        if let Some(code) = self.options.sign_in_refusal {
+            return sign_in_refusal(code, &client_id, path);
+        }
         if self
             .options
             .client_id
@@ -147,6 +150,62 @@ pub(super) struct IssuedToken {
     audience: String,
     tenant: String,
     client_id: String,
+}
+
+/// Entra ID's refusal with AADSTS `code`, in its words for the codes an operator meets
+/// setting up an application.
+fn sign_in_refusal(code: u32, client_id: &str, path: &str) -> Response<Body> {
+    let tenant = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let (status, error, words) = match code {
+        700_016 => (
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+            ),
+        ),
+        65_001 => (
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            format!(
+                "The user or administrator has not consented to use the application with ID '{client_id}'."
+            ),
+        ),
+        7_000_215 => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid client secret provided.".to_owned(),
+        ),
+        7_000_222 => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            format!("The provided client secret keys for app '{client_id}' are expired."),
+        ),
+        90_002 => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("Tenant '{tenant}' not found."),
+        ),
+        700_027 => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client assertion failed signature validation.".to_owned(),
+        ),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The simulator refuses this sign-in.".to_owned(),
+        ),
+    };
+    entra_error(
+        status,
+        error,
+        &format!("AADSTS{code}: {words}\nTrace ID: 00000000-0000-0000-0000-000000000000"),
+    )
 }
 
 /// The resource of a `.default` scope: `https://monitor.azure.com//.default` →

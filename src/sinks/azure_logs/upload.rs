@@ -10,7 +10,8 @@
 //! configured endpoint: the HTTP client follows no redirect.
 
 use super::IngestionError;
-use crate::entra::{TokenSource, error_chain};
+use crate::entra::{AccessToken, TokenSource, error_chain};
+use crate::http_client::{Answer as HttpAnswer, ErrorBody, Exchange, Step, Throttling, clip};
 use std::io::Write;
 use std::time::Duration;
 
@@ -58,51 +59,19 @@ pub(super) struct Uploader {
     pub(super) gzip: bool,
 }
 
-/// Azure's error code from its error body.
-fn code(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    value["error"]["code"].as_str().map(str::to_owned)
-}
-
-/// `: CODE: message` from Azure's error body, or nothing.
+/// `: CODE: message` from Azure's error body, or its start as text, or nothing.
 fn detail(body: &[u8]) -> String {
-    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let error = &value["error"];
-    let text = match (error["code"].as_str(), error["message"].as_str()) {
+    let text = match ErrorBody::service(body) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
-        (None, Some(message)) | (Some(message), None) => message.to_owned(),
+        (None, Some(message)) | (Some(message), None) => message,
         (None, None) => String::from_utf8_lossy(body).trim().to_owned(),
     };
-    let text: String = text.chars().take(400).collect();
+    let text = clip(&text, 400);
     if text.is_empty() {
         text
     } else {
         format!(": {text}")
     }
-}
-
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = MAX_ANSWER_BYTES.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_ANSWER_BYTES {
-            break;
-        }
-    }
-    body
 }
 
 impl Uploader {
@@ -125,99 +94,107 @@ impl Uploader {
         } else {
             body.to_vec()
         };
-        let (mut refreshed, mut waits) = (false, 0);
+        let mut exchange = Exchange::new(Throttling {
+            statuses: &[429, 503],
+            unannounced: None,
+            longest_wait: self.timeout.min(MAX_INLINE_WAIT),
+            most_waits: MAX_WAITS,
+            within: Duration::MAX,
+        });
         loop {
             let token = tokio::time::timeout(self.timeout, self.tokens.token())
                 .await
                 .map_err(|_| IngestionError::Timeout(self.timeout))??;
-            let mut request = self
-                .http
-                .post(&url)
-                .timeout(self.timeout)
-                .header(reqwest::header::AUTHORIZATION, token.header_value())
-                .header(reqwest::header::CONTENT_TYPE, "application/json");
-            if self.gzip {
-                request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
-            }
-            let response =
-                request
-                    .body(payload.clone())
-                    .send()
-                    .await
-                    .map_err(|error| match error.is_timeout() {
-                        true => IngestionError::Timeout(self.timeout),
-                        false => IngestionError::Network(error_chain(&error.without_url())),
-                    })?;
-            let status = response.status().as_u16();
-            let wait = retry_after(&response);
-            let answer = read_capped(response).await;
-            match status {
-                200..=299 => return Ok(Answer::Accepted),
-                400 | 413 => {
-                    return Ok(Answer::Refused(Refused {
-                        status,
-                        code: code(&answer),
-                        detail: detail(&answer),
-                    }));
-                }
-                401 if !refreshed => {
-                    refreshed = true;
-                    self.tokens.invalidate(&token).await;
-                }
-                401 => {
+            let answer = self.post(&url, &token, payload.clone()).await?;
+            let status = answer.status;
+            match exchange.judge(status, answer.retry_after) {
+                Step::Read => return self.read(stream, answer),
+                Step::RefreshToken => self.tokens.invalidate(&token).await,
+                Step::Unauthorized => {
                     return Err(IngestionError::Unauthorized {
                         scope: self.scope.clone(),
-                        detail: detail(&answer),
+                        detail: detail(&answer.body),
                     });
                 }
-                403 => {
-                    return Err(IngestionError::Forbidden {
-                        client_id: self.client_id.clone(),
-                        dcr: self.dcr.clone(),
-                        detail: detail(&answer),
+                Step::Wait(wait) => {
+                    tracing::info!(
+                        status,
+                        ?wait,
+                        "Azure Monitor asked to wait (Retry-After); waiting, then sending the same records again"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Step::Throttled(Some(wait)) => {
+                    return Err(IngestionError::Throttled {
+                        status,
+                        wait,
+                        detail: detail(&answer.body),
                     });
                 }
-                429 | 503 => match wait {
-                    Some(wait)
-                        if wait <= self.timeout.min(MAX_INLINE_WAIT) && waits < MAX_WAITS =>
-                    {
-                        waits += 1;
-                        tracing::info!(
-                            status,
-                            ?wait,
-                            "Azure Monitor asked to wait (Retry-After); waiting, then sending the same records again"
-                        );
-                        tokio::time::sleep(wait).await;
-                    }
-                    Some(wait) => {
-                        return Err(IngestionError::Throttled {
-                            status,
-                            wait,
-                            detail: detail(&answer),
-                        });
-                    }
-                    None => {
-                        return Err(IngestionError::Unavailable {
-                            status,
-                            detail: detail(&answer),
-                        });
-                    }
-                },
-                500..=599 | 408 => {
+                Step::Throttled(None) => {
                     return Err(IngestionError::Unavailable {
                         status,
-                        detail: detail(&answer),
-                    });
-                }
-                _ => {
-                    return Err(IngestionError::Refused {
-                        status,
-                        stream: stream.to_owned(),
-                        dcr: self.dcr.clone(),
-                        detail: detail(&answer),
+                        detail: detail(&answer.body),
                     });
                 }
             }
+        }
+    }
+
+    /// One POST of the payload with `token`; the answer's body read only as far as its
+    /// error text needs.
+    async fn post(
+        &self,
+        url: &str,
+        token: &AccessToken,
+        payload: Vec<u8>,
+    ) -> Result<HttpAnswer, IngestionError> {
+        let mut request = self
+            .http
+            .post(url)
+            .timeout(self.timeout)
+            .header(reqwest::header::AUTHORIZATION, token.header_value())
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if self.gzip {
+            request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
+        }
+        let response = request
+            .body(payload)
+            .send()
+            .await
+            .map_err(|error| match error.is_timeout() {
+                true => IngestionError::Timeout(self.timeout),
+                false => IngestionError::Network(error_chain(&error.without_url())),
+            })?;
+        Ok(HttpAnswer::read_start(response, MAX_ANSWER_BYTES).await)
+    }
+
+    /// What an answer the exchange left to the sink means: accepted, records refused
+    /// (for the sink to judge), or the error its status says.
+    fn read(&self, stream: &str, answer: HttpAnswer) -> Result<Answer, IngestionError> {
+        let (status, body) = (answer.status, &answer.body);
+        match status {
+            200..=299 => Ok(Answer::Accepted),
+            400 | 413 => Ok(Answer::Refused(Refused {
+                status,
+                code: ErrorBody::service(body).0,
+                detail: detail(body),
+            })),
+            403 => Err(IngestionError::Forbidden {
+                client_id: self.client_id.clone(),
+                dcr: self.dcr.clone(),
+                detail: detail(body),
+            }),
+            500..=599 | 408 => Err(IngestionError::Unavailable {
+                status,
+                detail: detail(body),
+            }),
+            _ => Err(IngestionError::Refused {
+                status,
+                stream: stream.to_owned(),
+                dcr: self.dcr.clone(),
+                detail: detail(body),
+            }),
         }
     }
 }
