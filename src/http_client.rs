@@ -9,7 +9,7 @@ mod answer;
 mod details;
 mod exchange;
 
-pub use answer::{Answer, ReadError};
+pub use answer::{Answer, MAX_RETRY_AFTER, ReadError, retry_after};
 pub use details::{ErrorBody, clip};
 pub use exchange::{Exchange, Step, Throttling};
 

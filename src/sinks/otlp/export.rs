@@ -286,11 +286,11 @@ async fn post(
         ExportError::Network(crate::entra::error_chain(&error.without_url()))
     })?;
     let status = response.status();
-    let wait = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
-        .map(|seconds| RetryAfter(Duration::from_secs(seconds)));
+    let wait = crate::http_client::retry_after(
+        response.headers(),
+        crate::http_client::MAX_RETRY_AFTER,
+    )
+    .map(RetryAfter);
     let answer = read_capped(response).await?;
     if !status.is_success() {
         let text: String = String::from_utf8_lossy(&answer).chars().take(2000).collect();
