@@ -24,7 +24,7 @@ fn env() -> Environment {
 fn problems_of(text: &str) -> Vec<String> {
     Config::parse(text, Path::new("/etc"), &env())
         .unwrap_err()
-        .0
+        .lines()
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn every_problem_is_reported_on_its_own_line_naming_its_key() {
 fn a_missing_environment_variable_is_named_with_its_key() {
     let problems = Config::parse(MINIMAL, Path::new("/etc"), &Environment::fixed([]))
         .unwrap_err()
-        .0;
+        .lines();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].starts_with("sources.contoso_pstn.client_secret: "));
     assert!(problems[0].contains("GRAPH_CLIENT_SECRET"));
@@ -322,7 +322,7 @@ fn a_problem_quotes_the_file_never_the_value_of_a_variable() {
     )]);
     let problems = Config::parse(&text, Path::new("/etc"), &environment)
         .unwrap_err()
-        .0;
+        .lines();
     assert!(
         problems
             .iter()
