@@ -247,4 +247,6 @@ mod redact_tests;
 #[cfg(test)]
 mod report_tests;
 #[cfg(test)]
+mod sink_tests;
+#[cfg(test)]
 mod tests;
