@@ -101,7 +101,7 @@ pub fn read(
         })
         .copied()
         .collect();
-    let kinds: Vec<crate::model::LogKind> = fed.iter().map(|source| source.kind).collect();
+    let kinds: Vec<LogKind> = fed.iter().map(|source| source.kind).collect();
     let kind = match fields.required_string("type", problems).as_deref() {
         Some("console") => Some(SinkKind::Console),
         Some("file") => fields
