@@ -22,6 +22,8 @@ pub use duration::format_duration;
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
 pub use duration::parse_duration;
 pub use fields::Fields;
+#[cfg(test)]
+pub use fields::read_table;
 pub use interpolate::{Environment, bare_reference};
 #[cfg(any(test, feature = "__internals"))]
 pub use interpolate::{InterpolationError, interpolate};

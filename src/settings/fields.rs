@@ -252,3 +252,21 @@ impl<'a> Fields<'a> {
         self.environment
     }
 }
+
+/// Reads `text` (one TOML table, found at `path`) with a component's reader, as
+/// `config` would hand it over, then reports its unknown keys: what the reader made of
+/// it and the problem lines. For the tests that sit beside each component's reader.
+#[cfg(test)]
+pub fn read_table<T>(
+    path: &str,
+    text: &str,
+    read: impl FnOnce(&mut Fields<'_>, &mut Problems) -> T,
+) -> (T, Vec<String>) {
+    let table: Table = text.parse().expect("the test's table is TOML");
+    let environment = Environment::fixed([]);
+    let mut problems = Problems::default();
+    let mut fields = Fields::new(path, &table, &environment);
+    let read = read(&mut fields, &mut problems);
+    fields.finish(&mut problems);
+    (read, problems.lines())
+}

@@ -210,3 +210,39 @@ fn read_client_identity(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::read_table;
+
+    fn read_otlp(text: &str) -> (Option<OtlpSinkConfig>, Vec<String>) {
+        read_table("sinks.siem", text, |fields, problems| {
+            read(fields, Path::new("/etc"), problems)
+        })
+    }
+
+    #[test]
+    fn an_otlp_table_is_read_beside_the_sink_with_its_defaults_and_keyed_problems() {
+        let (config, problems) = read_otlp(
+            "endpoint = \"https://otel.example.com:4318\"\nprotocol = \"http/protobuf\"\ncompression = \"none\"",
+        );
+        assert_eq!(problems, Vec::<String>::new());
+        let config = config.expect("a valid OTLP table");
+        assert_eq!(config.protocol, OtlpProtocol::HttpProtobuf);
+        assert!(!config.gzip);
+        assert_eq!(config.timeout, Duration::from_secs(10));
+        assert_eq!(config.service_name, "pstn-agent");
+        let (config, problems) =
+            read_otlp("endpoint = \"ftp://x\"\ncompression = \"zstd\"\ntimeot = \"5s\"");
+        assert!(config.is_none());
+        assert_eq!(
+            problems,
+            [
+                "sinks.siem.endpoint: \"ftp://x\" is not an http(s) URL like http://127.0.0.1:4317",
+                "sinks.siem.compression: \"zstd\": use \"gzip\" or \"none\"",
+                "sinks.siem.timeot: unknown key; did you mean \"timeout\"?",
+            ]
+        );
+    }
+}
