@@ -13,7 +13,7 @@ mod fields;
 mod interpolate;
 mod problems;
 mod suggest;
-mod url;
+mod base_url;
 
 pub use application::{
     Credential, DEFAULT_AUTHORITY_URL, check_tenant, is_guid, read_credential,
@@ -29,7 +29,7 @@ pub use interpolate::{Environment, bare_reference};
 pub use interpolate::{InterpolationError, interpolate};
 pub use problems::{Problem, Problems};
 pub use suggest::did_you_mean;
-pub use url::read_url;
+pub use base_url::read_url;
 
 use std::path::{Path, PathBuf};
 
