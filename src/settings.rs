@@ -8,16 +8,15 @@
 //! `sinks::config`, ...); they all read with this kit, which reaches none of them.
 
 mod application;
+mod base_url;
 mod duration;
 mod fields;
 mod interpolate;
 mod problems;
 mod suggest;
-mod base_url;
 
-pub use application::{
-    Credential, DEFAULT_AUTHORITY_URL, check_tenant, is_guid, read_credential,
-};
+pub use application::{Credential, DEFAULT_AUTHORITY_URL, check_tenant, is_guid, read_credential};
+pub use base_url::read_url;
 pub use duration::format_duration;
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
 pub use duration::parse_duration;
@@ -29,7 +28,6 @@ pub use interpolate::{Environment, bare_reference};
 pub use interpolate::{InterpolationError, interpolate};
 pub use problems::{Problem, Problems};
 pub use suggest::did_you_mean;
-pub use base_url::read_url;
 
 use std::path::{Path, PathBuf};
 

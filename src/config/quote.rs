@@ -37,7 +37,11 @@ pub(super) fn one_line_per_missing_variable(problems: Problems) -> Problems {
 /// wrong key (`poll_interval = "${GRAPH_CLIENT_SECRET}"`) must not be printed. Every
 /// value of a variable the file names (four characters or more) is written back as
 /// `${NAME}`.
-pub(super) fn quote_the_file(problems: Problems, text: &str, environment: &Environment) -> Problems {
+pub(super) fn quote_the_file(
+    problems: Problems,
+    text: &str,
+    environment: &Environment,
+) -> Problems {
     let mut names: Vec<&str> = text
         .match_indices(REFERENCE)
         .filter_map(|(at, _)| {

@@ -60,7 +60,9 @@ pub fn read_credential(
             let name = bare_reference(&secret).unwrap_or_default();
             problems.add(
                 &fields.key("client_secret"),
-                format!("${name} is taken literally, not from the environment: write \"${{{name}}}\""),
+                format!(
+                    "${name} is taken literally, not from the environment: write \"${{{name}}}\""
+                ),
             );
             None
         }

@@ -182,9 +182,11 @@ impl<'a> Fields<'a> {
             match item {
                 Value::String(text) => match interpolate(text, self.environment) {
                     Ok(text) => strings.push(text),
-                    Err(error) => {
-                        problems.interpolation(&format!("{}[{index}]", self.key(key)), &error, false)
-                    }
+                    Err(error) => problems.interpolation(
+                        &format!("{}[{index}]", self.key(key)),
+                        &error,
+                        false,
+                    ),
                 },
                 other => problems.add(
                     &format!("{}[{index}]", self.key(key)),

@@ -51,10 +51,7 @@ pub(in crate::sinks) fn read(
         );
     }
     let key = redact.string("key", problems).map(Secret::new);
-    if let Some(variable) = key
-        .as_ref()
-        .and_then(|key| bare_reference(key.expose()))
-    {
+    if let Some(variable) = key.as_ref().and_then(|key| bare_reference(key.expose())) {
         problems.add(
             &redact.key("key"),
             format!("${variable} is taken literally, not from the environment: write \"${{{variable}}}\""),
@@ -173,7 +170,9 @@ fn check_keep(sink: &str, redact: &RedactConfig, known: &[&str], problems: &mut 
         if row_field && !keep.contains(name) {
             problems.add(
                 &format!("sinks.{sink}.redact.hash[{index}]"),
-                format!("{name:?} is not in keep, so it would be removed, not hashed: add it to keep"),
+                format!(
+                    "{name:?} is not in keep, so it would be removed, not hashed: add it to keep"
+                ),
             );
         }
     }

@@ -24,9 +24,11 @@ impl Plan {
         if let Some(kind) = self.kind.filter(|kind| kind.is_report()) {
             let has_max_delay = self.max_delay.flatten().is_some();
             refuse_for_report(kind, fields, has_max_delay, self.directory, problems);
-            if let (Some(poll_interval), Some(late_window), Some(pace)) =
-                (self.poll_interval, self.late_window, self.requests_per_minute)
-            {
+            if let (Some(poll_interval), Some(late_window), Some(pace)) = (
+                self.poll_interval,
+                self.late_window,
+                self.requests_per_minute,
+            ) {
                 budget::check_report(fields, poll_interval, late_window, pace, problems);
             }
         } else if let (Some(poll_interval), Some(late_window), Some(max_delay), Some(pace)) = (
@@ -35,7 +37,14 @@ impl Plan {
             self.max_delay,
             self.requests_per_minute,
         ) {
-            budget::check(fields, poll_interval, late_window, max_delay, pace, problems);
+            budget::check(
+                fields,
+                poll_interval,
+                late_window,
+                max_delay,
+                pace,
+                problems,
+            );
         }
     }
 }
@@ -71,7 +80,10 @@ fn refuse_for_report(
 /// default Graph's published limit per collection.
 pub(super) fn read_pace(fields: &mut Fields<'_>, problems: &mut Problems) -> Option<f64> {
     let default = f64::from(crate::model::graph_limits::COLLECTION_PER_MINUTE);
-    match (fields.has("requests_per_minute"), fields.has("requests_per_second")) {
+    match (
+        fields.has("requests_per_minute"),
+        fields.has("requests_per_second"),
+    ) {
         (true, true) => {
             let _ = fields.positive_number("requests_per_minute", default, problems);
             let _ = fields.positive_number("requests_per_second", default, problems);
