@@ -261,3 +261,41 @@ fn check_graph_base(key: &str, url: &Url, problems: &mut Problems) -> bool {
     false
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Environment;
+
+    fn read_source(text: &str) -> (Option<SourceConfig>, Vec<String>) {
+        let table: toml::Table = text.parse().expect("the test's table is TOML");
+        let environment = Environment::fixed([]);
+        let mut problems = Problems::default();
+        let fields = Fields::new("sources.s", &table, &environment);
+        let source = read("s", fields, Path::new("/etc"), &mut problems);
+        (source, problems.lines())
+    }
+
+    const APPLICATION: &str = "tenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n";
+
+    #[test]
+    fn a_source_table_is_read_beside_the_source_with_its_defaults_and_keyed_problems() {
+        let (source, problems) = read_source(&format!("type = \"sms_log\"\n{APPLICATION}"));
+        assert_eq!(problems, Vec::<String>::new());
+        let source = source.expect("a valid source table");
+        assert_eq!(source.api_version, ApiVersion::Beta, "SMS is beta only");
+        assert_eq!(source.poll_interval, Duration::from_secs(300));
+        assert_eq!(source.requests_per_minute, 50.0);
+        let (source, problems) = read_source(&format!(
+            "type = \"pstn_calls\"\n{APPLICATION}poll_interval = \"0s\"\nrequest_timeout = \"0s\"\npoll_intervall = \"5m\""
+        ));
+        assert!(source.is_none());
+        assert_eq!(
+            problems,
+            [
+                "sources.s.poll_interval: must be longer than zero",
+                "sources.s.request_timeout: must be longer than zero",
+                "sources.s.poll_intervall: unknown key; did you mean \"poll_interval\"?",
+            ]
+        );
+    }
+}
