@@ -1,42 +1,34 @@
 //! The configuration file: TOML shaped like Vector's, `${VAR}` interpolation,
 //! durations like `5m`, and validation that names the key of every problem.
+//!
+//! This room reads the file and its top level, hands each `[sources.x]` to the
+//! source's reader (`source::config`) and each `[sinks.y]` to the sinks' (`sinks::config`),
+//! and checks what no one table can see alone (inputs, file paths, scopes). Every
+//! reader uses the field kit of `settings`.
 
-mod azure_logs;
-mod directory;
-mod duration;
-mod fields;
-mod interpolate;
-mod otlp;
+mod inputs;
 mod paths;
-mod sink;
-mod budget;
+mod quote;
 mod sink_checks;
-mod source;
-mod suggest;
 
 pub use crate::model::Secret;
-pub use azure_logs::{AzureLogsIngestionConfig, pascal_case};
+pub use crate::settings::{Credential, Environment, Problem, Problems, format_duration};
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
-pub use azure_logs::DEFAULT_MONITOR_SCOPE;
+pub use crate::settings::parse_duration;
 #[cfg(any(test, feature = "__internals"))]
-pub use azure_logs::{default_stream, default_table};
-pub use duration::format_duration;
+pub use crate::settings::{InterpolationError, interpolate};
+pub use crate::sinks::config::{
+    AzureLogsIngestionConfig, OtlpProtocol, OtlpSinkConfig, RedactConfig, SinkConfig, SinkKind,
+};
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
-pub use duration::parse_duration;
-pub use directory::DirectoryConfig;
-pub use fields::Problems;
-pub use interpolate::Environment;
+pub use crate::sinks::config::{DEFAULT_MONITOR_SCOPE, DEFAULT_RETRY_MAX_DURATION};
 #[cfg(any(test, feature = "__internals"))]
-pub use interpolate::{InterpolationError, interpolate};
-pub use otlp::{OtlpProtocol, OtlpSinkConfig, RedactConfig};
-pub use sink::{SinkConfig, SinkKind};
-pub use source::{Credential, SourceConfig};
+pub use crate::sinks::config::{default_stream, default_table};
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
-pub use sink::DEFAULT_RETRY_MAX_DURATION;
-#[cfg(any(test, feature = "__internals", feature = "simulator"))]
-pub use source::DEFAULT_ONCE_RETRY_MAX_DURATION;
+pub use crate::source::config::DEFAULT_ONCE_RETRY_MAX_DURATION;
+pub use crate::source::{DirectoryConfig, SourceConfig};
 
-use fields::Fields;
+use crate::settings::{Fields, resolve};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -74,7 +66,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file was read and has these problems, one line each.
-    #[error("{}", .0.0.join("\n"))]
+    #[error("{0}")]
     Invalid(Problems),
 }
 
@@ -82,7 +74,7 @@ impl ConfigError {
     /// One line per problem, each naming its key.
     pub fn lines(&self) -> Vec<String> {
         match self {
-            ConfigError::Invalid(problems) => problems.0.clone(),
+            ConfigError::Invalid(problems) => problems.lines(),
             other => vec![other.to_string()],
         }
     }
@@ -101,22 +93,8 @@ impl Config {
 
     /// Validates configuration text; relative file paths are taken from `base`.
     pub fn parse(text: &str, base: &Path, environment: &Environment) -> Result<Config, Problems> {
+        let table = read_toml(text)?;
         let mut problems = Problems::default();
-        let table: toml::Table = match text.parse() {
-            Ok(table) => table,
-            Err(error) => {
-                let message = error.message().to_owned();
-                let location = error
-                    .span()
-                    .map(|span| {
-                        let line = text[..span.start].matches('\n').count() + 1;
-                        format!("line {line}")
-                    })
-                    .unwrap_or_else(|| "file".to_owned());
-                problems.add(&location, format!("not valid TOML: {message}"));
-                return Err(problems);
-            }
-        };
         let declared_sources: Vec<String> = match table.get("sources") {
             Some(toml::Value::Table(sources)) => sources.keys().cloned().collect(),
             _ => Vec::new(),
@@ -131,28 +109,29 @@ impl Config {
             &mut top,
             "sources",
             &mut problems,
-            |name, fields, problems| source::read(name, fields, base, problems),
+            |name, fields, problems| crate::source::config::read(name, fields, base, problems),
         );
+        let facts = inputs::of(&sources);
         let sinks = read_named(
             &mut top,
             "sinks",
             &mut problems,
-            |name, fields, problems| sink::read(name, fields, base, &sources, problems),
+            |name, fields, problems| crate::sinks::config::read(name, fields, base, &facts, problems),
         );
         top.finish(&mut problems);
-        if sources.is_empty() && !problems.0.iter().any(|p| p.starts_with("sources")) {
+        if sources.is_empty() && !problems.any_under("sources") {
             problems.add(
                 "sources",
                 "no source configured (add a [sources.NAME] table)",
             );
         }
-        if sinks.is_empty() && !problems.0.iter().any(|p| p.starts_with("sinks")) {
+        if sinks.is_empty() && !problems.any_under("sinks") {
             problems.add("sinks", "no sink configured (add a [sinks.NAME] table)");
         }
-        sink::check_inputs(&sinks, &declared_sources, &mut problems);
+        inputs::check(&sinks, &declared_sources, &mut problems);
         sink_checks::check(&sinks, &data_dir, &mut problems);
-        let problems = one_line_per_missing_variable(problems);
-        if problems.0.is_empty() {
+        let problems = quote::one_line_per_missing_variable(problems);
+        if problems.is_empty() {
             Ok(Config {
                 data_dir,
                 api_address,
@@ -160,7 +139,7 @@ impl Config {
                 sinks,
             })
         } else {
-            Err(quote_the_file(problems, text, environment))
+            Err(quote::quote_the_file(problems, text, environment))
         }
     }
 
@@ -172,76 +151,20 @@ impl Config {
     }
 }
 
-/// A variable that is not set is one problem, however many keys name it: the first
-/// key's line stays and names the others.
-fn one_line_per_missing_variable(problems: Problems) -> Problems {
-    const MISSING: &str = ": environment variable ";
-    let variable = |line: &str| {
-        let (key, rest) = line.split_once(MISSING)?;
-        let (name, _) = rest.split_once(" is not set")?;
-        Some((key.to_owned(), name.to_owned()))
-    };
-    let mut lines: Vec<String> = Vec::with_capacity(problems.0.len());
-    let mut first_of: Vec<(String, usize, Vec<String>)> = Vec::new();
-    for line in problems.0 {
-        match variable(&line) {
-            Some((key, name)) => match first_of.iter_mut().find(|(n, _, _)| *n == name) {
-                Some((_, _, also)) => also.push(key),
-                None => {
-                    first_of.push((name, lines.len(), Vec::new()));
-                    lines.push(line);
-                }
-            },
-            None => lines.push(line),
-        }
-    }
-    for (_, index, also) in first_of.into_iter().filter(|(_, _, also)| !also.is_empty()) {
-        lines[index].push_str(&format!("; also named by {}", also.join(", ")));
-    }
-    Problems(lines)
-}
-
-fn resolve(base: &Path, path: &str) -> PathBuf {
-    let path = Path::new(path);
-    if path.is_absolute() {
-        path.to_owned()
-    } else {
-        base.join(path)
-    }
-}
-
-/// Problems quote the file's own text, never what `${VAR}` became: a secret put in the
-/// wrong key (`poll_interval = "${GRAPH_CLIENT_SECRET}"`) must not be printed. Every
-/// value of a variable the file names (four characters or more) is written back as
-/// `${NAME}`.
-fn quote_the_file(problems: Problems, text: &str, environment: &Environment) -> Problems {
-    let mut names: Vec<&str> = text
-        .match_indices("${")
-        .filter_map(|(at, _)| {
-            let rest = &text[at + 2..];
-            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
-            Some(&rest[..end]).filter(|name| !name.is_empty())
-        })
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    let values: Vec<(String, &str)> = names
-        .into_iter()
-        .filter_map(|name| Some((environment.variable(name)?, name)))
-        .filter(|(value, _)| value.chars().count() >= 4)
-        .collect();
-    Problems(
-        problems
-            .0
-            .into_iter()
-            .map(|mut line| {
-                for (value, name) in &values {
-                    line = line.replace(value.as_str(), &format!("${{{name}}}"));
-                }
-                line
+/// The file as a TOML table, or the one problem that it is not TOML (with its line).
+fn read_toml(text: &str) -> Result<toml::Table, Problems> {
+    text.parse().map_err(|error: toml::de::Error| {
+        let location = error
+            .span()
+            .map(|span| {
+                let line = text[..span.start].matches('\n').count() + 1;
+                format!("line {line}")
             })
-            .collect(),
-    )
+            .unwrap_or_else(|| "file".to_owned());
+        let mut problems = Problems::default();
+        problems.add(&location, format!("not valid TOML: {}", error.message()));
+        problems
+    })
 }
 
 fn read_api(top: &mut Fields<'_>, problems: &mut Problems) -> SocketAddr {
@@ -310,6 +233,8 @@ fn read_named<'a, T>(
 }
 
 #[cfg(test)]
+mod azure_logs_tests;
+#[cfg(test)]
 mod directory_tests;
 #[cfg(test)]
 mod first_hour_tests;
@@ -321,5 +246,7 @@ mod minimal_config;
 mod redact_tests;
 #[cfg(test)]
 mod report_tests;
+#[cfg(test)]
+mod sink_tests;
 #[cfg(test)]
 mod tests;

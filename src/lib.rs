@@ -126,6 +126,7 @@ internal_modules! {
     model,
     planner,
     retry,
+    settings,
     shutdown,
     sinks,
     source,

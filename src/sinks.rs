@@ -9,6 +9,7 @@
 mod any_value;
 mod azure_logs;
 mod batch;
+pub mod config;
 mod console;
 mod dead_letter;
 mod error;

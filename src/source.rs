@@ -3,6 +3,7 @@
 //! after all of them accepted.
 
 mod chargeback;
+pub mod config;
 mod delivery;
 mod dialout;
 mod directory;
@@ -12,11 +13,12 @@ mod month;
 mod page;
 mod progress;
 
+pub use config::SourceConfig;
 pub use delivery::SinkRetry;
+pub use directory::DirectoryConfig;
 pub use error::{SourceError, SourceOutcome};
 pub use progress::PollSummary;
 
-use crate::config::SourceConfig;
 use crate::event::EventEncoder;
 use crate::graph::GraphClient;
 use crate::metrics::{Metrics, SourceTelemetry};

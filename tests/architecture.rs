@@ -7,6 +7,7 @@
 //! - `graph` only fetches: no metrics, state, sinks, source, planner, topology;
 //! - `sinks` take a batch and return an ack: no graph, state, planner, source;
 //! - `state` stores opaque keys and cursors: no graph, sinks, source;
+//! - `settings` (the field kit of every config reader) reaches no config, sinks, source;
 //! - only the command line and the demo reach the simulator.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -174,6 +175,10 @@ const NEVER: &[(&str, &[&str])] = &[
     (
         "state",
         &["graph", "sinks", "source", "topology", "simulate"],
+    ),
+    (
+        "settings",
+        &["config", "sinks", "source", "topology", "simulate"],
     ),
 ];
 

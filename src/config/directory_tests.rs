@@ -77,7 +77,7 @@ fn user_fields_are_redaction_names_only_with_a_directory() {
         "0123456789abcdef0123456789abcdef".to_owned(),
     )]);
     let parse_with = |text: &str| {
-        Config::parse(text, Path::new("/etc"), &environment).map_err(|problems| problems.0)
+        Config::parse(text, Path::new("/etc"), &environment).map_err(|problems| problems.lines())
     };
     assert!(parse_with(&sink_with(&with_directory(""))).is_ok());
     let problems = parse_with(&sink_with(MINIMAL)).unwrap_err();

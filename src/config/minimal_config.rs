@@ -19,5 +19,5 @@ inputs = ["contoso_pstn"]
 
 /// `text` parsed with no environment variables: the config, or its problem lines.
 pub(super) fn parse(text: &str) -> Result<Config, Vec<String>> {
-    Config::parse(text, Path::new("/etc"), &Environment::fixed([])).map_err(|problems| problems.0)
+    Config::parse(text, Path::new("/etc"), &Environment::fixed([])).map_err(|problems| problems.lines())
 }

@@ -41,7 +41,7 @@ impl Config {
                 problems.add(&format!("{table}.client_private_key"), why);
             }
         }
-        if problems.0.is_empty() {
+        if problems.is_empty() {
             Ok(())
         } else {
             Err(problems)

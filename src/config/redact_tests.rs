@@ -9,7 +9,7 @@ fn with(redact: &str) -> Result<Config, Vec<String>> {
     let text = format!(
         "{SOURCE}[sinks.archive]\ntype = \"file\"\npath = \"/tmp/x.jsonl\"\ninputs = [\"p\"]\nredact = {redact}\n"
     );
-    Config::parse(&text, Path::new("/etc"), &Environment::fixed([])).map_err(|p| p.0)
+    Config::parse(&text, Path::new("/etc"), &Environment::fixed([])).map_err(|p| p.lines())
 }
 
 #[test]

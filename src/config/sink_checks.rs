@@ -142,7 +142,7 @@ mod tests {
         );
         match Config::parse(&text, Path::new("/"), &Environment::fixed([])) {
             Ok(_) => Vec::new(),
-            Err(problems) => problems.0,
+            Err(problems) => problems.lines(),
         }
     }
 

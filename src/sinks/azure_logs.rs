@@ -23,6 +23,7 @@
 //! short `Retry-After`s itself, see `upload`; a longer one goes with the error).
 
 mod chunk;
+mod config;
 mod error;
 mod record;
 mod refusal;
@@ -35,7 +36,12 @@ pub use error::IngestionError;
 
 use super::{Batch, DeliveryFuture, Digest, Progress, Sink, SinkError, digest};
 use chunk::{Chunk, Chunks};
-use crate::config::AzureLogsIngestionConfig;
+pub use config::{AzureLogsIngestionConfig, pascal_case};
+#[cfg(any(test, feature = "__internals", feature = "simulator"))]
+pub use config::DEFAULT_MONITOR_SCOPE;
+#[cfg(any(test, feature = "__internals"))]
+pub use config::{default_stream, default_table};
+pub(super) use config::read as read_config;
 use crate::entra::{IgnoreTokenEvents, TokenSource};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -250,7 +256,8 @@ impl Sink for AzureLogsSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Credential, DEFAULT_MONITOR_SCOPE, Secret};
+    use crate::model::Secret;
+    use crate::settings::Credential;
     use std::time::Duration;
 
     fn sink() -> AzureLogsSink {

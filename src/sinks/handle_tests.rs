@@ -179,7 +179,7 @@ async fn a_redacting_sink_dead_letters_the_event_as_redacted() {
         offers: Arc::default(),
         flaky: 0,
     };
-    let redact = crate::config::RedactConfig {
+    let redact = crate::sinks::config::RedactConfig {
         hash: vec![],
         drop: vec!["odd".into()],
         keep: None,

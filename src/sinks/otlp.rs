@@ -14,10 +14,12 @@
 //! `pstn.direct_routing_call`, a few flat attributes, and a resource with
 //! `service.name`, `service.version` and the tenant.
 
+mod config;
 mod export;
 
 use super::{Batch, DeliveryFuture, Progress, Sink, SinkError, any_value};
-use crate::config::{OtlpProtocol, OtlpSinkConfig};
+pub use config::{OtlpProtocol, OtlpSinkConfig};
+pub(super) use config::read as read_config;
 use crate::metrics::SinkTelemetry;
 use crate::time::Timestamp;
 use export::{Exporter, PartialSuccess};

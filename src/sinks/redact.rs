@@ -9,7 +9,8 @@
 //! and the envelope around the row is copied from the line as it is.
 
 use super::{Batch, DeliveryFuture, EventSpan, Progress, Sink, SinkError};
-use crate::config::RedactConfig;
+pub use config::RedactConfig;
+pub(super) use config::{check as check_config, read as read_config};
 use ring::hmac;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -297,6 +298,7 @@ impl Sink for RedactingSink {
     }
 }
 
+mod config;
 mod enrichment;
 pub(super) use enrichment::enrichment_object;
 

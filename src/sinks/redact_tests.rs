@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::Secret;
+use crate::model::Secret;
 use crate::sinks::Progress;
 use crate::sinks::batch::batch_of;
 

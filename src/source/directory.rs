@@ -6,9 +6,11 @@
 //! [`MAX_WAIT_FOR_DIRECTORY`], and never more than half its interval; what is not known
 //! by then goes out without `user`.
 
+mod config;
 mod sync;
 
-use crate::config::DirectoryConfig;
+pub use config::DirectoryConfig;
+pub(super) use config::read as read_config;
 use crate::enrich;
 use crate::graph::{GraphClient, GraphError};
 use crate::model::{DirectoryAttribute, UserAttributes, directory_select};

@@ -1,6 +1,6 @@
 //! What a poll did, and progress lines on stderr during long backfills.
 
-use crate::config::format_duration;
+use crate::settings::format_duration;
 use crate::planner::Window;
 use std::time::{Duration, Instant};
 

@@ -87,7 +87,7 @@ fn envelope_column(key: &str) -> String {
     if let Some((_, column)) = ENVELOPE_COLUMNS.iter().find(|(k, _)| *k == key) {
         return (*column).to_owned();
     }
-    let pascal = crate::config::pascal_case(key);
+    let pascal = super::pascal_case(key);
     let mut name = legal(&pascal);
     while is_reserved(&name) {
         name = prefixed(&name);

@@ -5,7 +5,7 @@
 //! No retries here: the source's backoff offers the batch again; an HTTP 429 or 503
 //! with `Retry-After` says how long at least.
 
-use crate::config::{OtlpProtocol, OtlpSinkConfig};
+use super::{OtlpProtocol, OtlpSinkConfig};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,

@@ -15,6 +15,9 @@ pub(super) struct Changed {
     pub(super) country: bool,
 }
 
+/// The byte that opens a JSON object.
+const OPEN_OBJECT: u8 = b'{';
+
 /// The enrichment beside event `index`'s call as one JSON object, as the line has it
 /// (after any redaction): `{"other_party_country":"CA","user":{...}}`; `None` when the
 /// event carries none.
@@ -24,7 +27,7 @@ pub(in crate::sinks) fn enrichment_object(batch: &Batch, index: usize) -> Option
     // `,"other_party_country":"CA","user":{...}}\n`, or `}\n` without enrichment.
     let members = tail.strip_prefix(b",")?.strip_suffix(b"\n")?;
     let mut object = Vec::with_capacity(members.len() + 1);
-    object.push(b'{');
+    object.push(OPEN_OBJECT);
     object.extend_from_slice(members);
     Some(object)
 }

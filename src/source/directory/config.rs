@@ -2,8 +2,8 @@
 //! each row (`user`), how often Graph's `/users/delta` is read again, and how many
 //! distinct departments or cost centres the chargeback metrics label before `other`.
 
-use super::fields::{Fields, Problems};
 use crate::model::{DIRECTORY_ATTRIBUTES, DirectoryAttribute};
+use crate::settings::{Fields, Problems, did_you_mean};
 use std::time::Duration;
 
 /// `refresh` when not set: an hour, as CONTRACT shows.
@@ -36,7 +36,7 @@ impl Default for DirectoryConfig {
 }
 
 /// Reads `directory` of a source table, when present (`Some(None)` when absent).
-pub(super) fn read(
+pub(in crate::source) fn read(
     fields: &mut Fields<'_>,
     problems: &mut Problems,
 ) -> Option<Option<DirectoryConfig>> {
@@ -45,7 +45,7 @@ pub(super) fn read(
     }
     let table = fields.table("directory", problems)?;
     let mut directory = Fields::new(fields.key("directory"), table, fields.environment());
-    let before = problems.0.len();
+    let before = problems.len();
     let attributes = match directory.string_list("attributes", problems) {
         None if directory.has("attributes") => None,
         None => Some(DirectoryAttribute::defaults()),
@@ -80,7 +80,7 @@ pub(super) fn read(
         })
         .map(|number| number as usize);
     directory.finish(problems);
-    if problems.0.len() != before {
+    if problems.len() != before {
         return None;
     }
     Some(Some(DirectoryConfig {
@@ -101,7 +101,7 @@ fn suggestion(name: &str) -> String {
     });
     match by_key {
         Some(path) => format!("; did you mean {path:?}?"),
-        None => super::suggest::did_you_mean(name, DIRECTORY_ATTRIBUTES.iter().copied()),
+        None => did_you_mean(name, DIRECTORY_ATTRIBUTES.iter().copied()),
     }
 }
 

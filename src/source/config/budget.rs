@@ -3,9 +3,8 @@
 //! up; more than `requests_per_minute` allows (Graph's 50 per collection by default)
 //! could never be served, so the file is refused with what would fit.
 
-use super::fields::{Fields, Problems};
-use super::format_duration;
-use super::source::fetch_concurrency;
+use super::fetch_concurrency;
+use crate::settings::{Fields, Problems, format_duration};
 use crate::planner::{SweepLadder, requests_per_hour};
 use std::time::Duration;
 

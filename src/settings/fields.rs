@@ -5,6 +5,7 @@
 
 use super::duration::parse_duration;
 use super::interpolate::{Environment, interpolate};
+use super::problems::Problems;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use toml::{Table, Value};
@@ -12,18 +13,8 @@ use toml::{Table, Value};
 /// Keys whose values are secrets: a missing variable there gets no "write a default".
 const SECRET_KEYS: [&str; 3] = ["client_secret", "headers", "key"];
 
-/// Every problem found in a configuration, one line each, key path first.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Problems(pub Vec<String>);
-
-impl Problems {
-    /// Records one problem at `key`.
-    pub fn add(&mut self, key: &str, message: impl std::fmt::Display) {
-        self.0.push(format!("{key}: {message}"));
-    }
-}
-
 /// A table being read: its path, the keys consumed so far, the environment.
+#[derive(Debug)]
 pub struct Fields<'a> {
     path: String,
     table: &'a Table,
@@ -87,12 +78,8 @@ impl<'a> Fields<'a> {
         match value {
             Value::String(text) => match interpolate(text, self.environment) {
                 Ok(text) => Some(text),
-                Err(error) if SECRET_KEYS.contains(&key) => {
-                    problems.add(&self.key(key), error.for_secret());
-                    None
-                }
                 Err(error) => {
-                    problems.add(&self.key(key), error);
+                    problems.interpolation(&self.key(key), &error, SECRET_KEYS.contains(&key));
                     None
                 }
             },
@@ -195,7 +182,11 @@ impl<'a> Fields<'a> {
             match item {
                 Value::String(text) => match interpolate(text, self.environment) {
                     Ok(text) => strings.push(text),
-                    Err(error) => problems.add(&format!("{}[{index}]", self.key(key)), error),
+                    Err(error) => problems.interpolation(
+                        &format!("{}[{index}]", self.key(key)),
+                        &error,
+                        false,
+                    ),
                 },
                 other => problems.add(
                     &format!("{}[{index}]", self.key(key)),
@@ -219,10 +210,9 @@ impl<'a> Fields<'a> {
             match item {
                 Value::String(text) => match interpolate(text, self.environment) {
                     Ok(text) => pairs.push((name.clone(), text)),
-                    Err(error) if SECRET_KEYS.contains(&key) => {
-                        problems.add(&item_key, error.for_secret())
+                    Err(error) => {
+                        problems.interpolation(&item_key, &error, SECRET_KEYS.contains(&key))
                     }
-                    Err(error) => problems.add(&item_key, error),
                 },
                 other => problems.add(
                     &item_key,
@@ -263,4 +253,22 @@ impl<'a> Fields<'a> {
     pub fn environment(&self) -> &'a Environment {
         self.environment
     }
+}
+
+/// Reads `text` (one TOML table, found at `path`) with a component's reader, as
+/// `config` would hand it over, then reports its unknown keys: what the reader made of
+/// it and the problem lines. For the tests that sit beside each component's reader.
+#[cfg(test)]
+pub fn read_table<T>(
+    path: &str,
+    text: &str,
+    read: impl FnOnce(&mut Fields<'_>, &mut Problems) -> T,
+) -> (T, Vec<String>) {
+    let table: Table = text.parse().expect("the test's table is TOML");
+    let environment = Environment::fixed([]);
+    let mut problems = Problems::default();
+    let mut fields = Fields::new(path, &table, &environment);
+    let read = read(&mut fields, &mut problems);
+    fields.finish(&mut problems);
+    (read, problems.lines())
 }

@@ -1,9 +1,11 @@
 //! `type = "azure_logs_ingestion"` sinks: Microsoft Sentinel / Log Analytics through the
 //! Azure Monitor Logs Ingestion API and a data collection rule (DCR).
 
-use super::fields::{Fields, Problems};
-use super::source::{Credential, is_guid, read_credential, read_url};
 use crate::model::LogKind;
+use crate::settings::{
+    Credential, DEFAULT_AUTHORITY_URL, Fields, Problems, check_tenant, is_guid, read_credential,
+    read_url,
+};
 use std::path::Path;
 use std::time::Duration;
 use url::Url;
@@ -90,13 +92,13 @@ fn valid_dcr_id(id: &str) -> bool {
 }
 
 /// One Logs Ingestion sink; `kinds` are the kinds of log its inputs read.
-pub(super) fn read(
+pub(in crate::sinks) fn read(
     fields: &mut Fields<'_>,
     base: &Path,
     kinds: &[LogKind],
     problems: &mut Problems,
 ) -> Option<AzureLogsIngestionConfig> {
-    let before = problems.0.len();
+    let before = problems.len();
     let endpoint = if fields.has("endpoint") {
         read_url(fields, "endpoint", "", problems)
     } else {
@@ -106,18 +108,72 @@ pub(super) fn read(
         );
         None
     };
-    let dcr_immutable_id = fields
-        .required_string("dcr_immutable_id", problems)
-        .filter(|id| {
-            let ok = valid_dcr_id(id);
+    let dcr_immutable_id = read_dcr_id(fields, problems);
+    let (stream_name, streams) = read_streams(fields, kinds, problems);
+    let tenant_id = fields
+        .required_string("tenant_id", problems)
+        .filter(|tenant| check_tenant(&fields.key("tenant_id"), tenant, problems));
+    let client_id = fields.required_string("client_id", problems).filter(|id| {
+        let ok = is_guid(id);
+        if !ok {
+            problems.add(
+                &fields.key("client_id"),
+                "expected the application (client) id, a GUID",
+            );
+        }
+        ok
+    });
+    let credential = read_credential(fields, base, problems);
+    let authority_url = read_url(fields, "authority_url", DEFAULT_AUTHORITY_URL, problems);
+    let token_scope = read_token_scope(fields, problems);
+    let timeout = fields
+        .duration("timeout", Duration::from_secs(30), problems)
+        .filter(|timeout| {
+            let ok = !timeout.is_zero();
             if !ok {
-                problems.add(
-                    &fields.key("dcr_immutable_id"),
-                    "expected the DCR's immutableId, \"dcr-\" and 32 hex digits (the DCR's JSON view shows it)",
-                );
+                problems.add(&fields.key("timeout"), "must be longer than zero");
             }
             ok
         });
+    let gzip = crate::sinks::config::read_compression(fields, problems);
+    if problems.len() != before {
+        return None;
+    }
+    Some(AzureLogsIngestionConfig {
+        endpoint: endpoint?,
+        dcr_immutable_id: dcr_immutable_id?,
+        stream_name,
+        streams,
+        tenant_id: tenant_id?,
+        client_id: client_id?,
+        credential: credential?,
+        authority_url: authority_url?,
+        token_scope,
+        timeout: timeout?,
+        gzip,
+    })
+}
+
+/// `dcr_immutable_id` (required): `dcr-` and 32 hex digits.
+fn read_dcr_id(fields: &mut Fields<'_>, problems: &mut Problems) -> Option<String> {
+    let id = fields.required_string("dcr_immutable_id", problems)?;
+    if !valid_dcr_id(&id) {
+        problems.add(
+            &fields.key("dcr_immutable_id"),
+            "expected the DCR's immutableId, \"dcr-\" and 32 hex digits (the DCR's JSON view shows it)",
+        );
+        return None;
+    }
+    Some(id)
+}
+
+/// `stream_name` and `streams`: valid names, known event kinds, and one stream for
+/// each kind the inputs carry.
+fn read_streams(
+    fields: &mut Fields<'_>,
+    kinds: &[LogKind],
+    problems: &mut Problems,
+) -> (Option<String>, Vec<(String, String)>) {
     let stream_name = fields.string("stream_name", problems).filter(|name| {
         let ok = valid_stream(name);
         if !ok {
@@ -147,26 +203,11 @@ pub(super) fn read(
     if stream_name.is_some() {
         check_streams(&fields.key("stream_name"), &streams, kinds, problems);
     }
-    let tenant_id = fields
-        .required_string("tenant_id", problems)
-        .filter(|tenant| super::source::check_tenant(&fields.key("tenant_id"), tenant, problems));
-    let client_id = fields.required_string("client_id", problems).filter(|id| {
-        let ok = is_guid(id);
-        if !ok {
-            problems.add(
-                &fields.key("client_id"),
-                "expected the application (client) id, a GUID",
-            );
-        }
-        ok
-    });
-    let credential = read_credential(fields, base, problems);
-    let authority_url = read_url(
-        fields,
-        "authority_url",
-        super::source::DEFAULT_AUTHORITY_URL,
-        problems,
-    );
+    (stream_name, streams)
+}
+
+/// `token_scope`: Azure Monitor's by default; client credentials need a `.default`.
+fn read_token_scope(fields: &mut Fields<'_>, problems: &mut Problems) -> String {
     let token_scope = fields
         .string("token_scope", problems)
         .unwrap_or_else(|| DEFAULT_MONITOR_SCOPE.to_owned());
@@ -176,32 +217,7 @@ pub(super) fn read(
             "client credentials need a \".default\" scope, like https://monitor.azure.com//.default",
         );
     }
-    let timeout = fields
-        .duration("timeout", Duration::from_secs(30), problems)
-        .filter(|timeout| {
-            let ok = !timeout.is_zero();
-            if !ok {
-                problems.add(&fields.key("timeout"), "must be longer than zero");
-            }
-            ok
-        });
-    let gzip = super::otlp::read_compression(fields, problems);
-    if problems.0.len() != before {
-        return None;
-    }
-    Some(AzureLogsIngestionConfig {
-        endpoint: endpoint?,
-        dcr_immutable_id: dcr_immutable_id?,
-        stream_name,
-        streams,
-        tenant_id: tenant_id?,
-        client_id: client_id?,
-        credential: credential?,
-        authority_url: authority_url?,
-        token_scope,
-        timeout: timeout?,
-        gzip,
-    })
+    token_scope
 }
 
 /// One stream per kind of log: a sink whose inputs carry several kinds cannot send
@@ -242,68 +258,6 @@ fn check_streams(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Environment, SinkKind};
-
-    fn parse(sink: &str) -> Result<Config, Vec<String>> {
-        let text = format!(
-            "[sources.p]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n\
-             [sources.d]\ntype = \"direct_routing_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n\
-             [sinks.sentinel]\ntype = \"azure_logs_ingestion\"\ninputs = [\"p\", \"d\"]\ntenant_id = \"t\"\n\
-             client_id = \"22222222-2222-2222-2222-222222222222\"\nclient_secret = \"${{AZURE_MONITOR_SECRET}}\"\n{sink}\n"
-        );
-        let environment = Environment::fixed([("AZURE_MONITOR_SECRET".into(), "m".into())]);
-        Config::parse(&text, Path::new("/"), &environment).map_err(|problems| problems.0)
-    }
-
-    const GOOD: &str = "endpoint = \"https://my-dce.westeurope-1.ingest.monitor.azure.com\"\ndcr_immutable_id = \"dcr-00000000000000000000000000000000\"";
-
-    #[test]
-    fn a_sink_with_two_kinds_and_no_streams_sends_each_to_its_default_stream() {
-        let config = parse(GOOD).unwrap();
-        let SinkKind::AzureLogsIngestion(azure) = &config.sinks[0].kind else {
-            panic!("not the Sentinel sink")
-        };
-        assert_eq!(azure.stream_for(LogKind::Pstn), "Custom-PstnCalls");
-        assert_eq!(azure.token_scope, DEFAULT_MONITOR_SCOPE);
-        assert_eq!(azure.timeout, Duration::from_secs(30));
-        assert!(azure.gzip);
-        let mapped = parse(&format!(
-            "{GOOD}\nstreams = {{ direct_routing_call = \"Custom-Dr\" }}"
-        ))
-        .unwrap();
-        let SinkKind::AzureLogsIngestion(azure) = &mapped.sinks[0].kind else {
-            panic!("not the Sentinel sink")
-        };
-        assert_eq!(azure.stream_for(LogKind::DirectRouting), "Custom-Dr");
-        assert_eq!(azure.stream_for(LogKind::Pstn), "Custom-PstnCalls");
-    }
-
-    #[test]
-    fn one_stream_name_for_two_kinds_and_bad_keys_are_problems_naming_the_key() {
-        let problems = parse(&format!("{GOOD}\nstream_name = \"Custom-PstnCalls\"")).unwrap_err();
-        assert!(
-            problems[0].starts_with("sinks.sentinel.stream_name: the inputs carry"),
-            "{problems:?}"
-        );
-        let problems = parse(
-            "endpoint = \"http://ingest.example.com\"\ndcr_immutable_id = \"dcr-1\"\nstreams = { faxes = \"Custom-Faxes\" }\ntoken_scope = \"https://monitor.azure.com\"",
-        )
-        .unwrap_err();
-        for key in [
-            "endpoint",
-            "dcr_immutable_id",
-            "streams.faxes",
-            "token_scope",
-        ] {
-            assert!(
-                problems
-                    .iter()
-                    .any(|p| p.starts_with(&format!("sinks.sentinel.{key}: "))),
-                "{key}: {problems:?}"
-            );
-        }
-        assert!(parse("dcr_immutable_id = \"dcr-00000000000000000000000000000000\"\nendpoint = \"http://127.0.0.1:9\"").is_ok());
-    }
 
     #[test]
     fn each_kind_has_a_default_stream_and_table_named_after_its_source_type() {
