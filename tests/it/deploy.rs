@@ -54,7 +54,7 @@ fn node_checker() -> Option<Command> {
     let mut command = Command::new(node);
     command
         .env("PSTN_AGENT_NODE_MODULES", modules)
-        .arg(repository().join("tests/deploy/check.mjs"));
+        .arg(repository().join("tests/it/deploy/check.mjs"));
     Some(command)
 }
 
