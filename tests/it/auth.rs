@@ -1,7 +1,7 @@
 //! Certificate credentials end to end: the simulated Entra checks the assertion's
 //! thumbprint, claims and signature against the registered certificate.
 
-mod common;
+use crate::common;
 
 use common::{Harness, make_certificate};
 use pstn_agent::model::LogKind;

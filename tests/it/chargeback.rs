@@ -2,7 +2,7 @@
 //! simulated tenant: sums by department equal the rows' charges exactly, and
 //! department labels past `max_label_values` are `other`.
 
-mod common;
+use crate::common;
 
 use common::{Harness, directory_config as config};
 use pstn_agent::simulate::{Lateness, SimulatorOptions};

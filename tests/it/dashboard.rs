@@ -4,7 +4,7 @@
 //! blocked-users log and the dial-out report), and every
 //! panel query runs without error and returns data.
 
-mod common;
+use crate::common;
 
 use common::Harness;
 use common::tools::{

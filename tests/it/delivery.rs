@@ -1,6 +1,6 @@
 //! Every row reaches the sink once: across pages, sweeps, late arrivals and restarts.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW, at};
 use pstn_agent::model::LogKind;

@@ -3,7 +3,7 @@
 //! ServiceMonitor schema, docker compose, systemd-analyze, and the agent's own
 //! `validate` for each configuration it ships. (The dashboard: tests/dashboard.rs.)
 
-mod common;
+use crate::common;
 
 use common::tools::external_tool;
 use std::path::{Path, PathBuf};
@@ -311,13 +311,8 @@ fn the_systemd_unit_verifies_and_scores_as_hardened() {
     );
 }
 
-#[path = "deploy/docker_context.rs"]
 mod docker_context;
-#[path = "deploy/image_entry_point.rs"]
 mod image_entry_point;
-#[path = "deploy/operations.rs"]
 mod operations;
-#[path = "common/otlp.rs"]
-mod receiver;
-#[path = "deploy/walkthroughs.rs"]
+use crate::common::otlp as receiver;
 mod walkthroughs;

@@ -3,9 +3,8 @@
 //! only when its totals change, the metrics grown by exactly the change, nothing twice
 //! across a restart of the real binary, and days outside the window never read.
 
-mod common;
-#[path = "common/dialout.rs"]
-mod report;
+use crate::common;
+use crate::common::dialout as report;
 
 use common::{Harness, NOW, at};
 use pstn_agent::model::LogKind;

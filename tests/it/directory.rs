@@ -4,7 +4,7 @@
 //! warning, a slow first round holds no row back, and redaction reaches the user's
 //! fields. The chargeback metrics: tests/chargeback.rs.
 
-mod common;
+use crate::common;
 
 use common::{Harness, directory_config as config, quick_retries};
 use pstn_agent::shutdown::shutdown_pair;

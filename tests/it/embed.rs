@@ -1,7 +1,7 @@
 //! The source embedded in another program: batches reach it, progress is committed only
 //! on its acknowledgement, and a batch it drops is offered again.
 
-mod common;
+use crate::common;
 
 use common::{Harness, quick_retries};
 use pstn_agent::embed::{EmbeddedSource, EmbeddedSourceBuilder, Environment, SharedClock};

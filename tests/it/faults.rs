@@ -1,7 +1,7 @@
 //! Graph misbehaving: throttling, server errors, cut bodies, expiring and revoked
 //! tokens, foreign next links, wrong secrets. Every row still arrives once.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW, at};
 use pstn_agent::model::LogKind;

@@ -1,7 +1,7 @@
 //! What a newcomer debugging a tenant sees: `--log-level debug` shows each request,
 //! window, commit and sink batch; a `--once` run ends with one summary line.
 
-mod common;
+use crate::common;
 
 use common::Harness;
 use pstn_agent::simulate::SimulatorOptions;

@@ -1,7 +1,7 @@
 //! A hostile or broken token endpoint: stalls, floods, absurd numbers, secrets echoed
 //! back. Each is bounded in time and memory, and nothing it says leaks a secret.
 
-mod common;
+use crate::common;
 
 use common::Harness;
 use hyper::{Request, Response};

@@ -1,7 +1,7 @@
 //! How late rows are, measured once per new row; and a delay bound users choose
 //! (`max_delay`) that holds, and carries progress over when it changes.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW, at};
 use pstn_agent::model::{ApiVersion, LogKind};

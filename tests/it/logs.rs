@@ -2,7 +2,7 @@
 //! every row once across pages, sweeps, late rows and restarts, rows without an id
 //! deduplicated by their content, their metrics on delivery, and v1.0 refused.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW, at};
 use pstn_agent::model::LogKind;

@@ -1,7 +1,7 @@
 //! Metrics count each delivered call once, read right after a restart, pass promtool,
 //! and say what is not ready.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW, at};
 use pstn_agent::metrics::Metrics;

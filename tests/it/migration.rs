@@ -6,7 +6,7 @@
 //! --calls-per-day 500 --lateness none`, both on a clock frozen at 2024-05-20T12:00Z).
 //! It holds the ids of the 1,120 calls of those two days, in schema 2's layout.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW, at};
 use pstn_agent::config::{Config, Environment};

@@ -1,9 +1,8 @@
 //! The OTLP sink against real receivers (gRPC and HTTP/protobuf): every row once, as
 //! a structured record; refusals and late receivers lose nothing; redaction.
 
-mod common;
-#[path = "common/otlp.rs"]
-mod receiver;
+use crate::common;
+use crate::common::otlp as receiver;
 
 use common::{Harness, NOW, at};
 use pstn_agent::model::LogKind;

@@ -1,9 +1,8 @@
 //! The OTLP sink over TLS: the collector's certificate is verified against `ca_file`
 //! and the agent presents its client certificate (mutual TLS).
 
-mod common;
-#[path = "common/otlp.rs"]
-mod receiver;
+use crate::common;
+use crate::common::otlp as receiver;
 
 use common::Harness;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsServiceServer;

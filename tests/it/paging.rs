@@ -2,7 +2,7 @@
 //! already read, or that carries credentials, ends the window as failed instead of
 //! looping or following it; the rows already read stay delivered.
 
-mod common;
+use crate::common;
 
 use common::{Harness, quick_retries};
 use hyper::{Request, Response};

@@ -1,7 +1,7 @@
 //! The real binary under signals: killed mid-backfill it loses nothing and repeats at
 //! most the batch in flight; asked to stop, it exits 0 promptly with state saved.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW};
 use pstn_agent::model::LogKind;

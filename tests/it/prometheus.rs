@@ -1,7 +1,7 @@
 //! A real Prometheus scrapes the agent polling the simulated tenant: what PromQL sees
 //! equals what the agent delivered, per call type and per currency.
 
-mod common;
+use crate::common;
 
 use common::tools::{free_port, prometheus_binary, query, spawn_agent_at_now, start_prometheus};
 use common::{Harness, NOW};

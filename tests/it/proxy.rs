@@ -1,7 +1,7 @@
 //! Proxies from the environment never see loopback traffic: the simulator (and any
 //! sidecar on this host) gets secrets and tokens directly, not relayed in clear text.
 
-mod common;
+use crate::common;
 
 use common::Harness;
 use pstn_agent::simulate::SimulatorOptions;

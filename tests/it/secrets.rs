@@ -1,7 +1,7 @@
 //! No secret ever reaches stdout, stderr or metrics: the client secret, the access
 //! token and sink header values, through success and failure paths alike.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW};
 use pstn_agent::simulate::{Lateness, SimulatorOptions};

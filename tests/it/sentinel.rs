@@ -4,7 +4,7 @@
 //! token, 403 names the role, and a failure half way through a batch repeats nothing.
 //! (The stand-in's own answers: tests/sentinel_stand_in.rs.)
 
-mod common;
+use crate::common;
 
 use common::Harness;
 use pstn_agent::config::{Config, Environment, SinkKind};

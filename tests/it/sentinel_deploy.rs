@@ -4,7 +4,7 @@
 //! hunting queries, the DCR's transforms) parses and binds against the tables with
 //! Microsoft's Kusto language service, which also catches a broken query.
 
-mod common;
+use crate::common;
 
 use common::tools::external_tool;
 use pstn_agent::config::{default_stream, default_table};

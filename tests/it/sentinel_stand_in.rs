@@ -2,7 +2,7 @@
 //! for Azure Monitor's audience only (a Graph token is refused), 400 for a reserved
 //! column name, 413 over 1 MB, 204 for a good record.
 
-mod common;
+use crate::common;
 
 use common::Harness;
 use pstn_agent::simulate::SimulatorOptions;

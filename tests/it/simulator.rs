@@ -1,6 +1,6 @@
 //! The simulated tenant answers as Entra ID and Graph do.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW};
 use pstn_agent::simulate::{Lateness, SimulatorOptions};

@@ -3,11 +3,9 @@
 //! read, the same for every sink, and the rest is delivered. (Dead letters: the sink
 //! handle's unit tests and tests/sentinel.rs.)
 
-mod common;
-#[path = "sink_failures/exactly_once.rs"]
+use crate::common;
 mod exactly_once;
-#[path = "common/otlp.rs"]
-mod receiver;
+use crate::common::otlp as receiver;
 
 use common::Harness;
 use pstn_agent::config::{Config, Environment};

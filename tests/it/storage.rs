@@ -1,7 +1,7 @@
 //! The state directory refusing writes, or its disk filling up: a clear error naming
 //! the path, no corruption, and recovery once there is room again.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW, at};
 use pstn_agent::model::LogKind;

@@ -1,7 +1,7 @@
 //! TLS to Entra and Graph is verified: a server whose certificate no trusted CA signed
 //! is refused (and never sees a secret); `ca_file` trusts a private CA.
 
-mod common;
+use crate::common;
 
 use common::{Harness, NOW, at, make_pki};
 use pstn_agent::model::LogKind;

@@ -1,8 +1,7 @@
 //! OTLP receivers for the OTLP sink's tests: a tonic LogsService (gRPC) and an HTTP
 //! endpoint decoding ExportLogsServiceRequest at /v1/logs, each recording what it got
-//! and able to refuse the first exports. Included by the OTLP test files with
-//! `#[path = "common/otlp.rs"] mod receiver;` next to `mod common;`.
-#![allow(dead_code)]
+//! and able to refuse the first exports. The OTLP test files name it
+//! `use crate::common::otlp as receiver;`.
 
 use crate::common::{Harness, NOW, at};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
