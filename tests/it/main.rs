@@ -18,11 +18,11 @@ mod features;
 
 // The rest drive the agent against the simulated tenant (`common` starts it).
 #[cfg(feature = "simulator")]
-mod common;
-#[cfg(feature = "simulator")]
 mod auth;
 #[cfg(feature = "simulator")]
 mod chargeback;
+#[cfg(feature = "simulator")]
+mod common;
 #[cfg(feature = "simulator")]
 mod dashboard;
 #[cfg(feature = "simulator")]
