@@ -7,7 +7,6 @@ use common::{Harness, make_certificate};
 use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 
 /// A harness whose Entra knows the certificate `name`; also returns the directory
 /// holding the files, which must outlive the test.
@@ -90,22 +89,8 @@ async fn an_assertion_signed_with_another_key_is_refused_and_stops_the_source() 
         "{:?}",
         report.failed
     );
-    assert_eq!(
-        harness
-            .simulator
-            .stats
-            .token_requests
-            .load(Ordering::SeqCst),
-        1
-    );
-    assert_eq!(
-        harness
-            .simulator
-            .stats
-            .graph_requests
-            .load(Ordering::SeqCst),
-        0
-    );
+    assert_eq!(harness.simulator.stats.token_requests(), 1);
+    assert_eq!(harness.simulator.stats.graph_requests(), 0);
 }
 
 /// A certificate and a key that do not belong together: validate says so (the agent

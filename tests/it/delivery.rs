@@ -7,7 +7,6 @@ use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use pstn_agent::time::Clock;
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -42,7 +41,7 @@ async fn once_delivers_every_visible_row_once_through_renamed_next_links() {
             "{kind}: a row was delivered twice"
         );
         assert!(
-            harness.simulator.stats.pages.load(Ordering::SeqCst) > 50,
+            harness.simulator.stats.pages() > 50,
             "paging through nextLinks was exercised"
         );
     }

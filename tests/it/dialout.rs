@@ -12,7 +12,6 @@ use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use pstn_agent::time::Clock;
 use report::*;
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -84,11 +83,7 @@ async fn a_day_outside_late_window_is_not_read() {
         !outside["2024-05-18"].is_empty(),
         "the day before had dial-outs"
     );
-    let requests = harness
-        .simulator
-        .stats
-        .graph_requests
-        .load(Ordering::SeqCst);
+    let requests = harness.simulator.stats.graph_requests();
     assert_eq!(harness.once(&config).await.exit_code(), 0);
     let events = harness.events();
     assert!(!events.is_empty());
@@ -109,12 +104,7 @@ async fn a_day_outside_late_window_is_not_read() {
         .values()
         .map(|rows| rows.len().div_ceil(5).max(1))
         .sum();
-    let made = harness
-        .simulator
-        .stats
-        .graph_requests
-        .load(Ordering::SeqCst)
-        - requests;
+    let made = harness.simulator.stats.graph_requests() - requests;
     assert_eq!(
         made, pages as u64,
         "only the two days' pages were requested"

@@ -228,14 +228,24 @@ async fn without_user_read_all_events_go_out_unenriched_with_one_warning_naming_
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let config = config(&harness, "poll_interval = \"1m\"", "refresh = \"1m\"", "");
-    // A running agent, many polls and several directory rounds, all refused.
+    // A running agent, many polls and several directory rounds, all refused: each
+    // step of the clock past the refresh waits for the round it brings.
     let (trigger, shutdown) = shutdown_pair();
     let clock = harness.clock.clone();
+    let harness_ref = &harness;
     let stepper = async move {
-        for _ in 0..20 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        for round in 1..=4 {
+            let what = format!("directory round {round}");
+            common::eventually(&what, Duration::from_secs(30), async || {
+                harness_ref.simulator.directory.requests().len() >= round
+            })
+            .await;
             clock.advance(Duration::from_secs(120));
         }
+        common::eventually("the call log read", Duration::from_secs(30), async || {
+            harness_ref.events().len() > 1000
+        })
+        .await;
         trigger.trigger();
     };
     let options = RunOptions {
@@ -256,7 +266,7 @@ async fn without_user_read_all_events_go_out_unenriched_with_one_warning_naming_
     assert!(events.iter().all(|(_, event)| event.get("user").is_none()));
     let rounds = harness.simulator.directory.requests().len();
     assert!(
-        rounds >= 3,
+        rounds >= 4,
         "the directory was tried again each refresh: {rounds}"
     );
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

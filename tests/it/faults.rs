@@ -5,8 +5,7 @@ use crate::common;
 
 use common::{Harness, NOW, at};
 use pstn_agent::model::LogKind;
-use pstn_agent::simulate::{Lateness, SimulatorOptions};
-use std::sync::atomic::Ordering;
+use pstn_agent::simulate::{Countdown, Lateness, SimulatorOptions};
 use std::time::{Duration, Instant};
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -42,18 +41,17 @@ async fn retry_after_holds_back_every_request_of_the_source() {
     let harness = Harness::start(options()).await;
     // A budget of 4 requests per 20 s; each 429 says "come back in 2 s".
     let faults = &harness.simulator.faults;
-    faults.throttle_budget.store(4, Ordering::SeqCst);
-    faults.retry_after_seconds.store(2, Ordering::SeqCst);
+    faults.throttle(4, Duration::from_secs(2));
     let config = harness.config(LogKind::Pstn, "lookback = \"6h\"\nlate_window = \"0s\"");
     once_ok(&harness, &config).await;
     assert_all_delivered_once(&harness, LogKind::Pstn, Duration::from_secs(6 * 3600));
     let stats = &harness.simulator.stats;
-    let throttles = stats.throttles.lock().unwrap().clone();
+    let throttles = stats.throttles();
     assert!(!throttles.is_empty(), "the budget was never exceeded");
     // Windows are fetched side by side, yet after a 429 no request of the source
     // arrived until the announced time had passed (300 ms of slack for requests
     // already under way when the 429 was sent, on a loaded 2-core machine).
-    let arrivals = stats.arrivals.lock().unwrap().clone();
+    let arrivals = stats.arrivals();
     for (sent, wait) in &throttles {
         let early: Vec<_> = arrivals
             .iter()
@@ -72,29 +70,12 @@ async fn retry_after_holds_back_every_request_of_the_source() {
 #[tokio::test]
 async fn server_errors_and_cut_bodies_are_retried_without_loss() {
     let harness = Harness::start(options()).await;
-    harness
-        .simulator
-        .faults
-        .fail_status
-        .store(503, Ordering::SeqCst);
-    harness
-        .simulator
-        .faults
-        .fail_next
-        .store(3, Ordering::SeqCst);
-    harness
-        .simulator
-        .faults
-        .truncate_next
-        .store(2, Ordering::SeqCst);
+    harness.simulator.faults.fail_next(3, 503);
+    harness.simulator.faults.truncate_next(2);
     let config = harness.config(LogKind::DirectRouting, "lookback = \"2d\"");
     once_ok(&harness, &config).await;
     assert_eq!(
-        harness
-            .simulator
-            .faults
-            .truncate_next
-            .load(Ordering::SeqCst),
+        harness.simulator.faults.left(Countdown::Truncation),
         0,
         "the cut bodies were served"
     );
@@ -110,20 +91,14 @@ async fn a_token_expiring_mid_backfill_is_refreshed() {
     let harness = Harness::start(simulator_options).await;
     harness
         .simulator
-        .faults
-        .latency_ms
         // Slow pages, so the backfill outlasts several token lifetimes even when windows
         // are fetched in parallel.
-        .store(400, Ordering::SeqCst);
+        .faults
+        .slow_down(Duration::from_millis(400));
     let config = harness.config(LogKind::Pstn, "lookback = \"3d\"");
     once_ok(&harness, &config).await;
     assert!(
-        harness
-            .simulator
-            .stats
-            .token_requests
-            .load(Ordering::SeqCst)
-            >= 2,
+        harness.simulator.stats.token_requests() >= 2,
         "the token was never refreshed"
     );
     assert_all_delivered_once(&harness, LogKind::Pstn, 3 * DAY);
@@ -132,21 +107,10 @@ async fn a_token_expiring_mid_backfill_is_refreshed() {
 #[tokio::test]
 async fn a_revoked_token_gets_one_fresh_token_and_the_request_succeeds() {
     let harness = Harness::start(options()).await;
-    harness
-        .simulator
-        .faults
-        .revoke_next
-        .store(1, Ordering::SeqCst);
+    harness.simulator.faults.revoke_next(1);
     let config = harness.config(LogKind::Pstn, "lookback = \"1d\"");
     once_ok(&harness, &config).await;
-    assert_eq!(
-        harness
-            .simulator
-            .stats
-            .token_requests
-            .load(Ordering::SeqCst),
-        2
-    );
+    assert_eq!(harness.simulator.stats.token_requests(), 2);
     assert_all_delivered_once(&harness, LogKind::Pstn, DAY);
 }
 
@@ -170,10 +134,7 @@ async fn a_foreign_next_link_host_never_receives_the_token() {
     );
     let trap_stats = &trap.simulator.stats;
     assert_eq!(
-        trap_stats.graph_requests.load(Ordering::SeqCst)
-            + trap_stats
-                .foreign_requests_with_token
-                .load(Ordering::SeqCst),
+        trap_stats.graph_requests() + trap_stats.foreign_requests_with_token(),
         0
     );
     // The pages read before the refusal were still delivered, each row once.
@@ -204,14 +165,7 @@ async fn a_wrong_secret_fails_fast_with_the_aadsts_code_and_without_the_secret()
         "{message}"
     );
     assert!(!message.contains("wrong-secret-value"));
-    assert_eq!(
-        harness
-            .simulator
-            .stats
-            .token_requests
-            .load(Ordering::SeqCst),
-        1
-    );
+    assert_eq!(harness.simulator.stats.token_requests(), 1);
 }
 
 #[tokio::test]
@@ -242,11 +196,7 @@ async fn once_gives_up_on_a_full_disk_and_nothing_is_marked_delivered() {
 #[tokio::test]
 async fn a_403_names_the_missing_role_and_consent_without_retrying() {
     let harness = Harness::start(options()).await;
-    harness
-        .simulator
-        .faults
-        .forbid_next
-        .store(1, Ordering::SeqCst);
+    harness.simulator.faults.forbid_next(1);
     // Half an hour back: one window, so exactly one request.
     let config = harness.config(LogKind::DirectRouting, "lookback = \"30m\"");
     let report = harness.once(&config).await;
@@ -259,11 +209,7 @@ async fn a_403_names_the_missing_role_and_consent_without_retrying() {
         "{message}"
     );
     assert_eq!(
-        harness
-            .simulator
-            .stats
-            .graph_requests
-            .load(Ordering::SeqCst),
+        harness.simulator.stats.graph_requests(),
         1,
         "a 403 was retried"
     );
@@ -272,15 +218,11 @@ async fn a_403_names_the_missing_role_and_consent_without_retrying() {
 #[tokio::test]
 async fn a_body_that_stalls_until_the_timeout_is_retried_without_loss() {
     let harness = Harness::start(options()).await;
-    harness
-        .simulator
-        .faults
-        .stall_next
-        .store(2, Ordering::SeqCst);
+    harness.simulator.faults.stall_next(2);
     let config = harness.config(LogKind::Pstn, "lookback = \"1d\"\nrequest_timeout = \"1s\"");
     once_ok(&harness, &config).await;
     assert_eq!(
-        harness.simulator.faults.stall_next.load(Ordering::SeqCst),
+        harness.simulator.faults.left(Countdown::Stall),
         0,
         "the stalls happened"
     );
@@ -290,21 +232,10 @@ async fn a_body_that_stalls_until_the_timeout_is_retried_without_loss() {
 #[tokio::test]
 async fn the_token_endpoint_down_for_a_while_is_waited_out() {
     let harness = Harness::start(options()).await;
-    harness
-        .simulator
-        .faults
-        .token_fail_next
-        .store(3, Ordering::SeqCst);
+    harness.simulator.faults.fail_next_tokens(3);
     let config = harness.config(LogKind::DirectRouting, "lookback = \"1d\"");
     once_ok(&harness, &config).await;
-    assert_eq!(
-        harness
-            .simulator
-            .stats
-            .token_requests
-            .load(Ordering::SeqCst),
-        4
-    );
+    assert_eq!(harness.simulator.stats.token_requests(), 4);
     assert_all_delivered_once(&harness, LogKind::DirectRouting, DAY);
 }
 
@@ -334,11 +265,7 @@ async fn the_clock_jumping_back_then_forward_repeats_nothing_and_loses_nothing()
 #[tokio::test]
 async fn a_steady_rate_of_server_errors_loses_nothing() {
     let harness = Harness::start(options()).await;
-    harness
-        .simulator
-        .faults
-        .error_per_mille
-        .store(150, Ordering::SeqCst);
+    harness.simulator.faults.fail_at_random(150);
     let config = harness.config(LogKind::DirectRouting, "lookback = \"2d\"");
     once_ok(&harness, &config).await;
     let metrics = harness.metrics.encode();

@@ -10,7 +10,6 @@ use pstn_agent::retry::RetryPolicy;
 use receiver::*;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[tokio::test]
@@ -71,17 +70,13 @@ async fn every_row_arrives_once_as_a_structured_record_with_timestamps_and_heade
 #[tokio::test]
 async fn a_receiver_refusing_the_first_exports_loses_nothing() {
     grpc_and_http(async |protocol, address, received| {
-        received.refuse.store(3, Ordering::SeqCst);
+        received.refuse_next(3);
         start(protocol, address, received.clone()).await;
         let harness = Harness::start(options()).await;
         let otlp = format!("protocol = \"{protocol}\"\nendpoint = \"http://{address}\"");
         let report = harness.once(&config(&harness, &otlp, false)).await;
         assert_eq!(report.exit_code(), 0, "{protocol}: {:?}", report.failed);
-        assert_eq!(
-            received.refuse.load(Ordering::SeqCst),
-            0,
-            "the refusals happened"
-        );
+        assert_eq!(received.refusals_left(), 0, "the refusals happened");
         assert_every_row_once(&harness, &received);
     })
     .await;
@@ -100,18 +95,34 @@ async fn a_receiver_that_starts_after_the_agent_loses_nothing() {
             max_throttle_wait: Duration::from_secs(60),
             max_elapsed: None,
         };
-        let late = received.clone();
-        let protocol_owned = protocol.to_owned();
-        let receiver = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(1500)).await;
-            start(&protocol_owned, address, late).await;
-        });
-        let report = harness.once_with(&config, patient).await;
-        receiver.await.unwrap();
+        // The receiver starts once the agent has found it down twice (and so waits).
+        let receiver = async {
+            common::eventually(
+                "two exports to the collector that is down",
+                Duration::from_secs(30),
+                async || failed_exports(&harness.metrics.encode()) >= 2.0,
+            )
+            .await;
+            start(protocol, address, received.clone()).await;
+        };
+        let (report, ()) = tokio::join!(harness.once_with(&config, patient), receiver);
         assert_eq!(report.exit_code(), 0, "{protocol}: {:?}", report.failed);
         assert_every_row_once(&harness, &received);
     })
     .await;
+}
+
+/// Batches the OTLP sink `siem` failed to export, as the metrics count them.
+fn failed_exports(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| {
+            line.starts_with("pstn_sink_batches_total{")
+                && line.contains("outcome=\"failed\"")
+                && line.contains("sink=\"siem\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 #[tokio::test]
@@ -428,7 +439,7 @@ fn readiness_names_a_sink_while_its_destination_rejects_and_clears_once_it_takes
 async fn an_http_collectors_retry_after_holds_the_next_export_back_that_long() {
     let address = free_address();
     let received = Arc::new(Received::default());
-    received.refuse.store(1, Ordering::SeqCst);
+    received.refuse_next(1);
     *received.retry_after.lock().unwrap() = Some(2);
     start("http/protobuf", address, received.clone()).await;
     let harness = Harness::start(options()).await;

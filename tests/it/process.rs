@@ -8,7 +8,6 @@ use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const PAGE_SIZE: usize = 100;
@@ -26,8 +25,7 @@ async fn harness() -> Harness {
     harness
         .simulator
         .faults
-        .latency_ms
-        .store(15, Ordering::SeqCst);
+        .slow_down(Duration::from_millis(15));
     harness
 }
 
@@ -67,14 +65,11 @@ fn lines(harness: &Harness) -> usize {
 }
 
 async fn wait_for_lines(harness: &Harness, at_least: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while lines(harness) < at_least {
-        assert!(
-            Instant::now() < deadline,
-            "the agent never wrote {at_least} lines"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let what = format!("the agent writing {at_least} lines");
+    common::eventually(&what, Duration::from_secs(60), async || {
+        lines(harness) >= at_least
+    })
+    .await;
 }
 
 async fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {

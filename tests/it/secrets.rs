@@ -92,15 +92,12 @@ async fn run_until_the_export_fails(harness: &Harness) -> String {
         .unwrap();
     let (stdout, stdout_reader) = collect(child.stdout.take().unwrap());
     let (stderr, stderr_reader) = collect(child.stderr.take().unwrap());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !stderr.lock().unwrap().contains("did not accept a batch") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no export failure reported: {}",
-            stderr.lock().unwrap()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    common::eventually(
+        "an export failure reported on stderr",
+        std::time::Duration::from_secs(60),
+        async || stderr.lock().unwrap().contains("did not accept a batch"),
+    )
+    .await;
     assert!(
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -128,7 +125,7 @@ fn assert_clean(output: &str, harness: &Harness) {
     for secret in [CLIENT_SECRET, WRONG_SECRET, SIEM_TOKEN] {
         assert!(!output.contains(secret), "{secret} leaked:\n{output}");
     }
-    for token in harness.simulator.stats.issued_tokens.lock().unwrap().iter() {
+    for token in harness.simulator.stats.issued_tokens().iter() {
         assert!(!output.contains(token.as_str()), "the access token leaked");
         let nonce = token.rsplit('.').next().unwrap();
         assert!(!output.contains(nonce), "part of the access token leaked");
@@ -148,15 +145,7 @@ async fn secrets_never_appear_in_any_output_on_success_or_failure() {
     // The right secret, and a SIEM collector that is down: tokens are issued, events
     // reach stdout, exports fail with errors that must not carry the header.
     let output = run_until_the_export_fails(&harness).await;
-    assert!(
-        !harness
-            .simulator
-            .stats
-            .issued_tokens
-            .lock()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(!harness.simulator.stats.issued_tokens().is_empty());
     assert!(
         output.contains("\"kind\":\"pstn_call\""),
         "events flowed on stdout"

@@ -16,7 +16,6 @@ use pstn_agent::sinks::{AzureLogsSink, Batch, DeadLetters, SinkHandle, SinkTaskO
 use pstn_agent::time::Timestamp;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const DCR: &str = "dcr-0123456789abcdef0123456789abcdef";
@@ -94,7 +93,7 @@ async fn every_call_reaches_its_kinds_stream_once_gzipped_as_a_flat_record() {
     assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
     assert_each_row_once(&harness);
     let ingestion = &harness.simulator.ingestion;
-    assert!(ingestion.gzipped.lock().unwrap().iter().all(|gzip| *gzip));
+    assert!(ingestion.gzipped().iter().all(|gzip| *gzip));
     let records = ingestion.records();
     assert!(records.iter().all(|r| r.dcr == DCR));
     let record = &records[0].record;
@@ -122,11 +121,7 @@ async fn redaction_applies_before_the_record_is_built() {
 #[tokio::test]
 async fn a_413_splits_the_request_until_it_fits_and_nothing_is_lost_or_repeated() {
     let harness = Harness::start(options()).await;
-    harness
-        .simulator
-        .ingestion
-        .max_bytes
-        .store(40_000, Ordering::SeqCst);
+    harness.simulator.ingestion.limit_bytes(40_000);
     let report = harness.once(&config(&harness, "")).await;
     assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
     assert!(harness.simulator.ingestion.statuses().contains(&413));
@@ -138,8 +133,8 @@ async fn a_failure_half_way_through_a_batch_does_not_send_its_first_half_again()
     let harness = Harness::start(options()).await;
     let ingestion = &harness.simulator.ingestion;
     // Small requests, so one batch takes many; the fifth request fails with a 503.
-    ingestion.max_bytes.store(100_000, Ordering::SeqCst);
-    ingestion.unavailable_at.store(5, Ordering::SeqCst);
+    ingestion.limit_bytes(100_000);
+    ingestion.fail_requests([5]);
     let report = harness.once(&config(&harness, "")).await;
     assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
     assert_eq!(ingestion.statuses()[4], 503);
@@ -150,25 +145,16 @@ async fn a_failure_half_way_through_a_batch_does_not_send_its_first_half_again()
 async fn a_429_with_retry_after_is_waited_out_and_a_revoked_token_replaced_once() {
     let harness = Harness::start(options()).await;
     let ingestion = &harness.simulator.ingestion;
-    ingestion.throttle_next.store(2, Ordering::SeqCst);
-    ingestion.revoke_next.store(1, Ordering::SeqCst);
-    let tokens_before = harness
-        .simulator
-        .stats
-        .token_requests
-        .load(Ordering::SeqCst);
+    ingestion.throttle(2, 429, 1);
+    ingestion.revoke_next(1);
+    let tokens_before = harness.simulator.stats.token_requests();
     let report = harness.once(&config(&harness, "")).await;
     assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
     let statuses = ingestion.statuses();
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2);
     assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 1);
     // Graph's two sources got one token each; the sink one, then one fresh after the 401.
-    let tokens = harness
-        .simulator
-        .stats
-        .token_requests
-        .load(Ordering::SeqCst)
-        - tokens_before;
+    let tokens = harness.simulator.stats.token_requests() - tokens_before;
     assert_eq!(tokens, 4);
     assert_each_row_once(&harness);
 }
@@ -206,11 +192,7 @@ async fn once_gives_up_at_once_on_a_retry_after_past_its_retry_max_duration() {
 #[tokio::test]
 async fn a_403_names_the_monitoring_metrics_publisher_role_and_delivery_resumes_once_granted() {
     let harness = Harness::start(options()).await;
-    harness
-        .simulator
-        .ingestion
-        .forbid
-        .store(true, Ordering::SeqCst);
+    harness.simulator.ingestion.forbid(true);
     let report = harness.once(&config(&harness, "")).await;
     assert_eq!(report.exit_code(), 1);
     let why = format!("{:?}", report.failed);
@@ -219,11 +201,7 @@ async fn a_403_names_the_monitoring_metrics_publisher_role_and_delivery_resumes_
     assert!(!why.contains("sim."), "no token in the message: {why}");
     assert!(harness.simulator.ingestion.records().is_empty());
     // The role applies: the next run delivers everything, once.
-    harness
-        .simulator
-        .ingestion
-        .forbid
-        .store(false, Ordering::SeqCst);
+    harness.simulator.ingestion.forbid(false);
     let report = harness.once(&config(&harness, "")).await;
     assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
     assert_each_row_once(&harness);
@@ -239,8 +217,8 @@ async fn a_record_a_working_stream_refuses_alone_is_dead_lettered_and_the_rest_d
         .as_str()
         .unwrap()
         .to_owned();
-    harness.simulator.ingestion.records.lock().unwrap().clear();
-    *harness.simulator.ingestion.refuse_row_id.lock().unwrap() = Some(victim.clone());
+    harness.simulator.ingestion.clear_received();
+    harness.simulator.ingestion.refuse_rows([victim.clone()]);
     std::fs::remove_dir_all(harness.dir.path().join("state")).unwrap();
     std::fs::remove_file(harness.output()).unwrap();
     let report = harness.once(&config(&harness, "")).await;
@@ -335,7 +313,7 @@ async fn a_single_record_refused_by_a_fresh_sink_is_dead_lettered_not_blamed_on_
     let config = config(&harness, "");
     let metrics = Metrics::new().unwrap();
     let (handle, task) = spawn_sink(&config, &metrics);
-    *harness.simulator.ingestion.refuse_row_id.lock().unwrap() = Some("bad".into());
+    harness.simulator.ingestion.refuse_rows(["bad"]);
     handle
         .deliver(Arc::new(batch_of(&[row("bad", "")])))
         .await
@@ -537,7 +515,7 @@ async fn a_connection_cut_before_the_answer_is_retried_and_nothing_is_lost_or_re
     let harness = Harness::start(options()).await;
     let ingestion = &harness.simulator.ingestion;
     // Small requests, so one batch takes many; two of them are cut off unanswered.
-    ingestion.max_bytes.store(100_000, Ordering::SeqCst);
+    ingestion.limit_bytes(100_000);
     ingestion.cut_requests([3, 7]);
     let report = harness.once(&config(&harness, "")).await;
     assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
@@ -547,7 +525,7 @@ async fn a_connection_cut_before_the_answer_is_retried_and_nothing_is_lost_or_re
     // What the sink sees of a cut: a network error, offered again, not a status.
     let config = config(&harness, "");
     let (handle, _task) = spawn_sink(&config, &Metrics::new().unwrap());
-    let next = ingestion.requests.load(Ordering::SeqCst) + 1;
+    let next = ingestion.requests() + 1;
     ingestion.cut_requests([next]);
     let error = handle
         .deliver(Arc::new(batch_of(&[row("cut", "")])))

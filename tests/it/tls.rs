@@ -6,7 +6,6 @@ use crate::common;
 use common::{Harness, NOW, at, make_pki};
 use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[tokio::test]
@@ -31,11 +30,7 @@ async fn an_unknown_certificate_is_refused_and_ca_file_trusts_a_private_ca() {
         report.failed
     );
     assert_eq!(
-        harness
-            .simulator
-            .stats
-            .token_requests
-            .load(Ordering::SeqCst),
+        harness.simulator.stats.token_requests(),
         0,
         "the secret was sent to an unverified server"
     );

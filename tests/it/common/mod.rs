@@ -187,6 +187,21 @@ retry_max_duration = "2s"
     }
 }
 
+/// Waits until `done` holds, asking every 20 ms; fails naming `what` after `limit`.
+/// For waits on real processes, real sockets and real files, where tokio's paused
+/// time cannot stand in (it would jump past a wait on the network): the deadline only
+/// bounds a failing test, a passing one goes on as soon as the condition holds.
+pub async fn eventually(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A config with one PSTN source `tenant` (with `source` lines) reading the directory
 /// (`directory` lines), a file sink (`sink` lines added to it), `${KEY}` set for
 /// redaction, and the API on a free port.

@@ -30,7 +30,7 @@ pub const REDACT_KEY: &str = "test-redaction-key-0123456789abcdef";
 #[derive(Default)]
 pub struct Received {
     pub exports: Mutex<Vec<(HashMap<String, String>, ExportLogsServiceRequest)>>,
-    pub refuse: AtomicU64,
+    refuse: AtomicU64,
     pub refuse_exports: Mutex<HashSet<u64>>,
     pub partial: Mutex<Option<(i64, String)>>,
     /// HTTP refusals come with `Retry-After: N` (seconds) when set.
@@ -41,6 +41,16 @@ pub struct Received {
 }
 
 impl Received {
+    /// Refuses the next `count` exports.
+    pub fn refuse_next(&self, count: u64) {
+        self.refuse.store(count, Ordering::SeqCst);
+    }
+
+    /// Refusals asked for by [`Received::refuse_next`] not yet made.
+    pub fn refusals_left(&self) -> u64 {
+        self.refuse.load(Ordering::SeqCst)
+    }
+
     fn take_refusal(&self) -> bool {
         self.arrivals
             .lock()

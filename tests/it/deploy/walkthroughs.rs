@@ -4,12 +4,13 @@
 //! Collector replaced by an OTLP receiver of the tests, names and volumes by loopback
 //! ports and temporary directories.
 
+use super::common::eventually;
 use super::common::tools::{Running, free_port};
 use super::deploy;
 use super::receiver::{Received, start_grpc};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The `command: [...]` of the compose service whose command contains `marker`.
 fn service_command(compose: &str, marker: &str) -> Vec<String> {
@@ -41,18 +42,6 @@ fn get(port: u16, path: &str) -> String {
     answer
 }
 
-/// Polls `done` until it holds, or fails saying `what` after `limit`.
-async fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen in {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compose_services_run_with_their_shipped_commands_and_config() {
     let compose = std::fs::read_to_string(deploy("compose/compose.yaml")).unwrap();
@@ -71,9 +60,11 @@ async fn the_compose_services_run_with_their_shipped_commands_and_config() {
             .spawn()
             .unwrap(),
     );
-    wait_for("the simulator listening", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", simulator_port)).is_ok()
-    })
+    eventually(
+        "the simulator listening",
+        Duration::from_secs(20),
+        async || std::net::TcpStream::connect(("127.0.0.1", simulator_port)).is_ok(),
+    )
     .await;
     // collector: a gRPC receiver; agent: the shipped config with the names resolved.
     let collector = super::receiver::free_address();
@@ -115,10 +106,10 @@ async fn the_compose_services_run_with_their_shipped_commands_and_config() {
             .unwrap(),
     );
     assert!(compose.contains("GRAPH_CLIENT_SECRET: simulated-secret"));
-    wait_for(
+    eventually(
         "events on stdout and at the collector",
         Duration::from_secs(60),
-        || {
+        async || {
             let exported = !received.exports.lock().unwrap().is_empty();
             let printed = std::fs::read_to_string(&events).is_ok_and(|text| text.starts_with('{'));
             exported && printed
@@ -211,7 +202,7 @@ async fn the_kubernetes_pod_agent_runs_with_its_configmap_args_and_probes() {
             .spawn()
             .unwrap(),
     );
-    wait_for("the metrics port", Duration::from_secs(20), || {
+    eventually("the metrics port", Duration::from_secs(20), async || {
         std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok()
     })
     .await;

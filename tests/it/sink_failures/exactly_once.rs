@@ -240,9 +240,7 @@ async fn run(plan: Plan) {
     // Logs Ingestion: a batch takes several requests (413 cuts it), chosen requests
     // fail with 503, bad rows are refused by the stand-in itself.
     let ingestion = &harness.simulator.ingestion;
-    ingestion
-        .max_bytes
-        .store(1200, std::sync::atomic::Ordering::SeqCst);
+    ingestion.limit_bytes(1200);
     // Odd numbers answer 503, even ones have their connection cut unanswered.
     let (odd, even): (Vec<u64>, Vec<u64>) = plan.failures.iter().partition(|n| *n % 2 == 1);
     ingestion.fail_requests(odd);
