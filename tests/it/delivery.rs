@@ -22,7 +22,7 @@ fn options(calls_per_day: f64, lateness: Lateness) -> SimulatorOptions {
 
 #[tokio::test]
 async fn once_delivers_every_visible_row_once_through_renamed_next_links() {
-    // The SMS and blocked-user logs have their own volumes and tests (tests/logs.rs).
+    // The SMS and blocked-user logs have their own volumes and tests (tests/it/logs.rs).
     for kind in LogKind::ALL.into_iter().filter(|kind| kind.is_call()) {
         let harness = Harness::start(options(3000.0, Lateness::None)).await;
         let config = harness.config(kind, "lookback = \"3d\"\nlate_window = \"0s\"");

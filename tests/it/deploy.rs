@@ -1,7 +1,7 @@
 //! Every file of deploy/ passes the real tool made to check it: promtool (config,
 //! rules, rule unit tests), hadolint, kubernetes-validate, the Prometheus Operator's
 //! ServiceMonitor schema, docker compose, systemd-analyze, and the agent's own
-//! `validate` for each configuration it ships. (The dashboard: tests/dashboard.rs.)
+//! `validate` for each configuration it ships. (The dashboard: tests/it/dashboard.rs.)
 
 use crate::common;
 

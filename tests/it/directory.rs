@@ -2,7 +2,7 @@
 //! directory attributes as CONTRACT writes them, a changed user is picked up from the
 //! deltaLink after `refresh`, a missing User.Read.All leaves events unenriched with one
 //! warning, a slow first round holds no row back, and redaction reaches the user's
-//! fields. The chargeback metrics: tests/chargeback.rs.
+//! fields. The chargeback metrics: tests/it/chargeback.rs.
 
 use crate::common;
 

@@ -2,7 +2,7 @@
 //! `${VAR}` references, random and mutated from real ones.
 //!
 //! CI runs proptest's default number of cases; the long run (a million cases and more):
-//! `PROPTEST_CASES=200000 cargo test --release --test fuzz`
+//! `PROPTEST_CASES=200000 cargo test --release --test it fuzz::`
 
 use bytes::Bytes;
 use proptest::prelude::*;

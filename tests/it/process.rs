@@ -104,7 +104,7 @@ async fn killed_mid_backfill_again_and_again_it_loses_nothing_and_repeats_at_mos
     let expected = expected(&harness);
     assert!(expected.len() > 3000, "{} rows", expected.len());
     // Kill at points spread over the backfill: 5 in CI; the long run sets more,
-    // `PSTN_AGENT_KILLS=25 cargo test --release --test process killed`.
+    // `PSTN_AGENT_KILLS=25 cargo test --release --test it process::killed`.
     let count: usize = std::env::var("PSTN_AGENT_KILLS")
         .ok()
         .and_then(|n| n.parse().ok())

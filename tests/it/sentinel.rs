@@ -2,7 +2,7 @@
 //! every call reaches its kind's stream once, gzipped, as a flat record; 413 splits,
 //! a record over the limit is dead-lettered, 429 is waited out, 401 gets one fresh
 //! token, 403 names the role, and a failure half way through a batch repeats nothing.
-//! (The stand-in's own answers: tests/sentinel_stand_in.rs.)
+//! (The stand-in's own answers: tests/it/sentinel_stand_in.rs.)
 
 use crate::common;
 

@@ -1,7 +1,7 @@
 //! Sinks that refuse and rows no sink could take: --once gives up on a refusing sink
 //! after its `retry_max_duration`; a row nested too deep is skipped when the page is
 //! read, the same for every sink, and the rest is delivered. (Dead letters: the sink
-//! handle's unit tests and tests/sentinel.rs.)
+//! handle's unit tests and tests/it/sentinel.rs.)
 
 use crate::common;
 mod exactly_once;

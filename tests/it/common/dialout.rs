@@ -1,4 +1,4 @@
-//! Helpers of tests/dialout.rs: the simulator's dial-out report as the agent should
+//! Helpers of tests/it/dialout.rs: the simulator's dial-out report as the agent should
 //! have sent it, the events as sent, and the `pstn_dialout_*` series as counted.
 
 use crate::common::{Harness, at};

@@ -1,5 +1,5 @@
 // Checks of deploy/ that need a YAML parser or the Prometheus Operator's schemas,
-// run by tests/deploy.rs with the npm packages .ci/run installs
+// run by tests/it/deploy.rs with the npm packages .ci/run installs
 // (PSTN_AGENT_NODE_MODULES, default target/deploy-tools/node_modules).
 //   node check.mjs servicemonitor FILE   validate against the ServiceMonitor CRD schema
 //   node check.mjs configmap FILE KEY    print data[KEY] of a ConfigMap
