@@ -20,7 +20,6 @@ use pstn_agent::time::{ManualClock, SharedClock, Timestamp};
 use pstn_agent::topology::{RunOptions, run};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 const NOW: &str = "2024-05-20T12:00:00Z";
@@ -81,9 +80,9 @@ graph_url = \"{url}\"\nlookback = \"{days}d\"\n[sinks.events]\ntype = \"console\
         .unwrap_or_else(|error| panic!("{error}"));
     let wall = started.elapsed().as_secs_f64();
     let stats = &simulator.stats;
-    let requests = stats.graph_requests.load(Ordering::SeqCst);
-    let throttled = stats.throttled.load(Ordering::SeqCst);
-    let rows = stats.rows.load(Ordering::SeqCst);
+    let requests = stats.graph_requests();
+    let throttled = stats.throttled();
+    let rows = stats.rows();
     // Graph allows 50 requests per 60 s per collection: 1.2 s a request.
     let floor = requests as f64 * 60.0 / 50.0;
     eprintln!(

@@ -1,8 +1,11 @@
 //! The command line's shape (clap): what users type, its help texts and defaults.
 
 #[cfg(feature = "simulator")]
-use crate::commands::simulate::SimulateArgs;
+mod simulate;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
+#[cfg(feature = "simulator")]
+pub(crate) use simulate::SimulateArgs;
 use std::path::PathBuf;
 
 /// `--help`'s closing examples; without the simulator there is no `demo` or

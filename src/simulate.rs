@@ -4,8 +4,10 @@
 //! appear late, and faults on demand.
 
 mod assertion;
+mod call_core;
 mod directory;
 mod faults;
+mod fields;
 mod generator;
 mod ingestion;
 mod lateness;
@@ -19,12 +21,13 @@ mod rows_logs;
 mod server;
 mod tls;
 
+pub use call_core::CallCore;
 pub use directory::{
     DEFAULT_DIRECTORY_PAGE_SIZE, DEFAULT_DIRECTORY_USERS, DEPARTMENTS, Directory, ROW_USER_POOL,
     user_id,
 };
-pub use faults::{FaultSettings, Faults, Stats};
-pub use generator::{CallCore, Generator};
+pub use faults::{Countdown, FaultSettings, Faults, Stats};
+pub use generator::Generator;
 pub use ingestion::{INGESTION_MAX_BYTES, IngestedRecord, Ingestion};
 pub use lateness::Lateness;
 

@@ -6,9 +6,10 @@
 //! SMS and blocked-user rows are events without a duration, in longer slots (fewer of
 //! them); blocked-user slots come in pairs: a block, then maybe its unblock.
 
+use super::call_core::CallCore;
 use super::lateness::Lateness;
 use super::random::CallRandom;
-use super::{rows, rows_logs};
+use super::{rows, rows_dialout, rows_logs};
 use crate::model::{ApiVersion, LogKind};
 use crate::time::Timestamp;
 
@@ -22,19 +23,6 @@ pub struct Generator {
     seed: u64,
     slot_ticks: i64,
     lateness: Lateness,
-}
-
-/// The few facts about a call needed to decide whether it is in a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallCore {
-    /// The call's slot.
-    pub slot: i64,
-    /// Start time.
-    pub start: Timestamp,
-    /// Duration in whole seconds.
-    pub duration_seconds: i64,
-    /// When its row appears in Graph.
-    pub visible: Timestamp,
 }
 
 fn stream(kind: LogKind) -> u64 {
@@ -80,11 +68,6 @@ impl Generator {
             slot_ticks: ((TICKS_PER_DAY as f64 / slots_per_day) as i64).max(1),
             lateness,
         }
-    }
-
-    /// The seed every call is drawn from.
-    pub(super) fn seed(&self) -> u64 {
-        self.seed
     }
 
     /// Ticks per slot of `kind`.
@@ -180,6 +163,19 @@ impl Generator {
             .filter(move |call| call.visible <= now)
     }
 
+    /// The dial-out report's rows for dial-out calls starting in `[from, to)`
+    /// (`[from, to]` when `to_inclusive`) that are visible at `now`, in a fixed order.
+    pub fn dialout_report(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        to_inclusive: bool,
+        now: Timestamp,
+    ) -> Vec<String> {
+        let calls = self.visible_calls(LogKind::PstnDialoutReport, from, to, to_inclusive, now);
+        rows_dialout::report(self.seed, calls)
+    }
+
     /// Writes the row of `call` as Graph would.
     pub fn write_row(&self, kind: LogKind, version: ApiVersion, call: &CallCore, out: &mut String) {
         let mut random = CallRandom::new(self.seed, stream(kind) ^ 0x00D3_7A11, call.slot as u64);
@@ -192,7 +188,7 @@ impl Generator {
                 let mut user = CallRandom::new(self.seed, stream(kind) ^ 0x05E4, pair as u64);
                 rows_logs::blocked_user(call, &mut user, &mut random, out)
             }
-            LogKind::PstnDialoutReport => self.dialout_row(call, out),
+            LogKind::PstnDialoutReport => rows_dialout::dialout_row(self.seed, call, out),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The Azure Monitor Logs Ingestion stand-in's knobs and what it received: records
-//! kept per stream so tests can count each call's deliveries, and faults switched the
-//! way Graph's are (atomics a test changes while the server runs), or through the
-//! methods below: failing chosen requests, refusing chosen rows, answering everything
-//! with one refusal, throttling with a given `Retry-After`.
+//! kept per stream so tests can count each call's deliveries, and faults switched
+//! through the methods below while the server runs: failing chosen requests, refusing
+//! chosen rows, answering everything with one refusal, throttling with a given
+//! `Retry-After`, a revoked token, a missing role, a smaller size limit.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -27,28 +27,23 @@ pub struct IngestedRecord {
 #[derive(Debug)]
 pub struct Ingestion {
     /// Answer every request 403 while set (the role assignment is missing or propagating).
-    pub forbid: AtomicBool,
+    forbid: AtomicBool,
     /// The next N requests answer 401 as if the token had been revoked.
-    pub revoke_next: AtomicU64,
+    revoke_next: AtomicU64,
     /// The next N requests answer 429 with `Retry-After: retry_after_seconds`.
-    pub throttle_next: AtomicU64,
+    throttle_next: AtomicU64,
     /// The next N requests answer 503 with `Retry-After: retry_after_seconds`.
-    pub unavailable_next: AtomicU64,
-    /// Request number N (1-based, counted on this route; 0 = none) answers 503
-    /// without Retry-After: a failure half way through a batch.
-    pub unavailable_at: AtomicU64,
+    unavailable_next: AtomicU64,
     /// Seconds announced in Retry-After.
-    pub retry_after_seconds: AtomicU64,
+    retry_after_seconds: AtomicU64,
     /// Largest body accepted, compressed or not (default 1 MiB); over it: 413.
-    pub max_bytes: AtomicU64,
+    max_bytes: AtomicU64,
     /// The streams the simulated DCR declares (others: 400 InvalidStream).
-    pub streams: Mutex<Vec<String>>,
-    /// Records whose `rowId` is this are refused (400) as if their content were bad.
-    pub refuse_row_id: Mutex<Option<String>>,
+    streams: Vec<String>,
     /// Requests received on the route.
-    pub requests: AtomicU64,
+    requests: AtomicU64,
     /// Each request's status, in order (0 for a connection cut before any answer).
-    pub statuses: Mutex<Vec<u16>>,
+    statuses: Mutex<Vec<u16>>,
     /// Each request's status and when it was answered, in order.
     answered: Mutex<Vec<(u16, Instant)>>,
     /// Request numbers (1-based) answered 503 without Retry-After, nothing accepted.
@@ -61,9 +56,9 @@ pub struct Ingestion {
     /// Every request answered with this status and error code (after the token check).
     refuse_all: Mutex<Option<(u16, String)>>,
     /// Every record accepted (204), in order.
-    pub records: Mutex<Vec<IngestedRecord>>,
+    records: Mutex<Vec<IngestedRecord>>,
     /// Whether each accepted request came gzipped.
-    pub gzipped: Mutex<Vec<bool>>,
+    gzipped: Mutex<Vec<bool>>,
 }
 
 impl Default for Ingestion {
@@ -73,20 +68,16 @@ impl Default for Ingestion {
             revoke_next: AtomicU64::new(0),
             throttle_next: AtomicU64::new(0),
             unavailable_next: AtomicU64::new(0),
-            unavailable_at: AtomicU64::new(0),
             retry_after_seconds: AtomicU64::new(1),
             max_bytes: AtomicU64::new(INGESTION_MAX_BYTES),
-            streams: Mutex::new(
-                [
-                    "Custom-PstnCalls",
-                    "Custom-DirectRoutingCalls",
-                    "Custom-SmsLog",
-                    "Custom-PstnBlockedUsers",
-                ]
-                .map(String::from)
-                .to_vec(),
-            ),
-            refuse_row_id: Mutex::new(None),
+            streams: [
+                "Custom-PstnCalls",
+                "Custom-DirectRoutingCalls",
+                "Custom-SmsLog",
+                "Custom-PstnBlockedUsers",
+            ]
+            .map(String::from)
+            .to_vec(),
             requests: AtomicU64::new(0),
             statuses: Mutex::new(Vec::new()),
             answered: Mutex::new(Vec::new()),
@@ -103,18 +94,12 @@ impl Default for Ingestion {
 impl Ingestion {
     /// Every record accepted so far.
     pub fn records(&self) -> Vec<IngestedRecord> {
-        self.records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.records).clone()
     }
 
     /// Each request's status so far.
     pub fn statuses(&self) -> Vec<u16> {
-        self.statuses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.statuses).clone()
     }
 
     /// Each request's status and when it was answered, so far.
@@ -158,6 +143,32 @@ impl Ingestion {
         countdown.store(count, Ordering::SeqCst);
     }
 
+    /// Answers every request 403 while `on` (the role assignment is missing or still
+    /// propagating).
+    pub fn forbid(&self, on: bool) {
+        self.forbid.store(on, Ordering::SeqCst);
+    }
+
+    /// The next `count` requests answer 401 as if the token had been revoked.
+    pub fn revoke_next(&self, count: u64) {
+        self.revoke_next.store(count, Ordering::SeqCst);
+    }
+
+    /// Accepts bodies up to `bytes` (compressed or not; the API's is 1 MiB), 413 over.
+    pub fn limit_bytes(&self, bytes: u64) {
+        self.max_bytes.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Requests received on the route so far (cut ones too).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Whether each accepted request came gzipped, in order.
+    pub fn gzipped(&self) -> Vec<bool> {
+        lock(&self.gzipped).clone()
+    }
+
     /// Forgets what was received (not the faults).
     pub fn clear_received(&self) {
         lock(&self.records).clear();
@@ -170,10 +181,33 @@ impl Ingestion {
         lock(&self.answered).push((status, Instant::now()));
     }
 
+    /// Counts a request on the route, returning its number (1-based).
+    pub(super) fn next_request(&self) -> u64 {
+        self.requests.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Whether this request's token is to be taken as revoked.
+    pub(super) fn take_revocation(&self) -> bool {
+        super::faults::take(&self.revoke_next)
+    }
+
+    /// Whether requests are answered 403 now.
+    pub(super) fn forbidden(&self) -> bool {
+        self.forbid.load(Ordering::SeqCst)
+    }
+
+    /// The throttling answer (429 or 503) this request gets, with its Retry-After
+    /// seconds, if one is due.
+    pub(super) fn take_throttle(&self) -> Option<(u16, u64)> {
+        [(&self.throttle_next, 429), (&self.unavailable_next, 503)]
+            .into_iter()
+            .find(|(countdown, _)| super::faults::take(countdown))
+            .map(|(_, status)| (status, self.retry_after_seconds.load(Ordering::SeqCst)))
+    }
+
     /// Whether request `number` is one to fail.
     pub(super) fn fails(&self, number: u64) -> bool {
-        self.unavailable_at.load(Ordering::SeqCst) == number
-            || lock(&self.failing).contains(&number)
+        lock(&self.failing).contains(&number)
     }
 
     /// Whether request `number`'s connection is to be cut.
@@ -188,7 +222,7 @@ impl Ingestion {
 
     /// Whether a record with this `rowId` is refused.
     pub(super) fn refuses_row(&self, id: &str) -> bool {
-        lock(&self.refused_rows).contains(id) || self.refused_row().as_deref() == Some(id)
+        lock(&self.refused_rows).contains(id)
     }
 
     pub(super) fn accept(
@@ -198,11 +232,8 @@ impl Ingestion {
         records: Vec<serde_json::Value>,
         gzip: bool,
     ) {
-        self.gzipped
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(gzip);
-        let mut stored = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        lock(&self.gzipped).push(gzip);
+        let mut stored = lock(&self.records);
         stored.extend(records.into_iter().map(|record| IngestedRecord {
             dcr: dcr.to_owned(),
             stream: stream.to_owned(),
@@ -212,19 +243,7 @@ impl Ingestion {
 
     /// Whether the simulated DCR declares `stream`.
     pub(super) fn declares(&self, stream: &str) -> bool {
-        self.streams
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .any(|declared| declared == stream)
-    }
-
-    /// The `rowId` refused on demand, if any.
-    pub(super) fn refused_row(&self) -> Option<String> {
-        self.refuse_row_id
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.streams.iter().any(|declared| declared == stream)
     }
 
     /// The limit now in force.

@@ -5,12 +5,10 @@
 //! grows as the clock moves and the same range at the same instant always gives the
 //! same rows.
 
+use super::call_core::CallCore;
 use super::directory::user_id;
-use super::generator::{CallCore, Generator};
+use super::fields::{COUNTRIES, USERS, country, quoted};
 use super::random::CallRandom;
-use super::rows::{COUNTRIES, USERS, country, quoted};
-use crate::model::LogKind;
-use crate::time::Timestamp;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -79,51 +77,45 @@ fn write_row(user: usize, international: bool, totals: (i64, i64, i64), out: &mu
     );
 }
 
-impl Generator {
-    /// The report's rows for dial-out calls starting in `[from, to)` (`[from, to]` when
-    /// `to_inclusive`) that are visible at `now`, in a fixed order.
-    pub fn dialout_report(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        to_inclusive: bool,
-        now: Timestamp,
-    ) -> Vec<String> {
-        let mut sums: BTreeMap<(usize, bool), (i64, i64, i64)> = BTreeMap::new();
-        for call in self.visible_calls(LogKind::PstnDialoutReport, from, to, to_inclusive, now) {
-            let dialout = dialout_call(self.seed(), &call);
-            let sum = sums
-                .entry((dialout.user, dialout.international))
-                .or_default();
-            sum.0 += 1;
-            sum.1 += dialout.seconds;
-            sum.2 += dialout.charge_micros;
-        }
-        sums.into_iter()
-            .map(|((user, international), totals)| {
-                let mut row = String::with_capacity(400);
-                write_row(user, international, totals, &mut row);
-                row
-            })
-            .collect()
+/// The report's rows for these dial-out calls, summed per organizer and destination
+/// context, in a fixed order.
+pub(super) fn report(seed: u64, calls: impl Iterator<Item = CallCore>) -> Vec<String> {
+    let mut sums: BTreeMap<(usize, bool), (i64, i64, i64)> = BTreeMap::new();
+    for call in calls {
+        let dialout = dialout_call(seed, &call);
+        let sum = sums
+            .entry((dialout.user, dialout.international))
+            .or_default();
+        sum.0 += 1;
+        sum.1 += dialout.seconds;
+        sum.2 += dialout.charge_micros;
     }
+    sums.into_iter()
+        .map(|((user, international), totals)| {
+            let mut row = String::with_capacity(400);
+            write_row(user, international, totals, &mut row);
+            row
+        })
+        .collect()
+}
 
-    /// The report row of one dial-out call alone (its own range's report).
-    pub(super) fn dialout_row(&self, call: &CallCore, out: &mut String) {
-        let dialout = dialout_call(self.seed(), call);
-        write_row(
-            dialout.user,
-            dialout.international,
-            (1, dialout.seconds, dialout.charge_micros),
-            out,
-        );
-    }
+/// The report row of one dial-out call alone (its own range's report).
+pub(super) fn dialout_row(seed: u64, call: &CallCore, out: &mut String) {
+    let dialout = dialout_call(seed, call);
+    write_row(
+        dialout.user,
+        dialout.international,
+        (1, dialout.seconds, dialout.charge_micros),
+        out,
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulate::Lateness;
+    use crate::model::LogKind;
+    use crate::simulate::{Generator, Lateness};
+    use crate::time::Timestamp;
     use std::time::Duration;
 
     #[test]

@@ -3,9 +3,9 @@
 //! rows without an `id` (the documented example has none); blocks for "High Overall
 //! Usage" and, later, the same user unblocked under a new `remediationId`.
 
-use super::generator::CallCore;
+use super::call_core::CallCore;
+use super::fields::{COUNTRIES, USERS, country, guid, money, number, optional, quoted};
 use super::random::CallRandom;
-use super::rows::{COUNTRIES, USERS, country, guid, money, number, optional, quoted};
 use std::fmt::Write;
 
 /// Countries whose external numbers Graph shows partly masked (CA: the area code stays

@@ -23,7 +23,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use respond::graph_error;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 /// One simulated tenant: its options, calls, faults, counters and issued tokens.
@@ -143,9 +143,7 @@ impl Simulator {
                 .await;
         }
         if request.headers().contains_key(hyper::header::AUTHORIZATION) {
-            self.stats
-                .foreign_requests_with_token
-                .fetch_add(1, Ordering::SeqCst);
+            self.stats.note_foreign_request_with_token();
         }
         graph_error(StatusCode::NOT_FOUND, "UnknownError", "Resource not found.")
     }

@@ -7,7 +7,10 @@ use crate::shutdown::Shutdown;
 use crate::sinks::{Batch, SinkError, SinkHandle};
 use backon::Retryable;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock (the real one outside tests): a sink's retry_max_duration follows
+// paused time in tests.
+use tokio::time::Instant;
 
 /// How a source keeps offering a batch to a sink that refuses it.
 #[derive(Debug, Clone, Copy)]

@@ -73,7 +73,7 @@ fn batch() -> Arc<Batch> {
     ]))
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_permanent_error_is_not_retried() {
     let (sink, offers, _dir) = spawn(
         "stdout",
@@ -93,7 +93,7 @@ async fn a_permanent_error_is_not_retried() {
     assert_eq!(offers.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn only_the_sinks_that_refused_are_offered_the_batch_again() {
     let (steady, steady_offers, _a) =
         spawn("archive", 0, Retry::Retryable, Duration::from_secs(60));
@@ -107,7 +107,7 @@ async fn only_the_sinks_that_refused_are_offered_the_batch_again() {
     assert_eq!(flaky_offers.load(Ordering::SeqCst), 4);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn once_gives_up_on_a_refusing_sink_after_its_retry_max_duration() {
     let (sink, offers, _dir) = spawn(
         "siem",
@@ -116,7 +116,7 @@ async fn once_gives_up_on_a_refusing_sink_after_its_retry_max_duration() {
         Duration::from_millis(300),
     );
     let (_trigger, shutdown) = shutdown_pair();
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let error = deliver_to_all(&[sink], batch(), quick(true), &shutdown)
         .await
         .unwrap_err();
@@ -128,9 +128,9 @@ async fn once_gives_up_on_a_refusing_sink_after_its_retry_max_duration() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_interrupts_the_wait_for_a_refusing_sink() {
-    let (sink, _offers, _dir) = spawn(
+    let (sink, offers, _dir) = spawn(
         "siem",
         usize::MAX,
         Retry::Retryable,
@@ -147,8 +147,12 @@ async fn shutdown_interrupts_the_wait_for_a_refusing_sink() {
     };
     let delivery =
         tokio::spawn(async move { deliver_to_all(&[sink], batch(), slow, &shutdown).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Paused time moves only once every task waits: by then the sink has refused the
+    // first offer and the source is in its hour-long wait.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(offers.load(Ordering::SeqCst), 1, "offered once, then waiting");
     trigger.trigger();
+    // Well before the hour (on the paused clock): only the shutdown can end it.
     let result = tokio::time::timeout(Duration::from_secs(30), delivery)
         .await
         .expect("shutdown ended the wait")

@@ -42,6 +42,47 @@ fn selected(user: Map<String, Value>, select: &[String]) -> Value {
     )
 }
 
+/// The query of a directory request: its parameters and the `$select`-ed properties.
+struct Query {
+    parameters: Vec<(String, String)>,
+    select: Vec<String>,
+}
+
+impl Query {
+    fn parse(query: Option<&str>) -> Query {
+        let parameters: Vec<(String, String)> =
+            url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let mut parsed = Query {
+            parameters,
+            select: Vec::new(),
+        };
+        parsed.select = parsed
+            .parameter("$select")
+            .unwrap_or("id")
+            .split(',')
+            .map(|name| name.trim().to_owned())
+            .collect();
+        parsed
+    }
+
+    fn parameter(&self, name: &str) -> Option<&str> {
+        self.parameters
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A page of `/users/delta`: its users, the `$skiptoken` of the next page (none on the
+/// last), and the generation its deltaLink carries.
+struct DeltaPage {
+    users: Vec<Map<String, Value>>,
+    next: Option<String>,
+    generation: u64,
+}
+
 impl Simulator {
     /// `GET {graph}/{version}/users/delta` and `GET {graph}/{version}/users/{id}`.
     pub(super) async fn directory(
@@ -69,48 +110,45 @@ impl Simulator {
                 "Insufficient privileges to complete the operation.",
             );
         }
-        let parameters: Vec<(String, String)> =
-            url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
-        let parameter = |name: &str| {
-            parameters
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.as_str())
-        };
-        let select: Vec<String> = parameter("$select")
-            .unwrap_or("id")
-            .split(',')
-            .map(|name| name.trim().to_owned())
-            .collect();
+        let query = Query::parse(query);
         let (version, rest) = match path.strip_prefix("/v1.0/users") {
             Some(rest) => ("v1.0", rest),
             None => ("beta", path.strip_prefix("/beta/users").unwrap_or("")),
         };
-        if rest != "/delta" {
-            let id = rest.trim_start_matches('/');
-            let latency = directory.user_latency();
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
-            }
-            return match directory.user_by_id(id) {
-                Some(user) => json(StatusCode::OK, selected(user, &select).to_string()),
-                None => graph_error(
-                    StatusCode::NOT_FOUND,
-                    "Request_ResourceNotFound",
-                    &format!(
-                        "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
-                    ),
-                ),
-            };
+        if rest == "/delta" {
+            self.delta(version, &query).await
+        } else {
+            self.user(rest.trim_start_matches('/'), &query).await
         }
+    }
+
+    /// `GET /users/{id}`: the user's selected properties, or Graph's 404.
+    async fn user(&self, id: &str, query: &Query) -> Response<Body> {
+        let latency = self.directory.user_latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        match self.directory.user_by_id(id) {
+            Some(user) => json(StatusCode::OK, selected(user, &query.select).to_string()),
+            None => graph_error(
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+                &format!(
+                    "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+                ),
+            ),
+        }
+    }
+
+    /// `GET /users/delta`: a page of a full read or of the changes since a deltaLink.
+    async fn delta(&self, version: &str, query: &Query) -> Response<Body> {
+        let directory = &self.directory;
         let latency = directory.delta_latency();
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
         if let Some(status) = directory.delta_link_status()
-            && parameter("$deltatoken").is_some()
+            && query.parameter("$deltatoken").is_some()
         {
             return graph_error(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -118,8 +156,28 @@ impl Simulator {
                 "The simulator was told to fail requests from a deltaLink.",
             );
         }
+        let Some(position) = self.position(query) else {
+            return graph_error(
+                StatusCode::GONE,
+                "resyncRequired",
+                "The delta token is not valid; start over without it.",
+            );
+        };
+        let page = self.delta_page(position);
+        json(
+            StatusCode::OK,
+            self.delta_body(version, &query.select, page).to_string(),
+        )
+    }
+
+    /// Where a delta request starts, or `None` for a deltaLink no longer taken.
+    fn position(&self, query: &Query) -> Option<Position> {
+        let directory = &self.directory;
         let now = directory.generation();
-        let position = match (parameter("$deltatoken"), parameter("$skiptoken")) {
+        match (
+            query.parameter("$deltatoken"),
+            query.parameter("$skiptoken"),
+        ) {
             (Some(token), _) => match token.parse::<u64>() {
                 Ok(since) if since <= now && directory.delta_link_valid(since) => {
                     Some(Position::Changes {
@@ -132,27 +190,36 @@ impl Simulator {
             },
             (None, Some(token)) => parse_position(token),
             (None, None) => Some(Position::Full { at: now, from: 0 }),
-        };
-        let Some(position) = position else {
-            return graph_error(
-                StatusCode::GONE,
-                "resyncRequired",
-                "The delta token is not valid; start over without it.",
-            );
-        };
-        let (users, next, generation) = match position {
+        }
+    }
+
+    fn delta_page(&self, position: Position) -> DeltaPage {
+        let directory = &self.directory;
+        match position {
             Position::Full { at, from } => {
                 let (users, more) = directory.full_page(from);
                 let next = more.then(|| format!("f.{at}.{}", from + directory.page_size() as u64));
-                (users, next, at)
+                DeltaPage {
+                    users,
+                    next,
+                    generation: at,
+                }
             }
             Position::Changes { since, until, skip } => {
                 let (users, more) = directory.changes_page(since, until, skip);
                 let next =
                     more.then(|| format!("c.{since}.{until}.{}", skip + directory.page_size()));
-                (users, next, until)
+                DeltaPage {
+                    users,
+                    next,
+                    generation: until,
+                }
             }
-        };
+        }
+    }
+
+    /// The page as Graph writes it: its context, a nextLink or the deltaLink, the users.
+    fn delta_body(&self, version: &str, select: &[String], page: DeltaPage) -> Value {
         let select_text = select.join(",");
         let link = |name: &str, token: &str| {
             let mut url = format!("{}/{version}/users/delta?", self.public_url);
@@ -172,22 +239,15 @@ impl Simulator {
                 self.public_url
             )),
         );
-        match next {
+        match page.next {
             Some(token) => body.insert("@odata.nextLink".into(), link("$skiptoken", &token).into()),
             None => body.insert(
                 "@odata.deltaLink".into(),
-                link("$deltatoken", &generation.to_string()).into(),
+                link("$deltatoken", &page.generation.to_string()).into(),
             ),
         };
-        body.insert(
-            "value".into(),
-            Value::Array(
-                users
-                    .into_iter()
-                    .map(|user| selected(user, &select))
-                    .collect(),
-            ),
-        );
-        json(StatusCode::OK, Value::Object(body).to_string())
+        let users = page.users.into_iter().map(|user| selected(user, select));
+        body.insert("value".into(), Value::Array(users.collect()));
+        Value::Object(body)
     }
 }

@@ -6,11 +6,10 @@ use super::Simulator;
 use super::call::parse_call;
 use super::respond::graph_error;
 use crate::http_server::Body;
-use crate::simulate::faults::Faults;
+use crate::simulate::faults::Countdown;
 use crate::simulate::random::CallRandom;
 use hyper::{Response, StatusCode};
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 impl Simulator {
     /// `GET {graph}/{version}/communications/callRecords/{function}(..)`.
@@ -20,17 +19,12 @@ impl Simulator {
         query: Option<&str>,
         authorization: Option<&str>,
     ) -> Response<Body> {
-        self.stats.graph_requests.fetch_add(1, Ordering::SeqCst);
-        self.stats
-            .arrivals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Instant::now());
-        let latency = self.faults.latency_ms.load(Ordering::SeqCst);
-        if latency > 0 {
-            tokio::time::sleep(Duration::from_millis(latency)).await;
+        self.stats.note_graph_request();
+        let latency = self.faults.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
         }
-        if !self.token_valid(authorization) || Faults::take(&self.faults.revoke_next) {
+        if !self.token_valid(authorization) || self.faults.take(Countdown::Revocation) {
             return graph_error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
@@ -58,12 +52,7 @@ impl Simulator {
 
     /// A 429 asking to wait `wait` (whole seconds, rounded up), counted in the stats.
     fn throttled(&self, wait: Duration) -> Response<Body> {
-        self.stats.throttled.fetch_add(1, Ordering::SeqCst);
-        self.stats
-            .throttles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((Instant::now(), wait));
+        self.stats.note_throttled(wait);
         let mut response = graph_error(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequests",
@@ -79,34 +68,31 @@ impl Simulator {
     /// The fault asked for, in order: a missing role (403), throttling (429 with
     /// Retry-After), the next failures, then random 500/503 per mille.
     fn injected_failure(&self) -> Option<Response<Body>> {
-        if Faults::take(&self.faults.forbid_next) {
+        if self.faults.take(Countdown::Forbidden) {
             return Some(graph_error(
                 StatusCode::FORBIDDEN,
                 "Forbidden",
                 "Insufficient privileges to complete the operation.",
             ));
         }
-        if let Some(wait) = self.faults.throttle() {
+        if let Some(wait) = self.faults.over_budget() {
             return Some(self.throttled(wait));
         }
-        if Faults::take(&self.faults.fail_next) {
-            let status =
-                StatusCode::from_u16(self.faults.fail_status.load(Ordering::SeqCst) as u16)
-                    .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        if self.faults.take(Countdown::Failure) {
+            let status = u16::try_from(self.faults.failure_status())
+                .ok()
+                .and_then(|status| StatusCode::from_u16(status).ok())
+                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             return Some(graph_error(
                 status,
                 "ServiceNotAvailable",
                 "The service is temporarily unavailable.",
             ));
         }
-        let per_mille = self.faults.error_per_mille.load(Ordering::SeqCst);
+        let per_mille = self.faults.error_per_mille();
         if per_mille > 0 {
-            let draw = CallRandom::new(
-                self.options.seed,
-                11,
-                self.stats.graph_requests.load(Ordering::SeqCst),
-            )
-            .next_u64();
+            let draw =
+                CallRandom::new(self.options.seed, 11, self.stats.graph_requests()).next_u64();
             if draw % 1000 < per_mille {
                 let status = if draw.is_multiple_of(2) {
                     StatusCode::INTERNAL_SERVER_ERROR

@@ -10,11 +10,9 @@ use super::Simulator;
 use super::respond::{cut_response, json};
 use super::token::is_monitor;
 use crate::http_server::Body;
-use crate::simulate::faults::Faults;
 use crate::time::Timestamp;
 use hyper::{Response, StatusCode};
 use std::io::Read;
-use std::sync::atomic::Ordering;
 
 /// Column names the API refuses (compared ignoring case), besides names starting with `_`.
 const RESERVED: &[&str] = &["id", "TenantId", "Type", "UniqueId", "Title", "_ResourceId"];
@@ -56,7 +54,7 @@ impl Simulator {
         body: &[u8],
     ) -> Response<Body> {
         let ingestion = &self.ingestion;
-        let number = ingestion.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let number = ingestion.next_request();
         if ingestion.cuts(number) {
             ingestion.note_status(0);
             return cut_response();
@@ -82,123 +80,161 @@ impl Simulator {
         gzip: bool,
         body: &[u8],
     ) -> Response<Body> {
-        let ingestion = &self.ingestion;
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let ["dataCollectionRules", dcr, "streams", stream] = parts.as_slice() else {
             return monitor_error(StatusCode::NOT_FOUND, "NotFound", "No such route.");
         };
+        if let Some(refusal) = self.request_refusal(dcr, query, authorization) {
+            return refusal;
+        }
+        let records = match records_of(body, gzip, self.ingestion.limit()) {
+            Ok(records) => records,
+            Err((status, code, message)) => return monitor_error(status, code, &message),
+        };
+        if let Some(refusal) = self.content_refusal(stream, &records) {
+            return refusal;
+        }
+        tracing::info!(records = records.len(), stream = %stream, dcr = %dcr, "Logs Ingestion stand-in: accepted (204)");
+        self.ingestion.accept(dcr, stream, records, gzip);
+        let mut response = Response::new(crate::http_server::full(""));
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response
+    }
+
+    /// What refuses the request before its body is read: the API version, the token
+    /// and its audience, the role, and the faults switched on.
+    fn request_refusal(
+        &self,
+        dcr: &str,
+        query: Option<&str>,
+        authorization: Option<&str>,
+    ) -> Option<Response<Body>> {
+        let ingestion = &self.ingestion;
         if !query.is_some_and(|q| q.split('&').any(|pair| pair == "api-version=2023-01-01")) {
-            return monitor_error(
+            return Some(monitor_error(
                 StatusCode::BAD_REQUEST,
                 "InvalidApiVersion",
                 "The api-version query parameter is missing or not supported.",
-            );
+            ));
         }
         let audience = self.token_audience(authorization);
-        if audience.is_none() || Faults::take(&ingestion.revoke_next) {
-            return monitor_error(
+        if audience.is_none() || ingestion.take_revocation() {
+            return Some(monitor_error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidToken",
                 "The access token is missing, expired or invalid.",
-            );
+            ));
         }
         if !audience.as_deref().is_some_and(is_monitor) {
-            return monitor_error(
+            return Some(monitor_error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAudience",
                 "The access token's audience is not https://monitor.azure.com.",
-            );
+            ));
         }
-        if ingestion.forbid.load(Ordering::SeqCst) {
-            return monitor_error(
+        if ingestion.forbidden() {
+            return Some(monitor_error(
                 StatusCode::FORBIDDEN,
                 "OperationFailed",
                 &format!(
                     "The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '{dcr}'."
                 ),
-            );
+            ));
         }
         if let Some((status, code)) = ingestion.refusal() {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            return monitor_error(status, &code, &format!("Refused on purpose ({code})."));
+            return Some(monitor_error(
+                status,
+                &code,
+                &format!("Refused on purpose ({code})."),
+            ));
         }
-        for (countdown, status) in [
-            (&ingestion.throttle_next, StatusCode::TOO_MANY_REQUESTS),
-            (&ingestion.unavailable_next, StatusCode::SERVICE_UNAVAILABLE),
-        ] {
-            if Faults::take(countdown) {
-                let mut response = monitor_error(
-                    status,
-                    "TooManyRequests",
-                    "Rate limit exceeded; retry later.",
-                );
-                let wait = ingestion.retry_after_seconds.load(Ordering::SeqCst);
-                response
-                    .headers_mut()
-                    .insert(hyper::header::RETRY_AFTER, wait.into());
-                return response;
-            }
-        }
-        let limit = ingestion.limit();
-        let too_large = || {
-            monitor_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "ContentLengthLimitExceeded",
-                &format!("The request body is over the limit of {limit} bytes."),
-            )
-        };
-        if body.len() as u64 > limit {
-            return too_large();
-        }
-        let mut plain = Vec::new();
-        let text = if gzip {
-            let decoder = flate2::read::GzDecoder::new(body);
-            if decoder.take(limit + 1).read_to_end(&mut plain).is_err() {
-                return monitor_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidContent",
-                    "The body is not valid gzip.",
-                );
-            }
-            &plain[..]
-        } else {
-            body
-        };
-        if text.len() as u64 > limit {
-            return too_large();
-        }
-        let Ok(serde_json::Value::Array(records)) = serde_json::from_slice(text) else {
-            return monitor_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidContent",
-                "The body must be a JSON array of records.",
-            );
-        };
-        if !ingestion.declares(stream) {
-            return monitor_error(
+        let (status, wait) = ingestion.take_throttle()?;
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+        let mut response = monitor_error(
+            status,
+            "TooManyRequests",
+            "Rate limit exceeded; retry later.",
+        );
+        response
+            .headers_mut()
+            .insert(hyper::header::RETRY_AFTER, wait.into());
+        Some(response)
+    }
+
+    /// What refuses records the body held: a stream the rule does not declare, a
+    /// record the API cannot take, or one refused on demand.
+    fn content_refusal(
+        &self,
+        stream: &str,
+        records: &[serde_json::Value],
+    ) -> Option<Response<Body>> {
+        if !self.ingestion.declares(stream) {
+            return Some(monitor_error(
                 StatusCode::BAD_REQUEST,
                 "InvalidStream",
                 &format!("Stream '{stream}' is not declared in the data collection rule."),
-            );
+            ));
         }
         if let Some(problem) = records.iter().find_map(record_problem) {
-            return monitor_error(StatusCode::BAD_REQUEST, "InvalidContent", &problem);
-        }
-        if let Some(refused) = records
-            .iter()
-            .filter_map(|r| r["rowId"].as_str())
-            .find(|id| ingestion.refuses_row(id))
-        {
-            return monitor_error(
+            return Some(monitor_error(
                 StatusCode::BAD_REQUEST,
                 "InvalidContent",
-                &format!("A record could not be ingested (rowId {refused})."),
-            );
+                &problem,
+            ));
         }
-        tracing::info!(records = records.len(), stream = %stream, dcr = %dcr, "Logs Ingestion stand-in: accepted (204)");
-        ingestion.accept(dcr, stream, records, gzip);
-        let mut response = Response::new(crate::http_server::full(""));
-        *response.status_mut() = StatusCode::NO_CONTENT;
-        response
+        let refused = records
+            .iter()
+            .filter_map(|r| r["rowId"].as_str())
+            .find(|id| self.ingestion.refuses_row(id))?;
+        Some(monitor_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidContent",
+            &format!("A record could not be ingested (rowId {refused})."),
+        ))
+    }
+}
+
+/// The body's records (gunzipped when `gzip`), or why it is refused (status, Azure
+/// error code, message): over `limit` bytes (compressed or not), not gzip, or not a
+/// JSON array.
+fn records_of(
+    body: &[u8],
+    gzip: bool,
+    limit: u64,
+) -> Result<Vec<serde_json::Value>, (StatusCode, &'static str, String)> {
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "ContentLengthLimitExceeded",
+            format!("The request body is over the limit of {limit} bytes."),
+        )
+    };
+    let invalid = |message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            "InvalidContent",
+            message.to_owned(),
+        )
+    };
+    if body.len() as u64 > limit {
+        return Err(too_large());
+    }
+    let mut plain = Vec::new();
+    let text = if gzip {
+        let decoder = flate2::read::GzDecoder::new(body);
+        if decoder.take(limit + 1).read_to_end(&mut plain).is_err() {
+            return Err(invalid("The body is not valid gzip."));
+        }
+        &plain[..]
+    } else {
+        body
+    };
+    if text.len() as u64 > limit {
+        return Err(too_large());
+    }
+    match serde_json::from_slice(text) {
+        Ok(serde_json::Value::Array(records)) => Ok(records),
+        _ => Err(invalid("The body must be a JSON array of records.")),
     }
 }

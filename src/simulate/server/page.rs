@@ -5,10 +5,9 @@ use super::Simulator;
 use super::call::Call;
 use super::respond::{AfterHalf, half_response, json};
 use crate::http_server::Body;
-use crate::simulate::faults::Faults;
+use crate::simulate::faults::Countdown;
 use crate::time::Timestamp;
 use hyper::{Response, StatusCode};
-use std::sync::atomic::Ordering;
 
 impl Simulator {
     /// One page of the call's rows as the clock stands, with `@odata.nextLink` when more
@@ -63,12 +62,11 @@ impl Simulator {
         body.push_str(",\"value\":[");
         body.push_str(&rows);
         body.push_str("]}");
-        self.stats.pages.fetch_add(1, Ordering::SeqCst);
-        self.stats.rows.fetch_add(count as u64, Ordering::SeqCst);
-        if Faults::take(&self.faults.stall_next) {
+        self.stats.note_page(count);
+        if self.faults.take(Countdown::Stall) {
             return half_response(body, AfterHalf::Stall);
         }
-        if Faults::take(&self.faults.truncate_next) {
+        if self.faults.take(Countdown::Truncation) {
             return half_response(body, AfterHalf::Reset);
         }
         json(StatusCode::OK, body)

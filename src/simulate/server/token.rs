@@ -5,7 +5,7 @@
 use super::Simulator;
 use super::respond::{entra_error, json};
 use crate::http_server::Body;
-use crate::simulate::faults::Faults;
+use crate::simulate::faults::Countdown;
 use hyper::{Response, StatusCode};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -15,8 +15,8 @@ impl Simulator {
     /// `POST {authority}/{tenant}/oauth2/v2.0/token`: client credentials, with a secret
     /// or a certificate assertion.
     pub(super) fn token(&self, body: &[u8], path: &str) -> Response<Body> {
-        self.stats.token_requests.fetch_add(1, Ordering::SeqCst);
-        if Faults::take(&self.faults.token_fail_next) {
+        self.stats.note_token_request();
+        if self.faults.take(Countdown::TokenFailure) {
             return entra_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -58,11 +58,7 @@ impl Simulator {
         let nonce =
             crate::simulate::random::CallRandom::new(self.options.seed, 7, serial).next_u64();
         let token = format!("sim.{serial}.{nonce:016x}");
-        self.stats
-            .issued_tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(token.clone());
+        self.stats.note_token_issued(&token);
         let audience = audience_of(form.get("scope").map(String::as_str).unwrap_or_default());
         self.tokens
             .lock()

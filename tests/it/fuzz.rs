@@ -1,0 +1,123 @@
+//! Bad input never panics: pages, rows, timestamps, configs, next links and
+//! `${VAR}` references, random and mutated from real ones.
+//!
+//! CI runs proptest's default number of cases; the long run (a million cases and more):
+//! `PROPTEST_CASES=200000 cargo test --release --test it fuzz::`
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use pstn_agent::config::{Config, Environment, interpolate};
+use pstn_agent::graph::{GraphEndpoint, Page};
+use pstn_agent::model::{ApiVersion, LogKind, Row};
+use pstn_agent::simulate::{Generator, Lateness};
+use pstn_agent::time::Timestamp;
+use std::path::Path;
+
+/// A real page of the simulated tenant, to mutate.
+fn real_page() -> String {
+    let generator = Generator::new(9, 5000.0, Lateness::None);
+    let from = Timestamp::parse("2024-05-06T00:00:00Z").unwrap();
+    let to = Timestamp::parse("2024-05-06T02:00:00Z").unwrap();
+    let mut body = String::from(
+        "{\"@odata.nextLink\":\"https://graph.microsoft.com/v1.0/x(from=a,to=b)?$skip=20\",\"value\":[",
+    );
+    for (index, call) in generator
+        .visible_calls(
+            LogKind::Pstn,
+            from,
+            to,
+            false,
+            to.saturating_add(std::time::Duration::from_secs(86_400 * 9)),
+        )
+        .take(20)
+        .enumerate()
+    {
+        if index > 0 {
+            body.push(',');
+        }
+        generator.write_row(LogKind::Pstn, ApiVersion::Beta, &call, &mut body);
+    }
+    body.push_str("]}");
+    body
+}
+
+const CONFIG: &str = "data_dir = \"/tmp/x\"\n[sources.a]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"${S:-x}\"\npoll_interval = \"5m\"\n[sinks.b]\ntype = \"console\"\ninputs = [\"a\"]\n";
+
+/// Applies byte edits (position, new byte) and a cut to a valid text.
+fn mutate(text: &str, edits: &[(usize, u8)], cut: usize) -> Vec<u8> {
+    let mut bytes = text.as_bytes().to_vec();
+    for (position, byte) in edits {
+        let index = position % bytes.len();
+        bytes[index] = *byte;
+    }
+    bytes.truncate(cut % (bytes.len() + 1));
+    bytes
+}
+
+fn parse_page_and_rows(bytes: Vec<u8>) {
+    if let Ok(page) = Page::parse(Bytes::from(bytes)) {
+        for raw in page.rows() {
+            if let Ok(row) = Row::parse(raw) {
+                let _ = row.dedupe_key();
+                let _ = row.charge.as_ref().and_then(|amount| amount.value());
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_as_a_page_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        parse_page_and_rows(bytes);
+    }
+
+    #[test]
+    fn mutated_real_pages_never_panic(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8), cut in any::<usize>()) {
+        thread_local!(static PAGE: String = real_page());
+        let bytes = PAGE.with(|page| mutate(page, &edits, cut));
+        parse_page_and_rows(bytes);
+    }
+
+    #[test]
+    fn arbitrary_rows_never_panic(text in any::<String>()) {
+        let _ = Row::parse(&text);
+        let _ = Row::parse(&format!("{{\"id\":\"a\",\"startDateTime\":{}}}", serde_json::to_string(&text).unwrap()));
+    }
+
+    #[test]
+    fn timestamps_never_panic_and_round_trip(text in any::<String>(), ticks in -621_355_968_000_000_000_i64..2_534_023_007_990_000_000_i64) {
+        let _ = Timestamp::parse(&text);
+        let timestamp = Timestamp::from_ticks(ticks);
+        prop_assert_eq!(Timestamp::parse(&timestamp.to_string()), Ok(timestamp));
+    }
+
+    #[test]
+    fn configs_never_panic(text in any::<String>(), edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6), cut in any::<usize>()) {
+        let environment = Environment::fixed([]);
+        let _ = Config::parse(&text, Path::new("/"), &environment);
+        let mutated = String::from_utf8_lossy(&mutate(CONFIG, &edits, cut)).into_owned();
+        let _ = Config::parse(&mutated, Path::new("/"), &environment);
+        let _ = interpolate(&text, &environment);
+    }
+
+    #[test]
+    fn next_links_are_followed_only_to_the_graph_origin(link in any::<String>(), host in proptest::collection::vec(b'a'..=b'z', 1..12).prop_map(|letters| String::from_utf8(letters).unwrap_or_default()), port in 1u16..) {
+        let endpoint = GraphEndpoint {
+            base: url::Url::parse("https://graph.microsoft.com").unwrap(),
+            version: ApiVersion::V1,
+            kind: LogKind::Pstn,
+            tenant_id: "t".into(),
+        };
+        if let Ok(url) = endpoint.check_next_link(&link) {
+            prop_assert_eq!(url.host_str(), Some("graph.microsoft.com"));
+            prop_assert_eq!(url.port_or_known_default(), Some(443));
+            prop_assert_eq!(url.scheme(), "https");
+        }
+        let foreign = format!("https://{host}.example.com/v1.0/x?$skip=1");
+        prop_assert!(endpoint.check_next_link(&foreign).is_err());
+        let other_port = format!("https://graph.microsoft.com:{port}/v1.0/x");
+        prop_assert_eq!(endpoint.check_next_link(&other_port).is_ok(), port == 443);
+        let plain = "http://graph.microsoft.com/v1.0/x";
+        prop_assert!(endpoint.check_next_link(plain).is_err());
+    }
+}
