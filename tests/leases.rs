@@ -218,6 +218,70 @@ async fn a_replica_shutting_down_hands_its_units_over_without_waiting_for_the_tt
     );
 }
 
+/// PostgreSQL restarted (a failover, an upgrade) for less than the margin: the keeper
+/// reconnects and renews, its units stay held under the same generations throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_shorter_than_the_margin_costs_no_lease() {
+    let Some(cluster) = Postgres::start() else {
+        return;
+    };
+    let all = units(3);
+    let ttl = Duration::from_secs(10);
+    let (keeper, metrics) = keeper(&cluster, "replica-a", ttl, &all);
+    within("all three held", ttl, || held(&keeper, &all).len() == 3).await;
+    let fences: Vec<Fence> = all
+        .iter()
+        .map(|unit| {
+            let LeaseState::Held { generation } = keeper.watch(unit).unwrap().state() else {
+                panic!("{unit} not held");
+            };
+            Fence {
+                unit: unit.clone(),
+                holder: "replica-a".into(),
+                generation,
+            }
+        })
+        .collect();
+    // Each unit watched from now until two rounds after the restart: never lost.
+    let window = keeper.settings().margin() + keeper.settings().renew_every() * 2;
+    let watchers: Vec<_> = fences
+        .iter()
+        .map(|fence| {
+            let mut watch = keeper.watch(&fence.unit).unwrap();
+            let fence = fence.clone();
+            tokio::spawn(async move {
+                tokio::time::timeout(window, watch.lost(&fence))
+                    .await
+                    .is_err()
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    cluster.restart();
+    let down = started.elapsed();
+    assert!(
+        down < keeper.settings().margin(),
+        "the restart took {down:?}"
+    );
+    for (watcher, fence) in watchers.into_iter().zip(&fences) {
+        assert!(watcher.await.unwrap(), "{} was lost", fence.unit);
+    }
+    let failures = metric(&metrics, "pstn_lease_renewal_failures_total");
+    let rows = client(&cluster)
+        .await
+        .query(
+            "SELECT generation, expires_at > now() FROM leases ORDER BY tenant",
+            &[],
+        )
+        .await
+        .unwrap();
+    for (row, fence) in rows.iter().zip(&fences) {
+        assert_eq!(row.get::<_, i64>(0), fence.generation, "{}", fence.unit);
+        assert!(row.get::<_, bool>(1), "{} ran out", fence.unit);
+    }
+    eprintln!("restart took {down:?}; {failures} failed rounds meanwhile");
+}
+
 /// A commit made under a lease that has run out, or moved to another replica, is
 /// refused by PostgreSQL inside the commit's own transaction; the new holder's commits
 /// go through.
