@@ -185,8 +185,9 @@ fn the_replicated_variant_spreads_three_replicas_and_reads_postgres_from_a_secre
     assert!(env[&url].starts_with("secret:"), "{url}: {}", env[&url]);
     let replica = variable("replica_name");
     assert_eq!(env[&replica], "field:metadata.name");
-    // The rest of the file passes the agent's validate. Until config reads `[state]`
-    // (issue 27 item 2, helper i27-postgres), without that table; the merge drops this.
+    // The file passes the agent's validate, as the pod's environment fills it. Until
+    // config reads `[state]` (issue 27 item 2, helper i27-postgres), without that
+    // table: the merge drops the `remove`.
     let mut rest = config.clone();
     rest.remove("state");
     let dir = tempfile::tempdir().unwrap();
@@ -198,7 +199,9 @@ fn the_replicated_variant_spreads_three_replicas_and_reads_postgres_from_a_secre
             .arg(&path)
             .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
             .env("AZURE_CLIENT_ID", "11111111-1111-1111-1111-111111111111")
-            .env("GRAPH_CLIENT_SECRET", "s"),
+            .env("GRAPH_CLIENT_SECRET", "s")
+            .env("PG_URL", "postgres://pstn:p@db.internal:5432/pstn")
+            .env("POD_NAME", "pstn-agent-0"),
     );
     for (at, _) in text.match_indices("${") {
         let name = &text[at + 2..];
