@@ -46,6 +46,8 @@ mod hostile_entra;
 #[cfg(feature = "simulator")]
 mod lateness;
 #[cfg(feature = "simulator")]
+mod leases;
+#[cfg(feature = "simulator")]
 mod logs;
 #[cfg(feature = "simulator")]
 mod metrics;
@@ -75,6 +77,8 @@ mod sentinel_stand_in;
 mod simulator;
 #[cfg(feature = "simulator")]
 mod sink_failures;
+#[cfg(feature = "simulator")]
+mod state_store;
 #[cfg(feature = "simulator")]
 mod storage;
 #[cfg(feature = "simulator")]

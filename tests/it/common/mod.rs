@@ -3,6 +3,7 @@
 mod certificates;
 pub mod dialout;
 pub mod otlp;
+pub mod postgres;
 pub mod tools;
 
 pub use certificates::{make_certificate, make_pki};

@@ -6,13 +6,14 @@
 //   node check.mjs collector FILE        every pipeline component defined, every defined one used
 //   node check.mjs vector FILE           every input names a defined source or transform
 //   node check.mjs fluent-bit FILE       inputs tagged, every output matches an input's tag
-import { readFileSync } from "node:fs";
+//   node check.mjs replicated DIR        the replicated variant's promises; prints the agent's env
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const modules = process.env.PSTN_AGENT_NODE_MODULES;
 const yaml = await import(join(modules, "js-yaml/index.js"));
 const [command, file, key] = process.argv.slice(2);
-const document = yaml.load(readFileSync(file, "utf8"));
+const document = command === "replicated" ? null : yaml.load(readFileSync(file, "utf8"));
 
 function fail(message) {
   console.error(`${file}: ${message}`);
@@ -92,6 +93,41 @@ if (command === "servicemonitor") {
   }
   if (problems.length) fail(problems.join("; "));
   console.log(`${file}: ${inputs.length} input(s), ${outputs.length} output(s)`);
+} else if (command === "replicated") {
+  // Three replicas on three nodes, at most one down by a disruption, ready only on
+  // /readyz, the PostgreSQL URL from a Secret. Prints the agent container's env as JSON
+  // (name -> "value:..." | "secret:NAME/KEY" | "field:PATH") for the config's ${VAR}s.
+  const documents = readdirSync(file).filter((name) => name.endsWith(".yaml")).map((name) => yaml.load(readFileSync(join(file, name), "utf8")));
+  const of = (kind) => documents.filter((document) => document?.kind === kind);
+  const problems = [];
+  const [set] = of("StatefulSet");
+  if (!set) fail("no StatefulSet");
+  const labels = set.spec?.template?.metadata?.labels ?? {};
+  const selects = (selector) => Object.entries(selector?.matchLabels ?? {}).length > 0 && Object.entries(selector.matchLabels).every(([key, value]) => labels[key] === value);
+  if (set.spec?.replicas !== 3) problems.push(`replicas is ${set.spec?.replicas}, not 3`);
+  const spread = set.spec?.template?.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+  if (!spread.some((term) => term.topologyKey === "kubernetes.io/hostname" && selects(term.labelSelector))) problems.push("no required pod anti-affinity over kubernetes.io/hostname selecting the pods");
+  const budgets = of("PodDisruptionBudget").filter((budget) => selects(budget.spec?.selector));
+  if (!budgets.some((budget) => budget.spec?.maxUnavailable === 1 || budget.spec?.minAvailable >= 2)) problems.push("no PodDisruptionBudget keeping two of the pods");
+  const agent = (set.spec?.template?.spec?.containers ?? []).find((container) => container.name === "pstn-agent");
+  if (!agent) fail("no pstn-agent container");
+  if (agent.readinessProbe?.httpGet?.path !== "/readyz") problems.push("the agent's readiness is not /readyz");
+  const volumes = set.spec?.template?.spec?.volumes ?? [];
+  const configMaps = of("ConfigMap").map((map) => map.metadata?.name);
+  for (const volume of volumes.filter((volume) => volume.configMap)) {
+    if (!configMaps.includes(volume.configMap.name)) problems.push(`volume ${volume.name} mounts ConfigMap ${volume.configMap.name}, not in ${file}`);
+  }
+  const env = {};
+  for (const variable of agent.env ?? []) {
+    const from = variable.valueFrom;
+    if (from?.secretKeyRef) {
+      if (from.secretKeyRef.optional) problems.push(`${variable.name}: an optional secret`);
+      env[variable.name] = `secret:${from.secretKeyRef.name}/${from.secretKeyRef.key}`;
+    } else if (from?.fieldRef) env[variable.name] = `field:${from.fieldRef.fieldPath}`;
+    else env[variable.name] = `value:${variable.value}`;
+  }
+  if (problems.length) fail(problems.join("; "));
+  process.stdout.write(JSON.stringify(env));
 } else {
   fail(`unknown command ${command}`);
 }

@@ -37,9 +37,17 @@ fn a_check_without_its_tool_is_reported_as_skipped_under_its_name() {
 /// Collector with an empty token, and every export would be refused.
 #[test]
 fn the_pod_needs_every_secret_it_reads() {
-    let deployment = std::fs::read_to_string(deploy("kubernetes/deployment.yaml")).unwrap();
-    assert!(deployment.contains("secretKeyRef:"));
-    assert!(!deployment.contains("optional: true"), "{deployment}");
+    for pod in [
+        "kubernetes/deployment.yaml",
+        "kubernetes-replicated/statefulset.yaml",
+    ] {
+        let deployment = std::fs::read_to_string(deploy(pod)).unwrap();
+        assert!(deployment.contains("secretKeyRef:"), "{pod}");
+        assert!(
+            !deployment.contains("optional: true"),
+            "{pod}: {deployment}"
+        );
+    }
 }
 
 /// The logrotate file parses for logrotate and reopens the agent's files through the
