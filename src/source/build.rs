@@ -123,25 +123,7 @@ pub async fn build(
     let ladder = SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
     let cursors = load_cursors(config, &ladder, &state, &cx.clock).await?;
     let name: Arc<str> = config.name.as_str().into();
-    let directory = match &config.directory {
-        Some(directory_config) => {
-            cx.metrics.calls.enable_chargeback(
-                &config.name,
-                config.kind,
-                directory_config.max_label_values,
-            );
-            let state = state.clone();
-            let directory_state = blocking(move || state.directory()).await?;
-            Some(directory::Directory::new(
-                name.clone(),
-                directory_config,
-                client.clone(),
-                directory_state,
-                cx.clock.clone(),
-            ))
-        }
-        None => None,
-    };
+    let directory = open_directory(config, &name, &client, &state, cx).await?;
     Ok(Source {
         name,
         preparer: page::Preparer {
@@ -171,6 +153,33 @@ pub async fn build(
         metrics: cx.metrics.clone(),
         telemetry,
     })
+}
+
+/// The source's directory (`[sources.x.directory]`), its chargeback series enabled.
+async fn open_directory(
+    config: &SourceConfig,
+    name: &Arc<str>,
+    client: &Arc<GraphClient>,
+    state: &SourceState,
+    cx: &SourceContext<'_>,
+) -> Result<Option<directory::Directory>, SourceError> {
+    let Some(directory_config) = &config.directory else {
+        return Ok(None);
+    };
+    cx.metrics.calls.enable_chargeback(
+        &config.name,
+        config.kind,
+        directory_config.max_label_values,
+    );
+    let state = state.clone();
+    let directory_state = blocking(move || state.directory()).await?;
+    Ok(Some(directory::Directory::new(
+        name.clone(),
+        directory_config,
+        client.clone(),
+        directory_state,
+        cx.clock.clone(),
+    )))
 }
 
 /// The Graph client of one source (its token source, endpoint, pace from `paces`,
