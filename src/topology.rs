@@ -226,3 +226,6 @@ async fn run_sources(sources: Vec<Source>) -> (Vec<(String, PollSummary)>, RunRe
     }
     (delivered, report)
 }
+
+#[cfg(test)]
+mod tests;
