@@ -65,7 +65,7 @@ impl Source {
     }
 
     /// Reads every window due now, delivering and committing page by page.
-    pub async fn poll_once(&mut self) -> Result<PollSummary, SourceError> {
+    async fn poll_once(&mut self) -> Result<PollSummary, SourceError> {
         let result = self.poll_windows().await;
         if !matches!(result, Err(SourceError::Interrupted)) {
             self.telemetry.poll_done(
@@ -80,7 +80,7 @@ impl Source {
 
     /// Lets a running directory round end (`--once`: the process is about to exit,
     /// and a round cut short would start from scratch next time).
-    pub async fn finish_directory_round(&mut self) {
+    async fn finish_directory_round(&mut self) {
         if let Some(directory) = &mut self.preparer.directory {
             directory.finish_round(&self.shutdown).await;
         }
