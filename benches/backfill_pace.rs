@@ -17,7 +17,7 @@ use pstn_agent::shutdown::shutdown_pair;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use pstn_agent::sinks::ReopenSignal;
 use pstn_agent::time::{ManualClock, SharedClock, Timestamp};
-use pstn_agent::topology::{RunOptions, run};
+use pstn_agent::topology::{RunMode, RunOptions, run};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,7 +65,7 @@ graph_url = \"{url}\"\nlookback = \"{days}d\"\n[sinks.events]\ntype = \"console\
     let metrics = Metrics::new().unwrap_or_else(|error| panic!("{error}"));
     let (_trigger, shutdown) = shutdown_pair();
     let run_options = RunOptions {
-        once: true,
+        mode: RunMode::Once,
         clock,
         retry: RetryPolicy::default(),
         reopen: ReopenSignal::default(),

@@ -7,10 +7,33 @@ use crate::shutdown::Shutdown;
 use crate::simulate::{Lateness, SimulatorOptions};
 use crate::sinks::ReopenSignal;
 use crate::time::{Clock, ScaledClock, SharedClock, SystemClock};
-use crate::topology::{RunOptions, StartError, run};
+use crate::topology::{RunMode, RunOptions, StartError, run};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
+
+/// Why the demo could not start; each keeps its cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// The simulated tenant could not start.
+    #[error("cannot start the simulated tenant: {0}")]
+    Simulator(#[source] std::io::Error),
+    /// The simulated tenant's address is not a URL.
+    #[error("{0}")]
+    Url(#[source] url::ParseError),
+    /// The demo's state directory could not be made.
+    #[error("{}: {source}", path.display())]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The agent could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
 
 /// Knobs of the demo.
 #[derive(Debug, Clone)]
@@ -54,7 +77,7 @@ fn source(name: &str, kind: LogKind, url: &Url) -> SourceConfig {
 }
 
 /// Runs the demo until shutdown.
-pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, StartError> {
+pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, DemoError> {
     let clock: SharedClock = Arc::new(ScaledClock::new(SystemClock.now(), options.time_scale));
     let simulator_options = SimulatorOptions {
         seed: options.seed,
@@ -65,11 +88,9 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
     let simulator =
         crate::simulate::start(([127, 0, 0, 1], 0).into(), simulator_options, clock.clone())
             .await
-            .map_err(|error| {
-                StartError::Setup(format!("cannot start the simulated tenant: {error}"))
-            })?;
+            .map_err(DemoError::Simulator)?;
     let data_dir = tempfile_dir()?;
-    let url = Url::parse(&simulator.url()).map_err(|error| StartError::Setup(error.to_string()))?;
+    let url = Url::parse(&simulator.url()).map_err(DemoError::Url)?;
     let config = Config {
         data_dir: data_dir.clone(),
         api_address: demo_api_address(),
@@ -112,15 +133,15 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, Start
     // `demo | head -3`: once the reader has its lines, end quietly with 0.
     crate::sinks::when_reader_gone(end_quietly);
     let run_options = RunOptions {
-        metrics: crate::metrics::Metrics::new()?,
-        once: false,
+        metrics: crate::metrics::Metrics::new().map_err(StartError::from)?,
+        mode: RunMode::Forever,
         clock,
         retry: RetryPolicy::default(),
         reopen: ReopenSignal::default(),
     };
     let report = run(&config, run_options, shutdown).await;
     let _ = std::fs::remove_dir_all(&data_dir);
-    report.map(|report| report.exit_code())
+    Ok(report?.exit_code())
 }
 
 /// Stdout's reader went away: the demo did its job. Its state is removed (the
@@ -183,9 +204,11 @@ fn demo_api_address() -> std::net::SocketAddr {
     }
 }
 
-fn tempfile_dir() -> Result<std::path::PathBuf, StartError> {
+fn tempfile_dir() -> Result<std::path::PathBuf, DemoError> {
     let dir = std::env::temp_dir().join(format!("pstn-agent-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|error| StartError::Setup(format!("{}: {error}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|source| DemoError::DataDir {
+        path: dir.clone(),
+        source,
+    })?;
     Ok(dir)
 }

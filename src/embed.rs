@@ -11,24 +11,27 @@
 //! against the simulated tenant.
 
 mod delivery;
+mod error;
 
 pub use crate::config::{
     AzureLogsIngestionConfig, Config, ConfigError, Credential, DirectoryConfig, Environment,
     OtlpProtocol, OtlpSinkConfig, RedactConfig, Secret, SinkConfig, SinkKind, SourceConfig,
 };
 pub use crate::graph::{AuthError, GraphError, PageError};
+pub use crate::http_client::ClientError;
 pub use crate::model::{ApiVersion, CountryCode, DirectoryAttribute, LogKind, UserAttributes};
 pub use crate::retry::RetryPolicy;
 pub use crate::sinks::{Batch, Envelope, EventSpan, SinkError};
-pub use crate::source::SourceError;
+pub use crate::source::{BuildError, SourceError};
 pub use crate::state::StateError;
 pub use crate::time::{Clock, ManualClock, SharedClock, SystemClock, Timestamp};
 pub use delivery::{Ack, Delivery, Event};
+pub use error::{ConfigTextError, EmbedError, SetupError};
 
-use crate::metrics::{Metrics, SourceCadence};
+use crate::metrics::Metrics;
 use crate::shutdown::{ShutdownTrigger, shutdown_pair};
 use crate::sinks::{DeadLetters, SinkHandle, SinkTaskOptions};
-use crate::source::{SinkRetry, Source, SourceOutcome, SourceParts};
+use crate::source::{RunMode, SourceContext};
 use crate::state::StateStore;
 use delivery::{ChannelSink, Offer};
 use std::future::Future;
@@ -37,28 +40,6 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Why an embedded source could not start, or why it stopped.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EmbedError {
-    /// The configuration is not valid: one problem per line, each naming its key.
-    #[error("{0}")]
-    Config(String),
-    /// The configuration names no source by that name.
-    #[error("the configuration has no source named {0:?}")]
-    UnknownSource(String),
-    /// Something the source needs could not be set up (state, HTTP client, credentials).
-    #[error("cannot start the source: {0}")]
-    Setup(String),
-    /// The source stopped: a poll failed (with [`EmbeddedSourceBuilder::once`]), or a
-    /// permanent error such as wrong credentials.
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    /// The source's task ended abnormally.
-    #[error("the source's task ended abnormally: {0}")]
-    Internal(String),
-}
-
 /// How to start an [`EmbeddedSource`]: see [`EmbeddedSource::builder`].
 #[derive(Debug, Clone)]
 pub struct EmbeddedSourceBuilder {
@@ -66,7 +47,7 @@ pub struct EmbeddedSourceBuilder {
     data_dir: PathBuf,
     clock: SharedClock,
     retry: RetryPolicy,
-    once: bool,
+    mode: RunMode,
 }
 
 /// A running source whose batches go to the embedding program. Read it with
@@ -90,7 +71,7 @@ impl EmbeddedSource {
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
             retry: RetryPolicy::default(),
-            once: false,
+            mode: RunMode::Forever,
         }
     }
 
@@ -117,10 +98,7 @@ impl EmbeddedSource {
         base: &Path,
         environment: &Environment,
     ) -> Result<EmbeddedSourceBuilder, EmbedError> {
-        let invalid = |lines: Vec<String>| EmbedError::Config(lines.join("\n"));
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|error: toml::de::Error| invalid(vec![error.message().to_owned()]))?;
+        let mut table: toml::Table = text.parse().map_err(ConfigTextError::Toml)?;
         if !table.contains_key("sinks") {
             // The agent's format asks for a sink; the embedding program stands in for it.
             let mut sink = toml::Table::new();
@@ -131,7 +109,7 @@ impl EmbeddedSource {
             table.insert("sinks".into(), sinks.into());
         }
         let config = Config::parse(&table.to_string(), base, environment)
-            .map_err(|problems| invalid(ConfigError::Invalid(problems).lines()))?;
+            .map_err(|problems| ConfigTextError::Invalid(ConfigError::Invalid(problems)))?;
         EmbeddedSource::from_config(&config, name)
     }
 
@@ -172,7 +150,7 @@ impl EmbeddedSource {
             Some(task) => match task.await {
                 Ok(Ok(()) | Err(SourceError::Interrupted)) => Ok(()),
                 Ok(Err(error)) => Err(EmbedError::Source(error)),
-                Err(error) => Err(EmbedError::Internal(error.to_string())),
+                Err(error) => Err(EmbedError::Internal(error)),
             },
             None => Ok(()),
         }
@@ -209,7 +187,7 @@ impl futures_core::Stream for EmbeddedSource {
         Poll::Ready(match ended {
             Ok(Ok(())) => None,
             Ok(Err(error)) => Some(Err(EmbedError::Source(error))),
-            Err(error) => Some(Err(EmbedError::Internal(error.to_string()))),
+            Err(error) => Some(Err(EmbedError::Internal(error))),
         })
     }
 }
@@ -238,7 +216,7 @@ impl EmbeddedSourceBuilder {
     /// end the stream. A rejected batch is then offered again only until the source's
     /// `retry_max_duration`, after which the stream ends with the error.
     pub fn once(mut self) -> Self {
-        self.once = true;
+        self.mode = RunMode::Once;
         self
     }
 
@@ -250,31 +228,14 @@ impl EmbeddedSourceBuilder {
             data_dir,
             clock,
             retry,
-            once,
+            mode,
         } = self;
-        let setup = |message: String| EmbedError::Setup(message);
-        let metrics = Metrics::new().map_err(|error| setup(error.to_string()))?;
-        let cadence = SourceCadence {
-            poll_interval: config.poll_interval,
-            real_poll_interval: clock.real_duration(config.poll_interval),
-        };
-        let telemetry = metrics.source(&config.name, config.kind, cadence);
-        let http =
-            crate::topology::http_client_trusting(config.ca_file.as_deref()).map_err(setup)?;
-        let graph_retry = RetryPolicy {
-            max_elapsed: once
-                .then_some(config.retry_max_duration)
-                .or(retry.max_elapsed),
-            ..retry
-        };
-        let paces = crate::graph::PaceBook::new([crate::topology::pace_member(&config)]);
-        let client = crate::topology::build_client(&config, &http, graph_retry, &telemetry, &paces)
-            .map_err(setup)?;
-        let store = StateStore::open(&data_dir).map_err(|error| setup(error.to_string()))?;
-        let state = store
-            .source(&config.name, config.kind.source_type(), &config.tenant_id)
-            .map_err(|error| setup(error.to_string()))?;
+        let metrics = Metrics::new().map_err(SetupError::Metrics)?;
+        let http = crate::http_client::client().map_err(SetupError::Client)?;
+        let paces = crate::graph::PaceBook::new([crate::source::pace_member(&config)]);
+        let store = StateStore::open(&data_dir).map_err(SetupError::State)?;
         let name: Arc<str> = config.name.as_str().into();
+        // The embedding program is the source's one sink, at the end of a channel.
         let (sender, offers) = mpsc::channel(1);
         let sink = ChannelSink {
             name: name.clone(),
@@ -287,45 +248,26 @@ impl EmbeddedSourceBuilder {
         };
         let (handle, _sink_task) = SinkHandle::spawn(&name, Box::new(sink), options);
         let (trigger, shutdown) = shutdown_pair();
-        let parts = SourceParts {
-            config,
-            client,
-            state,
-            sinks: vec![handle],
+        let cx = SourceContext {
+            http: &http,
+            paces: &paces,
+            store: &store,
             clock,
             shutdown,
-            sink_retry: SinkRetry {
-                policy: retry,
-                bounded: once,
-            },
             metrics: metrics.clone(),
-            telemetry,
+            retry,
+            mode,
         };
-        let parts_metrics = metrics;
-        let source = Source::new(parts).await?;
-        let task = tokio::spawn(run(source, once));
+        let source = crate::source::build(&config, vec![handle], &cx)
+            .await
+            .map_err(EmbedError::from_build)?;
+        let task = tokio::spawn(async move { source.run().await.map(|_| ()) });
         Ok(EmbeddedSource {
             name,
             offers,
             task: Some(task),
             trigger,
-            metrics: parts_metrics,
+            metrics,
         })
-    }
-}
-
-/// Runs the source: one poll, or until shutdown or a permanent error.
-async fn run(mut source: Source, once: bool) -> Result<(), SourceError> {
-    if once {
-        let polled = source.poll_once().await;
-        source.finish_directory_round().await;
-        return match polled {
-            Ok(_) | Err(SourceError::Interrupted) => Ok(()),
-            Err(error) => Err(error),
-        };
-    }
-    match source.run().await {
-        SourceOutcome::Stopped => Ok(()),
-        SourceOutcome::Failed(error) => Err(error),
     }
 }

@@ -23,6 +23,62 @@ pub fn builder() -> Result<reqwest::ClientBuilder, String> {
     )
 }
 
+/// Why the agent's own HTTP client could not be built; each keeps its cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// A proxy variable holds no usable URL (the message names the variable only).
+    #[error("{0}")]
+    Proxy(String),
+    /// The `ca_file` could not be read.
+    #[error("{}: {source}", path.display())]
+    CaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The `ca_file` holds no usable PEM certificate.
+    #[error("{}: {source}", path.display())]
+    Certificate {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What reqwest said of it.
+        source: reqwest::Error,
+    },
+    /// reqwest refused the settings.
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
+/// The HTTP client sources share: the defaults of [`builder`] (rustls with ring, no
+/// redirects, a clear user agent), connect and idle timeouts.
+pub fn client() -> Result<reqwest::Client, ClientError> {
+    client_trusting(None)
+}
+
+/// The same client, also trusting the CA in `ca_file` (PEM).
+pub fn client_trusting(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, ClientError> {
+    let mut builder = builder().map_err(ClientError::Proxy)?;
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|source| ClientError::CaFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        let certificate =
+            reqwest::Certificate::from_pem(&pem).map_err(|source| ClientError::Certificate {
+                path: path.to_owned(),
+                source,
+            })?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder
+        .connect_timeout(std::time::Duration::from_secs(15))
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(ClientError::Build)
+}
+
 /// Builds a proxy for one scheme from its URL.
 type MakeProxy = fn(&str) -> reqwest::Result<reqwest::Proxy>;
 

@@ -2,6 +2,7 @@
 //! delivered, hands each page's new rows to every sink, and commits progress only
 //! after all of them accepted.
 
+mod build;
 mod chargeback;
 pub mod config;
 mod delivery;
@@ -12,14 +13,15 @@ mod fetch;
 mod month;
 mod page;
 mod progress;
+mod run;
 
+pub use build::{BuildError, RunMode, SourceContext, build, pace_member};
 pub use config::SourceConfig;
 pub use delivery::SinkRetry;
 pub use directory::DirectoryConfig;
-pub use error::{SourceError, SourceOutcome};
+pub use error::SourceError;
 pub use progress::PollSummary;
 
-use crate::event::EventEncoder;
 use crate::graph::GraphClient;
 use crate::metrics::{Metrics, SourceTelemetry};
 use crate::planner::{SweepLadder, plan};
@@ -29,29 +31,6 @@ use crate::state::{Commit, SourceState, StateError};
 use crate::time::{Clock, SharedClock, SystemClock, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Everything a source needs, built by the topology.
-#[derive(Debug)]
-pub struct SourceParts {
-    /// Its configuration.
-    pub config: SourceConfig,
-    /// Its Graph client.
-    pub client: GraphClient,
-    /// Its state.
-    pub state: SourceState,
-    /// The sinks named with it in their `inputs`.
-    pub sinks: Vec<SinkHandle>,
-    /// Where "now" comes from.
-    pub clock: SharedClock,
-    /// When to stop.
-    pub shutdown: Shutdown,
-    /// How long to keep offering a batch to a refusing sink.
-    pub sink_retry: SinkRetry,
-    /// Where calls are counted once delivered.
-    pub metrics: Arc<Metrics>,
-    /// This source's own health metrics (shared with its Graph client).
-    pub telemetry: SourceTelemetry,
-}
 
 /// A source, ready to poll.
 #[derive(Debug)]
@@ -64,6 +43,7 @@ pub struct Source {
     clock: SharedClock,
     shutdown: Shutdown,
     sink_retry: SinkRetry,
+    mode: RunMode,
     metrics: Arc<Metrics>,
     telemetry: SourceTelemetry,
     ladder: SweepLadder,
@@ -81,109 +61,13 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Source {
-    /// Loads the source's cursors (first run: `now - lookback`) and readies it.
-    pub async fn new(parts: SourceParts) -> Result<Source, SourceError> {
-        let SourceParts {
-            config,
-            client,
-            state,
-            sinks,
-            clock,
-            shutdown,
-            sink_retry,
-            metrics,
-            telemetry,
-        } = parts;
-        let ladder =
-            SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
-        let stored = {
-            let state = state.clone();
-            blocking(move || state.cursors()).await?
-        };
-        let delays = ladder.delays().to_vec();
-        // A report is read by UTC day, not by sweeps: it keeps no cursors.
-        let cursors = if config.kind.is_report() {
-            Vec::new()
-        } else if stored
-            .iter()
-            .map(|(delay, _)| *delay)
-            .eq(delays.iter().copied())
-        {
-            stored.iter().map(|(_, cursor)| *cursor).collect()
-        } else {
-            let cursors = match ladder.adopt(&stored) {
-                Some(adopted) => {
-                    tracing::info!(source = %config.name, "sweep schedule changed (poll_interval, late_window or max_delay); carrying progress over");
-                    adopted
-                }
-                None => {
-                    let now = clock.now();
-                    tracing::info!(source = %config.name, from = %now.saturating_sub(config.lookback), "first run: reading from now - lookback");
-                    ladder.initial_cursors(now, config.lookback)
-                }
-            };
-            let rows: Vec<(Duration, Timestamp)> = delays
-                .iter()
-                .copied()
-                .zip(cursors.iter().copied())
-                .collect();
-            let state = state.clone();
-            blocking(move || state.replace_cursors(&rows)).await?;
-            cursors
-        };
-        let name: Arc<str> = config.name.as_str().into();
-        let client = Arc::new(client);
-        let directory = match &config.directory {
-            Some(directory_config) => {
-                metrics.calls.enable_chargeback(
-                    &config.name,
-                    config.kind,
-                    directory_config.max_label_values,
-                );
-                let state = state.clone();
-                let directory_state = blocking(move || state.directory()).await?;
-                Some(directory::Directory::new(
-                    name.clone(),
-                    directory_config,
-                    client.clone(),
-                    directory_state,
-                    clock.clone(),
-                ))
-            }
-            None => None,
-        };
-        Ok(Source {
-            name,
-            preparer: page::Preparer {
-                source: config.name.as_str().into(),
-                kind: config.kind,
-                encoder: EventEncoder::new(&config.name, &config.tenant_id, config.kind),
-                state: state.clone(),
-                telemetry: telemetry.clone(),
-                bad_rows: page::BadRowLog::default(),
-                directory,
-            },
-            config,
-            client,
-            state,
-            sinks,
-            clock,
-            shutdown,
-            sink_retry,
-            ladder,
-            cursors,
-            metrics,
-            telemetry,
-        })
-    }
-
     /// The source's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Reads every window due now, delivering and committing page by page.
-    pub async fn poll_once(&mut self) -> Result<PollSummary, SourceError> {
+    async fn poll_once(&mut self) -> Result<PollSummary, SourceError> {
         let result = self.poll_windows().await;
         if !matches!(result, Err(SourceError::Interrupted)) {
             self.telemetry.poll_done(
@@ -198,7 +82,7 @@ impl Source {
 
     /// Lets a running directory round end (`--once`: the process is about to exit,
     /// and a round cut short would start from scratch next time).
-    pub async fn finish_directory_round(&mut self) {
+    async fn finish_directory_round(&mut self) {
         if let Some(directory) = &mut self.preparer.directory {
             directory.finish_round(&self.shutdown).await;
         }
@@ -353,37 +237,5 @@ impl Source {
         self.telemetry
             .page_read(page.len() as u64, prepared.duplicates);
         Ok(summary)
-    }
-
-    /// Polls every `poll_interval` until shutdown or a permanent error.
-    pub async fn run(mut self) -> SourceOutcome {
-        loop {
-            let started = tokio::time::Instant::now();
-            match self.poll_once().await {
-                Ok(summary) if summary.rows_new > 0 || summary.bad_rows > 0 => {
-                    tracing::info!(source = %self.name, rows_new = summary.rows_new, rows_read = summary.rows_read, duplicates = summary.duplicates, bad_rows = summary.bad_rows, pages = summary.pages, "poll done");
-                }
-                Ok(summary) => {
-                    tracing::debug!(source = %self.name, pages = summary.pages, "poll done, nothing new")
-                }
-                Err(SourceError::Interrupted) => return SourceOutcome::Stopped,
-                Err(error) if error.stops_source() => {
-                    if matches!(error, SourceError::Sink(_)) {
-                        tracing::error!(source = %self.name, %error, "source stopped: a sink can never take a batch again (was its output closed?); what was delivered is committed");
-                    } else {
-                        tracing::error!(source = %self.name, %error, "source stopped: this cannot succeed until the configuration is fixed");
-                    }
-                    return SourceOutcome::Failed(error);
-                }
-                Err(error) => {
-                    tracing::error!(source = %self.name, %error, "poll failed; progress is kept and the next poll retries")
-                }
-            }
-            let wait = self.clock.real_duration(self.config.poll_interval);
-            tokio::select! {
-                () = tokio::time::sleep_until(started + wait) => {}
-                () = self.shutdown.triggered() => return SourceOutcome::Stopped,
-            }
-        }
     }
 }

@@ -4,7 +4,7 @@ use crate::cli::RunArgs;
 use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
 use crate::signals::Signals;
-use crate::topology::{RunOptions, run as run_topology};
+use crate::topology::{RunMode, RunOptions, run as run_topology};
 use std::process::ExitCode;
 
 /// What to say when `--config` is missing: the demo is the way in when it is built.
@@ -39,7 +39,11 @@ pub(crate) async fn run(args: RunArgs, signals: Signals) -> ExitCode {
         }
     };
     let options = RunOptions {
-        once: args.once,
+        mode: if args.once {
+            RunMode::Once
+        } else {
+            RunMode::Forever
+        },
         clock,
         retry: RetryPolicy::default(),
         reopen: signals.reopen,

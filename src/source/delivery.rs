@@ -1,7 +1,7 @@
 //! Handing a batch to every sink, retrying the ones that refuse it, with the same
 //! backoff policy type (and jitter) as Graph requests.
 
-use super::SourceError;
+use super::{RunMode, SourceError};
 use crate::retry::{RetryPolicy, full_jitter};
 use crate::shutdown::Shutdown;
 use crate::sinks::{Batch, SinkError, SinkHandle};
@@ -16,12 +16,19 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub struct SinkRetry {
     /// The backoff between offers. Its `max_retries` is not used: a sink is offered
-    /// the batch until it accepts, or (`bounded`) until its `retry_max_duration` ends.
+    /// the batch until it accepts, or (`Once`) until its `retry_max_duration` ends.
     pub policy: RetryPolicy,
-    /// Give up on a sink once its `retry_max_duration` has passed (`--once`, which
-    /// must end). Otherwise wait for it forever: a long-running agent stalls rather
-    /// than skip, since Graph is the replay buffer.
-    pub bounded: bool,
+    /// `Once` (which must end) gives up on a sink once its `retry_max_duration` has
+    /// passed. `Forever` waits for it: a long-running agent stalls rather than skip,
+    /// since Graph is the replay buffer.
+    pub mode: RunMode,
+}
+
+impl SinkRetry {
+    /// Whether a refusing sink is given up on after its `retry_max_duration`.
+    fn bounded(&self) -> bool {
+        self.mode == RunMode::Once
+    }
 }
 
 /// Why one offer did not reach every sink.
@@ -71,13 +78,13 @@ async fn offer(
         return Ok(());
     }
     let elapsed = started.elapsed();
-    let out_of_time = retry.bounded
+    let out_of_time = retry.bounded()
         && refused
             .iter()
             .any(|sink| elapsed >= sink.retry_max_duration());
     let time_left = refused
         .iter()
-        .filter(|_| retry.bounded)
+        .filter(|_| retry.bounded())
         .map(|sink| sink.retry_max_duration().saturating_sub(elapsed))
         .min();
     let not_before = errors.iter().filter_map(|error| error.not_before).max();

@@ -63,7 +63,11 @@ fn quick(bounded: bool) -> SinkRetry {
             max_throttle_wait: Duration::from_secs(1),
             max_elapsed: None,
         },
-        bounded,
+        mode: if bounded {
+            RunMode::Once
+        } else {
+            RunMode::Forever
+        },
     }
 }
 
@@ -143,7 +147,7 @@ async fn shutdown_interrupts_the_wait_for_a_refusing_sink() {
             max_delay: Duration::from_secs(3600),
             ..quick(false).policy
         },
-        bounded: false,
+        mode: RunMode::Forever,
     };
     let delivery =
         tokio::spawn(async move { deliver_to_all(&[sink], batch(), slow, &shutdown).await });

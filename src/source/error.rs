@@ -51,12 +51,3 @@ impl SourceError {
         }
     }
 }
-
-/// How a long-running source ended.
-#[derive(Debug)]
-pub enum SourceOutcome {
-    /// Shutdown was asked for.
-    Stopped,
-    /// A permanent error (wrong credentials) stopped it.
-    Failed(SourceError),
-}

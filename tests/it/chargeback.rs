@@ -105,7 +105,7 @@ async fn once_in_a_new_process(harness: &Harness, config: &pstn_agent::config::C
     let metrics = pstn_agent::metrics::Metrics::new().unwrap();
     let (_trigger, shutdown) = pstn_agent::shutdown::shutdown_pair();
     let options = pstn_agent::topology::RunOptions {
-        once: true,
+        mode: pstn_agent::topology::RunMode::Once,
         clock: harness.clock.clone(),
         retry: common::quick_retries(),
         reopen: pstn_agent::sinks::ReopenSignal::default(),

@@ -10,7 +10,7 @@ use common::{Harness, directory_config as config, quick_retries};
 use pstn_agent::shutdown::shutdown_pair;
 use pstn_agent::simulate::{DEFAULT_DIRECTORY_USERS, Lateness, SimulatorOptions, user_id};
 use pstn_agent::sinks::ReopenSignal;
-use pstn_agent::topology::{RunOptions, run};
+use pstn_agent::topology::{RunMode, RunOptions, run};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -150,7 +150,7 @@ async fn without_user_read_all_events_go_out_unenriched_with_one_warning_naming_
         trigger.trigger();
     };
     let options = RunOptions {
-        once: false,
+        mode: RunMode::Forever,
         clock: harness.clock.clone(),
         retry: quick_retries(),
         reopen: ReopenSignal::default(),

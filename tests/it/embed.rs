@@ -4,7 +4,9 @@
 use crate::common;
 
 use common::{Harness, quick_retries};
-use pstn_agent::embed::{EmbeddedSource, EmbeddedSourceBuilder, Environment, SharedClock};
+use pstn_agent::embed::{
+    Config, EmbedError, EmbeddedSource, EmbeddedSourceBuilder, Environment, SharedClock,
+};
 use pstn_agent::simulate::SimulatorOptions;
 
 fn builder(harness: &Harness) -> EmbeddedSourceBuilder {
@@ -164,4 +166,81 @@ async fn the_source_read_as_a_stream_delivers_each_row_once_and_counts_them_in_i
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     assert_eq!(counted as usize, events, "{text}");
+}
+
+/// Configuration text that is not TOML is a `Config` error that says what TOML said
+/// and keeps the parser's error as its cause.
+#[test]
+fn text_that_is_not_toml_is_a_config_error_keeping_the_parsers_cause() {
+    let text = "data_dir = ";
+    let expected = text
+        .parse::<toml::Table>()
+        .unwrap_err()
+        .message()
+        .to_owned();
+    let error = EmbeddedSource::from_toml(
+        text,
+        "pstn_calls",
+        std::path::Path::new("."),
+        &Environment::fixed([]),
+    )
+    .unwrap_err();
+    assert!(matches!(error, EmbedError::Config(_)), "{error:?}");
+    assert_eq!(error.to_string(), expected);
+    let mut chain = std::error::Error::source(&error);
+    let mut parser = false;
+    while let Some(cause) = chain {
+        parser |= cause.downcast_ref::<toml::de::Error>().is_some();
+        chain = cause.source();
+    }
+    assert!(parser, "{error:?}");
+}
+
+/// A source whose `ca_file` is gone by the time it starts (validated earlier) is a
+/// `Setup` error naming the file, whose causes reach the operating system's error.
+#[tokio::test]
+async fn a_source_that_cannot_be_set_up_says_why_and_keeps_the_cause() {
+    let harness = Harness::start(SimulatorOptions::default()).await;
+    let config = Config::parse(
+        &format!(
+            r#"
+data_dir = "{data}"
+[sources.pstn_calls]
+type = "pstn_calls"
+tenant_id = "contoso.onmicrosoft.com"
+client_id = "11111111-1111-1111-1111-111111111111"
+client_secret = "secret"
+[sinks.program]
+type = "console"
+inputs = ["pstn_calls"]
+"#,
+            data = harness.dir.path().join("state").display(),
+        ),
+        harness.dir.path(),
+        &Environment::fixed([]),
+    )
+    .unwrap_or_else(|problems| panic!("{problems:?}"));
+    let mut source = config.sources[0].clone();
+    let missing = harness.dir.path().join("gone-ca.pem");
+    source.ca_file = Some(missing.clone());
+    let error = EmbeddedSource::builder(source, harness.dir.path().join("state"))
+        .once()
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, EmbedError::Setup(_)), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.starts_with(&format!("cannot start the source: {}: ", missing.display())),
+        "{text}"
+    );
+    let mut chain = std::error::Error::source(&error);
+    let mut io = None;
+    while let Some(cause) = chain {
+        io = io.or(cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind));
+        chain = cause.source();
+    }
+    assert_eq!(io, Some(std::io::ErrorKind::NotFound));
 }

@@ -8,7 +8,7 @@ use pstn_agent::model::LogKind;
 use pstn_agent::shutdown::shutdown_pair;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use pstn_agent::sinks::ReopenSignal;
-use pstn_agent::topology::{RunOptions, run};
+use pstn_agent::topology::{RunMode, RunOptions, run};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -66,7 +66,7 @@ fn config_with_state(harness: &Harness, state: &Path) -> pstn_agent::config::Con
 async fn start_error(harness: &Harness, config: &pstn_agent::config::Config) -> String {
     let (_trigger, shutdown) = shutdown_pair();
     let options = RunOptions {
-        once: true,
+        mode: RunMode::Once,
         clock: harness.clock.clone(),
         retry: common::quick_retries(),
         reopen: ReopenSignal::default(),

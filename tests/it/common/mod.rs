@@ -16,7 +16,7 @@ use pstn_agent::shutdown::shutdown_pair;
 use pstn_agent::simulate::{SimulatorHandle, SimulatorOptions};
 use pstn_agent::sinks::ReopenSignal;
 use pstn_agent::time::{ManualClock, SharedClock, Timestamp};
-use pstn_agent::topology::{RunOptions, RunReport, run};
+use pstn_agent::topology::{RunMode, RunOptions, RunReport, run};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -124,7 +124,7 @@ retry_max_duration = "2s"
     pub async fn once_with(&self, config: &Config, retry: RetryPolicy) -> RunReport {
         let (_trigger, shutdown) = shutdown_pair();
         let options = RunOptions {
-            once: true,
+            mode: RunMode::Once,
             clock: self.clock.clone(),
             retry,
             reopen: ReopenSignal::default(),
