@@ -1,6 +1,7 @@
 //! A harness: the simulated tenant on loopback and the agent (as a library) polling it.
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod tools;
 
 use pstn_agent::config::{Config, Environment};
