@@ -36,7 +36,7 @@ pub use sink::DEFAULT_RETRY_MAX_DURATION;
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
 pub use source::DEFAULT_ONCE_RETRY_MAX_DURATION;
 
-use fields::Fields;
+pub(crate) use fields::Fields;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -59,6 +59,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// Sinks in name order.
     pub sinks: Vec<SinkConfig>,
+    /// `[state]`: SQLite in `data_dir` (the default) or PostgreSQL shared by replicas.
+    pub state: crate::state::StateConfig,
 }
 
 /// Why a configuration could not be used.
@@ -127,6 +129,7 @@ impl Config {
             .map(|dir| resolve(base, &dir))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let api_address = read_api(&mut top, &mut problems);
+        let state = crate::state::config::read(&mut top, &mut problems);
         let sources = read_named(
             &mut top,
             "sources",
@@ -158,6 +161,7 @@ impl Config {
                 api_address,
                 sources,
                 sinks,
+                state,
             })
         } else {
             Err(quote_the_file(problems, text, environment))

@@ -273,6 +273,7 @@ impl EmbeddedSourceBuilder {
         let store = StateStore::open(&data_dir).map_err(|error| setup(error.to_string()))?;
         let state = store
             .source(&config.name, config.kind.source_type(), &config.tenant_id)
+            .await
             .map_err(|error| setup(error.to_string()))?;
         let name: Arc<str> = config.name.as_str().into();
         let (sender, offers) = mpsc::channel(1);

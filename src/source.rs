@@ -23,7 +23,7 @@ use crate::metrics::{Metrics, SourceTelemetry};
 use crate::planner::{SweepLadder, plan};
 use crate::shutdown::Shutdown;
 use crate::sinks::SinkHandle;
-use crate::state::{Commit, SourceState, StateError};
+use crate::state::{Commit, SourceState};
 use crate::time::{Clock, SharedClock, SystemClock, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,15 +69,6 @@ pub struct Source {
     preparer: page::Preparer,
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StateError> + Send + 'static,
-) -> Result<T, SourceError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| SourceError::Internal(error.to_string()))?
-        .map_err(SourceError::State)
-}
-
 impl Source {
     /// Loads the source's cursors (first run: `now - lookback`) and readies it.
     pub async fn new(parts: SourceParts) -> Result<Source, SourceError> {
@@ -95,8 +86,7 @@ impl Source {
         let ladder =
             SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
         let stored = {
-            let state = state.clone();
-            blocking(move || state.cursors()).await?
+            state.cursors().await?
         };
         let delays = ladder.delays().to_vec();
         // A report is read by UTC day, not by sweeps: it keeps no cursors.
@@ -125,8 +115,7 @@ impl Source {
                 .copied()
                 .zip(cursors.iter().copied())
                 .collect();
-            let state = state.clone();
-            blocking(move || state.replace_cursors(&rows)).await?;
+            state.replace_cursors(rows).await?;
             cursors
         };
         let name: Arc<str> = config.name.as_str().into();
@@ -138,8 +127,7 @@ impl Source {
                     config.kind,
                     directory_config.max_label_values,
                 );
-                let state = state.clone();
-                let directory_state = blocking(move || state.directory()).await?;
+                let directory_state = state.directory().await?;
                 Some(directory::Directory::new(
                     name.clone(),
                     directory_config,
@@ -295,8 +283,8 @@ impl Source {
             }
         }
         if let Some(oldest) = self.cursors.iter().min().copied() {
-            let (state, shutdown) = (self.state.clone(), self.shutdown.clone());
-            blocking(move || state.prune(oldest, || !shutdown.is_triggered())).await?;
+            let shutdown = self.shutdown.clone();
+            self.state.prune(oldest, move || !shutdown.is_triggered()).await?;
         }
         Ok(progress.finish())
     }
@@ -333,13 +321,9 @@ impl Source {
             plan_usage: prepared.plan_usage,
             chargeback: prepared.chargeback,
         };
-        let (state, rows, cursors) = (
-            self.state.clone(),
-            commit.delivered.len(),
-            commit.cursors.len(),
-        );
+        let (rows, cursors) = (commit.delivered.len(), commit.cursors.len());
         let started = std::time::Instant::now();
-        blocking(move || state.commit(&commit)).await?;
+        self.state.commit(commit).await?;
         tracing::debug!(source = %self.name, rows, cursors, took_ms = started.elapsed().as_millis() as u64, "state committed");
         // Counted only now: every sink accepted and the delivery is on record.
         self.metrics

@@ -280,7 +280,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<RunReport, StartError> {
     let started = std::time::Instant::now();
-    let store = StateStore::open(&config.data_dir)?;
+    let store = StateStore::open_configured(&config.state, &config.data_dir).await?;
     // A long-running agent serves /metrics, /healthz and /readyz; --once has no listener.
     let api = if options.once {
         None
@@ -337,7 +337,7 @@ pub async fn run(
             &source_config.name,
             source_config.kind.source_type(),
             &source_config.tenant_id,
-        )?;
+        ).await?;
         let sinks = config
             .sinks_of(&source_config.name)
             .filter_map(|sink| sink_handles.get(&sink.name).cloned())
