@@ -9,6 +9,7 @@
 //! database, whose pages the OS caches.
 
 pub mod config;
+mod copy;
 mod directory;
 pub mod postgres;
 mod schema;
@@ -19,6 +20,7 @@ mod units;
 mod user_directory;
 
 pub use config::StateConfig;
+pub use copy::copy;
 pub use postgres::{Fence, PgStore};
 pub use source_state::SqliteSource;
 pub use sqlite::SqliteStore;

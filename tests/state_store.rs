@@ -4,6 +4,8 @@
 
 mod common;
 
+#[path = "state_store/copy.rs"]
+mod copy;
 #[path = "state_store/postgres_only.rs"]
 mod postgres_only;
 

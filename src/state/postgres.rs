@@ -3,9 +3,12 @@
 //! unit = (source name, tenant id), each replica on connections of its own that come
 //! back by themselves after PostgreSQL restarts.
 
+mod copy;
 mod directory;
 mod schema;
 mod source;
+
+pub(crate) use copy::copy_unit;
 
 pub use directory::PgDirectory;
 pub use source::PgSource;

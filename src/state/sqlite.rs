@@ -44,6 +44,11 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The database file (for `state copy`, which reads it whole).
+    pub(crate) fn database_path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
     /// The state of one source, with its own connection.
     pub fn source(&self, name: &str, kind: &str, tenant_id: &str) -> Result<SqliteSource, StateError> {
         SqliteSource::open(&self.path, name, kind, tenant_id)
