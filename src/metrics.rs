@@ -10,6 +10,7 @@ mod dead_letter;
 mod dialout;
 mod exact;
 mod health;
+mod lease;
 pub(crate) mod label_sets;
 pub(crate) mod labels;
 mod registrar;
@@ -18,6 +19,7 @@ pub use calls::{CallFacts, CallMetrics};
 pub use dead_letter::DeadLetterCounter;
 pub use dialout::{DialoutGrowth, DialoutMetrics};
 pub use health::{ReadinessReport, SinkTelemetry, SourceCadence, SourceTelemetry};
+pub use lease::LeaseMetrics;
 pub use registrar::MetricsError;
 
 use registrar::Registrar;
@@ -35,6 +37,8 @@ pub struct Metrics {
     pub dialout: DialoutMetrics,
     health: health::HealthMetrics,
     dead_letters: dead_letter::DeadLetterMetrics,
+    /// Registered by [`Metrics::leases`], with `[state] postgres_url` only.
+    leases: std::sync::Mutex<Option<LeaseMetrics>>,
 }
 
 impl Metrics {
@@ -65,6 +69,7 @@ impl Metrics {
             dialout,
             health,
             dead_letters,
+            leases: std::sync::Mutex::default(),
         }))
     }
 
@@ -84,7 +89,27 @@ impl Metrics {
 
     /// Whether every source progressed recently and no sink is failing.
     pub fn readiness(&self) -> ReadinessReport {
-        self.health.readiness()
+        self.health.readiness(self.lease_problem())
+    }
+
+    /// The lease keeper's handles, registered on first use.
+    #[cfg_attr(
+        not(feature = "__internals"),
+        expect(dead_code, reason = "the lease keeper is not wired into topology yet")
+    )]
+    pub fn leases(&self) -> Result<LeaseMetrics, MetricsError> {
+        let mut leases = self.leases.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(leases) = leases.as_ref() {
+            return Ok(leases.clone());
+        }
+        Ok(leases
+            .insert(LeaseMetrics::new(&Registrar(&self.registry))?)
+            .clone())
+    }
+
+    fn lease_problem(&self) -> Option<(String, String)> {
+        let leases = self.leases.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        leases.as_ref().and_then(LeaseMetrics::problem)
     }
 
     /// The handles one sink reports through.
@@ -99,7 +124,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric, `pstn_agent_ready` evaluated now.
     pub fn encode(&self) -> String {
-        self.health.readiness();
+        self.readiness();
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::error!(%error, "encoding metrics failed");

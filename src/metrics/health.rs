@@ -188,9 +188,9 @@ impl HealthMetrics {
         }
     }
 
-    pub(super) fn readiness(&self) -> ReadinessReport {
+    pub(super) fn readiness(&self, more: Option<(String, String)>) -> ReadinessReport {
         let readiness = lock(&self.readiness);
-        let mut problems = Vec::new();
+        let mut problems: Vec<(String, String)> = more.into_iter().collect();
         for (name, health) in &readiness.sources {
             let health = lock(health);
             let since = health.last_progress.unwrap_or(health.started);

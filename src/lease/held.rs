@@ -1,0 +1,178 @@
+//! The replica's own book of its leases: per unit, the watch its source reads and,
+//! while held, the generation and the instant (on this machine's monotonic clock) at
+//! which the lease counts as lost unless a renewal moved it on.
+
+use super::watch::{LeaseState, LeaseWatch};
+use super::Unit;
+use crate::metrics::LeaseMetrics;
+use std::collections::BTreeMap;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// One unit's slot.
+#[derive(Debug)]
+struct Slot {
+    sender: watch::Sender<LeaseState>,
+    /// (generation, when it counts as lost) while held.
+    lease: Option<(i64, Instant)>,
+}
+
+/// Every unit the keeper was given, held or not.
+#[derive(Debug)]
+pub(super) struct Held {
+    slots: BTreeMap<Unit, Slot>,
+    metrics: LeaseMetrics,
+}
+
+impl Held {
+    pub(super) fn new(units: &[Unit], metrics: LeaseMetrics) -> Held {
+        let slots = units
+            .iter()
+            .map(|unit| {
+                let (sender, _) = watch::channel(LeaseState::Lost);
+                (unit.clone(), Slot { sender, lease: None })
+            })
+            .collect();
+        metrics.units_held(0);
+        Held { slots, metrics }
+    }
+
+    /// Every unit given, in order.
+    pub(super) fn units(&self) -> impl Iterator<Item = &Unit> {
+        self.slots.keys()
+    }
+
+    /// A watch of `unit`, `None` for a unit the keeper was not given.
+    pub(super) fn watch(&self, unit: &Unit, holder: &str) -> Option<LeaseWatch> {
+        let slot = self.slots.get(unit)?;
+        Some(LeaseWatch::new(
+            unit.clone(),
+            holder.to_owned(),
+            slot.sender.subscribe(),
+        ))
+    }
+
+    /// The units held now with their generations.
+    pub(super) fn holding(&self) -> Vec<(Unit, i64)> {
+        self.slots
+            .iter()
+            .filter_map(|(unit, slot)| slot.lease.map(|(generation, _)| (unit.clone(), generation)))
+            .collect()
+    }
+
+    /// How many units are held now.
+    pub(super) fn count(&self) -> usize {
+        self.slots.values().filter(|slot| slot.lease.is_some()).count()
+    }
+
+    /// The unit is held under `generation` until `lost_at` (a renewal or a take).
+    pub(super) fn hold(&mut self, unit: &Unit, generation: i64, lost_at: Instant) {
+        if let Some(slot) = self.slots.get_mut(unit) {
+            slot.lease = Some((generation, lost_at));
+            slot.sender
+                .send_if_modified(|state| replace(state, LeaseState::Held { generation }));
+        }
+        self.metrics.units_held(self.count());
+    }
+
+    /// The unit is not held here any more.
+    pub(super) fn lose(&mut self, unit: &Unit) {
+        if let Some(slot) = self.slots.get_mut(unit) {
+            slot.lease = None;
+            slot.sender
+                .send_if_modified(|state| replace(state, LeaseState::Lost));
+        }
+        self.metrics.units_held(self.count());
+    }
+
+    /// When the next held lease counts as lost, if any is held.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.slots
+            .values()
+            .filter_map(|slot| slot.lease.map(|(_, lost_at)| lost_at))
+            .min()
+    }
+
+    /// Marks lost every lease whose deadline has come; how many.
+    pub(super) fn expire_due(&mut self, now: Instant) -> usize {
+        let due: Vec<Unit> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| slot.lease.is_some_and(|(_, lost_at)| lost_at <= now))
+            .map(|(unit, _)| unit.clone())
+            .collect();
+        for unit in &due {
+            tracing::warn!(%unit, "lease not renewed in time: this replica stops delivering it");
+            self.lose(unit);
+        }
+        due.len()
+    }
+}
+
+impl Drop for Held {
+    /// A keeper that stops (shut down, or dropped without giving anything back) holds
+    /// nothing any more as far as its sources know.
+    fn drop(&mut self) {
+        for slot in self.slots.values() {
+            slot.sender
+                .send_if_modified(|state| replace(state, LeaseState::Lost));
+        }
+    }
+}
+
+/// Sets `state` to `new`, saying whether it changed (so watchers wake only on a change).
+fn replace(state: &mut LeaseState, new: LeaseState) -> bool {
+    let changed = *state != new;
+    *state = new;
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn book(units: &[Unit]) -> Held {
+        let metrics = crate::metrics::Metrics::new()
+            .and_then(|metrics| metrics.leases())
+            .expect("metrics register");
+        Held::new(units, metrics)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_not_renewed_turns_lost_at_its_deadline_and_its_watch_says_so() {
+        let unit = Unit::new("pstn", "contoso");
+        let mut held = book(std::slice::from_ref(&unit));
+        let mut watch = held.watch(&unit, "replica-a").expect("a given unit");
+        let start = Instant::now();
+        held.hold(&unit, 7, start + Duration::from_secs(20));
+        let fence = watch.held().await.expect("held");
+        assert_eq!(fence.generation, 7);
+        assert_eq!(held.next_deadline(), Some(start + Duration::from_secs(20)));
+        assert_eq!(held.expire_due(start + Duration::from_secs(19)), 0);
+        assert_eq!(watch.state(), LeaseState::Held { generation: 7 });
+        assert_eq!(held.expire_due(start + Duration::from_secs(20)), 1);
+        watch.lost(&fence).await;
+        assert_eq!(watch.state(), LeaseState::Lost);
+        assert_eq!(held.count(), 0);
+        assert_eq!(held.next_deadline(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_generation_ends_the_old_fence_and_a_dropped_book_ends_every_watch() {
+        let unit = Unit::new("pstn", "contoso");
+        let mut held = book(std::slice::from_ref(&unit));
+        let mut watch = held.watch(&unit, "replica-a").expect("a given unit");
+        let later = Instant::now() + Duration::from_secs(20);
+        held.hold(&unit, 1, later);
+        let first = watch.held().await.expect("held");
+        held.hold(&unit, 2, later);
+        watch.lost(&first).await;
+        let second = watch.held().await.expect("held again");
+        assert_eq!(second.generation, 2);
+        drop(held);
+        watch.lost(&second).await;
+        assert_eq!(watch.held().await, None);
+        assert!(book(&[]).watch(&unit, "replica-a").is_none());
+    }
+}

@@ -1,0 +1,352 @@
+//! The keeper: one task per replica running rounds every `lease_ttl / 4` (heartbeat,
+//! renew, take up to the even share, give back above it) while it marks lost, on this
+//! machine's monotonic clock, every lease whose renewal has not come through a margin
+//! (`lease_ttl / 4`) before PostgreSQL would let it run out.
+
+use super::held::Held;
+use super::round::{self, Granted};
+use super::schema::{self, SchemaError};
+use super::share::share;
+use super::{LeaseWatch, Unit};
+use crate::metrics::LeaseMetrics;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_postgres::Client;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+
+/// Opens a session with PostgreSQL (its connection driven by a task of its own): state's
+/// connector (TLS as the URL asks) in the agent, a plain one in tests.
+pub type Connect = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<Client, tokio_postgres::Error>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// A [`Connect`] from a parsed URL and a TLS connector (`NoTls`, or rustls).
+pub fn connector<T>(config: tokio_postgres::Config, tls: T) -> Connect
+where
+    T: MakeTlsConnect<tokio_postgres::Socket> + Clone + Send + Sync + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<tokio_postgres::Socket>>::Future: Send,
+{
+    Arc::new(move || {
+        let config = config.clone();
+        let tls = tls.clone();
+        Box::pin(async move {
+            let (client, connection) = config.connect(tls).await?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "the lease session with PostgreSQL ended");
+                }
+            });
+            Ok(client)
+        })
+    })
+}
+
+/// What a keeper is given: `[state]`'s `replica_name` and `lease_ttl`, and every unit of
+/// the configuration (the same list in every replica).
+#[derive(Debug, Clone)]
+pub struct LeaseSettings {
+    /// This replica's name, unique among the replicas.
+    pub replica: String,
+    /// A lease not renewed within this is taken over.
+    pub ttl: Duration,
+    /// Every (source, tenant) of the configuration.
+    pub units: Vec<Unit>,
+}
+
+impl LeaseSettings {
+    /// How often the keeper runs a round: four times per `ttl`.
+    pub fn renew_every(&self) -> Duration {
+        self.ttl / 4
+    }
+
+    /// How long before PostgreSQL would let a lease run out this replica stops
+    /// delivering its unit when no renewal came through: a quarter of `ttl`, room for
+    /// the commit that was under way.
+    pub fn margin(&self) -> Duration {
+        self.ttl / 4
+    }
+}
+
+/// A running keeper. Dropping it stops the task at once and gives nothing back (as a
+/// crash would: the leases run out and move); [`LeaseKeeper::stop`] gives them back.
+#[derive(Debug)]
+pub struct LeaseKeeper {
+    settings: Arc<LeaseSettings>,
+    watches: Vec<LeaseWatch>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl LeaseKeeper {
+    /// Starts keeping leases: the first round runs at once. PostgreSQL being down is
+    /// no error here: the keeper holds nothing, says so (metrics, `/readyz`) and keeps
+    /// trying every round.
+    pub fn spawn(connect: Connect, settings: LeaseSettings, metrics: LeaseMetrics) -> LeaseKeeper {
+        let settings = Arc::new(settings);
+        let held = Held::new(&settings.units, metrics.clone());
+        let watches = held
+            .units()
+            .filter_map(|unit| held.watch(unit, &settings.replica))
+            .collect();
+        let (stop, stopped) = oneshot::channel();
+        let keeper = Keeper {
+            session: Session {
+                connect,
+                client: None,
+                settings: settings.clone(),
+            },
+            held,
+            metrics,
+            reachable: None,
+        };
+        LeaseKeeper {
+            settings,
+            watches,
+            stop: Some(stop),
+            task: tokio::spawn(keeper.run(stopped)),
+        }
+    }
+
+    /// The watch of `unit`'s lease, for its source's run loop; `None` for a unit the
+    /// keeper was not given.
+    pub fn watch(&self, unit: &Unit) -> Option<LeaseWatch> {
+        self.watches
+            .iter()
+            .find(|watch| watch.unit() == unit)
+            .cloned()
+    }
+
+    /// The settings it runs with.
+    pub fn settings(&self) -> &LeaseSettings {
+        &self.settings
+    }
+
+    /// Stops after giving back every lease it holds and leaving the live replicas, so
+    /// the others take its units at their next round instead of after `lease_ttl`.
+    /// Its sources must have stopped delivering first (their watches turn lost).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The task's state: the session with PostgreSQL and the book of held leases.
+struct Keeper {
+    session: Session,
+    held: Held,
+    metrics: LeaseMetrics,
+    /// Whether the last round reached PostgreSQL (`None` before the first).
+    reachable: Option<bool>,
+}
+
+impl Keeper {
+    async fn run(mut self, mut stopped: oneshot::Receiver<()>) {
+        let every = self.session.settings.renew_every();
+        loop {
+            let started = Instant::now();
+            let holding = self.held.holding();
+            let claimed = guarded(&mut self.held, every, self.session.claim(&holding)).await;
+            match claimed {
+                Ok(claim) => {
+                    let excess = self.apply(&holding, claim, started);
+                    if !excess.is_empty() {
+                        for (unit, _) in &excess {
+                            self.held.lose(unit);
+                        }
+                        let given = guarded(&mut self.held, every, self.session.give_back(&excess));
+                        if let Err(error) = given.await {
+                            self.failed(&error);
+                        }
+                    }
+                }
+                Err(error) => self.failed(&error),
+            }
+            tokio::select! {
+                biased;
+                _ = &mut stopped => break,
+                () = fire_until(&mut self.held, started + every) => {}
+            }
+        }
+        let holding = self.held.holding();
+        for (unit, _) in &holding {
+            self.held.lose(unit);
+        }
+        if let Err(error) = guarded(&mut self.held, every, self.session.leave(&holding)).await {
+            tracing::warn!(%error, "could not give the leases back: they move after lease_ttl");
+        }
+    }
+
+    /// Books a round's answer: renewed and taken leases held (lost at PostgreSQL's
+    /// expiry less the margin, counted from `started`, before the statements were
+    /// sent), the rest of `holding` lost; returns the leases above the share.
+    fn apply(&mut self, holding: &[(Unit, i64)], claim: Claim, started: Instant) -> Vec<(Unit, i64)> {
+        let margin = self.session.settings.margin();
+        for (unit, _) in holding {
+            if !claim.renewed.iter().any(|granted| &granted.unit == unit) {
+                tracing::warn!(%unit, "lease moved on: this replica stops delivering it");
+                self.held.lose(unit);
+            }
+        }
+        let takeovers = claim.taken.iter().filter(|granted| granted.took_over).count();
+        for granted in claim.renewed.iter().chain(&claim.taken) {
+            let left = Duration::try_from_secs_f64(granted.remaining).unwrap_or_default();
+            let lost_at = (started + left).checked_sub(margin).unwrap_or(started);
+            self.held.hold(&granted.unit, granted.generation, lost_at);
+        }
+        self.metrics.took_over(takeovers);
+        self.metrics.live_replicas(claim.live);
+        self.reached(true);
+        let mut holding = self.held.holding();
+        let excess = holding.len().saturating_sub(claim.share);
+        holding.split_off(holding.len() - excess)
+    }
+
+    fn failed(&mut self, error: &RoundError) {
+        // A statement may still be pending on it: start the next round afresh.
+        self.session.client = None;
+        self.metrics.renewal_failed();
+        if self.reachable != Some(false) {
+            tracing::warn!(%error, "lease round failed: leases not renewed stop being delivered before they run out");
+        }
+        self.reached(false);
+    }
+
+    fn reached(&mut self, reachable: bool) {
+        if self.reachable == Some(false) && reachable {
+            tracing::info!("PostgreSQL reached again: leases renewed and taken");
+        }
+        self.reachable = Some(reachable);
+        self.metrics.postgres_reachable(reachable);
+    }
+}
+
+/// What one round's claim answered.
+struct Claim {
+    renewed: Vec<Granted>,
+    taken: Vec<Granted>,
+    live: usize,
+    share: usize,
+}
+
+/// Why a round did not go through.
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Database(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL did not answer within {0:?}")]
+    TimedOut(Duration),
+}
+
+/// The connection (opened, migrated and the units registered on first use, again after
+/// a failure) and the statements of a round.
+struct Session {
+    connect: Connect,
+    client: Option<Client>,
+    settings: Arc<LeaseSettings>,
+}
+
+impl Session {
+    async fn client(&mut self) -> Result<&Client, RoundError> {
+        let client = match self.client.take() {
+            Some(client) if !client.is_closed() => client,
+            _ => {
+                let mut client = (self.connect)().await?;
+                schema::migrate(&mut client).await?;
+                round::register(&client, &self.settings.units).await?;
+                client
+            }
+        };
+        Ok(self.client.insert(client))
+    }
+
+    /// Heartbeat, renew what is held, take up to the share.
+    async fn claim(&mut self, holding: &[(Unit, i64)]) -> Result<Claim, RoundError> {
+        let settings = self.settings.clone();
+        let ttl = settings.ttl.as_secs_f64();
+        let me = settings.replica.as_str();
+        let client = self.client().await?;
+        let live = round::heartbeat(client, me, ttl).await?;
+        let share = share(settings.units.len(), &live, me);
+        let renewed = round::renew(client, me, holding, ttl).await?;
+        let wanted = share.saturating_sub(renewed.len());
+        let taken = round::take(client, me, &settings.units, holding, wanted, ttl).await?;
+        Ok(Claim {
+            renewed,
+            taken,
+            live: live.len(),
+            share,
+        })
+    }
+
+    async fn give_back(&mut self, leases: &[(Unit, i64)]) -> Result<(), RoundError> {
+        let me = self.settings.replica.clone();
+        round::give_back(self.client().await?, &me, leases).await?;
+        Ok(())
+    }
+
+    async fn leave(&mut self, leases: &[(Unit, i64)]) -> Result<(), RoundError> {
+        let me = self.settings.replica.clone();
+        let client = self.client().await?;
+        round::give_back(client, &me, leases).await?;
+        round::leave(client, &me).await?;
+        Ok(())
+    }
+}
+
+/// Runs `work` for at most `limit`, marking leases lost as their deadlines come
+/// meanwhile: a round stuck on an unreachable server never delays a loss.
+async fn guarded<T>(
+    held: &mut Held,
+    limit: Duration,
+    work: impl Future<Output = Result<T, RoundError>>,
+) -> Result<T, RoundError> {
+    let work = timeout(limit, work);
+    tokio::pin!(work);
+    loop {
+        let deadline = held.next_deadline();
+        tokio::select! {
+            outcome = &mut work => return outcome.map_err(|_| RoundError::TimedOut(limit))?,
+            () = sleep_until_some(deadline) => {
+                held.expire_due(Instant::now());
+            }
+        }
+    }
+}
+
+/// Waits until `until`, marking leases lost as their deadlines come.
+async fn fire_until(held: &mut Held, until: Instant) {
+    loop {
+        let next = held.next_deadline().map_or(until, |deadline| deadline.min(until));
+        sleep_until(next).await;
+        held.expire_due(Instant::now());
+        if Instant::now() >= until {
+            return;
+        }
+    }
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
