@@ -31,6 +31,7 @@ mod held;
 mod keeper;
 mod round;
 mod schema;
+mod session;
 mod share;
 mod watch;
 

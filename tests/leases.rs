@@ -79,8 +79,9 @@ fn metric(metrics: &Metrics, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name}"))
 }
 
-/// Ten units over three replicas: each holds three or four, every unit exactly one
-/// replica, and never two replicas at once while they balance.
+/// Ten units over three replicas: the first alone takes all ten; when two more join it
+/// gives back what is over its share, and they settle at three or four each, every unit
+/// held by exactly one replica, never by two at once while they balance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_units_over_three_replicas_settle_at_three_or_four_each() {
     let Some(cluster) = Postgres::start() else {
@@ -88,10 +89,14 @@ async fn ten_units_over_three_replicas_settle_at_three_or_four_each() {
     };
     let all = units(10);
     let ttl = Duration::from_secs(3);
-    let keepers: Vec<_> = ["replica-a", "replica-b", "replica-c"]
-        .iter()
-        .map(|name| keeper(&cluster, name, ttl, &all))
-        .collect();
+    let mut keepers = vec![keeper(&cluster, "replica-a", ttl, &all)];
+    within("the first replica holding all", ttl * 5, || {
+        held(&keepers[0].0, &all).len() == all.len()
+    })
+    .await;
+    for name in ["replica-b", "replica-c"] {
+        keepers.push(keeper(&cluster, name, ttl, &all));
+    }
     let took = within("an even share", ttl * 10, || {
         let counts: Vec<Vec<Unit>> = keepers
             .iter()
@@ -180,6 +185,36 @@ async fn a_stopped_replica_s_units_are_taken_over_within_the_ttl_and_a_round() {
     for (keeper, _) in &keepers {
         assert_eq!(held(keeper, &all).len(), 5, "two replicas, ten units");
     }
+}
+
+/// A replica that shuts down gives its leases back and leaves: the other takes them at
+/// its next round, without waiting for `lease_ttl`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_shutting_down_hands_its_units_over_without_waiting_for_the_ttl() {
+    let Some(cluster) = Postgres::start() else {
+        return;
+    };
+    let all = units(4);
+    let ttl = Duration::from_secs(6);
+    let (staying, metrics) = keeper(&cluster, "replica-a", ttl, &all);
+    let (leaving, _) = keeper(&cluster, "replica-b", ttl, &all);
+    within("two each", ttl * 5, || {
+        held(&staying, &all).len() == 2 && held(&leaving, &all).len() == 2
+    })
+    .await;
+    let every = leaving.settings().renew_every();
+    leaving.stop().await;
+    // Its next round, and that round's own time limit: well inside the ttl.
+    let took = within("the hand-over", every * 2, || {
+        held(&staying, &all).len() == all.len()
+    })
+    .await;
+    eprintln!("2 units handed over in {took:?} (lease_ttl {ttl:?})");
+    assert_eq!(
+        metric(&metrics, "pstn_lease_takeovers_total"),
+        0.0,
+        "given, not taken over"
+    );
 }
 
 /// A commit made under a lease that has run out, or moved to another replica, is

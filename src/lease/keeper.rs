@@ -4,9 +4,7 @@
 //! (`lease_ttl / 4`) before PostgreSQL would let it run out.
 
 use super::held::Held;
-use super::round::{self, Granted};
-use super::schema::{self, SchemaError};
-use super::share::share;
+use super::session::{Claim, RoundError, Session};
 use super::{LeaseWatch, Unit};
 use crate::metrics::LeaseMetrics;
 use std::future::Future;
@@ -234,81 +232,6 @@ impl Keeper {
         }
         self.reachable = Some(reachable);
         self.metrics.postgres_reachable(reachable);
-    }
-}
-
-/// What one round's claim answered.
-struct Claim {
-    renewed: Vec<Granted>,
-    taken: Vec<Granted>,
-    live: usize,
-    share: usize,
-}
-
-/// Why a round did not go through.
-#[derive(Debug, thiserror::Error)]
-enum RoundError {
-    #[error(transparent)]
-    Schema(#[from] SchemaError),
-    #[error(transparent)]
-    Database(#[from] tokio_postgres::Error),
-    #[error("PostgreSQL did not answer within {0:?}")]
-    TimedOut(Duration),
-}
-
-/// The connection (opened, migrated and the units registered on first use, again after
-/// a failure) and the statements of a round.
-struct Session {
-    connect: Connect,
-    client: Option<Client>,
-    settings: Arc<LeaseSettings>,
-}
-
-impl Session {
-    async fn client(&mut self) -> Result<&Client, RoundError> {
-        let client = match self.client.take() {
-            Some(client) if !client.is_closed() => client,
-            _ => {
-                let mut client = (self.connect)().await?;
-                schema::migrate(&mut client).await?;
-                round::register(&client, &self.settings.units).await?;
-                client
-            }
-        };
-        Ok(self.client.insert(client))
-    }
-
-    /// Heartbeat, renew what is held, take up to the share.
-    async fn claim(&mut self, holding: &[(Unit, i64)]) -> Result<Claim, RoundError> {
-        let settings = self.settings.clone();
-        let ttl = settings.ttl.as_secs_f64();
-        let me = settings.replica.as_str();
-        let client = self.client().await?;
-        let live = round::heartbeat(client, me, ttl).await?;
-        let share = share(settings.units.len(), &live, me);
-        let renewed = round::renew(client, me, holding, ttl).await?;
-        let wanted = share.saturating_sub(renewed.len());
-        let taken = round::take(client, me, &settings.units, holding, wanted, ttl).await?;
-        Ok(Claim {
-            renewed,
-            taken,
-            live: live.len(),
-            share,
-        })
-    }
-
-    async fn give_back(&mut self, leases: &[(Unit, i64)]) -> Result<(), RoundError> {
-        let me = self.settings.replica.clone();
-        round::give_back(self.client().await?, &me, leases).await?;
-        Ok(())
-    }
-
-    async fn leave(&mut self, leases: &[(Unit, i64)]) -> Result<(), RoundError> {
-        let me = self.settings.replica.clone();
-        let client = self.client().await?;
-        round::give_back(client, &me, leases).await?;
-        round::leave(client, &me).await?;
-        Ok(())
     }
 }
 

@@ -1,0 +1,87 @@
+//! One replica's session with PostgreSQL and the statements of a round, as the keeper
+//! runs them: opened, migrated and the units registered on first use (again after any
+//! failure); a claim (heartbeat, renew, take up to the share), giving back, leaving.
+
+use super::keeper::{Connect, LeaseSettings};
+use super::round::{self, Granted};
+use super::schema::{self, SchemaError};
+use super::share::share;
+use super::Unit;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::Client;
+
+/// What one round's claim answered.
+pub(super) struct Claim {
+    pub(super) renewed: Vec<Granted>,
+    pub(super) taken: Vec<Granted>,
+    pub(super) live: usize,
+    pub(super) share: usize,
+}
+
+/// Why a round did not go through.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum RoundError {
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Database(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL did not answer within {0:?}")]
+    TimedOut(Duration),
+}
+
+/// The connection (opened, migrated and the units registered on first use, again after
+/// a failure) and the statements of a round.
+pub(super) struct Session {
+    pub(super) connect: Connect,
+    pub(super) client: Option<Client>,
+    pub(super) settings: Arc<LeaseSettings>,
+}
+
+impl Session {
+    async fn client(&mut self) -> Result<&Client, RoundError> {
+        let client = match self.client.take() {
+            Some(client) if !client.is_closed() => client,
+            _ => {
+                let mut client = (self.connect)().await?;
+                schema::migrate(&mut client).await?;
+                round::register(&client, &self.settings.units).await?;
+                client
+            }
+        };
+        Ok(self.client.insert(client))
+    }
+
+    /// Heartbeat, renew what is held, take up to the share.
+    pub(super) async fn claim(&mut self, holding: &[(Unit, i64)]) -> Result<Claim, RoundError> {
+        let settings = self.settings.clone();
+        let ttl = settings.ttl.as_secs_f64();
+        let me = settings.replica.as_str();
+        let client = self.client().await?;
+        let live = round::heartbeat(client, me, ttl).await?;
+        let share = share(settings.units.len(), &live, me);
+        let renewed = round::renew(client, me, holding, ttl).await?;
+        let wanted = share.saturating_sub(renewed.len());
+        let taken = round::take(client, me, &settings.units, holding, wanted, ttl).await?;
+        Ok(Claim {
+            renewed,
+            taken,
+            live: live.len(),
+            share,
+        })
+    }
+
+    pub(super) async fn give_back(&mut self, leases: &[(Unit, i64)]) -> Result<(), RoundError> {
+        let me = self.settings.replica.clone();
+        round::give_back(self.client().await?, &me, leases).await?;
+        Ok(())
+    }
+
+    pub(super) async fn leave(&mut self, leases: &[(Unit, i64)]) -> Result<(), RoundError> {
+        let me = self.settings.replica.clone();
+        let client = self.client().await?;
+        round::give_back(client, &me, leases).await?;
+        round::leave(client, &me).await?;
+        Ok(())
+    }
+}
