@@ -111,6 +111,7 @@ async fn ten_units_over_three_replicas_settle_at_three_or_four_each() {
     })
     .await;
     eprintln!("10 units over 3 replicas settled in {took:?}");
+    common::tools::promtool_check_metrics(&keepers[0].1.encode());
     for (_, metrics) in &keepers {
         let units = metric(metrics, "pstn_lease_units_held");
         assert!((3.0..=4.0).contains(&units), "{units}");

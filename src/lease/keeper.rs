@@ -61,9 +61,10 @@ pub struct LeaseSettings {
 }
 
 impl LeaseSettings {
-    /// How often the keeper runs a round: four times per `ttl`.
+    /// How often the keeper runs a round: four times per `ttl` (at least every 10 ms
+    /// apart, whatever a test sets).
     pub fn renew_every(&self) -> Duration {
-        self.ttl / 4
+        (self.ttl / 4).max(Duration::from_millis(10))
     }
 
     /// How long before PostgreSQL would let a lease run out this replica stops

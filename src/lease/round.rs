@@ -31,8 +31,15 @@ fn granted(row: &Row, took_over: bool) -> Granted {
     }
 }
 
-/// Adds the units not yet known, free.
+/// Adds the units not yet known, free; forgets replicas silent for a day (a default
+/// replica name carries the process id, so each restart adds one).
 pub(super) async fn register(client: &Client, units: &[Unit]) -> Result<(), Error> {
+    client
+        .execute(
+            "DELETE FROM lease_replicas WHERE heartbeat < now() - interval '1 day'",
+            &[],
+        )
+        .await?;
     let (sources, tenants) = columns(units.iter());
     client
         .execute(
