@@ -21,7 +21,7 @@ mod user_directory;
 
 pub use config::StateConfig;
 pub use copy::copy;
-pub use postgres::{Fence, PgStore};
+pub use postgres::PgStore;
 pub use source_state::SqliteSource;
 pub use sqlite::SqliteStore;
 pub use store::StateStore;

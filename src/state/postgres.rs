@@ -14,33 +14,8 @@ pub use directory::PgDirectory;
 pub use source::PgSource;
 
 use super::StateError;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use tokio_postgres::{Client, Transaction};
-
-/// One unit of work in PostgreSQL: a source and one of its tenants. Leases (helper
-/// i27-leases) are held on units; every row of state belongs to one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Unit {
-    /// The source's name (`[sources.NAME]`).
-    pub source: String,
-    /// The tenant's id.
-    pub tenant_id: String,
-}
-
-/// A check made inside a commit's transaction, just before it commits: the lease's
-/// fence (i27-leases' `fence(&Transaction, unit, generation)` behind it), so PostgreSQL
-/// itself refuses a commit made under a lease that has moved on. An `Err` rolls the
-/// whole commit back (keys, cursors and ledgers alike).
-pub trait Fence: Send + Sync {
-    /// `Ok` when `unit` may still be committed by this replica; else why not.
-    fn check<'a>(
-        &'a self,
-        transaction: &'a Transaction<'a>,
-        unit: &'a Unit,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
-}
+use tokio_postgres::Client;
 
 /// Where state lives in PostgreSQL: the parsed URL (with its password) and how to
 /// reach the server over TLS. Cheap to clone.

@@ -3,9 +3,10 @@
 
 use super::postgres::{PgDirectory, PgSource};
 use super::{
-    Commit, DirectoryFailures, Fence, DirectorySyncMark, DirectoryWrite, MonthSum, SqliteDirectory,
+    Commit, DirectoryFailures, DirectorySyncMark, DirectoryWrite, MonthSum, SqliteDirectory,
     SqliteSource, StateError, StoredTotals, StoredUser, run_blocking,
 };
+use crate::lease::Fence;
 use crate::time::Timestamp;
 use std::time::Duration;
 
@@ -72,9 +73,9 @@ impl SourceState {
         self.commit_fenced(commit, None).await
     }
 
-    /// [`SourceState::commit`], checked by a lease's fence inside PostgreSQL's
-    /// transaction (SQLite has one agent per file: nothing to fence).
-    pub async fn commit_fenced(&self, commit: Commit, fence: Option<&dyn Fence>) -> Result<(), StateError> {
+    /// [`SourceState::commit`], checked by the lease's fence (`crate::lease::fence`)
+    /// inside PostgreSQL's transaction (SQLite has one agent per file: nothing to fence).
+    pub async fn commit_fenced(&self, commit: Commit, fence: Option<&Fence>) -> Result<(), StateError> {
         either!(self, state => state.commit(&commit), state => state.commit(&commit, fence))
     }
 

@@ -3,87 +3,79 @@
 //! the server but never the password.
 
 use super::{Backend, Opened, key, ticks};
+use pstn_agent::lease::{Fence, LeaseKeeper, LeaseSettings, Unit, connector};
+use pstn_agent::metrics::Metrics;
 use pstn_agent::model::Secret;
-use pstn_agent::state::postgres::Unit;
-use pstn_agent::state::{Commit, Fence, StateConfig, StateError, StateStore};
-use std::future::Future;
-use std::pin::Pin;
+use pstn_agent::state::{Commit, StateConfig, StateError, StateStore};
 use std::time::Duration;
-use tokio_postgres::Transaction;
 
-/// A fence that looks inside the transaction (it sees the commit's own keys, not yet
-/// committed) and refuses.
-struct MovedOn;
-
-impl Fence for MovedOn {
-    fn check<'a>(
-        &'a self,
-        transaction: &'a Transaction<'a>,
-        unit: &'a Unit,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async move {
-            let keys: i64 = transaction
-                .query_one("SELECT count(*) FROM delivered", &[])
-                .await
-                .map_err(|error| error.to_string())?
-                .get(0);
-            Err(format!(
-                "the lease on {}/{} moved on ({keys} keys in this transaction)",
-                unit.source, unit.tenant_id
-            ))
-        })
-    }
-}
-
-/// A fence that lets the commit through.
-struct Held;
-
-impl Fence for Held {
-    fn check<'a>(
-        &'a self,
-        _transaction: &'a Transaction<'a>,
-        _unit: &'a Unit,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async { Ok(()) })
-    }
-}
-
-#[tokio::test]
-async fn a_commit_the_fence_refuses_leaves_keys_cursors_and_ledgers_untouched() {
+/// A commit under the lease this replica holds goes through; under a stale one (the
+/// generation moved on) PostgreSQL refuses it inside the transaction, and nothing of
+/// it (keys, cursors, ledgers) is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_under_a_lease_that_moved_on_leaves_keys_cursors_and_ledgers_untouched() {
     let Some(opened) = Opened::new(Backend::Postgres).await else {
         return;
     };
+    let cluster = opened.cluster.as_ref().unwrap();
+    let unit = Unit::new("a", "t");
+    let metrics = Metrics::new().unwrap();
+    let keeper = LeaseKeeper::spawn(
+        connector(cluster.url().parse().unwrap(), tokio_postgres::NoTls),
+        LeaseSettings {
+            replica: "replica-a".into(),
+            ttl: Duration::from_secs(5),
+            units: vec![unit.clone()],
+        },
+        metrics.leases().unwrap(),
+    );
+    let mut watch = keeper.watch(&unit).unwrap();
+    let held = tokio::time::timeout(Duration::from_secs(30), watch.held())
+        .await
+        .expect("the only replica takes its unit")
+        .expect("held");
     let state = opened.source("a").await;
     state
         .replace_cursors(vec![(Duration::ZERO, ticks(0))])
         .await
         .unwrap();
-    let commit = || Commit {
-        delivered: vec![(key(1), ticks(10)), (key(2), ticks(20))],
+    let commit = |n: u8| Commit {
+        delivered: vec![(key(n), ticks(10)), (key(n + 1), ticks(20))],
         cursors: vec![(Duration::ZERO, ticks(30))],
         plan_usage: vec![("1970-01".into(), "MCOPSTN1", 60.0)],
         chargeback: Vec::new(),
     };
+    let stale = Fence {
+        generation: held.generation - 1,
+        ..held.clone()
+    };
     let error = state
-        .commit_fenced(commit(), Some(&MovedOn))
+        .commit_fenced(commit(1), Some(&stale))
         .await
         .unwrap_err();
     assert!(matches!(error, StateError::Fenced(_)), "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("a/t moved on (2 keys in this transaction)"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("moved on"), "{error}");
     let (_, unseen) = state.unseen(vec![(key(1), ticks(10))]).await.unwrap();
     assert_eq!(unseen, [true], "the keys were rolled back");
     assert_eq!(state.cursors().await.unwrap(), [(Duration::ZERO, ticks(0))]);
     assert!(state.plan_usage("1970-01".into()).await.unwrap().is_empty());
-    state.commit_fenced(commit(), Some(&Held)).await.unwrap();
+    let elsewhere = Fence {
+        unit: Unit::new("b", "t"),
+        ..held.clone()
+    };
+    let error = state
+        .commit_fenced(commit(1), Some(&elsewhere))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("the lease is on b/t"), "{error}");
+    state.commit_fenced(commit(1), Some(&held)).await.unwrap();
     assert_eq!(
         state.cursors().await.unwrap(),
         [(Duration::ZERO, ticks(30))]
     );
+    let (_, unseen) = state.unseen(vec![(key(1), ticks(10))]).await.unwrap();
+    assert_eq!(unseen, [false]);
+    drop(keeper);
 }
 
 #[tokio::test]

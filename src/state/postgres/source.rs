@@ -2,7 +2,8 @@
 //! A commit is one transaction (keys, cursors and ledgers), checked by the lease's
 //! fence inside it when one is given.
 
-use super::{Fence, Link, PgStore, Unit};
+use super::{Link, PgStore};
+use crate::lease::{Fence, Unit};
 use crate::state::{Commit, MonthSum, StateError, StoredTotals};
 use crate::time::{Timestamp, duration_to_ticks};
 use std::time::Duration;
@@ -60,10 +61,7 @@ impl PgSource {
         Ok(PgSource {
             link,
             unit_id,
-            unit: Unit {
-                source: name.to_owned(),
-                tenant_id: tenant_id.to_owned(),
-            },
+            unit: Unit::new(name, tenant_id),
         })
     }
 
@@ -139,8 +137,9 @@ impl PgSource {
     }
 
     /// Records a batch every sink accepted, and the sweeps' progress, in one
-    /// transaction; with a `fence`, checked inside it before it commits.
-    pub async fn commit(&self, commit: &Commit, fence: Option<&dyn Fence>) -> Result<(), StateError> {
+    /// transaction; with a lease's `fence`, checked inside it before it commits (a
+    /// lease that moved on or ran out rolls the whole commit back).
+    pub async fn commit(&self, commit: &Commit, fence: Option<&Fence>) -> Result<(), StateError> {
         let mut client = self.link.client().await?;
         let failed = self.link.failed();
         let transaction = client.transaction().await.map_err(&failed)?;
@@ -183,10 +182,15 @@ impl PgSource {
                 .map_err(&failed)?;
         }
         if let Some(fence) = fence {
-            fence
-                .check(&transaction, &self.unit)
+            if fence.unit != self.unit {
+                return Err(StateError::Fenced(format!(
+                    "the lease is on {}, this state is {}",
+                    fence.unit, self.unit
+                )));
+            }
+            crate::lease::fence(&transaction, fence)
                 .await
-                .map_err(StateError::Fenced)?;
+                .map_err(|fenced| StateError::Fenced(fenced.to_string()))?;
         }
         transaction.commit().await.map_err(&failed)
     }
