@@ -165,3 +165,69 @@ async fn an_unreachable_server_is_named_without_the_password() {
 fn common_port() -> u16 {
     super::common::tools::free_port()
 }
+
+/// The whole agent on PostgreSQL with a directory: events carry `user`, the directory
+/// and its deltaLink are kept there, and the next run delivers nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_on_postgres_with_a_directory_enriches_and_delivers_each_row_once() {
+    use super::common::{Harness, directory_config};
+    use pstn_agent::simulate::{Lateness, SimulatorOptions};
+    let Some(cluster) = super::common::postgres::Postgres::start() else {
+        return;
+    };
+    let harness = Harness::start(SimulatorOptions {
+        seed: 3,
+        calls_per_day: 500.0,
+        lateness: Lateness::None,
+        ..SimulatorOptions::default()
+    })
+    .await;
+    let mut config = directory_config(&harness, "", "", "");
+    config.state.postgres_url = Some(Secret::new(cluster.url()));
+    let report = harness.once(&config).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let first = harness.events();
+    assert!(first.len() > 100, "{}", first.len());
+    assert!(
+        first.iter().any(|(_, event)| event.get("user").is_some()),
+        "no event carries `user`"
+    );
+    harness.clock.advance(Duration::from_secs(3600));
+    let report = harness.once(&config).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let twice: Vec<_> = harness
+        .delivery_counts()
+        .into_iter()
+        .filter(|(_, count)| *count > 1)
+        .collect();
+    assert!(twice.is_empty(), "delivered twice: {twice:?}");
+    let (client, connection) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let users: i64 = client
+        .query_one("SELECT count(*) FROM directory_users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(users > 0, "the directory is kept in PostgreSQL");
+    let link: Option<String> = client
+        .query_one("SELECT delta_link FROM directory_sync", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        link.is_some_and(|link| link.contains("delta")),
+        "the deltaLink is kept"
+    );
+    let keys: i64 = client
+        .query_one("SELECT count(*) FROM delivered", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        keys as usize >= first.len(),
+        "{keys} keys for {} events",
+        first.len()
+    );
+}
