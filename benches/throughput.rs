@@ -15,7 +15,10 @@ use pstn_agent::model::{
     ApiVersion, DedupeKey, DirectoryAttribute, Enrichment, LogKind, Row, UserAttributes,
 };
 use pstn_agent::simulate::{Generator, Lateness, SimulatorOptions};
-use pstn_agent::state::{Commit, DirectoryState, DirectoryWrite, StateStore, StoredUser};
+use pstn_agent::state::{
+    Commit, DirectoryWrite, SqliteDirectory as DirectoryState, SqliteStore as StateStore,
+    StoredUser,
+};
 use pstn_agent::time::{ManualClock, SharedClock, Timestamp};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -81,6 +81,11 @@ pub(crate) enum Command {
         #[arg(long)]
         ready: bool,
     },
+    /// The agent's state: `state copy` moves SQLite state into PostgreSQL.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// A simulated tenant plus the agent polling it over loopback; events on stdout.
     #[cfg(feature = "simulator")]
     #[command(
@@ -107,6 +112,26 @@ pub(crate) enum Command {
         after_help = "Example:\n  pstn-agent simulate --address 127.0.0.1:8080 --calls-per-day 100000 --throttle-budget 50\n  then set authority_url and graph_url to http://127.0.0.1:8080 in a source."
     )]
     Simulate(Box<SimulateArgs>),
+}
+
+// What `pstn-agent state` does.
+#[derive(Subcommand, Debug)]
+pub(crate) enum StateCommand {
+    /// Copy every source's SQLite state (data_dir) into the PostgreSQL of [state] postgres_url: keys, cursors, ledgers, directory, deltaLinks, dial-out totals.
+    #[command(
+        after_help = "Stop the agent first: the copy takes data_dir's lock. Each source is copied in one transaction; one that already has state in PostgreSQL is refused (nothing of it written) unless --force, which replaces it. Afterwards agents with the same config and [state] postgres_url read nothing twice.
+
+Example:
+  pstn-agent state copy --config pstn-agent.toml"
+    )]
+    Copy {
+        /// The configuration file: its data_dir holds the SQLite state, its [state] postgres_url names the database.
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// Replace the state a source already has in PostgreSQL (without it, such a source is refused).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// A number above zero: a demo clock scaled by 0 would never move.

@@ -6,9 +6,10 @@ pub(crate) mod healthcheck;
 pub(crate) mod run;
 #[cfg(feature = "simulator")]
 pub(crate) mod simulate;
+pub(crate) mod state;
 pub(crate) mod validate;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, StateCommand};
 use crate::config::ConfigError;
 use crate::signals::Signals;
 use crate::time::{Clock, ScaledClock, SharedClock, SystemClock, Timestamp};
@@ -51,6 +52,9 @@ pub fn run_command_line(removed: &[&'static str]) -> ExitCode {
             no_local_checks,
         }) => validate::run(&config, !no_local_checks),
         Some(Command::Healthcheck { config, ready }) => healthcheck::run(&config, ready),
+        Some(Command::State {
+            command: StateCommand::Copy { config, force },
+        }) => in_runtime(|_| async move { state::copy(&config, force).await }),
         #[cfg(feature = "simulator")]
         Some(Command::Demo {
             time_scale,

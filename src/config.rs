@@ -51,6 +51,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// Sinks in name order.
     pub sinks: Vec<SinkConfig>,
+    /// `[state]`: SQLite in `data_dir` (the default) or PostgreSQL shared by replicas.
+    pub state: crate::state::StateConfig,
 }
 
 /// Why a configuration could not be used.
@@ -105,6 +107,7 @@ impl Config {
             .map(|dir| resolve(base, &dir))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let api_address = read_api(&mut top, &mut problems);
+        let state = crate::state::config::read(&mut top, &mut problems);
         let sources = read_named(
             &mut top,
             "sources",
@@ -137,6 +140,7 @@ impl Config {
                 api_address,
                 sources,
                 sinks,
+                state,
             })
         } else {
             Err(quote::quote_the_file(problems, text, environment))
@@ -248,5 +252,7 @@ mod redact_tests;
 mod report_tests;
 #[cfg(test)]
 mod sink_tests;
+#[cfg(test)]
+mod state_tests;
 #[cfg(test)]
 mod tests;

@@ -94,6 +94,7 @@ pub async fn demo(options: DemoOptions, shutdown: Shutdown) -> Result<i32, DemoE
     let config = Config {
         data_dir: data_dir.clone(),
         api_address: demo_api_address(),
+        state: Default::default(),
         sources: vec![
             source("demo_pstn", LogKind::Pstn, &url),
             source("demo_direct_routing", LogKind::DirectRouting, &url),

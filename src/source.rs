@@ -27,7 +27,7 @@ use crate::metrics::{Metrics, SourceTelemetry};
 use crate::planner::{SweepLadder, plan};
 use crate::shutdown::Shutdown;
 use crate::sinks::SinkHandle;
-use crate::state::{Commit, SourceState, StateError};
+use crate::state::{Commit, SourceState};
 use crate::time::{Clock, SharedClock, SystemClock, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,15 +49,6 @@ pub struct Source {
     ladder: SweepLadder,
     cursors: Vec<Timestamp>,
     preparer: page::Preparer,
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StateError> + Send + 'static,
-) -> Result<T, SourceError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| SourceError::Internal(error.to_string()))?
-        .map_err(SourceError::State)
 }
 
 impl Source {
@@ -181,8 +172,8 @@ impl Source {
             }
         }
         if let Some(oldest) = self.cursors.iter().min().copied() {
-            let (state, shutdown) = (self.state.clone(), self.shutdown.clone());
-            blocking(move || state.prune(oldest, || !shutdown.is_triggered())).await?;
+            let shutdown = self.shutdown.clone();
+            self.state.prune(oldest, move || !shutdown.is_triggered()).await?;
         }
         Ok(progress.finish())
     }
@@ -219,13 +210,9 @@ impl Source {
             plan_usage: prepared.plan_usage,
             chargeback: prepared.chargeback,
         };
-        let (state, rows, cursors) = (
-            self.state.clone(),
-            commit.delivered.len(),
-            commit.cursors.len(),
-        );
+        let (rows, cursors) = (commit.delivered.len(), commit.cursors.len());
         let started = std::time::Instant::now();
-        blocking(move || state.commit(&commit)).await?;
+        self.state.commit(commit).await?;
         tracing::debug!(source = %self.name, rows, cursors, took_ms = started.elapsed().as_millis() as u64, "state committed");
         // Counted only now: every sink accepted and the delivery is on record.
         self.metrics

@@ -1,5 +1,6 @@
-//! What the agent has done, in one SQLite file in `data_dir`: per source, each sweep's
-//! cursor, the ids already delivered (kept until no sweep can read them again), the
+//! What the agent has done, in one SQLite file in `data_dir` (the default) or, with
+//! `[state] postgres_url`, in PostgreSQL shared by replicas: per source (per unit =
+//! source and tenant, in PostgreSQL), each sweep's cursor, the ids already delivered (kept until no sweep can read them again), the
 //! dial-out report's totals last delivered per day, and, with
 //! `[sources.NAME.directory]`, its copy of the directory.
 //!
@@ -7,22 +8,34 @@
 //! was delivered (`delivered`). Memory does not grow with volume: dedupe asks the
 //! database, whose pages the OS caches.
 
+pub mod config;
+mod copy;
 mod directory;
+pub mod postgres;
 mod schema;
 mod source_state;
+mod sqlite;
+mod store;
+mod units;
 mod user_directory;
+
+pub use config::StateConfig;
+pub use copy::copy;
+pub use postgres::PgStore;
+pub use source_state::SqliteSource;
+pub use sqlite::SqliteStore;
+pub use store::StateStore;
+pub use units::{DirectoryState, SourceState};
+pub use user_directory::SqliteDirectory;
 
 pub use directory::DirectoryLock;
 #[cfg(any(test, feature = "__internals"))]
 pub use directory::LOCK_FILE;
-pub use source_state::{Commit, MonthSum, SourceState, StoredTotals};
-#[cfg(any(test, feature = "__internals"))]
+pub use source_state::{Commit, MonthSum, StoredTotals};
 pub use source_state::PRUNE_SLICE;
-pub use user_directory::{
-    DirectoryFailures, DirectoryState, DirectorySyncMark, DirectoryWrite, StoredUser,
-};
+pub use user_directory::{DirectoryFailures, DirectorySyncMark, DirectoryWrite, StoredUser};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// File name of the database inside `data_dir`.
 pub const DATABASE_FILE: &str = "state.sqlite3";
@@ -60,60 +73,32 @@ pub enum StateError {
     /// The file is not ours, or from a newer release.
     #[error("{path}: {message}")]
     Refused {
-        /// The database file.
+        /// The database file (or PostgreSQL's `host:port/database`).
         path: PathBuf,
         /// Why, and how to recover.
         message: String,
     },
+    /// PostgreSQL failed (unreachable, refused the login, an error in a statement).
+    #[error("{at}: {message}")]
+    Postgres {
+        /// `postgresql host:port/database` (never the user or password).
+        at: String,
+        /// What failed, with the server's own words.
+        message: String,
+    },
+    /// The lease on the unit moved on (another replica holds it): nothing committed.
+    #[error("commit refused by the lease's fence: {0}")]
+    Fenced(String),
+    /// A blocking state task died.
+    #[error("a state task died: {0}")]
+    Internal(String),
 }
 
-/// The state database of one agent.
-#[derive(Debug, Clone)]
-pub struct StateStore {
-    path: PathBuf,
-    _lock: std::sync::Arc<DirectoryLock>,
-}
-
-impl StateStore {
-    /// Opens (creating if needed) `data_dir/state.sqlite3`: directory 0700, file 0600,
-    /// and locks `data_dir` for this agent until the store (and its clones) are dropped.
-    pub fn open(data_dir: &Path) -> Result<StateStore, StateError> {
-        directory::prepare_directory(data_dir)?;
-        let lock = directory::lock(data_dir)?;
-        let path = data_dir.join(DATABASE_FILE);
-        directory::prepare_file(&path)?;
-        let connection = schema::connect(&path)?;
-        schema::migrate(&connection, &path)?;
-        Ok(StateStore {
-            path,
-            _lock: std::sync::Arc::new(lock),
-        })
-    }
-
-    /// What [`StateStore::open`] would refuse in `data_dir`'s state file (not ours,
-    /// garbled, from a newer release), found read-only and without the lock, so
-    /// `validate` can say it while an agent runs. A missing file is fine (a first start).
-    pub fn check(data_dir: &Path) -> Result<(), StateError> {
-        let path = data_dir.join(DATABASE_FILE);
-        if !path.is_file() {
-            return Ok(());
-        }
-        schema::check_read_only(&path)
-    }
-
-    #[cfg(any(test, feature = "__internals"))]
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The state of one source, with its own connection.
-    pub fn source(
-        &self,
-        name: &str,
-        kind: &str,
-        tenant_id: &str,
-    ) -> Result<SourceState, StateError> {
-        SourceState::open(&self.path, name, kind, tenant_id)
-    }
+/// Runs SQLite's blocking work off the async threads.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StateError> + Send + 'static,
+) -> Result<T, StateError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| StateError::Internal(error.to_string()))?
 }

@@ -117,7 +117,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<RunReport, StartError> {
     let started = std::time::Instant::now();
-    let store = StateStore::open(&config.data_dir)?;
+    let store = StateStore::open_configured(&config.state, &config.data_dir).await?;
     // A long-running agent serves /metrics, /healthz and /readyz; --once has no listener.
     let api = match options.mode {
         RunMode::Once => None,

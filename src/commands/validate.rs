@@ -13,7 +13,9 @@ pub(crate) fn run(config_path: &Path, local_checks: bool) -> ExitCode {
         if local_checks {
             config.check_local_paths().map_err(ConfigError::Invalid)?;
             // A state file the agent would refuse (garbled, not ours, newer).
-            if let Err(error) = crate::state::StateStore::check(&config.data_dir) {
+            // (PostgreSQL's schema is checked when the agent starts: no network here.)
+            let sqlite = config.state.postgres_url.is_none();
+            if sqlite && let Err(error) = crate::state::SqliteStore::check(&config.data_dir) {
                 let mut problems = crate::config::Problems::default();
                 problems.add("data_dir", error);
                 return Err(ConfigError::Invalid(problems));

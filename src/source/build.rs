@@ -4,7 +4,7 @@
 //! the shape is Vector's `SourceConfig::build(cx)`.
 
 use super::delivery::SinkRetry;
-use super::{Source, SourceError, blocking, directory, page};
+use super::{Source, SourceError, directory, page};
 use super::SourceConfig;
 use crate::event::EventEncoder;
 use crate::graph::{
@@ -119,7 +119,8 @@ pub async fn build(
     let client = Arc::new(graph_client(config, &http, graph_retry, &telemetry, cx.paces)?);
     let state = cx
         .store
-        .source(&config.name, config.kind.source_type(), &config.tenant_id)?;
+        .source(&config.name, config.kind.source_type(), &config.tenant_id)
+        .await?;
     let ladder = SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
     let cursors = load_cursors(config, &ladder, &state, &cx.clock).await?;
     let name: Arc<str> = config.name.as_str().into();
@@ -171,8 +172,7 @@ async fn open_directory(
         config.kind,
         directory_config.max_label_values,
     );
-    let state = state.clone();
-    let directory_state = blocking(move || state.directory()).await?;
+    let directory_state = state.directory().await?;
     Ok(Some(directory::Directory::new(
         name.clone(),
         directory_config,
@@ -236,10 +236,7 @@ async fn load_cursors(
     state: &SourceState,
     clock: &SharedClock,
 ) -> Result<Vec<Timestamp>, SourceError> {
-    let stored = {
-        let state = state.clone();
-        blocking(move || state.cursors()).await?
-    };
+    let stored = state.cursors().await?;
     if config.kind.is_report() {
         return Ok(Vec::new());
     }
@@ -267,7 +264,6 @@ async fn load_cursors(
         .copied()
         .zip(cursors.iter().copied())
         .collect();
-    let state = state.clone();
-    blocking(move || state.replace_cursors(&rows)).await?;
+    state.replace_cursors(rows).await?;
     Ok(cursors)
 }

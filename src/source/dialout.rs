@@ -5,7 +5,7 @@
 //! totals are committed only after every sink accepted (Graph is the replay buffer: a
 //! failure costs a re-read, never a change). The metrics grow by the change.
 
-use super::{PollSummary, Source, SourceError, blocking, delivery};
+use super::{PollSummary, Source, SourceError, delivery};
 use crate::graph::{ChainPage, Page};
 use crate::metrics::DialoutGrowth;
 use crate::model::{DialoutRow, DialoutTotals, day_start, day_text, next_day};
@@ -62,8 +62,7 @@ impl Source {
                 .window_done(SystemClock.now().as_unix_seconds_f64());
         }
         if let Some(first) = days.first() {
-            let (state, first) = (self.state.clone(), day_text(*first));
-            blocking(move || state.prune_dialout(&first)).await?;
+            self.state.prune_dialout(day_text(*first)).await?;
         }
         Ok(summary)
     }
@@ -126,8 +125,8 @@ impl Source {
             .map(|(index, row)| (row.key.as_slice(), index))
             .collect();
         let before: HashMap<Vec<u8>, StoredTotals> = {
-            let (state, day_text) = (self.state.clone(), day_text.clone());
-            blocking(move || state.dialout_totals(&day_text))
+            self.state
+                .dialout_totals(day_text.clone())
                 .await?
                 .into_iter()
                 .collect()
@@ -164,8 +163,7 @@ impl Source {
             };
             delivery::deliver_to_all(&self.sinks, Arc::new(batch), self.sink_retry, &self.shutdown)
                 .await?;
-            let state = self.state.clone();
-            blocking(move || state.commit_dialout(&day_text, &changed)).await?;
+            self.state.commit_dialout(day_text, changed).await?;
             // Counted only now: every sink accepted and the totals are on record.
             self.metrics.dialout.record(&self.name, &growth);
         }

@@ -176,8 +176,8 @@ impl Directory {
     /// runs back off too.
     async fn round_due(&self) -> bool {
         let now = self.shared.clock.now();
-        let state = self.shared.state.clone();
-        let kept = sync::blocking(move || Ok((state.failures()?, state.mark()?))).await;
+        let state = &self.shared.state;
+        let kept = async { Ok::<_, crate::state::StateError>((state.failures().await?, state.mark().await?)) }.await;
         let (failures, mark) = match kept {
             Ok(kept) => kept,
             Err(error) => {
@@ -246,10 +246,8 @@ impl Directory {
     /// Reads `asked` (ids not in the cache) from state, looks up those state has never
     /// seen, and caches what is known.
     async fn resolve(&mut self, asked: Vec<String>) {
-        let state = self.shared.state.clone();
         let stored = {
-            let asked = asked.clone();
-            match sync::blocking(move || state.users(&asked)).await {
+            match self.shared.state.users(asked.clone()).await {
                 Ok(stored) => stored,
                 Err(error) => {
                     tracing::warn!(source = %self.shared.source, %error, "cannot read the directory; this page goes out without `user`");
@@ -282,11 +280,10 @@ impl Directory {
             };
             self.cache.insert(id, user);
         }
-        if !write.users.is_empty() {
-            let state = self.shared.state.clone();
-            if let Err(error) = sync::blocking(move || state.write(&write)).await {
-                tracing::warn!(source = %self.shared.source, %error, "cannot keep the users looked up");
-            }
+        if !write.users.is_empty()
+            && let Err(error) = self.shared.state.write(write).await
+        {
+            tracing::warn!(source = %self.shared.source, %error, "cannot keep the users looked up");
         }
     }
 

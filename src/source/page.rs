@@ -1,6 +1,6 @@
 //! Turning one page into the batch of its new rows.
 
-use super::{SourceError, blocking};
+use super::SourceError;
 use crate::enrich;
 use crate::event::EventEncoder;
 use crate::graph::Page;
@@ -88,10 +88,7 @@ impl Preparer {
             .iter()
             .map(|row| (row.dedupe_key(), row.start))
             .collect();
-        let (keyed, unseen) = {
-            let state = state.clone();
-            blocking(move || state.unseen(&keyed).map(|unseen| (keyed, unseen))).await?
-        };
+        let (keyed, unseen) = state.unseen(keyed).await?;
 
         let observed_text = observed.to_string();
         // The envelope is about 192 bytes an event; a directory's `user` adds up to

@@ -144,7 +144,7 @@ pub(super) fn lock(dir: &Path) -> Result<DirectoryLock, StateError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::StateStore;
+    use super::super::SqliteStore;
     use super::*;
 
     fn mode(path: &Path) -> u32 {
@@ -154,8 +154,8 @@ mod tests {
     #[test]
     fn a_second_store_on_the_same_directory_is_refused_naming_the_holder() {
         let dir = tempfile::tempdir().unwrap();
-        let first = StateStore::open(dir.path()).unwrap();
-        let error = StateStore::open(dir.path()).unwrap_err();
+        let first = SqliteStore::open(dir.path()).unwrap();
+        let error = SqliteStore::open(dir.path()).unwrap_err();
         assert!(matches!(error, StateError::Locked { .. }), "{error}");
         let text = error.to_string();
         assert!(
@@ -164,16 +164,16 @@ mod tests {
         );
         assert!(text.contains("lock"), "{text}");
         drop(first);
-        StateStore::open(dir.path()).unwrap();
+        SqliteStore::open(dir.path()).unwrap();
     }
 
     #[test]
     fn an_existing_state_file_readable_by_others_is_made_private() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(super::super::DATABASE_FILE);
-        drop(StateStore::open(dir.path()).unwrap());
+        drop(SqliteStore::open(dir.path()).unwrap());
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        drop(StateStore::open(dir.path()).unwrap());
+        drop(SqliteStore::open(dir.path()).unwrap());
         assert_eq!(mode(&file), 0o600);
     }
 
@@ -185,10 +185,10 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
-        drop(StateStore::open(&link).unwrap());
+        drop(SqliteStore::open(&link).unwrap());
         assert_eq!(mode(&target), 0o755, "the link's target was changed");
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let error = StateStore::open(&link).unwrap_err();
+        let error = SqliteStore::open(&link).unwrap_err();
         assert!(error.to_string().contains("writable by others"), "{error}");
         assert_eq!(mode(&target), 0o777);
     }
@@ -203,7 +203,7 @@ mod tests {
         let theirs = dir.path().join("theirs");
         std::fs::create_dir(&theirs).unwrap();
         std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
-        let error = StateStore::open(&theirs).unwrap_err();
+        let error = SqliteStore::open(&theirs).unwrap_err();
         assert!(error.to_string().contains("owned by uid 65534"), "{error}");
     }
 }

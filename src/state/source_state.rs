@@ -11,7 +11,7 @@ use std::time::Duration;
 /// One source's state, with its own connection (cheap to clone, blocking to use:
 /// call it from `spawn_blocking`).
 #[derive(Debug, Clone)]
-pub struct SourceState {
+pub struct SqliteSource {
     path: PathBuf,
     source_id: i64,
     connection: Arc<Mutex<Connection>>,
@@ -48,7 +48,7 @@ pub struct MonthSum {
     pub seconds: f64,
 }
 
-impl SourceState {
+impl SqliteSource {
     pub(super) fn open(
         path: &Path,
         name: &str,
@@ -92,7 +92,7 @@ impl SourceState {
                 connection.last_insert_rowid()
             }
         };
-        Ok(SourceState {
+        Ok(SqliteSource {
             path: path.to_owned(),
             source_id,
             connection: Arc::new(Mutex::new(connection)),
@@ -101,8 +101,8 @@ impl SourceState {
 
     /// This source's copy of the directory, on a connection of its own (the
     /// directory sync writes it while polls read it).
-    pub fn directory(&self) -> Result<super::DirectoryState, StateError> {
-        super::DirectoryState::open(&self.path, self.source_id)
+    pub fn directory(&self) -> Result<super::SqliteDirectory, StateError> {
+        super::SqliteDirectory::open(&self.path, self.source_id)
     }
 
     fn failed(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {

@@ -63,15 +63,15 @@ pub struct DirectoryWrite {
 /// One source's directory, with its own connection (the sync writes while polls
 /// read); blocking to use: call it from `spawn_blocking`.
 #[derive(Debug, Clone)]
-pub struct DirectoryState {
+pub struct SqliteDirectory {
     path: PathBuf,
     source_id: i64,
     connection: Arc<Mutex<Connection>>,
 }
 
-impl DirectoryState {
+impl SqliteDirectory {
     pub(super) fn open(path: &Path, source_id: i64) -> Result<Self, StateError> {
-        Ok(DirectoryState {
+        Ok(SqliteDirectory {
             path: path.to_owned(),
             source_id,
             connection: Arc::new(Mutex::new(connect(path)?)),
@@ -250,13 +250,13 @@ impl DirectoryState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::StateStore;
+    use super::super::SqliteStore;
     use super::*;
 
     #[test]
     fn users_are_missing_unknown_or_known_and_the_mark_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
         let directory = store
             .source("a", "pstn_calls", "t")
             .unwrap()
@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn failed_rounds_are_kept_per_source_until_cleared() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
         let a = store.source("a", "pstn_calls", "t").unwrap().directory().unwrap();
         let b = store.source("b", "pstn_calls", "t").unwrap().directory().unwrap();
         assert_eq!(a.failures().unwrap(), None);

@@ -185,14 +185,11 @@ fn the_replicated_variant_spreads_three_replicas_and_reads_postgres_from_a_secre
     assert!(env[&url].starts_with("secret:"), "{url}: {}", env[&url]);
     let replica = variable("replica_name");
     assert_eq!(env[&replica], "field:metadata.name");
-    // The file passes the agent's validate, as the pod's environment fills it. Until
-    // config reads `[state]` (issue 27 item 2, helper i27-postgres), without that
-    // table: the merge drops the `remove`.
-    let mut rest = config.clone();
-    rest.remove("state");
+    // The file passes the agent's validate, `[state]` and all, as the pod's
+    // environment fills it.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pstn-agent.toml");
-    std::fs::write(&path, rest.to_string()).unwrap();
+    std::fs::write(&path, config.to_string()).unwrap();
     succeeds(
         Command::new(env!("CARGO_BIN_EXE_pstn-agent"))
             .args(["validate", "--no-local-checks", "--config"])

@@ -21,18 +21,6 @@ pub(super) enum SyncError {
     /// State could not be read or written.
     #[error(transparent)]
     State(#[from] StateError),
-    /// A blocking state task died.
-    #[error("a directory state task died: {0}")]
-    Internal(String),
-}
-
-pub(super) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StateError> + Send + 'static,
-) -> Result<T, SyncError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| SyncError::Internal(error.to_string()))?
-        .map_err(SyncError::State)
 }
 
 /// Rounds in a row that may fail from the kept deltaLink, in any way, before it is
@@ -49,8 +37,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         Ok(_) => None,
         Err(_) => Some(failed(&shared, started_at, resumed).await),
     };
-    let state = shared.state.clone();
-    if let Err(error) = blocking(move || state.set_failures(failures.as_ref())).await {
+    if let Err(error) = shared.state.set_failures(failures).await {
         tracing::warn!(source = %shared.source, %error, "cannot keep the directory round's outcome");
     }
     match result {
@@ -72,8 +59,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
 /// One more failed round: counted, and a deltaLink that failed
 /// [`DELTA_FAILURES_BEFORE_FULL_READ`] rounds in a row is forgotten.
 async fn failed(shared: &Arc<Shared>, started_at: Timestamp, resumed: bool) -> DirectoryFailures {
-    let state = shared.state.clone();
-    let before = blocking(move || state.failures()).await.ok().flatten();
+    let before = shared.state.failures().await.ok().flatten();
     let mut failures = DirectoryFailures {
         rounds: before.map_or(0, |b| b.rounds).saturating_add(1),
         from_delta_link: before.map_or(0, |b| b.from_delta_link),
@@ -83,8 +69,7 @@ async fn failed(shared: &Arc<Shared>, started_at: Timestamp, resumed: bool) -> D
         failures.from_delta_link = failures.from_delta_link.saturating_add(1);
         if failures.from_delta_link >= DELTA_FAILURES_BEFORE_FULL_READ {
             tracing::warn!(source = %shared.source, rounds = failures.from_delta_link, "the kept deltaLink failed rounds in a row; the next round reads the whole directory");
-            let state = shared.state.clone();
-            match blocking(move || state.forget_delta_link()).await {
+            match shared.state.forget_delta_link().await {
                 Ok(()) => failures.from_delta_link = 0,
                 Err(error) => {
                     tracing::warn!(source = %shared.source, %error, "cannot forget the deltaLink")
@@ -98,10 +83,9 @@ async fn failed(shared: &Arc<Shared>, started_at: Timestamp, resumed: bool) -> D
 /// A round from the kept mark: the deltaLink when it is for the same selection. Says
 /// whether the round (its failing part, on failure) started from the deltaLink.
 async fn round_from_mark(shared: &Arc<Shared>) -> (Result<usize, SyncError>, bool) {
-    let state = shared.state.clone();
-    let mark = match blocking(move || state.mark()).await {
+    let mark = match shared.state.mark().await {
         Ok(mark) => mark,
-        Err(error) => return (Err(error), false),
+        Err(error) => return (Err(error.into()), false),
     };
     let resume = mark
         .filter(|mark| mark.selected == shared.select)
@@ -119,9 +103,8 @@ async fn round_from_mark(shared: &Arc<Shared>) -> (Result<usize, SyncError>, boo
             | GraphError::BadNextLink(_)),
         )) => {
             tracing::info!(source = %shared.source, %error, "the kept deltaLink cannot be used; reading the whole directory again");
-            let state = shared.state.clone();
-            if let Err(error) = blocking(move || state.forget_delta_link()).await {
-                return (Err(error), false);
+            if let Err(error) = shared.state.forget_delta_link().await {
+                return (Err(error.into()), false);
             }
             (round(shared, None).await, false)
         }
@@ -151,8 +134,7 @@ async fn round(shared: &Arc<Shared>, delta_link: Option<&str>) -> Result<usize, 
         // Changes may carry only what changed: merge them over what is kept. A full
         // read carries every selected property, so it starts from nothing.
         let stored = if delta_link.is_some() {
-            let (state, ids) = (shared.state.clone(), ids.clone());
-            blocking(move || state.users(&ids)).await?
+            shared.state.users(ids.clone()).await?
         } else {
             vec![StoredUser::Missing; ids.len()]
         };
@@ -188,8 +170,7 @@ async fn round(shared: &Arc<Shared>, delta_link: Option<&str>) -> Result<usize, 
             });
         }
         written += write.users.len();
-        let state = shared.state.clone();
-        blocking(move || state.write(&write)).await?;
+        shared.state.write(write).await?;
     }
     Ok(written)
 }

@@ -1,7 +1,7 @@
 //! One source's dial-out report totals: per UTC day and row, the totals every sink
 //! last accepted, so a poll sends only rows whose totals changed since.
 
-use super::SourceState;
+use super::SqliteSource;
 use rusqlite::params;
 
 /// A report row's totals as state keeps them.
@@ -15,7 +15,7 @@ pub struct StoredTotals {
     pub charge_micros: i64,
 }
 
-impl SourceState {
+impl SqliteSource {
     /// The totals last delivered for each row (opaque key) of `day` (`YYYY-MM-DD`).
     pub fn dialout_totals(&self, day: &str) -> Result<Vec<(Vec<u8>, StoredTotals)>, super::StateError> {
         self.with(|connection| {
@@ -77,13 +77,13 @@ impl SourceState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::StateStore;
+    use super::super::super::SqliteStore;
     use super::*;
 
     #[test]
     fn totals_are_kept_per_day_and_row_replaced_on_commit_and_pruned_by_day() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::open(dir.path()).unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
         let state = store.source("d", "pstn_dialout_report", "t").unwrap();
         let other = store.source("e", "pstn_dialout_report", "t").unwrap();
         let totals = |calls| StoredTotals {

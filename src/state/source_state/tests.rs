@@ -1,6 +1,6 @@
 //! Commits, reopen, pruning and the monthly sums of one source's state.
 
-use super::super::StateStore;
+use super::super::SqliteStore;
 use super::*;
 
 fn month_sum(micros: i64, seconds: f64) -> MonthSum {
@@ -21,7 +21,7 @@ fn key(n: u8) -> Vec<u8> {
 #[test]
 fn committed_ids_are_seen_after_a_reopen_and_pruned_by_start() {
     let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::open(dir.path()).unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
     let state = store.source("a", "pstn_calls", "t").unwrap();
     state
         .replace_cursors(&[(Duration::ZERO, Timestamp::from_ticks(0))])
@@ -42,7 +42,7 @@ fn committed_ids_are_seen_after_a_reopen_and_pruned_by_start() {
     drop(state);
     drop(store);
 
-    let reopened = StateStore::open(dir.path())
+    let reopened = SqliteStore::open(dir.path())
         .unwrap()
         .source("a", "pstn_calls", "t")
         .unwrap();
@@ -87,7 +87,7 @@ fn committed_ids_are_seen_after_a_reopen_and_pruned_by_start() {
 #[test]
 fn sources_do_not_see_each_others_ids() {
     let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::open(dir.path()).unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
     let a = store.source("a", "pstn_calls", "t").unwrap();
     let b = store.source("b", "pstn_calls", "t").unwrap();
     a.commit(&Commit {
@@ -106,7 +106,7 @@ fn sources_do_not_see_each_others_ids() {
 #[test]
 fn a_source_reconfigured_for_another_tenant_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::open(dir.path()).unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
     drop(store.source("a", "pstn_calls", "t1").unwrap());
     let error = store.source("a", "pstn_calls", "t2").unwrap_err();
     assert!(error.to_string().contains("new name"), "{error}");
@@ -115,7 +115,7 @@ fn a_source_reconfigured_for_another_tenant_is_refused() {
 #[test]
 fn pruning_goes_in_slices_and_stops_between_them_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let state = StateStore::open(dir.path())
+    let state = SqliteStore::open(dir.path())
         .unwrap()
         .source("a", "pstn_calls", "t")
         .unwrap();

@@ -1,0 +1,314 @@
+//! One unit's rows in PostgreSQL: cursors, delivered keys, ledgers, dial-out totals.
+//! A commit is one transaction (keys, cursors and ledgers), checked by the lease's
+//! fence inside it when one is given.
+
+use super::{Link, PgStore};
+use crate::lease::{Fence, Unit};
+use crate::state::{Commit, MonthSum, StateError, StoredTotals};
+use crate::time::{Timestamp, duration_to_ticks};
+use std::time::Duration;
+
+/// One unit's state on a connection of its own (cheap to clone).
+#[derive(Clone)]
+pub struct PgSource {
+    pub(super) link: Link,
+    pub(super) unit_id: i64,
+    unit: Unit,
+}
+
+impl std::fmt::Debug for PgSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PgSource({:?})", self.unit)
+    }
+}
+
+impl PgSource {
+    /// The unit's row (created if new), refusing one recorded as another kind.
+    pub(super) async fn open(
+        store: &PgStore,
+        name: &str,
+        kind: &str,
+        tenant_id: &str,
+    ) -> Result<PgSource, StateError> {
+        let link = Link::new(store).await?;
+        let unit_id = {
+            let client = link.client().await?;
+            client
+                .execute(
+                    "INSERT INTO units (source, tenant_id, kind) VALUES ($1, $2, $3) ON CONFLICT (source, tenant_id) DO NOTHING",
+                    &[&name, &tenant_id, &kind],
+                )
+                .await
+                .map_err(link.failed())?;
+            let row = client
+                .query_one(
+                    "SELECT id, kind FROM units WHERE source = $1 AND tenant_id = $2",
+                    &[&name, &tenant_id],
+                )
+                .await
+                .map_err(link.failed())?;
+            let stored_kind: String = row.get(1);
+            if stored_kind != kind {
+                return Err(StateError::Refused {
+                    path: store.at.to_string().into(),
+                    message: format!(
+                        "source {name:?} of tenant {tenant_id} was recorded as {stored_kind}, now configured as {kind}; give the source a new name (or delete its rows) so its progress is not mixed up"
+                    ),
+                });
+            }
+            row.get::<_, i64>(0)
+        };
+        Ok(PgSource {
+            link,
+            unit_id,
+            unit: Unit::new(name, tenant_id),
+        })
+    }
+
+    /// This unit's copy of the directory, on a connection of its own.
+    pub async fn directory(&self) -> Result<super::PgDirectory, StateError> {
+        super::PgDirectory::open(&self.link.store, self.unit_id).await
+    }
+
+    /// The saved cursors as (delay, cursor), shortest delay first.
+    pub async fn cursors(&self) -> Result<Vec<(Duration, Timestamp)>, StateError> {
+        let client = self.link.client().await?;
+        let rows = client
+            .query(
+                "SELECT delay_ticks, cursor_ticks FROM sweeps WHERE unit_id = $1 ORDER BY delay_ticks",
+                &[&self.unit_id],
+            )
+            .await
+            .map_err(self.link.failed())?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let delay: i64 = row.get(0);
+                (
+                    Duration::from_nanos(delay.max(0) as u64 * 100),
+                    Timestamp::from_ticks(row.get(1)),
+                )
+            })
+            .collect())
+    }
+
+    /// Replaces the saved sweeps with this set.
+    pub async fn replace_cursors(&self, cursors: &[(Duration, Timestamp)]) -> Result<(), StateError> {
+        let mut client = self.link.client().await?;
+        let failed = self.link.failed();
+        let transaction = client.transaction().await.map_err(&failed)?;
+        transaction
+            .execute("DELETE FROM sweeps WHERE unit_id = $1", &[&self.unit_id])
+            .await
+            .map_err(&failed)?;
+        for (delay, cursor) in cursors {
+            transaction
+                .execute(
+                    "INSERT INTO sweeps (unit_id, delay_ticks, cursor_ticks, cursor) VALUES ($1, $2, $3, $4)",
+                    &[&self.unit_id, &duration_to_ticks(*delay), &cursor.ticks(), &cursor.to_string()],
+                )
+                .await
+                .map_err(&failed)?;
+        }
+        transaction.commit().await.map_err(&failed)
+    }
+
+    /// For each (key, call start), whether it has NOT been delivered yet: one query.
+    pub async fn unseen<K: AsRef<[u8]>>(&self, rows: &[(K, Timestamp)]) -> Result<Vec<bool>, StateError> {
+        let starts: Vec<i64> = rows.iter().map(|(_, start)| start.ticks()).collect();
+        let keys: Vec<&[u8]> = rows.iter().map(|(key, _)| key.as_ref()).collect();
+        let client = self.link.client().await?;
+        let seen = client
+            .query(
+                "SELECT u.i FROM unnest($2::bigint[], $3::bytea[]) WITH ORDINALITY AS u(start, key, i)
+                 JOIN delivered d ON d.unit_id = $1 AND d.call_start = u.start AND d.row_key = u.key",
+                &[&self.unit_id, &starts, &keys],
+            )
+            .await
+            .map_err(self.link.failed())?;
+        let mut unseen = vec![true; rows.len()];
+        for row in seen {
+            let index = row.get::<_, i64>(0) - 1;
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| unseen.get_mut(i)) {
+                *slot = false;
+            }
+        }
+        Ok(unseen)
+    }
+
+    /// Records a batch every sink accepted, and the sweeps' progress, in one
+    /// transaction; with a lease's `fence`, checked inside it before it commits (a
+    /// lease that moved on or ran out rolls the whole commit back).
+    pub async fn commit(&self, commit: &Commit, fence: Option<&Fence>) -> Result<(), StateError> {
+        let mut client = self.link.client().await?;
+        let failed = self.link.failed();
+        let transaction = client.transaction().await.map_err(&failed)?;
+        let starts: Vec<i64> = commit.delivered.iter().map(|(_, start)| start.ticks()).collect();
+        let keys: Vec<&[u8]> = commit.delivered.iter().map(|(key, _)| key.as_slice()).collect();
+        transaction
+            .execute(
+                "INSERT INTO delivered (unit_id, call_start, row_key) SELECT $1, start, key FROM unnest($2::bigint[], $3::bytea[]) AS u(start, key) ON CONFLICT DO NOTHING",
+                &[&self.unit_id, &starts, &keys],
+            )
+            .await
+            .map_err(&failed)?;
+        for (month, license, seconds) in &commit.plan_usage {
+            transaction
+                .execute(
+                    "INSERT INTO plan_usage (unit_id, month, license, seconds) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (unit_id, month, license) DO UPDATE SET seconds = plan_usage.seconds + excluded.seconds",
+                    &[&self.unit_id, month, license, seconds],
+                )
+                .await
+                .map_err(&failed)?;
+        }
+        for sum in &commit.chargeback {
+            transaction
+                .execute(
+                    "INSERT INTO chargeback_month (unit_id, month, dimension, value, currency, micros, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (unit_id, month, dimension, value, currency) DO UPDATE SET micros = chargeback_month.micros + excluded.micros, seconds = chargeback_month.seconds + excluded.seconds",
+                    &[&self.unit_id, &sum.month, &sum.dimension, &sum.value, &sum.currency, &sum.micros, &sum.seconds],
+                )
+                .await
+                .map_err(&failed)?;
+        }
+        for (delay, cursor) in &commit.cursors {
+            transaction
+                .execute(
+                    "UPDATE sweeps SET cursor_ticks = $3, cursor = $4 WHERE unit_id = $1 AND delay_ticks = $2",
+                    &[&self.unit_id, &duration_to_ticks(*delay), &cursor.ticks(), &cursor.to_string()],
+                )
+                .await
+                .map_err(&failed)?;
+        }
+        if let Some(fence) = fence {
+            if fence.unit != self.unit {
+                return Err(StateError::Fenced(format!(
+                    "the lease is on {}, this state is {}",
+                    fence.unit, self.unit
+                )));
+            }
+            crate::lease::fence(&transaction, fence)
+                .await
+                .map_err(|fenced| StateError::Fenced(fenced.to_string()))?;
+        }
+        transaction.commit().await.map_err(&failed)
+    }
+
+    /// Outbound Calling Plans seconds of calls that started in `month`, by license.
+    pub async fn plan_usage(&self, month: &str) -> Result<Vec<(String, f64)>, StateError> {
+        let client = self.link.client().await?;
+        let rows = client
+            .query(
+                "SELECT license, seconds FROM plan_usage WHERE unit_id = $1 AND month = $2",
+                &[&self.unit_id, &month],
+            )
+            .await
+            .map_err(self.link.failed())?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    /// The chargeback sums of calls that started in `month`.
+    pub async fn chargeback(&self, month: &str) -> Result<Vec<MonthSum>, StateError> {
+        let client = self.link.client().await?;
+        let rows = client
+            .query(
+                "SELECT dimension, value, currency, micros, seconds FROM chargeback_month WHERE unit_id = $1 AND month = $2",
+                &[&self.unit_id, &month],
+            )
+            .await
+            .map_err(self.link.failed())?;
+        Ok(rows
+            .iter()
+            .map(|row| MonthSum {
+                month: month.to_owned(),
+                dimension: row.get(0),
+                value: row.get(1),
+                currency: row.get(2),
+                micros: row.get(3),
+                seconds: row.get(4),
+            })
+            .collect())
+    }
+
+    /// Forgets delivered keys whose call started before `before`, in slices of
+    /// [`crate::state::PRUNE_SLICE`] rows, asking `keep_going` between slices.
+    pub async fn prune(&self, before: Timestamp, keep_going: impl Fn() -> bool) -> Result<usize, StateError> {
+        let mut pruned = 0;
+        loop {
+            let slice = {
+                let client = self.link.client().await?;
+                client
+                    .execute(
+                        "DELETE FROM delivered WHERE unit_id = $1 AND call_start < $2
+                         AND call_start <= coalesce((SELECT call_start FROM delivered
+                             WHERE unit_id = $1 AND call_start < $2
+                             ORDER BY call_start LIMIT 1 OFFSET $3), $2)",
+                        &[&self.unit_id, &before.ticks(), &(super::super::PRUNE_SLICE - 1)],
+                    )
+                    .await
+                    .map_err(self.link.failed())?
+            };
+            pruned += slice as usize;
+            if slice == 0 || !keep_going() {
+                return Ok(pruned);
+            }
+        }
+    }
+
+    /// The totals last delivered for each row of `day` (`YYYY-MM-DD`).
+    pub async fn dialout_totals(&self, day: &str) -> Result<Vec<(Vec<u8>, StoredTotals)>, StateError> {
+        let client = self.link.client().await?;
+        let rows = client
+            .query(
+                "SELECT row_key, calls, seconds, charge_micros FROM dialout_totals WHERE unit_id = $1 AND day = $2",
+                &[&self.unit_id, &day],
+            )
+            .await
+            .map_err(self.link.failed())?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    row.get(0),
+                    StoredTotals {
+                        calls: row.get(1),
+                        seconds: row.get(2),
+                        charge_micros: row.get(3),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Records the totals of rows of `day` every sink accepted, in one transaction.
+    pub async fn commit_dialout(&self, day: &str, rows: &[(Vec<u8>, StoredTotals)]) -> Result<(), StateError> {
+        let mut client = self.link.client().await?;
+        let failed = self.link.failed();
+        let transaction = client.transaction().await.map_err(&failed)?;
+        for (key, totals) in rows {
+            transaction
+                .execute(
+                    "INSERT INTO dialout_totals (unit_id, day, row_key, calls, seconds, charge_micros) VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (unit_id, day, row_key) DO UPDATE SET calls = excluded.calls, seconds = excluded.seconds, charge_micros = excluded.charge_micros",
+                    &[&self.unit_id, &day, key, &totals.calls, &totals.seconds, &totals.charge_micros],
+                )
+                .await
+                .map_err(&failed)?;
+        }
+        transaction.commit().await.map_err(&failed)
+    }
+
+    /// Forgets the totals of days before `first_day`; returns how many rows went.
+    pub async fn prune_dialout(&self, first_day: &str) -> Result<usize, StateError> {
+        let client = self.link.client().await?;
+        client
+            .execute(
+                "DELETE FROM dialout_totals WHERE unit_id = $1 AND day < $2",
+                &[&self.unit_id, &first_day],
+            )
+            .await
+            .map(|count| count as usize)
+            .map_err(self.link.failed())
+    }
+}

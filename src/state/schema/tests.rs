@@ -1,0 +1,151 @@
+//! The SQLite file's creation, checks and migrations.
+
+use super::super::SqliteStore;
+use super::*;
+use std::os::unix::fs::PermissionsExt;
+
+#[test]
+fn a_new_store_is_private_to_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("state");
+    let store = SqliteStore::open(&data_dir).unwrap();
+    assert_eq!(
+        std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(store.path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn a_foreign_or_garbled_file_is_refused_with_a_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("state.sqlite3"), b"this is not sqlite at all, just some text here..........................................................").unwrap();
+    let error = SqliteStore::open(dir.path()).unwrap_err();
+    assert!(matches!(error, StateError::Refused { .. }), "{error}");
+    assert!(error.to_string().contains("move it aside"), "{error}");
+
+    let foreign = tempfile::tempdir().unwrap();
+    let connection = Connection::open(foreign.path().join("state.sqlite3")).unwrap();
+    connection
+        .execute_batch("CREATE TABLE customers (id INTEGER)")
+        .unwrap();
+    drop(connection);
+    let error = SqliteStore::open(foreign.path()).unwrap_err();
+    assert!(
+        error.to_string().contains("not written by pstn-agent"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_read_only_check_refuses_what_open_refuses_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(SqliteStore::check(dir.path()).is_ok(), "no state yet");
+    assert!(!dir.path().join("state.sqlite3").exists());
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert!(SqliteStore::check(dir.path()).is_ok(), "beside a running agent");
+    let path = store.path().to_owned();
+    drop(store);
+    let connection = Connection::open(&path).unwrap();
+    connection
+        .execute_batch("UPDATE meta SET value = '99' WHERE key = 'schema_version';")
+        .unwrap();
+    drop(connection);
+    let error = SqliteStore::check(dir.path()).unwrap_err();
+    assert!(error.to_string().contains("newer pstn-agent"), "{error}");
+    let garbled = tempfile::tempdir().unwrap();
+    std::fs::write(garbled.path().join("state.sqlite3"), [b'x'; 200]).unwrap();
+    let error = SqliteStore::check(garbled.path()).unwrap_err();
+    assert!(error.to_string().contains("move it aside"), "{error}");
+}
+
+#[test]
+fn a_schema_1_file_is_migrated_and_keeps_its_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let state = store.source("a", "pstn_calls", "t").unwrap();
+    state
+        .replace_cursors(&[(
+            std::time::Duration::ZERO,
+            crate::time::Timestamp::from_ticks(42),
+        )])
+        .unwrap();
+    drop(state);
+    let path = store.path().to_owned();
+    drop(store);
+    let connection = Connection::open(path).unwrap();
+    connection
+        .execute_batch(
+            "DROP TABLE plan_usage; UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    drop(connection);
+    let state = SqliteStore::open(dir.path())
+        .unwrap()
+        .source("a", "pstn_calls", "t")
+        .unwrap();
+    assert_eq!(state.cursors().unwrap()[0].1.ticks(), 42);
+    assert!(state.plan_usage("2024-05").unwrap().is_empty());
+}
+
+#[test]
+fn a_schema_3_file_gains_the_directory_tables_and_keeps_every_delivered_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let path = store.path().to_owned();
+    drop(store);
+    let connection = Connection::open(&path).unwrap();
+    connection
+        .execute_batch(
+            "INSERT INTO delivered (source_id, call_start, row_key) VALUES (1, 10, x'01'), (1, 20, x'02'), (2, 30, x'03');
+             DROP TABLE directory_users; DROP TABLE directory_sync;
+             UPDATE meta SET value = '3' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    drop(connection);
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let connection = Connection::open(&path).unwrap();
+    let keys: Vec<(i64, i64, Vec<u8>)> = connection
+        .prepare("SELECT source_id, call_start, row_key FROM delivered ORDER BY call_start")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(keys, [(1, 10, vec![1]), (1, 20, vec![2]), (2, 30, vec![3])]);
+    let tables: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('directory_users', 'directory_sync')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 2);
+    let version: String = connection
+        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION.to_string());
+}
+
+#[test]
+fn a_file_from_a_newer_release_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = SqliteStore::open(dir.path()).unwrap().path().to_owned();
+    let connection = Connection::open(path).unwrap();
+    connection
+        .execute(
+            "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+    drop(connection);
+    let error = SqliteStore::open(dir.path()).unwrap_err();
+    assert!(error.to_string().contains("newer pstn-agent"), "{error}");
+}
