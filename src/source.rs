@@ -2,7 +2,6 @@
 //! delivered, hands each page's new rows to every sink, and commits progress only
 //! after all of them accepted.
 
-mod chargeback;
 mod delivery;
 mod dialout;
 mod directory;

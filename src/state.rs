@@ -15,7 +15,7 @@ mod user_directory;
 pub use directory::DirectoryLock;
 #[cfg(any(test, feature = "__internals"))]
 pub use directory::LOCK_FILE;
-pub use source_state::{Commit, MonthSum, SourceState, StoredTotals};
+pub use source_state::{Commit, SourceState, StoredTotals};
 #[cfg(any(test, feature = "__internals"))]
 pub use source_state::PRUNE_SLICE;
 pub use user_directory::{

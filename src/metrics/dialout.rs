@@ -4,8 +4,8 @@
 //! every event they equal the report's final totals.
 
 use super::exact::ExactCounterVec;
-use super::labels::{self, CURRENCIES, DESTINATIONS};
 use super::registrar::{MetricsError, Registrar};
+use crate::facts::labels::{self, CURRENCIES, DESTINATIONS};
 use crate::model::DialoutTotals;
 use prometheus::IntCounterVec;
 

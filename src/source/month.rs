@@ -1,7 +1,8 @@
 //! This month's gauges, set from state after every poll so they are right after a
 //! restart: the Calling Plans minutes and, with a directory, the chargeback.
 
-use super::{Source, blocking, page};
+use super::{Source, blocking};
+use crate::facts::Month;
 use crate::model::LogKind;
 
 impl Source {
@@ -10,9 +11,9 @@ impl Source {
         if self.config.kind != LogKind::Pstn {
             return;
         }
-        let month = page::month_of(self.clock.now());
+        let month = Month::of(self.clock.now());
         let state = self.state.clone();
-        match blocking(move || state.plan_usage(&month)).await {
+        match blocking(move || state.plan_usage(month)).await {
             Ok(usage) => self.metrics.calls.set_plan_usage(&self.name, &usage),
             Err(error) => {
                 tracing::warn!(source = %self.name, %error, "cannot read this month's calling-plan usage")
@@ -29,9 +30,9 @@ impl Source {
             return;
         }
         let max_label_values = directory.max_label_values;
-        let month = page::month_of(self.clock.now());
+        let month = Month::of(self.clock.now());
         let state = self.state.clone();
-        match blocking(move || state.chargeback(&month)).await {
+        match blocking(move || state.chargeback(month)).await {
             Ok(sums) => {
                 self.metrics
                     .calls

@@ -321,7 +321,7 @@ mod tests {
             .source("a", "pstn_calls", "t")
             .unwrap();
         assert_eq!(state.cursors().unwrap()[0].1.ticks(), 42);
-        assert!(state.plan_usage("2024-05").unwrap().is_empty());
+        assert!(state.plan_usage(crate::facts::Month::parse("2024-05").unwrap()).unwrap().is_empty());
     }
 
     #[test]
