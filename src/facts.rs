@@ -1,6 +1,6 @@
 //! What a page produces besides its events, with one owner: the typed facts of each
-//! delivered row (bounded labels, exact amounts, the user's directory attributes) that
-//! metrics count, and the monthly ledgers state keeps beside the row keys (outbound
+//! delivered row (bounded labels, exact amounts, the user's directory attributes; for
+//! a dial-out report row, how much its totals grew) that metrics count, and the monthly ledgers state keeps beside the row keys (outbound
 //! calling-plan seconds; with a directory, chargeback sums by department and cost
 //! centre) so this month's gauges are exact and right after a restart.
 //!
@@ -9,11 +9,13 @@
 
 mod call;
 pub(crate) mod chargeback;
+mod dialout;
 pub(crate) mod label_sets;
 pub(crate) mod labels;
 mod ledger;
 
 pub use call::CallFacts;
+pub use dialout::DialoutGrowth;
 pub use ledger::{Dimension, Month, MonthSum, PlanUsage};
 
 use crate::model::LogKind;

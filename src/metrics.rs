@@ -15,7 +15,7 @@ mod registrar;
 
 pub use calls::CallMetrics;
 pub use dead_letter::DeadLetterCounter;
-pub use dialout::{DialoutGrowth, DialoutMetrics};
+pub use dialout::DialoutMetrics;
 pub use health::{ReadinessReport, SinkTelemetry, SourceCadence, SourceTelemetry};
 pub use registrar::MetricsError;
 
