@@ -4,9 +4,16 @@
 //! (`other_party_country` and `user` only when known: the enrichment sits beside the row.)
 //! The envelope is assembled from pieces fixed per source; the row's bytes are copied
 //! as Graph sent them, so writing an event costs a copy, not a serialisation.
+//! A page's events travel together as a [`Batch`]: one buffer of lines, each event's
+//! typed [`Envelope`] and where its parts sit ([`EventSpan`]).
+
+mod batch;
+
+#[cfg(test)]
+pub(crate) use batch::batch_of;
+pub use batch::{Batch, Envelope, EventSpan};
 
 use crate::model::{Enrichment, LogKind, Row};
-use crate::sinks::{Envelope, EventSpan};
 use crate::time::Timestamp;
 use std::sync::Arc;
 

@@ -119,6 +119,7 @@ internal_modules! {
     enrich,
     entra,
     event,
+    facts,
     graph,
     http_client,
     http_server,

@@ -9,15 +9,14 @@ mod chargeback_month;
 mod dead_letter;
 mod dialout;
 mod exact;
+mod handles;
 mod health;
 mod lease;
-pub(crate) mod label_sets;
-pub(crate) mod labels;
 mod registrar;
 
-pub use calls::{CallFacts, CallMetrics};
+pub use calls::CallMetrics;
 pub use dead_letter::DeadLetterCounter;
-pub use dialout::{DialoutGrowth, DialoutMetrics};
+pub use dialout::DialoutMetrics;
 pub use health::{ReadinessReport, SinkTelemetry, SourceCadence, SourceTelemetry};
 pub use lease::LeaseMetrics;
 pub use registrar::MetricsError;

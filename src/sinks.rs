@@ -8,7 +8,6 @@
 
 mod any_value;
 mod azure_logs;
-mod batch;
 pub mod config;
 mod console;
 mod dead_letter;
@@ -22,9 +21,10 @@ mod redact;
 pub use azure_logs::AzureLogsSink;
 #[cfg(any(test, feature = "__internals"))]
 pub use azure_logs::{ENVELOPE_COLUMNS, IngestionError, MAX_REQUEST_BYTES, RESERVED_COLUMNS, is_reserved, record_of};
+// A batch is the event's (`crate::event`); sinks take it, so they name it too.
 #[cfg(test)]
-pub(crate) use batch::batch_of;
-pub use batch::{Batch, Envelope, EventSpan};
+pub(crate) use crate::event::batch_of;
+pub use crate::event::{Batch, Envelope, EventSpan};
 pub use console::ConsoleSink;
 #[cfg(feature = "simulator")]
 pub use console::when_reader_gone;

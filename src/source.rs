@@ -3,7 +3,6 @@
 //! after all of them accepted.
 
 mod build;
-mod chargeback;
 pub mod config;
 mod delivery;
 mod dialout;

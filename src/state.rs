@@ -31,7 +31,7 @@ pub use user_directory::SqliteDirectory;
 pub use directory::DirectoryLock;
 #[cfg(any(test, feature = "__internals"))]
 pub use directory::LOCK_FILE;
-pub use source_state::{Commit, MonthSum, StoredTotals};
+pub use source_state::{Commit, StoredTotals};
 pub use source_state::PRUNE_SLICE;
 pub use user_directory::{DirectoryFailures, DirectorySyncMark, DirectoryWrite, StoredUser};
 

@@ -1,19 +1,17 @@
 //! What the calls were: counts, seconds, charges, destinations, outcomes, and the
 //! calling-plan minutes used this month.
 
-use super::calls_sms::{self, LogMetrics, SMS_TYPES};
+use super::calls_sms::LogMetrics;
 use super::chargeback::ChargebackMetrics;
 use super::chargeback_month::ChargebackMonth;
-use super::label_sets::LabelSets;
 use super::exact::ExactCounterVec;
-use super::labels::{
-    self, COUNTRIES, CURRENCIES, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
-};
+use super::handles::Handles;
 use super::registrar::{MetricsError, Registrar};
-use crate::model::{Enrichment, LogKind, Row, UserAttributes};
+use crate::facts::labels::{self, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES};
+use crate::facts::{CallFacts, MonthSum};
+use crate::model::LogKind;
 use crate::time::Timestamp;
 use prometheus::{GaugeVec, HistogramVec, IntCounterVec};
-use std::sync::Arc;
 
 /// Seconds: a ring that was not answered, a short call, ..., a four-hour conference.
 const DURATION_BUCKETS: &[f64] = &[
@@ -27,106 +25,6 @@ const LATENESS_BUCKETS: &[f64] = &[
 ];
 /// Currency units: cents to tens.
 const CHARGE_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0];
-
-/// The facts of one delivered row that the metrics need, with bounded labels: a
-/// call's, or an SMS's or a block's (whose other fields stay empty).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallFacts {
-    /// `callType` (calls) or `smsType` (SMS), or `other`.
-    pub call_type: &'static str,
-    /// `duration` in seconds.
-    pub duration_seconds: Option<f64>,
-    /// `charge` (calls) or `callCharge` (SMS).
-    pub charge: Option<f64>,
-    /// `connectionCharge`.
-    pub connection_charge: Option<f64>,
-    /// `charge` (calls) or `callCharge` (SMS) in millionths, read exactly.
-    pub charge_micros: Option<i128>,
-    /// `connectionCharge` in millionths, read exactly.
-    pub connection_charge_micros: Option<i128>,
-    /// `currency` (ISO 4217), `other` or `none`.
-    pub currency: &'static str,
-    /// `licenseCapability`, `other` or `none`.
-    pub license: &'static str,
-    /// The other party's country (ISO 3166 alpha-2): `otherPartyCountryCode` (beta) or,
-    /// with [`CallFacts::with_enrichment`], derived from the number; `other` or `none`.
-    pub country: &'static str,
-    /// `destinationContext` (PSTN, SMS): `domestic`, `international`, `other` or `none`.
-    pub destination: &'static str,
-    /// `successfulCall` (Direct Routing).
-    pub successful: Option<bool>,
-    /// `finalSipCode` (Direct Routing).
-    pub sip_code: &'static str,
-    /// `smsUnits` (SMS).
-    pub units: Option<f64>,
-    /// `userBlockMode` (blocked users): `blocked`, `unblocked` or `other`.
-    pub block_mode: &'static str,
-    /// The row's instant (a call's start).
-    pub start: Timestamp,
-    /// The user's directory attributes, with [`CallFacts::with_enrichment`] (chargeback).
-    pub user: Option<Arc<UserAttributes>>,
-}
-
-impl CallFacts {
-    /// Reads the facts of a row of `kind`.
-    pub fn of(row: &Row<'_>, kind: LogKind) -> CallFacts {
-        let (call_types, call_type) = match kind {
-            LogKind::Pstn => (PSTN_CALL_TYPES, row.call_type.as_deref()),
-            LogKind::DirectRouting => (DIRECT_ROUTING_CALL_TYPES, row.call_type.as_deref()),
-            LogKind::Sms => (SMS_TYPES, row.sms_type.as_deref()),
-            LogKind::PstnBlockedUser | LogKind::PstnDialoutReport => (&[][..], None),
-        };
-        let call_type = match labels::from_list(call_type, call_types) {
-            "none" => "other",
-            known => known,
-        };
-        CallFacts {
-            call_type,
-            duration_seconds: row
-                .duration_seconds
-                .filter(|seconds| seconds.is_finite() && *seconds >= 0.0),
-            charge: row.charge.as_ref().and_then(|amount| amount.value()),
-            connection_charge: row
-                .connection_charge
-                .as_ref()
-                .and_then(|amount| amount.value()),
-            charge_micros: row.charge.as_ref().and_then(|amount| amount.micros()),
-            connection_charge_micros: row
-                .connection_charge
-                .as_ref()
-                .and_then(|amount| amount.micros()),
-            currency: labels::from_sorted(row.currency.as_deref(), CURRENCIES),
-            license: labels::from_list(row.license_capability.as_deref(), LICENSE_CAPABILITIES),
-            country: labels::from_sorted(row.other_party_country.as_deref(), COUNTRIES),
-            destination: labels::destination(row.destination_context.as_deref()),
-            successful: row.successful_call,
-            sip_code: labels::sip_code(row.final_sip_code),
-            units: row.sms_units,
-            block_mode: calls_sms::block_mode(row.block_mode.as_deref()),
-            start: row.start,
-            user: None,
-        }
-    }
-
-    /// These facts with what the agent derived beside the row: the other party's
-    /// country (so the country series work on v1.0, whose rows carry no
-    /// `otherPartyCountryCode`) and the user's directory attributes (chargeback).
-    pub fn with_enrichment(mut self, enrichment: &Enrichment) -> CallFacts {
-        self.user = enrichment.user.clone();
-        if let Some(country) = enrichment.other_party_country {
-            self.country = labels::from_sorted(Some(country.as_str()), COUNTRIES);
-        }
-        self
-    }
-
-    /// Seconds this call draws from a calling plan's outbound minute pool: outbound
-    /// Calling Plans calls (`user_out*`), as in Microsoft's minute-pool sample.
-    pub fn plan_seconds(&self) -> Option<f64> {
-        self.call_type
-            .starts_with("user_out")
-            .then_some(self.duration_seconds.unwrap_or(0.0))
-    }
-}
 
 /// The call metrics of all sources.
 #[derive(Debug)]
@@ -227,7 +125,7 @@ impl CallMetrics {
     pub fn set_chargeback_month(
         &self,
         source: &str,
-        sums: &[crate::state::MonthSum],
+        sums: &[MonthSum],
         max_label_values: usize,
     ) {
         self.chargeback_month.set(source, sums, max_label_values);
@@ -332,30 +230,10 @@ impl CallMetrics {
     }
 }
 
-/// The handles of one metric looked up so far in a batch, by label values.
-pub(super) struct Handles<'a, T: prometheus::core::MetricVecBuilder> {
-    vec: &'a prometheus::core::MetricVec<T>,
-    seen: LabelSets<'a, T::M>,
-}
-
-impl<'a, T: prometheus::core::MetricVecBuilder> Handles<'a, T> {
-    pub(super) fn new(vec: &'a prometheus::core::MetricVec<T>) -> Self {
-        Handles {
-            vec,
-            seen: LabelSets::default(),
-        }
-    }
-
-    pub(super) fn get(&mut self, labels: &[&'a str]) -> &T::M {
-        let vec = self.vec;
-        self.seen
-            .get_or_insert_with(labels, || vec.with_label_values(labels))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Row;
 
     #[test]
     fn charge_sums_in_metrics_text_are_the_exact_decimal_sum_of_the_rows() {

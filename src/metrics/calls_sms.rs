@@ -2,27 +2,13 @@
 //! by type and destination, and Teams blocking or unblocking users from PSTN calling.
 //! Counted on delivery like calls, never as calls.
 
-use super::calls::{CallFacts, Handles};
 use super::exact::ExactCounterVec;
-use super::labels;
+use super::handles::Handles;
 use super::registrar::{MetricsError, Registrar};
+use crate::facts::CallFacts;
+use crate::facts::labels::{self, BLOCK_MODES, SMS_TYPES};
 use crate::model::LogKind;
 use prometheus::{CounterVec, IntCounterVec};
-
-/// Documented `smsType` values of `getSmsLog`.
-pub(crate) const SMS_TYPES: &[&str] = &["sms_out", "sms_in"];
-/// `userBlockMode` labels: Graph's two values, then everything else
-/// (`unknownFutureValue`, absent).
-pub(crate) const BLOCK_MODES: &[&str] = &["blocked", "unblocked", "other"];
-
-/// The label of a `userBlockMode`.
-pub(crate) fn block_mode(value: Option<&str>) -> &'static str {
-    match value {
-        Some(mode) if mode.eq_ignore_ascii_case("blocked") => "blocked",
-        Some(mode) if mode.eq_ignore_ascii_case("unblocked") => "unblocked",
-        _ => "other",
-    }
-}
 
 /// The SMS and blocked-user series of all sources.
 #[derive(Debug)]

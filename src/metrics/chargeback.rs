@@ -5,20 +5,15 @@
 //! the directory does not know is `unknown`; a known user without the attribute is
 //! `none`. Charges are exact sums, so a month per department equals its rows.
 
-use super::calls::{CallFacts, Handles};
 use super::exact::ExactCounterVec;
+use super::handles::Handles;
 use super::registrar::{MetricsError, Registrar};
+use crate::facts::CallFacts;
+use crate::facts::chargeback::{NONE, OTHER, UNKNOWN};
 use crate::model::LogKind;
 use prometheus::CounterVec;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
-
-/// The label of a row without a directory entry.
-pub const UNKNOWN: &str = "unknown";
-/// The label of a known user without the attribute.
-pub const NONE: &str = "none";
-/// The label of every value past the cap.
-pub const OTHER: &str = "other";
 
 /// The values one label of one source has taken, and its cap.
 #[derive(Debug)]

@@ -7,9 +7,9 @@
 //! `max_label_values` values with the largest charges (then seconds) keep their name,
 //! the rest are summed into `other`.
 
-use super::chargeback::OTHER;
 use super::registrar::{MetricsError, Registrar};
-use crate::state::MonthSum;
+use crate::facts::chargeback::OTHER;
+use crate::facts::{Dimension, MonthSum};
 use prometheus::GaugeVec;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
@@ -57,10 +57,11 @@ impl ChargebackMonth {
     /// Sets `source`'s gauges to this month's `sums` (as state keeps them).
     pub(super) fn set(&self, source: &str, sums: &[MonthSum], max_label_values: usize) {
         let mut values: Vec<(Series, [String; 2], f64)> = Vec::new();
-        for (dimension, charge_series) in [
-            ("department", Series::ChargeByDepartment),
-            ("cost_center", Series::ChargeByCostCenter),
-        ] {
+        for dimension in Dimension::ALL {
+            let charge_series = match dimension {
+                Dimension::Department => Series::ChargeByDepartment,
+                Dimension::CostCenter => Series::ChargeByCostCenter,
+            };
             let rows: Vec<&MonthSum> = sums.iter().filter(|s| s.dimension == dimension).collect();
             let kept = largest(&rows, max_label_values);
             let label = |value: &str| {
@@ -140,11 +141,12 @@ fn largest<'a>(rows: &[&'a MonthSum], max: usize) -> HashMap<&'a str, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::Month;
 
     fn sum(dimension: &str, value: &str, currency: &str, micros: i64, seconds: f64) -> MonthSum {
         MonthSum {
-            month: "2024-05".into(),
-            dimension: dimension.into(),
+            month: Month::parse("2024-05").unwrap(),
+            dimension: Dimension::parse(dimension).unwrap(),
             value: value.into(),
             currency: currency.into(),
             micros,

@@ -4,32 +4,10 @@
 //! every event they equal the report's final totals.
 
 use super::exact::ExactCounterVec;
-use super::labels::{self, CURRENCIES, DESTINATIONS};
 use super::registrar::{MetricsError, Registrar};
-use crate::model::DialoutTotals;
+use crate::facts::DialoutGrowth;
+use crate::facts::labels::DESTINATIONS;
 use prometheus::IntCounterVec;
-
-/// How much one report row grew, with bounded labels.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DialoutGrowth {
-    /// `destinationContext`: `domestic`, `international`, `other` or `none`.
-    pub destination: &'static str,
-    /// `currency` (ISO 4217), `other` or `none`.
-    pub currency: &'static str,
-    /// The growth of each total.
-    pub growth: DialoutTotals,
-}
-
-impl DialoutGrowth {
-    /// The growth of a row with these `destinationContext` and `currency` values.
-    pub fn new(destination: Option<&str>, currency: Option<&str>, growth: DialoutTotals) -> Self {
-        DialoutGrowth {
-            destination: labels::destination(destination),
-            currency: labels::from_sorted(currency, CURRENCIES),
-            growth,
-        }
-    }
-}
 
 /// The dial-out series of all sources.
 #[derive(Debug)]
@@ -88,6 +66,7 @@ impl DialoutMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DialoutTotals;
 
     #[test]
     fn growth_adds_up_under_bounded_labels() {

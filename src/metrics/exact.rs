@@ -3,7 +3,7 @@
 //! (`0.1 + 0.35 + 2.6` is `3.0500000000000003` in f64), so a month's total per
 //! department would not equal the sum of its rows; these do.
 
-use super::label_sets::LabelSets;
+use crate::facts::label_sets::LabelSets;
 use crate::model::MICROS_PER_UNIT;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, LabelPair, Metric, MetricFamily, MetricType};

@@ -34,10 +34,38 @@ pub(super) struct HealthMetrics {
     backlog: GaugeVec,
     poll_interval: GaugeVec,
     ready: IntGauge,
-    sink_batches: IntCounterVec,
-    sink_events: IntCounterVec,
-    sink_rejected: IntCounterVec,
+    sinks: SinkSeries,
     readiness: Arc<Mutex<Readiness>>,
+}
+
+/// The sinks' series: batches by outcome, events accepted and rejected.
+#[derive(Debug)]
+struct SinkSeries {
+    batches: IntCounterVec,
+    events: IntCounterVec,
+    rejected: IntCounterVec,
+}
+
+impl SinkSeries {
+    fn new(registry: &Registrar<'_>) -> Result<Self, MetricsError> {
+        Ok(SinkSeries {
+            batches: registry.counter(
+                "pstn_sink_batches_total",
+                "Batches offered to a sink, by outcome.",
+                &["sink", "outcome"],
+            )?,
+            events: registry.counter(
+                "pstn_sink_events_total",
+                "Events a sink accepted.",
+                &["sink"],
+            )?,
+            rejected: registry.counter(
+                "pstn_sink_rejected_events_total",
+                "Events a destination took the request for but rejected (OTLP partial success); not retried.",
+                &["sink"],
+            )?,
+        })
+    }
 }
 
 impl HealthMetrics {
@@ -113,21 +141,7 @@ impl HealthMetrics {
                 "pstn_agent_ready",
                 "1 when /readyz answers 200 (every source progressing, no sink failing), else 0.",
             )?,
-            sink_batches: registry.counter(
-                "pstn_sink_batches_total",
-                "Batches offered to a sink, by outcome.",
-                &["sink", "outcome"],
-            )?,
-            sink_events: registry.counter(
-                "pstn_sink_events_total",
-                "Events a sink accepted.",
-                &["sink"],
-            )?,
-            sink_rejected: registry.counter(
-                "pstn_sink_rejected_events_total",
-                "Events a destination took the request for but rejected (OTLP partial success); not retried.",
-                &["sink"],
-            )?,
+            sinks: SinkSeries::new(registry)?,
             readiness: Arc::default(),
         })
     }
@@ -180,10 +194,10 @@ impl HealthMetrics {
         let health = Arc::new(Mutex::new(SinkHealth::default()));
         replace(&mut lock(&self.readiness).sinks, sink, health.clone());
         SinkTelemetry {
-            accepted: self.sink_batches.with_label_values(&[sink, "accepted"]),
-            failed: self.sink_batches.with_label_values(&[sink, "failed"]),
-            events: self.sink_events.with_label_values(&[sink]),
-            rejected: self.sink_rejected.with_label_values(&[sink]),
+            accepted: self.sinks.batches.with_label_values(&[sink, "accepted"]),
+            failed: self.sinks.batches.with_label_values(&[sink, "failed"]),
+            events: self.sinks.events.with_label_values(&[sink]),
+            rejected: self.sinks.rejected.with_label_values(&[sink]),
             health,
         }
     }

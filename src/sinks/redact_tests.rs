@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::Secret;
 use crate::sinks::Progress;
-use crate::sinks::batch::batch_of;
+use crate::sinks::batch_of;
 
 fn sink(hash: &[&str], drop: &[&str], key: Option<&str>) -> RedactingSink {
     keeping(hash, drop, None, key)

@@ -1,7 +1,8 @@
 //! This month's gauges, set from state after every poll so they are right after a
 //! restart: the Calling Plans minutes and, with a directory, the chargeback.
 
-use super::{Source, page};
+use super::Source;
+use crate::facts::Month;
 use crate::model::LogKind;
 
 impl Source {
@@ -10,7 +11,7 @@ impl Source {
         if self.config.kind != LogKind::Pstn {
             return;
         }
-        let month = page::month_of(self.clock.now());
+        let month = Month::of(self.clock.now());
         match self.state.plan_usage(month).await {
             Ok(usage) => self.metrics.calls.set_plan_usage(&self.name, &usage),
             Err(error) => {
@@ -28,7 +29,7 @@ impl Source {
             return;
         }
         let max_label_values = directory.max_label_values;
-        let month = page::month_of(self.clock.now());
+        let month = Month::of(self.clock.now());
         match self.state.chargeback(month).await {
             Ok(sums) => {
                 self.metrics

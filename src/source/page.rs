@@ -1,12 +1,13 @@
-//! Turning one page into the batch of its new rows.
+//! Turning one page into the batch of its new rows: parse → dedupe → enrich →
+//! encode → facts, each a step of its own.
 
 use super::SourceError;
 use crate::enrich;
-use crate::event::EventEncoder;
+use crate::event::{Batch, EventEncoder, EventSpan};
+use crate::facts::{CallFacts, MonthSum, PageFacts, PlanUsage};
 use crate::graph::Page;
-use crate::metrics::{CallFacts, SourceTelemetry};
+use crate::metrics::SourceTelemetry;
 use crate::model::{BadRow, DedupeKey, Enrichment, LogKind, Row};
-use crate::sinks::Batch;
 use crate::state::SourceState;
 use crate::time::Timestamp;
 use std::collections::{HashMap, HashSet};
@@ -19,10 +20,17 @@ pub(super) struct Prepared {
     pub(super) batch: Option<Batch>,
     pub(super) delivered: Vec<(Vec<u8>, Timestamp)>,
     pub(super) facts: Vec<CallFacts>,
-    pub(super) plan_usage: Vec<(String, &'static str, f64)>,
-    pub(super) chargeback: Vec<crate::state::MonthSum>,
+    pub(super) plan_usage: Vec<PlanUsage>,
+    pub(super) chargeback: Vec<MonthSum>,
     pub(super) duplicates: u64,
     pub(super) bad_rows: u64,
+}
+
+/// A page's rows after the dedupe step: each row's key, and whether it is new (not in
+/// state, not earlier in the page).
+struct Deduped {
+    keys: Vec<DedupeKey>,
+    fresh: Vec<bool>,
 }
 
 /// Logs skipped rows at most once a minute per reason, with the count since.
@@ -71,25 +79,95 @@ impl Preparer {
         page: &Page,
         observed: Timestamp,
     ) -> Result<Prepared, SourceError> {
-        let (source, kind, encoder, state) = (&self.source, self.kind, &self.encoder, &self.state);
+        let (rows, bad_rows) = self.parse(page);
+        let Deduped { keys, fresh } = self.dedupe(&rows).await?;
+        let enrichments = self.enrich(&rows, &fresh).await;
+        let (batch, delivered) = self.encode(page, &rows, keys, &enrichments, observed);
+        let facts = self.facts(&rows, &enrichments);
+        Ok(Prepared {
+            batch,
+            delivered,
+            facts: facts.calls,
+            plan_usage: facts.plan_usage,
+            chargeback: facts.chargeback,
+            duplicates: fresh.iter().filter(|fresh| !**fresh).count() as u64,
+            bad_rows,
+        })
+    }
+
+    /// The page's rows that parse as this source's kind; the others are counted and
+    /// logged (at most once a minute per reason).
+    fn parse<'p>(&mut self, page: &'p Page) -> (Vec<Row<'p>>, u64) {
         let mut rows = Vec::with_capacity(page.len());
         let mut bad_rows = 0;
         for (position, raw) in page.rows().enumerate() {
-            match Row::parse_as(raw, kind) {
+            match Row::parse_as(raw, self.kind) {
                 Ok(row) => rows.push(row),
                 Err(reason) => {
                     bad_rows += 1;
                     self.telemetry.row_skipped(reason);
-                    self.bad_rows.record(source, reason, position);
+                    self.bad_rows.record(&self.source, reason, position);
                 }
             }
         }
+        (rows, bad_rows)
+    }
+
+    /// Each row's key, and whether it is new: not delivered before (one state read
+    /// for the page) and not repeated earlier in the page (shifted paging).
+    async fn dedupe(&self, rows: &[Row<'_>]) -> Result<Deduped, SourceError> {
         let keyed: Vec<(DedupeKey, Timestamp)> = rows
             .iter()
             .map(|row| (row.dedupe_key(), row.start))
             .collect();
-        let (keyed, unseen) = state.unseen(keyed).await?;
+        let (keyed, unseen) = self.state.unseen(keyed).await?;
+        let mut in_page = HashSet::with_capacity(keyed.len());
+        let fresh = keyed
+            .iter()
+            .zip(&unseen)
+            .map(|((key, _), unseen)| *unseen && in_page.insert(key))
+            .collect();
+        drop(in_page);
+        let keys = keyed.into_iter().map(|(key, _)| key).collect();
+        Ok(Deduped { keys, fresh })
+    }
 
+    /// What goes beside each new row (`None` for duplicates): the other party's
+    /// country and, with a directory, the user (the page's users in one read).
+    async fn enrich(&mut self, rows: &[Row<'_>], fresh: &[bool]) -> Vec<Option<Enrichment>> {
+        let mut users = match &mut self.directory {
+            Some(directory) => {
+                let ids: Vec<Option<&str>> = rows
+                    .iter()
+                    .zip(fresh)
+                    .map(|(row, fresh)| row.user_id.as_deref().filter(|_| *fresh))
+                    .collect();
+                directory.users(&ids).await
+            }
+            None => Vec::new(),
+        }
+        .into_iter();
+        rows.iter()
+            .zip(fresh)
+            .map(|(row, fresh)| {
+                let user = users.next().flatten();
+                fresh.then(|| Enrichment {
+                    other_party_country: enrich::other_party_country(row),
+                    user,
+                })
+            })
+            .collect()
+    }
+
+    /// The event lines of the new rows in one buffer, and their keys to commit.
+    fn encode(
+        &self,
+        page: &Page,
+        rows: &[Row<'_>],
+        keys: Vec<DedupeKey>,
+        enrichments: &[Option<Enrichment>],
+        observed: Timestamp,
+    ) -> (Option<Batch>, Vec<(Vec<u8>, Timestamp)>) {
         let observed_text = observed.to_string();
         // The envelope is about 192 bytes an event; a directory's `user` adds up to
         // about 256 more (sized so the buffer is not grown and copied mid-page).
@@ -99,79 +177,33 @@ impl Preparer {
             192
         };
         let mut lines = Vec::with_capacity(page.body_len() + rows.len() * per_event);
-        let mut events = Vec::new();
+        let mut events: Vec<EventSpan> = Vec::new();
         let mut delivered = Vec::new();
-        let mut facts = Vec::new();
-        let mut plan_usage: Vec<(String, &'static str, f64)> = Vec::new();
-        let mut duplicates = 0;
-        let mut in_page = HashSet::with_capacity(rows.len());
-        // A row repeated within the page (shifted paging) is a duplicate too.
-        let fresh: Vec<bool> = keyed
-            .iter()
-            .zip(&unseen)
-            .map(|(keyed, unseen)| *unseen && in_page.insert(keyed))
-            .collect();
-        drop(in_page);
-        // The users of the page's new rows, all at once (one read transaction).
-        let mut users = match &mut self.directory {
-            Some(directory) => {
-                let ids: Vec<Option<&str>> = rows
-                    .iter()
-                    .zip(&fresh)
-                    .map(|(row, fresh)| row.user_id.as_deref().filter(|_| *fresh))
-                    .collect();
-                directory.users(&ids).await
-            }
-            None => Vec::new(),
-        }
-        .into_iter();
-        for ((row, (key, _)), fresh) in rows.iter().zip(keyed).zip(fresh) {
-            let user = users.next().flatten();
-            if !fresh {
-                duplicates += 1;
+        for ((row, key), enrichment) in rows.iter().zip(keys).zip(enrichments) {
+            let Some(enrichment) = enrichment else {
                 continue;
-            }
-            let enrichment = Enrichment {
-                other_party_country: enrich::other_party_country(row),
-                user,
             };
-            events.push(encoder.encode(row, &enrichment, observed, &observed_text, &mut lines));
-            let call = CallFacts::of(row, kind).with_enrichment(&enrichment);
-            if let Some(seconds) = call.plan_seconds().filter(|_| kind == LogKind::Pstn) {
-                let month = month_of(row.start);
-                match plan_usage
-                    .iter_mut()
-                    .find(|(m, license, _)| *m == month && *license == call.license)
-                {
-                    Some(entry) => entry.2 += seconds,
-                    None => plan_usage.push((month, call.license, seconds)),
-                }
-            }
-            facts.push(call);
+            let encoder = &self.encoder;
+            events.push(encoder.encode(row, enrichment, observed, &observed_text, &mut lines));
             delivered.push((key.into_bytes(), row.start));
         }
         let batch = (!events.is_empty()).then(|| Batch {
             lines: lines.into(),
             events,
         });
-        let chargeback = if self.directory.is_some() && kind.is_call() {
-            super::chargeback::month_sums(&facts)
-        } else {
-            Vec::new()
-        };
-        Ok(Prepared {
-            batch,
-            delivered,
-            facts,
-            plan_usage,
-            chargeback,
-            duplicates,
-            bad_rows,
-        })
+        (batch, delivered)
     }
-}
 
-/// The calendar month (UTC) of an instant, as `YYYY-MM`.
-pub(super) fn month_of(instant: Timestamp) -> String {
-    instant.to_string()[..7].to_owned()
+    /// The facts of the new rows, and what they add to the monthly ledgers.
+    fn facts(&self, rows: &[Row<'_>], enrichments: &[Option<Enrichment>]) -> PageFacts {
+        let calls = rows
+            .iter()
+            .zip(enrichments)
+            .filter_map(|(row, enrichment)| {
+                let enrichment = enrichment.as_ref()?;
+                Some(CallFacts::of(row, self.kind).with_enrichment(enrichment))
+            })
+            .collect();
+        PageFacts::of(calls, self.kind, self.directory.is_some())
+    }
 }

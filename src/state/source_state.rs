@@ -2,6 +2,7 @@
 
 use super::StateError;
 use super::schema::connect;
+use crate::facts::{Dimension, Month, MonthSum, PlanUsage};
 use crate::time::{Timestamp, duration_to_ticks};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -24,28 +25,10 @@ pub struct Commit {
     pub delivered: Vec<(Vec<u8>, Timestamp)>,
     /// Sweeps whose windows are now fully read, in order: (delay, new cursor).
     pub cursors: Vec<(Duration, Timestamp)>,
-    /// Outbound Calling Plans seconds to add, by (month `YYYY-MM`, licenseCapability).
-    pub plan_usage: Vec<(String, &'static str, f64)>,
+    /// Outbound Calling Plans seconds to add, by (month, licenseCapability).
+    pub plan_usage: Vec<PlanUsage>,
     /// Chargeback sums to add (sources with a directory).
     pub chargeback: Vec<MonthSum>,
-}
-
-/// Charges and seconds of calls that started in one month, for one value of one
-/// directory attribute (`department`, `cost_center`) and one currency.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MonthSum {
-    /// `YYYY-MM` (UTC) of the calls' start.
-    pub month: String,
-    /// Which attribute: `department` or `cost_center`.
-    pub dimension: String,
-    /// Its value (or `unknown`, `none`).
-    pub value: String,
-    /// The calls' currency.
-    pub currency: String,
-    /// Sum of `charge`, in millionths.
-    pub micros: i64,
-    /// Sum of `duration`, in seconds.
-    pub seconds: f64,
 }
 
 impl SqliteSource {
@@ -188,8 +171,8 @@ impl SqliteSource {
                     "INSERT INTO plan_usage (source_id, month, license, seconds) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (source_id, month, license) DO UPDATE SET seconds = seconds + excluded.seconds",
                 )?;
-                for (month, license, seconds) in &commit.plan_usage {
-                    usage.execute(params![self.source_id, month, license, seconds])?;
+                for PlanUsage { month, license, seconds } in &commit.plan_usage {
+                    usage.execute(params![self.source_id, month.to_string(), license, seconds])?;
                 }
                 let mut chargeback = transaction.prepare_cached(
                     "INSERT INTO chargeback_month (source_id, month, dimension, value, currency, micros, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -198,8 +181,8 @@ impl SqliteSource {
                 for sum in &commit.chargeback {
                     chargeback.execute(params![
                         self.source_id,
-                        sum.month,
-                        sum.dimension,
+                        sum.month.to_string(),
+                        sum.dimension.as_str(),
                         sum.value,
                         sum.currency,
                         sum.micros,
@@ -217,29 +200,32 @@ impl SqliteSource {
         })
     }
 
-    /// Outbound Calling Plans seconds of calls that started in `month` (`YYYY-MM`), by license.
-    pub fn plan_usage(&self, month: &str) -> Result<Vec<(String, f64)>, StateError> {
+    /// Outbound Calling Plans seconds of calls that started in `month`, by license.
+    pub fn plan_usage(&self, month: Month) -> Result<Vec<(String, f64)>, StateError> {
         self.with(|connection| {
             let mut statement = connection.prepare_cached(
                 "SELECT license, seconds FROM plan_usage WHERE source_id = ?1 AND month = ?2",
             )?;
-            let rows = statement.query_map(params![self.source_id, month], |row| {
+            let rows = statement.query_map(params![self.source_id, month.to_string()], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })?;
             rows.collect()
         })
     }
 
-    /// The chargeback sums of calls that started in `month` (`YYYY-MM`).
-    pub fn chargeback(&self, month: &str) -> Result<Vec<MonthSum>, StateError> {
+    /// The chargeback sums of calls that started in `month`.
+    pub fn chargeback(&self, month: Month) -> Result<Vec<MonthSum>, StateError> {
         self.with(|connection| {
             let mut statement = connection.prepare_cached(
                 "SELECT dimension, value, currency, micros, seconds FROM chargeback_month WHERE source_id = ?1 AND month = ?2",
             )?;
-            let rows = statement.query_map(params![self.source_id, month], |row| {
+            let rows = statement.query_map(params![self.source_id, month.to_string()], |row| {
+                let dimension: String = row.get(0)?;
                 Ok(MonthSum {
-                    month: month.to_owned(),
-                    dimension: row.get(0)?,
+                    month,
+                    dimension: Dimension::parse(&dimension).ok_or_else(|| {
+                        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("unknown chargeback dimension {dimension:?}").into())
+                    })?,
                     value: row.get(1)?,
                     currency: row.get(2)?,
                     micros: row.get(3)?,

@@ -3,9 +3,10 @@
 
 use super::postgres::{PgDirectory, PgSource};
 use super::{
-    Commit, DirectoryFailures, DirectorySyncMark, DirectoryWrite, MonthSum, SqliteDirectory,
+    Commit, DirectoryFailures, DirectorySyncMark, DirectoryWrite, SqliteDirectory,
     SqliteSource, StateError, StoredTotals, StoredUser, run_blocking,
 };
+use crate::facts::{Month, MonthSum};
 use crate::lease::Fence;
 use crate::time::Timestamp;
 use std::time::Duration;
@@ -80,13 +81,13 @@ impl SourceState {
     }
 
     /// Outbound Calling Plans seconds of calls that started in `month`, by license.
-    pub async fn plan_usage(&self, month: String) -> Result<Vec<(String, f64)>, StateError> {
-        either!(self, state => state.plan_usage(&month), state => state.plan_usage(&month))
+    pub async fn plan_usage(&self, month: Month) -> Result<Vec<(String, f64)>, StateError> {
+        either!(self, state => state.plan_usage(month), state => state.plan_usage(month))
     }
 
-    /// The chargeback sums of calls that started in `month` (`YYYY-MM`).
-    pub async fn chargeback(&self, month: String) -> Result<Vec<MonthSum>, StateError> {
-        either!(self, state => state.chargeback(&month), state => state.chargeback(&month))
+    /// The chargeback sums of calls that started in `month`.
+    pub async fn chargeback(&self, month: Month) -> Result<Vec<MonthSum>, StateError> {
+        either!(self, state => state.chargeback(month), state => state.chargeback(month))
     }
 
     /// Forgets delivered keys no sweep reads again, in slices, asking `keep_going`

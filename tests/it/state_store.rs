@@ -13,7 +13,8 @@ mod suite;
 
 use common::postgres::Postgres;
 use pstn_agent::model::Secret;
-use pstn_agent::state::{MonthSum, SourceState, StateConfig, StateStore};
+use pstn_agent::facts::{Dimension, Month, MonthSum, PlanUsage};
+use pstn_agent::state::{SourceState, StateConfig, StateStore};
 use pstn_agent::time::Timestamp;
 
 /// Which implementation a case runs against.
@@ -122,10 +123,24 @@ fn ticks(n: i64) -> Timestamp {
     Timestamp::from_ticks(n)
 }
 
+/// January 1970, the month the suite's instants fall in.
+pub fn january() -> Month {
+    Month::parse("1970-01").unwrap()
+}
+
+/// Outbound plan seconds in January 1970 for one licence.
+pub fn plan_usage(license: &'static str, seconds: f64) -> PlanUsage {
+    PlanUsage {
+        month: january(),
+        license,
+        seconds,
+    }
+}
+
 fn month_sum(micros: i64, seconds: f64) -> MonthSum {
     MonthSum {
-        month: "1970-01".into(),
-        dimension: "department".into(),
+        month: january(),
+        dimension: Dimension::Department,
         value: "Sales".into(),
         currency: "EUR".into(),
         micros,

@@ -4,7 +4,8 @@
 
 use super::{Link, PgStore};
 use crate::lease::{Fence, Unit};
-use crate::state::{Commit, MonthSum, StateError, StoredTotals};
+use crate::facts::{Dimension, Month, MonthSum, PlanUsage};
+use crate::state::{Commit, StateError, StoredTotals};
 use crate::time::{Timestamp, duration_to_ticks};
 use std::time::Duration;
 
@@ -152,12 +153,17 @@ impl PgSource {
             )
             .await
             .map_err(&failed)?;
-        for (month, license, seconds) in &commit.plan_usage {
+        for PlanUsage {
+            month,
+            license,
+            seconds,
+        } in &commit.plan_usage
+        {
             transaction
                 .execute(
                     "INSERT INTO plan_usage (unit_id, month, license, seconds) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (unit_id, month, license) DO UPDATE SET seconds = plan_usage.seconds + excluded.seconds",
-                    &[&self.unit_id, month, license, seconds],
+                    &[&self.unit_id, &month.to_string(), license, seconds],
                 )
                 .await
                 .map_err(&failed)?;
@@ -167,7 +173,7 @@ impl PgSource {
                 .execute(
                     "INSERT INTO chargeback_month (unit_id, month, dimension, value, currency, micros, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT (unit_id, month, dimension, value, currency) DO UPDATE SET micros = chargeback_month.micros + excluded.micros, seconds = chargeback_month.seconds + excluded.seconds",
-                    &[&self.unit_id, &sum.month, &sum.dimension, &sum.value, &sum.currency, &sum.micros, &sum.seconds],
+                    &[&self.unit_id, &sum.month.to_string(), &sum.dimension.as_str(), &sum.value, &sum.currency, &sum.micros, &sum.seconds],
                 )
                 .await
                 .map_err(&failed)?;
@@ -196,12 +202,12 @@ impl PgSource {
     }
 
     /// Outbound Calling Plans seconds of calls that started in `month`, by license.
-    pub async fn plan_usage(&self, month: &str) -> Result<Vec<(String, f64)>, StateError> {
+    pub async fn plan_usage(&self, month: Month) -> Result<Vec<(String, f64)>, StateError> {
         let client = self.link.client().await?;
         let rows = client
             .query(
                 "SELECT license, seconds FROM plan_usage WHERE unit_id = $1 AND month = $2",
-                &[&self.unit_id, &month],
+                &[&self.unit_id, &month.to_string()],
             )
             .await
             .map_err(self.link.failed())?;
@@ -209,26 +215,32 @@ impl PgSource {
     }
 
     /// The chargeback sums of calls that started in `month`.
-    pub async fn chargeback(&self, month: &str) -> Result<Vec<MonthSum>, StateError> {
+    pub async fn chargeback(&self, month: Month) -> Result<Vec<MonthSum>, StateError> {
         let client = self.link.client().await?;
         let rows = client
             .query(
                 "SELECT dimension, value, currency, micros, seconds FROM chargeback_month WHERE unit_id = $1 AND month = $2",
-                &[&self.unit_id, &month],
+                &[&self.unit_id, &month.to_string()],
             )
             .await
             .map_err(self.link.failed())?;
-        Ok(rows
-            .iter()
-            .map(|row| MonthSum {
-                month: month.to_owned(),
-                dimension: row.get(0),
-                value: row.get(1),
-                currency: row.get(2),
-                micros: row.get(3),
-                seconds: row.get(4),
+        rows.iter()
+            .map(|row| {
+                let dimension: &str = row.get(0);
+                Ok(MonthSum {
+                    month,
+                    dimension: Dimension::parse(dimension).ok_or_else(|| {
+                        self.link.store.failed(format!(
+                            "unknown chargeback dimension {dimension:?} (written by a newer pstn-agent?)"
+                        ))
+                    })?,
+                    value: row.get(1),
+                    currency: row.get(2),
+                    micros: row.get(3),
+                    seconds: row.get(4),
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Forgets delivered keys whose call started before `before`, in slices of

@@ -92,7 +92,7 @@ fn a_schema_1_file_is_migrated_and_keeps_its_progress() {
         .source("a", "pstn_calls", "t")
         .unwrap();
     assert_eq!(state.cursors().unwrap()[0].1.ticks(), 42);
-    assert!(state.plan_usage("2024-05").unwrap().is_empty());
+    assert!(state.plan_usage(crate::facts::Month::parse("2024-05").unwrap()).unwrap().is_empty());
 }
 
 #[test]

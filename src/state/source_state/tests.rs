@@ -3,10 +3,14 @@
 use super::super::SqliteStore;
 use super::*;
 
+fn month(text: &str) -> Month {
+    Month::parse(text).unwrap()
+}
+
 fn month_sum(micros: i64, seconds: f64) -> MonthSum {
     MonthSum {
-        month: "1970-01".into(),
-        dimension: "department".into(),
+        month: month("1970-01"),
+        dimension: Dimension::Department,
         value: "Sales".into(),
         currency: "EUR".into(),
         micros,
@@ -33,8 +37,16 @@ fn committed_ids_are_seen_after_a_reopen_and_pruned_by_start() {
         ],
         cursors: vec![(Duration::ZERO, Timestamp::from_ticks(30))],
         plan_usage: vec![
-            ("1970-01".into(), "MCOPSTN1", 60.0),
-            ("1970-01".into(), "MCOPSTN1", 30.0),
+            PlanUsage {
+                month: month("1970-01"),
+                license: "MCOPSTN1",
+                seconds: 60.0,
+            },
+            PlanUsage {
+                month: month("1970-01"),
+                license: "MCOPSTN1",
+                seconds: 30.0,
+            },
         ],
         chargeback: vec![month_sum(100, 60.0), month_sum(250, 30.0)],
     };
@@ -60,15 +72,15 @@ fn committed_ids_are_seen_after_a_reopen_and_pruned_by_start() {
         [(Duration::ZERO, Timestamp::from_ticks(30))]
     );
     assert_eq!(
-        reopened.plan_usage("1970-01").unwrap(),
+        reopened.plan_usage(month("1970-01")).unwrap(),
         [("MCOPSTN1".to_owned(), 90.0)]
     );
     assert_eq!(
-        reopened.chargeback("1970-01").unwrap(),
+        reopened.chargeback(month("1970-01")).unwrap(),
         [month_sum(350, 90.0)],
         "sums of one month, value and currency add up across commits"
     );
-    assert!(reopened.chargeback("1970-02").unwrap().is_empty());
+    assert!(reopened.chargeback(month("1970-02")).unwrap().is_empty());
     assert_eq!(
         reopened.prune(Timestamp::from_ticks(15), || true).unwrap(),
         1

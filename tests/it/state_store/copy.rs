@@ -2,13 +2,14 @@
 //! PostgreSQL after the copy reads nothing twice.
 
 use super::common::postgres::Postgres;
+use pstn_agent::facts::MonthSum;
 use super::common::{Harness, NOW, at};
 use super::{key, ticks};
 use pstn_agent::config::{Config, Environment};
 use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use pstn_agent::state::{
-    Commit, DirectoryFailures, DirectorySyncMark, DirectoryWrite, MonthSum, PgStore, StateStore,
+    Commit, DirectoryFailures, DirectorySyncMark, DirectoryWrite, PgStore, StateStore,
     StoredTotals, StoredUser,
 };
 use pstn_agent::time::Clock;
@@ -122,8 +123,8 @@ async fn every_kind_of_row_is_copied_exactly() {
             .await
             .unwrap();
         let sum = MonthSum {
-            month: "1970-01".into(),
-            dimension: "department".into(),
+            month: super::january(),
+            dimension: pstn_agent::facts::Dimension::Department,
             value: "Sales".into(),
             currency: "EUR".into(),
             micros: 125,
@@ -133,7 +134,7 @@ async fn every_kind_of_row_is_copied_exactly() {
             .commit(Commit {
                 delivered: vec![(key(1), ticks(10)), (key(2), ticks(20))],
                 cursors: Vec::new(),
-                plan_usage: vec![("1970-01".into(), "MCOPSTN1", 90.5)],
+                plan_usage: vec![super::plan_usage("MCOPSTN1", 90.5)],
                 chargeback: vec![sum],
             })
             .await
@@ -222,11 +223,11 @@ async fn every_kind_of_row_is_copied_exactly() {
             .unwrap();
         assert_eq!(unseen, [false, false, true]);
         assert_eq!(
-            state.plan_usage("1970-01".into()).await.unwrap(),
+            state.plan_usage(super::january()).await.unwrap(),
             [("MCOPSTN1".to_owned(), 90.5)]
         );
         assert_eq!(
-            state.chargeback("1970-01".into()).await.unwrap()[0].micros,
+            state.chargeback(super::january()).await.unwrap()[0].micros,
             125
         );
         let directory = state.directory().await.unwrap();

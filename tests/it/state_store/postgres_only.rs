@@ -42,7 +42,7 @@ async fn a_commit_under_a_lease_that_moved_on_leaves_keys_cursors_and_ledgers_un
     let commit = |n: u8| Commit {
         delivered: vec![(key(n), ticks(10)), (key(n + 1), ticks(20))],
         cursors: vec![(Duration::ZERO, ticks(30))],
-        plan_usage: vec![("1970-01".into(), "MCOPSTN1", 60.0)],
+        plan_usage: vec![super::plan_usage("MCOPSTN1", 60.0)],
         chargeback: Vec::new(),
     };
     let stale = Fence {
@@ -58,7 +58,7 @@ async fn a_commit_under_a_lease_that_moved_on_leaves_keys_cursors_and_ledgers_un
     let (_, unseen) = state.unseen(vec![(key(1), ticks(10))]).await.unwrap();
     assert_eq!(unseen, [true], "the keys were rolled back");
     assert_eq!(state.cursors().await.unwrap(), [(Duration::ZERO, ticks(0))]);
-    assert!(state.plan_usage("1970-01".into()).await.unwrap().is_empty());
+    assert!(state.plan_usage(super::january()).await.unwrap().is_empty());
     let elsewhere = Fence {
         unit: Unit::new("b", "t"),
         ..held.clone()

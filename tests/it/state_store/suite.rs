@@ -25,8 +25,8 @@ pub async fn committed_keys_cursors_and_ledgers_survive_a_reopen(backend: Backen
         ],
         cursors: vec![(Duration::ZERO, ticks(30))],
         plan_usage: vec![
-            ("1970-01".into(), "MCOPSTN1", 60.0),
-            ("1970-01".into(), "MCOPSTN1", 30.0),
+            super::plan_usage("MCOPSTN1", 60.0),
+            super::plan_usage("MCOPSTN1", 30.0),
         ],
         chargeback: vec![month_sum(100, 60.0), month_sum(250, 30.0)],
     };
@@ -53,12 +53,12 @@ pub async fn committed_keys_cursors_and_ledgers_survive_a_reopen(backend: Backen
         [(Duration::ZERO, ticks(30))]
     );
     assert_eq!(
-        state.plan_usage("1970-01".into()).await.unwrap(),
+        state.plan_usage(super::january()).await.unwrap(),
         [("MCOPSTN1".to_owned(), 180.0)]
     );
-    assert!(state.plan_usage("1970-02".into()).await.unwrap().is_empty());
+    assert!(state.plan_usage(pstn_agent::facts::Month::parse("1970-02").unwrap()).await.unwrap().is_empty());
     assert_eq!(
-        state.chargeback("1970-01".into()).await.unwrap(),
+        state.chargeback(super::january()).await.unwrap(),
         [month_sum(700, 180.0)]
     );
     let other = opened.source("b").await;

@@ -58,6 +58,21 @@ pub(crate) fn destination(value: Option<&str>) -> &'static str {
     }
 }
 
+/// Documented `smsType` values of `getSmsLog`.
+pub(crate) const SMS_TYPES: &[&str] = &["sms_out", "sms_in"];
+/// `userBlockMode` labels: Graph's two values, then everything else
+/// (`unknownFutureValue`, absent).
+pub(crate) const BLOCK_MODES: &[&str] = &["blocked", "unblocked", "other"];
+
+/// The label of a `userBlockMode`.
+pub(crate) fn block_mode(value: Option<&str>) -> &'static str {
+    match value {
+        Some(mode) if mode.eq_ignore_ascii_case("blocked") => "blocked",
+        Some(mode) if mode.eq_ignore_ascii_case("unblocked") => "unblocked",
+        _ => "other",
+    }
+}
+
 /// ISO 3166-1 alpha-2 codes, sorted.
 pub(crate) const COUNTRIES: &[&str] = &[
     "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",

@@ -107,10 +107,11 @@ impl Batch {
     }
 }
 
-/// A batch of the given raw rows, as a source of PSTN calls would hand it over.
+/// A batch of the given raw rows, as a source of PSTN calls would hand it over (for
+/// the sinks' tests).
 #[cfg(test)]
 pub(crate) fn batch_of(rows: &[&str]) -> Batch {
-    let encoder = crate::event::EventEncoder::new("tenant", "t-1", LogKind::Pstn);
+    let encoder = super::EventEncoder::new("tenant", "t-1", LogKind::Pstn);
     let observed = Timestamp::from_ticks(0);
     let (mut lines, mut events) = (Vec::new(), Vec::new());
     for raw in rows {

@@ -1,0 +1,25 @@
+//! A batch's metric handles, looked up once per distinct label set: label lookups
+//! hash every value, and a page has only a handful of call types and currencies.
+
+use crate::facts::label_sets::LabelSets;
+
+/// The handles of one metric looked up so far in a batch, by label values.
+pub(super) struct Handles<'a, T: prometheus::core::MetricVecBuilder> {
+    vec: &'a prometheus::core::MetricVec<T>,
+    seen: LabelSets<'a, T::M>,
+}
+
+impl<'a, T: prometheus::core::MetricVecBuilder> Handles<'a, T> {
+    pub(super) fn new(vec: &'a prometheus::core::MetricVec<T>) -> Self {
+        Handles {
+            vec,
+            seen: LabelSets::default(),
+        }
+    }
+
+    pub(super) fn get(&mut self, labels: &[&'a str]) -> &T::M {
+        let vec = self.vec;
+        self.seen
+            .get_or_insert_with(labels, || vec.with_label_values(labels))
+    }
+}
