@@ -98,6 +98,26 @@ pub struct DirectoryLock {
     _file: File,
 }
 
+/// How long a held lock is tried again before it counts as another agent's.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// `try_lock`, tried again for [`LOCK_PATIENCE`] while held: a lock this process just
+/// released stays held for a moment by a child forked in between (until it execs and
+/// its close-on-exec copy of the descriptor goes), so a store opened right after the
+/// last one was dropped would otherwise be refused by its own process. Another
+/// agent's lock is still refused, half a second later.
+fn try_lock_patiently(file: &File) -> Result<(), std::fs::TryLockError> {
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Takes the lock of `dir`, or says which agent holds it.
 pub(super) fn lock(dir: &Path) -> Result<DirectoryLock, StateError> {
     let path = dir.join(LOCK_FILE);
@@ -114,7 +134,7 @@ pub(super) fn lock(dir: &Path) -> Result<DirectoryLock, StateError> {
         .custom_flags(O_NOFOLLOW)
         .open(&path)
         .map_err(|error| failed(format!("cannot open the lock file: {error}")))?;
-    match file.try_lock() {
+    match try_lock_patiently(&file) {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();

@@ -39,7 +39,8 @@ impl StateStore {
             at: "state.postgres_url".into(),
             message,
         })?;
-        let lock = lock_data_dir(data_dir)?;
+        let dir = data_dir.to_owned();
+        let lock = super::run_blocking(move || lock_data_dir(&dir)).await?;
         store.open().await?;
         Ok(StateStore::Postgres {
             store,
