@@ -4,7 +4,8 @@
 use super::{RunMode, SourceError};
 use crate::retry::{RetryPolicy, full_jitter};
 use crate::shutdown::Shutdown;
-use crate::sinks::{Batch, SinkError, SinkHandle};
+use crate::event::Batch;
+use crate::sinks::{SinkError, SinkHandle};
 use backon::Retryable;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

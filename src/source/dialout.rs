@@ -9,7 +9,7 @@ use super::{PollSummary, Source, SourceError, delivery};
 use crate::graph::{ChainPage, Page};
 use crate::facts::DialoutGrowth;
 use crate::model::{DialoutRow, DialoutTotals, day_start, day_text, next_day};
-use crate::sinks::Batch;
+use crate::event::Batch;
 use crate::state::StoredTotals;
 use crate::time::{Clock, SystemClock, Timestamp};
 use std::collections::HashMap;

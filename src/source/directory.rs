@@ -41,7 +41,7 @@ pub fn retry_delay(rounds: u32, refresh: Duration) -> Duration {
         .min(refresh)
 }
 
-/// Users kept in memory between pages (the directory itself stays in SQLite).
+/// Users kept in memory between pages (the directory itself stays in state).
 const CACHE_CAPACITY: usize = 4096;
 
 /// What the sync task and the polls share.

@@ -19,7 +19,7 @@ pub enum SourceError {
     /// Shutdown was asked for; nothing half-done was committed.
     #[error("interrupted by shutdown")]
     Interrupted,
-    /// A blocking task died.
+    /// A fetch or delivery task died.
     #[error("internal: {0}")]
     Internal(String),
 }
