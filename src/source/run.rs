@@ -45,6 +45,10 @@ impl Source {
                     tracing::debug!(source = %self.name, pages = summary.pages, "poll done, nothing new")
                 }
                 Err(SourceError::Interrupted) => return Ok(()),
+                Err(error) if error.is_fenced() => {
+                    tracing::warn!(source = %self.name, %error, "the lease moved on: this replica stops reading the source, nothing of the batch committed");
+                    return Err(error);
+                }
                 Err(error) if error.stops_source() => {
                     if matches!(error, SourceError::Sink(_)) {
                         tracing::error!(source = %self.name, %error, "source stopped: a sink can never take a batch again (was its output closed?); what was delivered is committed");

@@ -1,0 +1,167 @@
+//! Replicas sharing sources through PostgreSQL (issue 27, the leases wired into the
+//! run): agents with the same configuration and `[state] postgres_url` each read only
+//! the units whose lease they hold, and together deliver every row once.
+
+use crate::common;
+
+use common::postgres::Postgres;
+use common::{Harness, eventually, quick_retries};
+use pstn_agent::config::{Config, Environment};
+use pstn_agent::metrics::Metrics;
+use pstn_agent::model::LogKind;
+use pstn_agent::shutdown::shutdown_pair;
+use pstn_agent::simulate::SimulatorOptions;
+use pstn_agent::sinks::ReopenSignal;
+use pstn_agent::topology::{RunMode, RunOptions, run};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SOURCES: [&str; 4] = ["s0", "s1", "s2", "s3"];
+
+/// Four sources of one simulated tenant (four units), one file sink, state in `url`.
+fn replica_config(harness: &Harness, url: &str, replica: &str, dir: &Path) -> Config {
+    let sim = harness.simulator.url();
+    let mut text = format!(
+        "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[state]\npostgres_url = \"{url}\"\nlease_ttl = \"3s\"\nreplica_name = \"{replica}\"\n",
+        dir.join("state").display()
+    );
+    for name in SOURCES {
+        text.push_str(&format!(
+            "[sources.{name}]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\n\
+             client_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"secret\"\n\
+             authority_url = \"{sim}\"\ngraph_url = \"{sim}\"\nrequests_per_minute = 60000\n\
+             lookback = \"1m\"\n"
+        ));
+    }
+    text.push_str(&format!(
+        "[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = {:?}\n",
+        out(dir).display(),
+        SOURCES
+    ));
+    Config::parse(&text, Path::new("/"), &Environment::fixed([]))
+        .unwrap_or_else(|problems| panic!("{problems:?}"))
+}
+
+fn out(dir: &Path) -> PathBuf {
+    dir.join("calls.jsonl")
+}
+
+/// Every event in `file` as (source, row key).
+fn events(file: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            let source = event["source"].as_str().unwrap().to_owned();
+            (source, common::row_key(&event["call"]))
+        })
+        .collect()
+}
+
+fn units_held(metrics: &Metrics) -> f64 {
+    metrics
+        .encode()
+        .lines()
+        .find_map(|line| line.strip_prefix("pstn_lease_units_held ")?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_split_the_units_and_deliver_every_row_once() {
+    let Some(cluster) = Postgres::start() else {
+        return;
+    };
+    let harness = Harness::start(SimulatorOptions {
+        calls_per_day: 5000.0,
+        page_size: 100,
+        ..SimulatorOptions::default()
+    })
+    .await;
+    let mut replicas = Vec::new();
+    for name in ["replica-a", "replica-b"] {
+        let dir = harness.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = replica_config(&harness, &cluster.url(), name, &dir);
+        let metrics = Metrics::new().unwrap();
+        let (trigger, shutdown) = shutdown_pair();
+        let options = RunOptions {
+            mode: RunMode::Forever,
+            clock: harness.clock.clone(),
+            retry: quick_retries(),
+            reopen: ReopenSignal::default(),
+            metrics: metrics.clone(),
+        };
+        let task = tokio::spawn(async move { run(&config, options, shutdown).await });
+        // replica-a alone first takes every unit: replica-b's arrival must move two.
+        if name == "replica-a" {
+            eventually("replica-a holding", Duration::from_secs(30), async || {
+                task.is_finished() || units_held(&metrics) > 0.0
+            })
+            .await;
+        }
+        replicas.push((dir, metrics, trigger, task));
+    }
+
+    // Both replicas live: two units each, before the hours of calls become visible.
+    let metrics: Vec<Arc<Metrics>> = replicas.iter().map(|(_, m, _, _)| m.clone()).collect();
+    eventually(
+        "two units held by each replica",
+        Duration::from_secs(30),
+        async || metrics.iter().all(|metrics| units_held(metrics) == 2.0),
+    )
+    .await;
+    harness.clock.advance(Duration::from_secs(2 * 3600));
+    // What one agent alone (SQLite) reads of the same span, for one source.
+    let reference_config = harness.config(LogKind::Pstn, "lookback = \"121m\"");
+    let reference = harness.once(&reference_config).await;
+    assert_eq!(reference.exit_code(), 0, "{:?}", reference.failed);
+    let expected: BTreeSet<String> = harness.events().into_iter().map(|(key, _)| key).collect();
+    assert!(expected.len() > 100, "{} rows served", expected.len());
+    let files: Vec<PathBuf> = replicas.iter().map(|(dir, _, _, _)| out(dir)).collect();
+    eventually(
+        "every source's rows delivered",
+        Duration::from_secs(60),
+        async || {
+            let union: BTreeSet<(String, String)> = files.iter().flat_map(|f| events(f)).collect();
+            union.len() >= expected.len() * SOURCES.len()
+        },
+    )
+    .await;
+    for (_, _, trigger, task) in replicas {
+        trigger.trigger();
+        let report = task.await.unwrap().unwrap();
+        assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    }
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut readers: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for (replica, file) in files.iter().enumerate() {
+        for (source, key) in events(file) {
+            readers.entry(source.clone()).or_default().insert(replica);
+            *counts.entry((source, key)).or_default() += 1;
+        }
+    }
+    let repeated: Vec<_> = counts.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(repeated.is_empty(), "delivered twice: {repeated:?}");
+    for source in SOURCES {
+        let delivered: BTreeSet<String> = counts
+            .keys()
+            .filter(|(name, _)| name == source)
+            .map(|(_, key)| key.clone())
+            .collect();
+        assert_eq!(
+            delivered, expected,
+            "{source}: every row the simulator served"
+        );
+        assert_eq!(
+            readers[source].len(),
+            1,
+            "{source} read by exactly one replica"
+        );
+    }
+    let per_replica: Vec<usize> = (0..files.len())
+        .map(|replica| readers.values().filter(|r| r.contains(&replica)).count())
+        .collect();
+    assert_eq!(per_replica, [2, 2], "the units shared evenly");
+}
