@@ -2,6 +2,9 @@
 //! run): agents with the same configuration and `[state] postgres_url` each read only
 //! the units whose lease they hold, and together deliver every row once.
 
+mod frozen;
+mod processes;
+
 use crate::common;
 
 use common::postgres::Postgres;
