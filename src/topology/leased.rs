@@ -121,8 +121,11 @@ struct Leased {
 enum Holding {
     /// The source ended as its mode asks (one poll done, or shutdown).
     Ended(PollSummary),
-    /// The lease went (lost, given back, or a commit refused by the fence).
+    /// The lease went (lost, given back, taken over), as the keeper says.
     Lost,
+    /// A commit was refused by the fence: the lease moved on, or PostgreSQL could not
+    /// be asked (then the keeper may well renew it: the unit is read again).
+    Refused,
     /// The source could not be built this time (state unreachable, a credential).
     NotBuilt(String),
     /// The source stopped on an error (a permanent one, or `--once`'s poll failed).
@@ -151,12 +154,22 @@ impl Leased {
             match holding {
                 Holding::Ended(summary) => return Ok(summary),
                 Holding::Failed(error) => return Err(error),
-                Holding::Lost if once => {
+                Holding::Lost | Holding::Refused if once => {
                     return Err(format!("lease on {} lost during the read", fence.unit));
                 }
                 Holding::NotBuilt(error) if once => return Err(error),
                 Holding::Lost => {
                     tracing::warn!(source = %self.config.name, unit = %fence.unit, "lease lost: stopped delivering the unit; waiting to hold it again");
+                }
+                Holding::Refused => {
+                    // The keeper knows within a lease_ttl whether the lease is still
+                    // this replica's (renewed) or not (lost): then read again, or wait.
+                    tokio::select! {
+                        () = self.watch.lost(&fence) => {}
+                        () = tokio::time::sleep(self.ttl) => {}
+                        () = shutdown.triggered() => return Ok(PollSummary::default()),
+                    }
+                    continue;
                 }
                 Holding::NotBuilt(error) => {
                     tracing::error!(source = %self.config.name, %error, "cannot start reading the unit; trying again after poll_interval");
@@ -168,7 +181,7 @@ impl Leased {
                     continue;
                 }
             }
-            // A fenced commit may come before the keeper knows: wait for it to agree.
+            // Wait until the keeper says the lease is lost, then to hold it again.
             tokio::select! {
                 () = self.watch.lost(&fence) => {}
                 () = shutdown.triggered() => return Ok(PollSummary::default()),
@@ -204,7 +217,7 @@ async fn read_under(
     };
     match source.run().await {
         Ok(summary) => Holding::Ended(summary),
-        Err(error) if error.is_fenced() => Holding::Lost,
+        Err(error) if error.is_fenced() => Holding::Refused,
         Err(error) => Holding::Failed(error.to_string()),
     }
 }

@@ -69,7 +69,10 @@ async fn a_replica_frozen_past_its_lease_commits_nothing_after_and_sends_at_most
     for replica in &mut replicas {
         replica.terminate().await;
     }
-    let fenced = replicas[victim].log().matches("the lease moved on").count();
+    let fenced = replicas[victim]
+        .log()
+        .matches("refused by the lease's fence")
+        .count();
     eprintln!(
         "after SIGCONT it sent {} rows under the lost lease (bound {}), {fenced} commits refused by the fence",
         sent_late.len(),
