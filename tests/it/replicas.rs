@@ -25,7 +25,13 @@ use std::time::Duration;
 const SOURCES: [&str; 4] = ["s0", "s1", "s2", "s3"];
 
 /// Four sources of one simulated tenant (four units), one file sink, state in `url`.
-fn replica_config(harness: &Harness, url: &str, replica: &str, dir: &Path) -> Config {
+fn replica_config(
+    harness: &Harness,
+    url: &str,
+    replica: &str,
+    dir: &Path,
+    lookback: &str,
+) -> Config {
     let sim = harness.simulator.url();
     let mut text = format!(
         "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[state]\npostgres_url = \"{url}\"\nlease_ttl = \"3s\"\nreplica_name = \"{replica}\"\n",
@@ -36,7 +42,7 @@ fn replica_config(harness: &Harness, url: &str, replica: &str, dir: &Path) -> Co
             "[sources.{name}]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\n\
              client_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"secret\"\n\
              authority_url = \"{sim}\"\ngraph_url = \"{sim}\"\nrequests_per_minute = 60000\n\
-             lookback = \"1m\"\n"
+             lookback = \"{lookback}\"\n"
         ));
     }
     text.push_str(&format!(
@@ -87,7 +93,7 @@ async fn two_replicas_split_the_units_and_deliver_every_row_once() {
     for name in ["replica-a", "replica-b"] {
         let dir = harness.dir.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        let config = replica_config(&harness, &cluster.url(), name, &dir);
+        let config = replica_config(&harness, &cluster.url(), name, &dir, "1m");
         let metrics = Metrics::new().unwrap();
         let (trigger, shutdown) = shutdown_pair();
         let options = RunOptions {
@@ -168,4 +174,90 @@ async fn two_replicas_split_the_units_and_deliver_every_row_once() {
         .map(|replica| readers.values().filter(|r| r.contains(&replica)).count())
         .collect();
     assert_eq!(per_replica, [2, 2], "the units shared evenly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_taken_away_under_a_running_replica_stops_its_commits_and_it_reads_on_once_it_holds_again()
+ {
+    let Some(cluster) = Postgres::start() else {
+        return;
+    };
+    let harness = processes::harness().await;
+    let dir = harness.dir.path().join("replica-a");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = replica_config(&harness, &cluster.url(), "replica-a", &dir, "2d");
+    let metrics = Metrics::new().unwrap();
+    let (trigger, shutdown) = shutdown_pair();
+    let options = RunOptions {
+        mode: RunMode::Forever,
+        clock: harness.clock.clone(),
+        retry: quick_retries(),
+        reopen: ReopenSignal::default(),
+        metrics: metrics.clone(),
+    };
+    let task = tokio::spawn(async move { run(&config, options, shutdown).await });
+    let now = common::at(common::NOW);
+    let keys = harness.expected_ids(
+        LogKind::Pstn,
+        now.saturating_sub(Duration::from_secs(2 * 86_400)),
+        now,
+        now,
+    );
+    let expected = keys.len() * SOURCES.len();
+    eventually("rows delivered", Duration::from_secs(60), async || {
+        events(&out(&dir)).len() >= expected / 4
+    })
+    .await;
+    // Another "replica" takes every lease mid-read, and never renews it.
+    let client = processes::client(&cluster).await;
+    let stolen = client
+        .execute(
+            "UPDATE leases SET holder = 'thief', generation = generation + 1, \
+             expires_at = now() + interval '3 seconds'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stolen, SOURCES.len() as u64);
+    eventually(
+        "every row delivered after the thief's leases ran out",
+        Duration::from_secs(120),
+        async || {
+            events(&out(&dir))
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+                .len()
+                >= expected
+        },
+    )
+    .await;
+    assert!(
+        !task.is_finished(),
+        "a refused commit does not stop the agent"
+    );
+    trigger.trigger();
+    let report = task.await.unwrap().unwrap();
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    let delivered = events(&out(&dir));
+    let unique: BTreeSet<&(String, String)> = delivered.iter().collect();
+    assert_eq!(unique.len(), expected, "every row of every source");
+    let repeated = delivered.len() - unique.len();
+    eprintln!(
+        "lease taken away mid-read: {repeated} rows repeated (bound {})",
+        SOURCES.len() * processes::PAGE_SIZE
+    );
+    assert!(repeated <= SOURCES.len() * processes::PAGE_SIZE);
+    let takeovers = metrics
+        .encode()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("pstn_lease_takeovers_total ")?
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(0.0);
+    assert!(
+        takeovers >= SOURCES.len() as f64,
+        "took its units back from the thief: {takeovers}"
+    );
 }
