@@ -16,7 +16,7 @@ use pstn_agent::model::LogKind;
 use pstn_agent::shutdown::shutdown_pair;
 use pstn_agent::simulate::SimulatorOptions;
 use pstn_agent::sinks::ReopenSignal;
-use pstn_agent::topology::{RunMode, RunOptions, run};
+use pstn_agent::topology::{RunMode, RunOptions, RunReport, StartError, run};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,6 +78,35 @@ fn units_held(metrics: &Metrics) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// One agent (in-process, until its trigger) named `name`: its directory, metrics,
+/// shutdown trigger and task.
+fn start_agent(
+    harness: &Harness,
+    cluster: &Postgres,
+    name: &str,
+    lookback: &str,
+) -> (
+    PathBuf,
+    Arc<Metrics>,
+    pstn_agent::shutdown::ShutdownTrigger,
+    tokio::task::JoinHandle<Result<RunReport, StartError>>,
+) {
+    let dir = harness.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = replica_config(harness, &cluster.url(), name, &dir, lookback);
+    let metrics = Metrics::new().unwrap();
+    let (trigger, shutdown) = shutdown_pair();
+    let options = RunOptions {
+        mode: RunMode::Forever,
+        clock: harness.clock.clone(),
+        retry: quick_retries(),
+        reopen: ReopenSignal::default(),
+        metrics: metrics.clone(),
+    };
+    let task = tokio::spawn(async move { run(&config, options, shutdown).await });
+    (dir, metrics, trigger, task)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_split_the_units_and_deliver_every_row_once() {
     let Some(cluster) = Postgres::start() else {
@@ -91,19 +120,7 @@ async fn two_replicas_split_the_units_and_deliver_every_row_once() {
     .await;
     let mut replicas = Vec::new();
     for name in ["replica-a", "replica-b"] {
-        let dir = harness.dir.path().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = replica_config(&harness, &cluster.url(), name, &dir, "1m");
-        let metrics = Metrics::new().unwrap();
-        let (trigger, shutdown) = shutdown_pair();
-        let options = RunOptions {
-            mode: RunMode::Forever,
-            clock: harness.clock.clone(),
-            retry: quick_retries(),
-            reopen: ReopenSignal::default(),
-            metrics: metrics.clone(),
-        };
-        let task = tokio::spawn(async move { run(&config, options, shutdown).await });
+        let (dir, metrics, trigger, task) = start_agent(&harness, &cluster, name, "1m");
         // replica-a alone first takes every unit: replica-b's arrival must move two.
         if name == "replica-a" {
             eventually("replica-a holding", Duration::from_secs(30), async || {
@@ -183,19 +200,7 @@ async fn a_lease_taken_away_under_a_running_replica_stops_its_commits_and_it_rea
         return;
     };
     let harness = processes::harness().await;
-    let dir = harness.dir.path().join("replica-a");
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = replica_config(&harness, &cluster.url(), "replica-a", &dir, "2d");
-    let metrics = Metrics::new().unwrap();
-    let (trigger, shutdown) = shutdown_pair();
-    let options = RunOptions {
-        mode: RunMode::Forever,
-        clock: harness.clock.clone(),
-        retry: quick_retries(),
-        reopen: ReopenSignal::default(),
-        metrics: metrics.clone(),
-    };
-    let task = tokio::spawn(async move { run(&config, options, shutdown).await });
+    let (dir, metrics, trigger, task) = start_agent(&harness, &cluster, "replica-a", "2d");
     let now = common::at(common::NOW);
     let keys = harness.expected_ids(
         LogKind::Pstn,

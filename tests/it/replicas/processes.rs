@@ -255,6 +255,43 @@ fn pick(among: usize) -> usize {
     nanos as usize % among
 }
 
+/// SIGKILLs a random replica holding units (all units held first); returns its name,
+/// its units and how long until the others held every one of them (new generations).
+async fn kill_one(
+    client: &tokio_postgres::Client,
+    replicas: &mut [Replica],
+) -> (String, Vec<String>, Duration) {
+    let names: Vec<String> = replicas.iter().map(|r| r.name.clone()).collect();
+    let all: Vec<&str> = names.iter().map(String::as_str).collect();
+    let before = all_held(client, &all, Duration::from_secs(30)).await;
+    let holding: Vec<usize> = (0..replicas.len())
+        .filter(|r| {
+            before
+                .values()
+                .any(|(h, _)| h.as_deref() == Some(&names[*r]))
+        })
+        .collect();
+    let victim = holding[pick(holding.len())];
+    let victim_units: Vec<String> = before
+        .iter()
+        .filter(|(_, (h, _))| h.as_deref() == Some(&names[victim]))
+        .map(|(unit, _)| unit.clone())
+        .collect();
+    replicas[victim].kill9();
+    let killed = Instant::now();
+    let others: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|n| *n != names[victim])
+        .collect();
+    let after = all_held(client, &others, Duration::from_secs(30)).await;
+    let took = killed.elapsed();
+    for unit in &victim_units {
+        assert!(after[unit].1 > before[unit].1, "{unit}: a new generation");
+    }
+    (names[victim].clone(), victim_units, took)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_killed_one_at_a_time_lose_nothing_and_take_over_within_ttl_and_a_poll() {
     let Some(cluster) = Postgres::start() else {
@@ -265,8 +302,6 @@ async fn three_replicas_killed_one_at_a_time_lose_nothing_and_take_over_within_t
     assert!(expected.len() > 6 * 3000, "{} rows", expected.len());
     let client = client(&cluster).await;
     let mut replicas = replicas(&harness, &cluster);
-    let names: Vec<String> = replicas.iter().map(|r| r.name.clone()).collect();
-    let all: Vec<&str> = names.iter().map(String::as_str).collect();
     let kills: usize = std::env::var("PSTN_AGENT_KILLS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -283,39 +318,17 @@ async fn three_replicas_killed_one_at_a_time_lose_nothing_and_take_over_within_t
             async || counts(&replicas).0.len() >= threshold,
         )
         .await;
-        let before = all_held(&client, &all, Duration::from_secs(30)).await;
-        let holding: Vec<usize> = (0..replicas.len())
-            .filter(|r| {
-                before
-                    .values()
-                    .any(|(h, _)| h.as_deref() == Some(&names[*r]))
-            })
-            .collect();
-        let victim = holding[pick(holding.len())];
-        let victim_units: Vec<String> = before
-            .iter()
-            .filter(|(_, (h, _))| h.as_deref() == Some(&names[victim]))
-            .map(|(unit, _)| unit.clone())
-            .collect();
-        replicas[victim].kill9();
-        let killed = Instant::now();
-        let others: Vec<&str> = all
-            .iter()
-            .copied()
-            .filter(|n| *n != names[victim])
-            .collect();
-        let after = all_held(&client, &others, Duration::from_secs(30)).await;
-        let took = killed.elapsed();
-        for unit in &victim_units {
-            assert!(after[unit].1 > before[unit].1, "{unit}: a new generation");
-        }
+        let (victim, victim_units, took) = kill_one(&client, &mut replicas).await;
         moved_units += victim_units.len();
         eprintln!(
-            "kill {kill}: {} held {victim_units:?}; taken over by the others in {took:?} (bound {bound:?})",
-            names[victim]
+            "kill {kill}: {victim} held {victim_units:?}; taken over by the others in {took:?} (bound {bound:?})"
         );
         takeovers.push(took);
-        replicas[victim].start();
+        replicas
+            .iter_mut()
+            .find(|r| r.name == victim)
+            .unwrap()
+            .start();
     }
     all_delivered(&replicas, &expected).await;
     // Every change of holder (kills and the rebalancing after each restart).
