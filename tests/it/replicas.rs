@@ -266,3 +266,34 @@ async fn a_lease_taken_away_under_a_running_replica_stops_its_commits_and_it_rea
         "took its units back from the thief: {takeovers}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_with_postgres_takes_each_lease_reads_once_and_gives_every_lease_back() {
+    let Some(cluster) = Postgres::start() else {
+        return;
+    };
+    let harness = Harness::start(SimulatorOptions::default()).await;
+    let dir = harness.dir.path().join("once");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = replica_config(&harness, &cluster.url(), "once", &dir, "1d");
+    let (_trigger, shutdown) = shutdown_pair();
+    let options = RunOptions {
+        mode: RunMode::Once,
+        clock: harness.clock.clone(),
+        retry: quick_retries(),
+        reopen: ReopenSignal::default(),
+        metrics: Metrics::new().unwrap(),
+    };
+    let report = run(&config, options, shutdown).await.unwrap();
+    assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
+    let delivered = events(&out(&dir));
+    let sources: BTreeSet<&str> = delivered.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(sources, SOURCES.into_iter().collect(), "every unit read");
+    let client = processes::client(&cluster).await;
+    let held = processes::holders(&client).await;
+    assert_eq!(held.len(), SOURCES.len());
+    assert!(
+        held.values().all(|(holder, _)| holder.is_none()),
+        "every lease given back: {held:?}"
+    );
+}
