@@ -36,7 +36,9 @@ mod share;
 mod watch;
 
 pub use keeper::{Connect, LeaseKeeper, LeaseSettings, connector};
-pub use watch::{LeaseState, LeaseWatch};
+pub use watch::LeaseWatch;
+#[cfg(any(test, feature = "__internals"))]
+pub use watch::LeaseState;
 
 use std::fmt;
 

@@ -123,12 +123,6 @@ internal_modules! {
     graph,
     http_client,
     http_server,
-    // Until topology runs a keeper with `[state] postgres_url` (issue 27's wiring, the
-    // coordinator's): then this expectation fails and goes.
-    #[cfg_attr(
-        not(feature = "__internals"),
-        expect(dead_code, unused_imports, reason = "not wired into topology yet")
-    )]
     lease,
     metrics,
     model,

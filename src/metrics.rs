@@ -91,11 +91,13 @@ impl Metrics {
         self.health.readiness(self.lease_problem())
     }
 
+    /// A source this replica no longer reads (its lease is another's): `/readyz` stops
+    /// waiting for its progress until it is built again.
+    pub fn source_released(&self, source: &str) {
+        self.health.forget_source(source);
+    }
+
     /// The lease keeper's handles, registered on first use.
-    #[cfg_attr(
-        not(feature = "__internals"),
-        expect(dead_code, reason = "the lease keeper is not wired into topology yet")
-    )]
     pub fn leases(&self) -> Result<LeaseMetrics, MetricsError> {
         let mut leases = self.leases.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(leases) = leases.as_ref() {

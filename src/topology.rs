@@ -2,6 +2,7 @@
 //! Each source is built by [`crate::source::build`] (the same as `embed`'s); this
 //! module opens the sinks, the api listener, and spawns and awaits the tasks.
 
+mod leased;
 mod sinks;
 mod summary;
 
@@ -128,7 +129,7 @@ pub async fn run(
         sinks::build_sinks(config, &options.reopen, &options.metrics, &http)?;
     // One book for the whole agent: its sources share Graph's limits per function,
     // application and tenant.
-    let paces = PaceBook::new(config.sources.iter().map(crate::source::pace_member));
+    let paces = Arc::new(PaceBook::new(config.sources.iter().map(crate::source::pace_member)));
     let cx = SourceContext {
         http: &http,
         paces: &paces,
@@ -139,13 +140,35 @@ pub async fn run(
         retry: options.retry,
         mode: options.mode,
     };
-    let sources = build_sources(config, &sink_handles, &cx).await?;
+    let keeper = leased::keeper(config, &store, &options.metrics)?;
+    let mut tasks = tokio::task::JoinSet::new();
+    match &keeper {
+        None => spawn_sources(build_sources(config, &sink_handles, &cx).await?, &mut tasks),
+        Some(keeper) => {
+            let shared = leased::Shared {
+                http: http.clone(),
+                paces: paces.clone(),
+                store: store.clone(),
+                clock: cx.clock.clone(),
+                shutdown: cx.shutdown.clone(),
+                metrics: cx.metrics.clone(),
+                retry: cx.retry,
+                mode: cx.mode,
+            };
+            leased::spawn_sources(config, keeper, &sink_handles, &shared, &mut tasks);
+        }
+    }
+    drop(cx);
     let dead_letters: Vec<(String, DeadLetters)> = sink_handles
         .iter()
         .map(|(name, handle)| (name.clone(), handle.dead_letters().clone()))
         .collect();
     drop(sink_handles);
-    let (delivered, mut report) = run_sources(sources).await;
+    let (delivered, mut report) = run_sources(tasks).await;
+    // The sources stopped delivering: the others take their units at once.
+    if let Some(keeper) = keeper {
+        keeper.stop().await;
+    }
     report.dead_lettered = dead_letters
         .iter()
         .map(|(name, letters)| (name.clone(), letters.written()))
@@ -205,22 +228,29 @@ async fn build_sources(
     Ok(sources)
 }
 
-/// Runs every source in a task of its own, until each ends: what each delivered, and
-/// the report of those that failed.
-async fn run_sources(sources: Vec<Source>) -> (Vec<(String, PollSummary)>, RunReport) {
-    let mut tasks = tokio::task::JoinSet::new();
+/// A source task's outcome: its name, and what it delivered or why it failed.
+type SourceTask = (String, Result<PollSummary, String>);
+
+/// Spawns every built source in a task of its own.
+fn spawn_sources(sources: Vec<Source>, tasks: &mut tokio::task::JoinSet<SourceTask>) {
     for source in sources {
         tasks.spawn(async move {
             let name = source.name().to_owned();
-            (name, source.run().await)
+            (name, source.run().await.map_err(|error| error.to_string()))
         });
     }
+}
+
+/// Awaits every source task: what each delivered, and the report of those that failed.
+async fn run_sources(
+    mut tasks: tokio::task::JoinSet<SourceTask>,
+) -> (Vec<(String, PollSummary)>, RunReport) {
     let mut report = RunReport::default();
     let mut delivered = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((name, Ok(summary))) => delivered.push((name, summary)),
-            Ok((name, Err(error))) => report.failed.push((name, error.to_string())),
+            Ok((name, Err(error))) => report.failed.push((name, error)),
             Err(error) => report.failed.push(("?".into(), error.to_string())),
         }
     }

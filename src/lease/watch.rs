@@ -38,7 +38,8 @@ impl LeaseWatch {
         &self.unit
     }
 
-    /// The lease's state now.
+    /// The lease's state now (tests look).
+    #[cfg(any(test, feature = "__internals"))]
     pub fn state(&self) -> LeaseState {
         *self.receiver.borrow()
     }

@@ -146,6 +146,13 @@ impl HealthMetrics {
         })
     }
 
+    /// Stops judging `source`'s progress (this replica gave its lease up).
+    pub(super) fn forget_source(&self, source: &str) {
+        lock(&self.readiness)
+            .sources
+            .retain(|(existing, _)| existing != source);
+    }
+
     pub(super) fn source(&self, source: &str, cadence: SourceCadence) -> SourceTelemetry {
         for reason in FailureReason::ALL {
             self.graph_failures

@@ -153,6 +153,7 @@ pub async fn build(
         cursors,
         metrics: cx.metrics.clone(),
         telemetry,
+        fence: None,
     })
 }
 

@@ -38,6 +38,12 @@ impl SourceError {
         format!("last poll failed: {reason}")
     }
 
+    /// Whether a commit was refused because the unit's lease moved on: this replica
+    /// no longer holds the unit, and stops reading it (not an error of the agent).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, SourceError::State(StateError::Fenced(_)))
+    }
+
     /// Whether the source should stop instead of trying again next poll: the
     /// credentials are wrong, or a sink can never take a batch again (its stdout was
     /// closed: like other Unix tools, the agent ends, with what was delivered committed).

@@ -45,6 +45,10 @@ impl Source {
                     tracing::debug!(source = %self.name, pages = summary.pages, "poll done, nothing new")
                 }
                 Err(SourceError::Interrupted) => return Ok(()),
+                Err(error) if error.is_fenced() => {
+                    tracing::warn!(source = %self.name, %error, "commit refused by the lease's fence (the lease moved on, or PostgreSQL could not be asked): nothing of the batch committed; the source waits for its lease");
+                    return Err(error);
+                }
                 Err(error) if error.stops_source() => {
                     if matches!(error, SourceError::Sink(_)) {
                         tracing::error!(source = %self.name, %error, "source stopped: a sink can never take a batch again (was its output closed?); what was delivered is committed");

@@ -123,6 +123,11 @@ impl PgStore {
         schema::migrate(self, &mut client).await
     }
 
+    /// How the lease keeper opens its sessions: this URL, this TLS.
+    pub fn lease_connector(&self) -> crate::lease::Connect {
+        crate::lease::connector((*self.config).clone(), self.tls.clone())
+    }
+
     /// The state of one unit (created if new), on a connection of its own.
     pub async fn source(&self, name: &str, kind: &str, tenant_id: &str) -> Result<PgSource, StateError> {
         PgSource::open(self, name, kind, tenant_id).await

@@ -69,7 +69,9 @@ impl SourceState {
         )
     }
 
-    /// Records a batch every sink accepted, and the sweeps' progress, atomically.
+    /// Records a batch every sink accepted, and the sweeps' progress, atomically
+    /// (unfenced: tests and benches; the agent commits through `commit_fenced`).
+    #[cfg(any(test, feature = "__internals"))]
     pub async fn commit(&self, commit: Commit) -> Result<(), StateError> {
         self.commit_fenced(commit, None).await
     }

@@ -66,6 +66,8 @@ mod prometheus;
 #[cfg(feature = "simulator")]
 mod proxy;
 #[cfg(feature = "simulator")]
+mod replicas;
+#[cfg(feature = "simulator")]
 mod secrets;
 #[cfg(feature = "simulator")]
 mod sentinel;
