@@ -4,6 +4,7 @@
 
 mod frozen;
 mod processes;
+mod replica;
 mod restart;
 
 use crate::common;
