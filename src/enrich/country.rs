@@ -6,10 +6,11 @@
 //! A masked number (`+4930123***`) is read up to its first `*` and gets no more than
 //! that prefix proves.
 
+mod table;
+
 use crate::model::CountryCode;
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumber};
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU16, Ordering};
 
 /// What a calling code says by itself.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,12 +23,9 @@ enum Code {
     Shared,
 }
 
-/// The calling codes (1 to 3 digits; no code is a prefix of another) and, for the
-/// NANP, the country of each area code seen so far.
+/// The calling codes (1 to 3 digits; no code is a prefix of another).
 struct Codes {
     by_code: Vec<Code>,
-    /// Index: the area code (0..1000); value: the country's two letters as a u16, 0 while unknown.
-    nanp: Vec<AtomicU16>,
 }
 
 static CODES: LazyLock<Codes> = LazyLock::new(|| {
@@ -53,23 +51,8 @@ static CODES: LazyLock<Codes> = LazyLock::new(|| {
             _ => Code::Shared,
         };
     }
-    Codes {
-        by_code,
-        nanp: (0..1000).map(|_| AtomicU16::new(0)).collect(),
-    }
+    Codes { by_code }
 });
-
-fn pack(country: CountryCode) -> u16 {
-    let bytes = country.as_str().as_bytes();
-    u16::from_be_bytes([bytes[0], bytes[1]])
-}
-
-fn unpack(packed: u16) -> Option<CountryCode> {
-    let [a, b] = packed.to_be_bytes();
-    std::str::from_utf8(&[a, b])
-        .ok()
-        .and_then(CountryCode::parse)
-}
 
 /// The digits of an international number up to its first `*`, and whether it was masked.
 /// `None` when it is not written internationally (`+...`): a national number's country
@@ -112,42 +95,58 @@ fn region_of(code: usize, national: &[u8]) -> Option<CountryCode> {
     CountryCode::parse(&region.to_string())
 }
 
-/// The country of a NANP number from its area code (`national` starts with it).
+/// The country of a NANP number from its area code (`national` starts with it): the
+/// table built from the metadata when it has the area code (no regexes compiled),
+/// else libphonenumber.
 fn nanp(national: &[u8], masked: bool) -> Option<CountryCode> {
     if !masked && national.len() != 10 {
         return None; // not a NANP number: too short or too long
     }
     let area = national.get(..3)?;
-    let slot = &CODES.nanp[value(area)];
-    if let Some(known) = unpack(slot.load(Ordering::Relaxed)) {
-        return Some(known);
+    if let Some(country) = table::nanp_area(value(area)) {
+        // What the old per-area-code memory answered once the area code had been seen:
+        // every number libphonenumber accepts in it is this country's.
+        return Some(country);
     }
-    let found = if !masked {
-        region_of(1, national)
-    } else {
-        // Only the area code (and maybe the exchange's first digits) is shown: ask about
-        // numbers that complete it, and answer only if every valid one agrees.
-        let mut agreed = None;
-        for fill in 2..=9 {
-            let mut whole = national[..national.len().min(10)].to_vec();
-            whole.resize(10, fill);
-            match (agreed, region_of(1, &whole)) {
-                (_, None) => {}
-                (None, Some(country)) => agreed = Some(country),
-                (Some(before), Some(country)) if before == country => {}
-                (Some(_), Some(_)) => return None,
-            }
+    // Not in the table (800, whose numbers split between US and DO past the area code,
+    // and unassigned area codes): the library on this number alone. Remembering its
+    // answer per area code, as before, gave US toll-free numbers DO after a `+18001...`.
+    nanp_by_library(national, masked)
+}
+
+/// What libphonenumber says of a NANP number: the whole number's region, or for a
+/// masked one the region every valid completion agrees on.
+fn nanp_by_library(national: &[u8], masked: bool) -> Option<CountryCode> {
+    if !masked {
+        return region_of(1, national);
+    }
+    // Only the area code (and maybe the exchange's first digits) is shown: ask about
+    // numbers that complete it, and answer only if every valid one agrees.
+    let mut agreed = None;
+    for fill in 2..=9 {
+        let mut whole = national[..national.len().min(10)].to_vec();
+        whole.resize(10, fill);
+        match (agreed, region_of(1, &whole)) {
+            (_, None) => {}
+            (None, Some(country)) => agreed = Some(country),
+            (Some(before), Some(country)) if before == country => {}
+            (Some(_), Some(_)) => return None,
         }
-        agreed
-    };
-    if let Some(country) = found {
-        slot.store(pack(country), Ordering::Relaxed);
     }
-    found
+    agreed
 }
 
 /// The country of an international number, when its digits prove one.
 pub fn country_of_number(number: &str) -> Option<CountryCode> {
+    country_with(number, nanp)
+}
+
+/// `country_of_number` with the NANP answered by `nanp` (the tests compare the table's
+/// answers with the library's).
+fn country_with(
+    number: &str,
+    nanp: fn(&[u8], bool) -> Option<CountryCode>,
+) -> Option<CountryCode> {
     let (digits, masked) = digits(number)?;
     let codes = &*CODES;
     for length in 1..=3 {
