@@ -8,8 +8,8 @@ pub use probe::{Probe, probe};
 #[cfg(any(test, feature = "__internals"))]
 pub use probe::{ProbeError, loopback_for};
 
-use crate::http_server::{Body, full, serve_limited};
 pub use crate::http_server::ServeLimits;
+use crate::http_server::{Body, full, serve_limited};
 use crate::metrics::Metrics;
 use hyper::{Request, Response, StatusCode, header};
 use std::net::SocketAddr;

@@ -12,9 +12,9 @@ mod quote;
 mod sink_checks;
 
 pub use crate::model::Secret;
-pub use crate::settings::{Credential, Environment, Problem, Problems, format_duration};
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
 pub use crate::settings::parse_duration;
+pub use crate::settings::{Credential, Environment, Problem, Problems, format_duration};
 #[cfg(any(test, feature = "__internals"))]
 pub use crate::settings::{InterpolationError, interpolate};
 pub use crate::sinks::config::{
@@ -119,7 +119,9 @@ impl Config {
             &mut top,
             "sinks",
             &mut problems,
-            |name, fields, problems| crate::sinks::config::read(name, fields, base, &facts, problems),
+            |name, fields, problems| {
+                crate::sinks::config::read(name, fields, base, &facts, problems)
+            },
         );
         top.finish(&mut problems);
         if sources.is_empty() && !problems.any_under("sources") {

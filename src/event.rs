@@ -217,7 +217,10 @@ mod tests {
         assert_eq!(event["kind"], "pstn_dialout_report");
         assert_eq!(event["source"], "dial");
         assert_eq!(event["call"]["totalCalls"], 3);
-        assert_eq!(&out[span.timestamp.clone()], b"\"2024-05-20T00:00:00.0000000Z\"");
+        assert_eq!(
+            &out[span.timestamp.clone()],
+            b"\"2024-05-20T00:00:00.0000000Z\""
+        );
         let call: serde_json::Value = serde_json::from_slice(&out[span.call.clone()]).unwrap();
         assert_eq!(call, event["call"]);
         assert_eq!(span.envelope.call_start, day);

@@ -103,7 +103,10 @@ mod tests {
     #[test]
     fn with_a_directory_a_page_adds_chargeback_sums_by_month_dimension_and_value() {
         let facts = PageFacts::of(page(LogKind::DirectRouting), LogKind::DirectRouting, true);
-        assert!(facts.plan_usage.is_empty(), "Direct Routing has no calling plan");
+        assert!(
+            facts.plan_usage.is_empty(),
+            "Direct Routing has no calling plan"
+        );
         let sum = |month: &str, dimension, value: &str| {
             facts
                 .chargeback
@@ -116,9 +119,18 @@ mod tests {
                 .map(|sum| (sum.currency.as_str(), sum.micros, sum.seconds))
         };
         let may = "2024-05";
-        assert_eq!(sum(may, Dimension::Department, "Sales"), Some(("EUR", 350_000, 90.0)));
-        assert_eq!(sum(may, Dimension::CostCenter, "none"), Some(("EUR", 350_000, 0.0)));
-        assert_eq!(sum("2024-06", Dimension::Department, "unknown"), Some(("EUR", 0, 90.0)));
+        assert_eq!(
+            sum(may, Dimension::Department, "Sales"),
+            Some(("EUR", 350_000, 90.0))
+        );
+        assert_eq!(
+            sum(may, Dimension::CostCenter, "none"),
+            Some(("EUR", 350_000, 0.0))
+        );
+        assert_eq!(
+            sum("2024-06", Dimension::Department, "unknown"),
+            Some(("EUR", 0, 90.0))
+        );
         assert_eq!(facts.chargeback.len(), 4, "{:?}", facts.chargeback);
     }
 }

@@ -3,26 +3,26 @@
 //! [`GraphEvents`]; it knows nothing of plans, state, sinks or metrics.
 
 mod client;
-mod endpoint;
 mod directory;
+mod endpoint;
 mod error;
 mod events;
 mod pace;
 mod page;
 mod paging;
 
-pub use crate::entra::{AuthError, TokenSource};
 #[cfg(any(test, feature = "__internals"))]
 pub use crate::entra::{AssertionAlgorithm, check_certificate_file, check_private_key_file};
+pub use crate::entra::{AuthError, TokenSource};
 pub use client::{GraphClient, GraphClientOptions};
-pub use pace::{PaceBook, PaceMember};
 pub use endpoint::GraphEndpoint;
 pub use error::GraphError;
 #[cfg(any(test, feature = "__internals"))]
 pub use error::error_chain;
-pub use events::{FailureReason, GraphEvent, GraphEvents};
 #[cfg(any(test, feature = "__internals"))]
 pub use events::IgnoreEvents;
+pub use events::{FailureReason, GraphEvent, GraphEvents};
+pub use pace::{PaceBook, PaceMember};
 pub use page::{Page, PageError};
 pub use paging::{ChainPage, MAX_PAGES_PER_WINDOW};
 #[cfg(any(test, feature = "__internals"))]

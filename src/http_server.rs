@@ -7,7 +7,7 @@ use http_body_util::combinators::BoxBody;
 use std::time::Duration;
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
 use {
-    hyper::body::Incoming, hyper::Request, hyper::Response, hyper_util::rt::TokioIo,
+    hyper::Request, hyper::Response, hyper::body::Incoming, hyper_util::rt::TokioIo,
     std::future::Future, std::sync::Arc, tokio::net::TcpListener,
 };
 

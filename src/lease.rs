@@ -36,9 +36,9 @@ mod share;
 mod watch;
 
 pub use keeper::{Connect, LeaseKeeper, LeaseSettings, connector};
-pub use watch::LeaseWatch;
 #[cfg(any(test, feature = "__internals"))]
 pub use watch::LeaseState;
+pub use watch::LeaseWatch;
 
 use std::fmt;
 

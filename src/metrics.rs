@@ -99,7 +99,10 @@ impl Metrics {
 
     /// The lease keeper's handles, registered on first use.
     pub fn leases(&self) -> Result<LeaseMetrics, MetricsError> {
-        let mut leases = self.leases.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut leases = self
+            .leases
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(leases) = leases.as_ref() {
             return Ok(leases.clone());
         }
@@ -109,7 +112,10 @@ impl Metrics {
     }
 
     fn lease_problem(&self) -> Option<(String, String)> {
-        let leases = self.leases.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let leases = self
+            .leases
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         leases.as_ref().and_then(LeaseMetrics::problem)
     }
 

@@ -26,13 +26,13 @@ pub use bad_row::BadRow;
 pub use bad_row::MAX_ROW_DEPTH;
 pub use dedupe::DedupeKey;
 pub use dialout::{DialoutRow, DialoutTotals, day_start, day_text, next_day};
-pub use directory_attribute::{DIRECTORY_ATTRIBUTES, DirectoryAttribute, directory_select};
 #[cfg(test)]
 pub use directory_attribute::DEFAULT_DIRECTORY_ATTRIBUTES;
+pub use directory_attribute::{DIRECTORY_ATTRIBUTES, DirectoryAttribute, directory_select};
 pub use enrichment::{CountryCode, Enrichment, UserAttributes};
 pub use kind::{LogKind, MissingKey, OtherParty};
 pub use row::Row;
 pub use secret::Secret;
-pub use timestamp::{Timestamp, duration_to_ticks};
 #[cfg(any(test, feature = "__internals"))]
 pub use timestamp::TimestampError;
+pub use timestamp::{Timestamp, duration_to_ticks};

@@ -31,9 +31,9 @@
 
 mod ladder;
 
-pub use ladder::SweepLadder;
 #[cfg(any(test, feature = "__internals"))]
 pub use ladder::SWEEP_FACTOR;
+pub use ladder::SweepLadder;
 
 use crate::time::Timestamp;
 use std::time::Duration;

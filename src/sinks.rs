@@ -20,7 +20,9 @@ mod redact;
 
 pub use azure_logs::AzureLogsSink;
 #[cfg(any(test, feature = "__internals"))]
-pub use azure_logs::{ENVELOPE_COLUMNS, IngestionError, MAX_REQUEST_BYTES, RESERVED_COLUMNS, is_reserved, record_of};
+pub use azure_logs::{
+    ENVELOPE_COLUMNS, IngestionError, MAX_REQUEST_BYTES, RESERVED_COLUMNS, is_reserved, record_of,
+};
 // A batch is the event's (`crate::event`); sinks take it, so they name it too.
 #[cfg(test)]
 pub(crate) use crate::event::batch_of;
@@ -29,15 +31,15 @@ pub use console::ConsoleSink;
 #[cfg(feature = "simulator")]
 pub use console::when_reader_gone;
 pub use dead_letter::DeadLetters;
-pub use error::{Scope, SinkError};
 #[cfg(any(test, feature = "__internals"))]
 pub use error::{Cause, Retry};
+pub use error::{Scope, SinkError};
 pub use file::{FileSink, ReopenSignal};
 pub use handle::{SinkHandle, SinkTaskOptions};
 pub use otlp::OtlpSink;
-pub use progress::{Digest, Progress, Refusal, digest};
 #[cfg(any(test, feature = "__internals"))]
 pub use otlp::http_logs_url;
+pub use progress::{Digest, Progress, Refusal, digest};
 pub use redact::RedactingSink;
 
 use std::future::Future;
@@ -53,6 +55,9 @@ pub trait Sink: Send + 'static {
     /// rest of the batch is offered again. `progress` is this batch's own memory (what
     /// an earlier offer of it already sent): a sink that sends a batch in several
     /// requests keeps there what is in, and sends only the rest.
-    fn deliver<'a>(&'a mut self, batch: &'a Batch, progress: &'a mut Progress)
-    -> DeliveryFuture<'a>;
+    fn deliver<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+        progress: &'a mut Progress,
+    ) -> DeliveryFuture<'a>;
 }

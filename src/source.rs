@@ -181,7 +181,9 @@ impl Source {
         }
         if let Some(oldest) = self.cursors.iter().min().copied() {
             let shutdown = self.shutdown.clone();
-            self.state.prune(oldest, move || !shutdown.is_triggered()).await?;
+            self.state
+                .prune(oldest, move || !shutdown.is_triggered())
+                .await?;
         }
         Ok(progress.finish())
     }
@@ -220,7 +222,9 @@ impl Source {
         };
         let (rows, cursors) = (commit.delivered.len(), commit.cursors.len());
         let started = std::time::Instant::now();
-        self.state.commit_fenced(commit, self.fence.as_ref()).await?;
+        self.state
+            .commit_fenced(commit, self.fence.as_ref())
+            .await?;
         tracing::debug!(source = %self.name, rows, cursors, took_ms = started.elapsed().as_millis() as u64, "state committed");
         // Counted only now: every sink accepted and the delivery is on record.
         self.metrics

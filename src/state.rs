@@ -31,8 +31,8 @@ pub use user_directory::SqliteDirectory;
 pub use directory::DirectoryLock;
 #[cfg(any(test, feature = "__internals"))]
 pub use directory::LOCK_FILE;
-pub use source_state::{Commit, StoredTotals};
 pub use source_state::PRUNE_SLICE;
+pub use source_state::{Commit, StoredTotals};
 pub use user_directory::{DirectoryFailures, DirectorySyncMark, DirectoryWrite, StoredUser};
 
 use std::path::PathBuf;

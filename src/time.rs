@@ -3,7 +3,7 @@
 
 mod clock;
 
-pub use crate::model::{Timestamp, duration_to_ticks};
 #[cfg(any(test, feature = "__internals"))]
 pub use crate::model::TimestampError;
+pub use crate::model::{Timestamp, duration_to_ticks};
 pub use clock::{Clock, ManualClock, ScaledClock, SharedClock, SystemClock};

@@ -129,7 +129,9 @@ pub async fn run(
         sinks::build_sinks(config, &options.reopen, &options.metrics, &http)?;
     // One book for the whole agent: its sources share Graph's limits per function,
     // application and tenant.
-    let paces = Arc::new(PaceBook::new(config.sources.iter().map(crate::source::pace_member)));
+    let paces = Arc::new(PaceBook::new(
+        config.sources.iter().map(crate::source::pace_member),
+    ));
     let cx = SourceContext {
         http: &http,
         paces: &paces,

@@ -4,7 +4,6 @@ use super::minimal_config::{MINIMAL, parse};
 use super::*;
 use std::time::Duration;
 
-
 fn with_directory(lines: &str) -> String {
     format!("{MINIMAL}[sources.contoso_pstn.directory]\n{lines}\n")
 }

@@ -20,9 +20,18 @@ fn one_problem(text: &str) -> String {
 #[test]
 fn a_graph_url_ending_in_the_api_version_is_refused_saying_what_to_write() {
     for (url, base) in [
-        ("https://graph.microsoft.com/v1.0", "https://graph.microsoft.com"),
-        ("https://graph.microsoft.com/beta/", "https://graph.microsoft.com"),
-        ("https://proxy.example.com/graph/v1.0", "https://proxy.example.com/graph"),
+        (
+            "https://graph.microsoft.com/v1.0",
+            "https://graph.microsoft.com",
+        ),
+        (
+            "https://graph.microsoft.com/beta/",
+            "https://graph.microsoft.com",
+        ),
+        (
+            "https://proxy.example.com/graph/v1.0",
+            "https://proxy.example.com/graph",
+        ),
     ] {
         let problem = one_problem(&with_source_lines(&format!("graph_url = \"{url}\"")));
         assert!(
@@ -33,7 +42,12 @@ fn a_graph_url_ending_in_the_api_version_is_refused_saying_what_to_write() {
         );
     }
     // A base with a path of its own (a proxy) stays allowed.
-    assert!(parse(&with_source_lines("graph_url = \"https://proxy.example.com/graph\"")).is_ok());
+    assert!(
+        parse(&with_source_lines(
+            "graph_url = \"https://proxy.example.com/graph\""
+        ))
+        .is_ok()
+    );
 }
 
 #[test]
@@ -45,10 +59,7 @@ fn a_tenant_that_names_no_one_tenant_or_is_cut_short_is_refused_and_quoted() {
         ("72f988bf-86f1-41af-91ab", "cut short"),
         ("contoso onmicrosoft", "GUID or domain"),
     ] {
-        let text = MINIMAL.replace(
-            "00000000-0000-0000-0000-000000000000",
-            tenant,
-        );
+        let text = MINIMAL.replace("00000000-0000-0000-0000-000000000000", tenant);
         let problem = one_problem(&text);
         assert!(
             problem.starts_with(&format!("sources.contoso_pstn.tenant_id: {tenant:?} "))
@@ -56,7 +67,10 @@ fn a_tenant_that_names_no_one_tenant_or_is_cut_short_is_refused_and_quoted() {
             "{tenant}: {problem}"
         );
     }
-    for tenant in ["72f988bf-86f1-41af-91ab-2d7cd011db47", "contoso.onmicrosoft.com"] {
+    for tenant in [
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "contoso.onmicrosoft.com",
+    ] {
         let text = MINIMAL.replace("00000000-0000-0000-0000-000000000000", tenant);
         assert!(parse(&text).is_ok(), "{tenant}");
     }
@@ -64,13 +78,19 @@ fn a_tenant_that_names_no_one_tenant_or_is_cut_short_is_refused_and_quoted() {
 
 #[test]
 fn a_secret_written_as_a_bare_variable_is_refused_not_taken_literally() {
-    let text = MINIMAL.replace("client_secret = \"s\"", "client_secret = \"$GRAPH_CLIENT_SECRET\"");
+    let text = MINIMAL.replace(
+        "client_secret = \"s\"",
+        "client_secret = \"$GRAPH_CLIENT_SECRET\"",
+    );
     assert_eq!(
         one_problem(&text),
         "sources.contoso_pstn.client_secret: $GRAPH_CLIENT_SECRET is taken literally, not from the environment: write \"${GRAPH_CLIENT_SECRET}\""
     );
     let literal = MINIMAL.replace("client_secret = \"s\"", "client_secret = \"a$b~c\"");
-    assert!(parse(&literal).is_ok(), "a secret with a $ inside is a secret");
+    assert!(
+        parse(&literal).is_ok(),
+        "a secret with a $ inside is a secret"
+    );
 }
 
 #[test]
@@ -94,7 +114,9 @@ fn a_missing_secret_variable_is_one_line_suggesting_no_default() {
 
 #[test]
 fn max_delay_beyond_late_window_says_both_as_durations() {
-    let problem = one_problem(&with_source_lines("late_window = \"6h\"\nmax_delay = \"7h\""));
+    let problem = one_problem(&with_source_lines(
+        "late_window = \"6h\"\nmax_delay = \"7h\"",
+    ));
     assert!(problem.contains("at most late_window (6h)"), "{problem}");
 }
 
@@ -107,7 +129,9 @@ fn every_problem_of_one_sink_is_said_at_once() {
     let problems = parse(&text).unwrap_err();
     for key in ["dcr_immutable_id", "stream_name"] {
         assert!(
-            problems.iter().any(|p| p.starts_with(&format!("sinks.sentinel.{key}: "))),
+            problems
+                .iter()
+                .any(|p| p.starts_with(&format!("sinks.sentinel.{key}: "))),
             "{key}: {problems:?}"
         );
     }
@@ -117,7 +141,10 @@ fn every_problem_of_one_sink_is_said_at_once() {
     );
     let problems = parse(&redacted).unwrap_err();
     assert_eq!(problems.len(), 2, "{problems:?}");
-    assert!(problems[0].starts_with("sinks.stdout.redact.key: "), "{problems:?}");
+    assert!(
+        problems[0].starts_with("sinks.stdout.redact.key: "),
+        "{problems:?}"
+    );
     assert!(
         problems[1].starts_with("sinks.stdout.redact.hash[0]: \"CallerNumber\" is not a field"),
         "{problems:?}"

@@ -3,7 +3,6 @@
 use super::minimal_config::{MINIMAL, parse};
 use std::time::Duration;
 
-
 #[test]
 fn max_delay_is_optional_and_read_as_a_duration() {
     let config = parse(MINIMAL).unwrap();
@@ -62,12 +61,21 @@ fn the_pace_is_graphs_fifty_a_minute_unless_set_per_minute_or_per_second() {
     let per_minute = with("requests_per_minute = 20").unwrap();
     assert_eq!(per_minute.sources[0].requests_per_minute, 20.0);
     let per_second = with("requests_per_second = 0.5").unwrap();
-    assert_eq!(per_second.sources[0].requests_per_minute, 30.0, "the same pace × 60");
+    assert_eq!(
+        per_second.sources[0].requests_per_minute, 30.0,
+        "the same pace × 60"
+    );
     let both = with("requests_per_minute = 20\nrequests_per_second = 1").unwrap_err();
     assert_eq!(both.len(), 1, "{both:?}");
-    assert!(both[0].starts_with("sources.contoso_pstn.requests_per_second: "), "{both:?}");
+    assert!(
+        both[0].starts_with("sources.contoso_pstn.requests_per_second: "),
+        "{both:?}"
+    );
     let zero = with("requests_per_minute = 0").unwrap_err();
-    assert!(zero[0].starts_with("sources.contoso_pstn.requests_per_minute: "), "{zero:?}");
+    assert!(
+        zero[0].starts_with("sources.contoso_pstn.requests_per_minute: "),
+        "{zero:?}"
+    );
 }
 
 #[test]
@@ -76,7 +84,10 @@ fn a_plan_over_the_pace_is_refused_naming_the_keys_and_what_would_fit() {
     let problems = with("poll_interval = \"1m\"\nmax_delay = \"1h\"").unwrap_err();
     assert_eq!(problems.len(), 1, "{problems:?}");
     let line = &problems[0];
-    assert!(line.starts_with("sources.contoso_pstn.max_delay: "), "{line}");
+    assert!(
+        line.starts_with("sources.contoso_pstn.max_delay: "),
+        "{line}"
+    );
     for says in [
         "4560 requests per hour",
         "poll_interval 1m",
@@ -96,5 +107,8 @@ fn a_plan_over_the_pace_is_refused_naming_the_keys_and_what_would_fit() {
     assert!(with("poll_interval = \"1m\"\nmax_delay = \"1h\"\nrequests_per_minute = 100").is_ok());
     // No max_delay: the key named is poll_interval.
     let fast = with("poll_interval = \"1s\"").unwrap_err();
-    assert!(fast[0].starts_with("sources.contoso_pstn.poll_interval: "), "{fast:?}");
+    assert!(
+        fast[0].starts_with("sources.contoso_pstn.poll_interval: "),
+        "{fast:?}"
+    );
 }

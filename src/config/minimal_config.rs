@@ -19,5 +19,6 @@ inputs = ["contoso_pstn"]
 
 /// `text` parsed with no environment variables: the config, or its problem lines.
 pub(super) fn parse(text: &str) -> Result<Config, Vec<String>> {
-    Config::parse(text, Path::new("/etc"), &Environment::fixed([])).map_err(|problems| problems.lines())
+    Config::parse(text, Path::new("/etc"), &Environment::fixed([]))
+        .map_err(|problems| problems.lines())
 }

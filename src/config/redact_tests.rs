@@ -26,12 +26,14 @@ fn keep_and_the_enrichment_fields_are_accepted() {
         "{{ keep = [\"id\", \"startDateTime\", \"endDateTime\", \"duration\", \"callType\", \"charge\", \"currency\", \"callerNumber\", \"calleeNumber\"], hash = [\"callerNumber\", \"calleeNumber\", \"other_party_country\"], key = \"{KEY}\" }}"
     );
     assert!(with(&readme).is_ok(), "{:?}", with(&readme).err());
-    assert!(with("{ drop = [\"callerNumber\"] }").unwrap().sinks[0]
-        .redact
-        .as_ref()
-        .unwrap()
-        .keep
-        .is_none());
+    assert!(
+        with("{ drop = [\"callerNumber\"] }").unwrap().sinks[0]
+            .redact
+            .as_ref()
+            .unwrap()
+            .keep
+            .is_none()
+    );
 }
 
 #[test]

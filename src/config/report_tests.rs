@@ -25,10 +25,16 @@ fn the_dialout_report_is_beta_and_refuses_v1_max_delay_and_a_directory_by_key() 
     let max_delay = report("").replace("client_id =", "max_delay = \"1h\"\nclient_id =");
     let problems = parse(&max_delay).unwrap_err();
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].starts_with("sources.contoso_pstn.max_delay: "), "{problems:?}");
+    assert!(
+        problems[0].starts_with("sources.contoso_pstn.max_delay: "),
+        "{problems:?}"
+    );
     let problems = parse(&report("[sources.contoso_pstn.directory]\n")).unwrap_err();
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].starts_with("sources.contoso_pstn.directory: "), "{problems:?}");
+    assert!(
+        problems[0].starts_with("sources.contoso_pstn.directory: "),
+        "{problems:?}"
+    );
 }
 
 #[test]

@@ -136,10 +136,7 @@ mod tests {
     const SOURCE: &str = "[sources.p]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n";
 
     fn problems(data_dir: &Path, sinks: &str) -> Vec<String> {
-        let text = format!(
-            "data_dir = \"{}\"\n{SOURCE}{sinks}",
-            data_dir.display()
-        );
+        let text = format!("data_dir = \"{}\"\n{SOURCE}{sinks}", data_dir.display());
         match Config::parse(&text, Path::new("/"), &Environment::fixed([])) {
             Ok(_) => Vec::new(),
             Err(problems) => problems.lines(),
@@ -189,7 +186,10 @@ mod tests {
         );
         // Beside it (a sibling whose name starts the same) is fine.
         let beside = format!("{}/state-archive/calls.jsonl", dir.path().display());
-        assert_eq!(problems(&state, &file_sink("archive", &beside)), Vec::<String>::new());
+        assert_eq!(
+            problems(&state, &file_sink("archive", &beside)),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -206,7 +206,10 @@ mod tests {
             "sinks.sentinel.authority_url: ",
             "sinks.siem.endpoint: ",
         ] {
-            assert!(found.iter().any(|line| line.starts_with(key)), "{key}: {found:?}");
+            assert!(
+                found.iter().any(|line| line.starts_with(key)),
+                "{key}: {found:?}"
+            );
         }
         let all = found.join("\n");
         assert!(!all.contains("hunter2"), "{all}");

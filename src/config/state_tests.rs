@@ -7,7 +7,8 @@ use std::time::Duration;
 const SOURCE_AND_SINK: &str = "[sources.p]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n[sinks.out]\ntype = \"console\"\ninputs = [\"p\"]\n";
 
 fn parse(state: &str) -> Result<Config, Vec<String>> {
-    let environment = Environment::fixed([("PG_PASSWORD".to_owned(), "pg-secret-value".to_owned())]);
+    let environment =
+        Environment::fixed([("PG_PASSWORD".to_owned(), "pg-secret-value".to_owned())]);
     Config::parse(
         &format!("{state}\n{SOURCE_AND_SINK}"),
         Path::new("/etc"),
@@ -30,7 +31,10 @@ fn the_contract_keys_are_read_and_the_password_is_never_printed() {
     )
     .unwrap();
     let url = config.state.postgres_url.as_ref().unwrap();
-    assert_eq!(url.expose(), "postgres://pstn:pg-secret-value@db.internal:5432/pstn");
+    assert_eq!(
+        url.expose(),
+        "postgres://pstn:pg-secret-value@db.internal:5432/pstn"
+    );
     assert_eq!(config.state.lease_ttl, Duration::from_secs(45));
     assert_eq!(config.state.replica_name(), "pod-1");
     assert!(!format!("{config:?}").contains("pg-secret-value"));
@@ -43,10 +47,25 @@ fn a_bad_url_and_bad_keys_are_problem_lines_naming_their_key() {
     )
     .unwrap_err();
     assert!(
-        problems.iter().any(|line| line.starts_with("state.postgres_url: not a PostgreSQL URL")),
+        problems
+            .iter()
+            .any(|line| line.starts_with("state.postgres_url: not a PostgreSQL URL")),
         "{problems:?}"
     );
-    assert!(problems.iter().any(|line| line.starts_with("state.lease_ttl:")), "{problems:?}");
-    assert!(problems.iter().any(|line| line.starts_with("state.replica:")), "{problems:?}");
-    assert!(!problems.join("\n").contains("pg-secret-value"), "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .any(|line| line.starts_with("state.lease_ttl:")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|line| line.starts_with("state.replica:")),
+        "{problems:?}"
+    );
+    assert!(
+        !problems.join("\n").contains("pg-secret-value"),
+        "{problems:?}"
+    );
 }

@@ -130,12 +130,16 @@ fn no_source_is_said_unless_a_problem_is_about_the_sources_table_itself() {
     let sinks = "[sinks.stdout]\ntype = \"console\"\ninputs = [\"x\"]\n";
     // A problem inside [sources] says enough: no second line that none is configured.
     let inside = problems_of(&format!("[sources.x]\ntype = \"faxes\"\n{sinks}"));
-    assert!(inside.iter().all(|p| !p.starts_with("sources: ")), "{inside:?}");
+    assert!(
+        inside.iter().all(|p| !p.starts_with("sources: ")),
+        "{inside:?}"
+    );
     // A table misspelt at the top level (`[source.x]`, `[sourcess.x]`) leaves none.
     for misspelt in ["source", "sourcess"] {
         let problems = problems_of(&format!("[{misspelt}.x]\ntype = \"pstn_calls\"\n{sinks}"));
         assert!(
-            problems.contains(&"sources: no source configured (add a [sources.NAME] table)".to_owned()),
+            problems
+                .contains(&"sources: no source configured (add a [sources.NAME] table)".to_owned()),
             "{misspelt}: {problems:?}"
         );
     }

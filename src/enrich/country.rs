@@ -143,10 +143,7 @@ pub fn country_of_number(number: &str) -> Option<CountryCode> {
 
 /// `country_of_number` with the NANP answered by `nanp` (the tests compare the table's
 /// answers with the library's).
-fn country_with(
-    number: &str,
-    nanp: fn(&[u8], bool) -> Option<CountryCode>,
-) -> Option<CountryCode> {
+fn country_with(number: &str, nanp: fn(&[u8], bool) -> Option<CountryCode>) -> Option<CountryCode> {
     let (digits, masked) = digits(number)?;
     let codes = &*CODES;
     for length in 1..=3 {

@@ -85,7 +85,10 @@ mod tests {
     #[test]
     fn the_code_comes_from_error_codes_else_from_the_description() {
         assert_eq!(aadsts_code(&[65_001], "AADSTS700016: x"), Some(65_001));
-        assert_eq!(aadsts_code(&[], "AADSTS700016: Application not found"), Some(700_016));
+        assert_eq!(
+            aadsts_code(&[], "AADSTS700016: Application not found"),
+            Some(700_016)
+        );
         assert_eq!(aadsts_code(&[], "Invalid client"), None);
         assert_eq!(aadsts_code(&[], "AADSTS: nothing"), None);
     }
@@ -106,7 +109,11 @@ mod tests {
         }
         // Whole, as an operator reads it.
         assert_eq!(
-            message(Some(65_001), "invalid_grant", "AADSTS65001: The user or administrator has not consented."),
+            message(
+                Some(65_001),
+                "invalid_grant",
+                "AADSTS65001: The user or administrator has not consented."
+            ),
             "Entra ID refused the sign-in of application 11111111-1111-1111-1111-111111111111 in tenant contoso.onmicrosoft.com: \
              the application is not consented in that tenant (AADSTS65001): an administrator of the tenant grants consent at \
              https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id=11111111-1111-1111-1111-111111111111 \
@@ -120,13 +127,19 @@ mod tests {
         let cases = [
             (7_000_215, "the client secret is wrong"),
             (7_000_222, "the client secret has expired"),
-            (90_002, "in tenant contoso.onmicrosoft.com: no such tenant (AADSTS90002)"),
+            (
+                90_002,
+                "in tenant contoso.onmicrosoft.com: no such tenant (AADSTS90002)",
+            ),
             (700_027, "the certificate assertion was refused"),
         ];
         for (code, meaning) in cases {
             let text = message(Some(code), "invalid_client", "AADSTS: Entra's line");
             assert!(text.contains(meaning), "{text}");
-            assert!(text.contains("Entra ID said invalid_client: AADSTS: Entra's line"), "{text}");
+            assert!(
+                text.contains("Entra ID said invalid_client: AADSTS: Entra's line"),
+                "{text}"
+            );
         }
         let other = message(Some(50_034), "invalid_request", "AADSTS50034: No such user");
         assert_eq!(

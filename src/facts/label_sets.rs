@@ -29,10 +29,19 @@ impl<V> Default for LabelSets<'_, V> {
 
 impl<'a, V> LabelSets<'a, V> {
     /// The value of `labels`, made by `make` the first time.
-    pub(crate) fn get_or_insert_with(&mut self, labels: &[&'a str], make: impl FnOnce() -> V) -> &mut V {
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        labels: &[&'a str],
+        make: impl FnOnce() -> V,
+    ) -> &mut V {
         let found = if self.entries.len() <= LINEAR_UP_TO {
             self.entries.iter().position(|(seen, _)| {
-                seen.len() == labels.len() && seen.iter().rev().zip(labels.iter().rev()).all(|(a, b)| a == b)
+                seen.len() == labels.len()
+                    && seen
+                        .iter()
+                        .rev()
+                        .zip(labels.iter().rev())
+                        .all(|(a, b)| a == b)
             })
         } else {
             self.index.get(labels).copied()

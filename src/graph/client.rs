@@ -9,13 +9,13 @@ use crate::http_client::{Exchange, Step, Throttling};
 use crate::model::Timestamp;
 use crate::retry::{RetryPolicy, full_jitter};
 use backon::Retryable;
-use wire::error_message;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use url::Url;
+use wire::error_message;
 
 mod wire;
 

@@ -100,10 +100,10 @@ impl DeltaChain {
             Err(error) => return Some(Err(error)),
         };
         self.followed.read(url);
-        self.next = page
-            .next_link
-            .as_deref()
-            .map(|link| self.followed.vet(&self.client, link, "one round of /users/delta"));
+        self.next = page.next_link.as_deref().map(|link| {
+            self.followed
+                .vet(&self.client, link, "one round of /users/delta")
+        });
         if self.next.is_none() && page.delta_link.is_none() {
             self.next = Some(Err(GraphError::EndlessPaging(
                 "a /users/delta page had neither @odata.nextLink nor @odata.deltaLink".into(),
@@ -159,7 +159,10 @@ impl GraphClient {
         url.query_pairs_mut().append_pair("$select", select);
         // One attempt: a look-up is worth only what it adds to this poll; the caller
         // bounds its time, and a user not found now is asked again by a later poll.
-        match self.attempt(&url, Resource::DirectoryUser, parse_user).await {
+        match self
+            .attempt(&url, Resource::DirectoryUser, parse_user)
+            .await
+        {
             Ok(user) => Ok(Some(user)),
             Err(GraphError::Refused { status: 404, .. }) => Ok(None),
             Err(error) => Err(error),

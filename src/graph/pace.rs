@@ -86,8 +86,7 @@ impl PaceBook {
                 }
                 Key::Application(tenant, client) => {
                     let shared = limiter(pace.max(APPLICATION_PER_MINUTE.into()));
-                    book.applications
-                        .insert((tenant, client), Arc::new(shared));
+                    book.applications.insert((tenant, client), Arc::new(shared));
                 }
                 Key::Tenant(tenant) => {
                     let shared = limiter(pace.max(TENANT_PER_MINUTE.into()));
@@ -276,11 +275,9 @@ mod tests {
         let period = |limiter: &DefaultDirectRateLimiter| {
             limiter.check().unwrap();
             match limiter.check() {
-                Err(not_until) => {
-                    not_until.wait_time_from(governor::clock::Clock::now(
-                        &governor::clock::DefaultClock::default(),
-                    ))
-                }
+                Err(not_until) => not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                )),
                 Ok(()) => Duration::ZERO,
             }
         };
@@ -291,7 +288,9 @@ mod tests {
             "50 per 60 s with 2% headroom: {collection:?}"
         );
         let application = period(&default.application);
-        assert!(application > Duration::from_millis(300) && application <= Duration::from_millis(307));
+        assert!(
+            application > Duration::from_millis(300) && application <= Duration::from_millis(307)
+        );
         let fast = Pace::alone(&member("getPstnCalls", "app", 60_000.0));
         assert!(period(&fast.collection.limiter) < Duration::from_millis(2));
         assert!(period(&fast.tenant) < Duration::from_millis(2));

@@ -108,7 +108,12 @@ impl PageChain {
             .next_link()
             .map(|link| self.followed.vet(&self.client, link, "one window"));
         let last = self.next.is_none();
-        tracing::debug!(rows = page.len(), page = self.followed.pages(), last, "page read");
+        tracing::debug!(
+            rows = page.len(),
+            page = self.followed.pages(),
+            last,
+            "page read"
+        );
         Some(Ok(ChainPage { page, last }))
     }
 }

@@ -36,7 +36,8 @@ impl Answer {
     pub async fn read(mut response: reqwest::Response, limit: usize) -> Result<Answer, ReadError> {
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers(), MAX_RETRY_AFTER);
-        let expected = usize::try_from(response.content_length().unwrap_or(0)).unwrap_or(usize::MAX);
+        let expected =
+            usize::try_from(response.content_length().unwrap_or(0)).unwrap_or(usize::MAX);
         if expected > limit {
             return Err(ReadError::TooLarge(limit));
         }
@@ -130,7 +131,10 @@ mod tests {
     async fn a_whole_read_keeps_the_status_the_wait_and_a_body_within_the_cap() {
         let raw = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
         let answer = Answer::read(get(raw).await, 5).await.unwrap();
-        assert_eq!((answer.status, answer.retry_after), (503, Some(Duration::from_secs(7))));
+        assert_eq!(
+            (answer.status, answer.retry_after),
+            (503, Some(Duration::from_secs(7)))
+        );
         assert_eq!(&answer.body[..], b"hello");
     }
 
@@ -152,7 +156,8 @@ mod tests {
         let long = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world";
         let answer = Answer::read_start(get(long).await, 5).await;
         assert_eq!((answer.status, &answer.body[..]), (400, &b"hello"[..]));
-        let cut = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 100\r\nConnection: close\r\n\r\nhalf";
+        let cut =
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 100\r\nConnection: close\r\n\r\nhalf";
         let answer = Answer::read_start(get(cut).await, 1000).await;
         assert_eq!(&answer.body[..], b"half");
     }
@@ -160,8 +165,14 @@ mod tests {
     #[test]
     fn retry_after_reads_seconds_within_the_cap() {
         let cap = Duration::from_secs(3600);
-        assert_eq!(retry_after(&headers(" 7 "), cap), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(&headers("18446744073709551615"), cap), Some(cap));
+        assert_eq!(
+            retry_after(&headers(" 7 "), cap),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(&headers("18446744073709551615"), cap),
+            Some(cap)
+        );
         assert_eq!(retry_after(&headers("soon"), cap), None);
         assert_eq!(retry_after(&headers("-3"), cap), None);
         assert_eq!(retry_after(&HeaderMap::new(), cap), None);
@@ -172,7 +183,10 @@ mod tests {
         let cap = Duration::from_secs(3600);
         let in_a_minute = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(61));
         let wait = retry_after(&headers(&in_a_minute), cap).unwrap();
-        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(61), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(55) && wait <= Duration::from_secs(61),
+            "{wait:?}"
+        );
         let past = "Wed, 21 Oct 2015 07:28:00 GMT";
         assert_eq!(retry_after(&headers(past), cap), Some(Duration::ZERO));
         let far = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(86_400 * 30));

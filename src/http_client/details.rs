@@ -69,7 +69,8 @@ mod tests {
 
     #[test]
     fn reads_graphs_and_azures_shape() {
-        let body = br#"{"error":{"code":"InvalidStream","message":"no such stream","innerError":{}}}"#;
+        let body =
+            br#"{"error":{"code":"InvalidStream","message":"no such stream","innerError":{}}}"#;
         assert_eq!(
             ErrorBody::service(body),
             (Some("InvalidStream".into()), Some("no such stream".into()))

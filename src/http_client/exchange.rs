@@ -111,12 +111,21 @@ mod tests {
     #[test]
     fn throttling_is_sat_out_within_the_longest_wait_and_the_most_waits() {
         let mut exchange = Exchange::new(sink_like());
-        assert_eq!(exchange.judge(503, Some(6 * SECOND)), Step::Throttled(Some(6 * SECOND)));
+        assert_eq!(
+            exchange.judge(503, Some(6 * SECOND)),
+            Step::Throttled(Some(6 * SECOND))
+        );
         assert_eq!(exchange.judge(503, None), Step::Throttled(None));
         for _ in 0..3 {
-            assert_eq!(exchange.judge(429, Some(2 * SECOND)), Step::Wait(2 * SECOND));
+            assert_eq!(
+                exchange.judge(429, Some(2 * SECOND)),
+                Step::Wait(2 * SECOND)
+            );
         }
-        assert_eq!(exchange.judge(429, Some(SECOND)), Step::Throttled(Some(SECOND)));
+        assert_eq!(
+            exchange.judge(429, Some(SECOND)),
+            Step::Throttled(Some(SECOND))
+        );
         assert_eq!(exchange.judge(500, Some(SECOND)), Step::Read);
     }
 
@@ -132,9 +141,18 @@ mod tests {
         assert_eq!(exchange.judge(429, None), Step::Wait(10 * SECOND));
         assert_eq!(exchange.judge(503, None), Step::Read);
         tokio::time::advance(15 * SECOND).await;
-        assert_eq!(exchange.judge(429, Some(15 * SECOND)), Step::Wait(15 * SECOND));
+        assert_eq!(
+            exchange.judge(429, Some(15 * SECOND)),
+            Step::Wait(15 * SECOND)
+        );
         tokio::time::advance(SECOND).await;
-        assert_eq!(exchange.judge(429, Some(15 * SECOND)), Step::Throttled(Some(15 * SECOND)));
-        assert_eq!(exchange.judge(429, Some(Duration::MAX)), Step::Throttled(Some(Duration::MAX)));
+        assert_eq!(
+            exchange.judge(429, Some(15 * SECOND)),
+            Step::Throttled(Some(15 * SECOND))
+        );
+        assert_eq!(
+            exchange.judge(429, Some(Duration::MAX)),
+            Step::Throttled(Some(Duration::MAX))
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! while held, the generation and the instant (on this machine's monotonic clock) at
 //! which the lease counts as lost unless a renewal moved it on.
 
-use super::watch::{LeaseState, LeaseWatch};
 use super::Unit;
+use super::watch::{LeaseState, LeaseWatch};
 use crate::metrics::LeaseMetrics;
 use std::collections::BTreeMap;
 use tokio::sync::watch;
@@ -30,7 +30,13 @@ impl Held {
             .iter()
             .map(|unit| {
                 let (sender, _) = watch::channel(LeaseState::Lost);
-                (unit.clone(), Slot { sender, lease: None })
+                (
+                    unit.clone(),
+                    Slot {
+                        sender,
+                        lease: None,
+                    },
+                )
             })
             .collect();
         metrics.units_held(0);
@@ -62,7 +68,10 @@ impl Held {
 
     /// How many units are held now.
     pub(super) fn count(&self) -> usize {
-        self.slots.values().filter(|slot| slot.lease.is_some()).count()
+        self.slots
+            .values()
+            .filter(|slot| slot.lease.is_some())
+            .count()
     }
 
     /// The unit is held under `generation` until `lost_at` (a renewal or a take).

@@ -195,7 +195,12 @@ impl Keeper {
     /// Books a round's answer: renewed and taken leases held (lost at PostgreSQL's
     /// expiry less the margin, counted from `started`, before the statements were
     /// sent), the rest of `holding` lost; returns the leases above the share.
-    fn apply(&mut self, holding: &[(Unit, i64)], claim: Claim, started: Instant) -> Vec<(Unit, i64)> {
+    fn apply(
+        &mut self,
+        holding: &[(Unit, i64)],
+        claim: Claim,
+        started: Instant,
+    ) -> Vec<(Unit, i64)> {
         let margin = self.session.settings.margin();
         for (unit, _) in holding {
             if !claim.renewed.iter().any(|granted| &granted.unit == unit) {
@@ -203,7 +208,11 @@ impl Keeper {
                 self.held.lose(unit);
             }
         }
-        let takeovers = claim.taken.iter().filter(|granted| granted.took_over).count();
+        let takeovers = claim
+            .taken
+            .iter()
+            .filter(|granted| granted.took_over)
+            .count();
         for granted in claim.renewed.iter().chain(&claim.taken) {
             let left = Duration::try_from_secs_f64(granted.remaining).unwrap_or_default();
             let lost_at = (started + left).checked_sub(margin).unwrap_or(started);
@@ -259,7 +268,9 @@ async fn guarded<T>(
 /// Waits until `until`, marking leases lost as their deadlines come.
 async fn fire_until(held: &mut Held, until: Instant) {
     loop {
-        let next = held.next_deadline().map_or(until, |deadline| deadline.min(until));
+        let next = held
+            .next_deadline()
+            .map_or(until, |deadline| deadline.min(until));
         sleep_until(next).await;
         held.expire_due(Instant::now());
         if Instant::now() >= until {

@@ -49,9 +49,7 @@ pub(super) async fn migrate(client: &mut Client) -> Result<(), SchemaError> {
         .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
     transaction
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS lease_schema_version (version integer NOT NULL)",
-        )
+        .batch_execute("CREATE TABLE IF NOT EXISTS lease_schema_version (version integer NOT NULL)")
         .await?;
     let found: i32 = transaction
         .query_one(

@@ -2,11 +2,11 @@
 //! runs them: opened, migrated and the units registered on first use (again after any
 //! failure); a claim (heartbeat, renew, take up to the share), giving back, leaving.
 
+use super::Unit;
 use super::keeper::{Connect, LeaseSettings};
 use super::round::{self, Granted};
 use super::schema::{self, SchemaError};
 use super::share::share;
-use super::Unit;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::Client;

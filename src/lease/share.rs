@@ -42,7 +42,11 @@ mod tests {
             for replicas in 1..7 {
                 let live: Vec<String> = (0..replicas).map(|n| format!("r{n}")).collect();
                 let shares: Vec<usize> = live.iter().map(|me| share(units, &live, me)).collect();
-                assert_eq!(shares.iter().sum::<usize>(), units, "{units} over {replicas}");
+                assert_eq!(
+                    shares.iter().sum::<usize>(),
+                    units,
+                    "{units} over {replicas}"
+                );
                 let most = shares.iter().max().copied().unwrap_or(0);
                 let fewest = shares.iter().min().copied().unwrap_or(0);
                 assert!(most - fewest <= 1, "{units} over {replicas}: {shares:?}");

@@ -7,7 +7,9 @@ use super::chargeback_month::ChargebackMonth;
 use super::exact::ExactCounterVec;
 use super::handles::Handles;
 use super::registrar::{MetricsError, Registrar};
-use crate::facts::labels::{self, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES};
+use crate::facts::labels::{
+    self, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
+};
 use crate::facts::{CallFacts, MonthSum};
 use crate::model::LogKind;
 use crate::time::Timestamp;
@@ -122,12 +124,7 @@ impl CallMetrics {
     }
 
     /// Sets this month's chargeback gauges of a source with a directory from state.
-    pub fn set_chargeback_month(
-        &self,
-        source: &str,
-        sums: &[MonthSum],
-        max_label_values: usize,
-    ) {
+    pub fn set_chargeback_month(&self, source: &str, sums: &[MonthSum], max_label_values: usize) {
         self.chargeback_month.set(source, sums, max_label_values);
     }
 

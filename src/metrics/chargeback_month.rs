@@ -97,7 +97,9 @@ impl ChargebackMonth {
         for (series, labels) in &before {
             if !values.iter().any(|(s, l, _)| s == series && l == labels) {
                 // Gone from this month (a new month, or now summed into `other`).
-                let _ = self.gauge(*series).remove_label_values(&label_values(source, *series, labels));
+                let _ = self
+                    .gauge(*series)
+                    .remove_label_values(&label_values(source, *series, labels));
             }
         }
         for (series, labels, value) in &values {
@@ -135,7 +137,11 @@ fn largest<'a>(rows: &[&'a MonthSum], max: usize) -> HashMap<&'a str, ()> {
             .then(b.1.1.total_cmp(&a.1.1))
             .then(a.0.cmp(b.0))
     });
-    ranked.into_iter().take(max).map(|(value, _)| (value, ())).collect()
+    ranked
+        .into_iter()
+        .take(max)
+        .map(|(value, _)| (value, ()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -91,7 +91,10 @@ mod tests {
     #[test]
     fn readyz_names_a_replica_holding_nothing_because_postgres_is_unreachable() {
         let metrics = Metrics::new().expect("metrics register");
-        assert!(!metrics.encode().contains("pstn_lease_"), "only with leases");
+        assert!(
+            !metrics.encode().contains("pstn_lease_"),
+            "only with leases"
+        );
         let leases = metrics.leases().expect("lease metrics register");
         assert!(metrics.leases().is_ok(), "a second call reuses them");
         assert!(metrics.readiness().is_ready());

@@ -170,7 +170,10 @@ mod tests {
         let grown = ROW
             .replace("\"totalCalls\":12", "\"totalCalls\":\"13\"")
             .replace("Ruwini Perera", "R. Perera");
-        let (before, after) = (DialoutRow::parse(ROW).unwrap(), DialoutRow::parse(&grown).unwrap());
+        let (before, after) = (
+            DialoutRow::parse(ROW).unwrap(),
+            DialoutRow::parse(&grown).unwrap(),
+        );
         assert_eq!(before.key, after.key);
         assert_eq!(after.totals.calls, 13);
         let other_currency = ROW.replace("USD", "EUR");

@@ -121,7 +121,10 @@ mod tests {
     fn a_fraction_is_refused_with_the_same_duration_in_whole_units() {
         assert_eq!(
             parse_duration("1.5h"),
-            Err("\"1.5h\": durations take whole numbers (combine units, like 1h30m): write 1h30m".into())
+            Err(
+                "\"1.5h\": durations take whole numbers (combine units, like 1h30m): write 1h30m"
+                    .into()
+            )
         );
         assert!(parse_duration("0.5s").unwrap_err().ends_with("write 500ms"));
         assert!(!parse_duration("1.5x").unwrap_err().contains("unknown unit"));

@@ -29,20 +29,20 @@ mod record;
 mod refusal;
 mod upload;
 
+pub use error::IngestionError;
 pub use record::record_of;
 #[cfg(any(test, feature = "__internals"))]
 pub use record::{ENVELOPE_COLUMNS, RESERVED_COLUMNS, is_reserved};
-pub use error::IngestionError;
 
 use super::{Batch, DeliveryFuture, Digest, Progress, Sink, SinkError, digest};
+use crate::entra::{IgnoreTokenEvents, TokenSource};
 use chunk::{Chunk, Chunks};
-pub use config::{AzureLogsIngestionConfig, pascal_case};
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
 pub use config::DEFAULT_MONITOR_SCOPE;
+pub(super) use config::read as read_config;
+pub use config::{AzureLogsIngestionConfig, pascal_case};
 #[cfg(any(test, feature = "__internals"))]
 pub use config::{default_stream, default_table};
-pub(super) use config::read as read_config;
-use crate::entra::{IgnoreTokenEvents, TokenSource};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use upload::{Answer, Uploader};
@@ -240,7 +240,6 @@ impl AzureLogsSink {
         };
         self.refused_record(batch, index, &stream, progress)
     }
-
 }
 
 impl Sink for AzureLogsSink {

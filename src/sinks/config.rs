@@ -111,8 +111,10 @@ pub fn read(
             }),
         Some("otlp") => super::otlp::read_config(&mut fields, base, problems)
             .map(|otlp| SinkKind::Otlp(Box::new(otlp))),
-        Some("azure_logs_ingestion") => super::azure_logs::read_config(&mut fields, base, &kinds, problems)
-            .map(|azure| SinkKind::AzureLogsIngestion(Box::new(azure))),
+        Some("azure_logs_ingestion") => {
+            super::azure_logs::read_config(&mut fields, base, &kinds, problems)
+                .map(|azure| SinkKind::AzureLogsIngestion(Box::new(azure)))
+        }
         Some(other) => {
             problems.add(
                 &fields.key("type"),
@@ -155,4 +157,3 @@ pub(super) fn read_compression(fields: &mut Fields<'_>, problems: &mut Problems)
         }
     }
 }
-

@@ -215,15 +215,17 @@ mod file_tests {
         let letters = letters(data_dir.path());
         symlink(&target, letters.path()).unwrap();
 
-        let error = letters.write(b"{\"call\":{}}", "too big").await.unwrap_err();
+        let error = letters
+            .write(b"{\"call\":{}}", "too big")
+            .await
+            .unwrap_err();
         assert!(error.to_string().contains("symbolic link"), "{error}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
         assert_eq!(mode(&target), 0o644, "the link's target was chmod'ed");
     }
 
     #[tokio::test]
-    async fn a_symbolic_link_at_the_dead_letter_directory_is_refused_and_its_target_untouched()
-    {
+    async fn a_symbolic_link_at_the_dead_letter_directory_is_refused_and_its_target_untouched() {
         let data_dir = tempfile::tempdir().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
         set_mode(elsewhere.path(), 0o755);
@@ -235,7 +237,11 @@ mod file_tests {
             .unwrap_err();
         assert!(error.to_string().contains("symbolic link"), "{error}");
         assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
-        assert_eq!(mode(elsewhere.path()), 0o755, "the link's target was chmod'ed");
+        assert_eq!(
+            mode(elsewhere.path()),
+            0o755,
+            "the link's target was chmod'ed"
+        );
     }
 
     #[tokio::test]

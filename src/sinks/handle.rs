@@ -71,7 +71,8 @@ impl Runner {
     /// accepted or can never be; a retryable failure keeps it for the next offer.
     async fn deliver(&mut self, batch: &Arc<Batch>) -> Result<Outcome, SinkError> {
         // Batches whose source let go of them (accepted everywhere, or given up).
-        self.in_flight.retain(|entry| entry.batch.strong_count() > 0);
+        self.in_flight
+            .retain(|entry| entry.batch.strong_count() > 0);
         let position = self
             .in_flight
             .iter()

@@ -1,7 +1,7 @@
 use super::*;
 use crate::metrics::Metrics;
-use crate::sinks::{DeliveryFuture, Progress};
 use crate::sinks::batch_of;
+use crate::sinks::{DeliveryFuture, Progress};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Mutex;
 

@@ -18,10 +18,10 @@ mod config;
 mod export;
 
 use super::{Batch, DeliveryFuture, Progress, Sink, SinkError, any_value};
-pub use config::{OtlpProtocol, OtlpSinkConfig};
-pub(super) use config::read as read_config;
 use crate::metrics::SinkTelemetry;
 use crate::time::Timestamp;
+pub(super) use config::read as read_config;
+pub use config::{OtlpProtocol, OtlpSinkConfig};
 use export::{Exporter, PartialSuccess};
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue};

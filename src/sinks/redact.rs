@@ -284,16 +284,20 @@ impl Sink for RedactingSink {
     ) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let redacted = self.redact(batch)?;
-            self.inner.deliver(&redacted, progress).await.map_err(|mut error| {
-                // Events map one to one, so the index stands; the dead letter gets the
-                // event as redacted, never the fields this sink must not hold.
-                if let Some(index) = error.event().filter(|i| *i < redacted.events.len())
-                    && error.seen_as.is_none()
-                {
-                    error.seen_as = Some(redacted.lines.slice(redacted.events[index].line.clone()));
-                }
-                error
-            })
+            self.inner
+                .deliver(&redacted, progress)
+                .await
+                .map_err(|mut error| {
+                    // Events map one to one, so the index stands; the dead letter gets the
+                    // event as redacted, never the fields this sink must not hold.
+                    if let Some(index) = error.event().filter(|i| *i < redacted.events.len())
+                        && error.seen_as.is_none()
+                    {
+                        error.seen_as =
+                            Some(redacted.lines.slice(redacted.events[index].line.clone()));
+                    }
+                    error
+                })
         })
     }
 }

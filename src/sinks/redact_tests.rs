@@ -256,13 +256,24 @@ fn the_envelopes_id_and_call_type_are_redacted_like_the_row() {
         r#"{"id":"a","startDateTime":"2024-05-01T00:00:00Z","callType":"user_out","calleeNumber":"+4722"}"#,
     );
     assert_eq!(batch.events[0].envelope.call_id.as_deref(), Some("a"));
-    assert_eq!(batch.events[0].envelope.call_type.as_deref(), Some("user_out"));
-    let hashed = sink(&["id"], &["callType"], Some("k")).redact(&batch).unwrap();
+    assert_eq!(
+        batch.events[0].envelope.call_type.as_deref(),
+        Some("user_out")
+    );
+    let hashed = sink(&["id"], &["callType"], Some("k"))
+        .redact(&batch)
+        .unwrap();
     let envelope = &hashed.events[0].envelope;
-    assert_eq!(envelope.call_id.as_deref(), Some(hmac_hex("k", "a").as_str()));
+    assert_eq!(
+        envelope.call_id.as_deref(),
+        Some(hmac_hex("k", "a").as_str())
+    );
     assert_eq!(envelope.call_type, None);
     let keep: &[&str] = &["startDateTime", "calleeNumber"];
     let kept = keeping(&[], &[], Some(keep), None).redact(&batch).unwrap();
     let envelope = &kept.events[0].envelope;
-    assert_eq!((envelope.call_id.as_deref(), envelope.call_type.as_deref()), (None, None));
+    assert_eq!(
+        (envelope.call_id.as_deref(), envelope.call_type.as_deref()),
+        (None, None)
+    );
 }

@@ -3,9 +3,9 @@
 //! topology (every source of a config) and `embed` (one source) both call [`build`];
 //! the shape is Vector's `SourceConfig::build(cx)`.
 
+use super::SourceConfig;
 use super::delivery::SinkRetry;
 use super::{Source, SourceError, directory, page};
-use super::SourceConfig;
 use crate::event::EventEncoder;
 use crate::graph::{
     AuthError, GraphClient, GraphClientOptions, GraphEndpoint, GraphTokenEvents, PaceBook,
@@ -116,7 +116,13 @@ pub async fn build(
             .or(cx.retry.max_elapsed),
         ..cx.retry
     };
-    let client = Arc::new(graph_client(config, &http, graph_retry, &telemetry, cx.paces)?);
+    let client = Arc::new(graph_client(
+        config,
+        &http,
+        graph_retry,
+        &telemetry,
+        cx.paces,
+    )?);
     let state = cx
         .store
         .source(&config.name, config.kind.source_type(), &config.tenant_id)
@@ -192,7 +198,10 @@ fn graph_client(
     telemetry: &SourceTelemetry,
     paces: &PaceBook,
 ) -> Result<GraphClient, BuildError> {
-    let material = config.credential.material().map_err(BuildError::Credential)?;
+    let material = config
+        .credential
+        .material()
+        .map_err(BuildError::Credential)?;
     let tokens = TokenSource::new(
         http.clone(),
         &config.authority_url,

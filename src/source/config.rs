@@ -4,12 +4,12 @@ mod budget;
 mod plan;
 
 use super::DirectoryConfig;
-use plan::{Plan, read_max_delay, read_pace};
 use crate::model::{ApiVersion, LogKind};
 use crate::settings::{
-    Credential, DEFAULT_AUTHORITY_URL, Fields, Problems, check_tenant, is_guid,
-    read_credential, read_url, resolve,
+    Credential, DEFAULT_AUTHORITY_URL, Fields, Problems, check_tenant, is_guid, read_credential,
+    read_url, resolve,
 };
+use plan::{Plan, read_max_delay, read_pace};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;

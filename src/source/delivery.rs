@@ -2,9 +2,9 @@
 //! backoff policy type (and jitter) as Graph requests.
 
 use super::{RunMode, SourceError};
+use crate::event::Batch;
 use crate::retry::{RetryPolicy, full_jitter};
 use crate::shutdown::Shutdown;
-use crate::event::Batch;
 use crate::sinks::{SinkError, SinkHandle};
 use backon::Retryable;
 use std::sync::{Arc, Mutex, PoisonError};

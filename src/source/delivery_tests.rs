@@ -154,7 +154,11 @@ async fn shutdown_interrupts_the_wait_for_a_refusing_sink() {
     // Paused time moves only once every task waits: by then the sink has refused the
     // first offer and the source is in its hour-long wait.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(offers.load(Ordering::SeqCst), 1, "offered once, then waiting");
+    assert_eq!(
+        offers.load(Ordering::SeqCst),
+        1,
+        "offered once, then waiting"
+    );
     trigger.trigger();
     // Well before the hour (on the paused clock): only the shutdown can end it.
     let result = tokio::time::timeout(Duration::from_secs(30), delivery)
@@ -199,7 +203,10 @@ fn throttling(max: Duration) -> (SinkHandle, Arc<std::sync::Mutex<Vec<tokio::tim
     let sink = Throttling {
         offers: offers.clone(),
     };
-    (SinkHandle::spawn("sentinel", Box::new(sink), options).0, offers)
+    (
+        SinkHandle::spawn("sentinel", Box::new(sink), options).0,
+        offers,
+    )
 }
 
 #[tokio::test(start_paused = true)]

@@ -6,10 +6,10 @@
 //! failure costs a re-read, never a change). The metrics grow by the change.
 
 use super::{PollSummary, Source, SourceError, delivery};
-use crate::graph::{ChainPage, Page};
-use crate::facts::DialoutGrowth;
-use crate::model::{DialoutRow, DialoutTotals, day_start, day_text, next_day};
 use crate::event::Batch;
+use crate::facts::DialoutGrowth;
+use crate::graph::{ChainPage, Page};
+use crate::model::{DialoutRow, DialoutTotals, day_start, day_text, next_day};
 use crate::state::StoredTotals;
 use crate::time::{Clock, SystemClock, Timestamp};
 use std::collections::HashMap;
@@ -161,13 +161,19 @@ impl Source {
                 lines: lines.into(),
                 events,
             };
-            delivery::deliver_to_all(&self.sinks, Arc::new(batch), self.sink_retry, &self.shutdown)
-                .await?;
+            delivery::deliver_to_all(
+                &self.sinks,
+                Arc::new(batch),
+                self.sink_retry,
+                &self.shutdown,
+            )
+            .await?;
             self.state.commit_dialout(day_text, changed).await?;
             // Counted only now: every sink accepted and the totals are on record.
             self.metrics.dialout.record(&self.name, &growth);
         }
-        self.telemetry.page_read(summary.rows_read, summary.duplicates);
+        self.telemetry
+            .page_read(summary.rows_read, summary.duplicates);
         Ok(summary)
     }
 }

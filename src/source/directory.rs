@@ -9,14 +9,14 @@
 mod config;
 mod sync;
 
-pub use config::DirectoryConfig;
-pub(super) use config::read as read_config;
 use crate::enrich;
 use crate::graph::{GraphClient, GraphError};
 use crate::model::{DirectoryAttribute, UserAttributes, directory_select};
 use crate::shutdown::Shutdown;
 use crate::state::{DirectoryState, DirectoryWrite, StoredUser};
 use crate::time::SharedClock;
+pub use config::DirectoryConfig;
+pub(super) use config::read as read_config;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -177,7 +177,10 @@ impl Directory {
     async fn round_due(&self) -> bool {
         let now = self.shared.clock.now();
         let state = &self.shared.state;
-        let kept = async { Ok::<_, crate::state::StateError>((state.failures().await?, state.mark().await?)) }.await;
+        let kept = async {
+            Ok::<_, crate::state::StateError>((state.failures().await?, state.mark().await?))
+        }
+        .await;
         let (failures, mark) = match kept {
             Ok(kept) => kept,
             Err(error) => {
@@ -261,7 +264,9 @@ impl Directory {
         };
         for (id, stored) in asked.into_iter().zip(stored) {
             let user = match stored {
-                StoredUser::Known(bytes) => enrich::attributes_from_bytes(&self.shared.attributes, &bytes).map(Arc::new),
+                StoredUser::Known(bytes) => {
+                    enrich::attributes_from_bytes(&self.shared.attributes, &bytes).map(Arc::new)
+                }
                 StoredUser::Unknown => None,
                 StoredUser::Missing => match self.look_up(&id).await {
                     Some(Some(user)) => {
@@ -338,6 +343,9 @@ mod tests {
             "doubling from a minute, at most refresh"
         );
         assert_eq!(retry_delay(u32::MAX, hour), hour);
-        assert_eq!(retry_delay(1, Duration::from_secs(20)), Duration::from_secs(20));
+        assert_eq!(
+            retry_delay(1, Duration::from_secs(20)),
+            Duration::from_secs(20)
+        );
     }
 }

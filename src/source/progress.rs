@@ -1,7 +1,7 @@
 //! What a poll did, and progress lines on stderr during long backfills.
 
-use crate::settings::format_duration;
 use crate::planner::Window;
+use crate::settings::format_duration;
 use std::time::{Duration, Instant};
 
 /// Counts of one poll (or one window).
@@ -188,7 +188,8 @@ mod tests {
     #[test]
     fn the_time_left_is_the_requests_left_at_the_pace() {
         let windows = four_day_windows();
-        let mut progress = Progress::new("t", &windows, Duration::from_secs(300), 60.0, REPORT_EVERY);
+        let mut progress =
+            Progress::new("t", &windows, Duration::from_secs(300), 60.0, REPORT_EVERY);
         assert_eq!(
             progress.time_left(0.001),
             Duration::from_secs(4),

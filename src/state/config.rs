@@ -2,8 +2,8 @@
 //! agent); with it, in PostgreSQL, shared by any number of replicas (CONTRACT "State
 //! shared by replicas").
 
-use crate::settings::{Fields, Problems};
 use crate::model::Secret;
+use crate::settings::{Fields, Problems};
 use std::time::Duration;
 
 /// A dead replica's work moves after this, unless `lease_ttl` says otherwise.
@@ -49,15 +49,16 @@ pub(crate) fn read(top: &mut Fields<'_>, problems: &mut Problems) -> StateConfig
         return StateConfig::default();
     };
     let mut fields = Fields::new("state", table, top.environment());
-    let postgres_url = fields.string("postgres_url", problems).and_then(|url| {
-        match super::postgres::PgStore::new(&url) {
-            Ok(_) => Some(Secret::new(url)),
-            Err(why) => {
-                problems.add("state.postgres_url", why);
-                None
-            }
-        }
-    });
+    let postgres_url =
+        fields.string("postgres_url", problems).and_then(
+            |url| match super::postgres::PgStore::new(&url) {
+                Ok(_) => Some(Secret::new(url)),
+                Err(why) => {
+                    problems.add("state.postgres_url", why);
+                    None
+                }
+            },
+        );
     let lease_ttl = fields
         .duration("lease_ttl", DEFAULT_LEASE_TTL, problems)
         .unwrap_or(DEFAULT_LEASE_TTL);
@@ -65,7 +66,10 @@ pub(crate) fn read(top: &mut Fields<'_>, problems: &mut Problems) -> StateConfig
         problems.add("state.lease_ttl", "must be at least 1s");
     }
     let replica_name = fields.string("replica_name", problems);
-    if replica_name.as_deref().is_some_and(|name| name.trim().is_empty()) {
+    if replica_name
+        .as_deref()
+        .is_some_and(|name| name.trim().is_empty())
+    {
         problems.add("state.replica_name", "must not be empty");
     }
     fields.finish(problems);

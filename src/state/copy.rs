@@ -51,7 +51,11 @@ pub type CopyReport = Vec<(String, String, usize)>;
 
 /// Copies every source of the SQLite state in `data_dir` into `postgres`; a unit that
 /// already has state there is refused unless `force` (then its rows are replaced).
-pub async fn copy(data_dir: &Path, postgres: &PgStore, force: bool) -> Result<CopyReport, StateError> {
+pub async fn copy(
+    data_dir: &Path,
+    postgres: &PgStore,
+    force: bool,
+) -> Result<CopyReport, StateError> {
     if !data_dir.join(super::DATABASE_FILE).is_file() {
         return Err(StateError::Directory {
             path: data_dir.to_owned(),
@@ -84,7 +88,9 @@ fn read_all(path: &Path) -> Result<Vec<UnitRows>, StateError> {
         .prepare("SELECT id, name, kind, tenant_id FROM sources ORDER BY name")
         .and_then(|mut statement| {
             statement
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
+                .query_map([], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?
                 .collect()
         })
         .map_err(failed)?;

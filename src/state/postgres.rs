@@ -71,9 +71,9 @@ impl PgStore {
     /// TLS: rustls with ring, trusting what the platform trusts, as every HTTPS client
     /// of the agent does. `sslmode` in the URL decides whether TLS is required.
     pub fn new(url: &str) -> Result<PgStore, String> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|_| "not a PostgreSQL URL like postgres://user:password@host:5432/database".to_owned())?;
+        let config: tokio_postgres::Config = url.parse().map_err(|_| {
+            "not a PostgreSQL URL like postgres://user:password@host:5432/database".to_owned()
+        })?;
         if config.get_hosts().is_empty() {
             return Err("names no host (postgres://user:password@host:5432/database)".into());
         }
@@ -129,7 +129,12 @@ impl PgStore {
     }
 
     /// The state of one unit (created if new), on a connection of its own.
-    pub async fn source(&self, name: &str, kind: &str, tenant_id: &str) -> Result<PgSource, StateError> {
+    pub async fn source(
+        &self,
+        name: &str,
+        kind: &str,
+        tenant_id: &str,
+    ) -> Result<PgSource, StateError> {
         PgSource::open(self, name, kind, tenant_id).await
     }
 }

@@ -164,10 +164,7 @@ pub(super) fn check_read_only(path: &Path) -> Result<(), StateError> {
 
 /// The schema version a file holds (`None`: new, or before versions were kept) and
 /// whether it has a `delivered` table, refusing a file not ours or from a newer release.
-fn stored_version(
-    connection: &Connection,
-    path: &Path,
-) -> Result<(Option<i64>, bool), StateError> {
+fn stored_version(connection: &Connection, path: &Path) -> Result<(Option<i64>, bool), StateError> {
     let tables: Vec<String> = connection
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())

@@ -50,7 +50,12 @@ impl SqliteStore {
     }
 
     /// The state of one source, with its own connection.
-    pub fn source(&self, name: &str, kind: &str, tenant_id: &str) -> Result<SqliteSource, StateError> {
+    pub fn source(
+        &self,
+        name: &str,
+        kind: &str,
+        tenant_id: &str,
+    ) -> Result<SqliteSource, StateError> {
         SqliteSource::open(&self.path, name, kind, tenant_id)
     }
 }

@@ -30,7 +30,10 @@ impl StateStore {
 
     /// Opens the state `[state]` says: PostgreSQL with `postgres_url` (migrated, and
     /// `data_dir` locked), else SQLite in `data_dir`.
-    pub async fn open_configured(config: &StateConfig, data_dir: &Path) -> Result<StateStore, StateError> {
+    pub async fn open_configured(
+        config: &StateConfig,
+        data_dir: &Path,
+    ) -> Result<StateStore, StateError> {
         let Some(url) = &config.postgres_url else {
             let data_dir = data_dir.to_owned();
             return super::run_blocking(move || StateStore::open(&data_dir)).await;
@@ -59,18 +62,25 @@ impl StateStore {
 
     /// The state of one source (one unit: the source and its tenant), on a connection
     /// of its own.
-    pub async fn source(&self, name: &str, kind: &str, tenant_id: &str) -> Result<SourceState, StateError> {
+    pub async fn source(
+        &self,
+        name: &str,
+        kind: &str,
+        tenant_id: &str,
+    ) -> Result<SourceState, StateError> {
         match self {
             StateStore::Sqlite(store) => {
                 let store = store.clone();
-                let (name, kind, tenant_id) = (name.to_owned(), kind.to_owned(), tenant_id.to_owned());
+                let (name, kind, tenant_id) =
+                    (name.to_owned(), kind.to_owned(), tenant_id.to_owned());
                 super::run_blocking(move || store.source(&name, &kind, &tenant_id))
                     .await
                     .map(SourceState::Sqlite)
             }
-            StateStore::Postgres { store, .. } => {
-                store.source(name, kind, tenant_id).await.map(SourceState::Postgres)
-            }
+            StateStore::Postgres { store, .. } => store
+                .source(name, kind, tenant_id)
+                .await
+                .map(SourceState::Postgres),
         }
     }
 }

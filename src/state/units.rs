@@ -3,8 +3,8 @@
 
 use super::postgres::{PgDirectory, PgSource};
 use super::{
-    Commit, DirectoryFailures, DirectorySyncMark, DirectoryWrite, SqliteDirectory,
-    SqliteSource, StateError, StoredTotals, StoredUser, run_blocking,
+    Commit, DirectoryFailures, DirectorySyncMark, DirectoryWrite, SqliteDirectory, SqliteSource,
+    StateError, StoredTotals, StoredUser, run_blocking,
 };
 use crate::facts::{Month, MonthSum};
 use crate::lease::Fence;
@@ -40,7 +40,9 @@ impl SourceState {
         match self {
             SourceState::Sqlite(state) => {
                 let state = state.clone();
-                run_blocking(move || state.directory()).await.map(DirectoryState::Sqlite)
+                run_blocking(move || state.directory())
+                    .await
+                    .map(DirectoryState::Sqlite)
             }
             SourceState::Postgres(state) => state.directory().await.map(DirectoryState::Postgres),
         }
@@ -52,7 +54,10 @@ impl SourceState {
     }
 
     /// Replaces the saved sweeps with this set (the ladder changed, or a first run).
-    pub async fn replace_cursors(&self, cursors: Vec<(Duration, Timestamp)>) -> Result<(), StateError> {
+    pub async fn replace_cursors(
+        &self,
+        cursors: Vec<(Duration, Timestamp)>,
+    ) -> Result<(), StateError> {
         either!(self, state => state.replace_cursors(&cursors), state => state.replace_cursors(&cursors))
     }
 
@@ -78,7 +83,11 @@ impl SourceState {
 
     /// [`SourceState::commit`], checked by the lease's fence (`crate::lease::fence`)
     /// inside PostgreSQL's transaction (SQLite has one agent per file: nothing to fence).
-    pub async fn commit_fenced(&self, commit: Commit, fence: Option<&Fence>) -> Result<(), StateError> {
+    pub async fn commit_fenced(
+        &self,
+        commit: Commit,
+        fence: Option<&Fence>,
+    ) -> Result<(), StateError> {
         either!(self, state => state.commit(&commit), state => state.commit(&commit, fence))
     }
 
@@ -103,12 +112,19 @@ impl SourceState {
     }
 
     /// The dial-out totals last delivered for each row of `day` (`YYYY-MM-DD`).
-    pub async fn dialout_totals(&self, day: String) -> Result<Vec<(Vec<u8>, StoredTotals)>, StateError> {
+    pub async fn dialout_totals(
+        &self,
+        day: String,
+    ) -> Result<Vec<(Vec<u8>, StoredTotals)>, StateError> {
         either!(self, state => state.dialout_totals(&day), state => state.dialout_totals(&day))
     }
 
     /// Records the totals of rows of `day` every sink accepted, in one transaction.
-    pub async fn commit_dialout(&self, day: String, rows: Vec<(Vec<u8>, StoredTotals)>) -> Result<(), StateError> {
+    pub async fn commit_dialout(
+        &self,
+        day: String,
+        rows: Vec<(Vec<u8>, StoredTotals)>,
+    ) -> Result<(), StateError> {
         either!(self, state => state.commit_dialout(&day, &rows), state => state.commit_dialout(&day, &rows))
     }
 
@@ -154,7 +170,10 @@ impl DirectoryState {
     }
 
     /// Keeps the failed rounds in a row (`None`: the last round succeeded).
-    pub async fn set_failures(&self, failures: Option<DirectoryFailures>) -> Result<(), StateError> {
+    pub async fn set_failures(
+        &self,
+        failures: Option<DirectoryFailures>,
+    ) -> Result<(), StateError> {
         either!(self, state => state.set_failures(failures.as_ref()), state => state.set_failures(failures.as_ref()))
     }
 }

@@ -225,10 +225,9 @@ impl SqliteDirectory {
                         )
                     ],
                 ),
-                None => connection.execute(
-                    "DELETE FROM meta WHERE key = ?1",
-                    [self.failures_key()],
-                ),
+                None => {
+                    connection.execute("DELETE FROM meta WHERE key = ?1", [self.failures_key()])
+                }
             }
             .map(|_| ())
         })
@@ -313,8 +312,16 @@ mod tests {
     fn failed_rounds_are_kept_per_source_until_cleared() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let a = store.source("a", "pstn_calls", "t").unwrap().directory().unwrap();
-        let b = store.source("b", "pstn_calls", "t").unwrap().directory().unwrap();
+        let a = store
+            .source("a", "pstn_calls", "t")
+            .unwrap()
+            .directory()
+            .unwrap();
+        let b = store
+            .source("b", "pstn_calls", "t")
+            .unwrap()
+            .directory()
+            .unwrap();
         assert_eq!(a.failures().unwrap(), None);
         let failures = DirectoryFailures {
             rounds: 4,

@@ -52,7 +52,11 @@ pub(super) fn summarise_once(
         duplicates_skipped = duplicates,
         sources = per_source.join(" "),
         sinks = per_sink.join(" "),
-        rows_dead_lettered = report.dead_lettered.iter().map(|(_, rows)| rows).sum::<u64>(),
+        rows_dead_lettered = report
+            .dead_lettered
+            .iter()
+            .map(|(_, rows)| rows)
+            .sum::<u64>(),
         dead_lettered = dead_lettered.join(" "),
         sources_failed = report.failed.len(),
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),

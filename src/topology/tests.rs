@@ -58,12 +58,17 @@ fn a_source_that_cannot_be_built_is_named_and_keeps_its_cause() {
     let cause = crate::http_client::client_trusting(Some(&missing)).unwrap_err();
     let error = StartError::source("x", BuildError::Client(cause));
     let text = error.to_string();
-    assert!(text.starts_with("sources.x: /nonexistent/ca.pem: "), "{text}");
+    assert!(
+        text.starts_with("sources.x: /nonexistent/ca.pem: "),
+        "{text}"
+    );
     // sources.x → the source's build error → the client's → the operating system's.
     let mut chain = std::error::Error::source(&error);
     let mut io = None;
     while let Some(cause) = chain {
-        io = io.or(cause.downcast_ref::<std::io::Error>().map(std::io::Error::kind));
+        io = io.or(cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind));
         chain = cause.source();
     }
     assert_eq!(io, Some(std::io::ErrorKind::NotFound));

@@ -12,8 +12,8 @@ mod postgres_only;
 mod suite;
 
 use common::postgres::Postgres;
-use pstn_agent::model::Secret;
 use pstn_agent::facts::{Dimension, Month, MonthSum, PlanUsage};
+use pstn_agent::model::Secret;
 use pstn_agent::state::{SourceState, StateConfig, StateStore};
 use pstn_agent::time::Timestamp;
 

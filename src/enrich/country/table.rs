@@ -54,7 +54,9 @@ pub(super) fn nanp_area(area: usize) -> Option<CountryCode> {
             std::cmp::Ordering::Less => low = middle + 1,
             std::cmp::Ordering::Greater => high = middle,
             std::cmp::Ordering::Equal => {
-                return std::str::from_utf8(&entry[3..]).ok().and_then(CountryCode::parse);
+                return std::str::from_utf8(&entry[3..])
+                    .ok()
+                    .and_then(CountryCode::parse);
             }
         }
     }
@@ -81,15 +83,42 @@ mod tests {
         }
         numbers.extend(
             [
-                "+16502345678", "+12122345678", "+14162345678", "+18092345678",
-                "+18769345678", "+1416555****", "+1809*******", "+14*********",
-                "+1**********", "+1 (604) 555-0199", "+165023456789", "+1650234567",
-                "+442071838750", "+44207******", "+441481723456", "+441534723456",
-                "+441624723456", "+74951234567", "+77172123456", "+7495*******",
-                "+390612345678", "+390669812345", "+4722123456", "+4779123456",
-                "+61291234567", "+61891621234", "+262262123456", "+262269601234",
-                "+358912345678", "+35818123456", "+5907001234", "+590590271234",
-                "+4930123456", "+80012345678", "+1234567890123456789", "",
+                "+16502345678",
+                "+12122345678",
+                "+14162345678",
+                "+18092345678",
+                "+18769345678",
+                "+1416555****",
+                "+1809*******",
+                "+14*********",
+                "+1**********",
+                "+1 (604) 555-0199",
+                "+165023456789",
+                "+1650234567",
+                "+442071838750",
+                "+44207******",
+                "+441481723456",
+                "+441534723456",
+                "+441624723456",
+                "+74951234567",
+                "+77172123456",
+                "+7495*******",
+                "+390612345678",
+                "+390669812345",
+                "+4722123456",
+                "+4779123456",
+                "+61291234567",
+                "+61891621234",
+                "+262262123456",
+                "+262269601234",
+                "+358912345678",
+                "+35818123456",
+                "+5907001234",
+                "+590590271234",
+                "+4930123456",
+                "+80012345678",
+                "+1234567890123456789",
+                "",
             ]
             .map(String::from),
         );
@@ -109,7 +138,11 @@ mod tests {
         if (!masked && national.len() != 10) || national.len() < 3 {
             return None;
         }
-        nanp_area(national[..3].iter().fold(0, |total, digit| total * 10 + usize::from(*digit)))
+        nanp_area(
+            national[..3]
+                .iter()
+                .fold(0, |total, digit| total * 10 + usize::from(*digit)),
+        )
     }
 
     #[test]
@@ -126,7 +159,12 @@ mod tests {
                 differ.push(format!("{number}: library {library:?}, table {table:?}"));
             }
         }
-        assert!(differ.is_empty(), "{} differ:\n{}", differ.len(), differ.join("\n"));
+        assert!(
+            differ.is_empty(),
+            "{} differ:\n{}",
+            differ.len(),
+            differ.join("\n")
+        );
     }
 
     #[test]
@@ -135,9 +173,13 @@ mod tests {
         assert_eq!(NANP.len() % 5, 0);
         assert!(entries.windows(2).all(|pair| pair[0][..3] < pair[1][..3]));
         for entry in entries {
-            let area = std::str::from_utf8(&entry[..3]).ok().and_then(|area| area.parse().ok());
+            let area = std::str::from_utf8(&entry[..3])
+                .ok()
+                .and_then(|area| area.parse().ok());
             assert_eq!(
-                area.and_then(nanp_area).map(|country| country.to_string()).as_deref(),
+                area.and_then(nanp_area)
+                    .map(|country| country.to_string())
+                    .as_deref(),
                 std::str::from_utf8(&entry[3..]).ok()
             );
         }

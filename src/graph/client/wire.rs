@@ -130,9 +130,18 @@ mod tests {
     fn graphs_error_details_read_as_code_and_message_cut_short() {
         let body = br#"{"error":{"code":"BadRequest","message":"Invalid filter clause"}}"#;
         assert_eq!(error_message(body), "BadRequest: Invalid filter clause");
-        assert_eq!(error_message(br#"{"error":{"message":"only this"}}"#), ": only this");
-        assert_eq!(error_message(b"<html>Bad Gateway</html>"), "no error details");
-        let long = format!(r#"{{"error":{{"code":"X","message":"{}"}}}}"#, "m".repeat(1000));
+        assert_eq!(
+            error_message(br#"{"error":{"message":"only this"}}"#),
+            ": only this"
+        );
+        assert_eq!(
+            error_message(b"<html>Bad Gateway</html>"),
+            "no error details"
+        );
+        let long = format!(
+            r#"{{"error":{{"code":"X","message":"{}"}}}}"#,
+            "m".repeat(1000)
+        );
         assert_eq!(error_message(long.as_bytes()).chars().count(), 300);
     }
 }

@@ -153,7 +153,9 @@ mod tests {
         let source = metrics.source("tenant", crate::model::LogKind::Pstn, cadence);
         source.emit(GraphEvent::TokenRequested { succeeded: false });
         // Started long enough ago that three poll intervals passed without progress.
-        let long_ago = Instant::now().checked_sub(Duration::from_secs(600)).unwrap();
+        let long_ago = Instant::now()
+            .checked_sub(Duration::from_secs(600))
+            .unwrap();
         lock(&source.health).started = long_ago;
         let report = metrics.readiness();
         let (component, why) = &report.problems[0];
@@ -164,7 +166,11 @@ mod tests {
             "{why}"
         );
         source.emit(GraphEvent::Failed(FailureReason::Network));
-        assert!(metrics.readiness().problems[0].1.ends_with("last failure: Graph request failed (network)"));
+        assert!(
+            metrics.readiness().problems[0]
+                .1
+                .ends_with("last failure: Graph request failed (network)")
+        );
         source.window_done(0.0);
         assert!(metrics.readiness().is_ready());
     }

@@ -48,4 +48,3 @@ impl Chunk {
 
 /// The chunks to send, and the first record already refused (its index and stream).
 pub(super) type Chunks = (VecDeque<Chunk>, Option<(usize, Arc<str>)>);
-

@@ -35,7 +35,11 @@ impl AzureLogsSink {
             code,
             detail,
         } = refused;
-        if status != 413 && code.as_deref().is_some_and(|code| STREAM_CODES.contains(&code)) {
+        if status != 413
+            && code
+                .as_deref()
+                .is_some_and(|code| STREAM_CODES.contains(&code))
+        {
             let stream = chunk.stream.to_string();
             let dcr = self.config.dcr_immutable_id.clone();
             let error = IngestionError::StreamRefused {

@@ -158,14 +158,15 @@ impl Uploader {
         if self.gzip {
             request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
         }
-        let response = request
-            .body(payload)
-            .send()
-            .await
-            .map_err(|error| match error.is_timeout() {
-                true => IngestionError::Timeout(self.timeout),
-                false => IngestionError::Network(error_chain(&error.without_url())),
-            })?;
+        let response =
+            request
+                .body(payload)
+                .send()
+                .await
+                .map_err(|error| match error.is_timeout() {
+                    true => IngestionError::Timeout(self.timeout),
+                    false => IngestionError::Network(error_chain(&error.without_url())),
+                })?;
         Ok(HttpAnswer::read_start(response, MAX_ANSWER_BYTES).await)
     }
 

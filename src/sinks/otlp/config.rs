@@ -75,7 +75,13 @@ pub(in crate::sinks) fn read(
         .boolean("insecure_plaintext", problems)
         .unwrap_or(false);
     if let Some(url) = &endpoint {
-        check_plaintext(fields, url, !headers.is_empty(), insecure_plaintext, problems);
+        check_plaintext(
+            fields,
+            url,
+            !headers.is_empty(),
+            insecure_plaintext,
+            problems,
+        );
     }
     let timeout = fields.duration("timeout", Duration::from_secs(10), problems);
     let gzip = crate::sinks::config::read_compression(fields, problems);

@@ -249,9 +249,11 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// The answer's body, cut at [`MAX_ANSWER_BYTES`].
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, ExportError> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|error| {
-        ExportError::Network(crate::entra::error_chain(&error.without_url()))
-    })? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| ExportError::Network(crate::entra::error_chain(&error.without_url())))?
+    {
         let room = MAX_ANSWER_BYTES.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if body.len() >= MAX_ANSWER_BYTES {
@@ -282,18 +284,20 @@ async fn post(
             .map_err(|error| ExportError::Network(format!("gzip: {error}")))?;
         call = call.header(reqwest::header::CONTENT_ENCODING, "gzip");
     }
-    let response = call.body(body).send().await.map_err(|error| {
-        ExportError::Network(crate::entra::error_chain(&error.without_url()))
-    })?;
+    let response =
+        call.body(body).send().await.map_err(|error| {
+            ExportError::Network(crate::entra::error_chain(&error.without_url()))
+        })?;
     let status = response.status();
-    let wait = crate::http_client::retry_after(
-        response.headers(),
-        crate::http_client::MAX_RETRY_AFTER,
-    )
-    .map(RetryAfter);
+    let wait =
+        crate::http_client::retry_after(response.headers(), crate::http_client::MAX_RETRY_AFTER)
+            .map(RetryAfter);
     let answer = read_capped(response).await?;
     if !status.is_success() {
-        let text: String = String::from_utf8_lossy(&answer).chars().take(2000).collect();
+        let text: String = String::from_utf8_lossy(&answer)
+            .chars()
+            .take(2000)
+            .collect();
         let detail = match text.trim() {
             "" => String::new(),
             text => format!(": {text}"),

@@ -4,8 +4,8 @@
 //! could never be served, so the file is refused with what would fit.
 
 use super::fetch_concurrency;
-use crate::settings::{Fields, Problems, format_duration};
 use crate::planner::{SweepLadder, requests_per_hour};
+use crate::settings::{Fields, Problems, format_duration};
 use std::time::Duration;
 
 const MINUTE: u64 = 60;
@@ -117,7 +117,8 @@ pub(super) fn check(
         planned_requests_per_hour(poll, late, delay.map(|d| d.min(late)), requests_per_minute)
             <= budget
     };
-    let needed = planned_requests_per_hour(poll_interval, late_window, max_delay, requests_per_minute);
+    let needed =
+        planned_requests_per_hour(poll_interval, late_window, max_delay, requests_per_minute);
     if needed <= budget {
         return;
     }
@@ -182,6 +183,9 @@ mod report_tests {
         assert_eq!(report_requests_per_hour(minutes(5), hours(72)), 48.0);
         // 30 h: up to 3 days, at most.
         assert_eq!(report_requests_per_hour(hours(1), hours(30)), 3.0);
-        assert_eq!(report_requests_per_hour(minutes(1), hours(90 * 24)), 91.0 * 60.0);
+        assert_eq!(
+            report_requests_per_hour(minutes(1), hours(90 * 24)),
+            91.0 * 60.0
+        );
     }
 }

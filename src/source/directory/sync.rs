@@ -151,8 +151,10 @@ async fn round(shared: &Arc<Shared>, delta_link: Option<&str>) -> Result<usize, 
                 continue;
             }
             let before: Option<BTreeMap<String, String>> = match stored {
-                StoredUser::Known(bytes) => enrich::attributes_from_bytes(&shared.attributes, &bytes)
-                    .map(|attributes| attributes.values().clone()),
+                StoredUser::Known(bytes) => {
+                    enrich::attributes_from_bytes(&shared.attributes, &bytes)
+                        .map(|attributes| attributes.values().clone())
+                }
                 StoredUser::Missing | StoredUser::Unknown => None,
             };
             let merged = enrich::merge_user(&shared.attributes, before.as_ref(), user);

@@ -21,7 +21,11 @@ const UNIT_TABLES: &[&str] = &[
 const CHUNK: usize = 10_000;
 
 /// Writes `rows` as the state of their unit, in one transaction.
-pub(crate) async fn copy_unit(store: &PgStore, rows: &UnitRows, force: bool) -> Result<(), StateError> {
+pub(crate) async fn copy_unit(
+    store: &PgStore,
+    rows: &UnitRows,
+    force: bool,
+) -> Result<(), StateError> {
     let failed = |error: tokio_postgres::Error| store.failed(describe(&error));
     let mut client = store.connect().await?;
     let transaction = client.transaction().await.map_err(failed)?;
@@ -43,7 +47,11 @@ pub(crate) async fn copy_unit(store: &PgStore, rows: &UnitRows, force: bool) -> 
     let mut has_state = false;
     for table in UNIT_TABLES {
         let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE unit_id = $1)");
-        has_state |= transaction.query_one(&sql, &[&unit_id]).await.map_err(failed)?.get::<_, bool>(0);
+        has_state |= transaction
+            .query_one(&sql, &[&unit_id])
+            .await
+            .map_err(failed)?
+            .get::<_, bool>(0);
     }
     if has_state && !force {
         return Err(StateError::Refused {
@@ -56,13 +64,21 @@ pub(crate) async fn copy_unit(store: &PgStore, rows: &UnitRows, force: bool) -> 
     }
     for table in UNIT_TABLES {
         let sql = format!("DELETE FROM {table} WHERE unit_id = $1");
-        transaction.execute(&sql, &[&unit_id]).await.map_err(failed)?;
+        transaction
+            .execute(&sql, &[&unit_id])
+            .await
+            .map_err(failed)?;
     }
     transaction
-        .execute("UPDATE units SET kind = $2 WHERE id = $1", &[&unit_id, &rows.kind])
+        .execute(
+            "UPDATE units SET kind = $2 WHERE id = $1",
+            &[&unit_id, &rows.kind],
+        )
         .await
         .map_err(failed)?;
-    write_rows(&transaction, unit_id, rows).await.map_err(failed)?;
+    write_rows(&transaction, unit_id, rows)
+        .await
+        .map_err(failed)?;
     transaction.commit().await.map_err(failed)
 }
 
@@ -108,7 +124,8 @@ async fn write_rows(
     }
     for chunk in rows.directory_users.chunks(CHUNK) {
         let ids: Vec<&str> = chunk.iter().map(|(id, _, _)| id.as_str()).collect();
-        let bytes: Vec<Option<&[u8]>> = chunk.iter().map(|(_, bytes, _)| bytes.as_deref()).collect();
+        let bytes: Vec<Option<&[u8]>> =
+            chunk.iter().map(|(_, bytes, _)| bytes.as_deref()).collect();
         let read: Vec<i64> = chunk.iter().map(|(_, _, read)| *read).collect();
         transaction
             .execute(

@@ -139,7 +139,10 @@ impl PgDirectory {
     }
 
     /// Keeps the failed rounds in a row (`None`: the last round succeeded).
-    pub async fn set_failures(&self, failures: Option<&DirectoryFailures>) -> Result<(), StateError> {
+    pub async fn set_failures(
+        &self,
+        failures: Option<&DirectoryFailures>,
+    ) -> Result<(), StateError> {
         let client = self.link.client().await?;
         let done = match failures {
             Some(failures) => {

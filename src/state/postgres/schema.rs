@@ -95,7 +95,10 @@ const PREPARE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
 const MIGRATION_LOCK: i64 = 0x7073_746e_7374; // "pstnst"
 
 /// The version stored for state, refusing one from a newer release.
-async fn stored(store: &PgStore, client: &impl tokio_postgres::GenericClient) -> Result<i32, StateError> {
+async fn stored(
+    store: &PgStore,
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<i32, StateError> {
     let exists: bool = client
         .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
         .await
@@ -103,7 +106,10 @@ async fn stored(store: &PgStore, client: &impl tokio_postgres::GenericClient) ->
         .get(0);
     let version = if exists {
         client
-            .query_opt("SELECT version FROM schema_version WHERE component = $1", &[&COMPONENT])
+            .query_opt(
+                "SELECT version FROM schema_version WHERE component = $1",
+                &[&COMPONENT],
+            )
             .await
             .map_err(|error| store.failed(describe(&error)))?
             .map_or(0, |row| row.get::<_, i32>(0))

@@ -3,8 +3,8 @@
 //! fence inside it when one is given.
 
 use super::{Link, PgStore};
-use crate::lease::{Fence, Unit};
 use crate::facts::{Dimension, Month, MonthSum, PlanUsage};
+use crate::lease::{Fence, Unit};
 use crate::state::{Commit, StateError, StoredTotals};
 use crate::time::{Timestamp, duration_to_ticks};
 use std::time::Duration;
@@ -94,7 +94,10 @@ impl PgSource {
     }
 
     /// Replaces the saved sweeps with this set.
-    pub async fn replace_cursors(&self, cursors: &[(Duration, Timestamp)]) -> Result<(), StateError> {
+    pub async fn replace_cursors(
+        &self,
+        cursors: &[(Duration, Timestamp)],
+    ) -> Result<(), StateError> {
         let mut client = self.link.client().await?;
         let failed = self.link.failed();
         let transaction = client.transaction().await.map_err(&failed)?;
@@ -115,7 +118,10 @@ impl PgSource {
     }
 
     /// For each (key, call start), whether it has NOT been delivered yet: one query.
-    pub async fn unseen<K: AsRef<[u8]>>(&self, rows: &[(K, Timestamp)]) -> Result<Vec<bool>, StateError> {
+    pub async fn unseen<K: AsRef<[u8]>>(
+        &self,
+        rows: &[(K, Timestamp)],
+    ) -> Result<Vec<bool>, StateError> {
         let starts: Vec<i64> = rows.iter().map(|(_, start)| start.ticks()).collect();
         let keys: Vec<&[u8]> = rows.iter().map(|(key, _)| key.as_ref()).collect();
         let client = self.link.client().await?;
@@ -144,8 +150,16 @@ impl PgSource {
         let mut client = self.link.client().await?;
         let failed = self.link.failed();
         let transaction = client.transaction().await.map_err(&failed)?;
-        let starts: Vec<i64> = commit.delivered.iter().map(|(_, start)| start.ticks()).collect();
-        let keys: Vec<&[u8]> = commit.delivered.iter().map(|(key, _)| key.as_slice()).collect();
+        let starts: Vec<i64> = commit
+            .delivered
+            .iter()
+            .map(|(_, start)| start.ticks())
+            .collect();
+        let keys: Vec<&[u8]> = commit
+            .delivered
+            .iter()
+            .map(|(key, _)| key.as_slice())
+            .collect();
         transaction
             .execute(
                 "INSERT INTO delivered (unit_id, call_start, row_key) SELECT $1, start, key FROM unnest($2::bigint[], $3::bytea[]) AS u(start, key) ON CONFLICT DO NOTHING",
@@ -245,7 +259,11 @@ impl PgSource {
 
     /// Forgets delivered keys whose call started before `before`, in slices of
     /// [`crate::state::PRUNE_SLICE`] rows, asking `keep_going` between slices.
-    pub async fn prune(&self, before: Timestamp, keep_going: impl Fn() -> bool) -> Result<usize, StateError> {
+    pub async fn prune(
+        &self,
+        before: Timestamp,
+        keep_going: impl Fn() -> bool,
+    ) -> Result<usize, StateError> {
         let mut pruned = 0;
         loop {
             let slice = {
@@ -256,7 +274,11 @@ impl PgSource {
                          AND call_start <= coalesce((SELECT call_start FROM delivered
                              WHERE unit_id = $1 AND call_start < $2
                              ORDER BY call_start LIMIT 1 OFFSET $3), $2)",
-                        &[&self.unit_id, &before.ticks(), &(super::super::PRUNE_SLICE - 1)],
+                        &[
+                            &self.unit_id,
+                            &before.ticks(),
+                            &(super::super::PRUNE_SLICE - 1),
+                        ],
                     )
                     .await
                     .map_err(self.link.failed())?
@@ -269,7 +291,10 @@ impl PgSource {
     }
 
     /// The totals last delivered for each row of `day` (`YYYY-MM-DD`).
-    pub async fn dialout_totals(&self, day: &str) -> Result<Vec<(Vec<u8>, StoredTotals)>, StateError> {
+    pub async fn dialout_totals(
+        &self,
+        day: &str,
+    ) -> Result<Vec<(Vec<u8>, StoredTotals)>, StateError> {
         let client = self.link.client().await?;
         let rows = client
             .query(
@@ -294,7 +319,11 @@ impl PgSource {
     }
 
     /// Records the totals of rows of `day` every sink accepted, in one transaction.
-    pub async fn commit_dialout(&self, day: &str, rows: &[(Vec<u8>, StoredTotals)]) -> Result<(), StateError> {
+    pub async fn commit_dialout(
+        &self,
+        day: &str,
+        rows: &[(Vec<u8>, StoredTotals)],
+    ) -> Result<(), StateError> {
         let mut client = self.link.client().await?;
         let failed = self.link.failed();
         let transaction = client.transaction().await.map_err(&failed)?;

@@ -50,7 +50,10 @@ fn the_read_only_check_refuses_what_open_refuses_and_writes_nothing() {
     assert!(SqliteStore::check(dir.path()).is_ok(), "no state yet");
     assert!(!dir.path().join("state.sqlite3").exists());
     let store = SqliteStore::open(dir.path()).unwrap();
-    assert!(SqliteStore::check(dir.path()).is_ok(), "beside a running agent");
+    assert!(
+        SqliteStore::check(dir.path()).is_ok(),
+        "beside a running agent"
+    );
     let path = store.path().to_owned();
     drop(store);
     let connection = Connection::open(&path).unwrap();
@@ -92,7 +95,12 @@ fn a_schema_1_file_is_migrated_and_keeps_its_progress() {
         .source("a", "pstn_calls", "t")
         .unwrap();
     assert_eq!(state.cursors().unwrap()[0].1.ticks(), 42);
-    assert!(state.plan_usage(crate::facts::Month::parse("2024-05").unwrap()).unwrap().is_empty());
+    assert!(
+        state
+            .plan_usage(crate::facts::Month::parse("2024-05").unwrap())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -129,7 +137,11 @@ fn a_schema_3_file_gains_the_directory_tables_and_keeps_every_delivered_key() {
         .unwrap();
     assert_eq!(tables, 2);
     let version: String = connection
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |row| row.get(0))
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION.to_string());
 }

@@ -17,7 +17,10 @@ pub struct StoredTotals {
 
 impl SqliteSource {
     /// The totals last delivered for each row (opaque key) of `day` (`YYYY-MM-DD`).
-    pub fn dialout_totals(&self, day: &str) -> Result<Vec<(Vec<u8>, StoredTotals)>, super::StateError> {
+    pub fn dialout_totals(
+        &self,
+        day: &str,
+    ) -> Result<Vec<(Vec<u8>, StoredTotals)>, super::StateError> {
         self.with(|connection| {
             let mut statement = connection.prepare_cached(
                 "SELECT row_key, calls, seconds, charge_micros FROM dialout_totals WHERE source_id = ?1 AND day = ?2",
@@ -95,14 +98,20 @@ mod tests {
             .commit_dialout("2024-05-19", &[(b"a".to_vec(), totals(1))])
             .unwrap();
         state
-            .commit_dialout("2024-05-20", &[(b"a".to_vec(), totals(2)), (b"b".to_vec(), totals(3))])
+            .commit_dialout(
+                "2024-05-20",
+                &[(b"a".to_vec(), totals(2)), (b"b".to_vec(), totals(3))],
+            )
             .unwrap();
         state
             .commit_dialout("2024-05-20", &[(b"a".to_vec(), totals(5))])
             .unwrap();
         let mut day = state.dialout_totals("2024-05-20").unwrap();
         day.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(day, [(b"a".to_vec(), totals(5)), (b"b".to_vec(), totals(3))]);
+        assert_eq!(
+            day,
+            [(b"a".to_vec(), totals(5)), (b"b".to_vec(), totals(3))]
+        );
         assert!(other.dialout_totals("2024-05-20").unwrap().is_empty());
         assert_eq!(state.prune_dialout("2024-05-20").unwrap(), 1);
         assert!(state.dialout_totals("2024-05-19").unwrap().is_empty());

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 pub(super) const PAGE_SIZE: usize = 50;
 
-pub(super) use super::replica::{LEASE_TTL, LOOKBACK_DAYS, POLL_INTERVAL, Replica, UNITS, replicas};
+pub(super) use super::replica::{
+    LEASE_TTL, LOOKBACK_DAYS, POLL_INTERVAL, Replica, UNITS, replicas,
+};
 
 /// The simulated tenant, its pages slowed so that signals land mid-backfill.
 pub(super) async fn harness() -> Harness {
@@ -33,7 +35,6 @@ pub(super) async fn harness() -> Harness {
         .slow_down(Duration::from_millis(120));
     harness
 }
-
 
 pub(super) async fn client(cluster: &Postgres) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls)

@@ -2,8 +2,8 @@
 //! PostgreSQL, six units of one simulated tenant, a file sink of its own), its start,
 //! its signals and its end.
 
-use crate::common::{self, Harness, NOW};
 use crate::common::postgres::Postgres;
+use crate::common::{self, Harness, NOW};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

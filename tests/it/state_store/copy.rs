@@ -2,10 +2,10 @@
 //! PostgreSQL after the copy reads nothing twice.
 
 use super::common::postgres::Postgres;
-use pstn_agent::facts::MonthSum;
 use super::common::{Harness, NOW, at};
 use super::{key, ticks};
 use pstn_agent::config::{Config, Environment};
+use pstn_agent::facts::MonthSum;
 use pstn_agent::model::LogKind;
 use pstn_agent::simulate::{Lateness, SimulatorOptions};
 use pstn_agent::state::{

@@ -56,7 +56,13 @@ pub async fn committed_keys_cursors_and_ledgers_survive_a_reopen(backend: Backen
         state.plan_usage(super::january()).await.unwrap(),
         [("MCOPSTN1".to_owned(), 180.0)]
     );
-    assert!(state.plan_usage(pstn_agent::facts::Month::parse("1970-02").unwrap()).await.unwrap().is_empty());
+    assert!(
+        state
+            .plan_usage(pstn_agent::facts::Month::parse("1970-02").unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         state.chargeback(super::january()).await.unwrap(),
         [month_sum(700, 180.0)]
