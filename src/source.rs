@@ -23,7 +23,7 @@ pub use progress::PollSummary;
 
 use crate::graph::GraphClient;
 use crate::metrics::{Metrics, SourceTelemetry};
-use crate::planner::{SweepLadder, plan};
+use crate::planner::{SweepLadder, Window, plan};
 use crate::shutdown::Shutdown;
 use crate::sinks::SinkHandle;
 use crate::state::{Commit, SourceState};
@@ -152,17 +152,12 @@ impl Source {
             let fetched = fetched?;
             // A sweep's cursor moves only over windows that are all done, in order, so
             // a window left half-read is read again (its delivered ids are on record).
-            let mut cursors = Vec::new();
-            if fetched.last {
+            let cursors = if fetched.last {
                 done[fetched.window] = true;
-                let mut next = prefix;
-                while next < windows.len() && done[next] {
-                    for (sweep, to) in &windows[next].moves {
-                        cursors.push((self.ladder.delays()[*sweep], *to));
-                    }
-                    next += 1;
-                }
-            }
+                cursors_done(&windows, &done, prefix, self.ladder.delays())
+            } else {
+                Vec::new()
+            };
             let page_summary = self.deliver_page(&fetched.page, cursors).await?;
             progress.page_done(&page_summary);
             if fetched.last {
@@ -237,4 +232,20 @@ impl Source {
             .page_read(page.len() as u64, prepared.duplicates);
         Ok(summary)
     }
+}
+
+/// The sweep cursors that move once the windows read in order from `prefix` on are
+/// committed: a sweep's cursor moves only over windows that are all done, in order.
+fn cursors_done(
+    windows: &[Window],
+    done: &[bool],
+    prefix: usize,
+    delays: &[Duration],
+) -> Vec<(Duration, Timestamp)> {
+    windows[prefix..]
+        .iter()
+        .zip(&done[prefix..])
+        .take_while(|(_, done)| **done)
+        .flat_map(|(window, _)| window.moves.iter().map(|(sweep, to)| (delays[*sweep], *to)))
+        .collect()
 }

@@ -171,19 +171,8 @@ pub async fn run(
     if let Some(keeper) = keeper {
         keeper.stop().await;
     }
-    report.dead_lettered = dead_letters
-        .iter()
-        .map(|(name, letters)| (name.clone(), letters.written()))
-        .collect();
-    report.dead_lettered.sort();
-    if options.mode == RunMode::Once {
-        summary::summarise_once(config, &delivered, &report, started);
-    } else if !report.failed.is_empty() && report.failed.len() == config.sources.len() {
-        tracing::error!(
-            sources = report.failed.len(),
-            "every source stopped on a permanent error; exiting with status 1"
-        );
-    }
+    report.dead_lettered = dead_lettered(&dead_letters);
+    say_how_it_ended(config, options.mode, &delivered, &report, started);
     // Sources are done and their sink handles dropped: each sink finishes its queue.
     if let Some(api) = api {
         api.abort();
@@ -192,6 +181,34 @@ pub async fn run(
         let _ = task.await;
     }
     Ok(report)
+}
+
+/// How many events each sink dead-lettered, by sink name.
+fn dead_lettered(dead_letters: &[(String, DeadLetters)]) -> Vec<(String, u64)> {
+    let mut written: Vec<(String, u64)> = dead_letters
+        .iter()
+        .map(|(name, letters)| (name.clone(), letters.written()))
+        .collect();
+    written.sort();
+    written
+}
+
+/// `--once` ends with its summary; a long run whose every source stopped says so.
+fn say_how_it_ended(
+    config: &Config,
+    mode: RunMode,
+    delivered: &[(String, PollSummary)],
+    report: &RunReport,
+    started: std::time::Instant,
+) {
+    if mode == RunMode::Once {
+        summary::summarise_once(config, delivered, report, started);
+    } else if !report.failed.is_empty() && report.failed.len() == config.sources.len() {
+        tracing::error!(
+            sources = report.failed.len(),
+            "every source stopped on a permanent error; exiting with status 1"
+        );
+    }
 }
 
 /// Binds `[api].address` and serves /metrics, /healthz and /readyz from a task.

@@ -90,6 +90,26 @@ impl Source {
         }
     }
 
+    /// The report rows of `page` added to `rows`; a bad row is counted, logged once
+    /// and skipped.
+    fn parse_rows<'p>(
+        &mut self,
+        page: &'p Page,
+        rows: &mut Vec<DialoutRow<'p>>,
+        summary: &mut PollSummary,
+    ) {
+        for (position, raw) in page.rows().enumerate() {
+            match DialoutRow::parse(raw) {
+                Ok(row) => rows.push(row),
+                Err(reason) => {
+                    summary.bad_rows += 1;
+                    self.telemetry.row_skipped(reason);
+                    self.preparer.bad_rows.record(&self.name, reason, position);
+                }
+            }
+        }
+    }
+
     /// Sends the rows of `day` whose totals changed since they were last delivered,
     /// then commits their totals and counts their growth.
     async fn deliver_day(
@@ -107,16 +127,7 @@ impl Source {
         };
         for page in pages {
             summary.rows_read += page.len() as u64;
-            for (position, raw) in page.rows().enumerate() {
-                match DialoutRow::parse(raw) {
-                    Ok(row) => rows.push(row),
-                    Err(reason) => {
-                        summary.bad_rows += 1;
-                        self.telemetry.row_skipped(reason);
-                        self.preparer.bad_rows.record(&self.name, reason, position);
-                    }
-                }
-            }
+            self.parse_rows(page, &mut rows, &mut summary);
         }
         // Paging over a report that grows can repeat a row: its last reading wins.
         let last: HashMap<&[u8], usize> = rows
