@@ -1,8 +1,10 @@
 //! Sources under leases (`[state] postgres_url`): one [`LeaseKeeper`] per replica over
 //! every source's unit (its name and tenant); each source is built and read only while
 //! this replica holds its unit, every commit fenced by the lease, and stops delivering
-//! the moment the lease is lost (the in-flight batch is dropped uncommitted) to wait
-//! for it again. `--once` takes each unit's lease (waiting up to `lease_ttl` for it),
+//! the moment the lease is lost, to wait for it again. A commit in flight then either
+//! lands before the lease moves (the fence holds the lease row until it ends) or is
+//! refused; a batch already in a sink's queue may still be written (a repeat, never a
+//! loss). `--once` takes each unit's lease (waiting up to `lease_ttl` for it),
 //! reads once and gives everything back.
 
 use super::SourceTask;
@@ -92,6 +94,7 @@ pub(super) fn spawn_sources(
             .collect();
         let unit = Unit::new(&source_config.name, &source_config.tenant_id);
         let Some(watch) = keeper.watch(&unit) else {
+            tracing::warn!(source = %source_config.name, "the lease keeper has no unit for this source; it is not read");
             continue;
         };
         let leased = Leased {
