@@ -160,7 +160,6 @@ pub fn start_prometheus(
     agent_port: u16,
     rule_files: &[PathBuf],
 ) -> (Running, u16) {
-    let port = free_port();
     let rules: String = rule_files
         .iter()
         .map(|path| format!("  - {}\n", path.display()))
@@ -173,20 +172,59 @@ pub fn start_prometheus(
         ),
     )
     .unwrap();
-    let running = Running(
-        Command::new(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    (running, port)
+    // A free port can be taken by another test (or the agent, not yet listening)
+    // before Prometheus binds it: Prometheus then exits, and it is started again on
+    // another port until it answers /-/ready.
+    for _ in 0..5 {
+        let port = loop {
+            let port = free_port();
+            if port != agent_port {
+                break port;
+            }
+        };
+        let mut running = Running(
+            Command::new(binary)
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("tsdb").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if running.0.try_wait().unwrap().is_some() {
+                break;
+            }
+            if prometheus_ready(port) {
+                return (running, port);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    panic!("Prometheus did not start: five ports tried");
+}
+
+/// Prometheus on `port` answers `/-/ready` with 200.
+fn prometheus_ready(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /-/ready HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }
 
 /// `promtool check metrics` finds nothing in `text`, the exposition the agent serves
