@@ -123,10 +123,15 @@ pub async fn build(
         &telemetry,
         cx.paces,
     )?);
-    let state = cx
-        .store
-        .source(&config.name, config.kind.source_type(), &config.tenant_id)
-        .await?;
+    let (name, kind) = (&config.name, config.kind.source_type());
+    let state = match config.tenancy.is_multi() {
+        true => {
+            cx.store
+                .tenant_source(name, kind, &config.tenant_id)
+                .await?
+        }
+        false => cx.store.source(name, kind, &config.tenant_id).await?,
+    };
     let ladder = SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
     let cursors = load_cursors(config, &ladder, &state, &cx.clock).await?;
     let name: Arc<str> = config.name.as_str().into();
