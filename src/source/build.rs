@@ -96,7 +96,7 @@ pub async fn build(
     cx: &SourceContext<'_>,
 ) -> Result<Source, BuildError> {
     let telemetry = cx.metrics.source(
-        &config.name,
+        config.metrics_id(),
         config.kind,
         SourceCadence {
             poll_interval: config.poll_interval,
@@ -180,7 +180,7 @@ async fn open_directory(
         return Ok(None);
     };
     cx.metrics.calls.enable_chargeback(
-        &config.name,
+        config.metrics_id(),
         config.kind,
         directory_config.max_label_values,
     );

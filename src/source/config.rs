@@ -244,6 +244,16 @@ impl SourceConfig {
         (0..tenants.len()).map(move |index| self.for_tenant(&tenants[index]))
     }
 
+    /// The `source` and `tenant` labels of this source's series, and how `/readyz`
+    /// names it.
+    pub fn metrics_id(&self) -> crate::metrics::SourceId<'_> {
+        crate::metrics::SourceId {
+            name: &self.name,
+            tenant: &self.tenant_id,
+            one_of_many: self.tenancy.is_multi(),
+        }
+    }
+
     /// This table's source for `tenant` (one of its tenants, or one a SIGHUP added).
     pub fn for_tenant(&self, tenant: &str) -> SourceConfig {
         SourceConfig {

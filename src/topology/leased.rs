@@ -152,7 +152,9 @@ impl Leased {
                 () = self.watch.lost(&fence) => Holding::Lost,
                 holding = read_under(&self.config, &self.sinks, &self.shared, fence.clone()) => holding,
             };
-            self.shared.metrics.source_released(&self.config.name);
+            self.shared
+                .metrics
+                .source_released(self.config.metrics_id());
             let once = self.shared.mode == RunMode::Once;
             match holding {
                 Holding::Ended(summary) => return Ok(summary),
