@@ -55,11 +55,11 @@ impl SourceId<'_> {
         format!("{}\u{0}{}", self.name, self.tenant)
     }
 
-    /// How `/readyz` names it after `sources.`: the name, and the tenant of a source
-    /// with several.
+    /// How `/readyz` and the log name it (after `sources.`): the name, and for a
+    /// source with several tenants `NAME/TENANT`.
     pub fn component(&self) -> String {
         if self.one_of_many {
-            format!("{} tenant {}", self.name, self.tenant)
+            format!("{}/{}", self.name, self.tenant)
         } else {
             self.name.to_owned()
         }

@@ -5,6 +5,7 @@
 mod leased;
 mod sinks;
 mod summary;
+mod tenants;
 
 /// The HTTP client every source shares (it lives in `http_client`; tests and benches
 /// know it by this name too).
@@ -19,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::sinks::{DeadLetters, ReopenSignal, SinkError, SinkHandle};
-use crate::source::{BuildError, PollSummary, Source, SourceContext};
+use crate::source::{BuildError, PollSummary, Source, SourceConfig, SourceContext};
 use crate::state::{StateError, StateStore};
 use crate::time::SharedClock;
 use std::collections::HashMap;
@@ -127,11 +128,17 @@ pub async fn run(
     let http = http_client()?;
     let (sink_handles, sink_tasks) =
         sinks::build_sinks(config, &options.reopen, &options.metrics, &http)?;
-    // One book for the whole agent: its sources share Graph's limits per function,
-    // application and tenant.
+    // One book for the whole agent: its sources (each tenant of each) share Graph's
+    // limits per function, application and tenant.
+    let every_tenant: Vec<SourceConfig> = config
+        .sources
+        .iter()
+        .flat_map(SourceConfig::per_tenant)
+        .collect();
     let paces = Arc::new(PaceBook::new(
-        config.sources.iter().map(crate::source::pace_member),
+        every_tenant.iter().map(crate::source::pace_member),
     ));
+    drop(every_tenant);
     let cx = SourceContext {
         http: &http,
         paces: &paces,
@@ -144,22 +151,24 @@ pub async fn run(
     };
     let keeper = leased::keeper(config, &store, &options.metrics)?;
     let mut tasks = tokio::task::JoinSet::new();
+    let shared = leased::Shared {
+        http: http.clone(),
+        paces: paces.clone(),
+        store: store.clone(),
+        clock: cx.clock.clone(),
+        shutdown: cx.shutdown.clone(),
+        metrics: cx.metrics.clone(),
+        retry: cx.retry,
+        mode: cx.mode,
+    };
     match &keeper {
-        None => spawn_sources(build_sources(config, &sink_handles, &cx).await?, &mut tasks),
-        Some(keeper) => {
-            let shared = leased::Shared {
-                http: http.clone(),
-                paces: paces.clone(),
-                store: store.clone(),
-                clock: cx.clock.clone(),
-                shutdown: cx.shutdown.clone(),
-                metrics: cx.metrics.clone(),
-                retry: cx.retry,
-                mode: cx.mode,
-            };
-            leased::spawn_sources(config, keeper, &sink_handles, &shared, &mut tasks);
+        None => {
+            spawn_sources(build_sources(config, &sink_handles, &cx).await?, &mut tasks);
+            tenants::spawn(config, &sink_handles, &shared, &options.reopen, &mut tasks);
         }
+        Some(keeper) => leased::spawn_sources(config, keeper, &sink_handles, &shared, &mut tasks),
     }
+    drop(shared);
     drop(cx);
     let dead_letters: Vec<(String, DeadLetters)> = sink_handles
         .iter()
@@ -227,14 +236,15 @@ async fn serve_api(
     Ok(listener.spawn(metrics.clone()))
 }
 
-/// Every source of `config`, each delivering to the sinks that name it in `inputs`.
+/// Every source of one tenant of `config`, each delivering to the sinks that name it
+/// in `inputs` (those of several tenants are `tenants`' to run).
 async fn build_sources(
     config: &Config,
     sink_handles: &HashMap<String, SinkHandle>,
     cx: &SourceContext<'_>,
 ) -> Result<Vec<Source>, StartError> {
     let mut sources = Vec::new();
-    for source_config in &config.sources {
+    for source_config in config.sources.iter().filter(|s| !s.tenancy.is_multi()) {
         let sinks = config
             .sinks_of(&source_config.name)
             .filter_map(|sink| sink_handles.get(&sink.name).cloned())

@@ -134,7 +134,8 @@ pub async fn build(
     };
     let ladder = SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
     let cursors = load_cursors(config, &ladder, &state, &cx.clock).await?;
-    let name: Arc<str> = config.name.as_str().into();
+    // What its log lines say: the name, and `NAME/TENANT` for one of several tenants.
+    let name: Arc<str> = config.metrics_id().component().into();
     let directory = open_directory(config, &name, &client, &state, cx).await?;
     Ok(Source {
         name,

@@ -5,7 +5,7 @@ mod budget;
 mod plan;
 mod tenants;
 
-pub use tenants::{Tenancy, read_file as read_tenants_file};
+pub use tenants::{Tenancy, reread_file as reread_tenants_file};
 
 use super::DirectoryConfig;
 use crate::model::{ApiVersion, LogKind};

@@ -97,6 +97,12 @@ pub fn read_file(key: &str, path: &Path, problems: &mut Problems) -> Option<Vec<
     check_all(key, items, problems)
 }
 
+/// [`read_file`] for SIGHUP: the tenants, or one line per problem.
+pub fn reread_file(key: &str, path: &Path) -> Result<Vec<String>, Vec<String>> {
+    let mut problems = Problems::default();
+    read_file(key, path, &mut problems).ok_or_else(|| problems.lines())
+}
+
 /// Each tenant checked as `tenant_id` is (under its own key or line), no tenant twice
 /// (the case of a domain does not make it another), and at least one.
 fn check_all(
