@@ -60,7 +60,9 @@ async fn chargeback_metrics_sum_exactly_to_the_rows_charges_per_department() {
             Some(user) => user["department"].as_str().unwrap_or("none"),
         };
         let currency = event["call"]["currency"].as_str().unwrap();
-        let labels = format!(r#"currency="{currency}",department="{department}",source="tenant",tenant="contoso.onmicrosoft.com""#);
+        let labels = format!(
+            r#"currency="{currency}",department="{department}",source="tenant",tenant="contoso.onmicrosoft.com""#
+        );
         *expected.entry(labels).or_default() += micros(charge);
     }
     let text = harness.metrics.encode();
@@ -144,7 +146,9 @@ async fn this_months_charges_by_department_equal_the_months_rows_and_survive_a_r
             Some(user) => user["department"].as_str().unwrap_or("none"),
         };
         let currency = event["call"]["currency"].as_str().unwrap();
-        let labels = format!(r#"currency="{currency}",department="{department}",source="tenant",tenant="contoso.onmicrosoft.com""#);
+        let labels = format!(
+            r#"currency="{currency}",department="{department}",source="tenant",tenant="contoso.onmicrosoft.com""#
+        );
         *expected.entry(labels).or_default() += micros(charge);
     }
     assert!(!expected.is_empty());
