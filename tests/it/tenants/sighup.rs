@@ -63,12 +63,19 @@ fn start(harness: &Harness, port: u16) -> (Agent, PathBuf, PathBuf) {
     (Agent(child), tenants, log)
 }
 
+/// GET `path` of the agent's api listener.
+async fn get(port: u16, path: &str) -> reqwest::Response {
+    let client = pstn_agent::topology::http_client().unwrap();
+    client
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// `pstn_source_polls_total{outcome="success"}` of `tenant`, 0 before its first.
 async fn polls(port: u16, tenant: &str) -> u64 {
-    let Ok(answer) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
-        return 0;
-    };
-    let text = answer.text().await.unwrap_or_default();
+    let text = get(port, "/metrics").await.text().await.unwrap();
     let wanted = format!("tenant=\"{tenant}\"");
     text.lines()
         .filter(|line| line.starts_with("pstn_source_polls_total{outcome=\"success\""))
@@ -131,6 +138,16 @@ async fn sighup_starts_added_tenants_stops_removed_ones_and_a_returning_one_repe
         },
     )
     .await;
+
+    // /readyz names the failing tenant beside its source.
+    let readyz = get(port, "/readyz").await;
+    assert_eq!(readyz.status(), 503);
+    let body = readyz.text().await.unwrap();
+    assert!(
+        body.contains(&format!("sources.customers/{REFUSED}")),
+        "{body}"
+    );
+    assert!(!body.contains(&format!("customers/{A}")), "{body}");
 
     write_tenants(&tenants, &[A, C]);
     agent.signal("HUP");
