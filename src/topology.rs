@@ -13,9 +13,10 @@ pub use crate::http_client::client as http_client;
 pub use crate::source::RunMode;
 
 use crate::api::ApiListener;
-use crate::config::Config;
+use crate::config::{Config, Tenancy};
 use crate::graph::PaceBook;
 use crate::http_client::ClientError;
+use crate::lease::LeaseKeeper;
 use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
@@ -150,25 +151,15 @@ pub async fn run(
         mode: options.mode,
     };
     let keeper = leased::keeper(config, &store, &options.metrics)?;
-    let mut tasks = tokio::task::JoinSet::new();
-    let shared = leased::Shared {
-        http: http.clone(),
-        paces: paces.clone(),
-        store: store.clone(),
-        clock: cx.clock.clone(),
-        shutdown: cx.shutdown.clone(),
-        metrics: cx.metrics.clone(),
-        retry: cx.retry,
-        mode: cx.mode,
-    };
-    match &keeper {
-        None => {
-            spawn_sources(build_sources(config, &sink_handles, &cx).await?, &mut tasks);
-            tenants::spawn(config, &sink_handles, &shared, &options.reopen, &mut tasks);
-        }
-        Some(keeper) => leased::spawn_sources(config, keeper, &sink_handles, &shared, &mut tasks),
-    }
-    drop(shared);
+    let tasks = spawn_every_source(
+        config,
+        keeper.as_ref(),
+        &sink_handles,
+        &cx,
+        &paces,
+        &options,
+    )
+    .await?;
     drop(cx);
     let dead_letters: Vec<(String, DeadLetters)> = sink_handles
         .iter()
@@ -234,6 +225,48 @@ async fn serve_api(
     let address = listener.local_address().unwrap_or(config.api_address);
     tracing::info!(metrics = %format!("http://{address}/metrics"), "serving /metrics, /healthz and /readyz");
     Ok(listener.spawn(metrics.clone()))
+}
+
+/// Spawns every source of `config`: with SQLite each built here (a source of several
+/// tenants, each tenant, by `tenants`); with PostgreSQL each under its unit's lease.
+async fn spawn_every_source(
+    config: &Config,
+    keeper: Option<&LeaseKeeper>,
+    sink_handles: &HashMap<String, SinkHandle>,
+    cx: &SourceContext<'_>,
+    paces: &Arc<PaceBook>,
+    options: &RunOptions,
+) -> Result<tokio::task::JoinSet<SourceTask>, StartError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let shared = leased::Shared {
+        http: cx.http.clone(),
+        paces: paces.clone(),
+        store: cx.store.clone(),
+        clock: cx.clock.clone(),
+        shutdown: cx.shutdown.clone(),
+        metrics: cx.metrics.clone(),
+        retry: cx.retry,
+        mode: cx.mode,
+    };
+    match keeper {
+        None => {
+            spawn_sources(build_sources(config, sink_handles, cx).await?, &mut tasks);
+            tenants::spawn(config, sink_handles, &shared, &options.reopen, &mut tasks);
+        }
+        Some(keeper) => {
+            if config
+                .sources
+                .iter()
+                .any(|s| matches!(s.tenancy, Tenancy::File(_)))
+            {
+                tracing::warn!(
+                    "with [state] postgres_url, tenants_file is read at start only: SIGHUP does not change the tenants (restart the replicas)"
+                );
+            }
+            leased::spawn_sources(config, keeper, sink_handles, &shared, &mut tasks);
+        }
+    }
+    Ok(tasks)
 }
 
 /// Every source of one tenant of `config`, each delivering to the sinks that name it
