@@ -207,3 +207,22 @@ fn validate_names_each_tenant_problem_by_key_and_line_and_exits_78() {
         assert!(stderr.contains(expected), "{expected:?} in\n{stderr}");
     }
 }
+
+#[test]
+fn an_embedded_source_refuses_several_tenants_rather_than_read_one() {
+    let text = format!(
+        "data_dir = \"/tmp/unused\"\n[sources.customers]\ntype = \"pstn_calls\"\ntenants = {TENANTS:?}\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"s\"\n"
+    );
+    let Err(refused) = pstn_agent::embed::EmbeddedSource::from_toml(
+        &text,
+        "customers",
+        Path::new("/"),
+        &Environment::fixed([]),
+    ) else {
+        panic!("an embedded source of three tenants was accepted");
+    };
+    assert!(
+        matches!(refused, pstn_agent::embed::EmbedError::SeveralTenants(ref name) if name == "customers"),
+        "{refused}"
+    );
+}
