@@ -42,8 +42,13 @@ pub(crate) fn source_table(harness: &Harness, tenants: &str) -> String {
 }
 
 fn config(harness: &Harness, tenants: &str) -> Config {
+    config_with_state(harness, tenants, "")
+}
+
+/// [`config`] with `state` lines (`[state] postgres_url`) at the top.
+fn config_with_state(harness: &Harness, tenants: &str, state: &str) -> Config {
     let text = format!(
-        "data_dir = \"{}\"\n{}[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"customers\"]\n",
+        "data_dir = \"{}\"\n{state}{}[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"customers\"]\n",
         harness.dir.path().join("state").display(),
         source_table(harness, tenants),
         harness.output().display(),
@@ -129,6 +134,35 @@ async fn three_tenants_each_deliver_their_own_rows_once_with_their_tenant_id_and
     let report = harness.once(&config).await;
     assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
     assert_eq!(harness.events().len(), before, "a tenant repeated rows");
+}
+
+#[tokio::test]
+async fn with_state_in_postgresql_each_tenant_is_a_unit_of_its_own() {
+    let Some(cluster) = common::postgres::Postgres::start() else {
+        return;
+    };
+    let harness = harness(&[]).await;
+    let state = format!(
+        "[state]\npostgres_url = \"{}\"\nlease_ttl = \"3s\"\n",
+        cluster.url()
+    );
+    let config = config_with_state(&harness, &format!("tenants = {TENANTS:?}"), &state);
+    for run in 0..2 {
+        let report = harness.once(&config).await;
+        assert_eq!(report.exit_code(), 0, "run {run}: {:?}", report.failed);
+    }
+    let delivered = delivered_by_tenant(&harness);
+    for tenant in TENANTS {
+        assert_eq!(
+            delivered[tenant].keys().cloned().collect::<BTreeSet<_>>(),
+            expected(&harness, tenant),
+            "{tenant}"
+        );
+        assert!(
+            delivered[tenant].values().all(|n| *n == 1),
+            "{tenant}: the second run repeated rows"
+        );
+    }
 }
 
 #[tokio::test]
