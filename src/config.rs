@@ -26,6 +26,7 @@ pub use crate::sinks::config::{DEFAULT_MONITOR_SCOPE, DEFAULT_RETRY_MAX_DURATION
 pub use crate::sinks::config::{default_stream, default_table};
 #[cfg(any(test, feature = "__internals", feature = "simulator"))]
 pub use crate::source::config::DEFAULT_ONCE_RETRY_MAX_DURATION;
+pub use crate::source::config::Tenancy;
 pub use crate::source::{DirectoryConfig, SourceConfig};
 
 use crate::settings::{Fields, resolve};

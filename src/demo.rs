@@ -53,6 +53,8 @@ fn source(name: &str, kind: LogKind, url: &Url) -> SourceConfig {
         name: name.to_owned(),
         kind,
         tenant_id: "00000000-0000-0000-0000-000000000000".into(),
+        tenancy: crate::config::Tenancy::Single,
+        tenants: std::sync::Arc::from(["00000000-0000-0000-0000-000000000000".to_owned()]),
         client_id: "11111111-1111-1111-1111-111111111111".into(),
         credential: Credential::Secret(Secret::new("demo-secret")),
         authority_url: url.clone(),

@@ -16,6 +16,7 @@ mod error;
 pub use crate::config::{
     AzureLogsIngestionConfig, Config, ConfigError, Credential, DirectoryConfig, Environment,
     OtlpProtocol, OtlpSinkConfig, RedactConfig, Secret, SinkConfig, SinkKind, SourceConfig,
+    Tenancy,
 };
 pub use crate::graph::{AuthError, GraphError, PageError};
 pub use crate::http_client::ClientError;
@@ -83,6 +84,9 @@ impl EmbeddedSource {
             .iter()
             .find(|source| source.name == name)
             .ok_or_else(|| EmbedError::UnknownSource(name.to_owned()))?;
+        if source.tenancy.is_multi() {
+            return Err(EmbedError::SeveralTenants(name.to_owned()));
+        }
         Ok(EmbeddedSource::builder(
             source.clone(),
             config.data_dir.clone(),

@@ -26,6 +26,46 @@ use registrar::Registrar;
 use prometheus::{Encoder, Registry, TextEncoder};
 use std::sync::Arc;
 
+/// Who a per-source series is about: the `source` and `tenant` labels (the tenant
+/// as written in the configuration; a source of one tenant has its `tenant_id`).
+/// Both are bounded: configured names and tenants only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceId<'a> {
+    /// The source's table name.
+    pub name: &'a str,
+    /// The tenant it reads.
+    pub tenant: &'a str,
+    /// Whether the source reads several tenants: `/readyz` then names the tenant.
+    pub one_of_many: bool,
+}
+
+impl SourceId<'_> {
+    /// A source of one tenant, `t`, for the metric modules' tests.
+    #[cfg(test)]
+    pub(crate) fn test(name: &str) -> SourceId<'_> {
+        SourceId {
+            name,
+            tenant: "t",
+            one_of_many: false,
+        }
+    }
+
+    /// One string for the pair, to key what a metric module keeps per source.
+    pub(crate) fn key(&self) -> String {
+        format!("{}\u{0}{}", self.name, self.tenant)
+    }
+
+    /// How `/readyz` and the log name it (after `sources.`): the name, and for a
+    /// source with several tenants `NAME/TENANT`.
+    pub fn component(&self) -> String {
+        if self.one_of_many {
+            format!("{}/{}", self.name, self.tenant)
+        } else {
+            self.name.to_owned()
+        }
+    }
+}
+
 /// Every metric of one agent.
 #[derive(Debug)]
 pub struct Metrics {
@@ -75,7 +115,7 @@ impl Metrics {
     /// The handles one source reports through, its series pre-initialised.
     pub fn source(
         &self,
-        source: &str,
+        source: SourceId<'_>,
         kind: crate::model::LogKind,
         cadence: SourceCadence,
     ) -> SourceTelemetry {
@@ -93,7 +133,7 @@ impl Metrics {
 
     /// A source this replica no longer reads (its lease is another's): `/readyz` stops
     /// waiting for its progress until it is built again.
-    pub fn source_released(&self, source: &str) {
+    pub fn source_released(&self, source: SourceId<'_>) {
         self.health.forget_source(source);
     }
 

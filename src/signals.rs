@@ -1,5 +1,6 @@
 //! What Unix signals mean to the agent: SIGTERM and SIGINT stop it (within the
-//! library's deadline), SIGHUP reopens file sinks for logrotate.
+//! library's deadline), SIGHUP reopens file sinks for logrotate and re-reads each
+//! source's `tenants_file`.
 
 use crate::shutdown::{STOP_DEADLINE, Shutdown, ShutdownTrigger, shutdown_pair, stop_within};
 use crate::sinks::ReopenSignal;
@@ -35,7 +36,7 @@ async fn watch_until_stop(trigger: ShutdownTrigger, reopen: ReopenSignal) {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => { tracing::info!("SIGHUP: reopening file sinks"); reopen.trigger(); }
+            _ = hup.recv() => { tracing::info!("SIGHUP: reopening file sinks, re-reading tenants_file"); reopen.trigger(); }
         }
     }
     tracing::info!("stopping");

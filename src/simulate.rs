@@ -75,6 +75,12 @@ pub struct SimulatorOptions {
     /// Refuse every sign-in with this AADSTS code, in Entra ID's words for it (700016,
     /// 65001, 7000215, 7000222, 90002, 700027; any other number gets a generic line).
     pub sign_in_refusal: Option<u32>,
+    /// Refuse sign-in to these tenants only, with AADSTS700016 (the application is not
+    /// consented there); the others sign in.
+    pub unconsented_tenants: Vec<String>,
+    /// Each tenant its own calls ([`Generator::for_tenant`]); off: every tenant sees
+    /// the seed's calls (what `generator` gives).
+    pub calls_per_tenant: bool,
 }
 
 impl SimulatorOptions {
@@ -103,6 +109,8 @@ impl Default for SimulatorOptions {
             directory_users: DEFAULT_DIRECTORY_USERS,
             directory_page_size: DEFAULT_DIRECTORY_PAGE_SIZE,
             sign_in_refusal: None,
+            unconsented_tenants: Vec::new(),
+            calls_per_tenant: false,
             directory_forbidden: false,
             graph_limits: true,
         }

@@ -224,10 +224,13 @@ impl Source {
         // Counted only now: every sink accepted and the delivery is on record.
         self.metrics
             .calls
-            .record(&self.name, self.config.kind, &prepared.facts);
-        self.metrics
-            .calls
-            .record_lateness(&self.name, self.config.kind, observed, &prepared.facts);
+            .record(self.config.metrics_id(), self.config.kind, &prepared.facts);
+        self.metrics.calls.record_lateness(
+            self.config.metrics_id(),
+            self.config.kind,
+            observed,
+            &prepared.facts,
+        );
         self.telemetry
             .page_read(page.len() as u64, prepared.duplicates);
         Ok(summary)

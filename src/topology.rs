@@ -5,6 +5,7 @@
 mod leased;
 mod sinks;
 mod summary;
+mod tenants;
 
 /// The HTTP client every source shares (it lives in `http_client`; tests and benches
 /// know it by this name too).
@@ -12,14 +13,15 @@ pub use crate::http_client::client as http_client;
 pub use crate::source::RunMode;
 
 use crate::api::ApiListener;
-use crate::config::Config;
+use crate::config::{Config, Tenancy};
 use crate::graph::PaceBook;
 use crate::http_client::ClientError;
+use crate::lease::LeaseKeeper;
 use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::sinks::{DeadLetters, ReopenSignal, SinkError, SinkHandle};
-use crate::source::{BuildError, PollSummary, Source, SourceContext};
+use crate::source::{BuildError, PollSummary, Source, SourceConfig, SourceContext};
 use crate::state::{StateError, StateStore};
 use crate::time::SharedClock;
 use std::collections::HashMap;
@@ -127,11 +129,17 @@ pub async fn run(
     let http = http_client()?;
     let (sink_handles, sink_tasks) =
         sinks::build_sinks(config, &options.reopen, &options.metrics, &http)?;
-    // One book for the whole agent: its sources share Graph's limits per function,
-    // application and tenant.
+    // One book for the whole agent: its sources (each tenant of each) share Graph's
+    // limits per function, application and tenant.
+    let every_tenant: Vec<SourceConfig> = config
+        .sources
+        .iter()
+        .flat_map(SourceConfig::per_tenant)
+        .collect();
     let paces = Arc::new(PaceBook::new(
-        config.sources.iter().map(crate::source::pace_member),
+        every_tenant.iter().map(crate::source::pace_member),
     ));
+    drop(every_tenant);
     let cx = SourceContext {
         http: &http,
         paces: &paces,
@@ -143,23 +151,15 @@ pub async fn run(
         mode: options.mode,
     };
     let keeper = leased::keeper(config, &store, &options.metrics)?;
-    let mut tasks = tokio::task::JoinSet::new();
-    match &keeper {
-        None => spawn_sources(build_sources(config, &sink_handles, &cx).await?, &mut tasks),
-        Some(keeper) => {
-            let shared = leased::Shared {
-                http: http.clone(),
-                paces: paces.clone(),
-                store: store.clone(),
-                clock: cx.clock.clone(),
-                shutdown: cx.shutdown.clone(),
-                metrics: cx.metrics.clone(),
-                retry: cx.retry,
-                mode: cx.mode,
-            };
-            leased::spawn_sources(config, keeper, &sink_handles, &shared, &mut tasks);
-        }
-    }
+    let tasks = spawn_every_source(
+        config,
+        keeper.as_ref(),
+        &sink_handles,
+        &cx,
+        &paces,
+        &options,
+    )
+    .await?;
     drop(cx);
     let dead_letters: Vec<(String, DeadLetters)> = sink_handles
         .iter()
@@ -227,14 +227,57 @@ async fn serve_api(
     Ok(listener.spawn(metrics.clone()))
 }
 
-/// Every source of `config`, each delivering to the sinks that name it in `inputs`.
+/// Spawns every source of `config`: with SQLite each built here (a source of several
+/// tenants, each tenant, by `tenants`); with PostgreSQL each under its unit's lease.
+async fn spawn_every_source(
+    config: &Config,
+    keeper: Option<&LeaseKeeper>,
+    sink_handles: &HashMap<String, SinkHandle>,
+    cx: &SourceContext<'_>,
+    paces: &Arc<PaceBook>,
+    options: &RunOptions,
+) -> Result<tokio::task::JoinSet<SourceTask>, StartError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let shared = leased::Shared {
+        http: cx.http.clone(),
+        paces: paces.clone(),
+        store: cx.store.clone(),
+        clock: cx.clock.clone(),
+        shutdown: cx.shutdown.clone(),
+        metrics: cx.metrics.clone(),
+        retry: cx.retry,
+        mode: cx.mode,
+    };
+    match keeper {
+        None => {
+            spawn_sources(build_sources(config, sink_handles, cx).await?, &mut tasks);
+            tenants::spawn(config, sink_handles, &shared, &options.reopen, &mut tasks);
+        }
+        Some(keeper) => {
+            if config
+                .sources
+                .iter()
+                .any(|s| matches!(s.tenancy, Tenancy::File(_)))
+            {
+                tracing::warn!(
+                    "with [state] postgres_url, tenants_file is read at start only: SIGHUP does not change the tenants (restart the replicas)"
+                );
+            }
+            leased::spawn_sources(config, keeper, sink_handles, &shared, &mut tasks);
+        }
+    }
+    Ok(tasks)
+}
+
+/// Every source of one tenant of `config`, each delivering to the sinks that name it
+/// in `inputs` (those of several tenants are `tenants`' to run).
 async fn build_sources(
     config: &Config,
     sink_handles: &HashMap<String, SinkHandle>,
     cx: &SourceContext<'_>,
 ) -> Result<Vec<Source>, StartError> {
     let mut sources = Vec::new();
-    for source_config in &config.sources {
+    for source_config in config.sources.iter().filter(|s| !s.tenancy.is_multi()) {
         let sinks = config
             .sinks_of(&source_config.name)
             .filter_map(|sink| sink_handles.get(&sink.name).cloned())

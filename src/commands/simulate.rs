@@ -37,6 +37,8 @@ pub(crate) async fn run(args: SimulateArgs, mut signals: Signals) -> ExitCode {
         directory_forbidden: args.directory_forbidden,
         graph_limits: !args.no_graph_limits,
         sign_in_refusal: None,
+        unconsented_tenants: Vec::new(),
+        calls_per_tenant: false,
     };
     let handle = match start(args.address, options, clock).await {
         Ok(handle) => handle,

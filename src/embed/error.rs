@@ -17,6 +17,12 @@ pub enum EmbedError {
     /// The configuration names no source by that name.
     #[error("the configuration has no source named {0:?}")]
     UnknownSource(String),
+    /// The source reads several tenants (`tenants`, `tenants_file`); an embedded
+    /// source reads one: give it `tenant_id`, or embed one source per tenant.
+    #[error(
+        "source {0:?} reads several tenants (tenants, tenants_file); an embedded source reads one: give it tenant_id"
+    )]
+    SeveralTenants(String),
     /// Something the source needs could not be set up (state, HTTP client, credentials).
     #[error("cannot start the source: {0}")]
     Setup(#[from] SetupError),

@@ -1,6 +1,7 @@
 //! What the calls were: counts, seconds, charges, destinations, outcomes, and the
 //! calling-plan minutes used this month.
 
+use super::SourceId;
 use super::calls_sms::LogMetrics;
 use super::chargeback::ChargebackMetrics;
 use super::chargeback_month::ChargebackMonth;
@@ -52,33 +53,33 @@ pub struct CallMetrics {
 impl CallMetrics {
     pub(super) fn new(registry: &Registrar<'_>) -> Result<Self, MetricsError> {
         Ok(CallMetrics {
-            calls: registry.counter("pstn_calls_total", "Calls delivered to every sink, by call type.", &["source", "kind", "call_type"])?,
-            duration: registry.histogram("pstn_call_duration_seconds", "Duration of delivered calls.", DURATION_BUCKETS, &["source", "kind", "call_type"])?,
-            charge_total: registry.exact_counter("pstn_call_charge_total", "Sum of the charge of delivered calls, in their currency.", &["source", "call_type", "currency"])?,
-            charge: registry.histogram("pstn_call_charge", "Charge of one delivered call, in its currency.", CHARGE_BUCKETS, &["source", "currency"])?,
-            connection_charge_total: registry.exact_counter("pstn_call_connection_charge_total", "Sum of the connection charge of delivered calls, in their currency.", &["source", "call_type", "currency"])?,
-            by_country: registry.counter("pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, else derived from the other party's number; none when unknown).", &["source", "kind", "country"])?,
-            by_destination: registry.counter("pstn_calls_by_destination_context_total", "Delivered PSTN calls by destinationContext (domestic, international; none for inbound).", &["source", "destination"])?,
-            charge_by_destination: registry.exact_counter("pstn_call_charge_by_destination_context_total", "Sum of the charge of delivered PSTN calls by destinationContext, in their currency: the toll-fraud signal.", &["source", "destination", "currency"])?,
-            by_license: registry.counter("pstn_calls_by_license_total", "Delivered PSTN calls by licenseCapability.", &["source", "license"])?,
-            direct_routing_outcomes: registry.counter("pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "outcome"])?,
-            direct_routing_failures: registry.counter("pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "sip_code"])?,
+            calls: registry.counter("pstn_calls_total", "Calls delivered to every sink, by call type.", &["source", "tenant", "kind", "call_type"])?,
+            duration: registry.histogram("pstn_call_duration_seconds", "Duration of delivered calls.", DURATION_BUCKETS, &["source", "tenant", "kind", "call_type"])?,
+            charge_total: registry.exact_counter("pstn_call_charge_total", "Sum of the charge of delivered calls, in their currency.", &["source", "tenant", "call_type", "currency"])?,
+            charge: registry.histogram("pstn_call_charge", "Charge of one delivered call, in its currency.", CHARGE_BUCKETS, &["source", "tenant", "currency"])?,
+            connection_charge_total: registry.exact_counter("pstn_call_connection_charge_total", "Sum of the connection charge of delivered calls, in their currency.", &["source", "tenant", "call_type", "currency"])?,
+            by_country: registry.counter("pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, else derived from the other party's number; none when unknown).", &["source", "tenant", "kind", "country"])?,
+            by_destination: registry.counter("pstn_calls_by_destination_context_total", "Delivered PSTN calls by destinationContext (domestic, international; none for inbound).", &["source", "tenant", "destination"])?,
+            charge_by_destination: registry.exact_counter("pstn_call_charge_by_destination_context_total", "Sum of the charge of delivered PSTN calls by destinationContext, in their currency: the toll-fraud signal.", &["source", "tenant", "destination", "currency"])?,
+            by_license: registry.counter("pstn_calls_by_license_total", "Delivered PSTN calls by licenseCapability.", &["source", "tenant", "license"])?,
+            direct_routing_outcomes: registry.counter("pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "tenant", "outcome"])?,
+            direct_routing_failures: registry.counter("pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "tenant", "sip_code"])?,
             logs: LogMetrics::new(registry)?,
             chargeback: ChargebackMetrics::new(registry)?,
             chargeback_month: ChargebackMonth::new(registry)?,
-            lateness: registry.histogram("pstn_row_lateness_seconds", "Time from a call's start until the agent first read its row (once per new row; an upper bound on when Graph showed it, since rows are read at polls and sweeps).", LATENESS_BUCKETS, &["source", "kind"])?,
-            plan_seconds: registry.gauge("pstn_calling_plan_outbound_month_seconds", "Outbound Calling Plans seconds (user_out*) of calls that started this calendar month (UTC), by licenseCapability; compare with the plan's minute pool.", &["source", "license"])?,
+            lateness: registry.histogram("pstn_row_lateness_seconds", "Time from a call's start until the agent first read its row (once per new row; an upper bound on when Graph showed it, since rows are read at polls and sweeps).", LATENESS_BUCKETS, &["source", "tenant", "kind"])?,
+            plan_seconds: registry.gauge("pstn_calling_plan_outbound_month_seconds", "Outbound Calling Plans seconds (user_out*) of calls that started this calendar month (UTC), by licenseCapability; compare with the plan's minute pool.", &["source", "tenant", "license"])?,
         })
     }
 
     /// Creates the series users alert on, at zero, before any call arrives.
-    pub(super) fn initialise(&self, source: &str, kind: LogKind) {
+    pub(super) fn initialise(&self, source: SourceId<'_>, kind: LogKind) {
         if kind.is_report() {
             // A report's rows are totals, not calls: its own series (`metrics::dialout`).
             return;
         }
         self.lateness
-            .with_label_values(&[source, kind.event_kind()]);
+            .with_label_values(&[source.name, source.tenant, kind.event_kind()]);
         let call_types = match kind {
             LogKind::Pstn => PSTN_CALL_TYPES,
             LogKind::DirectRouting => DIRECT_ROUTING_CALL_TYPES,
@@ -89,26 +90,33 @@ impl CallMetrics {
         let kind_label = kind.event_kind();
         for call_type in call_types.iter().copied().chain(["other"]) {
             self.calls
-                .with_label_values(&[source, kind_label, call_type]);
+                .with_label_values(&[source.name, source.tenant, kind_label, call_type]);
         }
         match kind {
             LogKind::Pstn => {
                 for destination in labels::DESTINATIONS {
-                    self.by_destination
-                        .with_label_values(&[source, destination]);
+                    self.by_destination.with_label_values(&[
+                        source.name,
+                        source.tenant,
+                        destination,
+                    ]);
                 }
                 for license in LICENSE_CAPABILITIES
                     .iter()
                     .copied()
                     .chain(["other", "none"])
                 {
-                    self.plan_seconds.with_label_values(&[source, license]);
+                    self.plan_seconds
+                        .with_label_values(&[source.name, source.tenant, license]);
                 }
             }
             LogKind::DirectRouting => {
                 for outcome in ["successful", "failed"] {
-                    self.direct_routing_outcomes
-                        .with_label_values(&[source, outcome]);
+                    self.direct_routing_outcomes.with_label_values(&[
+                        source.name,
+                        source.tenant,
+                        outcome,
+                    ]);
                 }
             }
             LogKind::Sms | LogKind::PstnBlockedUser | LogKind::PstnDialoutReport => {}
@@ -117,21 +125,26 @@ impl CallMetrics {
 
     /// Counts the calls of `source` by department and cost centre from now on (a
     /// source with a directory), each label capped at `max_label_values` values.
-    pub fn enable_chargeback(&self, source: &str, kind: LogKind, max_label_values: usize) {
+    pub fn enable_chargeback(&self, source: SourceId<'_>, kind: LogKind, max_label_values: usize) {
         if kind.is_call() {
             self.chargeback.enable(source, kind, max_label_values);
         }
     }
 
     /// Sets this month's chargeback gauges of a source with a directory from state.
-    pub fn set_chargeback_month(&self, source: &str, sums: &[MonthSum], max_label_values: usize) {
+    pub fn set_chargeback_month(
+        &self,
+        source: SourceId<'_>,
+        sums: &[MonthSum],
+        max_label_values: usize,
+    ) {
         self.chargeback_month.set(source, sums, max_label_values);
     }
 
     /// Counts calls every sink accepted and whose delivery was committed. Label
     /// lookups hash every value, so each distinct label set of the batch is looked up
     /// once and its handle reused (a page has a handful of call types and currencies).
-    pub fn record(&self, source: &str, kind: LogKind, facts: &[CallFacts]) {
+    pub fn record(&self, source: SourceId<'_>, kind: LogKind, facts: &[CallFacts]) {
         if !kind.is_call() {
             // SMS and blocked users have their own series; pstn_calls_total is for calls.
             return self.logs.record(source, kind, facts);
@@ -150,38 +163,58 @@ impl CallMetrics {
         let mut outcomes = Handles::new(&self.direct_routing_outcomes);
         let mut failures = Handles::new(&self.direct_routing_failures);
         for call in facts {
-            calls.get(&[source, kind_label, call.call_type]).inc();
+            calls
+                .get(&[source.name, source.tenant, kind_label, call.call_type])
+                .inc();
             if let Some(seconds) = call.duration_seconds {
                 duration
-                    .get(&[source, kind_label, call.call_type])
+                    .get(&[source.name, source.tenant, kind_label, call.call_type])
                     .observe(seconds);
             }
             if let Some(micros) = call.charge_micros {
-                charge_total.add(&[source, call.call_type, call.currency], micros);
+                charge_total.add(
+                    &[source.name, source.tenant, call.call_type, call.currency],
+                    micros,
+                );
             }
             if let Some(amount) = call.charge {
-                charge.get(&[source, call.currency]).observe(amount);
+                charge
+                    .get(&[source.name, source.tenant, call.currency])
+                    .observe(amount);
             }
             if let Some(micros) = call.connection_charge_micros {
-                connection_charge_total.add(&[source, call.call_type, call.currency], micros);
+                connection_charge_total.add(
+                    &[source.name, source.tenant, call.call_type, call.currency],
+                    micros,
+                );
             }
-            by_country.get(&[source, kind_label, call.country]).inc();
+            by_country
+                .get(&[source.name, source.tenant, kind_label, call.country])
+                .inc();
             match kind {
                 LogKind::Pstn => {
-                    by_license.get(&[source, call.license]).inc();
-                    by_destination.get(&[source, call.destination]).inc();
+                    by_license
+                        .get(&[source.name, source.tenant, call.license])
+                        .inc();
+                    by_destination
+                        .get(&[source.name, source.tenant, call.destination])
+                        .inc();
                     if let Some(micros) = call.charge_micros {
-                        charge_by_destination
-                            .add(&[source, call.destination, call.currency], micros);
+                        charge_by_destination.add(
+                            &[source.name, source.tenant, call.destination, call.currency],
+                            micros,
+                        );
                     }
                 }
                 LogKind::Sms | LogKind::PstnBlockedUser | LogKind::PstnDialoutReport => {}
                 LogKind::DirectRouting => {
                     let successful = call.successful.unwrap_or(false);
                     let outcome = if successful { "successful" } else { "failed" };
-                    outcomes.get(&[source, outcome]).inc();
+                    outcomes.get(&[source.name, source.tenant, outcome]).inc();
                     if !successful {
-                        failures.get(&[source, call.sip_code]).inc();
+                        failures
+                            .get(&[source.name, source.tenant, call.sip_code])
+                            .inc();
                     }
                 }
             }
@@ -193,7 +226,7 @@ impl CallMetrics {
     /// lateness distribution of the calls themselves.
     pub fn record_lateness(
         &self,
-        source: &str,
+        source: SourceId<'_>,
         kind: LogKind,
         observed: Timestamp,
         facts: &[CallFacts],
@@ -201,16 +234,16 @@ impl CallMetrics {
         if facts.is_empty() {
             return;
         }
-        let histogram = self
-            .lateness
-            .with_label_values(&[source, kind.event_kind()]);
+        let histogram =
+            self.lateness
+                .with_label_values(&[source.name, source.tenant, kind.event_kind()]);
         for call in facts {
             histogram.observe(observed.duration_since(call.start).as_secs_f64());
         }
     }
 
     /// Sets this month's outbound plan seconds of a source (every known license; absent ones 0).
-    pub fn set_plan_usage(&self, source: &str, usage: &[(String, f64)]) {
+    pub fn set_plan_usage(&self, source: SourceId<'_>, usage: &[(String, f64)]) {
         for license in LICENSE_CAPABILITIES
             .iter()
             .copied()
@@ -221,7 +254,7 @@ impl CallMetrics {
                 .filter(|(stored, _)| stored == license)
                 .fold(0.0, |total, (_, seconds)| total + seconds); // not sum(): an empty f64 sum is -0
             self.plan_seconds
-                .with_label_values(&[source, license])
+                .with_label_values(&[source.name, source.tenant, license])
                 .set(seconds);
         }
     }
@@ -249,12 +282,12 @@ mod tests {
             .iter()
             .map(|raw| CallFacts::of(&Row::parse(raw).unwrap(), LogKind::Pstn))
             .collect();
-        metrics.record("s", LogKind::Pstn, &facts);
+        metrics.record(SourceId::test("s"), LogKind::Pstn, &facts);
         let text = crate::metrics::text_of(&registry);
         for line in [
-            r#"pstn_call_charge_total{call_type="user_out",currency="EUR",source="s"} 3.05"#,
-            r#"pstn_call_connection_charge_total{call_type="user_out",currency="EUR",source="s"} 0.3"#,
-            r#"pstn_call_charge_by_destination_context_total{currency="EUR",destination="international",source="s"} 3.05"#,
+            r#"pstn_call_charge_total{call_type="user_out",currency="EUR",source="s",tenant="t"} 3.05"#,
+            r#"pstn_call_connection_charge_total{call_type="user_out",currency="EUR",source="s",tenant="t"} 0.3"#,
+            r#"pstn_call_charge_by_destination_context_total{currency="EUR",destination="international",source="s",tenant="t"} 3.05"#,
         ] {
             assert!(text.lines().any(|found| found == line), "{line} in\n{text}");
         }

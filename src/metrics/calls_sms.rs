@@ -2,6 +2,7 @@
 //! by type and destination, and Teams blocking or unblocking users from PSTN calling.
 //! Counted on delivery like calls, never as calls.
 
+use super::SourceId;
 use super::exact::ExactCounterVec;
 use super::handles::Handles;
 use super::registrar::{MetricsError, Registrar};
@@ -25,40 +26,47 @@ impl LogMetrics {
             sms: registry.counter(
                 "pstn_sms_total",
                 "SMS delivered to every sink, by smsType and destinationContext (domestic, international; none when absent).",
-                &["source", "sms_type", "destination"],
+                &["source", "tenant", "sms_type", "destination"],
             )?,
             sms_units: registry.float_counter(
                 "pstn_sms_units_total",
                 "Sum of smsUnits (message segments) of delivered SMS.",
-                &["source", "sms_type"],
+                &["source", "tenant", "sms_type"],
             )?,
             sms_charge: registry.exact_counter(
                 "pstn_sms_charge_total",
                 "Sum of callCharge of delivered SMS, in their currency.",
-                &["source", "currency"],
+                &["source", "tenant", "currency"],
             )?,
             blocked: registry.counter(
                 "pstn_blocked_user_events_total",
                 "Delivered rows of the PSTN blocked-users log by userBlockMode: Teams blocking (or unblocking) a user from PSTN calling.",
-                &["source", "mode"],
+                &["source", "tenant", "mode"],
             )?,
         })
     }
 
     /// Creates the series the alert rules and dashboard read, at zero.
-    pub(super) fn initialise(&self, source: &str, kind: LogKind) {
+    pub(super) fn initialise(&self, source: SourceId<'_>, kind: LogKind) {
         match kind {
             LogKind::Sms => {
                 for sms_type in SMS_TYPES.iter().copied().chain(["other"]) {
-                    self.sms_units.with_label_values(&[source, sms_type]);
+                    self.sms_units
+                        .with_label_values(&[source.name, source.tenant, sms_type]);
                     for destination in labels::DESTINATIONS {
-                        self.sms.with_label_values(&[source, sms_type, destination]);
+                        self.sms.with_label_values(&[
+                            source.name,
+                            source.tenant,
+                            sms_type,
+                            destination,
+                        ]);
                     }
                 }
             }
             LogKind::PstnBlockedUser => {
                 for mode in BLOCK_MODES {
-                    self.blocked.with_label_values(&[source, mode]);
+                    self.blocked
+                        .with_label_values(&[source.name, source.tenant, mode]);
                 }
             }
             LogKind::Pstn | LogKind::DirectRouting | LogKind::PstnDialoutReport => {}
@@ -66,26 +74,31 @@ impl LogMetrics {
     }
 
     /// Counts delivered SMS or blocked-user rows (nothing for call kinds).
-    pub(super) fn record(&self, source: &str, kind: LogKind, facts: &[CallFacts]) {
+    pub(super) fn record(&self, source: SourceId<'_>, kind: LogKind, facts: &[CallFacts]) {
         match kind {
             LogKind::Sms => {
                 let mut sms = Handles::new(&self.sms);
                 let mut units = Handles::new(&self.sms_units);
                 let mut charge = self.sms_charge.batch();
                 for row in facts {
-                    sms.get(&[source, row.call_type, row.destination]).inc();
+                    sms.get(&[source.name, source.tenant, row.call_type, row.destination])
+                        .inc();
                     if let Some(count) = row.units.filter(|n| n.is_finite() && *n >= 0.0) {
-                        units.get(&[source, row.call_type]).inc_by(count);
+                        units
+                            .get(&[source.name, source.tenant, row.call_type])
+                            .inc_by(count);
                     }
                     if let Some(micros) = row.charge_micros {
-                        charge.add(&[source, row.currency], micros);
+                        charge.add(&[source.name, source.tenant, row.currency], micros);
                     }
                 }
             }
             LogKind::PstnBlockedUser => {
                 let mut blocked = Handles::new(&self.blocked);
                 for row in facts {
-                    blocked.get(&[source, row.block_mode]).inc();
+                    blocked
+                        .get(&[source.name, source.tenant, row.block_mode])
+                        .inc();
                 }
             }
             LogKind::Pstn | LogKind::DirectRouting | LogKind::PstnDialoutReport => {}
@@ -116,32 +129,36 @@ mod tests {
             .iter()
             .map(|raw| CallFacts::of(&Row::parse_as(raw, LogKind::Sms).unwrap(), LogKind::Sms))
             .collect();
-        metrics.record("s", LogKind::Sms, &facts);
+        metrics.record(SourceId::test("s"), LogKind::Sms, &facts);
         let text = crate::metrics::text_of(&registry);
         assert!(
             text.contains(
-                r#"pstn_sms_total{destination="international",sms_type="sms_out",source="s"} 1"#
+                r#"pstn_sms_total{destination="international",sms_type="sms_out",source="s",tenant="t"} 1"#
             ),
             "{text}"
         );
         assert!(
-            text.contains(r#"pstn_sms_total{destination="other",sms_type="other",source="s"} 1"#),
+            text.contains(
+                r#"pstn_sms_total{destination="other",sms_type="other",source="s",tenant="t"} 1"#
+            ),
             "{text}"
         );
         assert!(
-            text.contains(r#"pstn_sms_total{destination="none",sms_type="sms_in",source="s"} 1"#),
+            text.contains(
+                r#"pstn_sms_total{destination="none",sms_type="sms_in",source="s",tenant="t"} 1"#
+            ),
             "{text}"
         );
         assert!(
-            text.contains(r#"pstn_sms_units_total{sms_type="sms_out",source="s"} 2"#),
+            text.contains(r#"pstn_sms_units_total{sms_type="sms_out",source="s",tenant="t"} 2"#),
             "{text}"
         );
         assert!(
-            text.contains(r#"pstn_sms_charge_total{currency="EUR",source="s"} 0.06"#),
+            text.contains(r#"pstn_sms_charge_total{currency="EUR",source="s",tenant="t"} 0.06"#),
             "{text}"
         );
         assert!(
-            text.contains(r#"pstn_sms_charge_total{currency="other",source="s"} 0.01"#),
+            text.contains(r#"pstn_sms_charge_total{currency="other",source="s",tenant="t"} 0.01"#),
             "{text}"
         );
         assert!(!text.contains("XYZ1") && !text.contains("Moon") && !text.contains("+49"));
@@ -150,7 +167,7 @@ mod tests {
     #[test]
     fn block_modes_are_blocked_unblocked_or_other() {
         let (registry, metrics) = registry();
-        metrics.initialise("b", LogKind::PstnBlockedUser);
+        metrics.initialise(SourceId::test("b"), LogKind::PstnBlockedUser);
         let facts: Vec<CallFacts> = ["blocked", "unblocked", "unknownFutureValue", "blocked"]
             .iter()
             .map(|mode| {
@@ -161,18 +178,24 @@ mod tests {
                 CallFacts::of(&row, LogKind::PstnBlockedUser)
             })
             .collect();
-        metrics.record("b", LogKind::PstnBlockedUser, &facts);
+        metrics.record(SourceId::test("b"), LogKind::PstnBlockedUser, &facts);
         let text = crate::metrics::text_of(&registry);
         assert!(
-            text.contains(r#"pstn_blocked_user_events_total{mode="blocked",source="b"} 2"#),
+            text.contains(
+                r#"pstn_blocked_user_events_total{mode="blocked",source="b",tenant="t"} 2"#
+            ),
             "{text}"
         );
         assert!(
-            text.contains(r#"pstn_blocked_user_events_total{mode="unblocked",source="b"} 1"#),
+            text.contains(
+                r#"pstn_blocked_user_events_total{mode="unblocked",source="b",tenant="t"} 1"#
+            ),
             "{text}"
         );
         assert!(
-            text.contains(r#"pstn_blocked_user_events_total{mode="other",source="b"} 1"#),
+            text.contains(
+                r#"pstn_blocked_user_events_total{mode="other",source="b",tenant="t"} 1"#
+            ),
             "{text}"
         );
         assert!(

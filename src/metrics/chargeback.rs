@@ -5,6 +5,7 @@
 //! the directory does not know is `unknown`; a known user without the attribute is
 //! `none`. Charges are exact sums, so a month per department equals its rows.
 
+use super::SourceId;
 use super::exact::ExactCounterVec;
 use super::handles::Handles;
 use super::registrar::{MetricsError, Registrar};
@@ -49,16 +50,16 @@ pub(super) struct ChargebackMetrics {
 impl ChargebackMetrics {
     pub(super) fn new(registry: &Registrar<'_>) -> Result<Self, MetricsError> {
         Ok(ChargebackMetrics {
-            charge_by_department: registry.exact_counter("pstn_call_charge_by_department_total", "Sum of the charge of delivered calls by the user's department (directory), in their currency; unknown: no directory entry, none: no department, other: past max_label_values.", &["source", "department", "currency"])?,
-            seconds_by_department: registry.float_counter("pstn_call_seconds_by_department_total", "Seconds of delivered calls by the user's department (directory); unknown: no directory entry, none: no department, other: past max_label_values.", &["source", "department", "kind"])?,
-            charge_by_cost_center: registry.exact_counter("pstn_call_charge_by_cost_center_total", "Sum of the charge of delivered calls by the user's cost centre (directory employeeOrgData/costCenter), in their currency; unknown: no directory entry, none: no cost centre, other: past max_label_values.", &["source", "cost_center", "currency"])?,
+            charge_by_department: registry.exact_counter("pstn_call_charge_by_department_total", "Sum of the charge of delivered calls by the user's department (directory), in their currency; unknown: no directory entry, none: no department, other: past max_label_values.", &["source", "tenant", "department", "currency"])?,
+            seconds_by_department: registry.float_counter("pstn_call_seconds_by_department_total", "Seconds of delivered calls by the user's department (directory); unknown: no directory entry, none: no department, other: past max_label_values.", &["source", "tenant", "department", "kind"])?,
+            charge_by_cost_center: registry.exact_counter("pstn_call_charge_by_cost_center_total", "Sum of the charge of delivered calls by the user's cost centre (directory employeeOrgData/costCenter), in their currency; unknown: no directory entry, none: no cost centre, other: past max_label_values.", &["source", "tenant", "cost_center", "currency"])?,
             sources: Mutex::default(),
         })
     }
 
     /// Counts `source`'s calls from now on, each label capped at `max_label_values`;
     /// its `unknown` seconds series starts at zero so dashboards find the source.
-    pub(super) fn enable(&self, source: &str, kind: LogKind, max_label_values: usize) {
+    pub(super) fn enable(&self, source: SourceId<'_>, kind: LogKind, max_label_values: usize) {
         let capped = || Capped {
             max: max_label_values,
             seen: HashSet::new(),
@@ -66,16 +67,20 @@ impl ChargebackMetrics {
         self.sources
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(source.to_owned())
+            .entry(source.key())
             .or_insert_with(|| (capped(), capped()));
-        self.seconds_by_department
-            .with_label_values(&[source, UNKNOWN, kind.event_kind()]);
+        self.seconds_by_department.with_label_values(&[
+            source.name,
+            source.tenant,
+            UNKNOWN,
+            kind.event_kind(),
+        ]);
     }
 
     /// Counts delivered calls of a source with a directory (nothing for others).
-    pub(super) fn record(&self, source: &str, kind: LogKind, facts: &[CallFacts]) {
+    pub(super) fn record(&self, source: SourceId<'_>, kind: LogKind, facts: &[CallFacts]) {
         let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some((departments, cost_centers)) = sources.get_mut(source) else {
+        let Some((departments, cost_centers)) = sources.get_mut(&source.key()) else {
             return;
         };
         let kind_label = kind.event_kind();
@@ -93,12 +98,18 @@ impl ChargebackMetrics {
                 ),
             };
             if let Some(micros) = call.charge_micros {
-                charge_by_department.add(&[source, department, call.currency], micros);
-                charge_by_cost_center.add(&[source, cost_center, call.currency], micros);
+                charge_by_department.add(
+                    &[source.name, source.tenant, department, call.currency],
+                    micros,
+                );
+                charge_by_cost_center.add(
+                    &[source.name, source.tenant, cost_center, call.currency],
+                    micros,
+                );
             }
             if let Some(duration) = call.duration_seconds {
                 seconds
-                    .get(&[source, department, kind_label])
+                    .get(&[source.name, source.tenant, department, kind_label])
                     .inc_by(duration);
             }
         }
@@ -134,7 +145,7 @@ mod tests {
     fn departments_past_the_cap_are_other_and_sums_stay_exact() {
         let registry = prometheus::Registry::new();
         let metrics = ChargebackMetrics::new(&Registrar(&registry)).unwrap();
-        metrics.enable("s", LogKind::Pstn, 2);
+        metrics.enable(SourceId::test("s"), LogKind::Pstn, 2);
         let rows = [
             facts("0.10", 60, Some("Sales")),
             facts("0.35", 30, Some("Sales")),
@@ -143,19 +154,19 @@ mod tests {
             facts("0.05", 1, None),
             facts("0.20", 2, Some("")),
         ];
-        metrics.record("s", LogKind::Pstn, &rows);
-        metrics.record("not-enabled", LogKind::Pstn, &rows);
+        metrics.record(SourceId::test("s"), LogKind::Pstn, &rows);
+        metrics.record(SourceId::test("not-enabled"), LogKind::Pstn, &rows);
         let text = crate::metrics::text_of(&registry);
         for line in [
-            r#"pstn_call_charge_by_department_total{currency="EUR",department="Sales",source="s"} 0.45"#,
-            r#"pstn_call_charge_by_department_total{currency="EUR",department="Legal",source="s"} 2.6"#,
-            r#"pstn_call_charge_by_department_total{currency="EUR",department="other",source="s"} 1"#,
-            r#"pstn_call_charge_by_department_total{currency="EUR",department="unknown",source="s"} 0.05"#,
-            r#"pstn_call_charge_by_department_total{currency="EUR",department="none",source="s"} 0.2"#,
-            r#"pstn_call_charge_by_cost_center_total{cost_center="CC-Sales",currency="EUR",source="s"} 0.45"#,
-            r#"pstn_call_charge_by_cost_center_total{cost_center="other",currency="EUR",source="s"} 1"#,
-            r#"pstn_call_seconds_by_department_total{department="Sales",kind="pstn_call",source="s"} 90"#,
-            r#"pstn_call_seconds_by_department_total{department="other",kind="pstn_call",source="s"} 5"#,
+            r#"pstn_call_charge_by_department_total{currency="EUR",department="Sales",source="s",tenant="t"} 0.45"#,
+            r#"pstn_call_charge_by_department_total{currency="EUR",department="Legal",source="s",tenant="t"} 2.6"#,
+            r#"pstn_call_charge_by_department_total{currency="EUR",department="other",source="s",tenant="t"} 1"#,
+            r#"pstn_call_charge_by_department_total{currency="EUR",department="unknown",source="s",tenant="t"} 0.05"#,
+            r#"pstn_call_charge_by_department_total{currency="EUR",department="none",source="s",tenant="t"} 0.2"#,
+            r#"pstn_call_charge_by_cost_center_total{cost_center="CC-Sales",currency="EUR",source="s",tenant="t"} 0.45"#,
+            r#"pstn_call_charge_by_cost_center_total{cost_center="other",currency="EUR",source="s",tenant="t"} 1"#,
+            r#"pstn_call_seconds_by_department_total{department="Sales",kind="pstn_call",source="s",tenant="t"} 90"#,
+            r#"pstn_call_seconds_by_department_total{department="other",kind="pstn_call",source="s",tenant="t"} 5"#,
         ] {
             assert!(text.lines().any(|found| found == line), "{line} in\n{text}");
         }

@@ -7,6 +7,7 @@
 //! `max_label_values` values with the largest charges (then seconds) keep their name,
 //! the rest are summed into `other`.
 
+use super::SourceId;
 use super::registrar::{MetricsError, Registrar};
 use crate::facts::chargeback::OTHER;
 use crate::facts::{Dimension, MonthSum};
@@ -39,9 +40,9 @@ enum Series {
 impl ChargebackMonth {
     pub(super) fn new(registry: &Registrar<'_>) -> Result<Self, MetricsError> {
         Ok(ChargebackMonth {
-            charge_by_department: registry.gauge("pstn_call_charge_by_department_month", "Sum of the charge of calls that started this calendar month (UTC), by the user's department (directory), in their currency; from state, exact, right after a restart.", &["source", "department", "currency"])?,
-            charge_by_cost_center: registry.gauge("pstn_call_charge_by_cost_center_month", "Sum of the charge of calls that started this calendar month (UTC), by the user's cost centre (directory), in their currency; from state, exact, right after a restart.", &["source", "cost_center", "currency"])?,
-            seconds_by_department: registry.gauge("pstn_call_by_department_month_seconds", "Seconds of calls that started this calendar month (UTC), by the user's department (directory); from state, right after a restart.", &["source", "department"])?,
+            charge_by_department: registry.gauge("pstn_call_charge_by_department_month", "Sum of the charge of calls that started this calendar month (UTC), by the user's department (directory), in their currency; from state, exact, right after a restart.", &["source", "tenant", "department", "currency"])?,
+            charge_by_cost_center: registry.gauge("pstn_call_charge_by_cost_center_month", "Sum of the charge of calls that started this calendar month (UTC), by the user's cost centre (directory), in their currency; from state, exact, right after a restart.", &["source", "tenant", "cost_center", "currency"])?,
+            seconds_by_department: registry.gauge("pstn_call_by_department_month_seconds", "Seconds of calls that started this calendar month (UTC), by the user's department (directory); from state, right after a restart.", &["source", "tenant", "department"])?,
             set_last: Mutex::default(),
         })
     }
@@ -55,7 +56,7 @@ impl ChargebackMonth {
     }
 
     /// Sets `source`'s gauges to this month's `sums` (as state keeps them).
-    pub(super) fn set(&self, source: &str, sums: &[MonthSum], max_label_values: usize) {
+    pub(super) fn set(&self, source: SourceId<'_>, sums: &[MonthSum], max_label_values: usize) {
         let mut values: Vec<(Series, [String; 2], f64)> = Vec::new();
         for dimension in Dimension::ALL {
             let charge_series = match dimension {
@@ -93,7 +94,7 @@ impl ChargebackMonth {
             }
         }
         let mut set_last = self.set_last.lock().unwrap_or_else(PoisonError::into_inner);
-        let before = set_last.remove(source).unwrap_or_default();
+        let before = set_last.remove(&source.key()).unwrap_or_default();
         for (series, labels) in &before {
             if !values.iter().any(|(s, l, _)| s == series && l == labels) {
                 // Gone from this month (a new month, or now summed into `other`).
@@ -108,17 +109,17 @@ impl ChargebackMonth {
                 .set(*value);
         }
         set_last.insert(
-            source.to_owned(),
+            source.key(),
             values.into_iter().map(|(s, l, _)| (s, l)).collect(),
         );
     }
 }
 
 /// The label values of one series: (source, value) or (source, value, currency).
-fn label_values<'a>(source: &'a str, series: Series, labels: &'a [String; 2]) -> Vec<&'a str> {
+fn label_values<'a>(source: SourceId<'a>, series: Series, labels: &'a [String; 2]) -> Vec<&'a str> {
     match series {
-        Series::SecondsByDepartment => vec![source, &labels[0]],
-        _ => vec![source, &labels[0], &labels[1]],
+        Series::SecondsByDepartment => vec![source.name, source.tenant, &labels[0]],
+        _ => vec![source.name, source.tenant, &labels[0], &labels[1]],
     }
 }
 
@@ -171,24 +172,28 @@ mod tests {
             sum("department", "IT", "USD", 50_000, 5.0),
             sum("cost_center", "CC-1", "EUR", 3_050_000, 0.0),
         ];
-        month.set("s", &sums, 2);
+        month.set(SourceId::test("s"), &sums, 2);
         let text = crate::metrics::text_of(&registry);
         for line in [
-            r#"pstn_call_charge_by_department_month{currency="EUR",department="Legal",source="s"} 2.6"#,
-            r#"pstn_call_charge_by_department_month{currency="EUR",department="Sales",source="s"} 0.45"#,
-            r#"pstn_call_charge_by_department_month{currency="EUR",department="other",source="s"} 0.1"#,
-            r#"pstn_call_charge_by_department_month{currency="USD",department="other",source="s"} 0.05"#,
-            r#"pstn_call_charge_by_cost_center_month{cost_center="CC-1",currency="EUR",source="s"} 3.05"#,
-            r#"pstn_call_by_department_month_seconds{department="Sales",source="s"} 90"#,
-            r#"pstn_call_by_department_month_seconds{department="other",source="s"} 10"#,
+            r#"pstn_call_charge_by_department_month{currency="EUR",department="Legal",source="s",tenant="t"} 2.6"#,
+            r#"pstn_call_charge_by_department_month{currency="EUR",department="Sales",source="s",tenant="t"} 0.45"#,
+            r#"pstn_call_charge_by_department_month{currency="EUR",department="other",source="s",tenant="t"} 0.1"#,
+            r#"pstn_call_charge_by_department_month{currency="USD",department="other",source="s",tenant="t"} 0.05"#,
+            r#"pstn_call_charge_by_cost_center_month{cost_center="CC-1",currency="EUR",source="s",tenant="t"} 3.05"#,
+            r#"pstn_call_by_department_month_seconds{department="Sales",source="s",tenant="t"} 90"#,
+            r#"pstn_call_by_department_month_seconds{department="other",source="s",tenant="t"} 10"#,
         ] {
             assert!(text.lines().any(|found| found == line), "{line} in\n{text}");
         }
         // A new month: last month's series are gone, not left at their old values.
-        month.set("s", &[sum("department", "IT", "EUR", 1_000_000, 60.0)], 2);
+        month.set(
+            SourceId::test("s"),
+            &[sum("department", "IT", "EUR", 1_000_000, 60.0)],
+            2,
+        );
         let text = crate::metrics::text_of(&registry);
         assert!(!text.contains("Legal"), "{text}");
         assert!(!text.contains("CC-1"), "{text}");
-        assert!(text.contains(r#"pstn_call_charge_by_department_month{currency="EUR",department="IT",source="s"} 1"#), "{text}");
+        assert!(text.contains(r#"pstn_call_charge_by_department_month{currency="EUR",department="IT",source="s",tenant="t"} 1"#), "{text}");
     }
 }

@@ -2,6 +2,7 @@
 //! and the readiness that `/readyz` reports. Handles are bound to their source or sink
 //! once, so reporting an event is an atomic add.
 
+use super::SourceId;
 use super::registrar::{MetricsError, Registrar};
 use crate::graph::FailureReason;
 use crate::model::BadRow;
@@ -74,68 +75,68 @@ impl HealthMetrics {
             graph_requests: registry.counter(
                 "pstn_graph_requests_total",
                 "HTTP requests sent to Graph (each attempt).",
-                &["source"],
+                &["source", "tenant"],
             )?,
             graph_failures: registry.counter(
                 "pstn_graph_request_failures_total",
                 "Graph requests that failed, by reason (each attempt).",
-                &["source", "reason"],
+                &["source", "tenant", "reason"],
             )?,
             graph_throttled: registry.counter(
                 "pstn_graph_throttled_total",
                 "429 answers from Graph.",
-                &["source"],
+                &["source", "tenant"],
             )?,
             graph_retries: registry.counter(
                 "pstn_graph_retries_total",
                 "Graph requests retried after a transient failure.",
-                &["source"],
+                &["source", "tenant"],
             )?,
             graph_duration: registry.histogram(
                 "pstn_graph_request_duration_seconds",
                 "Time for one Graph request, body included.",
                 REQUEST_BUCKETS,
-                &["source"],
+                &["source", "tenant"],
             )?,
             token_requests: registry.counter(
                 "pstn_token_requests_total",
                 "Access token requests to Entra ID, by outcome.",
-                &["source", "outcome"],
+                &["source", "tenant", "outcome"],
             )?,
             rows_read: registry.counter(
                 "pstn_rows_read_total",
                 "Rows Graph returned (sweeps re-read rows on purpose).",
-                &["source"],
+                &["source", "tenant"],
             )?,
             rows_duplicate: registry.counter(
                 "pstn_rows_duplicate_total",
                 "Rows dropped because they were already delivered.",
-                &["source"],
+                &["source", "tenant"],
             )?,
             rows_skipped: registry.counter(
                 "pstn_rows_skipped_total",
                 "Rows skipped as unusable, by reason.",
-                &["source", "reason"],
+                &["source", "tenant", "reason"],
             )?,
             polls: registry.counter(
                 "pstn_source_polls_total",
                 "Polls of a source, by outcome.",
-                &["source", "outcome"],
+                &["source", "tenant", "outcome"],
             )?,
             last_success: registry.gauge(
                 "pstn_source_last_success_timestamp_seconds",
                 "When the source last completed a window (Unix time).",
-                &["source"],
+                &["source", "tenant"],
             )?,
             backlog: registry.gauge(
                 "pstn_source_backlog_seconds",
                 "How far behind the source is: the oldest span of start times still owed a sweep.",
-                &["source"],
+                &["source", "tenant"],
             )?,
             poll_interval: registry.gauge(
                 "pstn_source_poll_interval_seconds",
                 "The configured poll interval, so alerts can say 'no success for N polls'.",
-                &["source"],
+                &["source", "tenant"],
             )?,
             ready: registry.int_gauge(
                 "pstn_agent_ready",
@@ -147,27 +148,30 @@ impl HealthMetrics {
     }
 
     /// Stops judging `source`'s progress (this replica gave its lease up).
-    pub(super) fn forget_source(&self, source: &str) {
+    pub(super) fn forget_source(&self, source: SourceId<'_>) {
+        let component = source.component();
         lock(&self.readiness)
             .sources
-            .retain(|(existing, _)| existing != source);
+            .retain(|(existing, _)| *existing != component);
     }
 
-    pub(super) fn source(&self, source: &str, cadence: SourceCadence) -> SourceTelemetry {
+    pub(super) fn source(&self, source: SourceId<'_>, cadence: SourceCadence) -> SourceTelemetry {
         for reason in FailureReason::ALL {
             self.graph_failures
-                .with_label_values(&[source, reason.as_str()]);
+                .with_label_values(&[source.name, source.tenant, reason.as_str()]);
         }
         for reason in BadRow::ALL {
             self.rows_skipped
-                .with_label_values(&[source, reason.reason()]);
+                .with_label_values(&[source.name, source.tenant, reason.reason()]);
         }
         for outcome in ["success", "failure"] {
-            self.token_requests.with_label_values(&[source, outcome]);
-            self.polls.with_label_values(&[source, outcome]);
+            self.token_requests
+                .with_label_values(&[source.name, source.tenant, outcome]);
+            self.polls
+                .with_label_values(&[source.name, source.tenant, outcome]);
         }
         self.poll_interval
-            .with_label_values(&[source])
+            .with_label_values(&[source.name, source.tenant])
             .set(cadence.poll_interval.as_secs_f64());
         let health = Arc::new(Mutex::new(SourceHealth {
             started: Instant::now(),
@@ -176,23 +180,56 @@ impl HealthMetrics {
             problem: None,
             last_failure: None,
         }));
-        replace(&mut lock(&self.readiness).sources, source, health.clone());
+        replace(
+            &mut lock(&self.readiness).sources,
+            &source.component(),
+            health.clone(),
+        );
         SourceTelemetry {
-            name: source.into(),
-            requests: self.graph_requests.with_label_values(&[source]),
+            name: source.name.into(),
+            tenant: source.tenant.into(),
+            requests: self
+                .graph_requests
+                .with_label_values(&[source.name, source.tenant]),
             failures: self.graph_failures.clone(),
-            throttled: self.graph_throttled.with_label_values(&[source]),
-            retries: self.graph_retries.with_label_values(&[source]),
-            duration: self.graph_duration.with_label_values(&[source]),
-            tokens_ok: self.token_requests.with_label_values(&[source, "success"]),
-            tokens_failed: self.token_requests.with_label_values(&[source, "failure"]),
-            rows_read: self.rows_read.with_label_values(&[source]),
-            rows_duplicate: self.rows_duplicate.with_label_values(&[source]),
+            throttled: self
+                .graph_throttled
+                .with_label_values(&[source.name, source.tenant]),
+            retries: self
+                .graph_retries
+                .with_label_values(&[source.name, source.tenant]),
+            duration: self
+                .graph_duration
+                .with_label_values(&[source.name, source.tenant]),
+            tokens_ok: self.token_requests.with_label_values(&[
+                source.name,
+                source.tenant,
+                "success",
+            ]),
+            tokens_failed: self.token_requests.with_label_values(&[
+                source.name,
+                source.tenant,
+                "failure",
+            ]),
+            rows_read: self
+                .rows_read
+                .with_label_values(&[source.name, source.tenant]),
+            rows_duplicate: self
+                .rows_duplicate
+                .with_label_values(&[source.name, source.tenant]),
             rows_skipped: self.rows_skipped.clone(),
-            polls_ok: self.polls.with_label_values(&[source, "success"]),
-            polls_failed: self.polls.with_label_values(&[source, "failure"]),
-            last_success: self.last_success.with_label_values(&[source]),
-            backlog: self.backlog.with_label_values(&[source]),
+            polls_ok: self
+                .polls
+                .with_label_values(&[source.name, source.tenant, "success"]),
+            polls_failed: self
+                .polls
+                .with_label_values(&[source.name, source.tenant, "failure"]),
+            last_success: self
+                .last_success
+                .with_label_values(&[source.name, source.tenant]),
+            backlog: self
+                .backlog
+                .with_label_values(&[source.name, source.tenant]),
             health,
         }
     }

@@ -11,18 +11,36 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Bumped on SIGHUP; file sinks reopen their file before their next write.
+/// Bumped on SIGHUP; file sinks reopen their file before their next write, and a
+/// source with `tenants_file` re-reads it (it waits for the bump).
 #[derive(Debug, Clone, Default)]
-pub struct ReopenSignal(Arc<AtomicU64>);
+pub struct ReopenSignal(Arc<AtomicU64>, Arc<tokio::sync::Notify>);
 
 impl ReopenSignal {
-    /// Asks every file sink to reopen.
+    /// Asks every file sink to reopen (and every `tenants_file` to be re-read).
     pub fn trigger(&self) {
         self.0.fetch_add(1, Ordering::SeqCst);
+        self.1.notify_waiters();
     }
 
-    fn generation(&self) -> u64 {
+    /// How many SIGHUPs so far.
+    pub fn generation(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
+    }
+
+    /// Waits for a SIGHUP after the `seen`th, and moves `seen` on to it.
+    pub async fn next(&self, seen: &mut u64) {
+        loop {
+            let notified = self.1.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let now = self.generation();
+            if now != *seen {
+                *seen = now;
+                return;
+            }
+            notified.await;
+        }
     }
 }
 

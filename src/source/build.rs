@@ -96,7 +96,7 @@ pub async fn build(
     cx: &SourceContext<'_>,
 ) -> Result<Source, BuildError> {
     let telemetry = cx.metrics.source(
-        &config.name,
+        config.metrics_id(),
         config.kind,
         SourceCadence {
             poll_interval: config.poll_interval,
@@ -123,13 +123,19 @@ pub async fn build(
         &telemetry,
         cx.paces,
     )?);
-    let state = cx
-        .store
-        .source(&config.name, config.kind.source_type(), &config.tenant_id)
-        .await?;
+    let (name, kind) = (&config.name, config.kind.source_type());
+    let state = match config.tenancy.is_multi() {
+        true => {
+            cx.store
+                .tenant_source(name, kind, &config.tenant_id)
+                .await?
+        }
+        false => cx.store.source(name, kind, &config.tenant_id).await?,
+    };
     let ladder = SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
     let cursors = load_cursors(config, &ladder, &state, &cx.clock).await?;
-    let name: Arc<str> = config.name.as_str().into();
+    // What its log lines say: the name, and `NAME/TENANT` for one of several tenants.
+    let name: Arc<str> = config.metrics_id().component().into();
     let directory = open_directory(config, &name, &client, &state, cx).await?;
     Ok(Source {
         name,
@@ -175,7 +181,7 @@ async fn open_directory(
         return Ok(None);
     };
     cx.metrics.calls.enable_chargeback(
-        &config.name,
+        config.metrics_id(),
         config.kind,
         directory_config.max_label_values,
     );

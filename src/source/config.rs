@@ -1,13 +1,17 @@
-//! `[sources.NAME]`: one Graph log (calls, SMS, blocked users) of one tenant.
+//! `[sources.NAME]`: one Graph log (calls, SMS, blocked users) of one tenant, or of
+//! several (`tenants`, `tenants_file`: one application consented in each).
 
 mod budget;
 mod plan;
+mod tenants;
+
+pub use tenants::{Tenancy, reread_file as reread_tenants_file};
 
 use super::DirectoryConfig;
 use crate::model::{ApiVersion, LogKind};
 use crate::settings::{
-    Credential, DEFAULT_AUTHORITY_URL, Fields, Problems, check_tenant, is_guid, read_credential,
-    read_url, resolve,
+    Credential, DEFAULT_AUTHORITY_URL, Fields, Problems, is_guid, read_credential, read_url,
+    resolve,
 };
 use plan::{Plan, read_max_delay, read_pace};
 use std::path::{Path, PathBuf};
@@ -21,8 +25,15 @@ pub struct SourceConfig {
     pub name: String,
     /// Which call log.
     pub kind: LogKind,
-    /// Entra tenant (GUID or domain).
+    /// The Entra tenant (GUID or domain) this source reads: `tenant_id`, or one of
+    /// `tenants` once [`SourceConfig::per_tenant`] made it a source of its own (until
+    /// then, the first).
     pub tenant_id: String,
+    /// Where its tenants come from (`tenant_id`, `tenants`, `tenants_file`).
+    pub tenancy: Tenancy,
+    /// Every tenant of the table, as written (`[tenant_id]` for one); shared, so that
+    /// each tenant's copy of the table costs no copy of the list.
+    pub tenants: std::sync::Arc<[String]>,
     /// Application (client) id.
     pub client_id: String,
     /// Secret or certificate.
@@ -74,9 +85,7 @@ pub fn read(
 ) -> Option<SourceConfig> {
     let before = problems.len();
     let kind = read_kind(&mut fields, problems);
-    let tenant_id = fields
-        .required_string("tenant_id", problems)
-        .filter(|tenant| check_tenant(&fields.key("tenant_id"), tenant, problems));
+    let tenants = tenants::read(&mut fields, base, problems);
     let client_id = fields.required_string("client_id", problems).filter(|id| {
         let ok = is_guid(id);
         if !ok {
@@ -123,7 +132,9 @@ pub fn read(
     Some(SourceConfig {
         name: name.to_owned(),
         kind: kind?,
-        tenant_id: tenant_id?,
+        tenant_id: tenants.as_ref()?.1.first()?.clone(),
+        tenancy: tenants.as_ref()?.0.clone(),
+        tenants: tenants?.1.into(),
         client_id: client_id?,
         credential: credential?,
         authority_url: authority_url?,
@@ -226,6 +237,32 @@ fn read_ca_file(fields: &mut Fields<'_>, base: &Path, problems: &mut Problems) -
 }
 
 impl SourceConfig {
+    /// The source of each tenant: each read as if it were a source of its own (its
+    /// token, state, pace and windows), under this table's name. One for `tenant_id`.
+    pub fn per_tenant(&self) -> impl Iterator<Item = SourceConfig> + '_ {
+        let tenants = self.tenants.clone();
+        (0..tenants.len()).map(move |index| self.for_tenant(&tenants[index]))
+    }
+
+    /// The `source` and `tenant` labels of this source's series, and how `/readyz`
+    /// names it.
+    pub fn metrics_id(&self) -> crate::metrics::SourceId<'_> {
+        crate::metrics::SourceId {
+            name: &self.name,
+            tenant: &self.tenant_id,
+            one_of_many: self.tenancy.is_multi(),
+        }
+    }
+
+    /// This table's source for `tenant` (one of its tenants, or one a SIGHUP added).
+    pub fn for_tenant(&self, tenant: &str) -> SourceConfig {
+        SourceConfig {
+            tenant_id: tenant.to_owned(),
+            tenants: std::sync::Arc::from([tenant.to_owned()]),
+            ..self.clone()
+        }
+    }
+
     /// How many windows the source fetches at once: enough to keep its pace when Graph
     /// is slow (two at least, so one slow answer does not stall it), at most 8 (each
     /// holds about one page in memory).

@@ -181,7 +181,9 @@ impl Source {
             .await?;
             self.state.commit_dialout(day_text, changed).await?;
             // Counted only now: every sink accepted and the totals are on record.
-            self.metrics.dialout.record(&self.name, &growth);
+            self.metrics
+                .dialout
+                .record(self.config.metrics_id(), &growth);
         }
         self.telemetry
             .page_read(summary.rows_read, summary.duplicates);

@@ -13,7 +13,10 @@ impl Source {
         }
         let month = Month::of(self.clock.now());
         match self.state.plan_usage(month).await {
-            Ok(usage) => self.metrics.calls.set_plan_usage(&self.name, &usage),
+            Ok(usage) => self
+                .metrics
+                .calls
+                .set_plan_usage(self.config.metrics_id(), &usage),
             Err(error) => {
                 tracing::warn!(source = %self.name, %error, "cannot read this month's calling-plan usage")
             }
@@ -31,11 +34,11 @@ impl Source {
         let max_label_values = directory.max_label_values;
         let month = Month::of(self.clock.now());
         match self.state.chargeback(month).await {
-            Ok(sums) => {
-                self.metrics
-                    .calls
-                    .set_chargeback_month(&self.name, &sums, max_label_values)
-            }
+            Ok(sums) => self.metrics.calls.set_chargeback_month(
+                self.config.metrics_id(),
+                &sums,
+                max_label_values,
+            ),
             Err(error) => {
                 tracing::warn!(source = %self.name, %error, "cannot read this month's chargeback")
             }

@@ -6,18 +6,21 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this release writes; older files are migrated, newer ones refused.
-pub(crate) const SCHEMA_VERSION: i64 = 5;
+pub(crate) const SCHEMA_VERSION: i64 = 6;
 
 const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- Schema 6: one row per (source, tenant): a source with `tenants` keeps each
+-- tenant's progress apart (schema 5 and before: the name alone was unique).
 CREATE TABLE IF NOT EXISTS sources (
     id        INTEGER PRIMARY KEY,
-    name      TEXT NOT NULL UNIQUE,
+    name      TEXT NOT NULL,
     kind      TEXT NOT NULL,
-    tenant_id TEXT NOT NULL
+    tenant_id TEXT NOT NULL,
+    UNIQUE (name, tenant_id)
 );
 -- One row per sweep: every call start before `cursor` was read at least
 -- `delay_ticks` (100 ns units) after it.
@@ -108,6 +111,22 @@ const COPY_DELIVERED: &str = "
 INSERT OR IGNORE INTO delivered (source_id, call_start, row_key)
     SELECT source_id, call_start, row_key FROM delivered_schema_2 ORDER BY source_id, call_start, row_key;
 DROP TABLE delivered_schema_2;
+";
+
+/// Schemas 1 to 5: `sources` was unique by name; it is rebuilt unique by (name,
+/// tenant) with the same ids, so every other table's rows stay the source's.
+/// Runs with foreign keys off (the sweeps refer to `sources`), in the transaction.
+const REKEY_SOURCES: &str = "
+CREATE TABLE sources_6 (
+    id        INTEGER PRIMARY KEY,
+    name      TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    UNIQUE (name, tenant_id)
+);
+INSERT INTO sources_6 (id, name, kind, tenant_id) SELECT id, name, kind, tenant_id FROM sources;
+DROP TABLE sources;
+ALTER TABLE sources_6 RENAME TO sources;
 ";
 
 fn database_error(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
@@ -214,9 +233,16 @@ pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateE
             } else {
                 ""
             };
+            // Schema 6 keys sources by (name, tenant); a new file creates it so.
+            let rekey = if version.is_some_and(|version| version < 6) {
+                REKEY_SOURCES
+            } else {
+                ""
+            };
+            // PRAGMA foreign_keys is a no-op inside a transaction: off around it.
             connection
                 .execute_batch(&format!(
-                    "BEGIN; {relayout} {CREATE} {COPY_DELIVERED} INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'), ('written_by', 'pstn-agent'); COMMIT;",
+                    "PRAGMA foreign_keys=OFF; BEGIN; {relayout} {CREATE} {rekey} {COPY_DELIVERED} INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'), ('written_by', 'pstn-agent'); COMMIT; PRAGMA foreign_keys=ON;",
                     COPY_DELIVERED = if relayout.is_empty() { "" } else { COPY_DELIVERED },
                 ))
                 .map_err(database_error(path))

@@ -4,7 +4,7 @@ use super::StateError;
 use super::schema::connect;
 use crate::facts::{Dimension, Month, MonthSum, PlanUsage};
 use crate::time::{Timestamp, duration_to_ticks};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,32 +32,44 @@ pub struct Commit {
 }
 
 impl SqliteSource {
+    /// Opens the state of source `name` reading `tenant_id`. A source of one tenant
+    /// (`one_of_many` false) is refused when its name was recorded with another kind or
+    /// tenant, as ever; a tenant of a multi-tenant source has its own row per (name,
+    /// tenant), refused only when recorded with another kind, and a small page cache
+    /// (a thousand tenants share one file and one process).
     pub(super) fn open(
         path: &Path,
         name: &str,
         kind: &str,
         tenant_id: &str,
+        one_of_many: bool,
     ) -> Result<Self, StateError> {
         let connection = connect(path)?;
         let failed = |source| StateError::Database {
             path: path.to_owned(),
             source,
         };
-        let existing: Option<(i64, String, String)> = connection
-            .query_row(
-                "SELECT id, kind, tenant_id FROM sources WHERE name = ?1",
-                [name],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()
+        if one_of_many {
+            // 64 KiB instead of SQLite's 2 MB per connection.
+            connection
+                .execute_batch("PRAGMA cache_size=-64;")
+                .map_err(failed)?;
+        }
+        let recorded: Vec<(i64, String, String)> = connection
+            .prepare("SELECT id, kind, tenant_id FROM sources WHERE name = ?1 ORDER BY id")
+            .and_then(|mut statement| {
+                statement
+                    .query_map([name], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect()
+            })
             .map_err(failed)?;
-        let source_id = match existing {
-            Some((id, stored_kind, stored_tenant))
-                if stored_kind == kind && stored_tenant == tenant_id =>
+        let same_tenant = recorded.iter().find(|(_, _, stored)| stored == tenant_id);
+        let source_id = match (same_tenant, recorded.first()) {
+            (Some((id, stored_kind, _)), _) if stored_kind == kind => *id,
+            (Some((_, stored_kind, stored_tenant)), _)
+            | (None, Some((_, stored_kind, stored_tenant)))
+                if !one_of_many || stored_kind != kind =>
             {
-                id
-            }
-            Some((_, stored_kind, stored_tenant)) => {
                 return Err(StateError::Refused {
                     path: path.to_owned(),
                     message: format!(
@@ -65,7 +77,7 @@ impl SqliteSource {
                     ),
                 });
             }
-            None => {
+            _ => {
                 connection
                     .execute(
                         "INSERT INTO sources (name, kind, tenant_id) VALUES (?1, ?2, ?3)",

@@ -56,7 +56,18 @@ impl SqliteStore {
         kind: &str,
         tenant_id: &str,
     ) -> Result<SqliteSource, StateError> {
-        SqliteSource::open(&self.path, name, kind, tenant_id)
+        SqliteSource::open(&self.path, name, kind, tenant_id, false)
+    }
+
+    /// The state of one tenant of a source with several (`tenants`): its own row per
+    /// (name, tenant), with its own connection.
+    pub fn tenant_source(
+        &self,
+        name: &str,
+        kind: &str,
+        tenant_id: &str,
+    ) -> Result<SqliteSource, StateError> {
+        SqliteSource::open(&self.path, name, kind, tenant_id, true)
     }
 }
 

@@ -68,14 +68,39 @@ impl StateStore {
         kind: &str,
         tenant_id: &str,
     ) -> Result<SourceState, StateError> {
+        self.unit(name, kind, tenant_id, false).await
+    }
+
+    /// The state of one tenant of a source with several (`tenants`, `tenants_file`):
+    /// in SQLite a row of its own per (name, tenant), where a source of one tenant is
+    /// refused another tenant; PostgreSQL keys every unit so already.
+    pub async fn tenant_source(
+        &self,
+        name: &str,
+        kind: &str,
+        tenant_id: &str,
+    ) -> Result<SourceState, StateError> {
+        self.unit(name, kind, tenant_id, true).await
+    }
+
+    async fn unit(
+        &self,
+        name: &str,
+        kind: &str,
+        tenant_id: &str,
+        one_of_many: bool,
+    ) -> Result<SourceState, StateError> {
         match self {
             StateStore::Sqlite(store) => {
                 let store = store.clone();
                 let (name, kind, tenant_id) =
                     (name.to_owned(), kind.to_owned(), tenant_id.to_owned());
-                super::run_blocking(move || store.source(&name, &kind, &tenant_id))
-                    .await
-                    .map(SourceState::Sqlite)
+                super::run_blocking(move || match one_of_many {
+                    false => store.source(&name, &kind, &tenant_id),
+                    true => store.tenant_source(&name, &kind, &tenant_id),
+                })
+                .await
+                .map(SourceState::Sqlite)
             }
             StateStore::Postgres { store, .. } => store
                 .source(name, kind, tenant_id)

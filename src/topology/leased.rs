@@ -38,7 +38,12 @@ pub(super) fn keeper(
         units: config
             .sources
             .iter()
-            .map(|source| Unit::new(&source.name, &source.tenant_id))
+            .flat_map(|source| {
+                source
+                    .tenants
+                    .iter()
+                    .map(|tenant| Unit::new(&source.name, tenant))
+            })
             .collect(),
     };
     tracing::info!(replica = %settings.replica, units = settings.units.len(), lease_ttl_s = settings.ttl.as_secs_f64(), "state in PostgreSQL: reading only the units this replica holds the lease of");
@@ -64,7 +69,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    fn context(&self) -> SourceContext<'_> {
+    pub(super) fn context(&self) -> SourceContext<'_> {
         SourceContext {
             http: &self.http,
             paces: &self.paces,
@@ -87,7 +92,7 @@ pub(super) fn spawn_sources(
     tasks: &mut tokio::task::JoinSet<SourceTask>,
 ) {
     let ttl = keeper.settings().ttl;
-    for source_config in &config.sources {
+    for source_config in config.sources.iter().flat_map(SourceConfig::per_tenant) {
         let sinks: Vec<SinkHandle> = config
             .sinks_of(&source_config.name)
             .filter_map(|sink| sink_handles.get(&sink.name).cloned())
@@ -98,14 +103,14 @@ pub(super) fn spawn_sources(
             continue;
         };
         let leased = Leased {
-            config: source_config.clone(),
+            config: source_config,
             sinks,
             shared: shared.clone(),
             watch,
             ttl,
         };
         tasks.spawn(async move {
-            let name = leased.config.name.clone();
+            let name = leased.config.metrics_id().component();
             (name, leased.run().await)
         });
     }
@@ -152,7 +157,9 @@ impl Leased {
                 () = self.watch.lost(&fence) => Holding::Lost,
                 holding = read_under(&self.config, &self.sinks, &self.shared, fence.clone()) => holding,
             };
-            self.shared.metrics.source_released(&self.config.name);
+            self.shared
+                .metrics
+                .source_released(self.config.metrics_id());
             let once = self.shared.mode == RunMode::Once;
             match holding {
                 Holding::Ended(summary) => return Ok(summary),

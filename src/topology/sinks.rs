@@ -47,7 +47,7 @@ pub(super) fn build_sinks(
                     .sources
                     .iter()
                     .filter(|source| sink.inputs.contains(&source.name))
-                    .map(|source| source.tenant_id.clone())
+                    .flat_map(|source| source.tenants.iter().cloned())
                     .collect();
                 tenants.sort();
                 tenants.dedup();

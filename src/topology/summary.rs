@@ -19,11 +19,18 @@ pub(super) fn summarise_once(
             .find(|(name, _)| name == sink)
             .map_or(0, |(_, rows)| *rows)
     };
-    let rows_of = |source: &str| {
+    // A source with several tenants ran as `NAME/TENANT` tasks: its rows are theirs.
+    let rows_of = |source: &str| -> u64 {
         delivered
             .iter()
-            .find(|(name, _)| name == source)
-            .map_or(0, |(_, summary)| summary.rows_new)
+            .filter(|(name, _)| {
+                name == source
+                    || name
+                        .strip_prefix(source)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .map(|(_, summary)| summary.rows_new)
+            .sum()
     };
     let per_source: Vec<String> = config
         .sources

@@ -60,7 +60,9 @@ async fn chargeback_metrics_sum_exactly_to_the_rows_charges_per_department() {
             Some(user) => user["department"].as_str().unwrap_or("none"),
         };
         let currency = event["call"]["currency"].as_str().unwrap();
-        let labels = format!(r#"currency="{currency}",department="{department}",source="tenant""#);
+        let labels = format!(
+            r#"currency="{currency}",department="{department}",source="tenant",tenant="contoso.onmicrosoft.com""#
+        );
         *expected.entry(labels).or_default() += micros(charge);
     }
     let text = harness.metrics.encode();
@@ -69,7 +71,7 @@ async fn chargeback_metrics_sum_exactly_to_the_rows_charges_per_department() {
     expected.retain(|_, v| *v > 0);
     assert_eq!(found, expected);
     assert!(found.keys().any(|k| k.contains("department=\"unknown\"")));
-    assert!(text.contains(r#"pstn_call_seconds_by_department_total{department="Sales",kind="pstn_call",source="tenant"}"#));
+    assert!(text.contains(r#"pstn_call_seconds_by_department_total{department="Sales",kind="pstn_call",source="tenant",tenant="contoso.onmicrosoft.com"}"#));
     assert!(text.contains("pstn_call_charge_by_cost_center_total{cost_center=\"CC-"));
 }
 
@@ -144,7 +146,9 @@ async fn this_months_charges_by_department_equal_the_months_rows_and_survive_a_r
             Some(user) => user["department"].as_str().unwrap_or("none"),
         };
         let currency = event["call"]["currency"].as_str().unwrap();
-        let labels = format!(r#"currency="{currency}",department="{department}",source="tenant""#);
+        let labels = format!(
+            r#"currency="{currency}",department="{department}",source="tenant",tenant="contoso.onmicrosoft.com""#
+        );
         *expected.entry(labels).or_default() += micros(charge);
     }
     assert!(!expected.is_empty());
@@ -163,7 +167,7 @@ async fn this_months_charges_by_department_equal_the_months_rows_and_survive_a_r
     assert_eq!(found(&again), expected);
     assert!(
         again.contains(
-            "pstn_call_by_department_month_seconds{department=\"Sales\",source=\"tenant\"}"
+            "pstn_call_by_department_month_seconds{department=\"Sales\",source=\"tenant\",tenant=\"contoso.onmicrosoft.com\"}"
         )
     );
     assert!(again.contains("pstn_call_charge_by_cost_center_month{cost_center=\"CC-"));

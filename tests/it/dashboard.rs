@@ -21,11 +21,13 @@ fn deploy(path: &str) -> PathBuf {
 }
 
 /// A panel query with Grafana's variables replaced as Grafana would for "All" sources
+/// and tenants
 /// over the last five minutes, scraped every second.
 fn expand(expr: &str) -> String {
     expr.replace("$__rate_interval", "15s")
         .replace("$__range", "5m")
         .replace("$source", ".*")
+        .replace("$tenant", ".*")
 }
 
 struct PanelQuery {
@@ -58,7 +60,7 @@ fn every_panel_reads_the_datasource_variable_and_has_a_unique_id() {
         .iter()
         .map(|variable| variable["name"].as_str().unwrap())
         .collect();
-    assert_eq!(variables, ["datasource", "source"]);
+    assert_eq!(variables, ["datasource", "source", "tenant"]);
     let mut ids = std::collections::HashSet::new();
     for panel in dashboard["panels"].as_array().unwrap() {
         assert!(ids.insert(panel["id"].as_u64().unwrap()), "{panel}");

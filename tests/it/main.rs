@@ -84,4 +84,6 @@ mod state_store;
 #[cfg(feature = "simulator")]
 mod storage;
 #[cfg(feature = "simulator")]
+mod tenants;
+#[cfg(feature = "simulator")]
 mod tls;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct SourceTelemetry {
     pub(super) name: Arc<str>,
+    pub(super) tenant: Arc<str>,
     pub(super) requests: IntCounter,
     pub(super) failures: IntCounterVec,
     pub(super) throttled: IntCounter,
@@ -32,7 +33,7 @@ pub struct SourceTelemetry {
 impl SourceTelemetry {
     fn failed(&self, reason: FailureReason) {
         self.failures
-            .with_label_values(&[&self.name, reason.as_str()])
+            .with_label_values(&[&self.name, &self.tenant, reason.as_str()])
             .inc();
         self.failing(format!("Graph request failed ({})", reason.as_str()));
     }
@@ -51,7 +52,7 @@ impl SourceTelemetry {
     /// A row was skipped as unusable.
     pub fn row_skipped(&self, reason: BadRow) {
         self.rows_skipped
-            .with_label_values(&[&self.name, reason.reason()])
+            .with_label_values(&[&self.name, &self.tenant, reason.reason()])
             .inc();
     }
 
@@ -150,7 +151,15 @@ mod tests {
             poll_interval: Duration::from_secs(60),
             real_poll_interval: Duration::from_secs(60),
         };
-        let source = metrics.source("tenant", crate::model::LogKind::Pstn, cadence);
+        let source = metrics.source(
+            crate::metrics::SourceId {
+                name: "tenant",
+                tenant: "t",
+                one_of_many: false,
+            },
+            crate::model::LogKind::Pstn,
+            cadence,
+        );
         source.emit(GraphEvent::TokenRequested { succeeded: false });
         // Started long enough ago that three poll intervals passed without progress.
         let long_ago = Instant::now()

@@ -44,8 +44,15 @@ impl Simulator {
         {
             return self.throttled(wait);
         }
+        let tenant_calls = self
+            .options
+            .calls_per_tenant
+            .then(|| self.token_owner(authorization))
+            .flatten()
+            .map(|(tenant, _)| self.generator.for_tenant(&tenant));
+        let generator = tenant_calls.as_ref().unwrap_or(&self.generator);
         match call.range() {
-            Ok((from, to)) => self.page(&call, from, to),
+            Ok((from, to)) => self.page(generator, &call, from, to),
             Err(response) => response,
         }
     }

@@ -5,6 +5,7 @@ use super::Simulator;
 use super::call::Call;
 use super::respond::{AfterHalf, half_response, json};
 use crate::http_server::Body;
+use crate::simulate::Generator;
 use crate::simulate::faults::Countdown;
 use crate::time::Timestamp;
 use hyper::{Response, StatusCode};
@@ -12,20 +13,23 @@ use hyper::{Response, StatusCode};
 impl Simulator {
     /// One page of the call's rows as the clock stands, with `@odata.nextLink` when more
     /// follow; `stall_next`/`truncate_next` cut its body half way.
-    pub(super) fn page(&self, call: &Call, from: Timestamp, to: Timestamp) -> Response<Body> {
+    pub(super) fn page(
+        &self,
+        generator: &Generator,
+        call: &Call,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Response<Body> {
         let now = self.clock.now();
         let page_size = self.options.page_size.max(1);
         let (rows, count, more) = if call.kind.is_report() {
             // A report sums the range as it stands now; its rows are paged like a log's.
-            let all = self
-                .generator
-                .dialout_report(from, to, call.kind.to_is_inclusive(), now);
+            let all = generator.dialout_report(from, to, call.kind.to_is_inclusive(), now);
             let more = all.len() > call.skip.saturating_add(page_size);
             let page: Vec<String> = all.into_iter().skip(call.skip).take(page_size).collect();
             (page.join(","), page.len(), more)
         } else {
-            let mut calls = self
-                .generator
+            let mut calls = generator
                 .visible_calls(call.kind, from, to, call.kind.to_is_inclusive(), now)
                 .skip(call.skip);
             let page: Vec<_> = calls.by_ref().take(page_size).collect();
@@ -35,8 +39,7 @@ impl Simulator {
                 if index > 0 {
                     rows.push(',');
                 }
-                self.generator
-                    .write_row(call.kind, call.version, row, &mut rows);
+                generator.write_row(call.kind, call.version, row, &mut rows);
             }
             (rows, page.len(), more)
         };

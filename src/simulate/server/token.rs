@@ -36,6 +36,15 @@ impl Simulator {
         if let Some(code) = self.options.sign_in_refusal {
             return sign_in_refusal(code, &client_id, path);
         }
+        let tenant = path.trim_start_matches('/').split('/').next();
+        if tenant.is_some_and(|tenant| {
+            self.options
+                .unconsented_tenants
+                .iter()
+                .any(|refused| refused.eq_ignore_ascii_case(tenant))
+        }) {
+            return sign_in_refusal(700_016, &client_id, path);
+        }
         if self
             .options
             .client_id

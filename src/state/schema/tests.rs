@@ -161,3 +161,59 @@ fn a_file_from_a_newer_release_is_refused() {
     let error = SqliteStore::open(dir.path()).unwrap_err();
     assert!(error.to_string().contains("newer pstn-agent"), "{error}");
 }
+
+#[test]
+fn a_schema_5_file_is_rekeyed_by_source_and_tenant_and_keeps_its_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let path = store.path().to_owned();
+    drop(store);
+    // Schema 5's `sources` (unique by name), with one source and one of its sweeps.
+    let connection = Connection::open(&path).unwrap();
+    connection
+        .execute_batch(
+            "DROP TABLE sources;
+             CREATE TABLE sources (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, tenant_id TEXT NOT NULL);
+             INSERT INTO sources (id, name, kind, tenant_id) VALUES (7, 'customers', 'pstn_calls', 'a.example');
+             INSERT INTO sweeps (source_id, delay_ticks, cursor_ticks, cursor) VALUES (7, 0, 1, 'c');
+             UPDATE meta SET value = '5' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    drop(connection);
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let kept = store
+        .tenant_source("customers", "pstn_calls", "a.example")
+        .unwrap();
+    assert_eq!(
+        kept.cursors().unwrap().len(),
+        1,
+        "the tenant kept its sweep"
+    );
+    store
+        .tenant_source("customers", "pstn_calls", "b.example")
+        .expect("a second tenant of the source gets a row of its own");
+    let refused = store
+        .source("customers", "pstn_calls", "c.example")
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("was recorded as pstn_calls of tenant a.example"),
+        "a source of one tenant is still refused another tenant: {refused}"
+    );
+    let refused = store
+        .tenant_source("customers", "direct_routing_calls", "a.example")
+        .unwrap_err();
+    assert!(matches!(refused, StateError::Refused { .. }), "{refused}");
+    drop(store);
+    let connection = Connection::open(&path).unwrap();
+    let rows: Vec<(i64, String)> = connection
+        .prepare("SELECT id, tenant_id FROM sources WHERE name = 'customers' ORDER BY id")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows[0], (7, "a.example".to_owned()));
+    assert_eq!(rows.len(), 2);
+}

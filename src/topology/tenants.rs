@@ -1,0 +1,220 @@
+//! Sources with several tenants (`tenants`, `tenants_file`), state in SQLite: each
+//! tenant is built by `source::build` as a source of its own (its token, state, pace
+//! and windows) and runs in a task of its own, its first poll staggered a little so a
+//! thousand tenants do not sign in at one instant. A tenant that fails (sign-in
+//! refused, permission missing) holds up no other: `--once` reports it and exits 1
+//! after the others finish; a long run tries it again with backoff. On SIGHUP a
+//! `tenants_file` is re-read: added tenants start, removed ones stop (their state
+//! kept); a file that no longer reads is logged and the running set kept.
+
+use super::SourceTask;
+use super::leased::Shared;
+use crate::config::Config;
+use crate::shutdown::{ShutdownTrigger, shutdown_pair};
+use crate::sinks::{ReopenSignal, SinkHandle};
+use crate::source::config::{Tenancy, reread_tenants_file};
+use crate::source::{PollSummary, RunMode, SourceConfig};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The longest two tenants' first polls are apart: 1,000 tenants start within 20 s.
+const STAGGER: Duration = Duration::from_millis(20);
+
+/// The longest a failing tenant waits before it is tried again (a long run).
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Spawns every tenant of every source of `config` that has several: `--once` one
+/// task per tenant; a long run one task per source, which runs its tenants and
+/// follows its `tenants_file` on SIGHUP.
+pub(super) fn spawn(
+    config: &Config,
+    sink_handles: &HashMap<String, SinkHandle>,
+    shared: &Shared,
+    reopen: &ReopenSignal,
+    tasks: &mut tokio::task::JoinSet<SourceTask>,
+) {
+    for table in config.sources.iter().filter(|s| s.tenancy.is_multi()) {
+        let sinks: Vec<SinkHandle> = config
+            .sinks_of(&table.name)
+            .filter_map(|sink| sink_handles.get(&sink.name).cloned())
+            .collect();
+        if shared.mode == RunMode::Once {
+            let count = table.tenants.len();
+            for (index, tenant) in table.per_tenant().enumerate() {
+                let name = tenant.metrics_id().component();
+                let delay = stagger(&tenant, shared, index, count);
+                let (sinks, shared) = (sinks.clone(), shared.clone());
+                tasks.spawn(async move { (name, run_tenant(tenant, sinks, shared, delay).await) });
+            }
+            continue;
+        }
+        let set = TenantSet {
+            table: table.clone(),
+            sinks,
+            shared: shared.clone(),
+            running: HashMap::new(),
+        };
+        let (name, reopen) = (table.name.clone(), reopen.clone());
+        tasks.spawn(async move { (name, set.supervise(reopen).await) });
+    }
+}
+
+/// How long tenant `index` of `count` waits before its first poll.
+fn stagger(tenant: &SourceConfig, shared: &Shared, index: usize, count: usize) -> Duration {
+    let poll = shared.clock.real_duration(tenant.poll_interval);
+    let step = STAGGER.min(poll / u32::try_from(count.max(1)).unwrap_or(u32::MAX));
+    step * u32::try_from(index).unwrap_or(u32::MAX)
+}
+
+/// One tenant as a source of its own, built afresh after each failure: `Once` returns
+/// its poll's outcome; `Forever` runs until its shutdown, trying a failed tenant again
+/// after a backoff (a poll interval, doubling up to an hour).
+async fn run_tenant(
+    tenant: SourceConfig,
+    sinks: Vec<SinkHandle>,
+    shared: Shared,
+    delay: Duration,
+) -> Result<PollSummary, String> {
+    let mut shutdown = shared.shutdown.clone();
+    let poll = shared.clock.real_duration(tenant.poll_interval);
+    let mut backoff = poll;
+    let mut wait = delay;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.triggered() => return Ok(PollSummary::default()),
+        }
+        let error = match crate::source::build(&tenant, sinks.clone(), &shared.context()).await {
+            Ok(source) => match source.run().await {
+                Ok(summary) => return Ok(summary),
+                Err(error) => error.to_string(),
+            },
+            Err(error) => error.to_string(),
+        };
+        let id = tenant.metrics_id();
+        if shared.mode == RunMode::Once {
+            tracing::error!(source = %id.name, tenant = %id.tenant, %error, "tenant failed; the other tenants go on");
+            return Err(error);
+        }
+        tracing::error!(source = %id.name, tenant = %id.tenant, %error, retry_in_s = backoff.as_secs(), "tenant stopped; trying it again later while the other tenants deliver");
+        wait = backoff;
+        backoff = (backoff * 2).min(MAX_BACKOFF.max(poll));
+    }
+}
+
+/// The tenants of one source in a long run, each in its own task, stoppable alone.
+struct TenantSet {
+    /// The source's table; its `tenants` as running now.
+    table: SourceConfig,
+    sinks: Vec<SinkHandle>,
+    shared: Shared,
+    /// By tenant, lower-cased (a domain's case does not make it another tenant).
+    running: HashMap<String, Running>,
+}
+
+/// A running tenant: what stops it, and its task.
+struct Running {
+    stop: ShutdownTrigger,
+    task: tokio::task::JoinHandle<Result<PollSummary, String>>,
+}
+
+impl TenantSet {
+    /// Runs the tenants until shutdown, re-reading `tenants_file` on each SIGHUP.
+    async fn supervise(mut self, reopen: ReopenSignal) -> Result<PollSummary, String> {
+        let tenants: Vec<String> = self.table.tenants.to_vec();
+        let count = tenants.len();
+        for (index, tenant) in tenants.iter().enumerate() {
+            self.start(tenant, index, count);
+        }
+        let mut shutdown = self.shared.shutdown.clone();
+        let mut seen = reopen.generation();
+        loop {
+            tokio::select! {
+                () = shutdown.triggered() => break,
+                () = reopen.next(&mut seen) => self.reload().await,
+            }
+        }
+        let running: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
+        for tenant in &running {
+            tenant.stop.trigger();
+        }
+        for tenant in running {
+            let _ = tenant.task.await;
+        }
+        Ok(PollSummary::default())
+    }
+
+    /// Starts `tenant`, the `index`th of `count` starting together.
+    fn start(&mut self, tenant: &str, index: usize, count: usize) {
+        let config = self.table.for_tenant(tenant);
+        let (stop, shutdown) = shutdown_pair();
+        let shared = Shared {
+            shutdown,
+            ..self.shared.clone()
+        };
+        let delay = stagger(&config, &self.shared, index, count);
+        let task = tokio::spawn(run_tenant(config, self.sinks.clone(), shared, delay));
+        self.running
+            .insert(tenant.to_ascii_lowercase(), Running { stop, task });
+    }
+
+    /// Re-reads `tenants_file`: starts the tenants it gained, stops those it lost
+    /// (each ends after its batch in flight; its state stays for a later return).
+    async fn reload(&mut self) {
+        let Tenancy::File(path) = &self.table.tenancy else {
+            return;
+        };
+        let key = format!("sources.{}.tenants_file", self.table.name);
+        let tenants = match reread_tenants_file(&key, path) {
+            Ok(tenants) => tenants,
+            Err(problems) => {
+                for problem in problems {
+                    tracing::error!(%problem, "SIGHUP: tenants_file not applied; the running tenants go on");
+                }
+                return;
+            }
+        };
+        let wanted: HashMap<String, &String> = tenants
+            .iter()
+            .map(|tenant| (tenant.to_ascii_lowercase(), tenant))
+            .collect();
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|tenant| !wanted.contains_key(*tenant))
+            .cloned()
+            .collect();
+        let added: Vec<&String> = tenants
+            .iter()
+            .filter(|tenant| !self.running.contains_key(&tenant.to_ascii_lowercase()))
+            .collect();
+        tracing::info!(source = %self.table.name, tenants = tenants.len(), added = added.len(), removed = gone.len(), "SIGHUP: tenants_file re-read");
+        self.stop(&gone).await;
+        for (index, tenant) in added.iter().enumerate() {
+            tracing::info!(source = %self.table.name, tenant = %tenant, "tenant added: reading it from its saved progress (or lookback)");
+            self.start(tenant, index, added.len());
+        }
+        self.table.tenants = tenants.into();
+    }
+
+    /// Stops `tenants` (lower-cased) and waits for each to end; `/readyz` forgets them.
+    async fn stop(&mut self, tenants: &[String]) {
+        for key in tenants {
+            let Some(running) = self.running.remove(key) else {
+                continue;
+            };
+            running.stop.trigger();
+            let _ = running.task.await;
+            let tenant = self
+                .table
+                .tenants
+                .iter()
+                .find(|tenant| tenant.to_ascii_lowercase() == *key)
+                .cloned()
+                .unwrap_or_else(|| key.clone());
+            let config = self.table.for_tenant(&tenant);
+            self.shared.metrics.source_released(config.metrics_id());
+            tracing::info!(source = %self.table.name, %tenant, "tenant removed: stopped (its state is kept)");
+        }
+    }
+}
