@@ -101,7 +101,7 @@ impl Preparer {
         let mut rows = Vec::with_capacity(page.len());
         let mut bad_rows = 0;
         for (position, raw) in page.rows().enumerate() {
-            match Row::parse_as(raw, self.kind) {
+            match Row::parse_page_row(raw, self.kind) {
                 Ok(row) => rows.push(row),
                 Err(reason) => {
                     bad_rows += 1;
