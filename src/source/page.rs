@@ -125,7 +125,9 @@ impl Preparer {
             .zip(rows)
             .map(|(key, row)| self.recent.committed(key.as_ref(), row.start))
             .collect();
-        let unseen = if recent.iter().any(|recent| *recent) {
+        let known = recent.iter().filter(|recent| **recent).count();
+        tracing::debug!(source = %self.source, rows = rows.len(), known_recent = known, "page deduplicated");
+        let unseen = if known > 0 {
             // Some rows were committed lately: ask state about the others only.
             let ask: Vec<usize> = (0..rows.len()).filter(|index| !recent[*index]).collect();
             let asked = ask
