@@ -130,11 +130,14 @@ impl Preparer {
         let unseen = if known > 0 {
             // Some rows were committed lately: ask state about the others only.
             let ask: Vec<usize> = (0..rows.len()).filter(|index| !recent[*index]).collect();
-            let asked = ask
+            let asked: Vec<_> = ask
                 .iter()
                 .map(|index| (keys[*index].clone(), rows[*index].start))
                 .collect();
-            let (_, answers) = self.state.unseen(asked).await?;
+            let answers = match asked.is_empty() {
+                true => Vec::new(), // every row known: no database round at all
+                false => self.state.unseen(asked).await?.1,
+            };
             let mut unseen = vec![false; rows.len()];
             for (index, answer) in ask.into_iter().zip(answers) {
                 unseen[index] = answer;

@@ -68,3 +68,30 @@ async fn rows_committed_lately_are_known_without_asking_state_and_prepared_rows_
         DedupeKey::of("not-a-guid").into_bytes()
     );
 }
+
+#[tokio::test]
+async fn a_page_of_rows_committed_lately_costs_no_database_round() {
+    let (committed, broken) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut preparer = preparer(committed.path()).await;
+    let observed = Timestamp::from_unix_seconds(1_714_600_000);
+    let first = preparer.prepare(&page(), observed).await.unwrap();
+    preparer
+        .recent
+        .remember(RecentKeys::pending(&first.delivered));
+    // Behind the cache, a state whose table of delivered keys is gone: any look-up fails.
+    preparer.state = self::preparer(broken.path()).await.state;
+    rusqlite::Connection::open(broken.path().join(crate::state::DATABASE_FILE))
+        .unwrap()
+        .execute_batch("DROP TABLE delivered")
+        .unwrap();
+    assert!(
+        preparer.prepare(&page(), observed).await.is_err(),
+        "the text id is asked of state"
+    );
+    let calls = r#"{"value":[
+        {"id":"9c4984c7-6c3c-427d-a30c-bd0b2eacee90","startDateTime":"2024-05-01T00:00:01Z"},
+        {"id":"9c4984c7-6c3c-427d-a30c-bd0b2eacee91","startDateTime":"2024-05-01T00:00:02Z"}]}"#;
+    let calls = Page::parse(bytes::Bytes::from(calls)).unwrap();
+    let known = preparer.prepare(&calls, observed).await.unwrap();
+    assert_eq!((known.duplicates, known.delivered.len()), (2, 0));
+}
