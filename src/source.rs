@@ -12,6 +12,7 @@ mod fetch;
 mod month;
 mod page;
 mod progress;
+mod recent;
 mod run;
 
 pub use build::{BuildError, RunMode, SourceContext, build, pace_member};
@@ -217,9 +218,11 @@ impl Source {
         };
         let (rows, cursors) = (commit.delivered.len(), commit.cursors.len());
         let started = std::time::Instant::now();
+        let committed = recent::RecentKeys::pending(&commit.delivered);
         self.state
             .commit_fenced(commit, self.fence.as_ref())
             .await?;
+        self.preparer.recent.remember(committed);
         tracing::debug!(source = %self.name, rows, cursors, took_ms = started.elapsed().as_millis() as u64, "state committed");
         // Counted only now: every sink accepted and the delivery is on record.
         self.metrics

@@ -6,9 +6,13 @@
 //! timestamp and which the key comes from the row's [`LogKind`].
 
 use super::{Amount, BadRow, DedupeKey, LogKind, MissingKey, OtherParty, Timestamp};
-use serde::Deserialize;
+use scan::{Field, Fields};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+
+#[cfg(test)]
+mod reference_tests;
+mod scan;
 
 /// A row the agent can deliver: its raw JSON plus the fields it reads.
 #[derive(Debug, Clone)]
@@ -56,77 +60,31 @@ pub struct Row<'a> {
     pub user_id: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Fields<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    start_date_time: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    duration: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    call_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    charge: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    connection_charge: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    currency: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    successful_call: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    final_sip_code: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    license_capability: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    other_party_country_code: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    destination_context: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    sent_date_time: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    block_date_time: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    remediation_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    sms_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    sms_units: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    call_charge: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    user_block_mode: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    callee_number: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    caller_number: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    destination_number: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    source_number: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    user_id: Option<&'a RawValue>,
-}
-
 /// A JSON string's text, or `None` (null, absent, another type); the dial-out
 /// report's view reads its fields with it too.
 pub(super) fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
-    let text = raw?.get();
-    if !text.starts_with('"') {
-        return None;
+    string_text(raw.map(RawValue::get))
+}
+
+/// [`string`] of a value's JSON text, which must be valid JSON (a page's, or checked).
+fn string_text(text: Option<&str>) -> Option<Cow<'_, str>> {
+    let inner = text?.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
     }
-    match serde_json::from_str::<&str>(text) {
-        Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
-        Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
-    }
+    serde_json::from_str::<String>(text?).ok().map(Cow::Owned)
 }
 
 /// A Decimal (number or string) as an [`Amount`].
 pub(super) fn amount(raw: Option<&RawValue>) -> Option<Amount<'_>> {
-    let text = raw?.get();
+    amount_text(raw.map(RawValue::get))
+}
+
+/// [`amount`] of a value's JSON text.
+fn amount_text(text: Option<&str>) -> Option<Amount<'_>> {
+    let text = text?;
     match text.as_bytes().first()? {
-        b'"' => string(raw).map(Amount::Text),
+        b'"' => string_text(Some(text)).map(Amount::Text),
         b'-' | b'0'..=b'9' => Some(Amount::Number(text)),
         _ => None,
     }
@@ -142,6 +100,7 @@ impl<'a> Row<'a> {
 
     /// Reads the typed view of one raw row of `kind`: its timestamp and key come from
     /// the kind's fields. Borrows from `raw`; allocates only to unescape a string.
+    #[cfg(any(test, feature = "__internals"))]
     pub fn parse_as(raw: &'a str, kind: LogKind) -> Result<Row<'a>, BadRow> {
         if !raw.starts_with('{') {
             return Err(BadRow::NotAnObject);
@@ -149,52 +108,80 @@ impl<'a> Row<'a> {
         if super::bad_row::too_deep(raw) {
             return Err(BadRow::TooDeep);
         }
-        let fields: Fields<'a> = serde_json::from_str(raw).map_err(|_| BadRow::NotAnObject)?;
+        serde_json::from_str::<serde::de::IgnoredAny>(raw).map_err(|_| BadRow::NotAnObject)?;
+        Row::of_fields(raw, scan::scan(raw)?, kind)
+    }
+
+    /// [`Row::parse_as`] of one row of a page serde_json has already parsed (so `raw`
+    /// is valid JSON): one scan of the row finds its fields and its depth (issue 28).
+    /// Text that is not valid JSON gives a bad row or a row of no meaning, never a panic.
+    pub fn parse_page_row(raw: &'a str, kind: LogKind) -> Result<Row<'a>, BadRow> {
+        if !raw.starts_with('{') {
+            return Err(BadRow::NotAnObject);
+        }
+        Row::of_fields(raw, scan::scan(raw)?, kind)
+    }
+
+    /// The view of a row from its fields' JSON texts.
+    fn of_fields(raw: &'a str, fields: Fields<'a>, kind: LogKind) -> Result<Row<'a>, BadRow> {
         let (key, timestamp, charge) = match kind {
-            LogKind::Pstn | LogKind::DirectRouting => {
-                (fields.id, fields.start_date_time, fields.charge)
-            }
-            LogKind::Sms => (fields.id, fields.sent_date_time, fields.call_charge),
-            LogKind::PstnBlockedUser => (fields.remediation_id, fields.block_date_time, None),
+            LogKind::Pstn | LogKind::DirectRouting => (
+                fields.get(Field::Id),
+                fields.get(Field::StartDateTime),
+                fields.get(Field::Charge),
+            ),
+            LogKind::Sms => (
+                fields.get(Field::Id),
+                fields.get(Field::SentDateTime),
+                fields.get(Field::CallCharge),
+            ),
+            LogKind::PstnBlockedUser => (
+                fields.get(Field::RemediationId),
+                fields.get(Field::BlockDateTime),
+                None,
+            ),
             // Report rows have no instant of their own: read with `DialoutRow`.
             LogKind::PstnDialoutReport => (None, None, None),
         };
-        let id = string(key).filter(|id| !id.is_empty());
+        let id = string_text(key).filter(|id| !id.is_empty());
         if id.is_none() && kind.missing_key() == MissingKey::Skip {
             return Err(BadRow::MissingId);
         }
-        let start_json = timestamp.map(RawValue::get).ok_or(BadRow::BadStart)?;
-        let start_text = string(timestamp).ok_or(BadRow::BadStart)?;
+        let start_json = timestamp.ok_or(BadRow::BadStart)?;
+        let start_text = string_text(timestamp).ok_or(BadRow::BadStart)?;
         let start = Timestamp::parse(&start_text).map_err(|_| BadRow::BadStart)?;
-        let call_type = string(fields.call_type);
-        let sms_type = string(fields.sms_type);
+        let call_type = string_text(fields.get(Field::CallType));
+        let sms_type = string_text(fields.get(Field::SmsType));
         let other_party = match kind.other_party_field(call_type.as_deref(), sms_type.as_deref()) {
-            Some(OtherParty::Callee) => fields.callee_number,
-            Some(OtherParty::Caller) => fields.caller_number,
-            Some(OtherParty::Destination) => fields.destination_number,
-            Some(OtherParty::Source) => fields.source_number,
+            Some(OtherParty::Callee) => fields.get(Field::CalleeNumber),
+            Some(OtherParty::Caller) => fields.get(Field::CallerNumber),
+            Some(OtherParty::Destination) => fields.get(Field::DestinationNumber),
+            Some(OtherParty::Source) => fields.get(Field::SourceNumber),
             None => None,
         };
+        let parsed = |field| fields.get(field).and_then(|text: &str| text.parse().ok());
         Ok(Row {
             raw,
             id,
             start,
             start_json,
-            duration_seconds: fields.duration.and_then(|d| d.get().parse::<f64>().ok()),
+            duration_seconds: parsed(Field::Duration),
             call_type,
-            charge: amount(charge),
-            connection_charge: amount(fields.connection_charge),
-            currency: string(fields.currency),
-            successful_call: fields.successful_call.and_then(|v| v.get().parse().ok()),
-            final_sip_code: fields.final_sip_code.and_then(|v| v.get().parse().ok()),
-            license_capability: string(fields.license_capability),
-            other_party_country: string(fields.other_party_country_code),
-            destination_context: string(fields.destination_context),
+            charge: amount_text(charge),
+            connection_charge: amount_text(fields.get(Field::ConnectionCharge)),
+            currency: string_text(fields.get(Field::Currency)),
+            successful_call: fields
+                .get(Field::SuccessfulCall)
+                .and_then(|v| v.parse().ok()),
+            final_sip_code: fields.get(Field::FinalSipCode).and_then(|v| v.parse().ok()),
+            license_capability: string_text(fields.get(Field::LicenseCapability)),
+            other_party_country: string_text(fields.get(Field::OtherPartyCountryCode)),
+            destination_context: string_text(fields.get(Field::DestinationContext)),
             sms_type,
-            sms_units: fields.sms_units.and_then(|v| v.get().parse::<f64>().ok()),
-            block_mode: string(fields.user_block_mode),
-            other_party_number: string(other_party),
-            user_id: string(fields.user_id),
+            sms_units: parsed(Field::SmsUnits),
+            block_mode: string_text(fields.get(Field::UserBlockMode)),
+            other_party_number: string_text(other_party),
+            user_id: string_text(fields.get(Field::UserId)),
         })
     }
 

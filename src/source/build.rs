@@ -147,6 +147,7 @@ pub async fn build(
             telemetry: telemetry.clone(),
             bad_rows: page::BadRowLog::default(),
             directory,
+            recent: Default::default(),
         },
         config: config.clone(),
         client,

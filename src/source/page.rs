@@ -70,6 +70,8 @@ pub(super) struct Preparer {
     pub(super) bad_rows: BadRowLog,
     /// The source's directory, when it has a `[sources.NAME.directory]`.
     pub(super) directory: Option<super::directory::Directory>,
+    /// The keys committed last, asked before state (`Source::commit` fills it).
+    pub(super) recent: super::recent::RecentKeys,
 }
 
 impl Preparer {
@@ -101,7 +103,7 @@ impl Preparer {
         let mut rows = Vec::with_capacity(page.len());
         let mut bad_rows = 0;
         for (position, raw) in page.rows().enumerate() {
-            match Row::parse_as(raw, self.kind) {
+            match Row::parse_page_row(raw, self.kind) {
                 Ok(row) => rows.push(row),
                 Err(reason) => {
                     bad_rows += 1;
@@ -113,22 +115,50 @@ impl Preparer {
         (rows, bad_rows)
     }
 
-    /// Each row's key, and whether it is new: not delivered before (one state read
-    /// for the page) and not repeated earlier in the page (shifted paging).
+    /// Each row's key, and whether it is new: not delivered before (the recent keys,
+    /// then one state read for the rest of the page) and not repeated earlier in the
+    /// page (shifted paging).
     async fn dedupe(&self, rows: &[Row<'_>]) -> Result<Deduped, SourceError> {
-        let keyed: Vec<(DedupeKey, Timestamp)> = rows
+        let mut keys: Vec<DedupeKey> = rows.iter().map(Row::dedupe_key).collect();
+        let recent: Vec<bool> = keys
             .iter()
-            .map(|row| (row.dedupe_key(), row.start))
+            .zip(rows)
+            .map(|(key, row)| self.recent.committed(key.as_ref(), row.start))
             .collect();
-        let (keyed, unseen) = self.state.unseen(keyed).await?;
-        let mut in_page = HashSet::with_capacity(keyed.len());
-        let fresh = keyed
+        let known = recent.iter().filter(|recent| **recent).count();
+        tracing::debug!(source = %self.source, rows = rows.len(), known_recent = known, "page deduplicated");
+        let unseen = if known > 0 {
+            // Some rows were committed lately: ask state about the others only.
+            let ask: Vec<usize> = (0..rows.len()).filter(|index| !recent[*index]).collect();
+            let asked: Vec<_> = ask
+                .iter()
+                .map(|index| (keys[*index].clone(), rows[*index].start))
+                .collect();
+            let answers = match asked.is_empty() {
+                true => Vec::new(), // every row known: no database round at all
+                false => self.state.unseen(asked).await?.1,
+            };
+            let mut unseen = vec![false; rows.len()];
+            for (index, answer) in ask.into_iter().zip(answers) {
+                unseen[index] = answer;
+            }
+            unseen
+        } else {
+            let keyed = keys
+                .into_iter()
+                .zip(rows.iter().map(|row| row.start))
+                .collect();
+            let (keyed, unseen) = self.state.unseen(keyed).await?;
+            keys = keyed.into_iter().map(|(key, _)| key).collect();
+            unseen
+        };
+        let mut in_page = HashSet::with_capacity(keys.len());
+        let fresh = keys
             .iter()
             .zip(&unseen)
-            .map(|((key, _), unseen)| *unseen && in_page.insert(key))
+            .map(|(key, unseen)| *unseen && in_page.insert(key))
             .collect();
         drop(in_page);
-        let keys = keyed.into_iter().map(|(key, _)| key).collect();
         Ok(Deduped { keys, fresh })
     }
 
@@ -207,3 +237,6 @@ impl Preparer {
         PageFacts::of(calls, self.kind, self.directory.is_some())
     }
 }
+
+#[cfg(test)]
+mod tests;

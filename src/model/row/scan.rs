@@ -1,0 +1,195 @@
+//! One scan over a row's text that finds the fields the agent reads and measures the
+//! row's depth (issue 28): the page's parse has already checked the row is valid JSON,
+//! so this walks it once instead of parsing it again with serde_json and counting its
+//! brackets in a second pass.
+
+use super::super::BadRow;
+use super::super::bad_row::MAX_ROW_DEPTH;
+use std::borrow::Cow;
+
+/// The top-level fields of a row that [`super::Row`] reads, by their Graph names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Field {
+    Id,
+    StartDateTime,
+    Duration,
+    CallType,
+    Charge,
+    ConnectionCharge,
+    Currency,
+    SuccessfulCall,
+    FinalSipCode,
+    LicenseCapability,
+    OtherPartyCountryCode,
+    DestinationContext,
+    SentDateTime,
+    BlockDateTime,
+    RemediationId,
+    SmsType,
+    SmsUnits,
+    CallCharge,
+    UserBlockMode,
+    CalleeNumber,
+    CallerNumber,
+    DestinationNumber,
+    SourceNumber,
+    UserId,
+}
+
+const FIELDS: usize = 24;
+
+impl Field {
+    /// The field a key names, if the agent reads it.
+    fn of(key: &str) -> Option<Field> {
+        Some(match key {
+            "id" => Field::Id,
+            "startDateTime" => Field::StartDateTime,
+            "duration" => Field::Duration,
+            "callType" => Field::CallType,
+            "charge" => Field::Charge,
+            "connectionCharge" => Field::ConnectionCharge,
+            "currency" => Field::Currency,
+            "successfulCall" => Field::SuccessfulCall,
+            "finalSipCode" => Field::FinalSipCode,
+            "licenseCapability" => Field::LicenseCapability,
+            "otherPartyCountryCode" => Field::OtherPartyCountryCode,
+            "destinationContext" => Field::DestinationContext,
+            "sentDateTime" => Field::SentDateTime,
+            "blockDateTime" => Field::BlockDateTime,
+            "remediationId" => Field::RemediationId,
+            "smsType" => Field::SmsType,
+            "smsUnits" => Field::SmsUnits,
+            "callCharge" => Field::CallCharge,
+            "userBlockMode" => Field::UserBlockMode,
+            "calleeNumber" => Field::CalleeNumber,
+            "callerNumber" => Field::CallerNumber,
+            "destinationNumber" => Field::DestinationNumber,
+            "sourceNumber" => Field::SourceNumber,
+            "userId" => Field::UserId,
+            _ => return None,
+        })
+    }
+}
+
+/// Each read field's JSON text (`None` when absent or `null`), borrowed from the row.
+#[derive(Debug, Default)]
+pub(super) struct Fields<'a>([Option<&'a str>; FIELDS]);
+
+impl<'a> Fields<'a> {
+    /// The JSON text of `field`, unless absent or `null`.
+    pub(super) fn get(&self, field: Field) -> Option<&'a str> {
+        self.0[field as usize]
+    }
+}
+
+/// Walks one JSON object already known to be valid: its read fields, or why the row
+/// is bad (nested deeper than [`MAX_ROW_DEPTH`]; a read field given twice, which
+/// serde_json refused as well). Text that is not valid JSON is never read past its end
+/// and yields [`BadRow::NotAnObject`] or fields of no meaning, never a panic.
+pub(super) fn scan(raw: &str) -> Result<Fields<'_>, BadRow> {
+    let bytes = raw.as_bytes();
+    let mut fields = Fields::default();
+    let (mut seen, mut twice, mut deepest) = (0u32, false, 1usize);
+    let mut at = 1; // past the row's `{`
+    loop {
+        at = skip_space(bytes, at);
+        match bytes.get(at) {
+            Some(b'}') => break,
+            Some(b',') => at = skip_space(bytes, at + 1),
+            Some(b'"') => {}
+            _ => return Err(BadRow::NotAnObject),
+        }
+        let (key_end, escaped) = string_end(bytes, at).ok_or(BadRow::NotAnObject)?;
+        let key: Cow<'_, str> = match escaped {
+            false => Cow::Borrowed(raw.get(at + 1..key_end - 1).ok_or(BadRow::NotAnObject)?),
+            true => Cow::Owned(
+                serde_json::from_str(raw.get(at..key_end).ok_or(BadRow::NotAnObject)?)
+                    .map_err(|_| BadRow::NotAnObject)?,
+            ),
+        };
+        at = skip_space(bytes, key_end);
+        if bytes.get(at) != Some(&b':') {
+            return Err(BadRow::NotAnObject);
+        }
+        let start = skip_space(bytes, at + 1);
+        let (end, depth) = value_end(bytes, start).ok_or(BadRow::NotAnObject)?;
+        deepest = deepest.max(1 + depth);
+        at = end;
+        if let Some(field) = Field::of(&key) {
+            let bit = 1u32 << field as u32;
+            twice |= seen & bit != 0;
+            seen |= bit;
+            let text = raw.get(start..end).ok_or(BadRow::NotAnObject)?;
+            fields.0[field as usize] = (text != "null").then_some(text);
+        }
+    }
+    if deepest > MAX_ROW_DEPTH {
+        Err(BadRow::TooDeep)
+    } else if twice {
+        Err(BadRow::NotAnObject)
+    } else {
+        Ok(fields)
+    }
+}
+
+fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// The index past the closing quote of the string opening at `at`, and whether it
+/// holds an escape.
+fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
+    let mut escaped = false;
+    let mut index = at + 1;
+    loop {
+        match bytes.get(index)? {
+            b'"' => return Some((index + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                index += 2;
+            }
+            _ => index += 1,
+        }
+    }
+}
+
+/// The index past the value starting at `at`, and how deep it nests (0 for a scalar,
+/// 1 for `[]` or `{"a":1}`); brackets inside strings do not count.
+fn value_end(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
+    match bytes.get(at)? {
+        b'"' => string_end(bytes, at).map(|(end, _)| (end, 0)),
+        b'{' | b'[' => {
+            let (mut depth, mut deepest, mut index) = (0usize, 0usize, at);
+            loop {
+                match bytes.get(index)? {
+                    b'"' => {
+                        index = string_end(bytes, index)?.0;
+                        continue;
+                    }
+                    b'{' | b'[' => {
+                        depth += 1;
+                        deepest = deepest.max(depth);
+                    }
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some((index + 1, deepest));
+                        }
+                    }
+                    _ => {}
+                }
+                index += 1;
+            }
+        }
+        _ => {
+            let length = bytes[at..]
+                .iter()
+                .position(|byte| matches!(byte, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(bytes.len() - at);
+            Some((at + length, 0))
+        }
+    }
+}
