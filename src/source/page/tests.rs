@@ -1,5 +1,5 @@
 use super::*;
-use crate::metrics::{Metrics, SourceCadence};
+use crate::metrics::{Metrics, SourceCadence, SourceId};
 use crate::source::recent::RecentKeys;
 use crate::state::{Commit, StateStore};
 
@@ -20,7 +20,7 @@ async fn preparer(dir: &std::path::Path) -> Preparer {
         state,
         telemetry: Metrics::new()
             .unwrap()
-            .source("pstn", LogKind::Pstn, cadence),
+            .source(SourceId::test("pstn"), LogKind::Pstn, cadence),
         bad_rows: BadRowLog::default(),
         directory: None,
         recent: RecentKeys::default(),
