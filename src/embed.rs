@@ -257,6 +257,7 @@ impl EmbeddedSourceBuilder {
             metrics: metrics.clone(),
             retry,
             mode,
+            fence: None,
         };
         let source = crate::source::build(&config, vec![handle], &cx)
             .await

@@ -54,6 +54,9 @@ pub struct SourceContext<'a> {
     pub retry: RetryPolicy,
     /// One poll or until shutdown.
     pub mode: RunMode,
+    /// The lease the source is read under (PostgreSQL with replicas): every write of
+    /// its state, from the cursors it sets up on a first run on, is fenced by it.
+    pub fence: Option<crate::lease::Fence>,
 }
 
 /// Why a source could not be built; each keeps its cause.
@@ -127,6 +130,10 @@ pub async fn build(
         .store
         .source(&config.name, config.kind.source_type(), &config.tenant_id)
         .await?;
+    let state = match &cx.fence {
+        Some(fence) => state.under(fence.clone()),
+        None => state,
+    };
     let ladder = SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
     let cursors = load_cursors(config, &ladder, &state, &cx.clock).await?;
     let name: Arc<str> = config.name.as_str().into();
@@ -159,7 +166,6 @@ pub async fn build(
         cursors,
         metrics: cx.metrics.clone(),
         telemetry,
-        fence: None,
     })
 }
 

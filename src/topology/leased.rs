@@ -64,7 +64,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    fn context(&self) -> SourceContext<'_> {
+    fn context(&self, fence: Fence) -> SourceContext<'_> {
         SourceContext {
             http: &self.http,
             paces: &self.paces,
@@ -74,6 +74,7 @@ impl Shared {
             metrics: self.metrics.clone(),
             retry: self.retry,
             mode: self.mode,
+            fence: Some(fence),
         }
     }
 }
@@ -126,8 +127,8 @@ enum Holding {
     Ended(PollSummary),
     /// The lease went (lost, given back, taken over), as the keeper says.
     Lost,
-    /// A commit was refused by the fence: the lease moved on, or PostgreSQL could not
-    /// be asked (then the keeper may well renew it: the unit is read again).
+    /// A write was refused by the fence: the lease moved on or ran out (a fence that
+    /// PostgreSQL could not check is a failed poll like any other, `FenceUnchecked`).
     Refused,
     /// The source could not be built this time (state unreachable, a credential).
     NotBuilt(String),
@@ -157,8 +158,17 @@ impl Leased {
             match holding {
                 Holding::Ended(summary) => return Ok(summary),
                 Holding::Failed(error) => return Err(error),
-                Holding::Lost | Holding::Refused if once => {
-                    return Err(format!("lease on {} lost during the read", fence.unit));
+                Holding::Refused if once => {
+                    return Err(format!(
+                        "the lease on {} moved on to another replica during the read: nothing more of it was committed here",
+                        fence.unit
+                    ));
+                }
+                Holding::Lost if once => {
+                    return Err(format!(
+                        "the lease on {} was lost during the read (the keeper's warning above says whether it moved on or could not be renewed in time, e.g. PostgreSQL unreachable): nothing more of it was committed here",
+                        fence.unit
+                    ));
                 }
                 Holding::NotBuilt(error) if once => return Err(error),
                 Holding::Lost => {
@@ -214,8 +224,8 @@ async fn read_under(
     shared: &Shared,
     fence: Fence,
 ) -> Holding {
-    let source = match crate::source::build(config, sinks.to_vec(), &shared.context()).await {
-        Ok(source) => source.fenced(fence),
+    let source = match crate::source::build(config, sinks.to_vec(), &shared.context(fence)).await {
+        Ok(source) => source,
         Err(error) => return Holding::NotBuilt(error.to_string()),
     };
     match source.run().await {
