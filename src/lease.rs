@@ -33,6 +33,7 @@ mod round;
 mod schema;
 mod session;
 mod share;
+mod timing;
 mod watch;
 
 pub use keeper::{Connect, LeaseKeeper, LeaseSettings, connector};

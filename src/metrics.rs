@@ -97,6 +97,12 @@ impl Metrics {
         self.health.forget_source(source);
     }
 
+    /// A source whose lease this replica gave up after a permanent error: `/readyz`
+    /// says `problem` (a fixed text, never a peer's words) until it is built again.
+    pub fn source_gave_up(&self, source: &str, problem: String) {
+        self.health.source_gave_up(source, problem);
+    }
+
     /// The lease keeper's handles, registered on first use.
     pub fn leases(&self) -> Result<LeaseMetrics, MetricsError> {
         let mut leases = self

@@ -1,12 +1,13 @@
 //! The replica's own book of its leases: per unit, the watch its source reads and,
 //! while held, the generation and the instant (on this machine's monotonic clock) at
-//! which the lease counts as lost unless a renewal moved it on.
+//! which the lease counts as lost unless a renewal moved it on; whether it is
+//! draining (wanted back, until when) and whether this replica avoids taking it.
 
 use super::Unit;
-use super::watch::{LeaseState, LeaseWatch};
+use super::watch::{LeaseState, LeaseWatch, Release};
 use crate::metrics::LeaseMetrics;
 use std::collections::BTreeMap;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 /// One unit's slot.
@@ -15,6 +16,11 @@ struct Slot {
     sender: watch::Sender<LeaseState>,
     /// (generation, when it counts as lost) while held.
     lease: Option<(i64, Instant)>,
+    /// While held and wanted back: when the keeper takes it back if the source has not
+    /// given it back by then.
+    draining: Option<Instant>,
+    /// Not taken here before this (its source stopped here on a permanent error).
+    avoid_until: Option<Instant>,
 }
 
 /// Every unit the keeper was given, held or not.
@@ -22,10 +28,15 @@ struct Slot {
 pub(super) struct Held {
     slots: BTreeMap<Unit, Slot>,
     metrics: LeaseMetrics,
+    releases: mpsc::UnboundedSender<Release>,
 }
 
 impl Held {
-    pub(super) fn new(units: &[Unit], metrics: LeaseMetrics) -> Held {
+    pub(super) fn new(
+        units: &[Unit],
+        metrics: LeaseMetrics,
+        releases: mpsc::UnboundedSender<Release>,
+    ) -> Held {
         let slots = units
             .iter()
             .map(|unit| {
@@ -35,12 +46,18 @@ impl Held {
                     Slot {
                         sender,
                         lease: None,
+                        draining: None,
+                        avoid_until: None,
                     },
                 )
             })
             .collect();
         metrics.units_held(0);
-        Held { slots, metrics }
+        Held {
+            slots,
+            metrics,
+            releases,
+        }
     }
 
     /// Every unit given, in order.
@@ -55,6 +72,7 @@ impl Held {
             unit.clone(),
             holder.to_owned(),
             slot.sender.subscribe(),
+            self.releases.clone(),
         ))
     }
 
@@ -74,20 +92,59 @@ impl Held {
             .count()
     }
 
-    /// The unit is held under `generation` until `lost_at` (a renewal or a take).
+    /// The unit is held under `generation` until `lost_at` (a renewal or a take); a
+    /// renewal keeps it draining.
     pub(super) fn hold(&mut self, unit: &Unit, generation: i64, lost_at: Instant) {
         if let Some(slot) = self.slots.get_mut(unit) {
+            if slot.lease.is_none_or(|(held, _)| held != generation) {
+                slot.draining = None;
+            }
             slot.lease = Some((generation, lost_at));
-            slot.sender
-                .send_if_modified(|state| replace(state, LeaseState::Held { generation }));
+            let state = match slot.draining {
+                Some(_) => LeaseState::Draining { generation },
+                None => LeaseState::Held { generation },
+            };
+            slot.sender.send_if_modified(|now| replace(now, state));
         }
         self.metrics.units_held(self.count());
+    }
+
+    /// Asks the source of a held unit to give it back (rebalancing), by `deadline`;
+    /// whether that deadline has passed (then the keeper takes it back itself).
+    pub(super) fn drain(&mut self, unit: &Unit, deadline: Instant, now: Instant) -> bool {
+        let Some(slot) = self.slots.get_mut(unit) else {
+            return false;
+        };
+        let Some((generation, _)) = slot.lease else {
+            return false;
+        };
+        let due = *slot.draining.get_or_insert(deadline);
+        slot.sender
+            .send_if_modified(|state| replace(state, LeaseState::Draining { generation }));
+        due <= now
+    }
+
+    /// Does not take `unit` here before `until`.
+    pub(super) fn avoid(&mut self, unit: &Unit, until: Instant) {
+        if let Some(slot) = self.slots.get_mut(unit) {
+            slot.avoid_until = Some(until);
+        }
+    }
+
+    /// The units this replica may take now (every unit but those it avoids).
+    pub(super) fn takeable(&self, now: Instant) -> Vec<Unit> {
+        self.slots
+            .iter()
+            .filter(|(_, slot)| slot.avoid_until.is_none_or(|until| until <= now))
+            .map(|(unit, _)| unit.clone())
+            .collect()
     }
 
     /// The unit is not held here any more.
     pub(super) fn lose(&mut self, unit: &Unit) {
         if let Some(slot) = self.slots.get_mut(unit) {
             slot.lease = None;
+            slot.draining = None;
             slot.sender
                 .send_if_modified(|state| replace(state, LeaseState::Lost));
         }
@@ -145,7 +202,7 @@ mod tests {
         let metrics = crate::metrics::Metrics::new()
             .and_then(|metrics| metrics.leases())
             .expect("metrics register");
-        Held::new(units, metrics)
+        Held::new(units, metrics, mpsc::unbounded_channel().0)
     }
 
     #[tokio::test(start_paused = true)]

@@ -153,6 +153,19 @@ impl HealthMetrics {
             .retain(|(existing, _)| existing != source);
     }
 
+    /// Reports `source` as not ready with `problem` (a fixed text) until it is built
+    /// again: this replica gave its lease up after a permanent error.
+    pub(super) fn source_gave_up(&self, source: &str, problem: String) {
+        let health = Arc::new(Mutex::new(SourceHealth {
+            started: Instant::now(),
+            last_progress: None,
+            patience: Duration::MAX,
+            problem: Some(problem),
+            last_failure: None,
+        }));
+        replace(&mut lock(&self.readiness).sources, source, health);
+    }
+
     pub(super) fn source(&self, source: &str, cadence: SourceCadence) -> SourceTelemetry {
         for reason in FailureReason::ALL {
             self.graph_failures
