@@ -21,6 +21,8 @@ struct Slot {
     draining: Option<Instant>,
     /// Not taken here before this (its source stopped here on a permanent error).
     avoid_until: Option<Instant>,
+    /// Held beyond the share: taken while another replica avoided it.
+    rescued: bool,
 }
 
 /// Every unit the keeper was given, held or not.
@@ -48,6 +50,7 @@ impl Held {
                         lease: None,
                         draining: None,
                         avoid_until: None,
+                        rescued: false,
                     },
                 )
             })
@@ -98,6 +101,7 @@ impl Held {
         if let Some(slot) = self.slots.get_mut(unit) {
             if slot.lease.is_none_or(|(held, _)| held != generation) {
                 slot.draining = None;
+                slot.rescued = false;
             }
             slot.lease = Some((generation, lost_at));
             let state = match slot.draining {
@@ -124,6 +128,23 @@ impl Held {
         due <= now
     }
 
+    /// The held `unit` was taken while another replica avoided it: it is held beyond
+    /// the share, never given back to even it out.
+    pub(super) fn rescued(&mut self, unit: &Unit) {
+        if let Some(slot) = self.slots.get_mut(unit) {
+            slot.rescued = slot.lease.is_some();
+        }
+    }
+
+    /// The held units that are held beyond the share (rescued).
+    pub(super) fn beyond_share(&self) -> Vec<Unit> {
+        self.slots
+            .iter()
+            .filter(|(_, slot)| slot.lease.is_some() && slot.rescued)
+            .map(|(unit, _)| unit.clone())
+            .collect()
+    }
+
     /// Does not take `unit` here before `until`.
     pub(super) fn avoid(&mut self, unit: &Unit, until: Instant) {
         if let Some(slot) = self.slots.get_mut(unit) {
@@ -145,6 +166,7 @@ impl Held {
         if let Some(slot) = self.slots.get_mut(unit) {
             slot.lease = None;
             slot.draining = None;
+            slot.rescued = false;
             slot.sender
                 .send_if_modified(|state| replace(state, LeaseState::Lost));
         }

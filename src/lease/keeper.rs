@@ -193,10 +193,11 @@ impl Keeper {
     async fn round(&mut self, started: Instant, every: Duration) {
         let holding = self.held.holding();
         let takeable = self.held.takeable(started);
+        let beyond = self.held.beyond_share();
         let claimed = guarded(
             &mut self.held,
             every,
-            self.session.claim(&holding, &takeable),
+            self.session.claim(&holding, &takeable, &beyond),
         )
         .await;
         let excess = match claimed {
@@ -249,7 +250,7 @@ impl Keeper {
     /// Books a round's answer: renewed and taken leases held (lost at PostgreSQL's
     /// expiry less the margin, counted from `started`, before the statements were
     /// sent), the rest of `holding` lost; returns the leases above the share, those
-    /// taken from a replica that avoids them (rescued) last to go.
+    /// those taken from a replica that avoids them (rescued) held beyond it.
     fn apply(
         &mut self,
         holding: &[(Unit, i64)],
@@ -276,14 +277,13 @@ impl Keeper {
         self.metrics.took_over(takeovers);
         self.metrics.live_replicas(claim.live);
         self.reached(true);
+        for granted in claim.taken.iter().filter(|granted| granted.rescued) {
+            tracing::info!(unit = %granted.unit, "took a unit another replica gave up after a permanent error there: held beyond the share");
+            self.held.rescued(&granted.unit);
+        }
+        let beyond = self.held.beyond_share();
         let mut holding = self.held.holding();
-        let rescued: Vec<&Unit> = claim
-            .taken
-            .iter()
-            .filter(|granted| granted.rescued)
-            .map(|granted| &granted.unit)
-            .collect();
-        holding.sort_by_key(|(unit, _)| !rescued.contains(&unit));
+        holding.retain(|(unit, _)| !beyond.contains(unit));
         let excess = holding.len().saturating_sub(claim.share);
         holding.split_off(holding.len() - excess)
     }

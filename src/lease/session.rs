@@ -52,14 +52,16 @@ impl Session {
         Ok(self.client.insert(client))
     }
 
-    /// Heartbeat, renew what is held, take up to the share from `takeable`; at the full
-    /// share, one more that another replica gave up (its source stopped there), so a
-    /// unit is never left to the one replica where it fails: the round then gives back
-    /// another unit instead.
+    /// Heartbeat, renew what is held, take up to the share from `takeable` (units held
+    /// `beyond` the share not counted); at the full share and holding none beyond it,
+    /// one more that another replica gave up (its source stopped there): every other
+    /// replica is full under an even share, and the unit must not be left to the one
+    /// replica where it fails. At most share + 1 per replica.
     pub(super) async fn claim(
         &mut self,
         holding: &[(Unit, i64)],
         takeable: &[Unit],
+        beyond: &[Unit],
     ) -> Result<Claim, RoundError> {
         let settings = self.settings.clone();
         let ttl = settings.ttl.as_secs_f64();
@@ -68,10 +70,14 @@ impl Session {
         let live = round::heartbeat(client, me, ttl).await?;
         let share = share(settings.units.len(), &live, me);
         let renewed = round::renew(client, me, holding, ttl).await?;
-        let wanted = share.saturating_sub(renewed.len());
+        let counted = renewed
+            .iter()
+            .filter(|granted| !beyond.contains(&granted.unit))
+            .count();
+        let wanted = share.saturating_sub(counted);
         let any = (takeable, Pick::Any);
         let mut taken = round::take(client, me, any, holding, wanted, ttl).await?;
-        if renewed.len() + taken.len() == share && share > 0 {
+        if counted == renewed.len() && counted + taken.len() == share && share > 0 {
             let avoided = (takeable, Pick::Avoided);
             taken.extend(round::take(client, me, avoided, holding, 1, ttl).await?);
         }
