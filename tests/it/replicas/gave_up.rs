@@ -1,0 +1,149 @@
+//! A replica whose sources stop for good (its client secret is wrong there) gives their
+//! units back instead of holding them unread, says so on `/readyz`, and the other
+//! replica reads them, beyond its share, every row once.
+
+use super::{events, out, units_held};
+use crate::common::postgres::Postgres;
+use crate::common::{self, Harness, eventually, quick_retries};
+use pstn_agent::config::{Config, Environment};
+use pstn_agent::metrics::Metrics;
+use pstn_agent::model::LogKind;
+use pstn_agent::shutdown::{ShutdownTrigger, shutdown_pair};
+use pstn_agent::simulate::{Lateness, SimulatorOptions};
+use pstn_agent::sinks::ReopenSignal;
+use pstn_agent::topology::{RunMode, RunOptions, RunReport, StartError, run};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SOURCES: [&str; 2] = ["s0", "s1"];
+
+/// Two sources of one simulated tenant signing in with `secret`, one file sink.
+fn config(harness: &Harness, url: &str, replica: &str, dir: &Path, secret: &str) -> Config {
+    let sim = harness.simulator.url();
+    let mut text = format!(
+        "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:0\"\n[state]\npostgres_url = \"{url}\"\nlease_ttl = \"3s\"\nreplica_name = \"{replica}\"\n",
+        dir.join("state").display()
+    );
+    for name in SOURCES {
+        text.push_str(&format!(
+            "[sources.{name}]\ntype = \"pstn_calls\"\ntenant_id = \"contoso.onmicrosoft.com\"\n\
+             client_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"{secret}\"\n\
+             authority_url = \"{sim}\"\ngraph_url = \"{sim}\"\nrequests_per_minute = 60000\n\
+             lookback = \"2d\"\n"
+        ));
+    }
+    text.push_str(&format!(
+        "[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = {SOURCES:?}\n",
+        out(dir).display()
+    ));
+    Config::parse(&text, Path::new("/"), &Environment::fixed([]))
+        .unwrap_or_else(|problems| panic!("{problems:?}"))
+}
+
+type Agent = (
+    PathBuf,
+    Arc<Metrics>,
+    ShutdownTrigger,
+    tokio::task::JoinHandle<Result<RunReport, StartError>>,
+);
+
+fn start(harness: &Harness, cluster: &Postgres, name: &str, secret: &str) -> Agent {
+    let dir = harness.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = config(harness, &cluster.url(), name, &dir, secret);
+    let metrics = Metrics::new().unwrap();
+    let (trigger, shutdown) = shutdown_pair();
+    let options = RunOptions {
+        mode: RunMode::Forever,
+        clock: harness.clock.clone(),
+        retry: quick_retries(),
+        reopen: ReopenSignal::default(),
+        metrics: metrics.clone(),
+    };
+    let task = tokio::spawn(async move { run(&config, options, shutdown).await });
+    (dir, metrics, trigger, task)
+}
+
+/// What `/readyz` says of each source, by key.
+fn readiness(metrics: &Metrics) -> BTreeMap<String, String> {
+    metrics.readiness().problems.into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_sources_stop_for_good_gives_their_units_to_another() {
+    let Some(cluster) = Postgres::start() else {
+        return;
+    };
+    let harness = Harness::start(SimulatorOptions {
+        calls_per_day: 2000.0,
+        page_size: 100,
+        lateness: Lateness::None,
+        client_secret: Some("secret".into()),
+        ..SimulatorOptions::default()
+    })
+    .await;
+    // Alone first: it takes both units, each source is refused its sign-in
+    // (AADSTS7000215) and gives its unit back.
+    let failing = start(&harness, &cluster, "replica-a", "wrong");
+    eventually(
+        "both sources given up",
+        Duration::from_secs(60),
+        async || {
+            let said = readiness(&failing.1);
+            SOURCES.iter().all(|name| {
+                said.get(&format!("sources.{name}"))
+                    .is_some_and(|problem| problem.contains("stopped on a permanent error"))
+            }) && units_held(&failing.1) == 0.0
+        },
+    )
+    .await;
+    let working = start(&harness, &cluster, "replica-b", "secret");
+    let now = common::at(common::NOW);
+    let keys = harness.expected_ids(
+        LogKind::Pstn,
+        now.saturating_sub(Duration::from_secs(2 * 86_400)),
+        now,
+        now,
+    );
+    assert!(keys.len() > 100, "{} rows served", keys.len());
+    eventually(
+        "every row of both units delivered by the other replica",
+        Duration::from_secs(120),
+        async || events(&out(&working.0)).len() >= keys.len() * SOURCES.len(),
+    )
+    .await;
+    assert_eq!(units_held(&working.1), 2.0, "one beyond its share");
+    assert_eq!(
+        units_held(&failing.1),
+        0.0,
+        "not taken again in its hold-off"
+    );
+    assert!(events(&out(&failing.0)).is_empty());
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for event in events(&out(&working.0)) {
+        *counts.entry(event).or_default() += 1;
+    }
+    assert!(counts.values().all(|count| *count == 1), "a row twice");
+    for name in SOURCES {
+        let delivered = counts.keys().filter(|(source, _)| source == name).count();
+        assert_eq!(delivered, keys.len(), "{name}");
+    }
+    let client = super::processes::client(&cluster).await;
+    let holders: Vec<Option<String>> = client
+        .query("SELECT holder FROM leases ORDER BY source", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        holders,
+        [Some("replica-b".into()), Some("replica-b".into())]
+    );
+    for (_, _, trigger, task) in [failing, working] {
+        trigger.trigger();
+        task.await.unwrap().unwrap();
+    }
+}
