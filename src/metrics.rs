@@ -97,10 +97,11 @@ impl Metrics {
         self.health.forget_source(source);
     }
 
-    /// A source whose lease this replica gave up after a permanent error: `/readyz`
-    /// says `problem` (a fixed text, never a peer's words) until it is built again.
-    pub fn source_gave_up(&self, source: &str, problem: String) {
-        self.health.source_gave_up(source, problem);
+    /// A source this replica does not read although it should know why (its lease
+    /// given up after a permanent error, or held while the source cannot be built):
+    /// `/readyz` says `problem` (a fixed text, never a peer's words) until it is built.
+    pub fn source_not_read(&self, source: &str, problem: String) {
+        self.health.source_not_read(source, problem);
     }
 
     /// The lease keeper's handles, registered on first use.

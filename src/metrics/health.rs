@@ -154,8 +154,8 @@ impl HealthMetrics {
     }
 
     /// Reports `source` as not ready with `problem` (a fixed text) until it is built
-    /// again: this replica gave its lease up after a permanent error.
-    pub(super) fn source_gave_up(&self, source: &str, problem: String) {
+    /// again: this replica holds its lease but cannot build it, or gave the lease up.
+    pub(super) fn source_not_read(&self, source: &str, problem: String) {
         let health = Arc::new(Mutex::new(SourceHealth {
             started: Instant::now(),
             last_progress: None,

@@ -80,6 +80,22 @@ pub enum BuildError {
     Load(#[from] SourceError),
 }
 
+impl BuildError {
+    /// Whether building again here cannot help until the configuration or this
+    /// machine changes: its own client, credential or token endpoint, or state that
+    /// refuses the source (recorded as another kind). State that cannot be reached
+    /// (PostgreSQL away) is not: the next try may work.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            BuildError::Client(_) | BuildError::Credential(_) | BuildError::Tokens(_) => true,
+            BuildError::State(error) | BuildError::Load(SourceError::State(error)) => {
+                matches!(error, StateError::Refused { .. })
+            }
+            BuildError::Load(_) => false,
+        }
+    }
+}
+
 /// What a source asks of the agent's [`PaceBook`]: Graph's limits are per function
 /// of a tenant, per application in a tenant and per tenant.
 pub fn pace_member(config: &SourceConfig) -> PaceMember<'_> {

@@ -133,8 +133,14 @@ enum Holding {
     /// A write was refused by the fence: the lease moved on or ran out (a fence that
     /// PostgreSQL could not check is a failed poll like any other, `FenceUnchecked`).
     Refused,
-    /// The source could not be built this time (state unreachable, a credential).
-    NotBuilt(String),
+    /// The source could not be built (state unreachable, or for good: a credential,
+    /// state recorded as another kind).
+    NotBuilt {
+        /// Why, for the log.
+        error: String,
+        /// Whether trying again here cannot help (`BuildError::is_permanent`).
+        permanent: bool,
+    },
     /// The source stopped on an error (a permanent one, or `--once`'s poll failed).
     Failed(String),
 }
@@ -180,12 +186,13 @@ impl Leased {
                     }
                     continue;
                 }
-                Holding::NotBuilt(error) => {
-                    tracing::error!(source = %self.config.name, %error, "cannot start reading the unit; trying again after poll_interval");
-                    let wait = self.shared.clock.real_duration(self.config.poll_interval);
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = shutdown.triggered() => return Ok(PollSummary::default()),
+                Holding::NotBuilt {
+                    error,
+                    permanent: true,
+                } => self.give_up(&fence, &error),
+                Holding::NotBuilt { error, .. } => {
+                    if !self.retry_build(&fence, &error).await {
+                        return Ok(PollSummary::default());
                     }
                     continue;
                 }
@@ -230,15 +237,32 @@ impl Leased {
         }
     }
 
-    /// A source that stopped on a permanent error (in `Forever`) gives its unit back
-    /// instead of holding it unread: not taken again here for twice `lease_ttl` (at
+    /// A source that cannot be built now (its state cannot be read: PostgreSQL away)
+    /// keeps its lease and tries again after `poll_interval`, said in the log and on
+    /// `/readyz` meanwhile; `false` when shutdown came first.
+    async fn retry_build(&self, fence: &Fence, error: &str) -> bool {
+        tracing::error!(source = %self.config.name, unit = %fence.unit, %error, "cannot start reading the unit: its state cannot be read; trying again after poll_interval");
+        self.shared.metrics.source_not_read(
+            &self.config.name,
+            "holds its lease but cannot start: its state cannot be read (see the log); tried again every poll_interval".into(),
+        );
+        let wait = self.shared.clock.real_duration(self.config.poll_interval);
+        let mut shutdown = self.shared.shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            () = shutdown.triggered() => false,
+        }
+    }
+
+    /// A source that stopped on a permanent error (in `Forever`), or cannot be built for
+    /// good here, gives its unit back instead of holding it unread: not taken again here for twice `lease_ttl` (at
     /// least a `poll_interval`), and another replica, where it may well work (a sink
     /// or a file of its own), may take it even at its full share meanwhile.
     fn give_up(&self, fence: &Fence, error: &str) {
         let poll = self.shared.clock.real_duration(self.config.poll_interval);
         let hold_off = (self.ttl * 2).max(poll);
         tracing::error!(source = %self.config.name, unit = %fence.unit, %error, hold_off_s = hold_off.as_secs(), "source stopped on a permanent error: its lease is given back so another replica may read the unit; not taken again here before hold_off_s");
-        self.shared.metrics.source_gave_up(
+        self.shared.metrics.source_not_read(
             &self.config.name,
             format!(
                 "stopped on a permanent error (see the log); its lease is given back and not taken again here for {}s",
@@ -267,7 +291,7 @@ impl Leased {
 fn once_outcome(holding: Holding, unit: &Unit) -> Result<PollSummary, String> {
     match holding {
         Holding::Ended(summary) => Ok(summary),
-        Holding::Failed(error) | Holding::NotBuilt(error) => Err(error),
+        Holding::Failed(error) | Holding::NotBuilt { error, .. } => Err(error),
         Holding::Refused => Err(format!(
             "the lease on {unit} moved on to another replica during the read: nothing more of it was committed here"
         )),
@@ -292,7 +316,12 @@ async fn read_under(
     let cx = shared.context(fence.clone(), stop);
     let source = match crate::source::build(config, sinks.to_vec(), &cx).await {
         Ok(source) => source,
-        Err(error) => return Holding::NotBuilt(error.to_string()),
+        Err(error) => {
+            return Holding::NotBuilt {
+                permanent: error.is_permanent(),
+                error: error.to_string(),
+            };
+        }
     };
     match source.run().await {
         Ok(summary) => Holding::Ended(summary),
