@@ -113,19 +113,28 @@ impl Held {
         self.metrics.units_held(self.count());
     }
 
-    /// Asks the source of a held unit to give it back (rebalancing), by `deadline`;
-    /// whether that deadline has passed (then the keeper takes it back itself).
-    pub(super) fn drain(&mut self, unit: &Unit, deadline: Instant, now: Instant) -> bool {
+    /// Asks the source of a held unit to give it back (rebalancing) by `deadline`
+    /// (kept if it was asked already).
+    pub(super) fn drain(&mut self, unit: &Unit, deadline: Instant) {
         let Some(slot) = self.slots.get_mut(unit) else {
-            return false;
+            return;
         };
         let Some((generation, _)) = slot.lease else {
-            return false;
+            return;
         };
-        let due = *slot.draining.get_or_insert(deadline);
+        slot.draining.get_or_insert(deadline);
         slot.sender
             .send_if_modified(|state| replace(state, LeaseState::Draining { generation }));
-        due <= now
+    }
+
+    /// The draining leases whose source has not given them back by their deadline
+    /// (whether or not they are still above the share: the source was told to stop).
+    pub(super) fn overdue(&self, now: Instant) -> Vec<(Unit, i64)> {
+        self.slots
+            .iter()
+            .filter(|(_, slot)| slot.draining.is_some_and(|deadline| deadline <= now))
+            .filter_map(|(unit, slot)| Some((unit.clone(), slot.lease?.0)))
+            .collect()
     }
 
     /// The held `unit` was taken while another replica avoided it: it is held beyond
@@ -262,5 +271,32 @@ mod tests {
         watch.lost(&second).await;
         assert_eq!(watch.held().await, None);
         assert!(book(&[]).watch(&unit, "replica-a").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_draining_lease_stays_draining_when_renewed_and_is_overdue_after_its_deadline() {
+        let unit = Unit::new("pstn", "contoso");
+        let mut held = book(std::slice::from_ref(&unit));
+        let mut watch = held.watch(&unit, "replica-a").expect("a given unit");
+        let start = Instant::now();
+        let later = start + Duration::from_secs(20);
+        held.hold(&unit, 3, later);
+        let fence = watch.held().await.expect("held");
+        held.drain(&unit, start + Duration::from_secs(5));
+        watch.draining(&fence).await;
+        held.hold(&unit, 3, later);
+        assert_eq!(watch.state(), LeaseState::Draining { generation: 3 });
+        assert!(held.overdue(start + Duration::from_secs(4)).is_empty());
+        // Asked again: the first deadline holds.
+        held.drain(&unit, start + Duration::from_secs(50));
+        assert_eq!(
+            held.overdue(start + Duration::from_secs(5)),
+            [(unit.clone(), 3)]
+        );
+        // Taken anew (another generation): held, no longer draining.
+        held.lose(&unit);
+        held.hold(&unit, 4, later);
+        assert_eq!(watch.state(), LeaseState::Held { generation: 4 });
+        assert!(held.overdue(start + Duration::from_secs(60)).is_empty());
     }
 }

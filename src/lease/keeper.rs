@@ -207,10 +207,10 @@ impl Keeper {
         // Above the share: each source is asked to end its batch in flight and give
         // its unit back; one that has not within the margin loses it now.
         let deadline = started + self.session.settings.margin();
-        let overdue: Vec<(Unit, i64)> = excess
-            .into_iter()
-            .filter(|(unit, _)| self.held.drain(unit, deadline, started))
-            .collect();
+        for (unit, _) in &excess {
+            self.held.drain(unit, deadline);
+        }
+        let overdue = self.held.overdue(started);
         if overdue.is_empty() {
             return;
         }

@@ -218,6 +218,8 @@ impl Leased {
         let (mut wanted_back, mut stopped) = (false, false);
         loop {
             tokio::select! {
+                // Lost first: a loss also ends "held", which `draining` watches for.
+                biased;
                 () = self.watch.lost(fence) => return Holding::Lost,
                 holding = &mut read => {
                     return match holding {
