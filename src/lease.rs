@@ -26,6 +26,12 @@
 //! }
 //! // None: the keeper stopped (shutdown); nothing of this unit is delivered any more.
 //! ```
+//!
+//! Giving back: a unit above the share turns `Draining` (still held and renewed, its
+//! commits still go through); the source ends its batch in flight and calls
+//! [`LeaseWatch::give_back`], or the keeper takes it back a margin later. A source that
+//! stopped for good gives its unit back with a hold-off: this replica does not take it
+//! again before it ends, and another replica may take it beyond its full share.
 
 mod held;
 mod keeper;

@@ -245,3 +245,49 @@ async fn a_source_whose_state_cannot_be_read_keeps_its_lease_says_so_and_starts_
     trigger.trigger();
     task.await.unwrap().unwrap();
 }
+
+/// A source whose state PostgreSQL refuses for good (recorded as another kind: the
+/// build fails the same way at every try) gives its unit up instead of holding it and
+/// trying every `poll_interval`; `/readyz` names it; the other source reads on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_can_never_be_built_here_gives_its_unit_up() {
+    let Some(cluster) = Postgres::start() else {
+        return;
+    };
+    let harness = harness().await;
+    let config = pstn_agent::state::StateConfig {
+        postgres_url: Some(pstn_agent::model::Secret::new(cluster.url())),
+        ..Default::default()
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let store = pstn_agent::state::StateStore::open_configured(&config, scratch.path())
+        .await
+        .unwrap();
+    store
+        .source("s0", "direct_routing_calls", "contoso.onmicrosoft.com")
+        .await
+        .unwrap();
+    drop(store);
+    let agent = start(&harness, &cluster, "replica-a", "secret");
+    eventually("s0 given up", Duration::from_secs(60), async || {
+        readiness(&agent.1)
+            .get("sources.s0")
+            .is_some_and(|problem| problem.contains("stopped on a permanent error"))
+    })
+    .await;
+    let rows = expected_rows(&harness);
+    eventually("s1 read", Duration::from_secs(120), async || {
+        events(&out(&agent.0)).len() >= rows
+    })
+    .await;
+    assert_eq!(units_held(&agent.1), 1.0, "s0 given up, s1 held");
+    assert!(!readiness(&agent.1).contains_key("sources.s1"));
+    assert!(
+        events(&out(&agent.0))
+            .iter()
+            .all(|(source, _)| source == "s1")
+    );
+    let (_, _, trigger, task) = agent;
+    trigger.trigger();
+    task.await.unwrap().unwrap();
+}
