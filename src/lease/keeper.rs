@@ -228,15 +228,16 @@ impl Keeper {
     /// PostgreSQL at once, avoided here for `hold_off` (marked in PostgreSQL too, so
     /// another replica may take it even at its full share).
     async fn release(&mut self, release: Release, every: Duration) {
+        // Avoided even when the lease went meanwhile: the source fails here either way.
+        if !release.hold_off.is_zero() {
+            self.held
+                .avoid(&release.unit, Instant::now() + release.hold_off);
+        }
         let lease = (release.unit.clone(), release.generation);
         if !self.held.holding().contains(&lease) {
             return;
         }
         self.held.lose(&release.unit);
-        if !release.hold_off.is_zero() {
-            self.held
-                .avoid(&release.unit, Instant::now() + release.hold_off);
-        }
         let given = guarded(
             &mut self.held,
             every,
