@@ -45,7 +45,7 @@ mod watch;
 pub use keeper::{Connect, LeaseKeeper, LeaseSettings, connector};
 #[cfg(any(test, feature = "__internals"))]
 pub use watch::LeaseState;
-pub use watch::LeaseWatch;
+pub use watch::{LeaseWatch, LossCause};
 
 use std::fmt;
 

@@ -4,7 +4,7 @@
 //! draining (wanted back, until when) and whether this replica avoids taking it.
 
 use super::Unit;
-use super::watch::{LeaseState, LeaseWatch, Release};
+use super::watch::{LastLoss, LeaseState, LeaseWatch, LossCause, Release};
 use crate::metrics::LeaseMetrics;
 use std::collections::BTreeMap;
 use tokio::sync::{mpsc, watch};
@@ -23,6 +23,8 @@ struct Slot {
     avoid_until: Option<Instant>,
     /// Held beyond the share: taken while another replica avoided it.
     rescued: bool,
+    /// Why it was last lost, for its watches.
+    last_loss: LastLoss,
 }
 
 /// Every unit the keeper was given, held or not.
@@ -51,6 +53,7 @@ impl Held {
                         draining: None,
                         avoid_until: None,
                         rescued: false,
+                        last_loss: LastLoss::default(),
                     },
                 )
             })
@@ -76,6 +79,7 @@ impl Held {
             holder.to_owned(),
             slot.sender.subscribe(),
             self.releases.clone(),
+            slot.last_loss.clone(),
         ))
     }
 
@@ -170,9 +174,15 @@ impl Held {
             .collect()
     }
 
-    /// The unit is not held here any more.
-    pub(super) fn lose(&mut self, unit: &Unit) {
+    /// The unit is not held here any more, for `cause`.
+    pub(super) fn lose(&mut self, unit: &Unit, cause: LossCause) {
         if let Some(slot) = self.slots.get_mut(unit) {
+            if slot.lease.is_some() {
+                *slot
+                    .last_loss
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(cause);
+            }
             slot.lease = None;
             slot.draining = None;
             slot.rescued = false;
@@ -200,7 +210,7 @@ impl Held {
             .collect();
         for unit in &due {
             tracing::warn!(%unit, "lease not renewed in time: this replica stops delivering it");
-            self.lose(unit);
+            self.lose(unit, LossCause::NotRenewed);
         }
         due.len()
     }
@@ -211,6 +221,13 @@ impl Drop for Held {
     /// nothing any more as far as its sources know.
     fn drop(&mut self) {
         for slot in self.slots.values() {
+            if slot.lease.is_some() {
+                *slot
+                    .last_loss
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+                    Some(LossCause::KeeperStopped);
+            }
             slot.sender
                 .send_if_modified(|state| replace(state, LeaseState::Lost));
         }
@@ -248,8 +265,10 @@ mod tests {
         assert_eq!(held.next_deadline(), Some(start + Duration::from_secs(20)));
         assert_eq!(held.expire_due(start + Duration::from_secs(19)), 0);
         assert_eq!(watch.state(), LeaseState::Held { generation: 7 });
+        assert_eq!(watch.last_loss(), None);
         assert_eq!(held.expire_due(start + Duration::from_secs(20)), 1);
         watch.lost(&fence).await;
+        assert_eq!(watch.last_loss(), Some(LossCause::NotRenewed));
         assert_eq!(watch.state(), LeaseState::Lost);
         assert_eq!(held.count(), 0);
         assert_eq!(held.next_deadline(), None);
@@ -294,7 +313,8 @@ mod tests {
             [(unit.clone(), 3)]
         );
         // Taken anew (another generation): held, no longer draining.
-        held.lose(&unit);
+        held.lose(&unit, LossCause::MovedOn);
+        assert_eq!(watch.last_loss(), Some(LossCause::MovedOn));
         held.hold(&unit, 4, later);
         assert_eq!(watch.state(), LeaseState::Held { generation: 4 });
         assert!(held.overdue(start + Duration::from_secs(60)).is_empty());

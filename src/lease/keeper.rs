@@ -6,7 +6,7 @@
 use super::held::Held;
 use super::session::{Claim, RoundError, Session};
 use super::timing::{fire_until, guarded};
-use super::watch::Release;
+use super::watch::{LossCause, Release};
 use super::{LeaseWatch, Unit};
 use crate::metrics::LeaseMetrics;
 use std::future::Future;
@@ -181,7 +181,7 @@ impl Keeper {
         }
         let holding = self.held.holding();
         for (unit, _) in &holding {
-            self.held.lose(unit);
+            self.held.lose(unit, LossCause::KeeperStopped);
         }
         if let Err(error) = guarded(&mut self.held, every, self.session.leave(&holding)).await {
             tracing::warn!(%error, "could not give the leases back: they move after lease_ttl");
@@ -216,7 +216,7 @@ impl Keeper {
         }
         for (unit, _) in &overdue {
             tracing::warn!(%unit, "lease wanted back to even out the share and not given back within the margin: stopped delivering it");
-            self.held.lose(unit);
+            self.held.lose(unit, LossCause::WantedBack);
         }
         let given = guarded(&mut self.held, every, self.session.give_back(&overdue));
         if let Err(error) = given.await {
@@ -237,7 +237,7 @@ impl Keeper {
         if !self.held.holding().contains(&lease) {
             return;
         }
-        self.held.lose(&release.unit);
+        self.held.lose(&release.unit, LossCause::GivenBack);
         let given = guarded(
             &mut self.held,
             every,
@@ -262,7 +262,7 @@ impl Keeper {
         for (unit, _) in holding {
             if !claim.renewed.iter().any(|granted| &granted.unit == unit) {
                 tracing::warn!(%unit, "lease moved on: this replica stops delivering it");
-                self.held.lose(unit);
+                self.held.lose(unit, LossCause::MovedOn);
             }
         }
         let takeovers = claim

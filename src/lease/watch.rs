@@ -3,8 +3,44 @@
 //! the way back to the keeper when the source is done with it.
 
 use super::{Fence, Unit};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+
+/// Why this replica stopped holding a unit's lease, as the keeper saw it: what a
+/// source reports when the loss cut its read short (`--once`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossCause {
+    /// PostgreSQL answered that another replica holds it now (or it ran out there).
+    MovedOn,
+    /// No renewal came through before the margin: PostgreSQL unreachable or too slow.
+    NotRenewed,
+    /// Wanted back to even out the share and not given back within the margin.
+    WantedBack,
+    /// Given back by its source.
+    GivenBack,
+    /// The keeper stopped (shutdown).
+    KeeperStopped,
+}
+
+impl std::fmt::Display for LossCause {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            LossCause::MovedOn => "PostgreSQL says another replica holds it now",
+            LossCause::NotRenewed => {
+                "it could not be renewed in time (PostgreSQL unreachable or too slow), so this replica stopped before it could run out"
+            }
+            LossCause::WantedBack => {
+                "it was wanted back to even out the share and not given back within the margin"
+            }
+            LossCause::GivenBack => "its source gave it back",
+            LossCause::KeeperStopped => "the lease keeper stopped",
+        })
+    }
+}
+
+/// The last [`LossCause`] of one unit, shared by the keeper's book and the watches.
+pub(super) type LastLoss = Arc<Mutex<Option<LossCause>>>;
 
 /// Whether this replica holds a unit's lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +84,7 @@ pub struct LeaseWatch {
     holder: String,
     receiver: watch::Receiver<LeaseState>,
     releases: mpsc::UnboundedSender<Release>,
+    last_loss: LastLoss,
 }
 
 impl LeaseWatch {
@@ -56,13 +93,23 @@ impl LeaseWatch {
         holder: String,
         receiver: watch::Receiver<LeaseState>,
         releases: mpsc::UnboundedSender<Release>,
+        last_loss: LastLoss,
     ) -> Self {
         LeaseWatch {
             unit,
             holder,
             receiver,
             releases,
+            last_loss,
         }
+    }
+
+    /// Why the lease was last lost here, if it ever was.
+    pub fn last_loss(&self) -> Option<LossCause> {
+        *self
+            .last_loss
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The unit watched.

@@ -10,7 +10,7 @@
 use super::SourceTask;
 use crate::config::Config;
 use crate::graph::PaceBook;
-use crate::lease::{Fence, LeaseKeeper, LeaseSettings, LeaseWatch, Unit};
+use crate::lease::{Fence, LeaseKeeper, LeaseSettings, LeaseWatch, LossCause, Unit};
 use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
 use crate::shutdown::{Shutdown, shutdown_pair};
@@ -164,7 +164,7 @@ impl Leased {
                 if matches!(holding, Holding::Drained) {
                     self.watch.give_back(&fence, Duration::ZERO);
                 }
-                return once_outcome(holding, &fence.unit);
+                return once_outcome(holding, &fence.unit, self.watch.last_loss());
             }
             match holding {
                 Holding::Ended(summary) => return Ok(summary),
@@ -290,7 +290,11 @@ impl Leased {
 
 /// What `--once` ends with after one holding: the summary, or why the unit was not
 /// read to the end here.
-fn once_outcome(holding: Holding, unit: &Unit) -> Result<PollSummary, String> {
+fn once_outcome(
+    holding: Holding,
+    unit: &Unit,
+    cause: Option<LossCause>,
+) -> Result<PollSummary, String> {
     match holding {
         Holding::Ended(summary) => Ok(summary),
         Holding::Failed(error) | Holding::NotBuilt { error, .. } => Err(error),
@@ -298,7 +302,11 @@ fn once_outcome(holding: Holding, unit: &Unit) -> Result<PollSummary, String> {
             "the lease on {unit} moved on to another replica during the read: nothing more of it was committed here"
         )),
         Holding::Lost => Err(format!(
-            "the lease on {unit} was lost during the read (the keeper's warning above says whether it moved on or could not be renewed in time, e.g. PostgreSQL unreachable): nothing more of it was committed here"
+            "the lease on {unit} was lost during the read ({}): nothing more of it was committed here",
+            cause.map_or_else(
+                || "the keeper stopped".to_owned(),
+                |cause| cause.to_string()
+            )
         )),
         Holding::Drained => Err(format!(
             "the lease on {unit} was given back during the read to even out the share with a replica that joined: the batch in flight was committed, the rest is read there"

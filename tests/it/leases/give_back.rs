@@ -160,6 +160,10 @@ async fn a_unit_wanted_back_stays_committable_until_its_source_gives_it_back() {
     .await;
     assert!(given.elapsed() < ttl / 4, "before the margin");
     eprintln!("handed over {took:?} after the give-back");
+    assert_eq!(
+        a.watch(&unit).unwrap().last_loss(),
+        Some(pstn_agent::lease::LossCause::GivenBack)
+    );
     let refused = commit(&mut db, &fence, "after the give-back").await;
     assert!(refused.is_err(), "{refused:?}");
 }
