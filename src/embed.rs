@@ -261,6 +261,7 @@ impl EmbeddedSourceBuilder {
             metrics: metrics.clone(),
             retry,
             mode,
+            fence: None,
         };
         let source = crate::source::build(&config, vec![handle], &cx)
             .await

@@ -26,6 +26,12 @@
 //! }
 //! // None: the keeper stopped (shutdown); nothing of this unit is delivered any more.
 //! ```
+//!
+//! Giving back: a unit above the share turns `Draining` (still held and renewed, its
+//! commits still go through); the source ends its batch in flight and calls
+//! [`LeaseWatch::give_back`], or the keeper takes it back a margin later. A source that
+//! stopped for good gives its unit back with a hold-off: this replica does not take it
+//! again before it ends, and another replica may take it beyond its full share.
 
 mod held;
 mod keeper;
@@ -33,12 +39,13 @@ mod round;
 mod schema;
 mod session;
 mod share;
+mod timing;
 mod watch;
 
 pub use keeper::{Connect, LeaseKeeper, LeaseSettings, connector};
 #[cfg(any(test, feature = "__internals"))]
 pub use watch::LeaseState;
-pub use watch::LeaseWatch;
+pub use watch::{LeaseWatch, LossCause};
 
 use std::fmt;
 

@@ -137,6 +137,13 @@ impl Metrics {
         self.health.forget_source(source);
     }
 
+    /// A source this replica does not read although it should know why (its lease
+    /// given up after a permanent error, or held while the source cannot be built):
+    /// `/readyz` says `problem` (a fixed text, never a peer's words) until it is built.
+    pub fn source_not_read(&self, source: SourceId<'_>, problem: String) {
+        self.health.source_not_read(source, problem);
+    }
+
     /// The lease keeper's handles, registered on first use.
     pub fn leases(&self) -> Result<LeaseMetrics, MetricsError> {
         let mut leases = self

@@ -49,21 +49,12 @@ pub struct Source {
     ladder: SweepLadder,
     cursors: Vec<Timestamp>,
     preparer: page::Preparer,
-    /// The lease every commit is made under (PostgreSQL with replicas); `None` alone.
-    fence: Option<crate::lease::Fence>,
 }
 
 impl Source {
     /// The source's name.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The source committing under `fence` only: a commit after the lease moved on is
-    /// refused inside PostgreSQL's transaction (`SourceError::is_fenced`).
-    pub fn fenced(mut self, fence: crate::lease::Fence) -> Source {
-        self.fence = Some(fence);
-        self
     }
 
     /// Reads every window due now, delivering and committing page by page.
@@ -219,9 +210,7 @@ impl Source {
         let (rows, cursors) = (commit.delivered.len(), commit.cursors.len());
         let started = std::time::Instant::now();
         let committed = recent::RecentKeys::pending(&commit.delivered);
-        self.state
-            .commit_fenced(commit, self.fence.as_ref())
-            .await?;
+        self.state.commit(commit).await?;
         self.preparer.recent.remember(committed);
         tracing::debug!(source = %self.name, rows, cursors, took_ms = started.elapsed().as_millis() as u64, "state committed");
         // Counted only now: every sink accepted and the delivery is on record.

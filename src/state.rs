@@ -86,9 +86,24 @@ pub enum StateError {
         /// What failed, with the server's own words.
         message: String,
     },
-    /// The lease on the unit moved on (another replica holds it): nothing committed.
-    #[error("commit refused by the lease's fence: {0}")]
+    /// The lease on the unit moved on (another replica holds it, or it ran out):
+    /// nothing written.
+    #[error("write refused by the lease's fence: {0}")]
     Fenced(String),
+    /// PostgreSQL could not be asked whether the lease is still this replica's (it is
+    /// unreachable, or the statement failed): nothing written, and the lease may well
+    /// still be held; not the same as [`StateError::Fenced`].
+    #[error(
+        "{at}: cannot check the lease on {unit} (is PostgreSQL reachable?), so nothing was written: {message}"
+    )]
+    FenceUnchecked {
+        /// `postgresql host:port/database`.
+        at: String,
+        /// The unit (`source/tenant`).
+        unit: String,
+        /// What PostgreSQL (or the connection) said.
+        message: String,
+    },
     /// A blocking state task died.
     #[error("a state task died: {0}")]
     Internal(String),

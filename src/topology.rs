@@ -149,6 +149,7 @@ pub async fn run(
         metrics: options.metrics.clone(),
         retry: options.retry,
         mode: options.mode,
+        fence: None,
     };
     let keeper = leased::keeper(config, &store, &options.metrics)?;
     let tasks = spawn_every_source(

@@ -5,15 +5,17 @@
 
 use super::held::Held;
 use super::session::{Claim, RoundError, Session};
+use super::timing::{fire_until, guarded};
+use super::watch::{LossCause, Release};
 use super::{LeaseWatch, Unit};
 use crate::metrics::LeaseMetrics;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::Instant;
 use tokio_postgres::Client;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 
@@ -91,7 +93,8 @@ impl LeaseKeeper {
     /// trying every round.
     pub fn spawn(connect: Connect, settings: LeaseSettings, metrics: LeaseMetrics) -> LeaseKeeper {
         let settings = Arc::new(settings);
-        let held = Held::new(&settings.units, metrics.clone());
+        let (releases, released) = mpsc::unbounded_channel();
+        let held = Held::new(&settings.units, metrics.clone(), releases);
         let watches = held
             .units()
             .filter_map(|unit| held.watch(unit, &settings.replica))
@@ -111,7 +114,7 @@ impl LeaseKeeper {
             settings,
             watches,
             stop: Some(stop),
-            task: tokio::spawn(keeper.run(stopped)),
+            task: tokio::spawn(keeper.run(stopped, released)),
         }
     }
 
@@ -156,45 +159,99 @@ struct Keeper {
 }
 
 impl Keeper {
-    async fn run(mut self, mut stopped: oneshot::Receiver<()>) {
+    async fn run(
+        mut self,
+        mut stopped: oneshot::Receiver<()>,
+        mut released: mpsc::UnboundedReceiver<Release>,
+    ) {
         let every = self.session.settings.renew_every();
-        loop {
+        'rounds: loop {
             let started = Instant::now();
-            let holding = self.held.holding();
-            let claimed = guarded(&mut self.held, every, self.session.claim(&holding)).await;
-            match claimed {
-                Ok(claim) => {
-                    let excess = self.apply(&holding, claim, started);
-                    if !excess.is_empty() {
-                        for (unit, _) in &excess {
-                            self.held.lose(unit);
-                        }
-                        let given = guarded(&mut self.held, every, self.session.give_back(&excess));
-                        if let Err(error) = given.await {
-                            self.failed(&error);
-                        }
-                    }
-                }
-                Err(error) => self.failed(&error),
-            }
-            tokio::select! {
-                biased;
-                _ = &mut stopped => break,
-                () = fire_until(&mut self.held, started + every) => {}
+            self.round(started, every).await;
+            // Until the next round: a source giving its unit back is served at once.
+            loop {
+                let release = tokio::select! {
+                    biased;
+                    _ = &mut stopped => break 'rounds,
+                    Some(release) = released.recv() => release,
+                    () = fire_until(&mut self.held, started + every) => break,
+                };
+                self.release(release, every).await;
             }
         }
         let holding = self.held.holding();
         for (unit, _) in &holding {
-            self.held.lose(unit);
+            self.held.lose(unit, LossCause::KeeperStopped);
         }
         if let Err(error) = guarded(&mut self.held, every, self.session.leave(&holding)).await {
             tracing::warn!(%error, "could not give the leases back: they move after lease_ttl");
         }
     }
 
+    /// One round: claim (heartbeat, renew, take), book the answer, and give back what
+    /// is above the share and was not given back by its source within the margin.
+    async fn round(&mut self, started: Instant, every: Duration) {
+        let holding = self.held.holding();
+        let takeable = self.held.takeable(started);
+        let beyond = self.held.beyond_share();
+        let claimed = guarded(
+            &mut self.held,
+            every,
+            self.session.claim(&holding, &takeable, &beyond),
+        )
+        .await;
+        let excess = match claimed {
+            Ok(claim) => self.apply(&holding, claim, started),
+            Err(error) => return self.failed(&error),
+        };
+        // Above the share: each source is asked to end its batch in flight and give
+        // its unit back; one that has not within the margin loses it now.
+        let deadline = started + self.session.settings.margin();
+        for (unit, _) in &excess {
+            self.held.drain(unit, deadline);
+        }
+        let overdue = self.held.overdue(started);
+        if overdue.is_empty() {
+            return;
+        }
+        for (unit, _) in &overdue {
+            tracing::warn!(%unit, "lease wanted back to even out the share and not given back within the margin: stopped delivering it");
+            self.held.lose(unit, LossCause::WantedBack);
+        }
+        let given = guarded(&mut self.held, every, self.session.give_back(&overdue));
+        if let Err(error) = given.await {
+            self.failed(&error);
+        }
+    }
+
+    /// A source gives its unit back (done draining, or stopped for good): freed in
+    /// PostgreSQL at once, avoided here for `hold_off` (marked in PostgreSQL too, so
+    /// another replica may take it even at its full share).
+    async fn release(&mut self, release: Release, every: Duration) {
+        // Avoided even when the lease went meanwhile: the source fails here either way.
+        if !release.hold_off.is_zero() {
+            self.held
+                .avoid(&release.unit, Instant::now() + release.hold_off);
+        }
+        let lease = (release.unit.clone(), release.generation);
+        if !self.held.holding().contains(&lease) {
+            return;
+        }
+        self.held.lose(&release.unit, LossCause::GivenBack);
+        let given = guarded(
+            &mut self.held,
+            every,
+            self.session.give_up(&lease, release.hold_off),
+        );
+        if let Err(error) = given.await {
+            self.failed(&error);
+        }
+    }
+
     /// Books a round's answer: renewed and taken leases held (lost at PostgreSQL's
     /// expiry less the margin, counted from `started`, before the statements were
-    /// sent), the rest of `holding` lost; returns the leases above the share.
+    /// sent), the rest of `holding` lost; returns the leases above the share, those
+    /// those taken from a replica that avoids them (rescued) held beyond it.
     fn apply(
         &mut self,
         holding: &[(Unit, i64)],
@@ -205,7 +262,7 @@ impl Keeper {
         for (unit, _) in holding {
             if !claim.renewed.iter().any(|granted| &granted.unit == unit) {
                 tracing::warn!(%unit, "lease moved on: this replica stops delivering it");
-                self.held.lose(unit);
+                self.held.lose(unit, LossCause::MovedOn);
             }
         }
         let takeovers = claim
@@ -221,7 +278,13 @@ impl Keeper {
         self.metrics.took_over(takeovers);
         self.metrics.live_replicas(claim.live);
         self.reached(true);
+        for granted in claim.taken.iter().filter(|granted| granted.rescued) {
+            tracing::info!(unit = %granted.unit, "took a unit another replica gave up after a permanent error there: held beyond the share");
+            self.held.rescued(&granted.unit);
+        }
+        let beyond = self.held.beyond_share();
         let mut holding = self.held.holding();
+        holding.retain(|(unit, _)| !beyond.contains(unit));
         let excess = holding.len().saturating_sub(claim.share);
         holding.split_off(holding.len() - excess)
     }
@@ -242,46 +305,5 @@ impl Keeper {
         }
         self.reachable = Some(reachable);
         self.metrics.postgres_reachable(reachable);
-    }
-}
-
-/// Runs `work` for at most `limit`, marking leases lost as their deadlines come
-/// meanwhile: a round stuck on an unreachable server never delays a loss.
-async fn guarded<T>(
-    held: &mut Held,
-    limit: Duration,
-    work: impl Future<Output = Result<T, RoundError>>,
-) -> Result<T, RoundError> {
-    let work = timeout(limit, work);
-    tokio::pin!(work);
-    loop {
-        let deadline = held.next_deadline();
-        tokio::select! {
-            outcome = &mut work => return outcome.map_err(|_| RoundError::TimedOut(limit))?,
-            () = sleep_until_some(deadline) => {
-                held.expire_due(Instant::now());
-            }
-        }
-    }
-}
-
-/// Waits until `until`, marking leases lost as their deadlines come.
-async fn fire_until(held: &mut Held, until: Instant) {
-    loop {
-        let next = held
-            .next_deadline()
-            .map_or(until, |deadline| deadline.min(until));
-        sleep_until(next).await;
-        held.expire_due(Instant::now());
-        if Instant::now() >= until {
-            return;
-        }
-    }
-}
-
-async fn sleep_until_some(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }

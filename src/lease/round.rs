@@ -13,6 +13,8 @@ pub(super) struct Granted {
     pub(super) remaining: f64,
     /// Taken from a holder whose lease had run out.
     pub(super) took_over: bool,
+    /// Taken while another replica avoids it (its source stopped there for good).
+    pub(super) rescued: bool,
 }
 
 /// The columns of `units` as two arrays, for `unnest($a::text[], $b::text[])`.
@@ -22,12 +24,13 @@ fn columns<'a>(units: impl Iterator<Item = &'a Unit>) -> (Vec<&'a str>, Vec<&'a 
         .unzip()
 }
 
-fn granted(row: &Row, took_over: bool) -> Granted {
+fn granted(row: &Row, took_over: bool, rescued: bool) -> Granted {
     Granted {
         unit: Unit::new(row.get::<_, String>(0), row.get::<_, String>(1)),
         generation: row.get(2),
         remaining: row.get(3),
         took_over,
+        rescued,
     }
 }
 
@@ -91,16 +94,25 @@ pub(super) async fn renew(
             &[&me, &sources, &tenants, &generations, &ttl],
         )
         .await?;
-    Ok(rows.iter().map(|row| granted(row, false)).collect())
+    Ok(rows.iter().map(|row| granted(row, false, false)).collect())
 }
 
-/// Takes up to `wanted` of `units` that are free, have run out, or are this name's
-/// from an earlier run, except those in `holding` (generation + 1 each, skipping rows
-/// another replica is taking right now).
+/// Which units a take may pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pick {
+    /// Any that is free, has run out, or is this name's from an earlier run.
+    Any,
+    /// Only one another replica gave up and avoids now (its source stopped there).
+    Avoided,
+}
+
+/// Takes up to `wanted` of `units` (as `pick` says), except those in `holding`
+/// (generation + 1 each, skipping rows another replica is taking right now; a mark
+/// of avoidance is cleared by the take).
 pub(super) async fn take(
     client: &Client,
     me: &str,
-    units: &[Unit],
+    (units, pick): (&[Unit], Pick),
     holding: &[(Unit, i64)],
     wanted: usize,
     ttl: f64,
@@ -114,17 +126,20 @@ pub(super) async fn take(
     let rows = client
         .query(
             "WITH picked AS ( \
-                 SELECT source, tenant, holder IS NOT NULL AND expires_at <= now() AS expired \
+                 SELECT source, tenant, holder IS NOT NULL AND expires_at <= now() AS expired, \
+                     coalesce(avoided_by <> $1 AND avoid_until > now(), false) AS rescued \
                  FROM leases \
                  WHERE (source, tenant) IN (SELECT * FROM unnest($2::text[], $3::text[])) \
                    AND NOT (source, tenant) IN (SELECT * FROM unnest($4::text[], $5::text[])) \
                    AND (holder IS NULL OR expires_at <= now() OR holder = $1) \
+                   AND (NOT $8 OR (holder IS NULL AND avoided_by <> $1 AND avoid_until > now())) \
                  ORDER BY random() LIMIT $6 FOR UPDATE SKIP LOCKED) \
              UPDATE leases l SET holder = $1, generation = l.generation + 1, \
-                 expires_at = now() + $7::float8 * interval '1 second' \
+                 expires_at = now() + $7::float8 * interval '1 second', \
+                 avoided_by = NULL, avoid_until = NULL \
              FROM picked p WHERE l.source = p.source AND l.tenant = p.tenant \
              RETURNING l.source, l.tenant, l.generation, \
-                 extract(epoch FROM l.expires_at - now())::float8, p.expired",
+                 extract(epoch FROM l.expires_at - now())::float8, p.expired, p.rescued",
             &[
                 &me,
                 &sources,
@@ -133,12 +148,13 @@ pub(super) async fn take(
                 &held_tenants,
                 &wanted,
                 &ttl,
+                &(pick == Pick::Avoided),
             ],
         )
         .await?;
     Ok(rows
         .iter()
-        .map(|row| granted(row, row.get::<_, bool>(4)))
+        .map(|row| granted(row, row.get::<_, bool>(4), row.get::<_, bool>(5)))
         .collect())
 }
 
@@ -159,6 +175,25 @@ pub(super) async fn give_back(
              WHERE holder = $1 AND (source, tenant, generation) IN \
                  (SELECT * FROM unnest($2::text[], $3::text[], $4::int8[]))",
             &[&me, &sources, &tenants, &generations],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Gives `lease` up because its source stopped on a permanent error here: free at
+/// once, marked as avoided by this replica for `hold_off` seconds (PostgreSQL's clock).
+pub(super) async fn give_up(
+    client: &Client,
+    me: &str,
+    (unit, generation): &(Unit, i64),
+    hold_off: f64,
+) -> Result<(), Error> {
+    client
+        .execute(
+            "UPDATE leases SET holder = NULL, expires_at = now(), avoided_by = $1, \
+                 avoid_until = now() + $5::float8 * interval '1 second' \
+             WHERE holder = $1 AND source = $2 AND tenant = $3 AND generation = $4",
+            &[&me, &unit.source, &unit.tenant, generation, &hold_off],
         )
         .await?;
     Ok(())

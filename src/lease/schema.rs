@@ -4,10 +4,11 @@
 use tokio_postgres::Client;
 
 /// The schema this release writes; an older one is migrated, a newer one refused.
-pub(super) const LEASE_SCHEMA_VERSION: i32 = 1;
+pub(super) const LEASE_SCHEMA_VERSION: i32 = 2;
 
 /// Migration `n` (from 1) takes the schema from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 -- Each replica's last sign of life (PostgreSQL's clock): live = within lease_ttl.
 CREATE TABLE lease_replicas (
     name      text PRIMARY KEY,
@@ -23,7 +24,15 @@ CREATE TABLE leases (
     expires_at timestamptz NOT NULL,
     PRIMARY KEY (source, tenant)
 );
-"];
+",
+    "
+-- A unit given up by a replica whose source stopped on a permanent error: that
+-- replica does not take it again before avoid_until, and another may take it even
+-- at its full share (then gives back another unit instead).
+ALTER TABLE leases ADD COLUMN avoided_by text;
+ALTER TABLE leases ADD COLUMN avoid_until timestamptz;
+",
+];
 
 /// One lock key for every replica's migration (an arbitrary constant: "pstnleas").
 const MIGRATION_LOCK: i64 = 0x7073_746e_6c65_6173;

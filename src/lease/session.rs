@@ -4,7 +4,7 @@
 
 use super::Unit;
 use super::keeper::{Connect, LeaseSettings};
-use super::round::{self, Granted};
+use super::round::{self, Granted, Pick};
 use super::schema::{self, SchemaError};
 use super::share::share;
 use std::sync::Arc;
@@ -52,8 +52,17 @@ impl Session {
         Ok(self.client.insert(client))
     }
 
-    /// Heartbeat, renew what is held, take up to the share.
-    pub(super) async fn claim(&mut self, holding: &[(Unit, i64)]) -> Result<Claim, RoundError> {
+    /// Heartbeat, renew what is held, take up to the share from `takeable` (units held
+    /// `beyond` the share not counted); at the full share and holding none beyond it,
+    /// one more that another replica gave up (its source stopped there): every other
+    /// replica is full under an even share, and the unit must not be left to the one
+    /// replica where it fails. At most share + 1 per replica.
+    pub(super) async fn claim(
+        &mut self,
+        holding: &[(Unit, i64)],
+        takeable: &[Unit],
+        beyond: &[Unit],
+    ) -> Result<Claim, RoundError> {
         let settings = self.settings.clone();
         let ttl = settings.ttl.as_secs_f64();
         let me = settings.replica.as_str();
@@ -61,8 +70,17 @@ impl Session {
         let live = round::heartbeat(client, me, ttl).await?;
         let share = share(settings.units.len(), &live, me);
         let renewed = round::renew(client, me, holding, ttl).await?;
-        let wanted = share.saturating_sub(renewed.len());
-        let taken = round::take(client, me, &settings.units, holding, wanted, ttl).await?;
+        let counted = renewed
+            .iter()
+            .filter(|granted| !beyond.contains(&granted.unit))
+            .count();
+        let wanted = share.saturating_sub(counted);
+        let any = (takeable, Pick::Any);
+        let mut taken = round::take(client, me, any, holding, wanted, ttl).await?;
+        if counted == renewed.len() && counted + taken.len() == share && share > 0 {
+            let avoided = (takeable, Pick::Avoided);
+            taken.extend(round::take(client, me, avoided, holding, 1, ttl).await?);
+        }
         Ok(Claim {
             renewed,
             taken,
@@ -74,6 +92,23 @@ impl Session {
     pub(super) async fn give_back(&mut self, leases: &[(Unit, i64)]) -> Result<(), RoundError> {
         let me = self.settings.replica.clone();
         round::give_back(self.client().await?, &me, leases).await?;
+        Ok(())
+    }
+
+    /// Gives `lease` back; with a `hold_off`, marked as avoided by this replica
+    /// until then.
+    pub(super) async fn give_up(
+        &mut self,
+        lease: &(Unit, i64),
+        hold_off: Duration,
+    ) -> Result<(), RoundError> {
+        let me = self.settings.replica.clone();
+        let client = self.client().await?;
+        if hold_off.is_zero() {
+            round::give_back(client, &me, std::slice::from_ref(lease)).await?;
+        } else {
+            round::give_up(client, &me, lease, hold_off.as_secs_f64()).await?;
+        }
         Ok(())
     }
 

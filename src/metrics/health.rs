@@ -155,6 +155,23 @@ impl HealthMetrics {
             .retain(|(existing, _)| *existing != component);
     }
 
+    /// Reports `source` as not ready with `problem` (a fixed text) until it is built
+    /// again: this replica holds its lease but cannot build it, or gave the lease up.
+    pub(super) fn source_not_read(&self, source: SourceId<'_>, problem: String) {
+        let health = Arc::new(Mutex::new(SourceHealth {
+            started: Instant::now(),
+            last_progress: None,
+            patience: Duration::MAX,
+            problem: Some(problem),
+            last_failure: None,
+        }));
+        replace(
+            &mut lock(&self.readiness).sources,
+            &source.component(),
+            health,
+        );
+    }
+
     pub(super) fn source(&self, source: SourceId<'_>, cadence: SourceCadence) -> SourceTelemetry {
         for reason in FailureReason::ALL {
             self.graph_failures

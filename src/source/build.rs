@@ -54,6 +54,9 @@ pub struct SourceContext<'a> {
     pub retry: RetryPolicy,
     /// One poll or until shutdown.
     pub mode: RunMode,
+    /// The lease the source is read under (PostgreSQL with replicas): every write of
+    /// its state, from the cursors it sets up on a first run on, is fenced by it.
+    pub fence: Option<crate::lease::Fence>,
 }
 
 /// Why a source could not be built; each keeps its cause.
@@ -75,6 +78,22 @@ pub enum BuildError {
     /// Its cursors or directory could not be loaded.
     #[error(transparent)]
     Load(#[from] SourceError),
+}
+
+impl BuildError {
+    /// Whether building again here cannot help until the configuration or this
+    /// machine changes: its own client, credential or token endpoint, or state that
+    /// refuses the source (recorded as another kind). State that cannot be reached
+    /// (PostgreSQL away) is not: the next try may work.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            BuildError::Client(_) | BuildError::Credential(_) | BuildError::Tokens(_) => true,
+            BuildError::State(error) | BuildError::Load(SourceError::State(error)) => {
+                matches!(error, StateError::Refused { .. })
+            }
+            BuildError::Load(_) => false,
+        }
+    }
 }
 
 /// What a source asks of the agent's [`PaceBook`]: Graph's limits are per function
@@ -132,6 +151,10 @@ pub async fn build(
         }
         false => cx.store.source(name, kind, &config.tenant_id).await?,
     };
+    let state = match &cx.fence {
+        Some(fence) => state.under(fence.clone()),
+        None => state,
+    };
     let ladder = SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
     let cursors = load_cursors(config, &ladder, &state, &cx.clock).await?;
     // What its log lines say: the name, and `NAME/TENANT` for one of several tenants.
@@ -166,7 +189,6 @@ pub async fn build(
         cursors,
         metrics: cx.metrics.clone(),
         telemetry,
-        fence: None,
     })
 }
 

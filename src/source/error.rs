@@ -38,8 +38,10 @@ impl SourceError {
         format!("last poll failed: {reason}")
     }
 
-    /// Whether a commit was refused because the unit's lease moved on: this replica
+    /// Whether a write was refused because the unit's lease moved on: this replica
     /// no longer holds the unit, and stops reading it (not an error of the agent).
+    /// PostgreSQL failing to answer the check is not this (`StateError::FenceUnchecked`:
+    /// a state error like any other, retried next poll).
     pub fn is_fenced(&self) -> bool {
         matches!(self, SourceError::State(StateError::Fenced(_)))
     }

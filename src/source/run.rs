@@ -46,7 +46,7 @@ impl Source {
                 }
                 Err(SourceError::Interrupted) => return Ok(()),
                 Err(error) if error.is_fenced() => {
-                    tracing::warn!(source = %self.name, %error, "commit refused by the lease's fence (the lease moved on, or PostgreSQL could not be asked): nothing of the batch committed; the source waits for its lease");
+                    tracing::warn!(source = %self.name, %error, "write refused by the lease's fence: the lease moved on to another replica or ran out; nothing of the batch committed; the source waits for its lease");
                     return Err(error);
                 }
                 Err(error) if error.stops_source() => {

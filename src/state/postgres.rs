@@ -14,6 +14,7 @@ pub use directory::PgDirectory;
 pub use source::PgSource;
 
 use super::StateError;
+use crate::lease::{Fence, Fenced, Unit};
 use std::sync::Arc;
 use tokio_postgres::Client;
 
@@ -137,6 +138,40 @@ impl PgStore {
     ) -> Result<PgSource, StateError> {
         PgSource::open(self, name, kind, tenant_id).await
     }
+}
+
+/// Checks, inside `transaction` just before it commits, that this replica still holds `unit`'s
+/// lease under `fence` (nothing to check without one: no replicas, or a test). Every
+/// write of a unit's rows goes through here, so a replica whose lease moved on changes
+/// none of them: the lease row stays share-locked until the transaction ends, so the
+/// lease cannot move between the check and the commit either. Checked last, not first:
+/// a replica frozen (SIGSTOP) mid-transaction must not hold the lock that a takeover
+/// would wait for.
+pub(crate) async fn check_fence(
+    transaction: &tokio_postgres::Transaction<'_>,
+    fence: Option<&Fence>,
+    unit: &Unit,
+    store: &PgStore,
+) -> Result<(), StateError> {
+    let Some(fence) = fence else {
+        return Ok(());
+    };
+    if &fence.unit != unit {
+        return Err(StateError::Fenced(format!(
+            "the lease is on {}, this state is {unit}",
+            fence.unit
+        )));
+    }
+    crate::lease::fence(transaction, fence)
+        .await
+        .map_err(|fenced| match fenced {
+            Fenced::Moved(_) => StateError::Fenced(fenced.to_string()),
+            Fenced::Unchecked { unit, error } => StateError::FenceUnchecked {
+                at: store.at.to_string(),
+                unit: unit.to_string(),
+                message: describe(&error),
+            },
+        })
 }
 
 /// One connection, made again on first use after it closed (PostgreSQL restarted):

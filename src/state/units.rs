@@ -74,21 +74,34 @@ impl SourceState {
         )
     }
 
-    /// Records a batch every sink accepted, and the sweeps' progress, atomically
-    /// (unfenced: tests and benches; the agent commits through `commit_fenced`).
-    #[cfg(any(test, feature = "__internals"))]
-    pub async fn commit(&self, commit: Commit) -> Result<(), StateError> {
-        self.commit_fenced(commit, None).await
+    /// This source's state written only under the lease `fence` (PostgreSQL with
+    /// replicas): every write of it and of its directory checks the fence inside its
+    /// own transaction (`crate::lease::fence`) and is refused once the lease moved on.
+    /// SQLite has one agent per file: nothing to fence.
+    pub fn under(self, fence: Fence) -> SourceState {
+        match self {
+            SourceState::Sqlite(state) => SourceState::Sqlite(state),
+            SourceState::Postgres(state) => SourceState::Postgres(state.under(fence)),
+        }
     }
 
-    /// [`SourceState::commit`], checked by the lease's fence (`crate::lease::fence`)
-    /// inside PostgreSQL's transaction (SQLite has one agent per file: nothing to fence).
+    /// Records a batch every sink accepted, and the sweeps' progress, atomically
+    /// (under the lease's fence, if [`SourceState::under`] one).
+    pub async fn commit(&self, commit: Commit) -> Result<(), StateError> {
+        either!(self, state => state.commit(&commit), state => state.commit(&commit))
+    }
+
+    /// [`SourceState::commit`] under `fence` instead of the handle's own (tests).
+    #[cfg(any(test, feature = "__internals"))]
     pub async fn commit_fenced(
         &self,
         commit: Commit,
         fence: Option<&Fence>,
     ) -> Result<(), StateError> {
-        either!(self, state => state.commit(&commit), state => state.commit(&commit, fence))
+        match fence {
+            Some(fence) => self.clone().under(fence.clone()).commit(commit).await,
+            None => self.commit(commit).await,
+        }
     }
 
     /// Outbound Calling Plans seconds of calls that started in `month`, by license.

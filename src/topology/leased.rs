@@ -10,10 +10,10 @@
 use super::SourceTask;
 use crate::config::Config;
 use crate::graph::PaceBook;
-use crate::lease::{Fence, LeaseKeeper, LeaseSettings, LeaseWatch, Unit};
+use crate::lease::{Fence, LeaseKeeper, LeaseSettings, LeaseWatch, LossCause, Unit};
 use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
-use crate::shutdown::Shutdown;
+use crate::shutdown::{Shutdown, shutdown_pair};
 use crate::sinks::SinkHandle;
 use crate::source::{PollSummary, RunMode, SourceConfig, SourceContext};
 use crate::state::StateStore;
@@ -69,16 +69,19 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub(super) fn context(&self) -> SourceContext<'_> {
+    /// What `source::build` needs: under `fence` for a leased unit (its writes are
+    /// fenced), or none for a tenant read without leases.
+    pub(super) fn context(&self, fence: Option<Fence>, shutdown: Shutdown) -> SourceContext<'_> {
         SourceContext {
             http: &self.http,
             paces: &self.paces,
             store: &self.store,
             clock: self.clock.clone(),
-            shutdown: self.shutdown.clone(),
+            shutdown,
             metrics: self.metrics.clone(),
             retry: self.retry,
             mode: self.mode,
+            fence,
         }
     }
 }
@@ -131,11 +134,20 @@ enum Holding {
     Ended(PollSummary),
     /// The lease went (lost, given back, taken over), as the keeper says.
     Lost,
-    /// A commit was refused by the fence: the lease moved on, or PostgreSQL could not
-    /// be asked (then the keeper may well renew it: the unit is read again).
+    /// The keeper wanted the unit back (an even share): the batch in flight was
+    /// delivered and committed, then the source stopped.
+    Drained,
+    /// A write was refused by the fence: the lease moved on or ran out (a fence that
+    /// PostgreSQL could not check is a failed poll like any other, `FenceUnchecked`).
     Refused,
-    /// The source could not be built this time (state unreachable, a credential).
-    NotBuilt(String),
+    /// The source could not be built (state unreachable, or for good: a credential,
+    /// state recorded as another kind).
+    NotBuilt {
+        /// Why, for the log.
+        error: String,
+        /// Whether trying again here cannot help (`BuildError::is_permanent`).
+        permanent: bool,
+    },
     /// The source stopped on an error (a permanent one, or `--once`'s poll failed).
     Failed(String),
 }
@@ -153,21 +165,23 @@ impl Leased {
                 return Ok(PollSummary::default());
             };
             tracing::info!(source = %self.config.name, unit = %fence.unit, generation = fence.generation, "lease held: reading the unit from its saved progress");
-            let holding = tokio::select! {
-                () = self.watch.lost(&fence) => Holding::Lost,
-                holding = read_under(&self.config, &self.sinks, &self.shared, fence.clone()) => holding,
-            };
+            let holding = self.hold(&fence).await;
             self.shared
                 .metrics
                 .source_released(self.config.metrics_id());
-            let once = self.shared.mode == RunMode::Once;
+            if self.shared.mode == RunMode::Once {
+                if matches!(holding, Holding::Drained) {
+                    self.watch.give_back(&fence, Duration::ZERO);
+                }
+                return once_outcome(holding, &fence.unit, self.watch.last_loss());
+            }
             match holding {
                 Holding::Ended(summary) => return Ok(summary),
-                Holding::Failed(error) => return Err(error),
-                Holding::Lost | Holding::Refused if once => {
-                    return Err(format!("lease on {} lost during the read", fence.unit));
+                Holding::Failed(error) => self.give_up(&fence, &error),
+                Holding::Drained => {
+                    tracing::info!(source = %self.config.name, unit = %fence.unit, "lease given back to even out the share, after the batch in flight was committed");
+                    self.watch.give_back(&fence, Duration::ZERO);
                 }
-                Holding::NotBuilt(error) if once => return Err(error),
                 Holding::Lost => {
                     tracing::warn!(source = %self.config.name, unit = %fence.unit, "lease lost: stopped delivering the unit; waiting to hold it again");
                 }
@@ -181,12 +195,13 @@ impl Leased {
                     }
                     continue;
                 }
-                Holding::NotBuilt(error) => {
-                    tracing::error!(source = %self.config.name, %error, "cannot start reading the unit; trying again after poll_interval");
-                    let wait = self.shared.clock.real_duration(self.config.poll_interval);
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = shutdown.triggered() => return Ok(PollSummary::default()),
+                Holding::NotBuilt {
+                    error,
+                    permanent: true,
+                } => self.give_up(&fence, &error),
+                Holding::NotBuilt { error, .. } => {
+                    if !self.retry_build(&fence, &error).await {
+                        return Ok(PollSummary::default());
                     }
                     continue;
                 }
@@ -197,6 +212,75 @@ impl Leased {
                 () = shutdown.triggered() => return Ok(PollSummary::default()),
             }
         }
+    }
+
+    /// Reads the unit under `fence` until the source ends, the lease is lost, or the
+    /// keeper wants it back to even out the share: then the source is stopped as at
+    /// shutdown, between batches, so the batch in flight is delivered and committed
+    /// under the lease, still valid (the keeper takes it back itself after the margin).
+    async fn hold(&mut self, fence: &Fence) -> Holding {
+        let (stop, stopping) = shutdown_pair();
+        let read = read_under(&self.config, &self.sinks, &self.shared, fence, stopping);
+        tokio::pin!(read);
+        let mut shutdown = self.shared.shutdown.clone();
+        let mut draining = self.watch.clone();
+        let (mut wanted_back, mut stopped) = (false, false);
+        loop {
+            tokio::select! {
+                // Lost first: a loss also ends "held", which `draining` watches for.
+                biased;
+                () = self.watch.lost(fence) => return Holding::Lost,
+                holding = &mut read => {
+                    return match holding {
+                        Holding::Ended(_) if wanted_back && !shutdown.is_triggered() => Holding::Drained,
+                        holding => holding,
+                    };
+                }
+                () = draining.draining(fence), if !wanted_back => {
+                    wanted_back = true;
+                    stop.trigger();
+                }
+                () = shutdown.triggered(), if !stopped => {
+                    stopped = true;
+                    stop.trigger();
+                }
+            }
+        }
+    }
+
+    /// A source that cannot be built now (its state cannot be read: PostgreSQL away)
+    /// keeps its lease and tries again after `poll_interval`, said in the log and on
+    /// `/readyz` meanwhile; `false` when shutdown came first.
+    async fn retry_build(&self, fence: &Fence, error: &str) -> bool {
+        tracing::error!(source = %self.config.name, unit = %fence.unit, %error, "cannot start reading the unit: its state cannot be read; trying again after poll_interval");
+        self.shared.metrics.source_not_read(
+            self.config.metrics_id(),
+            "holds its lease but cannot start: its state cannot be read (see the log); tried again every poll_interval".into(),
+        );
+        let wait = self.shared.clock.real_duration(self.config.poll_interval);
+        let mut shutdown = self.shared.shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            () = shutdown.triggered() => false,
+        }
+    }
+
+    /// A source that stopped on a permanent error (in `Forever`), or cannot be built for
+    /// good here, gives its unit back instead of holding it unread: not taken again here for twice `lease_ttl` (at
+    /// least a `poll_interval`), and another replica, where it may well work (a sink
+    /// or a file of its own), may take it even at its full share meanwhile.
+    fn give_up(&self, fence: &Fence, error: &str) {
+        let poll = self.shared.clock.real_duration(self.config.poll_interval);
+        let hold_off = (self.ttl * 2).max(poll);
+        tracing::error!(source = %self.config.name, unit = %fence.unit, %error, hold_off_s = hold_off.as_secs(), "source stopped on a permanent error: its lease is given back so another replica may read the unit; not taken again here before hold_off_s");
+        self.shared.metrics.source_not_read(
+            self.config.metrics_id(),
+            format!(
+                "stopped on a permanent error (see the log); its lease is given back and not taken again here for {}s",
+                hold_off.as_secs()
+            ),
+        );
+        self.watch.give_back(fence, hold_off);
     }
 
     /// The next fence to read under; `None` when the keeper stopped or, `--once`, the
@@ -213,17 +297,50 @@ impl Leased {
     }
 }
 
+/// What `--once` ends with after one holding: the summary, or why the unit was not
+/// read to the end here.
+fn once_outcome(
+    holding: Holding,
+    unit: &Unit,
+    cause: Option<LossCause>,
+) -> Result<PollSummary, String> {
+    match holding {
+        Holding::Ended(summary) => Ok(summary),
+        Holding::Failed(error) | Holding::NotBuilt { error, .. } => Err(error),
+        Holding::Refused => Err(format!(
+            "the lease on {unit} moved on to another replica during the read: nothing more of it was committed here"
+        )),
+        Holding::Lost => Err(format!(
+            "the lease on {unit} was lost during the read ({}): nothing more of it was committed here",
+            cause.map_or_else(
+                || "the keeper stopped".to_owned(),
+                |cause| cause.to_string()
+            )
+        )),
+        Holding::Drained => Err(format!(
+            "the lease on {unit} was given back during the read to even out the share with a replica that joined: the batch in flight was committed, the rest is read there"
+        )),
+    }
+}
+
 /// Builds the source afresh (its cursors as committed, by whichever replica) and runs
-/// it under `fence`.
+/// it under `fence`, stopping between batches when `stop` fires.
 async fn read_under(
     config: &SourceConfig,
     sinks: &[SinkHandle],
     shared: &Shared,
-    fence: Fence,
+    fence: &Fence,
+    stop: Shutdown,
 ) -> Holding {
-    let source = match crate::source::build(config, sinks.to_vec(), &shared.context()).await {
-        Ok(source) => source.fenced(fence),
-        Err(error) => return Holding::NotBuilt(error.to_string()),
+    let cx = shared.context(Some(fence.clone()), stop);
+    let source = match crate::source::build(config, sinks.to_vec(), &cx).await {
+        Ok(source) => source,
+        Err(error) => {
+            return Holding::NotBuilt {
+                permanent: error.is_permanent(),
+                error: error.to_string(),
+            };
+        }
     };
     match source.run().await {
         Ok(summary) => Holding::Ended(summary),

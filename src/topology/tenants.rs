@@ -84,7 +84,13 @@ async fn run_tenant(
             () = tokio::time::sleep(wait) => {}
             () = shutdown.triggered() => return Ok(PollSummary::default()),
         }
-        let error = match crate::source::build(&tenant, sinks.clone(), &shared.context()).await {
+        let error = match crate::source::build(
+            &tenant,
+            sinks.clone(),
+            &shared.context(None, shared.shutdown.clone()),
+        )
+        .await
+        {
             Ok(source) => match source.run().await {
                 Ok(summary) => return Ok(summary),
                 Err(error) => error.to_string(),

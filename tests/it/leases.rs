@@ -276,5 +276,7 @@ async fn commit(
     Ok(())
 }
 
+#[path = "leases/give_back.rs"]
+mod give_back;
 #[path = "leases/outages.rs"]
 mod outages;

@@ -3,6 +3,7 @@
 //! the units whose lease they hold, and together deliver every row once.
 
 mod frozen;
+mod gave_up;
 mod processes;
 mod replica;
 mod restart;

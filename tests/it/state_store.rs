@@ -6,6 +6,8 @@ use crate::common;
 
 #[path = "state_store/copy.rs"]
 mod copy;
+#[path = "state_store/fenced.rs"]
+mod fenced;
 #[path = "state_store/postgres_only.rs"]
 mod postgres_only;
 #[path = "state_store/suite.rs"]

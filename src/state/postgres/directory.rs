@@ -1,6 +1,9 @@
 //! One unit's copy of the directory in PostgreSQL: users, the delta mark, failed rounds.
+//! Every write is checked by the unit's lease fence (as its [`super::PgSource`] was
+//! opened under) inside its own transaction, last before it commits.
 
-use super::{Link, PgStore};
+use super::{Link, PgSource, check_fence};
+use crate::lease::{Fence, Unit};
 use crate::state::{DirectoryFailures, DirectorySyncMark, DirectoryWrite, StateError, StoredUser};
 use crate::time::Timestamp;
 
@@ -9,6 +12,8 @@ use crate::time::Timestamp;
 pub struct PgDirectory {
     link: Link,
     unit_id: i64,
+    unit: Unit,
+    fence: Option<Fence>,
 }
 
 impl std::fmt::Debug for PgDirectory {
@@ -18,11 +23,26 @@ impl std::fmt::Debug for PgDirectory {
 }
 
 impl PgDirectory {
-    pub(super) async fn open(store: &PgStore, unit_id: i64) -> Result<PgDirectory, StateError> {
+    pub(super) async fn open(source: &PgSource) -> Result<PgDirectory, StateError> {
         Ok(PgDirectory {
-            link: Link::new(store).await?,
-            unit_id,
+            link: Link::new(&source.link.store).await?,
+            unit_id: source.unit_id,
+            unit: source.unit.clone(),
+            fence: source.fence.clone(),
         })
+    }
+
+    /// Commits `transaction` after checking the fence (if any) inside it, last (as
+    /// [`super::PgSource`]'s writes do).
+    async fn finish(&self, transaction: tokio_postgres::Transaction<'_>) -> Result<(), StateError> {
+        check_fence(
+            &transaction,
+            self.fence.as_ref(),
+            &self.unit,
+            &self.link.store,
+        )
+        .await?;
+        transaction.commit().await.map_err(self.link.failed())
     }
 
     /// What state knows of each id, in order: one query.
@@ -55,7 +75,7 @@ impl PgDirectory {
     pub async fn write(&self, write: &DirectoryWrite) -> Result<(), StateError> {
         let mut client = self.link.client().await?;
         let failed = self.link.failed();
-        let transaction = client.transaction().await.map_err(&failed)?;
+        let transaction = client.transaction().await.map_err(self.link.failed())?;
         let read_ticks = write.read_at.map_or(0, |at| at.ticks());
         for (id, bytes) in &write.users {
             transaction
@@ -86,7 +106,7 @@ impl PgDirectory {
                 .await
                 .map_err(&failed)?;
         }
-        transaction.commit().await.map_err(&failed)
+        self.finish(transaction).await
     }
 
     /// The mark the last round left, if any.
@@ -108,15 +128,16 @@ impl PgDirectory {
 
     /// Forgets the deltaLink: the next round reads all.
     pub async fn forget_delta_link(&self) -> Result<(), StateError> {
-        let client = self.link.client().await?;
-        client
+        let mut client = self.link.client().await?;
+        let transaction = client.transaction().await.map_err(self.link.failed())?;
+        transaction
             .execute(
                 "UPDATE directory_sync SET delta_link = NULL WHERE unit_id = $1",
                 &[&self.unit_id],
             )
             .await
-            .map(drop)
-            .map_err(self.link.failed())
+            .map_err(self.link.failed())?;
+        self.finish(transaction).await
     }
 
     /// The failed rounds in a row, if the last round failed.
@@ -143,10 +164,11 @@ impl PgDirectory {
         &self,
         failures: Option<&DirectoryFailures>,
     ) -> Result<(), StateError> {
-        let client = self.link.client().await?;
+        let mut client = self.link.client().await?;
+        let transaction = client.transaction().await.map_err(self.link.failed())?;
         let done = match failures {
             Some(failures) => {
-                client
+                transaction
                     .execute(
                         "INSERT INTO directory_failures (unit_id, rounds, from_delta_link, last_started) VALUES ($1, $2, $3, $4)
                          ON CONFLICT (unit_id) DO UPDATE SET rounds = excluded.rounds, from_delta_link = excluded.from_delta_link, last_started = excluded.last_started",
@@ -160,11 +182,12 @@ impl PgDirectory {
                     .await
             }
             None => {
-                client
+                transaction
                     .execute("DELETE FROM directory_failures WHERE unit_id = $1", &[&self.unit_id])
                     .await
             }
         };
-        done.map(drop).map_err(self.link.failed())
+        done.map_err(self.link.failed())?;
+        self.finish(transaction).await
     }
 }

@@ -1,10 +1,13 @@
 //! One unit's rows in PostgreSQL: cursors, delivered keys, ledgers, dial-out totals.
-//! A commit is one transaction (keys, cursors and ledgers), checked by the lease's
-//! fence inside it when one is given.
+//! A commit is one transaction (keys, cursors and ledgers). Under a lease
+//! ([`PgSource::under`]) every write (commit, cursors, dial-out totals, pruning, the
+//! directory's) checks the lease's fence inside its own transaction, last before it commits; reads do
+//! not (a stale read costs a re-read, never a write). Only [`PgSource::open`]'s insert
+//! of the unit's row is unfenced: it adds the row if missing and changes nothing else.
 
 mod dialout;
 
-use super::{Link, PgStore};
+use super::{Link, PgStore, check_fence};
 use crate::facts::{Dimension, Month, MonthSum, PlanUsage};
 use crate::lease::{Fence, Unit};
 use crate::state::{Commit, StateError};
@@ -16,7 +19,9 @@ use std::time::Duration;
 pub struct PgSource {
     pub(super) link: Link,
     pub(super) unit_id: i64,
-    unit: Unit,
+    pub(super) unit: Unit,
+    /// The lease every write is made under (replicas); `None` alone or in tests.
+    pub(super) fence: Option<Fence>,
 }
 
 impl std::fmt::Debug for PgSource {
@@ -65,12 +70,38 @@ impl PgSource {
             link,
             unit_id,
             unit: Unit::new(name, tenant_id),
+            fence: None,
         })
+    }
+
+    /// This unit's state written only under `fence`: each write (and each of its
+    /// directory's) is refused once the lease moved on, inside its own transaction.
+    pub fn under(mut self, fence: Fence) -> PgSource {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// Commits `transaction` after checking the fence (if any) inside it, last: the
+    /// lease row is share-locked only from the check to the commit, so a replica
+    /// frozen mid-write (SIGSTOP, a long pause) holds no lock that keeps a takeover
+    /// waiting, and the check is as late as it can be.
+    pub(super) async fn finish(
+        &self,
+        transaction: tokio_postgres::Transaction<'_>,
+    ) -> Result<(), StateError> {
+        check_fence(
+            &transaction,
+            self.fence.as_ref(),
+            &self.unit,
+            &self.link.store,
+        )
+        .await?;
+        transaction.commit().await.map_err(self.link.failed())
     }
 
     /// This unit's copy of the directory, on a connection of its own.
     pub async fn directory(&self) -> Result<super::PgDirectory, StateError> {
-        super::PgDirectory::open(&self.link.store, self.unit_id).await
+        super::PgDirectory::open(self).await
     }
 
     /// The saved cursors as (delay, cursor), shortest delay first.
@@ -102,7 +133,7 @@ impl PgSource {
     ) -> Result<(), StateError> {
         let mut client = self.link.client().await?;
         let failed = self.link.failed();
-        let transaction = client.transaction().await.map_err(&failed)?;
+        let transaction = client.transaction().await.map_err(self.link.failed())?;
         transaction
             .execute("DELETE FROM sweeps WHERE unit_id = $1", &[&self.unit_id])
             .await
@@ -116,7 +147,7 @@ impl PgSource {
                 .await
                 .map_err(&failed)?;
         }
-        transaction.commit().await.map_err(&failed)
+        self.finish(transaction).await
     }
 
     /// For each (key, call start), whether it has NOT been delivered yet: one query.
@@ -146,12 +177,12 @@ impl PgSource {
     }
 
     /// Records a batch every sink accepted, and the sweeps' progress, in one
-    /// transaction; with a lease's `fence`, checked inside it before it commits (a
-    /// lease that moved on or ran out rolls the whole commit back).
-    pub async fn commit(&self, commit: &Commit, fence: Option<&Fence>) -> Result<(), StateError> {
+    /// transaction, under the lease's fence when there is one (a lease that moved on
+    /// or ran out writes nothing).
+    pub async fn commit(&self, commit: &Commit) -> Result<(), StateError> {
         let mut client = self.link.client().await?;
         let failed = self.link.failed();
-        let transaction = client.transaction().await.map_err(&failed)?;
+        let transaction = client.transaction().await.map_err(self.link.failed())?;
         let starts: Vec<i64> = commit
             .delivered
             .iter()
@@ -203,18 +234,7 @@ impl PgSource {
                 .await
                 .map_err(&failed)?;
         }
-        if let Some(fence) = fence {
-            if fence.unit != self.unit {
-                return Err(StateError::Fenced(format!(
-                    "the lease is on {}, this state is {}",
-                    fence.unit, self.unit
-                )));
-            }
-            crate::lease::fence(&transaction, fence)
-                .await
-                .map_err(|fenced| StateError::Fenced(fenced.to_string()))?;
-        }
-        transaction.commit().await.map_err(&failed)
+        self.finish(transaction).await
     }
 
     /// Outbound Calling Plans seconds of calls that started in `month`, by license.
@@ -260,7 +280,10 @@ impl PgSource {
     }
 
     /// Forgets delivered keys whose call started before `before`, in slices of
-    /// [`crate::state::PRUNE_SLICE`] rows, asking `keep_going` between slices.
+    /// [`crate::state::PRUNE_SLICE`] rows (each fenced), asking `keep_going` between
+    /// slices. Fenced too, though the keys are ones no sweep reads again: a replica
+    /// whose lease moved on may have been configured with a shorter `late_window` than
+    /// the new holder, whose sweeps would then read rows again that have no key.
     pub async fn prune(
         &self,
         before: Timestamp,
@@ -269,8 +292,9 @@ impl PgSource {
         let mut pruned = 0;
         loop {
             let slice = {
-                let client = self.link.client().await?;
-                client
+                let mut client = self.link.client().await?;
+                let transaction = client.transaction().await.map_err(self.link.failed())?;
+                let slice = transaction
                     .execute(
                         "DELETE FROM delivered WHERE unit_id = $1 AND call_start < $2
                          AND call_start <= coalesce((SELECT call_start FROM delivered
@@ -283,7 +307,9 @@ impl PgSource {
                         ],
                     )
                     .await
-                    .map_err(self.link.failed())?
+                    .map_err(self.link.failed())?;
+                self.finish(transaction).await?;
+                slice
             };
             pruned += slice as usize;
             if slice == 0 || !keep_going() {

@@ -3,7 +3,7 @@
 
 use super::{client, held, keeper, metric, units, within};
 use crate::common::postgres::Postgres;
-use pstn_agent::lease::{Fence, LeaseState};
+use pstn_agent::lease::{Fence, LeaseState, LossCause};
 use std::time::{Duration, Instant, SystemTime};
 
 /// A replica that cannot reach PostgreSQL (the cluster stopped) marks every unit lost
@@ -35,6 +35,8 @@ async fn a_replica_cut_off_from_postgres_reports_its_units_lost_before_they_run_
             tokio::time::timeout(ttl * 2, watch.lost(&fence))
                 .await
                 .expect("lost within twice the ttl");
+            // What `--once` then says: not renewed, not "moved on".
+            assert_eq!(watch.last_loss(), Some(LossCause::NotRenewed));
         }
         lost_at.push(SystemTime::now());
     }

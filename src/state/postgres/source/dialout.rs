@@ -33,7 +33,8 @@ impl PgSource {
             .collect())
     }
 
-    /// Records the totals of rows of `day` every sink accepted, in one transaction.
+    /// Records the totals of rows of `day` every sink accepted, in one transaction
+    /// under the lease's fence when there is one.
     pub async fn commit_dialout(
         &self,
         day: &str,
@@ -41,7 +42,7 @@ impl PgSource {
     ) -> Result<(), StateError> {
         let mut client = self.link.client().await?;
         let failed = self.link.failed();
-        let transaction = client.transaction().await.map_err(&failed)?;
+        let transaction = client.transaction().await.map_err(self.link.failed())?;
         for (key, totals) in rows {
             transaction
                 .execute(
@@ -52,19 +53,22 @@ impl PgSource {
                 .await
                 .map_err(&failed)?;
         }
-        transaction.commit().await.map_err(&failed)
+        self.finish(transaction).await
     }
 
-    /// Forgets the totals of days before `first_day`; returns how many rows went.
+    /// Forgets the totals of days before `first_day` (fenced: a stale replica's clock
+    /// or `late_window` may differ); returns how many rows went.
     pub async fn prune_dialout(&self, first_day: &str) -> Result<usize, StateError> {
-        let client = self.link.client().await?;
-        client
+        let mut client = self.link.client().await?;
+        let transaction = client.transaction().await.map_err(self.link.failed())?;
+        let count = transaction
             .execute(
                 "DELETE FROM dialout_totals WHERE unit_id = $1 AND day < $2",
                 &[&self.unit_id, &first_day],
             )
             .await
-            .map(|count| count as usize)
-            .map_err(self.link.failed())
+            .map_err(self.link.failed())?;
+        self.finish(transaction).await?;
+        Ok(count as usize)
     }
 }
