@@ -142,19 +142,7 @@ pub async fn build(
         &telemetry,
         cx.paces,
     )?);
-    let (name, kind) = (&config.name, config.kind.source_type());
-    let state = match config.tenancy.is_multi() {
-        true => {
-            cx.store
-                .tenant_source(name, kind, &config.tenant_id)
-                .await?
-        }
-        false => cx.store.source(name, kind, &config.tenant_id).await?,
-    };
-    let state = match &cx.fence {
-        Some(fence) => state.under(fence.clone()),
-        None => state,
-    };
+    let state = open_state(config, cx).await?;
     let ladder = SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
     let cursors = load_cursors(config, &ladder, &state, &cx.clock).await?;
     // What its log lines say: the name, and `NAME/TENANT` for one of several tenants.
@@ -189,6 +177,27 @@ pub async fn build(
         cursors,
         metrics: cx.metrics.clone(),
         telemetry,
+    })
+}
+
+/// The source's state: one tenant's of several, or the source's own; under the
+/// unit's fence when leased, so every write checks the lease.
+async fn open_state(
+    config: &SourceConfig,
+    cx: &SourceContext<'_>,
+) -> Result<SourceState, BuildError> {
+    let (name, kind) = (&config.name, config.kind.source_type());
+    let state = match config.tenancy.is_multi() {
+        true => {
+            cx.store
+                .tenant_source(name, kind, &config.tenant_id)
+                .await?
+        }
+        false => cx.store.source(name, kind, &config.tenant_id).await?,
+    };
+    Ok(match &cx.fence {
+        Some(fence) => state.under(fence.clone()),
+        None => state,
     })
 }
 
