@@ -5,6 +5,7 @@
 
 use crate::common;
 
+mod open_files;
 mod sighup;
 
 use common::{Harness, NOW, at};
