@@ -5,6 +5,7 @@
 
 use crate::common;
 
+mod ca_file;
 mod open_files;
 mod sighup;
 
