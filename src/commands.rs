@@ -3,6 +3,7 @@
 #[cfg(feature = "simulator")]
 pub(crate) mod demo;
 pub(crate) mod healthcheck;
+mod nofile;
 pub(crate) mod run;
 #[cfg(feature = "simulator")]
 pub(crate) mod simulate;

@@ -12,6 +12,8 @@ mod exact;
 mod handles;
 mod health;
 mod lease;
+#[cfg(test)]
+mod many_tenants;
 mod registrar;
 
 pub use calls::CallMetrics;
@@ -48,6 +50,20 @@ impl SourceId<'_> {
             tenant: "t",
             one_of_many: false,
         }
+    }
+
+    /// The `tenant` label of the series kept per source rather than per tenant (the
+    /// histograms, failures by SIP code): empty for a source with several tenants, which
+    /// Prometheus reads as no label, so a thousand tenants do not each carry a copy of
+    /// every bucket; a source of one tenant keeps its tenant there as everywhere.
+    pub(crate) fn shared_tenant(&self) -> &str {
+        if self.one_of_many { "" } else { self.tenant }
+    }
+
+    /// Whether the zero series users only look at (not alert on) are created before
+    /// their first event: for a source of one tenant, not for each of many.
+    pub(crate) fn initialise_all(&self) -> bool {
+        !self.one_of_many
     }
 
     /// One string for the pair, to key what a metric module keeps per source.

@@ -24,6 +24,7 @@ pub(crate) async fn run(args: RunArgs, signals: Signals) -> ExitCode {
         Ok(config) => config,
         Err(error) => return super::config_error(&error),
     };
+    super::nofile::check(&config);
     let clock = match super::clock(args.clock_start.as_deref(), args.time_scale) {
         Ok(clock) => clock,
         Err(message) => {

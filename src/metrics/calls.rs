@@ -14,7 +14,7 @@ use crate::facts::labels::{
 use crate::facts::{CallFacts, MonthSum};
 use crate::model::LogKind;
 use crate::time::Timestamp;
-use prometheus::{GaugeVec, HistogramVec, IntCounterVec};
+use prometheus::{CounterVec, GaugeVec, HistogramVec, IntCounterVec};
 
 /// Seconds: a ring that was not answered, a short call, ..., a four-hour conference.
 const DURATION_BUCKETS: &[f64] = &[
@@ -33,6 +33,9 @@ const CHARGE_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 #[derive(Debug)]
 pub struct CallMetrics {
     calls: IntCounterVec,
+    /// Seconds of calls by tenant: the duration histogram is kept per source when a
+    /// source has several tenants, and each tenant's minutes are billed.
+    seconds: CounterVec,
     duration: HistogramVec,
     charge_total: ExactCounterVec,
     charge: HistogramVec,
@@ -54,32 +57,39 @@ impl CallMetrics {
     pub(super) fn new(registry: &Registrar<'_>) -> Result<Self, MetricsError> {
         Ok(CallMetrics {
             calls: registry.counter("pstn_calls_total", "Calls delivered to every sink, by call type.", &["source", "tenant", "kind", "call_type"])?,
-            duration: registry.histogram("pstn_call_duration_seconds", "Duration of delivered calls.", DURATION_BUCKETS, &["source", "tenant", "kind", "call_type"])?,
+            seconds: registry.float_counter("pstn_call_seconds_total", "Seconds of delivered calls, by call type.", &["source", "tenant", "kind", "call_type"])?,
+            duration: registry.histogram("pstn_call_duration_seconds", "Duration of delivered calls (tenant empty for a source of several tenants).", DURATION_BUCKETS, &["source", "tenant", "kind", "call_type"])?,
             charge_total: registry.exact_counter("pstn_call_charge_total", "Sum of the charge of delivered calls, in their currency.", &["source", "tenant", "call_type", "currency"])?,
-            charge: registry.histogram("pstn_call_charge", "Charge of one delivered call, in its currency.", CHARGE_BUCKETS, &["source", "tenant", "currency"])?,
+            charge: registry.histogram("pstn_call_charge", "Charge of one delivered call, in its currency (tenant empty for a source of several tenants).", CHARGE_BUCKETS, &["source", "tenant", "currency"])?,
             connection_charge_total: registry.exact_counter("pstn_call_connection_charge_total", "Sum of the connection charge of delivered calls, in their currency.", &["source", "tenant", "call_type", "currency"])?,
             by_country: registry.counter("pstn_calls_by_destination_country_total", "Delivered calls by the other party's country (otherPartyCountryCode, else derived from the other party's number; none when unknown).", &["source", "tenant", "kind", "country"])?,
             by_destination: registry.counter("pstn_calls_by_destination_context_total", "Delivered PSTN calls by destinationContext (domestic, international; none for inbound).", &["source", "tenant", "destination"])?,
             charge_by_destination: registry.exact_counter("pstn_call_charge_by_destination_context_total", "Sum of the charge of delivered PSTN calls by destinationContext, in their currency: the toll-fraud signal.", &["source", "tenant", "destination", "currency"])?,
             by_license: registry.counter("pstn_calls_by_license_total", "Delivered PSTN calls by licenseCapability.", &["source", "tenant", "license"])?,
             direct_routing_outcomes: registry.counter("pstn_direct_routing_calls_total", "Delivered Direct Routing calls by outcome.", &["source", "tenant", "outcome"])?,
-            direct_routing_failures: registry.counter("pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code.", &["source", "tenant", "sip_code"])?,
+            direct_routing_failures: registry.counter("pstn_direct_routing_failures_total", "Failed Direct Routing calls by final SIP code (tenant empty for a source of several tenants).", &["source", "tenant", "sip_code"])?,
             logs: LogMetrics::new(registry)?,
             chargeback: ChargebackMetrics::new(registry)?,
             chargeback_month: ChargebackMonth::new(registry)?,
-            lateness: registry.histogram("pstn_row_lateness_seconds", "Time from a call's start until the agent first read its row (once per new row; an upper bound on when Graph showed it, since rows are read at polls and sweeps).", LATENESS_BUCKETS, &["source", "tenant", "kind"])?,
+            lateness: registry.histogram("pstn_row_lateness_seconds", "Time from a call's start until the agent first read its row (once per new row; an upper bound on when Graph showed it, since rows are read at polls and sweeps; tenant empty for a source of several tenants).", LATENESS_BUCKETS, &["source", "tenant", "kind"])?,
             plan_seconds: registry.gauge("pstn_calling_plan_outbound_month_seconds", "Outbound Calling Plans seconds (user_out*) of calls that started this calendar month (UTC), by licenseCapability; compare with the plan's minute pool.", &["source", "tenant", "license"])?,
         })
     }
 
-    /// Creates the series users alert on, at zero, before any call arrives.
+    /// Creates the series users look at, at zero, before any call arrives: for a source
+    /// of one tenant; one of many tenants gets only those its alerts need (none here:
+    /// the alerts on calls are by rate or by a series being new), since a thousand
+    /// tenants' zeros cost memory and scrape time and say nothing.
     pub(super) fn initialise(&self, source: SourceId<'_>, kind: LogKind) {
         if kind.is_report() {
             // A report's rows are totals, not calls: its own series (`metrics::dialout`).
             return;
         }
         self.lateness
-            .with_label_values(&[source.name, source.tenant, kind.event_kind()]);
+            .with_label_values(&[source.name, source.shared_tenant(), kind.event_kind()]);
+        if !source.initialise_all() {
+            return self.logs.initialise(source, kind);
+        }
         let call_types = match kind {
             LogKind::Pstn => PSTN_CALL_TYPES,
             LogKind::DirectRouting => DIRECT_ROUTING_CALL_TYPES,
@@ -90,6 +100,8 @@ impl CallMetrics {
         let kind_label = kind.event_kind();
         for call_type in call_types.iter().copied().chain(["other"]) {
             self.calls
+                .with_label_values(&[source.name, source.tenant, kind_label, call_type]);
+            self.seconds
                 .with_label_values(&[source.name, source.tenant, kind_label, call_type]);
         }
         match kind {
@@ -151,7 +163,9 @@ impl CallMetrics {
         }
         self.chargeback.record(source, kind, facts);
         let kind_label = kind.event_kind();
+        let shared = source.shared_tenant();
         let mut calls = Handles::new(&self.calls);
+        let mut seconds = Handles::new(&self.seconds);
         let mut duration = Handles::new(&self.duration);
         let mut charge_total = self.charge_total.batch();
         let mut charge = Handles::new(&self.charge);
@@ -166,10 +180,13 @@ impl CallMetrics {
             calls
                 .get(&[source.name, source.tenant, kind_label, call.call_type])
                 .inc();
-            if let Some(seconds) = call.duration_seconds {
-                duration
+            if let Some(took) = call.duration_seconds {
+                seconds
                     .get(&[source.name, source.tenant, kind_label, call.call_type])
-                    .observe(seconds);
+                    .inc_by(took);
+                duration
+                    .get(&[source.name, shared, kind_label, call.call_type])
+                    .observe(took);
             }
             if let Some(micros) = call.charge_micros {
                 charge_total.add(
@@ -179,7 +196,7 @@ impl CallMetrics {
             }
             if let Some(amount) = call.charge {
                 charge
-                    .get(&[source.name, source.tenant, call.currency])
+                    .get(&[source.name, shared, call.currency])
                     .observe(amount);
             }
             if let Some(micros) = call.connection_charge_micros {
@@ -212,9 +229,7 @@ impl CallMetrics {
                     let outcome = if successful { "successful" } else { "failed" };
                     outcomes.get(&[source.name, source.tenant, outcome]).inc();
                     if !successful {
-                        failures
-                            .get(&[source.name, source.tenant, call.sip_code])
-                            .inc();
+                        failures.get(&[source.name, shared, call.sip_code]).inc();
                     }
                 }
             }
@@ -234,15 +249,18 @@ impl CallMetrics {
         if facts.is_empty() {
             return;
         }
-        let histogram =
-            self.lateness
-                .with_label_values(&[source.name, source.tenant, kind.event_kind()]);
+        let histogram = self.lateness.with_label_values(&[
+            source.name,
+            source.shared_tenant(),
+            kind.event_kind(),
+        ]);
         for call in facts {
             histogram.observe(observed.duration_since(call.start).as_secs_f64());
         }
     }
 
-    /// Sets this month's outbound plan seconds of a source (every known license; absent ones 0).
+    /// Sets this month's outbound plan seconds of a source (every known license; absent
+    /// ones 0, or for one of many tenants no series: its zeros would be a thousand).
     pub fn set_plan_usage(&self, source: SourceId<'_>, usage: &[(String, f64)]) {
         for license in LICENSE_CAPABILITIES
             .iter()
@@ -253,6 +271,13 @@ impl CallMetrics {
                 .iter()
                 .filter(|(stored, _)| stored == license)
                 .fold(0.0, |total, (_, seconds)| total + seconds); // not sum(): an empty f64 sum is -0
+            if seconds == 0.0 && !source.initialise_all() {
+                // A new month: a license used last month has no series now.
+                let _ =
+                    self.plan_seconds
+                        .remove_label_values(&[source.name, source.tenant, license]);
+                continue;
+            }
             self.plan_seconds
                 .with_label_values(&[source.name, source.tenant, license])
                 .set(seconds);

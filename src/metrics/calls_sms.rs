@@ -49,7 +49,8 @@ impl LogMetrics {
     /// Creates the series the alert rules and dashboard read, at zero.
     pub(super) fn initialise(&self, source: SourceId<'_>, kind: LogKind) {
         match kind {
-            LogKind::Sms => {
+            // The SMS alert reads charges by rate: no zeros for each of many tenants.
+            LogKind::Sms if source.initialise_all() => {
                 for sms_type in SMS_TYPES.iter().copied().chain(["other"]) {
                     self.sms_units
                         .with_label_values(&[source.name, source.tenant, sms_type]);
@@ -69,7 +70,7 @@ impl LogMetrics {
                         .with_label_values(&[source.name, source.tenant, mode]);
                 }
             }
-            LogKind::Pstn | LogKind::DirectRouting | LogKind::PstnDialoutReport => {}
+            LogKind::Sms | LogKind::Pstn | LogKind::DirectRouting | LogKind::PstnDialoutReport => {}
         }
     }
 

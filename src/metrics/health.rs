@@ -94,7 +94,7 @@ impl HealthMetrics {
             )?,
             graph_duration: registry.histogram(
                 "pstn_graph_request_duration_seconds",
-                "Time for one Graph request, body included.",
+                "Time for one Graph request, body included (tenant empty for a source of several tenants).",
                 REQUEST_BUCKETS,
                 &["source", "tenant"],
             )?,
@@ -172,14 +172,13 @@ impl HealthMetrics {
         );
     }
 
+    /// The handles of one source. Its zero series by failure reason are created for a
+    /// source of one tenant only (no alert reads them; a thousand tenants' zeros would
+    /// be 16,000 series); tokens and polls by outcome are, for every tenant: alerts
+    /// compare their increases.
     pub(super) fn source(&self, source: SourceId<'_>, cadence: SourceCadence) -> SourceTelemetry {
-        for reason in FailureReason::ALL {
-            self.graph_failures
-                .with_label_values(&[source.name, source.tenant, reason.as_str()]);
-        }
-        for reason in BadRow::ALL {
-            self.rows_skipped
-                .with_label_values(&[source.name, source.tenant, reason.reason()]);
+        if source.initialise_all() {
+            self.initialise_reasons(source);
         }
         for outcome in ["success", "failure"] {
             self.token_requests
@@ -217,7 +216,7 @@ impl HealthMetrics {
                 .with_label_values(&[source.name, source.tenant]),
             duration: self
                 .graph_duration
-                .with_label_values(&[source.name, source.tenant]),
+                .with_label_values(&[source.name, source.shared_tenant()]),
             tokens_ok: self.token_requests.with_label_values(&[
                 source.name,
                 source.tenant,
@@ -248,6 +247,18 @@ impl HealthMetrics {
                 .backlog
                 .with_label_values(&[source.name, source.tenant]),
             health,
+        }
+    }
+
+    /// Graph's failures and the skipped rows by reason, at zero.
+    fn initialise_reasons(&self, source: SourceId<'_>) {
+        for reason in FailureReason::ALL {
+            self.graph_failures
+                .with_label_values(&[source.name, source.tenant, reason.as_str()]);
+        }
+        for reason in BadRow::ALL {
+            self.rows_skipped
+                .with_label_values(&[source.name, source.tenant, reason.reason()]);
         }
     }
 

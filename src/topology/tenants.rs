@@ -34,6 +34,7 @@ pub(super) fn spawn(
     tasks: &mut tokio::task::JoinSet<SourceTask>,
 ) {
     for table in config.sources.iter().filter(|s| s.tenancy.is_multi()) {
+        let (table, shared) = &sharing_client(table, shared);
         let sinks: Vec<SinkHandle> = config
             .sinks_of(&table.name)
             .filter_map(|sink| sink_handles.get(&sink.name).cloned())
@@ -56,6 +57,29 @@ pub(super) fn spawn(
         };
         let (name, reopen) = (table.name.clone(), reopen.clone());
         tasks.spawn(async move { (name, set.supervise(reopen).await) });
+    }
+}
+
+/// The source's table and what its tenants share: with a `ca_file`, one HTTP client
+/// built for the source rather than one per tenant (each holds its root store and TLS
+/// configuration), its tenants then built without a `ca_file` of their own. When it
+/// cannot be built each tenant tries and reports the error itself, as a source would.
+fn sharing_client(table: &SourceConfig, shared: &Shared) -> (SourceConfig, Shared) {
+    let Some(ca_file) = &table.ca_file else {
+        return (table.clone(), shared.clone());
+    };
+    match crate::http_client::client_trusting(Some(ca_file)) {
+        Ok(http) => (
+            SourceConfig {
+                ca_file: None,
+                ..table.clone()
+            },
+            Shared {
+                http,
+                ..shared.clone()
+            },
+        ),
+        Err(_) => (table.clone(), shared.clone()),
     }
 }
 

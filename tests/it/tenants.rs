@@ -5,6 +5,8 @@
 
 use crate::common;
 
+mod ca_file;
+mod open_files;
 mod sighup;
 
 use common::{Harness, NOW, at};
