@@ -199,8 +199,8 @@ async fn sighup_starts_added_tenants_stops_removed_ones_and_a_returning_one_repe
 
 /// With state in PostgreSQL: SIGHUP changes the replica's units as in SQLite mode. An
 /// added tenant becomes a unit and delivers, a removed one stops and its lease is given
-/// back (free in PostgreSQL, never taken again), a re-added one is taken again under
-/// the next generation and repeats nothing.
+/// back (free in PostgreSQL, never taken again), a file that no longer reads changes
+/// nothing, a re-added one is taken again under the next generation and repeats nothing.
 #[tokio::test]
 async fn with_state_in_postgresql_sighup_adds_and_removes_units() {
     let Some(cluster) = Postgres::start() else {
@@ -245,6 +245,15 @@ async fn with_state_in_postgresql_sighup_adds_and_removes_units() {
     assert_polling(port, B, false).await;
     assert_polling(port, A, true).await;
     assert_eq!(lease(B).await, (None, generation), "B not taken again");
+
+    // A file that no longer reads: logged, the units kept.
+    std::fs::write(&tenants, format!("{A}\nnot a tenant\n")).unwrap();
+    agent.signal("HUP");
+    common::eventually("the bad line logged", Duration::from_secs(10), async || {
+        log_lines(&log, &["tenants_file not applied", "tenants_file line 2"]) == 1
+    })
+    .await;
+    assert_polling(port, C, true).await;
 
     let b_before = delivered_by_tenant(&harness)[B].clone();
     write_tenants(&tenants, &[A, B, C]);
