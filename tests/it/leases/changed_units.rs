@@ -74,3 +74,28 @@ async fn a_unit_added_is_taken_and_a_unit_removed_is_given_back_and_not_taken_ag
     );
     keeper.stop().await;
 }
+
+/// A unit removed on one replica only (its file changed, the others' not yet) is not
+/// taken there any more, but a replica that still lists it takes it: the README's
+/// "every replica must get the same file".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_removed_on_one_replica_only_is_taken_by_another_that_lists_it() {
+    let Some(cluster) = Postgres::start() else {
+        return;
+    };
+    let all = units(2);
+    let (kept, removed) = (&all[0], &all[1]);
+    let ttl = Duration::from_secs(2);
+    let (a, _) = keeper(&cluster, "replica-a", ttl, &all);
+    within("both held by a", ttl * 5, || held(&a, &all).len() == 2).await;
+    a.units().change(Vec::new(), vec![removed.clone()]).await;
+    assert_eq!(row(&cluster, removed).await.0, None);
+    let (b, _) = keeper(&cluster, "replica-b", ttl, &all);
+    within("the removed unit taken by b", ttl * 5, || {
+        held(&b, &all) == [removed.clone()]
+    })
+    .await;
+    assert_eq!(row(&cluster, removed).await.0.as_deref(), Some("replica-b"));
+    assert_eq!(held(&a, std::slice::from_ref(kept)).len(), 1);
+    assert!(a.watch(removed).is_none());
+}
