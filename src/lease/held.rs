@@ -28,6 +28,7 @@ struct Slot {
 }
 
 impl Slot {
+    /// A unit's slot before its first take (at start, or added while running).
     fn new() -> Slot {
         let (sender, _) = watch::channel(LeaseState::Lost);
         Slot {

@@ -63,6 +63,7 @@ impl LeaseUnits {
     }
 }
 
+/// The watches, whether or not a holder of the lock panicked (a list stays whole).
 fn lock(watches: &Watches) -> MutexGuard<'_, Vec<LeaseWatch>> {
     watches
         .lock()
