@@ -40,9 +40,11 @@ mod schema;
 mod session;
 mod share;
 mod timing;
+mod units;
 mod watch;
 
 pub use keeper::{Connect, LeaseKeeper, LeaseSettings, connector};
+pub use units::LeaseUnits;
 #[cfg(any(test, feature = "__internals"))]
 pub use watch::LeaseState;
 pub use watch::{LeaseWatch, LossCause};

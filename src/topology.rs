@@ -13,7 +13,7 @@ pub use crate::http_client::client as http_client;
 pub use crate::source::RunMode;
 
 use crate::api::ApiListener;
-use crate::config::{Config, Tenancy};
+use crate::config::Config;
 use crate::graph::PaceBook;
 use crate::http_client::ClientError;
 use crate::lease::LeaseKeeper;
@@ -255,14 +255,9 @@ async fn spawn_every_source(
             tenants::spawn(config, sink_handles, &shared, &options.reopen, &mut tasks);
         }
         Some(keeper) => {
-            if config
-                .sources
-                .iter()
-                .any(|s| matches!(s.tenancy, Tenancy::File(_)))
-            {
-                tracing::warn!(
-                    "with [state] postgres_url, tenants_file is read at start only: SIGHUP does not change the tenants (restart the replicas)"
-                );
+            if options.mode == RunMode::Forever {
+                let reopen = &options.reopen;
+                tenants::follow_leased(config, keeper, sink_handles, &shared, reopen, &mut tasks);
             }
             leased::spawn_sources(config, keeper, sink_handles, &shared, &mut tasks);
         }

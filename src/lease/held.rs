@@ -27,6 +27,21 @@ struct Slot {
     last_loss: LastLoss,
 }
 
+impl Slot {
+    /// A unit's slot before its first take (at start, or added while running).
+    fn new() -> Slot {
+        let (sender, _) = watch::channel(LeaseState::Lost);
+        Slot {
+            sender,
+            lease: None,
+            draining: None,
+            avoid_until: None,
+            rescued: false,
+            last_loss: LastLoss::default(),
+        }
+    }
+}
+
 /// Every unit the keeper was given, held or not.
 #[derive(Debug)]
 pub(super) struct Held {
@@ -43,20 +58,7 @@ impl Held {
     ) -> Held {
         let slots = units
             .iter()
-            .map(|unit| {
-                let (sender, _) = watch::channel(LeaseState::Lost);
-                (
-                    unit.clone(),
-                    Slot {
-                        sender,
-                        lease: None,
-                        draining: None,
-                        avoid_until: None,
-                        rescued: false,
-                        last_loss: LastLoss::default(),
-                    },
-                )
-            })
+            .map(|unit| (unit.clone(), Slot::new()))
             .collect();
         metrics.units_held(0);
         Held {
@@ -81,6 +83,28 @@ impl Held {
             self.releases.clone(),
             slot.last_loss.clone(),
         ))
+    }
+
+    /// Adds a slot for `unit` (not held); `false` when it has one already.
+    pub(super) fn add(&mut self, unit: &Unit) -> bool {
+        if self.slots.contains_key(unit) {
+            return false;
+        }
+        self.slots.insert(unit.clone(), Slot::new());
+        true
+    }
+
+    /// Drops `unit`'s slot (its watches turn lost, then closed: its source ends); the
+    /// generation it was held under, to give back.
+    pub(super) fn remove(&mut self, unit: &Unit) -> Option<i64> {
+        let generation = self
+            .slots
+            .get(unit)?
+            .lease
+            .map(|(generation, _)| generation);
+        self.lose(unit, LossCause::Removed);
+        self.slots.remove(unit);
+        generation
     }
 
     /// The units held now with their generations.

@@ -6,6 +6,7 @@
 use super::held::Held;
 use super::session::{Claim, RoundError, Session};
 use super::timing::{fire_until, guarded};
+use super::units::{Change, LeaseUnits, Watches};
 use super::watch::{LossCause, Release};
 use super::{LeaseWatch, Unit};
 use crate::metrics::LeaseMetrics;
@@ -51,7 +52,8 @@ where
 }
 
 /// What a keeper is given: `[state]`'s `replica_name` and `lease_ttl`, and every unit of
-/// the configuration (the same list in every replica).
+/// the configuration (the same list in every replica), as at start
+/// ([`LeaseUnits::change`] changes them while it runs).
 #[derive(Debug, Clone)]
 pub struct LeaseSettings {
     /// This replica's name, unique among the replicas.
@@ -82,7 +84,7 @@ impl LeaseSettings {
 #[derive(Debug)]
 pub struct LeaseKeeper {
     settings: Arc<LeaseSettings>,
-    watches: Vec<LeaseWatch>,
+    units: LeaseUnits,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -95,36 +97,46 @@ impl LeaseKeeper {
         let settings = Arc::new(settings);
         let (releases, released) = mpsc::unbounded_channel();
         let held = Held::new(&settings.units, metrics.clone(), releases);
-        let watches = held
-            .units()
-            .filter_map(|unit| held.watch(unit, &settings.replica))
-            .collect();
+        let watches: Watches = Arc::new(std::sync::Mutex::new(
+            held.units()
+                .filter_map(|unit| held.watch(unit, &settings.replica))
+                .collect(),
+        ));
         let (stop, stopped) = oneshot::channel();
+        let (changes, changed) = mpsc::unbounded_channel();
         let keeper = Keeper {
             session: Session {
                 connect,
                 client: None,
                 settings: settings.clone(),
+                units: settings.units.clone(),
             },
             held,
             metrics,
             reachable: None,
+            watches: watches.clone(),
         };
         LeaseKeeper {
+            units: LeaseUnits {
+                watches,
+                changes,
+                ttl: settings.ttl,
+            },
             settings,
-            watches,
             stop: Some(stop),
-            task: tokio::spawn(keeper.run(stopped, released)),
+            task: tokio::spawn(keeper.run(stopped, released, changed)),
         }
     }
 
     /// The watch of `unit`'s lease, for its source's run loop; `None` for a unit the
-    /// keeper was not given.
+    /// keeper does not have.
     pub fn watch(&self, unit: &Unit) -> Option<LeaseWatch> {
-        self.watches
-            .iter()
-            .find(|watch| watch.unit() == unit)
-            .cloned()
+        self.units.watch(unit)
+    }
+
+    /// Its units, to follow the configuration with (SIGHUP) from another task.
+    pub fn units(&self) -> LeaseUnits {
+        self.units.clone()
     }
 
     /// The settings it runs with.
@@ -150,12 +162,20 @@ impl Drop for LeaseKeeper {
 }
 
 /// The task's state: the session with PostgreSQL and the book of held leases.
-struct Keeper {
-    session: Session,
-    held: Held,
+pub(super) struct Keeper {
+    pub(super) session: Session,
+    pub(super) held: Held,
     metrics: LeaseMetrics,
     /// Whether the last round reached PostgreSQL (`None` before the first).
     reachable: Option<bool>,
+    /// Every unit's watch, as handed out (changed with the units).
+    pub(super) watches: Watches,
+}
+
+/// What the keeper serves between rounds.
+enum Event {
+    Release(Release),
+    Change(Change),
 }
 
 impl Keeper {
@@ -163,20 +183,26 @@ impl Keeper {
         mut self,
         mut stopped: oneshot::Receiver<()>,
         mut released: mpsc::UnboundedReceiver<Release>,
+        mut changed: mpsc::UnboundedReceiver<Change>,
     ) {
         let every = self.session.settings.renew_every();
         'rounds: loop {
             let started = Instant::now();
             self.round(started, every).await;
-            // Until the next round: a source giving its unit back is served at once.
+            // Until the next round: a source giving its unit back, or the units
+            // changing, is served at once.
             loop {
-                let release = tokio::select! {
+                let event = tokio::select! {
                     biased;
                     _ = &mut stopped => break 'rounds,
-                    Some(release) = released.recv() => release,
+                    Some(release) = released.recv() => Event::Release(release),
+                    Some(change) = changed.recv() => Event::Change(change),
                     () = fire_until(&mut self.held, started + every) => break,
                 };
-                self.release(release, every).await;
+                match event {
+                    Event::Release(release) => self.release(release, every).await,
+                    Event::Change(change) => self.change(change, every).await,
+                }
             }
         }
         let holding = self.held.holding();
@@ -289,7 +315,7 @@ impl Keeper {
         holding.split_off(holding.len() - excess)
     }
 
-    fn failed(&mut self, error: &RoundError) {
+    pub(super) fn failed(&mut self, error: &RoundError) {
         // A statement may still be pending on it: start the next round afresh.
         self.session.client = None;
         self.metrics.renewal_failed();

@@ -36,6 +36,8 @@ pub(super) struct Session {
     pub(super) connect: Connect,
     pub(super) client: Option<Client>,
     pub(super) settings: Arc<LeaseSettings>,
+    /// The units now: `settings.units` as changed since (SIGHUP), registered and shared.
+    pub(super) units: Vec<Unit>,
 }
 
 impl Session {
@@ -45,7 +47,7 @@ impl Session {
             _ => {
                 let mut client = (self.connect)().await?;
                 schema::migrate(&mut client).await?;
-                round::register(&client, &self.settings.units).await?;
+                round::register(&client, &self.units).await?;
                 client
             }
         };
@@ -66,9 +68,10 @@ impl Session {
         let settings = self.settings.clone();
         let ttl = settings.ttl.as_secs_f64();
         let me = settings.replica.as_str();
+        let units = self.units.len();
         let client = self.client().await?;
         let live = round::heartbeat(client, me, ttl).await?;
-        let share = share(settings.units.len(), &live, me);
+        let share = share(units, &live, me);
         let renewed = round::renew(client, me, holding, ttl).await?;
         let counted = renewed
             .iter()
@@ -109,6 +112,17 @@ impl Session {
         } else {
             round::give_up(client, &me, lease, hold_off.as_secs_f64()).await?;
         }
+        Ok(())
+    }
+
+    /// The units changed: `removed` leases given back, the units registered (the
+    /// added ones among them) so that a round may take them.
+    pub(super) async fn change(&mut self, removed: &[(Unit, i64)]) -> Result<(), RoundError> {
+        let me = self.settings.replica.clone();
+        let units = self.units.clone();
+        let client = self.client().await?;
+        round::give_back(client, &me, removed).await?;
+        round::register(client, &units).await?;
         Ok(())
     }
 

@@ -21,6 +21,8 @@ pub enum LossCause {
     GivenBack,
     /// The keeper stopped (shutdown).
     KeeperStopped,
+    /// The unit was removed from the configuration (SIGHUP): given back, not claimed.
+    Removed,
 }
 
 impl std::fmt::Display for LossCause {
@@ -35,6 +37,7 @@ impl std::fmt::Display for LossCause {
             }
             LossCause::GivenBack => "its source gave it back",
             LossCause::KeeperStopped => "the lease keeper stopped",
+            LossCause::Removed => "the unit was removed from the configuration",
         })
     }
 }

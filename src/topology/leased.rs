@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
 use crate::shutdown::{Shutdown, shutdown_pair};
 use crate::sinks::SinkHandle;
+use crate::source::config::Tenancy;
 use crate::source::{PollSummary, RunMode, SourceConfig, SourceContext};
 use crate::state::StateStore;
 use crate::time::SharedClock;
@@ -86,7 +87,8 @@ impl Shared {
     }
 }
 
-/// Spawns every source of `config` under its unit's lease.
+/// Spawns every source of `config` under its unit's lease (a long run's with a
+/// `tenants_file` are `tenants`' to follow on SIGHUP).
 pub(super) fn spawn_sources(
     config: &Config,
     keeper: &LeaseKeeper,
@@ -95,7 +97,11 @@ pub(super) fn spawn_sources(
     tasks: &mut tokio::task::JoinSet<SourceTask>,
 ) {
     let ttl = keeper.settings().ttl;
-    for source_config in config.sources.iter().flat_map(SourceConfig::per_tenant) {
+    let followed = |table: &&SourceConfig| {
+        shared.mode == RunMode::Forever && matches!(table.tenancy, Tenancy::File(_))
+    };
+    let sources = config.sources.iter().filter(|table| !followed(table));
+    for source_config in sources.flat_map(SourceConfig::per_tenant) {
         let sinks: Vec<SinkHandle> = config
             .sinks_of(&source_config.name)
             .filter_map(|sink| sink_handles.get(&sink.name).cloned())
@@ -120,12 +126,12 @@ pub(super) fn spawn_sources(
 }
 
 /// One source and its unit's lease.
-struct Leased {
-    config: SourceConfig,
-    sinks: Vec<SinkHandle>,
-    shared: Shared,
-    watch: LeaseWatch,
-    ttl: Duration,
+pub(super) struct Leased {
+    pub(super) config: SourceConfig,
+    pub(super) sinks: Vec<SinkHandle>,
+    pub(super) shared: Shared,
+    pub(super) watch: LeaseWatch,
+    pub(super) ttl: Duration,
 }
 
 /// How one holding of the lease ended.
@@ -153,7 +159,8 @@ enum Holding {
 }
 
 impl Leased {
-    async fn run(mut self) -> Result<PollSummary, String> {
+    /// Reads the source while its unit's lease is held, until shutdown.
+    pub(super) async fn run(mut self) -> Result<PollSummary, String> {
         let mut shutdown = self.shared.shutdown.clone();
         loop {
             let fence = tokio::select! {

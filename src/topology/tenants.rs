@@ -5,11 +5,14 @@
 //! refused, permission missing) holds up no other: `--once` reports it and exits 1
 //! after the others finish; a long run tries it again with backoff. On SIGHUP a
 //! `tenants_file` is re-read: added tenants start, removed ones stop (their state
-//! kept); a file that no longer reads is logged and the running set kept.
+//! kept); a file that no longer reads is logged and the running set kept. With state
+//! in PostgreSQL a long run follows its `tenants_file` the same way, each tenant read
+//! under its unit's lease: the keeper's units change with the file.
 
 use super::SourceTask;
-use super::leased::Shared;
+use super::leased::{self, Shared};
 use crate::config::Config;
+use crate::lease::{LeaseKeeper, LeaseUnits, Unit};
 use crate::shutdown::{ShutdownTrigger, shutdown_pair};
 use crate::sinks::{ReopenSignal, SinkHandle};
 use crate::source::config::{Tenancy, reread_tenants_file};
@@ -54,6 +57,38 @@ pub(super) fn spawn(
             sinks,
             shared: shared.clone(),
             running: HashMap::new(),
+            leases: None,
+        };
+        let (name, reopen) = (table.name.clone(), reopen.clone());
+        tasks.spawn(async move { (name, set.supervise(reopen).await) });
+    }
+}
+
+/// With state in PostgreSQL, a long run: one task per source with a `tenants_file`,
+/// which runs each of its tenants under its unit's lease and, on SIGHUP, gives the
+/// keeper the units added and removed.
+pub(super) fn follow_leased(
+    config: &Config,
+    keeper: &LeaseKeeper,
+    sink_handles: &HashMap<String, SinkHandle>,
+    shared: &Shared,
+    reopen: &ReopenSignal,
+    tasks: &mut tokio::task::JoinSet<SourceTask>,
+) {
+    let files = config
+        .sources
+        .iter()
+        .filter(|s| matches!(s.tenancy, Tenancy::File(_)));
+    for table in files {
+        let set = TenantSet {
+            table: table.clone(),
+            sinks: config
+                .sinks_of(&table.name)
+                .filter_map(|sink| sink_handles.get(&sink.name).cloned())
+                .collect(),
+            shared: shared.clone(),
+            running: HashMap::new(),
+            leases: Some(keeper.units()),
         };
         let (name, reopen) = (table.name.clone(), reopen.clone());
         tasks.spawn(async move { (name, set.supervise(reopen).await) });
@@ -140,6 +175,8 @@ struct TenantSet {
     shared: Shared,
     /// By tenant, lower-cased (a domain's case does not make it another tenant).
     running: HashMap<String, Running>,
+    /// With state in PostgreSQL: the keeper's units, each tenant read under its lease.
+    leases: Option<LeaseUnits>,
 }
 
 /// A running tenant: what stops it, and its task.
@@ -183,7 +220,25 @@ impl TenantSet {
             ..self.shared.clone()
         };
         let delay = stagger(&config, &self.shared, index, count);
-        let task = tokio::spawn(run_tenant(config, self.sinks.clone(), shared, delay));
+        let sinks = self.sinks.clone();
+        let task = match &self.leases {
+            None => tokio::spawn(run_tenant(config, sinks, shared, delay)),
+            Some(units) => {
+                let Some(watch) = units.watch(&Unit::new(&config.name, tenant)) else {
+                    tracing::warn!(source = %config.name, %tenant, "the lease keeper has no unit for this tenant; it is not read");
+                    return;
+                };
+                let ttl = units.ttl();
+                let leased = leased::Leased {
+                    config,
+                    sinks,
+                    shared,
+                    watch,
+                    ttl,
+                };
+                tokio::spawn(leased.run())
+            }
+        };
         self.running
             .insert(tenant.to_ascii_lowercase(), Running { stop, task });
     }
@@ -220,6 +275,18 @@ impl TenantSet {
             .collect();
         tracing::info!(source = %self.table.name, tenants = tenants.len(), added = added.len(), removed = gone.len(), "SIGHUP: tenants_file re-read");
         self.stop(&gone).await;
+        if let Some(units) = &self.leases {
+            // The removed tenants stopped: their leases are given back, not taken again.
+            let unit = |tenant: &String| Unit::new(&self.table.name, tenant);
+            let removed = self.table.tenants.iter();
+            let removed = removed.filter(|t| !wanted.contains_key(&t.to_ascii_lowercase()));
+            units
+                .change(
+                    added.iter().copied().map(unit).collect(),
+                    removed.map(unit).collect(),
+                )
+                .await;
+        }
         for (index, tenant) in added.iter().enumerate() {
             tracing::info!(source = %self.table.name, tenant = %tenant, "tenant added: reading it from its saved progress (or lookback)");
             self.start(tenant, index, added.len());

@@ -276,6 +276,8 @@ async fn commit(
     Ok(())
 }
 
+#[path = "leases/changed_units.rs"]
+mod changed_units;
 #[path = "leases/give_back.rs"]
 mod give_back;
 #[path = "leases/outages.rs"]

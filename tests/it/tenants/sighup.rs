@@ -4,6 +4,7 @@
 //! backoff while the others deliver.
 
 use super::{CLIENT_ID, delivered_by_tenant, expected, harness, source_table};
+use crate::common::postgres::Postgres;
 use crate::common::{self, Harness, NOW, tools::free_port};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -40,11 +41,22 @@ fn write_tenants(path: &Path, tenants: &[&str]) {
 }
 
 fn start(harness: &Harness, port: u16) -> (Agent, PathBuf, PathBuf) {
+    start_with(harness, port, "", &[A, B, REFUSED])
+}
+
+/// The agent with `state` lines (`[state] postgres_url`) reading `tenants` at start.
+fn start_with(
+    harness: &Harness,
+    port: u16,
+    state: &str,
+    tenants: &[&str],
+) -> (Agent, PathBuf, PathBuf) {
     let dir = harness.dir.path();
-    let tenants = dir.join("tenants.txt");
-    write_tenants(&tenants, &[A, B, REFUSED]);
+    let file = dir.join("tenants.txt");
+    write_tenants(&file, tenants);
+    let tenants = file;
     let text = format!(
-        "data_dir = \"{}\"\n[api]\naddress = \"127.0.0.1:{port}\"\n{}poll_interval = \"1s\"\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"customers\"]\n",
+        "data_dir = \"{}\"\n{state}[api]\naddress = \"127.0.0.1:{port}\"\n{}poll_interval = \"1s\"\n[sinks.archive]\ntype = \"file\"\npath = \"{}\"\ninputs = [\"customers\"]\n",
         dir.join("state").display(),
         source_table(harness, "tenants_file = \"tenants.txt\""),
         harness.output().display(),
@@ -182,5 +194,83 @@ async fn sighup_starts_added_tenants_stops_removed_ones_and_a_returning_one_repe
         assert!(keys.values().all(|n| *n == 1), "{tenant}: a row twice");
     }
     assert!(!delivered.contains_key(REFUSED));
+    agent.signal("TERM");
+}
+
+/// With state in PostgreSQL: SIGHUP changes the replica's units as in SQLite mode. An
+/// added tenant becomes a unit and delivers, a removed one stops and its lease is given
+/// back (free in PostgreSQL, never taken again), a file that no longer reads changes
+/// nothing, a re-added one is taken again under the next generation and repeats nothing.
+#[tokio::test]
+async fn with_state_in_postgresql_sighup_adds_and_removes_units() {
+    let Some(cluster) = Postgres::start() else {
+        return;
+    };
+    let harness = harness(&[]).await;
+    let port = free_port();
+    let state = format!(
+        "[state]\npostgres_url = \"{}\"\nlease_ttl = \"2s\"\nreplica_name = \"replica-a\"\n",
+        cluster.url()
+    );
+    let (agent, tenants, log) = start_with(&harness, port, &state, &[A, B]);
+    delivered_all(&harness, A).await;
+    delivered_all(&harness, B).await;
+
+    write_tenants(&tenants, &[A, C]);
+    agent.signal("HUP");
+    delivered_all(&harness, C).await;
+    common::eventually("B stopped", Duration::from_secs(10), async || {
+        log_lines(&log, &["tenant removed", B]) == 1
+    })
+    .await;
+    let (client, connection) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let lease = async |tenant: &str| -> (Option<String>, i64) {
+        let row = client
+            .query_one(
+                "SELECT holder, generation FROM leases WHERE tenant = $1",
+                &[&tenant],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    common::eventually("B's lease given back", Duration::from_secs(5), async || {
+        lease(B).await.0.is_none()
+    })
+    .await;
+    let (_, generation) = lease(B).await;
+    assert_polling(port, B, false).await;
+    assert_polling(port, A, true).await;
+    assert_eq!(lease(B).await, (None, generation), "B not taken again");
+
+    // A file that no longer reads: logged, the units kept.
+    std::fs::write(&tenants, format!("{A}\nnot a tenant\n")).unwrap();
+    agent.signal("HUP");
+    common::eventually("the bad line logged", Duration::from_secs(10), async || {
+        log_lines(&log, &["tenants_file not applied", "tenants_file line 2"]) == 1
+    })
+    .await;
+    assert_polling(port, C, true).await;
+
+    let b_before = delivered_by_tenant(&harness)[B].clone();
+    write_tenants(&tenants, &[A, B, C]);
+    agent.signal("HUP");
+    let polled = polls(port, B).await;
+    common::eventually("B polling again", Duration::from_secs(15), async || {
+        polls(port, B).await >= polled + 2
+    })
+    .await;
+    assert_eq!(
+        lease(B).await,
+        (Some("replica-a".to_owned()), generation + 1)
+    );
+    let delivered = delivered_by_tenant(&harness);
+    assert_eq!(delivered[B], b_before, "the returning tenant repeated rows");
+    for (tenant, keys) in &delivered {
+        assert!(keys.values().all(|n| *n == 1), "{tenant}: a row twice");
+    }
     agent.signal("TERM");
 }
