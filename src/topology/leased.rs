@@ -7,10 +7,12 @@
 //! loss). `--once` takes each unit's lease (waiting up to `lease_ttl` for it),
 //! reads once and gives everything back.
 
+mod holding;
+
 use super::SourceTask;
 use crate::config::Config;
 use crate::graph::PaceBook;
-use crate::lease::{Fence, LeaseKeeper, LeaseSettings, LeaseWatch, LossCause, Unit};
+use crate::lease::{Fence, LeaseKeeper, LeaseSettings, LeaseWatch, Unit};
 use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
 use crate::shutdown::{Shutdown, shutdown_pair};
@@ -19,6 +21,7 @@ use crate::source::config::Tenancy;
 use crate::source::{PollSummary, RunMode, SourceConfig, SourceContext};
 use crate::state::StateStore;
 use crate::time::SharedClock;
+use holding::{Holding, once_outcome, read_under};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,30 +135,6 @@ pub(super) struct Leased {
     pub(super) shared: Shared,
     pub(super) watch: LeaseWatch,
     pub(super) ttl: Duration,
-}
-
-/// How one holding of the lease ended.
-enum Holding {
-    /// The source ended as its mode asks (one poll done, or shutdown).
-    Ended(PollSummary),
-    /// The lease went (lost, given back, taken over), as the keeper says.
-    Lost,
-    /// The keeper wanted the unit back (an even share): the batch in flight was
-    /// delivered and committed, then the source stopped.
-    Drained,
-    /// A write was refused by the fence: the lease moved on or ran out (a fence that
-    /// PostgreSQL could not check is a failed poll like any other, `FenceUnchecked`).
-    Refused,
-    /// The source could not be built (state unreachable, or for good: a credential,
-    /// state recorded as another kind).
-    NotBuilt {
-        /// Why, for the log.
-        error: String,
-        /// Whether trying again here cannot help (`BuildError::is_permanent`).
-        permanent: bool,
-    },
-    /// The source stopped on an error (a permanent one, or `--once`'s poll failed).
-    Failed(String),
 }
 
 impl Leased {
@@ -301,57 +280,5 @@ impl Leased {
             tracing::warn!(source = %self.config.name, unit = %self.watch.unit(), "not read: another replica holds the unit's lease");
         }
         taken.ok().flatten()
-    }
-}
-
-/// What `--once` ends with after one holding: the summary, or why the unit was not
-/// read to the end here.
-fn once_outcome(
-    holding: Holding,
-    unit: &Unit,
-    cause: Option<LossCause>,
-) -> Result<PollSummary, String> {
-    match holding {
-        Holding::Ended(summary) => Ok(summary),
-        Holding::Failed(error) | Holding::NotBuilt { error, .. } => Err(error),
-        Holding::Refused => Err(format!(
-            "the lease on {unit} moved on to another replica during the read: nothing more of it was committed here"
-        )),
-        Holding::Lost => Err(format!(
-            "the lease on {unit} was lost during the read ({}): nothing more of it was committed here",
-            cause.map_or_else(
-                || "the keeper stopped".to_owned(),
-                |cause| cause.to_string()
-            )
-        )),
-        Holding::Drained => Err(format!(
-            "the lease on {unit} was given back during the read to even out the share with a replica that joined: the batch in flight was committed, the rest is read there"
-        )),
-    }
-}
-
-/// Builds the source afresh (its cursors as committed, by whichever replica) and runs
-/// it under `fence`, stopping between batches when `stop` fires.
-async fn read_under(
-    config: &SourceConfig,
-    sinks: &[SinkHandle],
-    shared: &Shared,
-    fence: &Fence,
-    stop: Shutdown,
-) -> Holding {
-    let cx = shared.context(Some(fence.clone()), stop);
-    let source = match crate::source::build(config, sinks.to_vec(), &cx).await {
-        Ok(source) => source,
-        Err(error) => {
-            return Holding::NotBuilt {
-                permanent: error.is_permanent(),
-                error: error.to_string(),
-            };
-        }
-    };
-    match source.run().await {
-        Ok(summary) => Holding::Ended(summary),
-        Err(error) if error.is_fenced() => Holding::Refused,
-        Err(error) => Holding::Failed(error.to_string()),
     }
 }
