@@ -86,15 +86,7 @@ fn reference(raw: &str, kind: LogKind) -> Result<Row<'_>, BadRow> {
         return Err(BadRow::TooDeep);
     }
     let fields: ReferenceFields<'_> = serde_json::from_str(raw).map_err(|_| BadRow::NotAnObject)?;
-    let (key, timestamp, charge) = match kind {
-        LogKind::Pstn | LogKind::DirectRouting => {
-            (fields.id, fields.start_date_time, fields.charge)
-        }
-        LogKind::Sms => (fields.id, fields.sent_date_time, fields.call_charge),
-        LogKind::PstnBlockedUser => (fields.remediation_id, fields.block_date_time, None),
-        // Report rows have no instant of their own: read with `DialoutRow`.
-        LogKind::PstnDialoutReport => (None, None, None),
-    };
+    let (key, timestamp, charge) = reference_key_fields(&fields, kind);
     let id = string(key).filter(|id| !id.is_empty());
     if id.is_none() && kind.missing_key() == MissingKey::Skip {
         return Err(BadRow::MissingId);
@@ -105,10 +97,7 @@ fn reference(raw: &str, kind: LogKind) -> Result<Row<'_>, BadRow> {
     let call_type = string(fields.call_type);
     let sms_type = string(fields.sms_type);
     let other_party = match kind.other_party_field(call_type.as_deref(), sms_type.as_deref()) {
-        Some(OtherParty::Callee) => fields.callee_number,
-        Some(OtherParty::Caller) => fields.caller_number,
-        Some(OtherParty::Destination) => fields.destination_number,
-        Some(OtherParty::Source) => fields.source_number,
+        Some(party) => reference_other_party(&fields, party),
         None => None,
     };
     Ok(Row {
@@ -132,6 +121,38 @@ fn reference(raw: &str, kind: LogKind) -> Result<Row<'_>, BadRow> {
         other_party_number: string(other_party),
         user_id: string(fields.user_id),
     })
+}
+
+/// The key, instant and charge fields of `kind`, as the old reader chose them.
+type KeyFields<'a> = (
+    Option<&'a RawValue>,
+    Option<&'a RawValue>,
+    Option<&'a RawValue>,
+);
+
+fn reference_key_fields<'a>(fields: &ReferenceFields<'a>, kind: LogKind) -> KeyFields<'a> {
+    match kind {
+        LogKind::Pstn | LogKind::DirectRouting => {
+            (fields.id, fields.start_date_time, fields.charge)
+        }
+        LogKind::Sms => (fields.id, fields.sent_date_time, fields.call_charge),
+        LogKind::PstnBlockedUser => (fields.remediation_id, fields.block_date_time, None),
+        // Report rows have no instant of their own: read with `DialoutRow`.
+        LogKind::PstnDialoutReport => (None, None, None),
+    }
+}
+
+/// The other party's number field, as the old reader chose it.
+fn reference_other_party<'a>(
+    fields: &ReferenceFields<'a>,
+    party: OtherParty,
+) -> Option<&'a RawValue> {
+    match party {
+        OtherParty::Callee => fields.callee_number,
+        OtherParty::Caller => fields.caller_number,
+        OtherParty::Destination => fields.destination_number,
+        OtherParty::Source => fields.source_number,
+    }
 }
 
 /// A call row carrying every field the view reads, as key and JSON value.
