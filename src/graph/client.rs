@@ -21,7 +21,7 @@ mod wire;
 
 /// The largest page body accepted: Graph's pages of 1,000 rows are about 1.5 MB, so
 /// this leaves a tenfold margin while bounding memory to about this much per page in
-/// flight (one per fetch chain, at most 8, plus the one being delivered).
+/// flight (the source's budget of pages ahead, plus the one being delivered).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Requests per second to the directory (`/users/delta`, `/users/{id}`): not a PSTN

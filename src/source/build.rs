@@ -229,7 +229,7 @@ async fn open_directory(
 
 /// The Graph client of one source (its token source, endpoint, pace from `paces`,
 /// and retries).
-fn graph_client(
+pub(super) fn graph_client(
     config: &SourceConfig,
     http: &reqwest::Client,
     retry: RetryPolicy,
