@@ -19,7 +19,7 @@ fn main() -> ExitCode {
 }
 
 /// Raises the soft limit of open files to the hard one: a source of many tenants keeps
-/// a SQLite connection (three descriptors) per tenant, past the common soft 1,024. The
+/// a SQLite connection (two descriptors: the database and its WAL) per tenant, past the common soft 1,024. The
 /// agent itself says at start when even the hard limit is short (`commands/nofile`).
 fn raise_open_files_limit() {
     let mut limit = libc::rlimit {

@@ -147,8 +147,9 @@ impl Metrics {
         self.health.readiness(self.lease_problem())
     }
 
-    /// A source this replica no longer reads (its lease is another's): `/readyz` stops
-    /// waiting for its progress until it is built again.
+    /// A source this replica no longer reads (its lease is another's, its tenant was
+    /// removed): `/readyz` stops waiting for its progress and its progress gauges go
+    /// until it is built again.
     pub fn source_released(&self, source: SourceId<'_>) {
         self.health.forget_source(source);
     }

@@ -92,7 +92,8 @@ impl Source {
     }
 
     /// How many windows are fetched at once: enough to reach the pace when Graph is
-    /// slow, at most 8 (each holds about one page in memory).
+    /// slow, at most 8 (together they hold at most two pages ahead of the source:
+    /// `fetch::PAGES_AHEAD`).
     fn fetch_concurrency(&self) -> usize {
         self.config.fetch_concurrency()
     }

@@ -50,7 +50,11 @@ impl LeaseUnits {
     /// turn lost then close, their leases are given back; their sources should have
     /// stopped first). Returns once the keeper applied it (PostgreSQL answering or
     /// not: a lease not given back runs out after `lease_ttl`), or at once when it stopped.
+    /// No change (a SIGHUP with the same tenants, a log rotation's) costs nothing.
     pub async fn change(&self, added: Vec<Unit>, removed: Vec<Unit>) {
+        if added.is_empty() && removed.is_empty() {
+            return;
+        }
         let (applied, done) = oneshot::channel();
         let change = Change {
             added,

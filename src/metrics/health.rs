@@ -147,12 +147,19 @@ impl HealthMetrics {
         })
     }
 
-    /// Stops judging `source`'s progress (this replica gave its lease up).
+    /// Stops judging `source`'s progress (this replica gave its lease up, or its tenant
+    /// was removed) and drops its progress gauges, so a stale last success here raises
+    /// no `PstnSourceStalled`: whoever reads it now reports them.
     pub(super) fn forget_source(&self, source: SourceId<'_>) {
         let component = source.component();
         lock(&self.readiness)
             .sources
             .retain(|(existing, _)| *existing != component);
+        let labels = [source.name, source.tenant];
+        for gauge in [&self.last_success, &self.backlog, &self.poll_interval] {
+            // Absent already (never polled here) is as good as removed.
+            let _ = gauge.remove_label_values(&labels);
+        }
     }
 
     /// Reports `source` as not ready with `problem` (a fixed text) until it is built

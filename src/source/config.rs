@@ -264,8 +264,8 @@ impl SourceConfig {
     }
 
     /// How many windows the source fetches at once: enough to keep its pace when Graph
-    /// is slow (two at least, so one slow answer does not stall it), at most 8 (each
-    /// holds about one page in memory).
+    /// is slow (two at least, so one slow answer does not stall it), at most 8
+    /// (sharing a budget of two pages read ahead of the source).
     pub fn fetch_concurrency(&self) -> usize {
         fetch_concurrency(self.requests_per_minute)
     }

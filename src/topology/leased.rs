@@ -103,28 +103,31 @@ pub(super) fn spawn_sources(
     let followed = |table: &&SourceConfig| {
         shared.mode == RunMode::Forever && matches!(table.tenancy, Tenancy::File(_))
     };
-    let sources = config.sources.iter().filter(|table| !followed(table));
-    for source_config in sources.flat_map(SourceConfig::per_tenant) {
+    for table in config.sources.iter().filter(|table| !followed(table)) {
+        // One `ca_file` client for the source, not one per tenant and take of a lease.
+        let (table, shared) = &super::tenants::sharing_client(table, shared);
         let sinks: Vec<SinkHandle> = config
-            .sinks_of(&source_config.name)
+            .sinks_of(&table.name)
             .filter_map(|sink| sink_handles.get(&sink.name).cloned())
             .collect();
-        let unit = Unit::new(&source_config.name, &source_config.tenant_id);
-        let Some(watch) = keeper.watch(&unit) else {
-            tracing::warn!(source = %source_config.name, "the lease keeper has no unit for this source; it is not read");
-            continue;
-        };
-        let leased = Leased {
-            config: source_config,
-            sinks,
-            shared: shared.clone(),
-            watch,
-            ttl,
-        };
-        tasks.spawn(async move {
-            let name = leased.config.metrics_id().component();
-            (name, leased.run().await)
-        });
+        for source_config in table.per_tenant() {
+            let unit = Unit::new(&source_config.name, &source_config.tenant_id);
+            let Some(watch) = keeper.watch(&unit) else {
+                tracing::warn!(source = %source_config.name, "the lease keeper has no unit for this source; it is not read");
+                continue;
+            };
+            let leased = Leased {
+                config: source_config,
+                sinks: sinks.clone(),
+                shared: shared.clone(),
+                watch,
+                ttl,
+            };
+            tasks.spawn(async move {
+                let name = leased.config.metrics_id().component();
+                (name, leased.run().await)
+            });
+        }
     }
 }
 

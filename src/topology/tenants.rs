@@ -80,6 +80,7 @@ pub(super) fn follow_leased(
         .iter()
         .filter(|s| matches!(s.tenancy, Tenancy::File(_)));
     for table in files {
+        let (table, shared) = &sharing_client(table, shared);
         let set = TenantSet {
             table: table.clone(),
             sinks: config
@@ -99,7 +100,7 @@ pub(super) fn follow_leased(
 /// built for the source rather than one per tenant (each holds its root store and TLS
 /// configuration), its tenants then built without a `ca_file` of their own. When it
 /// cannot be built each tenant tries and reports the error itself, as a source would.
-fn sharing_client(table: &SourceConfig, shared: &Shared) -> (SourceConfig, Shared) {
+pub(super) fn sharing_client(table: &SourceConfig, shared: &Shared) -> (SourceConfig, Shared) {
     let Some(ca_file) = &table.ca_file else {
         return (table.clone(), shared.clone());
     };
@@ -179,8 +180,10 @@ struct TenantSet {
     leases: Option<LeaseUnits>,
 }
 
-/// A running tenant: what stops it, and its task.
+/// A running tenant: as it was written when started (its unit and labels), what
+/// stops it, and its task.
 struct Running {
+    tenant: String,
     stop: ShutdownTrigger,
     task: tokio::task::JoinHandle<Result<PollSummary, String>>,
 }
@@ -239,8 +242,12 @@ impl TenantSet {
                 tokio::spawn(leased.run())
             }
         };
-        self.running
-            .insert(tenant.to_ascii_lowercase(), Running { stop, task });
+        let running = Running {
+            tenant: tenant.to_owned(),
+            stop,
+            task,
+        };
+        self.running.insert(tenant.to_ascii_lowercase(), running);
     }
 
     /// Re-reads `tenants_file`: starts the tenants it gained, stops those it lost
@@ -274,16 +281,15 @@ impl TenantSet {
             .filter(|tenant| !self.running.contains_key(&tenant.to_ascii_lowercase()))
             .collect();
         tracing::info!(source = %self.table.name, tenants = tenants.len(), added = added.len(), removed = gone.len(), "SIGHUP: tenants_file re-read");
-        self.stop(&gone).await;
+        let stopped = self.stop(&gone).await;
         if let Some(units) = &self.leases {
-            // The removed tenants stopped: their leases are given back, not taken again.
+            // The removed tenants stopped: their leases (under the spelling they were
+            // started with) are given back, not taken again.
             let unit = |tenant: &String| Unit::new(&self.table.name, tenant);
-            let removed = self.table.tenants.iter();
-            let removed = removed.filter(|t| !wanted.contains_key(&t.to_ascii_lowercase()));
             units
                 .change(
                     added.iter().copied().map(unit).collect(),
-                    removed.map(unit).collect(),
+                    stopped.iter().map(unit).collect(),
                 )
                 .await;
         }
@@ -294,24 +300,21 @@ impl TenantSet {
         self.table.tenants = tenants.into();
     }
 
-    /// Stops `tenants` (lower-cased) and waits for each to end; `/readyz` forgets them.
-    async fn stop(&mut self, tenants: &[String]) {
+    /// Stops `tenants` (lower-cased) and waits for each to end; `/readyz` and the
+    /// progress gauges forget them. Returns them as they were started.
+    async fn stop(&mut self, tenants: &[String]) -> Vec<String> {
+        let mut stopped = Vec::new();
         for key in tenants {
             let Some(running) = self.running.remove(key) else {
                 continue;
             };
             running.stop.trigger();
             let _ = running.task.await;
-            let tenant = self
-                .table
-                .tenants
-                .iter()
-                .find(|tenant| tenant.to_ascii_lowercase() == *key)
-                .cloned()
-                .unwrap_or_else(|| key.clone());
-            let config = self.table.for_tenant(&tenant);
+            let config = self.table.for_tenant(&running.tenant);
             self.shared.metrics.source_released(config.metrics_id());
-            tracing::info!(source = %self.table.name, %tenant, "tenant removed: stopped (its state is kept)");
+            tracing::info!(source = %self.table.name, tenant = %running.tenant, "tenant removed: stopped (its state is kept)");
+            stopped.push(running.tenant);
         }
+        stopped
     }
 }

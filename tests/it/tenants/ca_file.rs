@@ -1,6 +1,6 @@
-//! A source of several tenants with a `ca_file` builds one HTTP client for all of its
-//! tenants (issue 27): each tenant still reaches a server only that private CA vouches
-//! for, and delivers.
+//! A source of several tenants with a `ca_file` (whose HTTP client is built once for
+//! the source, issue 27, and handed to each tenant without the file): each tenant still
+//! reaches a server only that private CA vouches for, and delivers.
 
 use super::{TENANTS, config, delivered_by_tenant};
 use crate::common::{Harness, make_pki};

@@ -1,6 +1,6 @@
 //! Open files (issue 27): the real binary, started with a low `ulimit -n`, raises its
-//! soft limit to the hard one so sixty tenants with SQLite state (three descriptors
-//! each) all deliver; with a hard limit too low it says so in one line at start.
+//! soft limit to the hard one so sixty tenants with SQLite state (two descriptors
+//! each, and their sockets) all deliver; with a hard limit too low it says so in one line at start.
 
 use super::{delivered_by_tenant, harness, source_table};
 use crate::common::{Harness, NOW};
@@ -72,7 +72,7 @@ async fn a_hard_limit_below_what_the_tenants_need_is_said_in_one_line_at_start()
     let said: Vec<&str> = log
         .lines()
         .filter(|line| {
-            line.contains("open files: the limit (64) is below the about 368 descriptors")
+            line.contains("open files: the limit (64) is below the about 308 descriptors")
         })
         .collect();
     assert_eq!(said.len(), 1, "{log}");

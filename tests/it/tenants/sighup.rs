@@ -96,6 +96,16 @@ async fn polls(port: u16, tenant: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether `/metrics` has `tenant`'s last success (gone once its tenant is removed, so
+/// `PstnSourceStalled` does not fire for a tenant nobody reads).
+async fn has_last_success(port: u16, tenant: &str) -> bool {
+    let text = get(port, "/metrics").await.text().await.unwrap();
+    let wanted = format!("tenant=\"{tenant}\"");
+    text.lines().any(|line| {
+        line.starts_with("pstn_source_last_success_timestamp_seconds{") && line.contains(&wanted)
+    })
+}
+
 fn log_lines(log: &Path, containing: &[&str]) -> usize {
     std::fs::read_to_string(log)
         .unwrap_or_default()
@@ -170,6 +180,8 @@ async fn sighup_starts_added_tenants_stops_removed_ones_and_a_returning_one_repe
     .await;
     assert_polling(port, B, false).await;
     assert_polling(port, A, true).await;
+    assert!(!has_last_success(port, B).await, "B's progress left behind");
+    assert!(has_last_success(port, A).await);
 
     // A file that no longer reads: each problem logged, the running set kept.
     std::fs::write(&tenants, format!("{A}\nnot a tenant\n")).unwrap();
@@ -244,6 +256,8 @@ async fn with_state_in_postgresql_sighup_adds_and_removes_units() {
     let (_, generation) = lease(B).await;
     assert_polling(port, B, false).await;
     assert_polling(port, A, true).await;
+    assert!(!has_last_success(port, B).await, "B's progress left behind");
+    assert!(has_last_success(port, A).await);
     assert_eq!(lease(B).await, (None, generation), "B not taken again");
 
     // A file that no longer reads: logged, the units kept.
