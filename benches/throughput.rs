@@ -296,6 +296,11 @@ fn main() {
     if !wanted("simulator") {
         return;
     }
+    simulator_section(rows);
+}
+
+/// How fast the simulator renders rows, and serves them over loopback HTTP.
+fn simulator_section(rows: usize) {
     let generator = Generator::new(42, 200_000.0, Lateness::Default);
     let from = Timestamp::parse("2024-05-06T00:00:00Z").unwrap_or(Timestamp::UNIX_EPOCH);
     let now = from.saturating_add(Duration::from_secs(40 * 86_400));

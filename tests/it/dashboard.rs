@@ -90,6 +90,61 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
     let harness = Harness::start(options).await;
     let dir = harness.dir.path();
     let agent_port = free_port();
+    let config = write_agent_config(&harness, agent_port);
+    let _agent = spawn_agent_at_now(&config);
+    let (_prometheus, prometheus_port) = start_prometheus(
+        &prometheus,
+        dir,
+        agent_port,
+        &[
+            deploy("prometheus/rules/pstn-agent-alerts.yml"),
+            deploy("prometheus/rules/pstn-agent-pools.yml"),
+        ],
+    );
+    let http = pstn_agent::topology::http_client().unwrap();
+    wait_until_every_row_is_scraped(&http, &harness, prometheus_port).await;
+
+    let sources = prometheus_api(
+        &http,
+        prometheus_port,
+        "label/source/values",
+        &[("match[]", "pstn_source_poll_interval_seconds")],
+    )
+    .await;
+    assert_eq!(
+        sources["data"],
+        serde_json::json!([
+            "contoso_blocked",
+            "contoso_dialout",
+            "contoso_dr",
+            "contoso_pstn",
+            "contoso_sms"
+        ]),
+        "the source variable's query"
+    );
+
+    let text = std::fs::read_to_string(deploy("grafana/dashboards/pstn-agent.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let queries = panel_queries(&dashboard);
+    assert!(queries.len() >= 20, "{} queries", queries.len());
+    let (errors, panels_with_data) = run_panel_queries(&http, prometheus_port, &queries).await;
+    assert!(
+        errors.is_empty(),
+        "queries that failed:\n{}",
+        errors.join("\n")
+    );
+    let empty: Vec<&str> = queries
+        .iter()
+        .map(|query| query.panel.as_str())
+        .filter(|panel| !panels_with_data.contains(*panel))
+        .collect();
+    assert!(empty.is_empty(), "panels without data: {empty:?}");
+}
+
+/// The agent's config: one source of each kind on the simulated tenant (the call
+/// sources with a directory, for the Chargeback row), all into one file sink.
+fn write_agent_config(harness: &Harness, agent_port: u16) -> PathBuf {
+    let dir = harness.dir.path();
     let config = dir.join("agent.toml");
     let source = |name: &str, kind: &str, extra: &str| {
         format!(
@@ -120,21 +175,18 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         ),
     )
     .unwrap();
-    let _agent = spawn_agent_at_now(&config);
-    let (_prometheus, prometheus_port) = start_prometheus(
-        &prometheus,
-        dir,
-        agent_port,
-        &[
-            deploy("prometheus/rules/pstn-agent-alerts.yml"),
-            deploy("prometheus/rules/pstn-agent-pools.yml"),
-        ],
-    );
+    config
+}
 
-    // Wait until Prometheus has scraped every delivered row (calls, SMS, blocks) and
-    // evaluated the pool rule. (Dial-out events are changes of report totals, counted by
-    // no series one for one: that source is waited for by its finished poll below.)
-    let http = pstn_agent::topology::http_client().unwrap();
+/// Waits until Prometheus has scraped every delivered row (calls, SMS, blocks),
+/// evaluated the pool rule and taken enough scrapes for `rate()`.
+async fn wait_until_every_row_is_scraped(
+    http: &reqwest::Client,
+    harness: &Harness,
+    prometheus_port: u16,
+) {
+    // (Dial-out events are changes of report totals, counted by no series one for
+    // one: that source is waited for by its finished poll.)
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let delivered = harness
@@ -143,19 +195,19 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
             .filter(|(_, event)| event["kind"] != "pstn_dialout_report")
             .count();
         let scraped = query(
-            &http,
+            http,
             prometheus_port,
             "sum(pstn_calls_total) + sum(pstn_sms_total) + sum(pstn_blocked_user_events_total)",
         )
         .await
         .first()
         .map(|(_, v)| *v);
-        let pools = query(&http, prometheus_port, "pstn:calling_plan_pool_usage:ratio").await;
+        let pools = query(http, prometheus_port, "pstn:calling_plan_pool_usage:ratio").await;
         // Every source's first poll has ended and the plan gauge, set just after it,
         // was scraped: a source may pause mid-poll (directory look-ups) with rows and
         // scrapes equal, and end its poll just before the panels are queried.
         let polled = query(
-            &http,
+            http,
             prometheus_port,
             "count(sum by (source) (pstn_source_polls_total) > 0) + (sum(pstn_calling_plan_outbound_month_seconds) > bool 0)",
         )
@@ -178,7 +230,7 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
     // Enough scrapes for rate() over the 15 s rate interval.
     loop {
         let samples = query(
-            &http,
+            http,
             prometheus_port,
             "min(count_over_time(pstn_agent_ready[15s]))",
         )
@@ -191,30 +243,15 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         assert!(Instant::now() < deadline, "{samples} scrapes");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
 
-    let sources = prometheus_api(
-        &http,
-        prometheus_port,
-        "label/source/values",
-        &[("match[]", "pstn_source_poll_interval_seconds")],
-    )
-    .await;
-    assert_eq!(
-        sources["data"],
-        serde_json::json!([
-            "contoso_blocked",
-            "contoso_dialout",
-            "contoso_dr",
-            "contoso_pstn",
-            "contoso_sms"
-        ]),
-        "the source variable's query"
-    );
-
-    let text = std::fs::read_to_string(deploy("grafana/dashboards/pstn-agent.json")).unwrap();
-    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let queries = panel_queries(&dashboard);
-    assert!(queries.len() >= 20, "{} queries", queries.len());
+/// Runs every panel query over the last minute: the queries that failed, and the
+/// panels that returned data.
+async fn run_panel_queries(
+    http: &reqwest::Client,
+    prometheus_port: u16,
+    queries: &[PanelQuery],
+) -> (Vec<String>, std::collections::HashSet<String>) {
     // Rounded up: a sample scraped in this second (the plan gauge, set at the end of
     // the last poll) must fall inside the range.
     let end = std::time::SystemTime::now()
@@ -229,15 +266,15 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
         panel,
         expr,
         instant,
-    } in &queries
+    } in queries
     {
         let promql = expand(expr);
         assert!(!promql.contains('$'), "unexpanded variable in {promql}");
         let answer = if *instant {
-            prometheus_api(&http, prometheus_port, "query", &[("query", &promql)]).await
+            prometheus_api(http, prometheus_port, "query", &[("query", &promql)]).await
         } else {
             prometheus_api(
-                &http,
+                http,
                 prometheus_port,
                 "query_range",
                 &[
@@ -258,15 +295,5 @@ async fn every_panel_query_runs_and_returns_data_from_a_real_prometheus() {
             panels_with_data.insert(panel.clone());
         }
     }
-    assert!(
-        errors.is_empty(),
-        "queries that failed:\n{}",
-        errors.join("\n")
-    );
-    let empty: Vec<&str> = queries
-        .iter()
-        .map(|query| query.panel.as_str())
-        .filter(|panel| !panels_with_data.contains(*panel))
-        .collect();
-    assert!(empty.is_empty(), "panels without data: {empty:?}");
+    (errors, panels_with_data)
 }

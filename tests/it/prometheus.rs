@@ -52,38 +52,9 @@ async fn promql_over_scraped_metrics_equals_what_the_agent_delivered() {
         )
         .len();
     let http = pstn_agent::topology::http_client().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let delivered = harness.events().len();
-        let scraped = query(&http, prometheus_port, "sum(pstn_calls_total)")
-            .await
-            .first()
-            .map(|(_, v)| *v);
-        if delivered == expected && scraped == Some(expected as f64) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "delivered {delivered} of {expected}, Prometheus sees {scraped:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_until_delivered_and_scraped(&http, &harness, prometheus_port, expected).await;
 
-    let mut by_type: HashMap<String, f64> = HashMap::new();
-    let mut by_currency: HashMap<String, f64> = HashMap::new();
-    for (_, event) in harness.events() {
-        let call = &event["call"];
-        *by_type
-            .entry(call["callType"].as_str().unwrap().to_owned())
-            .or_default() += 1.0;
-        let charge = match &call["charge"] {
-            serde_json::Value::String(text) => text.parse().unwrap(),
-            other => other.as_f64().unwrap(),
-        };
-        *by_currency
-            .entry(call["currency"].as_str().unwrap().to_owned())
-            .or_default() += charge;
-    }
+    let (by_type, by_currency) = tally_delivered(&harness);
     let per_type = query(
         &http,
         prometheus_port,
@@ -120,4 +91,49 @@ async fn promql_over_scraped_metrics_equals_what_the_agent_delivered() {
     }
     let up = query(&http, prometheus_port, "up{job=\"pstn-agent\"}").await;
     assert_eq!(up.first().map(|(_, v)| *v), Some(1.0));
+}
+
+/// Waits until the agent has delivered `expected` rows and Prometheus has scraped them.
+async fn wait_until_delivered_and_scraped(
+    http: &reqwest::Client,
+    harness: &Harness,
+    prometheus_port: u16,
+    expected: usize,
+) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let delivered = harness.events().len();
+        let scraped = query(http, prometheus_port, "sum(pstn_calls_total)")
+            .await
+            .first()
+            .map(|(_, v)| *v);
+        if delivered == expected && scraped == Some(expected as f64) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "delivered {delivered} of {expected}, Prometheus sees {scraped:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The delivered events' calls by call type and charges by currency.
+fn tally_delivered(harness: &Harness) -> (HashMap<String, f64>, HashMap<String, f64>) {
+    let mut by_type: HashMap<String, f64> = HashMap::new();
+    let mut by_currency: HashMap<String, f64> = HashMap::new();
+    for (_, event) in harness.events() {
+        let call = &event["call"];
+        *by_type
+            .entry(call["callType"].as_str().unwrap().to_owned())
+            .or_default() += 1.0;
+        let charge = match &call["charge"] {
+            serde_json::Value::String(text) => text.parse().unwrap(),
+            other => other.as_f64().unwrap(),
+        };
+        *by_currency
+            .entry(call["currency"].as_str().unwrap().to_owned())
+            .or_default() += charge;
+    }
+    (by_type, by_currency)
 }

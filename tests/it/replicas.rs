@@ -163,14 +163,7 @@ async fn two_replicas_split_the_units_and_deliver_every_row_once() {
         let report = task.await.unwrap().unwrap();
         assert_eq!(report.exit_code(), 0, "{:?}", report.failed);
     }
-    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let mut readers: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
-    for (replica, file) in files.iter().enumerate() {
-        for (source, key) in events(file) {
-            readers.entry(source.clone()).or_default().insert(replica);
-            *counts.entry((source, key)).or_default() += 1;
-        }
-    }
+    let (counts, readers) = tally(&files);
     let repeated: Vec<_> = counts.iter().filter(|(_, count)| **count > 1).collect();
     assert!(repeated.is_empty(), "delivered twice: {repeated:?}");
     for source in SOURCES {
@@ -193,6 +186,26 @@ async fn two_replicas_split_the_units_and_deliver_every_row_once() {
         .map(|replica| readers.values().filter(|r| r.contains(&replica)).count())
         .collect();
     assert_eq!(per_replica, [2, 2], "the units shared evenly");
+}
+
+/// How many times each (source, key) was written across the replicas' files, and
+/// which replicas (by index) wrote each source's rows.
+#[allow(clippy::type_complexity)]
+fn tally(
+    files: &[PathBuf],
+) -> (
+    BTreeMap<(String, String), usize>,
+    BTreeMap<String, BTreeSet<usize>>,
+) {
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut readers: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for (replica, file) in files.iter().enumerate() {
+        for (source, key) in events(file) {
+            readers.entry(source.clone()).or_default().insert(replica);
+            *counts.entry((source, key)).or_default() += 1;
+        }
+    }
+    (counts, readers)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

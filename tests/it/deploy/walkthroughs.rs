@@ -8,6 +8,7 @@ use super::common::eventually;
 use super::common::tools::{Running, free_port};
 use super::deploy;
 use super::receiver::{Received, start_grpc};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,20 +73,7 @@ async fn the_compose_services_run_with_their_shipped_commands_and_config() {
     start_grpc(collector, received.clone());
     let dir = tempfile::tempdir().unwrap();
     let api_port = free_port();
-    let shipped = std::fs::read_to_string(deploy("compose/pstn-agent.toml")).unwrap();
-    let config = dir.path().join("pstn-agent.toml");
-    std::fs::write(
-        &config,
-        shipped
-            .replace(
-                "/var/lib/pstn-agent",
-                &dir.path().join("state").display().to_string(),
-            )
-            .replace("0.0.0.0:9464", &format!("127.0.0.1:{api_port}"))
-            .replace("127.0.0.1:8080", &format!("127.0.0.1:{simulator_port}"))
-            .replace("http://collector:4317", &format!("http://{collector}")),
-    )
-    .unwrap();
+    let config = write_shipped_config(dir.path(), api_port, simulator_port, collector);
     let agent_args: Vec<String> = service_command(&compose, "--config")
         .into_iter()
         .map(|word| {
@@ -132,6 +120,32 @@ async fn the_compose_services_run_with_their_shipped_commands_and_config() {
         .await
         .unwrap();
     assert_eq!(status.unwrap().code(), Some(0));
+}
+
+/// compose's shipped `pstn-agent.toml` in `dir`, its names and ports resolved to
+/// loopback: the state in `dir`, the api on `api_port`, the simulator's and the
+/// collector's addresses.
+fn write_shipped_config(
+    dir: &Path,
+    api_port: u16,
+    simulator_port: u16,
+    collector: std::net::SocketAddr,
+) -> PathBuf {
+    let shipped = std::fs::read_to_string(deploy("compose/pstn-agent.toml")).unwrap();
+    let config = dir.join("pstn-agent.toml");
+    std::fs::write(
+        &config,
+        shipped
+            .replace(
+                "/var/lib/pstn-agent",
+                &dir.join("state").display().to_string(),
+            )
+            .replace("0.0.0.0:9464", &format!("127.0.0.1:{api_port}"))
+            .replace("127.0.0.1:8080", &format!("127.0.0.1:{simulator_port}"))
+            .replace("http://collector:4317", &format!("http://{collector}")),
+    )
+    .unwrap();
+    config
 }
 
 /// The Deployment's `value:` of the environment variable `name` (plain text search:

@@ -9,43 +9,17 @@ async fn a_changed_user_is_picked_up_after_refresh_through_the_delta_link() {
     let config = config(&harness, "", "refresh = \"2h\"", "");
     assert!(harness.once(&config).await.failed.is_empty());
     let directory = &harness.simulator.directory;
-    let sales: Vec<u64> = (0..DEFAULT_DIRECTORY_USERS as u64)
-        .filter(|index| {
-            directory
-                .user(*index)
-                .is_some_and(|user| user["department"] == "Sales")
-        })
-        .collect();
+    let sales = users_in(directory, "Sales");
     assert!(sales.len() > 20);
     for index in &sales {
         directory.set_department(*index, Some("Sales & Partnerships"));
     }
-    let legal: Vec<u64> = (0..DEFAULT_DIRECTORY_USERS as u64)
-        .filter(|index| {
-            directory
-                .user(*index)
-                .is_some_and(|user| user["department"] == "Legal")
-        })
-        .collect();
+    let legal = users_in(directory, "Legal");
     for index in &legal {
         directory.remove(*index);
     }
-    let department_of = |events: &[(String, Value)], from: usize| -> Vec<String> {
-        events[from..]
-            .iter()
-            .filter(|(_, event)| {
-                event["call"]["userId"]
-                    .as_str()
-                    .is_some_and(|id| sales.contains(&index_of(id)) && user_id(index_of(id)) == id)
-            })
-            .map(|(_, event)| {
-                event["user"]["department"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned()
-            })
-            .collect()
-    };
+    let department_of =
+        |events: &[(String, Value)], from: usize| departments_of(&events[from..], &sales);
 
     // Within `refresh`: no new round, the kept attributes stand.
     let before = harness.events().len();
@@ -100,6 +74,35 @@ async fn a_changed_user_is_picked_up_after_refresh_through_the_delta_link() {
         3,
         "two full pages, then one page of changes: {delta:?}"
     );
+}
+
+/// The indexes of the directory's users in `department`.
+fn users_in(directory: &pstn_agent::simulate::Directory, department: &str) -> Vec<u64> {
+    (0..DEFAULT_DIRECTORY_USERS as u64)
+        .filter(|index| {
+            directory
+                .user(*index)
+                .is_some_and(|user| user["department"] == department)
+        })
+        .collect()
+}
+
+/// The `user.department` of each event whose caller is one of `users` ("" for none).
+fn departments_of(events: &[(String, Value)], users: &[u64]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|(_, event)| {
+            event["call"]["userId"]
+                .as_str()
+                .is_some_and(|id| users.contains(&index_of(id)) && user_id(index_of(id)) == id)
+        })
+        .map(|(_, event)| {
+            event["user"]["department"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -7,8 +7,9 @@ use super::processes::{
 };
 use crate::common;
 
+use super::replica::Replica;
 use common::postgres::Postgres;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,18 +30,7 @@ async fn a_replica_frozen_past_its_lease_commits_nothing_after_and_sends_at_most
     )
     .await;
     let before = all_held(&client, &all, Duration::from_secs(30)).await;
-    let victim = (0..replicas.len())
-        .find(|r| {
-            before
-                .values()
-                .any(|(h, _)| h.as_deref() == Some(&names[*r]))
-        })
-        .expect("a replica holding units");
-    let held: Vec<String> = before
-        .iter()
-        .filter(|(_, (h, _))| h.as_deref() == Some(&names[victim]))
-        .map(|(unit, _)| unit.clone())
-        .collect();
+    let (victim, held) = a_replica_holding_units(&before, &names);
     replicas[victim].signal(libc::SIGSTOP);
     let frozen = Instant::now();
     let at_freeze = lines(&replicas[victim].output()).0.len();
@@ -84,21 +74,45 @@ async fn a_replica_frozen_past_its_lease_commits_nothing_after_and_sends_at_most
         sent_late.len()
     );
     // Not committed by it: the new holders delivered every one of them again.
+    assert_delivered_elsewhere(&replicas, victim, &sent_late);
+    let (counts, _) = counts(&replicas);
+    assert!(
+        expected.iter().all(|row| counts.contains_key(row)),
+        "rows lost"
+    );
+}
+
+/// The first replica that holds units in `held_by_unit`, and those units.
+fn a_replica_holding_units(
+    held_by_unit: &BTreeMap<String, (Option<String>, i64)>,
+    names: &[String],
+) -> (usize, Vec<String>) {
+    let holds = |unit_holder: &Option<String>, replica: usize| {
+        unit_holder.as_deref() == Some(names[replica].as_str())
+    };
+    let victim = (0..names.len())
+        .find(|r| held_by_unit.values().any(|(h, _)| holds(h, *r)))
+        .expect("a replica holding units");
+    let held = held_by_unit
+        .iter()
+        .filter(|(_, (h, _))| holds(h, victim))
+        .map(|(unit, _)| unit.clone())
+        .collect();
+    (victim, held)
+}
+
+/// Every row in `rows` was written by a replica other than `victim` too.
+fn assert_delivered_elsewhere(replicas: &[Replica], victim: usize, rows: &[(String, String)]) {
     let elsewhere: HashSet<(String, String)> = replicas
         .iter()
         .enumerate()
         .filter(|(r, _)| *r != victim)
         .flat_map(|(_, replica)| lines(&replica.output()).0)
         .collect();
-    for row in &sent_late {
+    for row in rows {
         assert!(
             elsewhere.contains(row),
             "{row:?} sent late and never again: committed?"
         );
     }
-    let (counts, _) = counts(&replicas);
-    assert!(
-        expected.iter().all(|row| counts.contains_key(row)),
-        "rows lost"
-    );
 }

@@ -112,77 +112,7 @@ async fn every_kind_of_row_is_copied_exactly() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    {
-        let sqlite = StateStore::open(dir.path()).unwrap();
-        let state = sqlite.source("a", "pstn_calls", "t").await.unwrap();
-        state
-            .replace_cursors(vec![
-                (Duration::ZERO, ticks(30)),
-                (Duration::from_secs(3600), ticks(20)),
-            ])
-            .await
-            .unwrap();
-        let sum = MonthSum {
-            month: super::january(),
-            dimension: pstn_agent::facts::Dimension::Department,
-            value: "Sales".into(),
-            currency: "EUR".into(),
-            micros: 125,
-            seconds: 61.5,
-        };
-        state
-            .commit(Commit {
-                delivered: vec![(key(1), ticks(10)), (key(2), ticks(20))],
-                cursors: Vec::new(),
-                plan_usage: vec![super::plan_usage("MCOPSTN1", 90.5)],
-                chargeback: vec![sum],
-            })
-            .await
-            .unwrap();
-        let directory = state.directory().await.unwrap();
-        directory
-            .write(DirectoryWrite {
-                users: vec![
-                    ("u1".into(), Some(b"{\"department\":\"Sales\"}".to_vec())),
-                    ("u2".into(), None),
-                ],
-                read_at: Some(ticks(5)),
-                mark: Some(DirectorySyncMark {
-                    delta_link: Some("https://graph/users/delta?$deltatoken=abc".into()),
-                    selected: "id,department".into(),
-                    synced_at: ticks(7),
-                }),
-                remove_read_before: None,
-            })
-            .await
-            .unwrap();
-        directory
-            .set_failures(Some(DirectoryFailures {
-                rounds: 2,
-                from_delta_link: 1,
-                last_started: ticks(9),
-            }))
-            .await
-            .unwrap();
-        let report = sqlite
-            .source("d", "pstn_dialout_report", "t")
-            .await
-            .unwrap();
-        report
-            .commit_dialout(
-                "2024-05-20".into(),
-                vec![(
-                    b"row".to_vec(),
-                    StoredTotals {
-                        calls: 3,
-                        seconds: 180,
-                        charge_micros: 42,
-                    },
-                )],
-            )
-            .await
-            .unwrap();
-    }
+    write_one_of_each_kind(dir.path()).await;
     let postgres = PgStore::new(&cluster.url()).unwrap();
     let report = pstn_agent::state::copy(dir.path(), &postgres, false)
         .await
@@ -205,59 +135,139 @@ async fn every_kind_of_row_is_copied_exactly() {
         .await
         .unwrap();
     for store in [&sqlite, &pg] {
-        let state = store.source("a", "pstn_calls", "t").await.unwrap();
-        assert_eq!(
-            state.cursors().await.unwrap(),
-            [
-                (Duration::ZERO, ticks(30)),
-                (Duration::from_secs(3600), ticks(20))
-            ]
-        );
-        let (_, unseen) = state
-            .unseen(vec![
-                (key(1), ticks(10)),
-                (key(2), ticks(20)),
-                (key(3), ticks(20)),
-            ])
-            .await
-            .unwrap();
-        assert_eq!(unseen, [false, false, true]);
-        assert_eq!(
-            state.plan_usage(super::january()).await.unwrap(),
-            [("MCOPSTN1".to_owned(), 90.5)]
-        );
-        assert_eq!(
-            state.chargeback(super::january()).await.unwrap()[0].micros,
-            125
-        );
-        let directory = state.directory().await.unwrap();
-        assert_eq!(
-            directory
-                .users(vec!["u1".into(), "u2".into(), "u3".into()])
-                .await
-                .unwrap(),
-            [
-                StoredUser::Known(b"{\"department\":\"Sales\"}".to_vec()),
-                StoredUser::Unknown,
-                StoredUser::Missing
-            ]
-        );
-        let mark = directory.mark().await.unwrap().unwrap();
-        assert_eq!(
-            mark.delta_link.as_deref(),
-            Some("https://graph/users/delta?$deltatoken=abc")
-        );
-        assert_eq!(
-            (mark.selected.as_str(), mark.synced_at),
-            ("id,department", ticks(7))
-        );
-        assert_eq!(directory.failures().await.unwrap().unwrap().rounds, 2);
-        let report = store.source("d", "pstn_dialout_report", "t").await.unwrap();
-        assert_eq!(
-            report.dialout_totals("2024-05-20".into()).await.unwrap()[0]
-                .1
-                .charge_micros,
-            42
-        );
+        assert_holds_one_of_each_kind(store).await;
     }
+}
+
+/// One of each kind of row in a fresh SQLite state in `dir`: cursors, delivered keys,
+/// plan usage, a chargeback sum, directory users with a deltaLink and failures, and a
+/// dial-out report's totals.
+async fn write_one_of_each_kind(dir: &Path) {
+    let sqlite = StateStore::open(dir).unwrap();
+    let state = sqlite.source("a", "pstn_calls", "t").await.unwrap();
+    state
+        .replace_cursors(vec![
+            (Duration::ZERO, ticks(30)),
+            (Duration::from_secs(3600), ticks(20)),
+        ])
+        .await
+        .unwrap();
+    let sum = MonthSum {
+        month: super::january(),
+        dimension: pstn_agent::facts::Dimension::Department,
+        value: "Sales".into(),
+        currency: "EUR".into(),
+        micros: 125,
+        seconds: 61.5,
+    };
+    state
+        .commit(Commit {
+            delivered: vec![(key(1), ticks(10)), (key(2), ticks(20))],
+            cursors: Vec::new(),
+            plan_usage: vec![super::plan_usage("MCOPSTN1", 90.5)],
+            chargeback: vec![sum],
+        })
+        .await
+        .unwrap();
+    let directory = state.directory().await.unwrap();
+    directory
+        .write(DirectoryWrite {
+            users: vec![
+                ("u1".into(), Some(b"{\"department\":\"Sales\"}".to_vec())),
+                ("u2".into(), None),
+            ],
+            read_at: Some(ticks(5)),
+            mark: Some(DirectorySyncMark {
+                delta_link: Some("https://graph/users/delta?$deltatoken=abc".into()),
+                selected: "id,department".into(),
+                synced_at: ticks(7),
+            }),
+            remove_read_before: None,
+        })
+        .await
+        .unwrap();
+    directory
+        .set_failures(Some(DirectoryFailures {
+            rounds: 2,
+            from_delta_link: 1,
+            last_started: ticks(9),
+        }))
+        .await
+        .unwrap();
+    let report = sqlite
+        .source("d", "pstn_dialout_report", "t")
+        .await
+        .unwrap();
+    report
+        .commit_dialout(
+            "2024-05-20".into(),
+            vec![(
+                b"row".to_vec(),
+                StoredTotals {
+                    calls: 3,
+                    seconds: 180,
+                    charge_micros: 42,
+                },
+            )],
+        )
+        .await
+        .unwrap();
+}
+
+/// `store` holds exactly what [`write_one_of_each_kind`] wrote.
+async fn assert_holds_one_of_each_kind(store: &StateStore) {
+    let state = store.source("a", "pstn_calls", "t").await.unwrap();
+    assert_eq!(
+        state.cursors().await.unwrap(),
+        [
+            (Duration::ZERO, ticks(30)),
+            (Duration::from_secs(3600), ticks(20))
+        ]
+    );
+    let (_, unseen) = state
+        .unseen(vec![
+            (key(1), ticks(10)),
+            (key(2), ticks(20)),
+            (key(3), ticks(20)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(unseen, [false, false, true]);
+    assert_eq!(
+        state.plan_usage(super::january()).await.unwrap(),
+        [("MCOPSTN1".to_owned(), 90.5)]
+    );
+    assert_eq!(
+        state.chargeback(super::january()).await.unwrap()[0].micros,
+        125
+    );
+    let directory = state.directory().await.unwrap();
+    assert_eq!(
+        directory
+            .users(vec!["u1".into(), "u2".into(), "u3".into()])
+            .await
+            .unwrap(),
+        [
+            StoredUser::Known(b"{\"department\":\"Sales\"}".to_vec()),
+            StoredUser::Unknown,
+            StoredUser::Missing
+        ]
+    );
+    let mark = directory.mark().await.unwrap().unwrap();
+    assert_eq!(
+        mark.delta_link.as_deref(),
+        Some("https://graph/users/delta?$deltatoken=abc")
+    );
+    assert_eq!(
+        (mark.selected.as_str(), mark.synced_at),
+        ("id,department", ticks(7))
+    );
+    assert_eq!(directory.failures().await.unwrap().unwrap().rounds, 2);
+    let report = store.source("d", "pstn_dialout_report", "t").await.unwrap();
+    assert_eq!(
+        report.dialout_totals("2024-05-20".into()).await.unwrap()[0]
+            .1
+            .charge_micros,
+        42
+    );
 }
