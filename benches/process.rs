@@ -13,7 +13,10 @@
 //! `PSTN_BENCH_ROWS` changes the volume; `PSTN_BENCH_AGENT` measures another agent
 //! binary against the same simulator; `PSTN_BENCH_DIRECTORY=1` gives the source a
 //! `[sources.pstn.directory]` (the simulator's 1,000 users: `user` on each event, the
-//! chargeback metrics and month sums, the directory's first round). Under perf: see BENCHMARKS.md.
+//! chargeback metrics and month sums, the directory's first round);
+//! `PSTN_BENCH_TENANTS=N` reads the day for N tenants of one source (`tenants = [...]`;
+//! the simulator serves every tenant the same calls, so the agent delivers N times the
+//! rows; the baseline's rate per CPU-second is the same). Under perf: see BENCHMARKS.md.
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -27,6 +30,21 @@ fn rows() -> usize {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(100_000)
+}
+
+/// The source's tenant lines: `tenant_id` alone, or `PSTN_BENCH_TENANTS` tenants.
+fn tenant_lines() -> String {
+    let tenants: usize = std::env::var("PSTN_BENCH_TENANTS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0);
+    if tenants == 0 {
+        return "tenant_id = \"t\"\n".to_owned();
+    }
+    let list: Vec<String> = (0..tenants)
+        .map(|index| format!("\"{index:08x}-0000-4000-8000-000000000000\""))
+        .collect();
+    format!("tenants = [{}]\n", list.join(", "))
 }
 
 /// CPU seconds (user + system) and peak RSS in KiB of the reaped children so far.
@@ -161,9 +179,10 @@ fn agent_once(binary: &str, base: &str) -> (f64, i64, usize) {
     let out = dir.path().join("calls.jsonl");
     let config = dir.path().join("agent.toml");
     let text = format!(
-        "data_dir = \"{data}\"\n[sources.pstn]\ntype = \"pstn_calls\"\ntenant_id = \"t\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{base}\"\ngraph_url = \"{base}\"\nlookback = \"1d\"\nrequests_per_second = 1000\n[sinks.archive]\ntype = \"file\"\npath = \"{out}\"\ninputs = [\"pstn\"]\n",
+        "data_dir = \"{data}\"\n[sources.pstn]\ntype = \"pstn_calls\"\n{tenants}client_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\nauthority_url = \"{base}\"\ngraph_url = \"{base}\"\nlookback = \"1d\"\nrequests_per_second = 1000\n[sinks.archive]\ntype = \"file\"\npath = \"{out}\"\ninputs = [\"pstn\"]\n",
         data = dir.path().join("state").display(),
         out = out.display(),
+        tenants = tenant_lines(),
     );
     let directory = std::env::var_os("PSTN_BENCH_DIRECTORY").is_some_and(|value| value == "1");
     let text = if directory {

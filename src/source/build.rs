@@ -190,7 +190,7 @@ async fn open_state(
     let state = match config.tenancy.is_multi() {
         true => {
             cx.store
-                .tenant_source(name, kind, &config.tenant_id)
+                .tenant_source(name, kind, &config.tenant_id, config.tenants.len())
                 .await?
         }
         false => cx.store.source(name, kind, &config.tenant_id).await?,

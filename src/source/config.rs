@@ -258,7 +258,6 @@ impl SourceConfig {
     pub fn for_tenant(&self, tenant: &str) -> SourceConfig {
         SourceConfig {
             tenant_id: tenant.to_owned(),
-            tenants: std::sync::Arc::from([tenant.to_owned()]),
             ..self.clone()
         }
     }

@@ -18,6 +18,29 @@ pub struct SqliteSource {
     connection: Arc<Mutex<Connection>>,
 }
 
+/// Whose progress a connection keeps: a source of one tenant, or one tenant of a
+/// source that reads `n` (a row of its own per tenant, and a share of the page cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tenants {
+    /// `tenant_id`: the source's one tenant.
+    One,
+    /// One of the source's `tenants` (how many it has).
+    OneOf(usize),
+}
+
+/// SQLite's page cache of all the tenants of one source together, in KiB. Each tenant
+/// of `n` gets a share of it, at least 16 KiB (so 1,000 tenants cost what issue 27
+/// measured) and at most SQLite's default of 2,000 KiB: a heavy tenant among few keeps
+/// its look-ups and commits in memory. With 16 KiB whatever the count, one tenant of
+/// 75,520 rows cost 332,549 reads and 59,202 writes against 711 and 3,235, and about
+/// twice the CPU per row (BENCHMARKS, "a tenant's page cache by its share").
+const TENANTS_CACHE_KIB: usize = 16_000;
+
+/// The page cache (KiB) of one tenant of `count`.
+fn tenant_cache_kib(count: usize) -> usize {
+    (TENANTS_CACHE_KIB / count.max(1)).clamp(16, 2_000)
+}
+
 /// What one acknowledged batch changes, written in one transaction.
 #[derive(Debug, Default)]
 pub struct Commit {
@@ -33,27 +56,28 @@ pub struct Commit {
 
 impl SqliteSource {
     /// Opens the state of source `name` reading `tenant_id`. A source of one tenant
-    /// (`one_of_many` false) is refused when its name was recorded with another kind or
-    /// tenant, as ever; a tenant of a multi-tenant source has its own row per (name,
-    /// tenant), refused only when recorded with another kind, and a small page cache
-    /// (a thousand tenants share one file and one process).
+    /// is refused when its name was recorded with another kind or tenant, as ever; a
+    /// tenant of a multi-tenant source has its own row per (name, tenant), refused only
+    /// when recorded with another kind, and its share of the source's page cache (a
+    /// thousand tenants share one file and one process).
     pub(super) fn open(
         path: &Path,
         name: &str,
         kind: &str,
         tenant_id: &str,
-        one_of_many: bool,
+        tenants: Tenants,
     ) -> Result<Self, StateError> {
         let connection = connect(path)?;
         let failed = |source| StateError::Database {
             path: path.to_owned(),
             source,
         };
-        if one_of_many {
-            // 16 KiB (four pages) instead of SQLite's 2 MB per connection: a thousand
-            // tenants' caches were 36 MB at 64 KiB; a miss is a read from the OS's cache.
+        let one_of_many = matches!(tenants, Tenants::OneOf(_));
+        if let Tenants::OneOf(count) = tenants {
+            // A thousand tenants' caches were 36 MB at 64 KiB each; a miss is a read
+            // from the OS's cache.
             connection
-                .execute_batch("PRAGMA cache_size=-16;")
+                .execute_batch(&format!("PRAGMA cache_size=-{};", tenant_cache_kib(count)))
                 .map_err(failed)?;
         }
         let recorded: Vec<(i64, String, String)> = connection

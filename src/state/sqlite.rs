@@ -2,6 +2,7 @@
 //! which it locks.
 
 use super::directory;
+use super::source_state::Tenants;
 use super::{DATABASE_FILE, DirectoryLock, SqliteSource, StateError, schema};
 use std::path::{Path, PathBuf};
 
@@ -56,18 +57,19 @@ impl SqliteStore {
         kind: &str,
         tenant_id: &str,
     ) -> Result<SqliteSource, StateError> {
-        SqliteSource::open(&self.path, name, kind, tenant_id, false)
+        SqliteSource::open(&self.path, name, kind, tenant_id, Tenants::One)
     }
 
-    /// The state of one tenant of a source with several (`tenants`): its own row per
+    /// The state of one tenant of a source with `count` (`tenants`): its own row per
     /// (name, tenant), with its own connection.
     pub fn tenant_source(
         &self,
         name: &str,
         kind: &str,
         tenant_id: &str,
+        count: usize,
     ) -> Result<SqliteSource, StateError> {
-        SqliteSource::open(&self.path, name, kind, tenant_id, true)
+        SqliteSource::open(&self.path, name, kind, tenant_id, Tenants::OneOf(count))
     }
 }
 

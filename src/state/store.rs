@@ -3,6 +3,7 @@
 
 use super::config::StateConfig;
 use super::sqlite::{SqliteStore, lock_data_dir};
+use super::source_state::Tenants;
 use super::{DirectoryLock, PgStore, SourceState, StateError};
 use std::path::Path;
 use std::sync::Arc;
@@ -68,7 +69,7 @@ impl StateStore {
         kind: &str,
         tenant_id: &str,
     ) -> Result<SourceState, StateError> {
-        self.unit(name, kind, tenant_id, false).await
+        self.unit(name, kind, tenant_id, Tenants::One).await
     }
 
     /// The state of one tenant of a source with several (`tenants`, `tenants_file`):
@@ -79,8 +80,9 @@ impl StateStore {
         name: &str,
         kind: &str,
         tenant_id: &str,
+        count: usize,
     ) -> Result<SourceState, StateError> {
-        self.unit(name, kind, tenant_id, true).await
+        self.unit(name, kind, tenant_id, Tenants::OneOf(count)).await
     }
 
     async fn unit(
@@ -88,16 +90,16 @@ impl StateStore {
         name: &str,
         kind: &str,
         tenant_id: &str,
-        one_of_many: bool,
+        tenants: Tenants,
     ) -> Result<SourceState, StateError> {
         match self {
             StateStore::Sqlite(store) => {
                 let store = store.clone();
                 let (name, kind, tenant_id) =
                     (name.to_owned(), kind.to_owned(), tenant_id.to_owned());
-                super::run_blocking(move || match one_of_many {
-                    false => store.source(&name, &kind, &tenant_id),
-                    true => store.tenant_source(&name, &kind, &tenant_id),
+                super::run_blocking(move || match tenants {
+                    Tenants::One => store.source(&name, &kind, &tenant_id),
+                    Tenants::OneOf(count) => store.tenant_source(&name, &kind, &tenant_id, count),
                 })
                 .await
                 .map(SourceState::Sqlite)

@@ -182,7 +182,7 @@ fn a_schema_5_file_is_rekeyed_by_source_and_tenant_and_keeps_its_ids() {
     drop(connection);
     let store = SqliteStore::open(dir.path()).unwrap();
     let kept = store
-        .tenant_source("customers", "pstn_calls", "a.example")
+        .tenant_source("customers", "pstn_calls", "a.example", 2)
         .unwrap();
     assert_eq!(
         kept.cursors().unwrap().len(),
@@ -190,7 +190,7 @@ fn a_schema_5_file_is_rekeyed_by_source_and_tenant_and_keeps_its_ids() {
         "the tenant kept its sweep"
     );
     store
-        .tenant_source("customers", "pstn_calls", "b.example")
+        .tenant_source("customers", "pstn_calls", "b.example", 2)
         .expect("a second tenant of the source gets a row of its own");
     let refused = store
         .source("customers", "pstn_calls", "c.example")
@@ -202,7 +202,7 @@ fn a_schema_5_file_is_rekeyed_by_source_and_tenant_and_keeps_its_ids() {
         "a source of one tenant is still refused another tenant: {refused}"
     );
     let refused = store
-        .tenant_source("customers", "direct_routing_calls", "a.example")
+        .tenant_source("customers", "direct_routing_calls", "a.example", 2)
         .unwrap_err();
     assert!(matches!(refused, StateError::Refused { .. }), "{refused}");
     drop(store);

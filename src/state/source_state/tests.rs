@@ -156,3 +156,27 @@ fn pruning_goes_in_slices_and_stops_between_them_when_asked() {
     );
     assert_eq!(state.prune(end, || true).unwrap(), 0);
 }
+
+#[test]
+fn a_tenants_page_cache_is_its_share_of_the_sources_within_sqlites_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let cache_kib = |state: &SqliteSource| -> i64 {
+        let connection = state.connection.lock().unwrap();
+        -connection
+            .query_row("PRAGMA cache_size", [], |row| row.get::<_, i64>(0))
+            .unwrap()
+    };
+    let alone = store.source("single", "pstn_calls", "t").unwrap();
+    assert_eq!(cache_kib(&alone), 2_000, "SQLite's default, untouched");
+    let one_of = |count: usize| {
+        store
+            .tenant_source("customers", "pstn_calls", &format!("t{count}"), count)
+            .unwrap()
+    };
+    assert_eq!(cache_kib(&one_of(1)), 2_000, "a list of one: as a source alone");
+    assert_eq!(cache_kib(&one_of(10)), 1_600);
+    assert_eq!(cache_kib(&one_of(100)), 160);
+    assert_eq!(cache_kib(&one_of(1_000)), 16);
+    assert_eq!(cache_kib(&one_of(5_000)), 16, "never below four pages");
+}
