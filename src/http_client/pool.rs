@@ -75,6 +75,14 @@ impl BufferPool {
     }
 }
 
+#[cfg(test)]
+impl BufferPool {
+    /// Whether `other` is a clone of this pool (the same idle buffers).
+    pub fn is_shared_with(&self, other: &BufferPool) -> bool {
+        Arc::ptr_eq(&self.idle, &other.idle)
+    }
+}
+
 /// The owner behind [`BufferPool::bytes`]: the buffer goes back when it is dropped.
 struct Returning {
     buffer: Vec<u8>,

@@ -71,6 +71,14 @@ pub struct PageBuffers {
     lines: BufferPool,
 }
 
+#[cfg(test)]
+impl PageBuffers {
+    /// Whether `other` holds the same pools (a tenant of the same source).
+    pub fn is_shared_with(&self, other: &PageBuffers) -> bool {
+        self.bodies.is_shared_with(&other.bodies) && self.lines.is_shared_with(&other.lines)
+    }
+}
+
 /// Why a source could not be built; each keeps its cause.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
