@@ -262,6 +262,7 @@ impl EmbeddedSourceBuilder {
             retry,
             mode,
             fence: None,
+            buffers: None,
         };
         let source = crate::source::build(&config, vec![handle], &cx)
             .await

@@ -3,15 +3,18 @@
 //! and proxies as users set them, except that loopback never goes through one. Then
 //! one kit for their answers: capped reads and `Retry-After` ([`Answer`]), the error
 //! bodies of Graph, Azure and Entra ID ([`ErrorBody`]), and the rules of a token-bearing
-//! exchange (401 refreshes once, throttling waits within limits: [`Exchange`]).
+//! exchange (401 refreshes once, throttling waits within limits: [`Exchange`]), and the
+//! few large buffers a source reuses from page to page ([`BufferPool`]).
 
 mod answer;
 mod details;
 mod exchange;
+mod pool;
 
 pub use answer::{Answer, MAX_RETRY_AFTER, ReadError, retry_after};
 pub use details::{ErrorBody, clip};
 pub use exchange::{Exchange, Step, Throttling};
+pub use pool::BufferPool;
 
 /// A client builder with the agent's defaults; add timeouts and roots, then build.
 pub fn builder() -> Result<reqwest::ClientBuilder, String> {

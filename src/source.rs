@@ -15,7 +15,7 @@ mod progress;
 mod recent;
 mod run;
 
-pub use build::{BuildError, RunMode, SourceContext, build, pace_member};
+pub use build::{BuildError, PageBuffers, RunMode, SourceContext, build, pace_member};
 pub use config::SourceConfig;
 pub use delivery::SinkRetry;
 pub use directory::DirectoryConfig;
@@ -226,6 +226,7 @@ impl Source {
         );
         self.telemetry
             .page_read(page.len() as u64, prepared.duplicates);
+        self.preparer.give_back(prepared.facts);
         Ok(summary)
     }
 }

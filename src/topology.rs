@@ -150,6 +150,7 @@ pub async fn run(
         retry: options.retry,
         mode: options.mode,
         fence: None,
+        buffers: None,
     };
     let keeper = leased::keeper(config, &store, &options.metrics)?;
     let tasks = spawn_every_source(
@@ -248,6 +249,7 @@ async fn spawn_every_source(
         metrics: cx.metrics.clone(),
         retry: cx.retry,
         mode: cx.mode,
+        buffers: None,
     };
     match keeper {
         None => {

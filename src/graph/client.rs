@@ -5,7 +5,7 @@ use super::GraphEndpoint;
 use super::pace::{Pace, PaceMember};
 use super::paging::PageChain;
 use super::{GraphError, GraphEvent, GraphEvents, Page, PageError, TokenSource};
-use crate::http_client::{Exchange, Step, Throttling};
+use crate::http_client::{BufferPool, Exchange, Step, Throttling};
 use crate::model::Timestamp;
 use crate::retry::{RetryPolicy, full_jitter};
 use backon::Retryable;
@@ -69,6 +69,8 @@ pub struct GraphClient {
     last_warning: Mutex<Option<Instant>>,
     options: GraphClientOptions,
     events: Arc<dyn GraphEvents>,
+    /// Where call-log pages' bodies are read into and given back to (the source's).
+    bodies: Option<BufferPool>,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -124,7 +126,15 @@ impl GraphClient {
             last_warning: Mutex::new(None),
             events,
             options,
+            bodies: None,
         }
+    }
+
+    /// Reads call-log pages into buffers of `bodies`, each given back when its page is
+    /// dropped (the source's pool, shared by its tenants: issue 28).
+    pub fn with_bodies(mut self, bodies: BufferPool) -> Self {
+        self.bodies = Some(bodies);
+        self
     }
 
     /// Paces call-log requests with `pace` (from the agent's [`super::PaceBook`],
@@ -156,7 +166,11 @@ impl GraphClient {
 
     /// Fetches one page, retrying transient failures with exponential backoff and full jitter.
     pub(super) async fn get_page(&self, url: &Url) -> Result<Page, GraphError> {
-        self.get_parsed(url, Resource::CallLog, Page::parse).await
+        let page = self.get_parsed(url, Resource::CallLog, Page::parse).await?;
+        Ok(match &self.bodies {
+            Some(bodies) => page.giving_body_back_to(bodies.clone()),
+            None => page,
+        })
     }
 
     /// Fetches `url` and reads its body with `parse`, under the source's rate cap,

@@ -4,6 +4,7 @@
 //! rows are later read borrowed from the same bytes and written out unchanged, so no
 //! row is ever rebuilt as a tree or re-serialised.
 
+use crate::http_client::BufferPool;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -16,6 +17,8 @@ pub struct Page {
     body: String,
     rows: Vec<Range<usize>>,
     next_link: Option<String>,
+    /// Where the body's buffer goes once the page is dropped, when it came from one.
+    pool: Option<BufferPool>,
 }
 
 /// Why a page body could not be read (a truncated or garbled body: worth a retry).
@@ -103,7 +106,15 @@ impl Page {
             rows,
             next_link: shape.next_link.filter(|link| !link.is_empty()),
             body,
+            pool: None,
         })
+    }
+
+    /// The same page, its body's buffer given back to `pool` when it is dropped (so
+    /// the next page is read into it: issue 28).
+    pub fn giving_body_back_to(mut self, pool: BufferPool) -> Page {
+        self.pool = Some(pool);
+        self
     }
 
     /// Each row's raw JSON, in page order.
@@ -136,6 +147,14 @@ impl Page {
     }
 }
 
+impl Drop for Page {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            pool.give(std::mem::take(&mut self.body).into_bytes());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +184,20 @@ mod tests {
             Page::parse(Bytes::from(enough)).unwrap().len(),
             MAX_ROWS_PER_PAGE
         );
+    }
+
+    #[test]
+    fn a_dropped_page_gives_its_bodys_buffer_back_to_its_pool_uncopied() {
+        let pool = BufferPool::default();
+        let mut body = pool.take(4096);
+        body.extend_from_slice(br#"{"value":[{"id":"a"}]}"#);
+        let address = body.as_ptr();
+        let page = Page::parse(Bytes::from(body)).unwrap();
+        let page = page.giving_body_back_to(pool.clone());
+        assert_eq!(page.rows().collect::<Vec<_>>(), [r#"{"id":"a"}"#]);
+        drop(page);
+        let again = pool.take(0);
+        assert_eq!((again.as_ptr(), again.capacity() >= 4096), (address, true));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `Retry-After` within a cap (seconds or an HTTP-date), and its body within a cap,
 //! either whole (a page, a token) or only its start (an error's text).
 
+use super::BufferPool;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use std::time::{Duration, SystemTime};
@@ -33,7 +34,17 @@ pub enum ReadError {
 impl Answer {
     /// Reads the whole answer; a body over `limit` bytes is an error, refused as soon
     /// as its `Content-Length` or what arrived says so.
-    pub async fn read(mut response: reqwest::Response, limit: usize) -> Result<Answer, ReadError> {
+    pub async fn read(response: reqwest::Response, limit: usize) -> Result<Answer, ReadError> {
+        Answer::read_pooled(response, limit, None).await
+    }
+
+    /// [`Answer::read`], the body read into a buffer of `pool` when there is one (a
+    /// page's body, given back to the pool once the page is done).
+    pub async fn read_pooled(
+        mut response: reqwest::Response,
+        limit: usize,
+        pool: Option<&BufferPool>,
+    ) -> Result<Answer, ReadError> {
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers(), MAX_RETRY_AFTER);
         let expected =
@@ -41,17 +52,21 @@ impl Answer {
         if expected > limit {
             return Err(ReadError::TooLarge(limit));
         }
-        let mut body = BytesMut::with_capacity(expected);
+        let mut body = match pool {
+            Some(pool) => pool.take(expected),
+            None => Vec::with_capacity(expected),
+        };
         while let Some(chunk) = response.chunk().await.map_err(ReadError::Transfer)? {
             if body.len() + chunk.len() > limit {
                 return Err(ReadError::TooLarge(limit));
             }
             body.extend_from_slice(&chunk);
         }
+        // Still one owner: `Page::parse` takes the buffer back whole, room included.
         Ok(Answer {
             status,
             retry_after,
-            body: body.freeze(),
+            body: Bytes::from(body),
         })
     }
 

@@ -11,7 +11,7 @@ use crate::graph::{
     AuthError, GraphClient, GraphClientOptions, GraphEndpoint, GraphTokenEvents, PaceBook,
     PaceMember, TokenSource,
 };
-use crate::http_client::ClientError;
+use crate::http_client::{BufferPool, ClientError};
 use crate::metrics::{Metrics, SourceCadence, SourceTelemetry};
 use crate::planner::SweepLadder;
 use crate::retry::RetryPolicy;
@@ -57,6 +57,26 @@ pub struct SourceContext<'a> {
     /// The lease the source is read under (PostgreSQL with replicas): every write of
     /// its state, from the cursors it sets up on a first run on, is fenced by it.
     pub fence: Option<crate::lease::Fence>,
+    /// The page buffers of the source this is one tenant of, shared by its tenants;
+    /// `None` gives the source its own.
+    pub buffers: Option<PageBuffers>,
+}
+
+/// The large buffers a source reuses from page to page (issue 28): its pages' bodies
+/// and its batches' event lines, a few of each, one set per source (its tenants
+/// share it), so memory stays flat with tenants.
+#[derive(Debug, Clone, Default)]
+pub struct PageBuffers {
+    bodies: BufferPool,
+    lines: BufferPool,
+}
+
+#[cfg(test)]
+impl PageBuffers {
+    /// Whether `other` holds the same pools (a tenant of the same source).
+    pub fn is_shared_with(&self, other: &PageBuffers) -> bool {
+        self.bodies.is_shared_with(&other.bodies) && self.lines.is_shared_with(&other.lines)
+    }
 }
 
 /// Why a source could not be built; each keeps its cause.
@@ -135,13 +155,11 @@ pub async fn build(
             .or(cx.retry.max_elapsed),
         ..cx.retry
     };
-    let client = Arc::new(graph_client(
-        config,
-        &http,
-        graph_retry,
-        &telemetry,
-        cx.paces,
-    )?);
+    let buffers = cx.buffers.clone().unwrap_or_default();
+    let client = Arc::new(
+        graph_client(config, &http, graph_retry, &telemetry, cx.paces)?
+            .with_bodies(buffers.bodies),
+    );
     let state = open_state(config, cx).await?;
     let ladder = SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);
     let cursors = load_cursors(config, &ladder, &state, &cx.clock).await?;
@@ -159,6 +177,9 @@ pub async fn build(
             bad_rows: page::BadRowLog::default(),
             directory,
             recent: Default::default(),
+            lines: buffers.lines,
+            spare_rows: Vec::new(),
+            spare_facts: Vec::new(),
         },
         config: config.clone(),
         client,

@@ -72,6 +72,25 @@ pub(super) struct Preparer {
     pub(super) directory: Option<super::directory::Directory>,
     /// The keys committed last, asked before state (`Source::commit` fills it).
     pub(super) recent: super::recent::RecentKeys,
+    /// The event lines' buffers, reused once the sinks let go of a batch (issue 28).
+    pub(super) lines: crate::http_client::BufferPool,
+    /// The last page's rows index, emptied: reused by the next page (issue 28).
+    pub(super) spare_rows: Vec<Row<'static>>,
+    /// The last page's facts once counted, emptied: reused by the next page.
+    pub(super) spare_facts: Vec<CallFacts>,
+}
+
+/// The most rows a kept rows index holds room for: Graph's pages hold up to 1,000
+/// rows, so an index grown far beyond that by an unusual page is let go.
+const ROWS_KEPT: usize = 2_000;
+
+/// `rows` emptied, its allocation kept for rows of another page: the iterator is empty,
+/// and std collects a vector's own iterator in place when the layout is the same
+/// (clippy's `.filter(..)` would keep the old lifetime: the point is to change it).
+#[allow(clippy::unnecessary_filter_map)]
+fn recycle<'to>(mut rows: Vec<Row<'_>>) -> Vec<Row<'to>> {
+    rows.clear();
+    rows.into_iter().filter_map(|_| None).collect()
 }
 
 impl Preparer {
@@ -86,6 +105,9 @@ impl Preparer {
         let enrichments = self.enrich(&rows, &fresh).await;
         let (batch, delivered) = self.encode(page, &rows, keys, &enrichments, observed);
         let facts = self.facts(&rows, &enrichments);
+        if rows.capacity() <= ROWS_KEPT {
+            self.spare_rows = recycle(rows);
+        }
         Ok(Prepared {
             batch,
             delivered,
@@ -100,7 +122,8 @@ impl Preparer {
     /// The page's rows that parse as this source's kind; the others are counted and
     /// logged (at most once a minute per reason).
     fn parse<'p>(&mut self, page: &'p Page) -> (Vec<Row<'p>>, u64) {
-        let mut rows = Vec::with_capacity(page.len());
+        let mut rows = recycle(std::mem::take(&mut self.spare_rows));
+        rows.reserve(page.len());
         let mut bad_rows = 0;
         for (position, raw) in page.rows().enumerate() {
             match Row::parse_page_row(raw, self.kind) {
@@ -206,8 +229,8 @@ impl Preparer {
         } else {
             192
         };
-        let mut lines = Vec::with_capacity(page.body_len() + rows.len() * per_event);
-        let mut events: Vec<EventSpan> = Vec::new();
+        let mut lines = self.lines.take(page.body_len() + rows.len() * per_event);
+        let mut events: Vec<EventSpan> = Vec::with_capacity(rows.len());
         let mut delivered = Vec::new();
         for ((row, key), enrichment) in rows.iter().zip(keys).zip(enrichments) {
             let Some(enrichment) = enrichment else {
@@ -217,23 +240,42 @@ impl Preparer {
             events.push(encoder.encode(row, enrichment, observed, &observed_text, &mut lines));
             delivered.push((key.into_bytes(), row.start));
         }
-        let batch = (!events.is_empty()).then(|| Batch {
-            lines: lines.into(),
-            events,
-        });
+        let batch = match events.is_empty() {
+            true => {
+                self.lines.give(lines);
+                None
+            }
+            // The buffer goes back to the pool when the last sink drops the batch.
+            false => Some(Batch {
+                lines: self.lines.bytes(lines),
+                events,
+            }),
+        };
         (batch, delivered)
     }
 
+    /// Keeps a page's facts, once counted, for the next page's (their room only).
+    pub(super) fn give_back(&mut self, mut facts: Vec<CallFacts>) {
+        facts.clear();
+        if facts.capacity() <= ROWS_KEPT {
+            self.spare_facts = facts;
+        }
+    }
+
     /// The facts of the new rows, and what they add to the monthly ledgers.
-    fn facts(&self, rows: &[Row<'_>], enrichments: &[Option<Enrichment>]) -> PageFacts {
-        let calls = rows
-            .iter()
-            .zip(enrichments)
-            .filter_map(|(row, enrichment)| {
-                let enrichment = enrichment.as_ref()?;
-                Some(CallFacts::of(row, self.kind).with_enrichment(enrichment))
-            })
-            .collect();
+    fn facts(&mut self, rows: &[Row<'_>], enrichments: &[Option<Enrichment>]) -> PageFacts {
+        // About 280 KB a page: the last page's room when it was given back, sized once
+        // rather than grown and copied as it fills.
+        let mut calls = std::mem::take(&mut self.spare_facts);
+        calls.reserve(enrichments.iter().flatten().count());
+        calls.extend(
+            rows.iter()
+                .zip(enrichments)
+                .filter_map(|(row, enrichment)| {
+                    let enrichment = enrichment.as_ref()?;
+                    Some(CallFacts::of(row, self.kind).with_enrichment(enrichment))
+                }),
+        );
         PageFacts::of(calls, self.kind, self.directory.is_some())
     }
 }

@@ -18,7 +18,7 @@ use crate::retry::RetryPolicy;
 use crate::shutdown::{Shutdown, shutdown_pair};
 use crate::sinks::SinkHandle;
 use crate::source::config::Tenancy;
-use crate::source::{PollSummary, RunMode, SourceConfig, SourceContext};
+use crate::source::{PageBuffers, PollSummary, RunMode, SourceConfig, SourceContext};
 use crate::state::StateStore;
 use crate::time::SharedClock;
 use holding::{Holding, once_outcome, read_under};
@@ -70,6 +70,9 @@ pub(super) struct Shared {
     pub(super) metrics: Arc<Metrics>,
     pub(super) retry: RetryPolicy,
     pub(super) mode: RunMode,
+    /// The page buffers of the source whose tenants these are (`tenants::sharing_client`
+    /// gives each multi-tenant source its own); `None` for a source of one tenant.
+    pub(super) buffers: Option<PageBuffers>,
 }
 
 impl Shared {
@@ -86,6 +89,7 @@ impl Shared {
             retry: self.retry,
             mode: self.mode,
             fence,
+            buffers: self.buffers.clone(),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::lease::{LeaseKeeper, LeaseUnits, Unit};
 use crate::shutdown::{ShutdownTrigger, shutdown_pair};
 use crate::sinks::{ReopenSignal, SinkHandle};
 use crate::source::config::{Tenancy, reread_tenants_file};
-use crate::source::{PollSummary, RunMode, SourceConfig};
+use crate::source::{PageBuffers, PollSummary, RunMode, SourceConfig};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -96,13 +96,18 @@ pub(super) fn follow_leased(
     }
 }
 
-/// The source's table and what its tenants share: with a `ca_file`, one HTTP client
-/// built for the source rather than one per tenant (each holds its root store and TLS
+/// The source's table and what its tenants share: the source's page buffers (one set
+/// for all its tenants, issue 28) and, with a `ca_file`, one HTTP client built for the
+/// source rather than one per tenant (each holds its root store and TLS
 /// configuration), its tenants then built without a `ca_file` of their own. When it
 /// cannot be built each tenant tries and reports the error itself, as a source would.
 pub(super) fn sharing_client(table: &SourceConfig, shared: &Shared) -> (SourceConfig, Shared) {
+    let shared = Shared {
+        buffers: Some(PageBuffers::default()),
+        ..shared.clone()
+    };
     let Some(ca_file) = &table.ca_file else {
-        return (table.clone(), shared.clone());
+        return (table.clone(), shared);
     };
     match crate::http_client::client_trusting(Some(ca_file)) {
         Ok(http) => (
@@ -110,12 +115,9 @@ pub(super) fn sharing_client(table: &SourceConfig, shared: &Shared) -> (SourceCo
                 ca_file: None,
                 ..table.clone()
             },
-            Shared {
-                http,
-                ..shared.clone()
-            },
+            Shared { http, ..shared },
         ),
-        Err(_) => (table.clone(), shared.clone()),
+        Err(_) => (table.clone(), shared),
     }
 }
 

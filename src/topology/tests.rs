@@ -73,3 +73,30 @@ fn a_source_that_cannot_be_built_is_named_and_keeps_its_cause() {
     }
     assert_eq!(io, Some(std::io::ErrorKind::NotFound));
 }
+
+#[test]
+fn the_tenants_of_a_source_share_its_page_buffers_and_another_source_has_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_listening_on("127.0.0.1:0".parse().unwrap(), dir.path());
+    let (_trigger, shutdown) = shutdown_pair();
+    let shared = leased::Shared {
+        http: crate::http_client::builder().unwrap().build().unwrap(),
+        paces: Arc::new(PaceBook::new([])),
+        store: StateStore::open(dir.path()).unwrap(),
+        clock: Arc::new(SystemClock),
+        shutdown,
+        metrics: Metrics::new().unwrap(),
+        retry: RetryPolicy::default(),
+        mode: crate::source::RunMode::Once,
+        buffers: None,
+    };
+    let buffers = |shared: &leased::Shared| {
+        let cx = shared.context(None, shared.shutdown.clone());
+        cx.buffers.expect("a multi-tenant source's tenants get its buffers")
+    };
+    let (_, source) = tenants::sharing_client(&config.sources[0], &shared);
+    let (_, another) = tenants::sharing_client(&config.sources[0], &shared);
+    let (tenant, other_tenant) = (buffers(&source), buffers(&source));
+    assert!(tenant.is_shared_with(&other_tenant));
+    assert!(!tenant.is_shared_with(&buffers(&another)));
+}

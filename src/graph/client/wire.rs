@@ -5,7 +5,7 @@
 use super::{GraphClient, Resource};
 use crate::entra::AccessToken;
 use crate::graph::{FailureReason, GraphError, GraphEvent, PageError};
-use crate::http_client::{Answer, ErrorBody, ReadError, clip};
+use crate::http_client::{Answer, BufferPool, ErrorBody, ReadError, clip};
 use tokio::time::Instant;
 use url::Url;
 
@@ -74,7 +74,9 @@ impl GraphClient {
         resource: Resource,
     ) -> Result<Answer, GraphError> {
         let started = Instant::now();
-        let sent = self.send(url, token).await;
+        // Only a call-log page gives its body back (see `get_page`).
+        let bodies = self.bodies.as_ref().filter(|_| resource == Resource::CallLog);
+        let sent = self.send(url, token, bodies).await;
         let failure = match &sent {
             Err(error) => Some(error.reason()),
             Ok(answer) if answer.status == 200 => None,
@@ -94,7 +96,12 @@ impl GraphClient {
         sent
     }
 
-    async fn send(&self, url: &Url, token: &AccessToken) -> Result<Answer, GraphError> {
+    async fn send(
+        &self,
+        url: &Url,
+        token: &AccessToken,
+        bodies: Option<&BufferPool>,
+    ) -> Result<Answer, GraphError> {
         let network = |error: reqwest::Error| {
             GraphError::Network(crate::http_client::network_message(url, &error))
         };
@@ -113,7 +120,7 @@ impl GraphClient {
             .send()
             .await
             .map_err(network)?;
-        Answer::read(response, self.options.max_body_bytes)
+        Answer::read_pooled(response, self.options.max_body_bytes, bodies)
             .await
             .map_err(|error| match error {
                 ReadError::TooLarge(limit) => GraphError::BodyTooLarge(limit),

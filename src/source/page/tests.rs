@@ -24,6 +24,9 @@ async fn preparer(dir: &std::path::Path) -> Preparer {
         bad_rows: BadRowLog::default(),
         directory: None,
         recent: RecentKeys::default(),
+        lines: Default::default(),
+        spare_rows: Vec::new(),
+        spare_facts: Vec::new(),
     }
 }
 
@@ -94,4 +97,36 @@ async fn a_page_of_rows_committed_lately_costs_no_database_round() {
     let calls = Page::parse(bytes::Bytes::from(calls)).unwrap();
     let known = preparer.prepare(&calls, observed).await.unwrap();
     assert_eq!((known.duplicates, known.delivered.len()), (2, 0));
+}
+
+#[tokio::test]
+async fn a_batchs_line_buffer_serves_the_next_page_once_the_sinks_drop_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut preparer = preparer(dir.path()).await;
+    let observed = Timestamp::from_unix_seconds(1_714_600_000);
+    let first = preparer.prepare(&page(), observed).await.unwrap();
+    let batch = std::sync::Arc::new(first.batch.unwrap());
+    let (address, held) = (batch.lines.as_ptr(), std::sync::Arc::clone(&batch));
+    drop(batch);
+    assert_eq!(preparer.lines.idle().0, 0, "a sink still holds the batch");
+    drop(held);
+    assert_eq!(preparer.lines.idle().0, 1);
+    let next = preparer.prepare(&page(), observed).await.unwrap();
+    assert_eq!(next.batch.unwrap().lines.as_ptr(), address);
+}
+
+#[tokio::test]
+async fn the_rows_index_and_the_facts_of_one_page_are_reused_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut preparer = preparer(dir.path()).await;
+    let observed = Timestamp::from_unix_seconds(1_714_600_000);
+    preparer.prepare(&page(), observed).await.unwrap();
+    let (address, room) = (preparer.spare_rows.as_ptr(), preparer.spare_rows.capacity());
+    assert!(room >= 3 && preparer.spare_rows.is_empty());
+    let counted = preparer.prepare(&page(), observed).await.unwrap().facts;
+    assert_eq!(preparer.spare_rows.as_ptr(), address);
+    let facts = counted.as_ptr();
+    preparer.give_back(counted);
+    let next = preparer.prepare(&page(), observed).await.unwrap();
+    assert_eq!((next.facts.as_ptr(), next.facts.len()), (facts, 3));
 }
