@@ -292,11 +292,9 @@ fn main() {
         "agent pipeline with a directory (user on each row): {enriched:>6.0} rows/s  = {:+.1}% cost per row",
         (agent / enriched - 1.0) * 100.0
     );
-
-    if !wanted("simulator") {
-        return;
+    if wanted("simulator") {
+        simulator_section(rows);
     }
-    simulator_section(rows);
 }
 
 /// How fast the simulator renders rows, and serves them over loopback HTTP.
