@@ -32,12 +32,17 @@ fn rows() -> usize {
         .unwrap_or(100_000)
 }
 
-/// The source's tenant lines: `tenant_id` alone, or `PSTN_BENCH_TENANTS` tenants.
-fn tenant_lines() -> String {
-    let tenants: usize = std::env::var("PSTN_BENCH_TENANTS")
+/// `PSTN_BENCH_TENANTS`: 0 (unset) for `tenant_id`, else how many `tenants`.
+fn tenant_count() -> usize {
+    std::env::var("PSTN_BENCH_TENANTS")
         .ok()
         .and_then(|text| text.parse().ok())
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// The source's tenant lines: `tenant_id` alone, or `PSTN_BENCH_TENANTS` tenants.
+fn tenant_lines() -> String {
+    let tenants = tenant_count();
     if tenants == 0 {
         return "tenant_id = \"t\"\n".to_owned();
     }
@@ -256,14 +261,15 @@ fn main() {
         .collect();
     let (agent, parse) = (median(agent_rates), median(parse_rates));
     println!(
-        "whole process, {delivered} rows in {} pages (median of {RUNS}):",
+        "whole process, {delivered} rows from {} tenant(s), {} pages each (median of {RUNS}):",
+        tenant_count().max(1),
         pages.len()
     );
     println!(
         "  pstn-agent --once        {agent:>10.0} rows per CPU-second (user+sys of the process)"
     );
     println!(
-        "  serde_json -> Value      {parse:>10.0} rows per CPU-second (same rows, one thread)"
+        "  serde_json -> Value      {parse:>10.0} rows per CPU-second (one tenant's rows, one thread)"
     );
     println!("  ratio                    {:>10.2}x", agent / parse);
     println!(

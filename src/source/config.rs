@@ -31,8 +31,9 @@ pub struct SourceConfig {
     pub tenant_id: String,
     /// Where its tenants come from (`tenant_id`, `tenants`, `tenants_file`).
     pub tenancy: Tenancy,
-    /// Every tenant of the table, as written (`[tenant_id]` for one); shared, so that
-    /// each tenant's copy of the table costs no copy of the list.
+    /// Every tenant of the table, as written (`[tenant_id]` for one), kept whole in
+    /// each tenant's copy of the table (its length sizes each tenant's SQLite page
+    /// cache); shared, so that each copy costs no copy of the list.
     pub tenants: std::sync::Arc<[String]>,
     /// Application (client) id.
     pub client_id: String,

@@ -295,11 +295,12 @@ impl TenantSet {
                 )
                 .await;
         }
+        // Before the added tenants start: each takes its page cache share of the new list.
+        self.table.tenants = tenants.as_slice().into();
         for (index, tenant) in added.iter().enumerate() {
             tracing::info!(source = %self.table.name, tenant = %tenant, "tenant added: reading it from its saved progress (or lookback)");
             self.start(tenant, index, added.len());
         }
-        self.table.tenants = tenants.into();
     }
 
     /// Stops `tenants` (lower-cased) and waits for each to end; `/readyz` and the

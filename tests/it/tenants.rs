@@ -262,3 +262,27 @@ fn an_embedded_source_refuses_several_tenants_rather_than_read_one() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn each_tenants_copy_of_the_table_keeps_the_whole_list_that_sizes_its_page_cache() {
+    let harness = harness(&[]).await;
+    let config = config(
+        &harness,
+        "tenants = [\"a.example\", \"b.example\", \"c.example\"]",
+    );
+    let table = &config.sources[0];
+    let copies: Vec<(String, usize)> = table
+        .per_tenant()
+        .map(|tenant| (tenant.tenant_id.clone(), tenant.tenants.len()))
+        .collect();
+    assert_eq!(
+        copies,
+        [
+            ("a.example".to_owned(), 3),
+            ("b.example".to_owned(), 3),
+            ("c.example".to_owned(), 3)
+        ]
+    );
+    // A tenant a SIGHUP adds: a copy of the table as re-read.
+    assert_eq!(table.for_tenant("d.example").tenants.len(), 3);
+}
