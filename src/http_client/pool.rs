@@ -113,7 +113,10 @@ mod tests {
         let (address, room) = (buffer.as_ptr(), buffer.capacity());
         pool.give(buffer);
         let again = pool.take(900);
-        assert_eq!((again.as_ptr(), again.capacity(), again.len()), (address, room, 0));
+        assert_eq!(
+            (again.as_ptr(), again.capacity(), again.len()),
+            (address, room, 0)
+        );
     }
 
     #[test]

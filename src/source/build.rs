@@ -157,8 +157,7 @@ pub async fn build(
     };
     let buffers = cx.buffers.clone().unwrap_or_default();
     let client = Arc::new(
-        graph_client(config, &http, graph_retry, &telemetry, cx.paces)?
-            .with_bodies(buffers.bodies),
+        graph_client(config, &http, graph_retry, &telemetry, cx.paces)?.with_bodies(buffers.bodies),
     );
     let state = open_state(config, cx).await?;
     let ladder = SweepLadder::bounded(config.poll_interval, config.late_window, config.max_delay);

@@ -2,8 +2,8 @@
 //! postgres_url`): one enum, so call sites do not care which.
 
 use super::config::StateConfig;
-use super::sqlite::{SqliteStore, lock_data_dir};
 use super::source_state::Tenants;
+use super::sqlite::{SqliteStore, lock_data_dir};
 use super::{DirectoryLock, PgStore, SourceState, StateError};
 use std::path::Path;
 use std::sync::Arc;
@@ -82,7 +82,8 @@ impl StateStore {
         tenant_id: &str,
         count: usize,
     ) -> Result<SourceState, StateError> {
-        self.unit(name, kind, tenant_id, Tenants::OneOf(count)).await
+        self.unit(name, kind, tenant_id, Tenants::OneOf(count))
+            .await
     }
 
     async fn unit(

@@ -92,7 +92,8 @@ fn the_tenants_of_a_source_share_its_page_buffers_and_another_source_has_its_own
     };
     let buffers = |shared: &leased::Shared| {
         let cx = shared.context(None, shared.shutdown.clone());
-        cx.buffers.expect("a multi-tenant source's tenants get its buffers")
+        cx.buffers
+            .expect("a multi-tenant source's tenants get its buffers")
     };
     let (_, source) = tenants::sharing_client(&config.sources[0], &shared);
     let (_, another) = tenants::sharing_client(&config.sources[0], &shared);

@@ -75,7 +75,10 @@ impl GraphClient {
     ) -> Result<Answer, GraphError> {
         let started = Instant::now();
         // Only a call-log page gives its body back (see `get_page`).
-        let bodies = self.bodies.as_ref().filter(|_| resource == Resource::CallLog);
+        let bodies = self
+            .bodies
+            .as_ref()
+            .filter(|_| resource == Resource::CallLog);
         let sent = self.send(url, token, bodies).await;
         let failure = match &sent {
             Err(error) => Some(error.reason()),

@@ -174,7 +174,11 @@ fn a_tenants_page_cache_is_its_share_of_the_sources_within_sqlites_default() {
             .tenant_source("customers", "pstn_calls", &format!("t{count}"), count)
             .unwrap()
     };
-    assert_eq!(cache_kib(&one_of(1)), 2_000, "a list of one: as a source alone");
+    assert_eq!(
+        cache_kib(&one_of(1)),
+        2_000,
+        "a list of one: as a source alone"
+    );
     assert_eq!(cache_kib(&one_of(10)), 1_600);
     assert_eq!(cache_kib(&one_of(100)), 160);
     assert_eq!(cache_kib(&one_of(1_000)), 16);
