@@ -26,6 +26,9 @@ pub struct PgStore {
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     /// `host:port/database`, naming the server in errors without user or password.
     at: Arc<str>,
+    /// How long PostgreSQL lets a session of this store sit idle inside a transaction
+    /// before it ends the session (see [`PgStore::ending_idle_transactions_after`]).
+    idle_in_transaction: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -91,7 +94,21 @@ impl PgStore {
             at: place(&config).into(),
             config: Arc::new(config),
             tls: tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+            idle_in_transaction: None,
         })
+    }
+
+    /// The same store, its sessions ended by PostgreSQL when idle inside a transaction
+    /// for `limit` (the lease's time to live). A commit share-locks its lease's row
+    /// (`lease::fence`) and the others' takeover skips locked rows: a replica frozen
+    /// (SIGSTOP, a paused VM) in the middle of a commit would otherwise keep its units
+    /// from every other replica until it woke. Our own transactions never wait between
+    /// statements on anything but PostgreSQL.
+    pub fn ending_idle_transactions_after(self, limit: std::time::Duration) -> PgStore {
+        PgStore {
+            idle_in_transaction: Some(limit.max(std::time::Duration::from_millis(1))),
+            ..self
+        }
     }
 
     /// The error naming this server (`host:port/database`).
@@ -115,6 +132,18 @@ impl PgStore {
                 tracing::debug!(%at, error = %describe(&error), "PostgreSQL connection closed");
             }
         });
+        if let Some(limit) = self.idle_in_transaction {
+            // A plain SET rather than a startup option: poolers refuse unknown ones.
+            client
+                .batch_execute(&format!(
+                    "SET idle_in_transaction_session_timeout = {}",
+                    limit.as_millis()
+                ))
+                .await
+                .map_err(|error| {
+                    self.failed(format!("cannot set up the session: {}", describe(&error)))
+                })?;
+        }
         Ok(client)
     }
 

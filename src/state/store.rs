@@ -39,10 +39,12 @@ impl StateStore {
             let data_dir = data_dir.to_owned();
             return super::run_blocking(move || StateStore::open(&data_dir)).await;
         };
-        let store = PgStore::new(url.expose()).map_err(|message| StateError::Postgres {
-            at: "state.postgres_url".into(),
-            message,
-        })?;
+        let store = PgStore::new(url.expose())
+            .map_err(|message| StateError::Postgres {
+                at: "state.postgres_url".into(),
+                message,
+            })?
+            .ending_idle_transactions_after(config.lease_ttl);
         let dir = data_dir.to_owned();
         let lock = super::run_blocking(move || lock_data_dir(&dir)).await?;
         store.open().await?;
