@@ -106,7 +106,11 @@ impl PgStore {
     /// statements on anything but PostgreSQL.
     pub fn ending_idle_transactions_after(self, limit: std::time::Duration) -> PgStore {
         PgStore {
-            idle_in_transaction: Some(limit.max(std::time::Duration::from_millis(1))),
+            // PostgreSQL takes at most i32::MAX ms (24 days); a longer ttl is held to it.
+            idle_in_transaction: Some(limit.clamp(
+                std::time::Duration::from_millis(1),
+                std::time::Duration::from_millis(i32::MAX as u64),
+            )),
             ..self
         }
     }
