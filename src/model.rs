@@ -14,6 +14,7 @@ mod directory_attribute;
 mod enrichment;
 mod fields;
 pub mod graph_limits;
+pub mod json_text;
 mod kind;
 mod row;
 mod secret;

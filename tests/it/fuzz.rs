@@ -15,6 +15,11 @@ use std::path::Path;
 
 /// A real page of the simulated tenant, to mutate.
 fn real_page() -> String {
+    page_of(20)
+}
+
+/// A page of `rows` calls of the simulated tenant, with a next link.
+fn page_of(rows: usize) -> String {
     let generator = Generator::new(9, 5000.0, Lateness::None);
     let from = Timestamp::parse("2024-05-06T00:00:00Z").unwrap();
     let to = Timestamp::parse("2024-05-06T02:00:00Z").unwrap();
@@ -29,7 +34,7 @@ fn real_page() -> String {
             false,
             to.saturating_add(std::time::Duration::from_secs(86_400 * 9)),
         )
-        .take(20)
+        .take(rows)
         .enumerate()
     {
         if index > 0 {
@@ -65,7 +70,83 @@ fn parse_page_and_rows(bytes: Vec<u8>) {
     }
 }
 
+/// Bytes that matter to JSON's grammar, so that edits hit it more often than chance.
+const JSON_BYTES: &[u8] = b"{}[]\",:\\ \t\n\r0123456789-+.eEtrufalsnxg/\x01";
+
+/// A page of three calls with what Graph's pages rarely hold: nested unread fields,
+/// escapes, every literal, exponents.
+fn unusual_page() -> String {
+    let page = page_of(3);
+    let extra = r#""extra":{"a":[1,-2.5e-3,true,false,null,"x\u00e9\n"],"b":{}},"@odata.count":3,"#;
+    page.replacen('{', &format!("{{{extra}"), 1)
+}
+
+/// Applies edits to a text, each at a small step (0 to 7 bytes) past the one before and
+/// the first at `at`, so that edits build short runs (`\x`, `1.e`) as well as single
+/// bytes: an edit 0 replaces, 1 inserts, 2 deletes a byte, taken from [`JSON_BYTES`].
+fn edit_json(text: &str, at: usize, edits: &[(u8, u8, usize)]) -> Option<String> {
+    let mut bytes = text.as_bytes().to_vec();
+    let mut index = at % (bytes.len() + 1);
+    for (step, edit, byte) in edits {
+        index = (index + usize::from(step % 8)).min(bytes.len());
+        let byte = JSON_BYTES[byte % JSON_BYTES.len()];
+        match (edit % 3, index < bytes.len()) {
+            (0, true) => bytes[index] = byte,
+            (2, true) => {
+                bytes.remove(index);
+            }
+            _ => bytes.insert(index, byte),
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// What a page reads as: its rows' texts and next link, or the error's message.
+type PageRead = Result<(Vec<String>, Option<String>), String>;
+
+fn read_by_the_agent(body: &str) -> PageRead {
+    Page::parse(Bytes::from(body.to_owned()))
+        .map(|page| {
+            let rows = page.rows().map(str::to_owned).collect();
+            (rows, page.next_link().map(str::to_owned))
+        })
+        .map_err(|error| error.to_string())
+}
+
+fn read_by_serde_json(body: &str) -> PageRead {
+    Page::parse_by_serde_json(body)
+        .map(|(rows, link)| (rows.into_iter().map(str::to_owned).collect(), link))
+        .map_err(|error| error.to_string())
+}
+
+#[test]
+fn pages_read_by_the_walk_read_as_serde_json_reads_them() {
+    for body in [real_page(), unusual_page()] {
+        assert_eq!(read_by_the_agent(&body), read_by_serde_json(&body));
+    }
+    let escaped = r#"{"valu\u0065":[{"id":"a"}],"@odata.nextLink":"https:\/\/graph"}"#;
+    assert_eq!(
+        read_by_the_agent(escaped),
+        Ok((
+            vec![r#"{"id":"a"}"#.to_owned()],
+            Some("https://graph".to_owned())
+        ))
+    );
+    let twice = r#"{"value":[],"value":[]}"#;
+    assert_eq!(read_by_the_agent(twice), read_by_serde_json(twice));
+    assert!(read_by_the_agent(twice).is_err());
+}
+
 proptest! {
+    #[test]
+    fn edited_pages_read_as_serde_json_reads_them(at in any::<usize>(), edits in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<usize>()), 1..6), unusual in any::<bool>()) {
+        thread_local!(static PAGES: [String; 2] = [page_of(3), unusual_page()]);
+        let body = PAGES.with(|pages| edit_json(&pages[usize::from(unusual)], at, &edits));
+        if let Some(body) = body {
+            prop_assert_eq!(read_by_the_agent(&body), read_by_serde_json(&body), "{}", body);
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_as_a_page_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         parse_page_and_rows(bytes);

@@ -5,6 +5,7 @@
 
 use super::super::BadRow;
 use super::super::bad_row::MAX_ROW_DEPTH;
+use super::super::json_text::{skip_space, string_end};
 use std::borrow::Cow;
 
 /// The top-level fields of a row that [`super::Row`] reads, by their Graph names.
@@ -129,30 +130,6 @@ pub(super) fn scan(raw: &str) -> Result<Fields<'_>, BadRow> {
         Err(BadRow::NotAnObject)
     } else {
         Ok(fields)
-    }
-}
-
-fn skip_space(bytes: &[u8], mut at: usize) -> usize {
-    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        at += 1;
-    }
-    at
-}
-
-/// The index past the closing quote of the string opening at `at`, and whether it
-/// holds an escape.
-fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
-    let mut escaped = false;
-    let mut index = at + 1;
-    loop {
-        match bytes.get(index)? {
-            b'"' => return Some((index + 1, escaped)),
-            b'\\' => {
-                escaped = true;
-                index += 2;
-            }
-            _ => index += 1,
-        }
     }
 }
 

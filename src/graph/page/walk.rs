@@ -1,0 +1,89 @@
+//! A page's rows and next link found by one checked walk of its bytes (issue 28): a
+//! page as Graph writes it costs one pass of our own instead of serde_json's `RawValue`
+//! pass. Whatever the walk cannot vouch for (invalid JSON, an escaped key, a repeated
+//! field, deep nesting, too many rows, a top level that is not an object) it leaves to
+//! serde_json, so every page parses exactly as serde_json alone would parse it.
+
+use super::MAX_ROWS_PER_PAGE;
+use crate::model::json_text::{elements_end, literal_end, skip_space, string_end, value_end};
+use std::ops::Range;
+
+/// How deep a row or an unread field may nest for the walk to vouch for it; deeper
+/// values go to serde_json (its own limit is 128 levels for the whole page).
+const DEPTH: usize = 64;
+
+/// The page's next link, with each row's range pushed on `rows`; `None` when the walk
+/// cannot vouch for the page (then `rows` holds nothing of use).
+pub(super) fn page(body: &str, rows: &mut Vec<Range<usize>>) -> Option<Option<String>> {
+    let bytes = body.as_bytes();
+    let mut index = skip_space(bytes, 0);
+    if bytes.get(index) != Some(&b'{') {
+        return None;
+    }
+    index = skip_space(bytes, index + 1);
+    let (mut value, mut next_link) = (false, None);
+    loop {
+        if bytes.get(index) != Some(&b'"') {
+            return None;
+        }
+        let (key_end, escaped) = string_end(bytes, index)?;
+        let key = (!escaped).then(|| &bytes[index + 1..key_end - 1])?;
+        index = skip_space(bytes, key_end);
+        if bytes.get(index) != Some(&b':') {
+            return None;
+        }
+        index = skip_space(bytes, index + 1);
+        index = match key {
+            b"value" if !value => {
+                value = true;
+                rows_end(bytes, index, rows)?
+            }
+            b"@odata.nextLink" if next_link.is_none() => {
+                let (end, link) = link(body, index)?;
+                next_link = Some(link);
+                end
+            }
+            b"value" | b"@odata.nextLink" => return None, // twice: serde_json's error
+            _ => value_end(bytes, index, DEPTH)?,
+        };
+        index = skip_space(bytes, index);
+        match bytes.get(index)? {
+            b',' => index = skip_space(bytes, index + 1),
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    let whole = skip_space(bytes, index + 1) == bytes.len();
+    (whole && value).then(|| next_link.flatten())
+}
+
+/// The index past the `value` array at `at`, each row's range pushed on `rows`.
+fn rows_end(bytes: &[u8], at: usize, rows: &mut Vec<Range<usize>>) -> Option<usize> {
+    if bytes.get(at) != Some(&b'[') {
+        return None; // `null` or another type: serde_json says what is wrong
+    }
+    elements_end(bytes, at, |start| {
+        if rows.len() == MAX_ROWS_PER_PAGE {
+            return None;
+        }
+        let end = value_end(bytes, start, DEPTH)?;
+        rows.push(start..end);
+        Some(end)
+    })
+}
+
+/// The index past the next link's value at `at`, and the link (`null` is none); a link
+/// with an escape is left to serde_json to decode.
+fn link(body: &str, at: usize) -> Option<(usize, Option<String>)> {
+    let bytes = body.as_bytes();
+    if bytes.get(at) == Some(&b'n') {
+        return Some((literal_end(bytes, at, b"null")?, None));
+    }
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    match string_end(bytes, at)? {
+        (end, false) => Some((end, Some(body.get(at + 1..end - 1)?.to_owned()))),
+        (_, true) => None,
+    }
+}
