@@ -68,11 +68,15 @@ impl EventEncoder {
         let call_start = out.len();
         out.extend_from_slice(row.raw.as_bytes());
         // A raw line break can only be insignificant whitespace in valid JSON (inside
-        // strings it is escaped); replacing it keeps one event per line.
+        // strings it is escaped); replacing it keeps one event per line. Written as a
+        // select, not a branch, the compiler does it 16 bytes at a time: a third of
+        // what finding line breaks first with memchr cost (issue 28).
         for byte in &mut out[call_start..] {
-            if *byte == b'\n' || *byte == b'\r' {
-                *byte = b' ';
-            }
+            *byte = if matches!(*byte, b'\n' | b'\r') {
+                b' '
+            } else {
+                *byte
+            };
         }
         let call = call_start..out.len();
         if let Some(country) = enrichment.other_party_country {
@@ -165,6 +169,17 @@ impl EventEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rows_raw_carriage_return_alone_is_blanked_too() {
+        let raw = "{\"id\":\"a\",\r\"startDateTime\":\"2024-05-01T08:15:03.7730000Z\"}";
+        let row = Row::parse(raw).unwrap();
+        let encoder = EventEncoder::new("s", "t", LogKind::Pstn);
+        let mut out = Vec::new();
+        let observed = Timestamp::parse("2024-05-02T00:00:00Z").unwrap();
+        let span = encoder.encode(&row, &Enrichment::NONE, observed, "x", &mut out);
+        assert_eq!(&out[span.call], raw.replace('\r', " ").as_bytes());
+    }
 
     #[test]
     fn an_event_is_one_json_line_with_the_row_unchanged() {
