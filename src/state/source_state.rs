@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod delivered;
+
 /// One source's state, with its own connection (cheap to clone, blocking to use:
 /// call it from `spawn_blocking`).
 #[derive(Debug, Clone)]
@@ -178,16 +180,11 @@ impl SqliteSource {
             // One read transaction for the page: outside one, SQLite takes and drops its
             // file locks around every lookup (two fcntl calls per row).
             let transaction = connection.transaction()?;
-            let unseen = {
-                let mut statement = transaction.prepare_cached(
-                    "SELECT 1 FROM delivered WHERE source_id = ?1 AND call_start = ?2 AND row_key = ?3",
-                )?;
-                rows.iter()
-                    .map(|(key, start)| {
-                        Ok(!statement.exists(params![self.source_id, start.ticks(), key.as_ref()])?)
-                    })
-                    .collect::<Result<Vec<bool>, rusqlite::Error>>()?
-            };
+            let rows: Vec<(&[u8], i64)> = rows
+                .iter()
+                .map(|(key, start)| (key.as_ref(), start.ticks()))
+                .collect();
+            let unseen = delivered::unseen(&transaction, self.source_id, &rows)?;
             transaction.commit()?;
             Ok(unseen)
         })
@@ -198,12 +195,7 @@ impl SqliteSource {
         self.with(|connection| {
             let transaction = connection.transaction()?;
             {
-                let mut insert = transaction.prepare_cached(
-                    "INSERT OR IGNORE INTO delivered (source_id, call_start, row_key) VALUES (?1, ?2, ?3)",
-                )?;
-                for (key, start) in &commit.delivered {
-                    insert.execute(params![self.source_id, start.ticks(), key])?;
-                }
+                delivered::record(&transaction, self.source_id, &commit.delivered)?;
                 let mut usage = transaction.prepare_cached(
                     "INSERT INTO plan_usage (source_id, month, license, seconds) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (source_id, month, license) DO UPDATE SET seconds = seconds + excluded.seconds",
