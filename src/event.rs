@@ -69,8 +69,9 @@ impl EventEncoder {
         out.extend_from_slice(row.raw.as_bytes());
         // A raw line break can only be insignificant whitespace in valid JSON (inside
         // strings it is escaped); replacing it keeps one event per line. Written as a
-        // select, not a branch, the compiler does it 16 bytes at a time: a third of
-        // what finding line breaks first with memchr cost (issue 28).
+        // select, not a branch, so the compiler may vectorise it: 46 M instructions
+        // over 75,000 rows of 680 bytes, against 123 M for a memchr look first and
+        // 192 M for the branch in the agent's profile (issue 28).
         for byte in &mut out[call_start..] {
             *byte = if matches!(*byte, b'\n' | b'\r') {
                 b' '

@@ -107,6 +107,13 @@ impl Page {
         })
     }
 
+    /// Whether the walk reads `body` itself (rather than leave it to serde_json): what
+    /// the tests hold real pages to, so the walk cannot fall silently out of use.
+    #[cfg(any(test, feature = "__internals"))]
+    pub fn walks(body: &str) -> bool {
+        walk::page(body, &mut Vec::new()).is_some()
+    }
+
     /// [`Page::parse`] by serde_json alone, as every page was read before the walk: what
     /// the fuzz tests hold the walk to.
     #[cfg(any(test, feature = "__internals"))]

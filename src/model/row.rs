@@ -112,8 +112,9 @@ impl<'a> Row<'a> {
         Row::of_fields(raw, scan::scan(raw)?, kind)
     }
 
-    /// [`Row::parse_as`] of one row of a page serde_json has already parsed (so `raw`
-    /// is valid JSON): one scan of the row finds its fields and its depth (issue 28).
+    /// [`Row::parse_as`] of one row of a page already checked (by its walk or by
+    /// serde_json, so `raw` is valid JSON): one scan of the row finds its fields and
+    /// its depth (issue 28).
     /// Text that is not valid JSON gives a bad row or a row of no meaning, never a panic.
     pub fn parse_page_row(raw: &'a str, kind: LogKind) -> Result<Row<'a>, BadRow> {
         if !raw.starts_with('{') {

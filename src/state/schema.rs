@@ -8,7 +8,8 @@ use std::time::Duration;
 /// The schema this release writes; older files are migrated, newer ones refused.
 pub(crate) const SCHEMA_VERSION: i64 = 6;
 
-const CREATE: &str = "
+/// Every table this release keeps (the `delivered` tests lay their table out with it).
+pub(super) const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

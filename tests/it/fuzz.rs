@@ -71,7 +71,7 @@ fn parse_page_and_rows(bytes: Vec<u8>) {
 }
 
 /// Bytes that matter to JSON's grammar, so that edits hit it more often than chance.
-const JSON_BYTES: &[u8] = b"{}[]\",:\\ \t\n\r0123456789-+.eEtrufalsnxg/\x01";
+const JSON_BYTES: &[u8] = b"{}[]\",:\\ \t\n\r0123456789-+.eEtrufalsnxgdD/\x01\x7f";
 
 /// A page of three calls with what Graph's pages rarely hold: nested unread fields,
 /// escapes, every literal, exponents.
@@ -122,7 +122,38 @@ fn read_by_serde_json(body: &str) -> PageRead {
 #[test]
 fn pages_read_by_the_walk_read_as_serde_json_reads_them() {
     for body in [real_page(), unusual_page()] {
+        assert!(Page::walks(&body), "the walk reads real pages itself");
         assert_eq!(read_by_the_agent(&body), read_by_serde_json(&body));
+    }
+    // Bodies at the edges of JSON's grammar, each read as serde_json reads it.
+    let deep = |levels: usize| {
+        format!(
+            "{{\"value\":[{}1{}]}}",
+            "[".repeat(levels),
+            "]".repeat(levels)
+        )
+    };
+    for body in [
+        r#"{"value":["\ud800","\ud83d\ude00","\ude00\ud83d","\uDBFF\uDFFF"]}"#.to_owned(),
+        r#"{"value":[-0,1E+2,0.0e0,1e999999,-1.5E-3,0]}"#.to_owned(),
+        "{\"value\":[\"a\u{7f}b\"]}".to_owned(),
+        "{\"value\":[\"a\u{1}b\"]}".to_owned(),
+        "\u{feff}{\"value\":[]}".to_owned(),
+        String::new(),
+        r#"[[1],"x"]"#.to_owned(),
+        r#"{"value":[1,"a",null,[],{},true,false]}"#.to_owned(),
+        r#"{"value":[],"@odata.nextLink":""}"#.to_owned(),
+        r#"{"value":[],"@odata.nextLink":null}"#.to_owned(),
+        r#"{"value":[01]}"#.to_owned(),
+        " {\"value\" : [ 1 , 2 ] } \n".to_owned(),
+        deep(65),
+        deep(300),
+    ] {
+        assert_eq!(
+            read_by_the_agent(&body),
+            read_by_serde_json(&body),
+            "{body}"
+        );
     }
     let escaped = r#"{"valu\u0065":[{"id":"a"}],"@odata.nextLink":"https:\/\/graph"}"#;
     assert_eq!(

@@ -8,8 +8,9 @@ use super::MAX_ROWS_PER_PAGE;
 use crate::model::json_text::{elements_end, literal_end, skip_space, string_end, value_end};
 use std::ops::Range;
 
-/// How deep a row or an unread field may nest for the walk to vouch for it; deeper
-/// values go to serde_json (its own limit is 128 levels for the whole page).
+/// How deep a row or an unread field may nest for the walk to vouch for it (its search
+/// recurses once a level); a deeper page goes to serde_json, which checks such values
+/// without recursing and reads them whatever their depth.
 const DEPTH: usize = 64;
 
 /// The page's next link, with each row's range pushed on `rows`; `None` when the walk
