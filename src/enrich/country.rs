@@ -54,23 +54,45 @@ static CODES: LazyLock<Codes> = LazyLock::new(|| {
     Codes { by_code }
 });
 
+/// The first digits of a number, on the stack (a `Vec` a row was an allocation a row:
+/// issue 28): 16 hold every whole international number (15 at most) and more than the
+/// prefix of a masked one is ever read for (a code and a NANP area code).
+struct Digits {
+    kept: [u8; 16],
+    count: usize,
+}
+
+impl Digits {
+    fn as_slice(&self) -> &[u8] {
+        &self.kept[..self.count.min(self.kept.len())]
+    }
+}
+
 /// The digits of an international number up to its first `*`, and whether it was masked.
 /// `None` when it is not written internationally (`+...`): a national number's country
 /// is the caller's, which the row does not say for sure.
-fn digits(number: &str) -> Option<(Vec<u8>, bool)> {
+fn digits(number: &str) -> Option<(Digits, bool)> {
     let number = number.trim();
     let number = number.strip_prefix("tel:").unwrap_or(number);
     let rest = number.strip_prefix('+')?;
-    let mut digits = Vec::with_capacity(16);
+    let mut digits = Digits {
+        kept: [0; 16],
+        count: 0,
+    };
     for byte in rest.bytes() {
         match byte {
-            b'0'..=b'9' => digits.push(byte - b'0'),
+            b'0'..=b'9' => {
+                if let Some(slot) = digits.kept.get_mut(digits.count) {
+                    *slot = byte - b'0';
+                }
+                digits.count += 1;
+            }
             b'*' | b'X' | b'x' => return Some((digits, true)),
             b' ' | b'-' | b'.' | b'(' | b')' => {}
             _ => return None,
         }
     }
-    (digits.len() <= 15).then_some((digits, false))
+    (digits.count <= 15).then_some((digits, false))
 }
 
 fn value(digits: &[u8]) -> usize {
@@ -145,6 +167,7 @@ pub fn country_of_number(number: &str) -> Option<CountryCode> {
 /// answers with the library's).
 fn country_with(number: &str, nanp: fn(&[u8], bool) -> Option<CountryCode>) -> Option<CountryCode> {
     let (digits, masked) = digits(number)?;
+    let digits = digits.as_slice();
     let codes = &*CODES;
     for length in 1..=3 {
         let code = digits.get(..length)?;
@@ -218,6 +241,11 @@ mod tests {
         );
         assert_eq!(country("+7495*******"), None, "+7 is shared by RU and KZ");
         assert_eq!(country("+***********"), None);
+        assert_eq!(
+            country("+4930123456789012345678***").as_deref(),
+            Some("DE"),
+            "a masked number longer than any whole one keeps its prefix"
+        );
     }
 
     #[test]
