@@ -11,6 +11,13 @@ use rustc_hash::FxHashMap;
 /// usually the source, the same for every set) beats hashing the labels.
 const LINEAR_UP_TO: usize = 8;
 
+/// Whether two labels are equal, by address first: equal labels are most often the
+/// very same text (the source's name, a value of a closed list), and a compare of
+/// their bytes is a call to memcmp (issue 28).
+fn same(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
 /// Label sets, in the order first seen, each with its value.
 #[derive(Debug)]
 pub(crate) struct LabelSets<'a, V> {
@@ -41,7 +48,7 @@ impl<'a, V> LabelSets<'a, V> {
                         .iter()
                         .rev()
                         .zip(labels.iter().rev())
-                        .all(|(a, b)| a == b)
+                        .all(|(a, b)| same(a, b))
             })
         } else {
             self.index.get(labels).copied()
