@@ -63,7 +63,7 @@ fn out(dir: &Path) -> PathBuf {
 /// Every event in `file` as (source, row key).
 fn events(file: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(file).unwrap_or_default();
-    text.lines()
+    common::complete_lines(&text)
         .map(|line| {
             let event: serde_json::Value = serde_json::from_str(line).unwrap();
             let source = event["source"].as_str().unwrap().to_owned();

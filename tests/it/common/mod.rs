@@ -133,10 +133,11 @@ retry_max_duration = "2s"
         run(config, options, shutdown).await.unwrap()
     }
 
-    /// Every event written so far, as (row key, event): see [`row_key`].
+    /// Every event written so far, as (row key, event): see [`row_key`]. Only
+    /// complete lines count ([`complete_lines`]).
     pub fn events(&self) -> Vec<(String, serde_json::Value)> {
         let text = std::fs::read_to_string(self.output()).unwrap_or_default();
-        text.lines()
+        complete_lines(&text)
             .map(|line| {
                 let event: serde_json::Value = serde_json::from_str(line).unwrap();
                 (row_key(&event["call"]), event)
@@ -189,6 +190,12 @@ retry_max_duration = "2s"
             })
             .collect()
     }
+}
+
+/// The lines of `text` that end in a newline: a file sink's output read while the
+/// agent runs may end halfway through one batch's write.
+pub fn complete_lines(text: &str) -> std::str::Lines<'_> {
+    text.rfind('\n').map_or("", |end| &text[..end]).lines()
 }
 
 /// Waits until `done` holds, asking every 20 ms; fails naming `what` after `limit`.
