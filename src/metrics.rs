@@ -9,6 +9,7 @@ mod chargeback_month;
 mod dead_letter;
 mod dialout;
 mod exact;
+mod exposition;
 mod handles;
 mod health;
 mod lease;
@@ -23,9 +24,9 @@ pub use health::{ReadinessReport, SinkTelemetry, SourceCadence, SourceTelemetry}
 pub use lease::LeaseMetrics;
 pub use registrar::MetricsError;
 
+pub(crate) use exposition::Exposition;
 use registrar::Registrar;
 
-use prometheus::{Encoder, Registry, TextEncoder};
 use std::sync::Arc;
 
 /// Who a per-source series is about: the `source` and `tenant` labels (the tenant
@@ -85,7 +86,7 @@ impl SourceId<'_> {
 /// Every metric of one agent.
 #[derive(Debug)]
 pub struct Metrics {
-    registry: Registry,
+    exposition: Exposition,
     /// Calls, minutes, charges.
     pub calls: CallMetrics,
     /// The audio-conferencing dial-out report's totals, grown by each change.
@@ -100,8 +101,8 @@ impl Metrics {
     /// A fresh set of metrics with its own registry; fails only on a programming
     /// error (a clashing or malformed definition), which the agent refuses to start with.
     pub fn new() -> Result<Arc<Metrics>, MetricsError> {
-        let registry = Registry::new();
-        let registrar = Registrar(&registry);
+        let exposition = Exposition::default();
+        let registrar = Registrar(&exposition);
         registrar
             .int_gauge_vec(
                 "pstn_agent_build_info",
@@ -119,7 +120,7 @@ impl Metrics {
             dead_letter::LABELS,
         )?);
         Ok(Arc::new(Metrics {
-            registry,
+            exposition,
             calls,
             dialout,
             health,
@@ -171,7 +172,7 @@ impl Metrics {
             return Ok(leases.clone());
         }
         Ok(leases
-            .insert(LeaseMetrics::new(&Registrar(&self.registry))?)
+            .insert(LeaseMetrics::new(&Registrar(&self.exposition))?)
             .clone())
     }
 
@@ -196,19 +197,12 @@ impl Metrics {
     /// The Prometheus text exposition of every metric, `pstn_agent_ready` evaluated now.
     pub fn encode(&self) -> String {
         self.readiness();
-        let mut buffer = Vec::new();
-        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
-            tracing::error!(%error, "encoding metrics failed");
-        }
-        String::from_utf8(buffer).unwrap_or_default()
+        self.exposition.encode()
     }
 }
 
-/// A registry's Prometheus text, for the metric modules' tests.
+/// An exposition's text, for the metric modules' tests.
 #[cfg(test)]
-pub(crate) fn text_of(registry: &prometheus::Registry) -> String {
-    let mut buffer = Vec::new();
-    prometheus::Encoder::encode(&TextEncoder::new(), &registry.gather(), &mut buffer)
-        .expect("a registry encodes");
-    String::from_utf8(buffer).expect("the text format is UTF-8")
+pub(crate) fn text_of(exposition: &Exposition) -> String {
+    exposition.encode()
 }

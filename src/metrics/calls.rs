@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn charge_sums_in_metrics_text_are_the_exact_decimal_sum_of_the_rows() {
-        let registry = prometheus::Registry::new();
+        let registry = crate::metrics::Exposition::default();
         let metrics = CallMetrics::new(&Registrar(&registry)).unwrap();
         let rows: Vec<String> = ["0.10", "0.35", "\"2.6\""]
             .iter()

@@ -112,8 +112,8 @@ mod tests {
     use super::*;
     use crate::model::Row;
 
-    fn registry() -> (prometheus::Registry, LogMetrics) {
-        let registry = prometheus::Registry::new();
+    fn registry() -> (crate::metrics::Exposition, LogMetrics) {
+        let registry = crate::metrics::Exposition::default();
         let metrics = LogMetrics::new(&Registrar(&registry)).unwrap();
         (registry, metrics)
     }

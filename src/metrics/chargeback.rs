@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn departments_past_the_cap_are_other_and_sums_stay_exact() {
-        let registry = prometheus::Registry::new();
+        let registry = crate::metrics::Exposition::default();
         let metrics = ChargebackMetrics::new(&Registrar(&registry)).unwrap();
         metrics.enable(SourceId::test("s"), LogKind::Pstn, 2);
         let rows = [

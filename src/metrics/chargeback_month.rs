@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn this_months_sums_become_gauges_with_the_smallest_values_summed_into_other() {
-        let registry = prometheus::Registry::new();
+        let registry = crate::metrics::Exposition::default();
         let month = ChargebackMonth::new(&Registrar(&registry)).unwrap();
         let sums = [
             sum("department", "Sales", "EUR", 450_000, 90.0),

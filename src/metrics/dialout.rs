@@ -76,7 +76,7 @@ mod tests {
 
     #[test]
     fn growth_adds_up_under_bounded_labels() {
-        let registry = prometheus::Registry::new();
+        let registry = crate::metrics::Exposition::default();
         let metrics = DialoutMetrics::new(&Registrar(&registry)).unwrap();
         metrics.initialise(SourceId::test("s"));
         let grown = |calls, seconds, charge_micros| DialoutTotals {

@@ -149,11 +149,11 @@ mod tests {
 
     #[test]
     fn many_small_charges_sum_to_the_exact_decimal() {
-        let registry = prometheus::Registry::new();
+        let registry = crate::metrics::Exposition::default();
         let counter =
             ExactCounterVec::new("pstn_test_charge_total", "help", &["source", "currency"])
                 .unwrap();
-        registry.register(Box::new(counter.clone())).unwrap();
+        registry.register(&counter).unwrap();
         let mut float = 0.0_f64;
         for _ in 0..1000 {
             for text in ["0.10", "0.35", "2.6"] {

@@ -2,10 +2,10 @@
 //! the agent refuses to start with, never a series that silently vanishes.
 
 use super::exact::ExactCounterVec;
+use super::exposition::Exposition;
 use prometheus::core::Collector;
 use prometheus::{
     CounterVec, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry,
 };
 
 /// Why the metrics could not be set up (a programming error, caught at start-up).
@@ -21,7 +21,7 @@ pub struct MetricsError {
 
 /// Registers collectors in one registry, naming the metric in any error.
 #[derive(Debug)]
-pub(crate) struct Registrar<'a>(pub(crate) &'a Registry);
+pub(crate) struct Registrar<'a>(pub(crate) &'a Exposition);
 
 impl Registrar<'_> {
     fn add<T: Collector + Clone + 'static>(
@@ -34,9 +34,7 @@ impl Registrar<'_> {
             source,
         };
         let collector = made.map_err(failed)?;
-        self.0
-            .register(Box::new(collector.clone()))
-            .map_err(failed)?;
+        self.0.register(&collector).map_err(failed)?;
         Ok(collector)
     }
 
@@ -114,8 +112,8 @@ mod tests {
 
     #[test]
     fn a_name_registered_twice_is_an_error_naming_it() {
-        let registry = Registry::new();
-        let registrar = Registrar(&registry);
+        let exposition = Exposition::default();
+        let registrar = Registrar(&exposition);
         registrar
             .counter("pstn_twice_total", "once", &["source"])
             .unwrap();
