@@ -23,6 +23,8 @@ pub use config::StateConfig;
 pub use copy::copy;
 pub use postgres::PgStore;
 pub use source_state::SqliteSource;
+#[cfg(any(test, feature = "__internals"))]
+pub use source_state::open_connections;
 pub use sqlite::SqliteStore;
 pub use store::StateStore;
 pub use units::{DirectoryState, SourceState};

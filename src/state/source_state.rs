@@ -1,23 +1,27 @@
 //! One source's rows in the state database: cursors, delivered ids, pruning.
 
 use super::StateError;
-use super::schema::connect;
 use crate::facts::{Dimension, Month, MonthSum, PlanUsage};
 use crate::time::{Timestamp, duration_to_ticks};
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+mod connection;
+#[cfg(any(test, feature = "__internals"))]
+pub use connection::counted::open_connections;
 mod delivered;
 
-/// One source's state, with its own connection (cheap to clone, blocking to use:
-/// call it from `spawn_blocking`).
+use connection::SourceConnection;
+
+/// One source's state, with its own connection, open while in use (cheap to clone,
+/// blocking to use: call it from `spawn_blocking`).
 #[derive(Debug, Clone)]
 pub struct SqliteSource {
     path: PathBuf,
     source_id: i64,
-    connection: Arc<Mutex<Connection>>,
+    connection: Arc<SourceConnection>,
 }
 
 /// Whose progress a connection keeps: a source of one tenant, or one tenant of a
@@ -69,19 +73,18 @@ impl SqliteSource {
         tenant_id: &str,
         tenants: Tenants,
     ) -> Result<Self, StateError> {
-        let connection = connect(path)?;
+        // A thousand tenants' caches were 36 MB at 64 KiB each; a miss is a read
+        // from the OS's cache.
+        let cache_kib = match tenants {
+            Tenants::One => None,
+            Tenants::OneOf(count) => Some(tenant_cache_kib(count)),
+        };
+        let connection = connection::open(path, cache_kib)?;
         let failed = |source| StateError::Database {
             path: path.to_owned(),
             source,
         };
         let one_of_many = matches!(tenants, Tenants::OneOf(_));
-        if let Tenants::OneOf(count) = tenants {
-            // A thousand tenants' caches were 36 MB at 64 KiB each; a miss is a read
-            // from the OS's cache.
-            connection
-                .execute_batch(&format!("PRAGMA cache_size=-{};", tenant_cache_kib(count)))
-                .map_err(failed)?;
-        }
         let recorded: Vec<(i64, String, String)> = connection
             .prepare("SELECT id, kind, tenant_id FROM sources WHERE name = ?1 ORDER BY id")
             .and_then(|mut statement| {
@@ -117,8 +120,14 @@ impl SqliteSource {
         Ok(SqliteSource {
             path: path.to_owned(),
             source_id,
-            connection: Arc::new(Mutex::new(connection)),
+            connection: Arc::new(SourceConnection::new(path, connection, cache_kib)),
         })
+    }
+
+    /// Closes this source's connection until its next use: a source between polls
+    /// holds none.
+    pub fn rest(&self) {
+        self.connection.rest();
     }
 
     /// This source's copy of the directory, on a connection of its own (the
@@ -127,22 +136,11 @@ impl SqliteSource {
         super::SqliteDirectory::open(&self.path, self.source_id)
     }
 
-    fn failed(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
-        move |source| StateError::Database {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
     fn with<T>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
     ) -> Result<T, StateError> {
-        let mut connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        work(&mut connection).map_err(self.failed())
+        self.connection.with(work)
     }
 
     /// The saved cursors as (delay, cursor), shortest delay first.

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 pub struct SqliteStore {
     path: PathBuf,
     _lock: std::sync::Arc<DirectoryLock>,
+    /// A connection held open while the store lives: sources close theirs between
+    /// polls, and the last connection's close would checkpoint and delete the WAL.
+    _anchor: std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>,
 }
 
 impl SqliteStore {
@@ -25,6 +28,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path,
             _lock: std::sync::Arc::new(lock),
+            _anchor: std::sync::Arc::new(std::sync::Mutex::new(connection)),
         })
     }
 

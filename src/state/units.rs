@@ -48,6 +48,19 @@ impl SourceState {
         }
     }
 
+    /// Closes what the source keeps open between polls: in SQLite its connection
+    /// (opened again by the next use); PostgreSQL's pool is the store's.
+    pub async fn rest(&self) {
+        if let SourceState::Sqlite(state) = self {
+            let state = state.clone();
+            let _ = run_blocking(move || {
+                state.rest();
+                Ok(())
+            })
+            .await;
+        }
+    }
+
     /// The saved cursors as (delay, cursor), shortest delay first.
     pub async fn cursors(&self) -> Result<Vec<(Duration, Timestamp)>, StateError> {
         either!(self, state => state.cursors(), state => state.cursors())

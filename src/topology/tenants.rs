@@ -146,13 +146,16 @@ async fn run_tenant(
             () = tokio::time::sleep(wait) => {}
             () = shutdown.triggered() => return Ok(PollSummary::default()),
         }
-        let error = match crate::source::build(
+        // Boxed, and in a statement of its own: the build's state and the context
+        // it borrows are gone before the source runs, so a tenant's task between
+        // polls holds the source and no more.
+        let built = Box::pin(crate::source::build(
             &tenant,
             sinks.clone(),
             &shared.context(None, shared.shutdown.clone()),
-        )
-        .await
-        {
+        ))
+        .await;
+        let error = match built {
             Ok(source) => match source.run().await {
                 Ok(summary) => return Ok(summary),
                 Err(error) => error.to_string(),

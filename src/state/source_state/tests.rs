@@ -161,10 +161,13 @@ fn pruning_goes_in_slices_and_stops_between_them_when_asked() {
 fn a_tenants_page_cache_is_its_share_of_the_sources_within_sqlites_default() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
+    // Read after a rest: the connection opened again keeps the share.
     let cache_kib = |state: &SqliteSource| -> i64 {
-        let connection = state.connection.lock().unwrap();
-        -connection
-            .query_row("PRAGMA cache_size", [], |row| row.get::<_, i64>(0))
+        state.rest();
+        -state
+            .with(|connection| {
+                connection.query_row("PRAGMA cache_size", [], |row| row.get::<_, i64>(0))
+            })
             .unwrap()
     };
     let alone = store.source("single", "pstn_calls", "t").unwrap();
@@ -183,4 +186,41 @@ fn a_tenants_page_cache_is_its_share_of_the_sources_within_sqlites_default() {
     assert_eq!(cache_kib(&one_of(100)), 160);
     assert_eq!(cache_kib(&one_of(1_000)), 16);
     assert_eq!(cache_kib(&one_of(5_000)), 16, "never below four pages");
+}
+
+#[test]
+fn a_source_at_rest_holds_no_connection_and_its_next_use_opens_one_on_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let state = store
+        .tenant_source("customers", "pstn_calls", "t", 1_000)
+        .unwrap();
+    let start = Timestamp::from_ticks(10);
+    state
+        .replace_cursors(&[(Duration::ZERO, Timestamp::from_ticks(0))])
+        .unwrap();
+    state
+        .commit(&Commit {
+            delivered: vec![(key(1), start)],
+            cursors: vec![(Duration::ZERO, Timestamp::from_ticks(30))],
+            ..Commit::default()
+        })
+        .unwrap();
+    assert!(state.connection.is_open());
+    state.rest();
+    assert!(!state.connection.is_open());
+    // A clone shares the connection: at rest for both, open again for both.
+    let clone = state.clone();
+    assert_eq!(
+        clone.unseen(&[(key(1), start), (key(2), start)]).unwrap(),
+        [false, true]
+    );
+    assert!(state.connection.is_open());
+    assert_eq!(
+        state.cursors().unwrap(),
+        [(Duration::ZERO, Timestamp::from_ticks(30))]
+    );
+    // The store's own connection keeps the WAL while every source rests.
+    state.rest();
+    assert!(dir.path().join("state.sqlite3-wal").exists());
 }
