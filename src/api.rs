@@ -1,9 +1,10 @@
 //! The HTTP listener: `/metrics` for Prometheus, `/healthz` (alive), `/readyz` (every
 //! source progressing and no sink failing, with a JSON body saying what is not).
 //! Scrapes read atomics and never wait for polling; the text is written on a
-//! blocking thread.
+//! thread of its own ([`scrape`]).
 
 mod probe;
+mod scrape;
 
 pub use probe::{Probe, probe};
 #[cfg(any(test, feature = "__internals"))]
@@ -13,6 +14,7 @@ pub use crate::http_server::ServeLimits;
 use crate::http_server::{Body, full, serve_limited};
 use crate::metrics::Metrics;
 use hyper::{Request, Response, StatusCode, header};
+use scrape::Scraper;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -61,10 +63,11 @@ impl ApiListener {
 
     /// Serves until the task is dropped or aborted.
     pub fn spawn(self, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+        let scraper = Scraper::start(metrics.clone());
         let handler = Arc::new(move |request: Request<hyper::body::Incoming>| {
-            let metrics = metrics.clone();
+            let (metrics, scraper) = (metrics.clone(), scraper.clone());
             let path = request.uri().path().to_owned();
-            async move { respond(metrics, &path).await }
+            async move { respond(&metrics, &scraper, &path).await }
         });
         tokio::spawn(serve_limited(self.listener, handler, self.limits))
     }
@@ -80,9 +83,9 @@ fn with_type(status: StatusCode, content_type: &'static str, body: String) -> Re
     response
 }
 
-async fn respond(metrics: Arc<Metrics>, path: &str) -> Response<Body> {
+async fn respond(metrics: &Metrics, scraper: &Scraper, path: &str) -> Response<Body> {
     match path {
-        "/metrics" => scrape(metrics).await,
+        "/metrics" => serve_metrics(scraper).await,
         "/healthz" => with_type(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
         "/readyz" => {
             let report = metrics.readiness();
@@ -101,23 +104,18 @@ async fn respond(metrics: Arc<Metrics>, path: &str) -> Response<Body> {
     }
 }
 
-/// The text of every metric, written on a blocking thread: with a thousand tenants it
-/// is megabytes and a quarter of a second, which a runtime worker would otherwise
-/// spend away from the polls.
-async fn scrape(metrics: Arc<Metrics>) -> Response<Body> {
-    match tokio::task::spawn_blocking(move || metrics.encode()).await {
+/// The text of every metric, from the scrape thread.
+async fn serve_metrics(scraper: &Scraper) -> Response<Body> {
+    match scraper.text().await {
         Ok(text) => with_type(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
             text,
         ),
-        Err(error) => {
-            tracing::error!(%error, "encoding metrics failed");
-            with_type(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "text/plain; charset=utf-8",
-                "the metrics could not be encoded; the agent's log says why\n".into(),
-            )
-        }
+        Err(scrape::ScrapeFailed) => with_type(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            "the metrics could not be encoded; the agent's log says why\n".into(),
+        ),
     }
 }
