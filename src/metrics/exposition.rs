@@ -49,7 +49,10 @@ impl Exposition {
             }
         };
         self.registry.register(Box::new(collector.clone()))?;
-        let mut collectors = self.collectors.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut collectors = self
+            .collectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let at = collectors.partition_point(|(other, _)| *other < name);
         collectors.insert(at, (name, Box::new(collector.clone())));
         Ok(())
@@ -59,7 +62,10 @@ impl Exposition {
     pub(crate) fn encode(&self) -> String {
         let reserve = self.last_len.load(Ordering::Relaxed);
         let mut buffer = Vec::with_capacity(reserve + reserve / 16);
-        let collectors = self.collectors.lock().unwrap_or_else(PoisonError::into_inner);
+        let collectors = self
+            .collectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         for (_, collector) in collectors.iter() {
             for mut family in collector.collect() {
                 if family.get_metric().is_empty() {
