@@ -63,6 +63,17 @@ fn config_with_state(harness: &Harness, tenants: &str, state: &str) -> Config {
         .unwrap_or_else(|problems| panic!("{problems:?}"))
 }
 
+/// `pstn_source_polls_total{outcome="success"}` of `tenant` of `customers` in the
+/// exposition `text`, 0 before its first.
+pub(crate) fn successful_polls(text: &str, tenant: &str) -> u64 {
+    let wanted = format!("tenant=\"{tenant}\"");
+    text.lines()
+        .filter(|line| line.starts_with("pstn_source_polls_total{outcome=\"success\""))
+        .find(|line| line.contains(&wanted) && line.contains("source=\"customers\""))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The row keys the simulator holds for `tenant` over the lookback, as seen at NOW.
 pub(crate) fn expected(harness: &Harness, tenant: &str) -> BTreeSet<String> {
     let generator = harness.simulator.generator.for_tenant(tenant);
@@ -309,16 +320,7 @@ async fn tenants_between_polls_keep_no_sqlite_connection_open() {
     };
     let (trigger, shutdown) = shutdown_pair();
     let agent = tokio::spawn(async move { run(&config, options, shutdown).await });
-    let polls = |tenant: &str| -> u64 {
-        let wanted = format!("tenant=\"{tenant}\"");
-        metrics
-            .encode()
-            .lines()
-            .filter(|line| line.starts_with("pstn_source_polls_total{outcome=\"success\""))
-            .find(|line| line.contains(&wanted))
-            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
-            .unwrap_or(0)
-    };
+    let polls = |tenant: &str| successful_polls(&metrics.encode(), tenant);
     common::eventually(
         "every tenant polled twice",
         Duration::from_secs(30),

@@ -3,7 +3,7 @@
 //! reads is logged and the running set kept; an unconsented tenant is retried with
 //! backoff while the others deliver.
 
-use super::{CLIENT_ID, delivered_by_tenant, expected, harness, source_table};
+use super::{CLIENT_ID, delivered_by_tenant, expected, harness, source_table, successful_polls};
 use crate::common::postgres::Postgres;
 use crate::common::{self, Harness, NOW, tools::free_port};
 use std::path::{Path, PathBuf};
@@ -85,15 +85,9 @@ async fn get(port: u16, path: &str) -> reqwest::Response {
         .unwrap()
 }
 
-/// `pstn_source_polls_total{outcome="success"}` of `tenant`, 0 before its first.
+/// Successful polls of `tenant` so far, from the agent's `/metrics`.
 async fn polls(port: u16, tenant: &str) -> u64 {
-    let text = get(port, "/metrics").await.text().await.unwrap();
-    let wanted = format!("tenant=\"{tenant}\"");
-    text.lines()
-        .filter(|line| line.starts_with("pstn_source_polls_total{outcome=\"success\""))
-        .find(|line| line.contains(&wanted) && line.contains("source=\"customers\""))
-        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0)
+    successful_polls(&get(port, "/metrics").await.text().await.unwrap(), tenant)
 }
 
 /// Whether `/metrics` has `tenant`'s last success (gone once its tenant is removed, so
