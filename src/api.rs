@@ -63,7 +63,10 @@ impl ApiListener {
 
     /// Serves until the task is dropped or aborted.
     pub fn spawn(self, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
-        let scraper = Scraper::start(metrics.clone());
+        let scraper = {
+            let metrics = metrics.clone();
+            Scraper::start(move || metrics.encode())
+        };
         let handler = Arc::new(move |request: Request<hyper::body::Incoming>| {
             let (metrics, scraper) = (metrics.clone(), scraper.clone());
             let path = request.uri().path().to_owned();
