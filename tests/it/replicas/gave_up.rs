@@ -84,11 +84,8 @@ fn spawn(harness: &Harness, config: Config, dir: PathBuf) -> Agent {
 }
 
 /// How many whole lines `file` holds (the sink may be writing the next one).
-fn complete_lines(file: &Path) -> usize {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .matches('\n')
-        .count()
+fn lines_written(file: &Path) -> usize {
+    common::complete_lines(&std::fs::read_to_string(file).unwrap_or_default()).count()
 }
 
 /// What `/readyz` says of each source, by key.
@@ -147,7 +144,7 @@ async fn a_replica_whose_sources_stop_for_good_gives_their_units_to_another() {
     eventually(
         "every row of both units delivered by the other replica",
         Duration::from_secs(120),
-        async || complete_lines(&out(&working.0)) >= rows * SOURCES.len(),
+        async || lines_written(&out(&working.0)) >= rows * SOURCES.len(),
     )
     .await;
     assert_eq!(units_held(&working.1), 2.0, "one beyond its share");
@@ -239,7 +236,7 @@ async fn a_source_whose_state_cannot_be_read_keeps_its_lease_says_so_and_starts_
     eventually(
         "every row delivered once the state is back",
         Duration::from_secs(120),
-        async || complete_lines(&out(&agent.0)) >= rows * SOURCES.len(),
+        async || lines_written(&out(&agent.0)) >= rows * SOURCES.len(),
     )
     .await;
     assert!(
@@ -285,7 +282,7 @@ async fn a_source_that_can_never_be_built_here_gives_its_unit_up() {
     .await;
     let rows = expected_rows(&harness);
     eventually("s1 read", Duration::from_secs(120), async || {
-        complete_lines(&out(&agent.0)) >= rows
+        lines_written(&out(&agent.0)) >= rows
     })
     .await;
     assert_eq!(units_held(&agent.1), 1.0, "s0 given up, s1 held");
