@@ -113,7 +113,7 @@ pub(super) fn scan(raw: &str) -> Result<Fields<'_>, BadRow> {
             return Err(BadRow::NotAnObject);
         }
         let start = skip_space(bytes, at + 1);
-        let (end, depth) = value_end(bytes, start).ok_or(BadRow::NotAnObject)?;
+        let (end, depth) = end_and_depth(bytes, start).ok_or(BadRow::NotAnObject)?;
         deepest = deepest.max(1 + depth);
         at = end;
         if let Some(field) = Field::of(&key) {
@@ -135,7 +135,7 @@ pub(super) fn scan(raw: &str) -> Result<Fields<'_>, BadRow> {
 
 /// The index past the value starting at `at`, and how deep it nests (0 for a scalar,
 /// 1 for `[]` or `{"a":1}`); brackets inside strings do not count.
-fn value_end(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
+fn end_and_depth(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
     match bytes.get(at)? {
         b'"' => string_end(bytes, at).map(|(end, _)| (end, 0)),
         b'{' | b'[' => {
