@@ -130,7 +130,8 @@ DROP TABLE sources;
 ALTER TABLE sources_6 RENAME TO sources;
 ";
 
-fn database_error(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+/// Names the database file in a SQLite error (for `map_err`).
+pub(super) fn database_error(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
     move |source| StateError::Database {
         path: path.to_owned(),
         source,

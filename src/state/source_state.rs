@@ -80,10 +80,7 @@ impl SqliteSource {
             Tenants::OneOf(count) => Some(tenant_cache_kib(count)),
         };
         let connection = connection::open(path, cache_kib)?;
-        let failed = |source| StateError::Database {
-            path: path.to_owned(),
-            source,
-        };
+        let failed = super::schema::database_error(path);
         let one_of_many = matches!(tenants, Tenants::OneOf(_));
         let recorded: Vec<(i64, String, String)> = connection
             .prepare("SELECT id, kind, tenant_id FROM sources WHERE name = ?1 ORDER BY id")
@@ -92,7 +89,7 @@ impl SqliteSource {
                     .query_map([name], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
                     .collect()
             })
-            .map_err(failed)?;
+            .map_err(&failed)?;
         let same_tenant = recorded.iter().find(|(_, _, stored)| stored == tenant_id);
         let source_id = match (same_tenant, recorded.first()) {
             (Some((id, stored_kind, _)), _) if stored_kind == kind => *id,
@@ -113,7 +110,7 @@ impl SqliteSource {
                         "INSERT INTO sources (name, kind, tenant_id) VALUES (?1, ?2, ?3)",
                         params![name, kind, tenant_id],
                     )
-                    .map_err(failed)?;
+                    .map_err(&failed)?;
                 connection.last_insert_rowid()
             }
         };

@@ -7,7 +7,7 @@
 //! would checkpoint and delete the WAL each time).
 
 use super::super::StateError;
-use super::super::schema::connect;
+use super::super::schema::{connect, database_error};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -27,10 +27,7 @@ pub(super) fn open(path: &Path, cache_kib: Option<usize>) -> Result<Connection, 
     if let Some(kib) = cache_kib {
         connection
             .execute_batch(&format!("PRAGMA cache_size=-{kib};"))
-            .map_err(|source| StateError::Database {
-                path: path.to_owned(),
-                source,
-            })?;
+            .map_err(database_error(path))?;
     }
     Ok(connection)
 }
@@ -62,10 +59,7 @@ impl SourceConnection {
                 open_now.insert(connection)
             }
         };
-        work(connection).map_err(|source| StateError::Database {
-            path: self.path.clone(),
-            source,
-        })
+        work(connection).map_err(database_error(&self.path))
     }
 
     /// Closes the connection until the next use (no transaction is ever left open
