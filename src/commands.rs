@@ -55,7 +55,9 @@ pub fn run_command_line(removed: &[&'static str]) -> ExitCode {
         Some(Command::Healthcheck { config, ready }) => healthcheck::run(&config, ready),
         Some(Command::State {
             command: StateCommand::Copy { config, force },
-        }) => in_runtime(|_| async move { state::copy(&config, force).await }),
+        }) => in_runtime(Workers::Two, |_| async move {
+            state::copy(&config, force).await
+        }),
         #[cfg(feature = "simulator")]
         Some(Command::Demo {
             time_scale,
@@ -69,22 +71,44 @@ pub fn run_command_line(removed: &[&'static str]) -> ExitCode {
                 seed,
                 sentinel,
             };
-            in_runtime(|signals| demo::run(options, signals))
+            in_runtime(Workers::Two, |signals| demo::run(options, signals))
         }
         #[cfg(feature = "simulator")]
-        Some(Command::Simulate(args)) => in_runtime(|signals| simulate::run(*args, signals)),
-        None => in_runtime(|signals| run::run(cli.run, signals)),
+        Some(Command::Simulate(args)) => {
+            in_runtime(Workers::Two, |signals| simulate::run(*args, signals))
+        }
+        None => match run::prepare(cli.run) {
+            Ok(agent) => in_runtime(agent.workers, |signals| run::run(agent, signals)),
+            Err(code) => code,
+        },
     }
 }
 
-/// Runs an async command on a two-thread runtime, with the signal handlers installed.
-fn in_runtime<F, Fut>(command: F) -> ExitCode
+/// How many threads run the async work (the blocking pool is apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workers {
+    /// One tenant's work: Graph's limits for a tenant (at most 1,000 requests a minute)
+    /// are a few thousand rows a second, and one thread reads about 100,000. A second
+    /// worker took no wall time off a backfill and cost about 3 MB of a 34 MB process:
+    /// its own malloc arena and its own caches of the phone-number regexes (BENCHMARKS,
+    /// "Session 13").
+    One,
+    /// Several tenants, the simulator and the demo: work side by side on two cores.
+    Two,
+}
+
+/// Runs an async command on a runtime of `workers`, with the signal handlers installed.
+fn in_runtime<F, Fut>(workers: Workers, command: F) -> ExitCode
 where
     F: FnOnce(Signals) -> Fut,
     Fut: Future<Output = ExitCode>,
 {
+    let threads = match workers {
+        Workers::One => 1,
+        Workers::Two => 2,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(threads)
         .enable_all()
         .build()
     {

@@ -150,6 +150,20 @@ impl Config {
         }
     }
 
+    /// Whether every source reads one and the same tenant, named in the file (no
+    /// `tenants_file`, which a SIGHUP may grow): Graph then holds all the agent's work
+    /// to that one tenant's limits.
+    pub fn reads_one_tenant(&self) -> bool {
+        let mut named = self.sources.iter().map(|source| match source.tenancy {
+            Tenancy::File(_) => None,
+            Tenancy::Single | Tenancy::Listed => Some(&source.tenants[..]),
+        });
+        let Some(Some(first)) = named.next() else {
+            return false;
+        };
+        first.len() == 1 && named.all(|tenants| tenants == Some(first))
+    }
+
     /// The sinks that take `source` in their `inputs`.
     pub fn sinks_of<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a SinkConfig> + 'a {
         self.sinks
@@ -249,6 +263,8 @@ mod first_hour_tests;
 mod max_delay_tests;
 #[cfg(test)]
 mod minimal_config;
+#[cfg(test)]
+mod one_tenant_tests;
 #[cfg(test)]
 mod redact_tests;
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! `pstn-agent --config FILE [--once]`: the agent itself.
 
+use super::Workers;
 use crate::cli::RunArgs;
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
 use crate::signals::Signals;
+use crate::time::SharedClock;
 use crate::topology::{RunMode, RunOptions, run as run_topology};
 use std::process::ExitCode;
 
@@ -13,25 +16,44 @@ const MISSING_CONFIG: &str = "--config FILE is required (or try `pstn-agent demo
 #[cfg(not(feature = "simulator"))]
 const MISSING_CONFIG: &str = "--config FILE is required (see --help)";
 
-/// Runs until stopped (or once): the report's exit code, 78 for a bad config, 2 for a
-/// missing `--config`.
-pub(crate) async fn run(args: RunArgs, signals: Signals) -> ExitCode {
+/// The agent as the command line and configuration file describe it, read before the
+/// runtime starts: the runtime's size depends on the configuration.
+pub(crate) struct Agent {
+    config: Config,
+    clock: SharedClock,
+    once: bool,
+    /// Threads for the runtime: one when the whole configuration reads one tenant.
+    pub(super) workers: Workers,
+}
+
+/// Reads `--config` and the clock flags: the agent, or the exit code (78 for a bad
+/// config, 2 for a missing `--config` or a bad clock flag).
+pub(crate) fn prepare(args: RunArgs) -> Result<Agent, ExitCode> {
     let Some(path) = args.config else {
         eprintln!("{MISSING_CONFIG}");
-        return ExitCode::from(super::EXIT_USAGE);
+        return Err(ExitCode::from(super::EXIT_USAGE));
     };
-    let config = match super::load(&path) {
-        Ok(config) => config,
-        Err(error) => return super::config_error(&error),
-    };
+    let config = super::load(&path).map_err(|error| super::config_error(&error))?;
     super::nofile::check(&config);
-    let clock = match super::clock(args.clock_start.as_deref(), args.time_scale) {
-        Ok(clock) => clock,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(super::EXIT_USAGE);
-        }
+    let clock = super::clock(args.clock_start.as_deref(), args.time_scale).map_err(|message| {
+        eprintln!("{message}");
+        ExitCode::from(super::EXIT_USAGE)
+    })?;
+    let workers = if config.reads_one_tenant() {
+        Workers::One
+    } else {
+        Workers::Two
     };
+    Ok(Agent {
+        config,
+        clock,
+        once: args.once,
+        workers,
+    })
+}
+
+/// Runs until stopped (or once): the report's exit code.
+pub(crate) async fn run(agent: Agent, signals: Signals) -> ExitCode {
     let metrics = match Metrics::new() {
         Ok(metrics) => metrics,
         Err(error) => {
@@ -40,17 +62,17 @@ pub(crate) async fn run(args: RunArgs, signals: Signals) -> ExitCode {
         }
     };
     let options = RunOptions {
-        mode: if args.once {
+        mode: if agent.once {
             RunMode::Once
         } else {
             RunMode::Forever
         },
-        clock,
+        clock: agent.clock,
         retry: RetryPolicy::default(),
         reopen: signals.reopen,
         metrics,
     };
-    match run_topology(&config, options, signals.shutdown).await {
+    match run_topology(&agent.config, options, signals.shutdown).await {
         Ok(report) => {
             for (source, message) in &report.failed {
                 eprintln!("source {source} failed: {message}");
