@@ -3,7 +3,7 @@
 //! under the `data_dir` lock (no agent may be writing it); each unit is written in one
 //! PostgreSQL transaction (all of it or nothing).
 
-use super::schema::connect;
+use super::schema::{connect, database_error};
 use super::{PgStore, SqliteStore, StateError};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -80,10 +80,7 @@ pub async fn copy(
 /// Reads every source's rows from the SQLite file.
 fn read_all(path: &Path) -> Result<Vec<UnitRows>, StateError> {
     let connection = connect(path)?;
-    let failed = |source| StateError::Database {
-        path: path.to_owned(),
-        source,
-    };
+    let failed = database_error(path);
     let sources: Vec<(i64, String, String, String)> = connection
         .prepare("SELECT id, name, kind, tenant_id FROM sources ORDER BY name")
         .and_then(|mut statement| {

@@ -131,7 +131,7 @@ ALTER TABLE sources_6 RENAME TO sources;
 ";
 
 /// Names the database file in a SQLite error (for `map_err`).
-pub(super) fn database_error(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+pub(super) fn database_error(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + Copy + '_ {
     move |source| StateError::Database {
         path: path.to_owned(),
         source,

@@ -4,7 +4,7 @@
 //! transaction.
 
 use super::StateError;
-use super::schema::connect;
+use super::schema::{connect, database_error};
 use crate::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -86,10 +86,7 @@ impl SqliteDirectory {
             .connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        work(&mut connection).map_err(|source| StateError::Database {
-            path: self.path.clone(),
-            source,
-        })
+        work(&mut connection).map_err(database_error(&self.path))
     }
 
     /// What state knows of each id, in order, in one read transaction.
