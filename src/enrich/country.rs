@@ -6,53 +6,12 @@
 //! A masked number (`+4930123***`) is read up to its first `*` and gets no more than
 //! that prefix proves.
 
+mod calling_codes;
 mod table;
 
 use crate::model::CountryCode;
+use calling_codes::Code;
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumber};
-use std::sync::LazyLock;
-
-/// What a calling code says by itself.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Code {
-    /// Not a calling code.
-    Unassigned,
-    /// A code of exactly one country.
-    Country(CountryCode),
-    /// A code several countries share: the national digits decide.
-    Shared,
-}
-
-/// The calling codes (1 to 3 digits; no code is a prefix of another).
-struct Codes {
-    by_code: Vec<Code>,
-}
-
-static CODES: LazyLock<Codes> = LazyLock::new(|| {
-    let mut by_code = vec![Code::Unassigned; 1000];
-    for code in PHONE_NUMBER_UTIL.get_supported_calling_codes() {
-        let Some(slot) = usize::try_from(code)
-            .ok()
-            .and_then(|code| by_code.get_mut(code))
-        else {
-            continue;
-        };
-        let countries: Vec<CountryCode> = PHONE_NUMBER_UTIL
-            .get_regions_for_country_calling_code(code)
-            .map(|regions| {
-                regions
-                    .filter_map(|region| CountryCode::parse(&region.to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        *slot = match countries.as_slice() {
-            [] => Code::Unassigned, // non-geographic (+800, +882, ...): no country
-            [one] => Code::Country(*one),
-            _ => Code::Shared,
-        };
-    }
-    Codes { by_code }
-});
 
 /// The first digits of a number, on the stack (a `Vec` a row was an allocation a row:
 /// issue 28): 16 hold every whole international number (15 at most) and more than the
@@ -168,10 +127,9 @@ pub fn country_of_number(number: &str) -> Option<CountryCode> {
 fn country_with(number: &str, nanp: fn(&[u8], bool) -> Option<CountryCode>) -> Option<CountryCode> {
     let (digits, masked) = digits(number)?;
     let digits = digits.as_slice();
-    let codes = &*CODES;
     for length in 1..=3 {
         let code = digits.get(..length)?;
-        match codes.by_code[value(code)] {
+        match calling_codes::code(value(code)) {
             Code::Unassigned => continue,
             Code::Country(country) => return Some(country),
             Code::Shared if value(code) == 1 => return nanp(&digits[1..], masked),
