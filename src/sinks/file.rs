@@ -111,13 +111,16 @@ impl FileSink {
         })
     }
 
-    /// The open file, reopened first if SIGHUP asked for it or the last write failed.
-    fn take_file(&mut self) -> std::io::Result<(File, u64)> {
+    /// The open file, unless SIGHUP asked for a reopen or the last write failed (then
+    /// `None`: the blocking task opens it again, off the runtime's threads).
+    fn take_current(&mut self) -> (Option<File>, u64) {
         let generation = self.reopen.generation();
-        match self.file.take() {
-            Some((file, opened)) if opened == generation => Ok((file, opened)),
-            _ => Ok((open(&self.path)?, generation)),
-        }
+        let current = self
+            .file
+            .take()
+            .filter(|(_, opened)| *opened == generation)
+            .map(|(file, _)| file);
+        (current, generation)
     }
 }
 
@@ -126,9 +129,13 @@ impl Sink for FileSink {
         Box::pin(async move {
             let (name, path) = (self.name.clone(), self.path.display().to_string());
             let failed = move |error: std::io::Error| SinkError::retryable(&name, &path, error);
-            let (mut file, generation) = self.take_file().map_err(&failed)?;
-            let lines = batch.lines.clone();
+            let (current, generation) = self.take_current();
+            let (file_path, lines) = (self.path.clone(), batch.lines.clone());
             let written = tokio::task::spawn_blocking(move || {
+                let mut file = match current {
+                    Some(file) => file,
+                    None => open(&file_path)?,
+                };
                 let start = file.metadata().map(|metadata| metadata.len());
                 let written = file.write_all(&lines).and_then(|()| file.sync_data());
                 if written.is_err()
@@ -163,6 +170,34 @@ mod tests {
         let error = open(&path).unwrap_err();
         assert!(error.to_string().contains("symbolic link"), "{error}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    }
+
+    #[tokio::test]
+    async fn after_logrotate_moves_the_file_a_sighup_sends_the_next_batch_to_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls.jsonl");
+        let rotated = dir.path().join("calls.jsonl.1");
+        let reopen = ReopenSignal::default();
+        let mut sink = FileSink::new("archive", path.clone(), reopen.clone()).unwrap();
+        let mut progress = Progress::default();
+        let first =
+            crate::sinks::batch_of(&[r#"{"id":"before","startDateTime":"2024-05-01T00:00:00Z"}"#]);
+        let second =
+            crate::sinks::batch_of(&[r#"{"id":"after","startDateTime":"2024-05-01T00:00:01Z"}"#]);
+        sink.deliver(&first, &mut progress).await.unwrap();
+        std::fs::rename(&path, &rotated).unwrap();
+        reopen.trigger();
+        sink.deliver(&second, &mut progress).await.unwrap();
+        let moved = std::fs::read_to_string(&rotated).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            moved.contains("\"before\"") && !moved.contains("\"after\""),
+            "{moved}"
+        );
+        assert!(
+            new.contains("\"after\"") && !new.contains("\"before\""),
+            "{new}"
+        );
     }
 
     #[test]
