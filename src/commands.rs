@@ -93,7 +93,8 @@ enum Workers {
     /// its own malloc arena and its own caches of the phone-number regexes (BENCHMARKS,
     /// "Session 13").
     One,
-    /// Several tenants, the simulator and the demo: work side by side on two cores.
+    /// Several tenants, the simulator, the demo and `state copy`: work side by side on
+    /// two cores.
     Two,
 }
 

@@ -152,16 +152,18 @@ impl Config {
 
     /// Whether every source reads one and the same tenant, named in the file (no
     /// `tenants_file`, which a SIGHUP may grow): Graph then holds all the agent's work
-    /// to that one tenant's limits.
+    /// to that one tenant's limits. Tenants are compared as written, ignoring ASCII
+    /// case (as duplicates are found); a domain and its GUID count as two, which costs
+    /// only a second runtime thread.
     pub fn reads_one_tenant(&self) -> bool {
         let mut named = self.sources.iter().map(|source| match source.tenancy {
             Tenancy::File(_) => None,
             Tenancy::Single | Tenancy::Listed => Some(&source.tenants[..]),
         });
-        let Some(Some(first)) = named.next() else {
+        let Some(Some([first])) = named.next() else {
             return false;
         };
-        first.len() == 1 && named.all(|tenants| tenants == Some(first))
+        named.all(|tenants| matches!(tenants, Some([other]) if other.eq_ignore_ascii_case(first)))
     }
 
     /// The sinks that take `source` in their `inputs`.

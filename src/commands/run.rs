@@ -19,8 +19,11 @@ const MISSING_CONFIG: &str = "--config FILE is required (see --help)";
 /// The agent as the command line and configuration file describe it, read before the
 /// runtime starts: the runtime's size depends on the configuration.
 pub(crate) struct Agent {
+    /// The file, loaded and checked (exit 78 otherwise).
     config: Config,
+    /// The real clock, or the one `--clock-start` and `--time-scale` ask for.
     clock: SharedClock,
+    /// `--once`: one pass, then exit.
     once: bool,
     /// Threads for the runtime: one when the whole configuration reads one tenant.
     pub(super) workers: Workers,

@@ -17,6 +17,7 @@ fn with_second_source(tenant_key: &str, tenants: &str) -> String {
         )
 }
 
+/// What `reads_one_tenant` says of a valid configuration `text`.
 fn one_tenant(text: &str) -> bool {
     parse(text).expect("valid").reads_one_tenant()
 }
@@ -32,6 +33,20 @@ fn several_sources_of_the_same_tenant_are_one_tenant() {
     assert!(one_tenant(&with_second_source("tenant_id", same)));
     let listed = r#"["00000000-0000-0000-0000-000000000000"]"#;
     assert!(one_tenant(&with_second_source("tenants", listed)));
+    let upper = r#""00000000-0000-0000-0000-00000000000A""#;
+    let lower = MINIMAL.replace(
+        "00000000-0000-0000-0000-000000000000",
+        "00000000-0000-0000-0000-00000000000a",
+    );
+    let lower_and_upper = with_second_source("tenant_id", upper).replace(
+        "tenant_id = \"00000000-0000-0000-0000-000000000000\"",
+        "tenant_id = \"00000000-0000-0000-0000-00000000000a\"",
+    );
+    assert!(one_tenant(&lower), "one source");
+    assert!(
+        one_tenant(&lower_and_upper),
+        "one tenant's GUID in two cases"
+    );
 }
 
 #[test]
@@ -53,9 +68,12 @@ fn a_tenants_file_may_grow_so_it_is_several_even_with_one_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("tenants.txt");
     std::fs::write(&file, "00000000-0000-0000-0000-000000000000\n").expect("written");
-    let text = MINIMAL.replace(
+    let tenants_file = format!("{:?}", file.display().to_string());
+    let alone = MINIMAL.replace(
         r#"tenant_id = "00000000-0000-0000-0000-000000000000""#,
-        &format!("tenants_file = {:?}", file.display().to_string()),
+        &format!("tenants_file = {tenants_file}"),
     );
-    assert!(!one_tenant(&text));
+    assert!(!one_tenant(&alone), "the only source");
+    let second = with_second_source("tenants_file", &tenants_file);
+    assert!(!one_tenant(&second), "beside a source of that same tenant");
 }
