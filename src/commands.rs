@@ -89,7 +89,7 @@ pub fn run_command_line(removed: &[&'static str]) -> ExitCode {
 enum Workers {
     /// One tenant's work: Graph's limits for a tenant (at most 1,000 requests a minute)
     /// are a few thousand rows a second, and one thread reads about 100,000. A second
-    /// worker took no wall time off a backfill and cost about 3 MB of a 34 MB process:
+    /// worker took no wall time off a `--once` and cost about 3 MB of a 34 MB process:
     /// its own malloc arena and its own caches of the phone-number regexes (BENCHMARKS,
     /// "Session 13").
     One,

@@ -3,8 +3,8 @@
 
 use super::minimal_config::{MINIMAL, parse};
 
-/// MINIMAL with a second source reading `tenants` (the TOML after `tenant_id = ` or
-/// `tenants = `), also printed to the console.
+/// MINIMAL with a second source whose `tenant_key` is `tenants` (the TOML value after
+/// `tenant_id = `, `tenants = ` or `tenants_file = `), also printed to the console.
 fn with_second_source(tenant_key: &str, tenants: &str) -> String {
     let second = format!(
         "[sources.second]\ntype = \"direct_routing_calls\"\n{tenant_key} = {tenants}\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret = \"s\"\n"

@@ -37,7 +37,8 @@ const CODES: &str = "\
     970PS971AE972IL973BH974QA975BT976MN977NP992TJ993TM994AZ995GE996KG998UZ\
 ";
 
-/// `CODES` by code, 0 to 999 (calling codes are 1 to 3 digits), read once.
+/// `CODES` by code, 0 to 999, read once. Calling codes are 1 to 3 digits and none is a
+/// prefix of another, so `country_with` takes the first that is assigned.
 static BY_CODE: LazyLock<Vec<Code>> = LazyLock::new(|| {
     let mut by_code = vec![Code::Unassigned; 1000];
     for entry in CODES.as_bytes().chunks_exact(5) {
