@@ -8,6 +8,10 @@ use super::{PgStore, SqliteStore, StateError};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
+/// A chargeback sum as PostgreSQL keeps it: (month, dimension, value, currency,
+/// micros, seconds).
+pub(crate) type ChargebackRow = (String, String, String, String, i64, f64);
+
 /// Everything the SQLite file keeps for one source, as stored (ticks, opaque bytes).
 #[derive(Debug, Default)]
 pub(crate) struct UnitRows {
@@ -20,8 +24,7 @@ pub(crate) struct UnitRows {
     pub delivered: Vec<(i64, Vec<u8>)>,
     /// (month, license, seconds).
     pub plan_usage: Vec<(String, String, f64)>,
-    /// (month, dimension, value, currency, micros, seconds).
-    pub chargeback: Vec<(String, String, String, String, i64, f64)>,
+    pub chargeback: Vec<ChargebackRow>,
     /// (user id, bytes or none, read ticks).
     pub directory_users: Vec<(String, Option<Vec<u8>>, i64)>,
     /// (deltaLink, selected, synced ticks).
@@ -127,10 +130,7 @@ fn read_unit(connection: &Connection, id: i64) -> Result<UnitRows, rusqlite::Err
         sweeps: rows!("SELECT delay_ticks, cursor_ticks, cursor FROM sweeps WHERE source_id = ?1", 0, 1, 2),
         delivered: rows!("SELECT call_start, row_key FROM delivered WHERE source_id = ?1", 0, 1),
         plan_usage: rows!("SELECT month, license, seconds FROM plan_usage WHERE source_id = ?1", 0, 1, 2),
-        chargeback: rows!(
-            "SELECT month, dimension, value, currency, micros, seconds FROM chargeback_month WHERE source_id = ?1",
-            0, 1, 2, 3, 4, 5
-        ),
+        chargeback: super::source_state::chargeback_rows(connection, id)?,
         directory_users: rows!(
             "SELECT user_id, attributes, read_ticks FROM directory_users WHERE source_id = ?1",
             0, 1, 2

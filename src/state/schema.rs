@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The schema this release writes; older files are migrated, newer ones refused.
-pub(crate) const SCHEMA_VERSION: i64 = 6;
+pub(crate) const SCHEMA_VERSION: i64 = 7;
 
 /// Every table this release keeps (the `delivered` tests lay their table out with it).
 pub(super) const CREATE: &str = "
@@ -64,19 +64,18 @@ CREATE TABLE IF NOT EXISTS directory_users (
     read_ticks INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (source_id, user_id)
 ) WITHOUT ROWID;
--- Schema 4: charges (millionths, exact) and seconds of delivered calls by the calendar
--- month (UTC, 'YYYY-MM') of their start, per directory attribute value ('department',
--- 'cost_center') and currency, added in the same transaction as the ids they came
--- with: this month's chargeback, right after a restart.
-CREATE TABLE IF NOT EXISTS chargeback_month (
+-- Schema 7: charges (millionths, exact) and seconds of delivered calls by the calendar
+-- month (UTC, 'YYYY-MM') of their start, per directory attribute ('department',
+-- 'cost_center'): one row holding every value and currency's sums, a JSON array of
+-- [value, currency, micros, seconds], added to in the same transaction as the ids
+-- they came with: this month's chargeback, right after a restart. Schemas 4 to 6 kept
+-- a row per sum (chargeback_month), an UPSERT each at every commit.
+CREATE TABLE IF NOT EXISTS chargeback_sums (
     source_id INTEGER NOT NULL,
     month     TEXT NOT NULL,
     dimension TEXT NOT NULL,
-    value     TEXT NOT NULL,
-    currency  TEXT NOT NULL,
-    micros    INTEGER NOT NULL,
-    seconds   REAL NOT NULL,
-    PRIMARY KEY (source_id, month, dimension, value, currency)
+    sums      TEXT NOT NULL,
+    PRIMARY KEY (source_id, month, dimension)
 ) WITHOUT ROWID;
 -- Schema 4: where the next round of /users/delta starts, what it selects, and when
 -- the last round ended (100 ns ticks since 1970).
@@ -128,6 +127,15 @@ CREATE TABLE sources_6 (
 INSERT INTO sources_6 (id, name, kind, tenant_id) SELECT id, name, kind, tenant_id FROM sources;
 DROP TABLE sources;
 ALTER TABLE sources_6 RENAME TO sources;
+";
+
+/// Schemas 4 to 6: the chargeback's row per (month, dimension, value, currency) is
+/// regrouped into schema 7's row per (month, dimension), and the old table goes.
+const REGROUP_CHARGEBACK: &str = "
+INSERT OR REPLACE INTO chargeback_sums (source_id, month, dimension, sums)
+    SELECT source_id, month, dimension, json_group_array(json_array(value, currency, micros, seconds))
+    FROM chargeback_month GROUP BY source_id, month, dimension;
+DROP TABLE chargeback_month;
 ";
 
 /// Names the database file in a SQLite error (for `map_err`).
@@ -229,7 +237,8 @@ pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateE
         // adds what is missing (schema 1 lacked plan_usage) and keeps what is there;
         // schemas 1 and 2 kept delivered keys in id order, copied here in start order.
         _ => {
-            // Schema 3 laid `delivered` out anew; later versions only add tables.
+            // Schema 3 laid `delivered` out anew; later ones add tables, rekey `sources` (6)
+            // and regroup the chargeback (7).
             let relayout = if version.is_some_and(|version| version < 3) && has_delivered {
                 RELAYOUT_DELIVERED
             } else {
@@ -241,10 +250,16 @@ pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateE
             } else {
                 ""
             };
+            // Schema 7 keeps the chargeback a row per (month, dimension).
+            let regroup = if version.is_some_and(|version| (4..7).contains(&version)) {
+                REGROUP_CHARGEBACK
+            } else {
+                ""
+            };
             // PRAGMA foreign_keys is a no-op inside a transaction: off around it.
             connection
                 .execute_batch(&format!(
-                    "PRAGMA foreign_keys=OFF; BEGIN; {relayout} {CREATE} {rekey} {COPY_DELIVERED} INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'), ('written_by', 'pstn-agent'); COMMIT; PRAGMA foreign_keys=ON;",
+                    "PRAGMA foreign_keys=OFF; BEGIN; {relayout} {CREATE} {rekey} {COPY_DELIVERED} {regroup} INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'), ('written_by', 'pstn-agent'); COMMIT; PRAGMA foreign_keys=ON;",
                     COPY_DELIVERED = if relayout.is_empty() { "" } else { COPY_DELIVERED },
                 ))
                 .map_err(database_error(path))

@@ -1,14 +1,16 @@
 //! One source's rows in the state database: cursors, delivered ids, pruning.
 
 use super::StateError;
-use crate::facts::{Dimension, Month, MonthSum, PlanUsage};
+use crate::facts::{Month, MonthSum, PlanUsage};
 use crate::time::{Timestamp, duration_to_ticks};
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod chargeback;
 mod connection;
+pub(super) use chargeback::rows as chargeback_rows;
 #[cfg(any(test, feature = "__internals"))]
 pub use connection::counted::open_connections;
 mod delivered;
@@ -188,7 +190,11 @@ impl SqliteSource {
     /// Records a batch every sink accepted, and a sweep's progress, atomically.
     pub fn commit(&self, commit: &Commit) -> Result<(), StateError> {
         self.with(|connection| {
-            let transaction = connection.transaction()?;
+            // Immediate: the chargeback sums are read and written back in it, and a
+            // deferred transaction that read first could not write after another
+            // connection (another tenant's) committed (SQLITE_BUSY_SNAPSHOT).
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
                 delivered::record(&transaction, self.source_id, &commit.delivered)?;
                 let mut usage = transaction.prepare_cached(
@@ -198,21 +204,7 @@ impl SqliteSource {
                 for PlanUsage { month, license, seconds } in &commit.plan_usage {
                     usage.execute(params![self.source_id, month.to_string(), license, seconds])?;
                 }
-                let mut chargeback = transaction.prepare_cached(
-                    "INSERT INTO chargeback_month (source_id, month, dimension, value, currency, micros, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (source_id, month, dimension, value, currency) DO UPDATE SET micros = micros + excluded.micros, seconds = seconds + excluded.seconds",
-                )?;
-                for sum in &commit.chargeback {
-                    chargeback.execute(params![
-                        self.source_id,
-                        sum.month.to_string(),
-                        sum.dimension.as_str(),
-                        sum.value,
-                        sum.currency,
-                        sum.micros,
-                        sum.seconds
-                    ])?;
-                }
+                chargeback::add(&transaction, self.source_id, &commit.chargeback)?;
                 for (delay, cursor) in &commit.cursors {
                     transaction.execute(
                         "UPDATE sweeps SET cursor_ticks = ?3, cursor = ?4 WHERE source_id = ?1 AND delay_ticks = ?2",
@@ -239,25 +231,7 @@ impl SqliteSource {
 
     /// The chargeback sums of calls that started in `month`.
     pub fn chargeback(&self, month: Month) -> Result<Vec<MonthSum>, StateError> {
-        self.with(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT dimension, value, currency, micros, seconds FROM chargeback_month WHERE source_id = ?1 AND month = ?2",
-            )?;
-            let rows = statement.query_map(params![self.source_id, month.to_string()], |row| {
-                let dimension: String = row.get(0)?;
-                Ok(MonthSum {
-                    month,
-                    dimension: Dimension::parse(&dimension).ok_or_else(|| {
-                        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("unknown chargeback dimension {dimension:?}").into())
-                    })?,
-                    value: row.get(1)?,
-                    currency: row.get(2)?,
-                    micros: row.get(3)?,
-                    seconds: row.get(4)?,
-                })
-            })?;
-            rows.collect()
-        })
+        self.with(|connection| chargeback::read(connection, self.source_id, month))
     }
 
     /// Forgets delivered keys whose call started before `before` (no sweep reads them

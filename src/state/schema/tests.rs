@@ -2,7 +2,14 @@
 
 use super::super::SqliteStore;
 use super::*;
+use crate::facts::{Dimension, Month, MonthSum};
 use std::os::unix::fs::PermissionsExt;
+
+/// Schemas 4 to 6's chargeback table: a row per (month, dimension, value, currency).
+const CHARGEBACK_MONTH: &str = "CREATE TABLE chargeback_month (
+    source_id INTEGER NOT NULL, month TEXT NOT NULL, dimension TEXT NOT NULL, value TEXT NOT NULL,
+    currency TEXT NOT NULL, micros INTEGER NOT NULL, seconds REAL NOT NULL,
+    PRIMARY KEY (source_id, month, dimension, value, currency)) WITHOUT ROWID;";
 
 #[test]
 fn a_new_store_is_private_to_its_owner() {
@@ -179,6 +186,9 @@ fn a_schema_5_file_is_rekeyed_by_source_and_tenant_and_keeps_its_ids() {
              UPDATE meta SET value = '5' WHERE key = 'schema_version';",
         )
         .unwrap();
+    connection
+        .execute_batch(&format!("DROP TABLE chargeback_sums; {CHARGEBACK_MONTH}"))
+        .unwrap();
     drop(connection);
     let store = SqliteStore::open(dir.path()).unwrap();
     let kept = store
@@ -216,4 +226,55 @@ fn a_schema_5_file_is_rekeyed_by_source_and_tenant_and_keeps_its_ids() {
         .unwrap();
     assert_eq!(rows[0], (7, "a.example".to_owned()));
     assert_eq!(rows.len(), 2);
+}
+
+#[test]
+fn a_schema_6_file_keeps_every_chargeback_sum_regrouped_by_month_and_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let path = store.path().to_owned();
+    drop(store.source("a", "pstn_calls", "t").unwrap());
+    drop(store);
+    let connection = Connection::open(&path).unwrap();
+    connection
+        .execute_batch(&format!(
+            "DROP TABLE chargeback_sums; {CHARGEBACK_MONTH}
+             INSERT INTO chargeback_month VALUES
+                 (1, '2024-05', 'department', 'Ventes \"Île\"', 'EUR', 350, 90.0),
+                 (1, '2024-05', 'department', 'Legal', 'USD', 5, 3.0),
+                 (1, '2024-05', 'cost_center', 'CC-1', 'EUR', 355, 0.0),
+                 (1, '2024-06', 'department', 'Legal', 'EUR', 1, 1.0),
+                 (2, '2024-05', 'department', 'Legal', 'EUR', 9, 9.0);
+             UPDATE meta SET value = '6' WHERE key = 'schema_version';"
+        ))
+        .unwrap();
+    drop(connection);
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let may = Month::parse("2024-05").unwrap();
+    let sum = |dimension, value: &str, currency: &str, micros, seconds| MonthSum {
+        month: may,
+        dimension,
+        value: value.to_owned(),
+        currency: currency.to_owned(),
+        micros,
+        seconds,
+    };
+    assert_eq!(
+        store.source("a", "pstn_calls", "t").unwrap().chargeback(may).unwrap(),
+        [
+            sum(Dimension::Department, "Legal", "USD", 5, 3.0),
+            sum(Dimension::Department, "Ventes \"Île\"", "EUR", 350, 90.0),
+            sum(Dimension::CostCenter, "CC-1", "EUR", 355, 0.0),
+        ]
+    );
+    drop(store);
+    let connection = Connection::open(&path).unwrap();
+    let (groups, old): (i64, i64) = connection
+        .query_row(
+            "SELECT (SELECT count(*) FROM chargeback_sums), (SELECT count(*) FROM sqlite_master WHERE name = 'chargeback_month')",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((groups, old), (4, 0), "a row per (source, month, dimension), the old table gone");
 }

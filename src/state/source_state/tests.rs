@@ -2,6 +2,7 @@
 
 use super::super::SqliteStore;
 use super::*;
+use crate::facts::Dimension;
 
 fn month(text: &str) -> Month {
     Month::parse(text).unwrap()
