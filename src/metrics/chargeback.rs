@@ -10,7 +10,7 @@ use super::exact::ExactCounterVec;
 use super::handles::Handles;
 use super::registrar::{MetricsError, Registrar};
 use crate::facts::CallFacts;
-use crate::facts::chargeback::{NONE, OTHER, UNKNOWN};
+use crate::facts::chargeback::{self, Booked, OTHER, UNKNOWN};
 use crate::model::LogKind;
 use prometheus::CounterVec;
 use std::collections::{HashMap, HashSet};
@@ -34,6 +34,14 @@ impl Capped {
             return value;
         }
         OTHER
+    }
+
+    /// The label of `booked`: a value capped, `unknown` and `none` as they are.
+    fn booked<'a>(&mut self, booked: Booked<'a>) -> &'a str {
+        match booked {
+            Booked::Value(value) => self.label(value),
+            other => other.label(),
+        }
     }
 }
 
@@ -77,7 +85,9 @@ impl ChargebackMetrics {
         ]);
     }
 
-    /// Counts delivered calls of a source with a directory (nothing for others).
+    /// Counts delivered calls of a source with a directory (nothing for others): each
+    /// group of calls of one department, cost centre and currency at once, the groups
+    /// in the order of their first call, so the cap keeps the values that came first.
     pub(super) fn record(&self, source: SourceId<'_>, kind: LogKind, facts: &[CallFacts]) {
         let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
         let Some((departments, cost_centers)) = sources.get_mut(&source.key()) else {
@@ -87,27 +97,20 @@ impl ChargebackMetrics {
         let mut charge_by_department = self.charge_by_department.batch();
         let mut charge_by_cost_center = self.charge_by_cost_center.batch();
         let mut seconds = Handles::new(&self.seconds_by_department);
-        for call in facts {
-            let (department, cost_center) = match &call.user {
-                None => (UNKNOWN, UNKNOWN),
-                Some(user) => (
-                    user.department()
-                        .map_or(NONE, |value| departments.label(value)),
-                    user.cost_center()
-                        .map_or(NONE, |value| cost_centers.label(value)),
-                ),
-            };
-            if let Some(micros) = call.charge_micros {
+        for group in chargeback::groups(facts) {
+            let department = departments.booked(group.department);
+            let cost_center = cost_centers.booked(group.cost_center);
+            if let Some(micros) = group.charge_micros {
                 charge_by_department.add(
-                    &[source.name, source.tenant, department, call.currency],
+                    &[source.name, source.tenant, department, group.currency],
                     micros,
                 );
                 charge_by_cost_center.add(
-                    &[source.name, source.tenant, cost_center, call.currency],
+                    &[source.name, source.tenant, cost_center, group.currency],
                     micros,
                 );
             }
-            if let Some(duration) = call.duration_seconds {
+            if let Some(duration) = group.seconds {
                 seconds
                     .get(&[source.name, source.tenant, department, kind_label])
                     .inc_by(duration);
