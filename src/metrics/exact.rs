@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Each series' label values, in label-name order, and its sum in millionths.
-type Series = HashMap<Box<[Box<str>]>, i128>;
+/// (foldhash: every batch looks each of its label sets up here.)
+type Series = foldhash::HashMap<Box<[Box<str>]>, i128>;
 
 /// A counter vector whose values are exact decimal sums (in millionths).
 #[derive(Debug, Clone)]

@@ -17,7 +17,8 @@ use crate::state::{DirectoryState, DirectoryWrite, StoredUser};
 use crate::time::SharedClock;
 pub use config::DirectoryConfig;
 pub(super) use config::read as read_config;
-use std::collections::HashMap;
+// foldhash, not SipHash: the cache is asked about every row (Cargo.toml).
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;

@@ -175,7 +175,8 @@ impl Preparer {
             keys = keyed.into_iter().map(|(key, _)| key).collect();
             unseen
         };
-        let mut in_page = HashSet::with_capacity(keys.len());
+        let mut in_page: foldhash::HashSet<_> =
+            HashSet::with_capacity_and_hasher(keys.len(), Default::default());
         let fresh = keys
             .iter()
             .zip(&unseen)

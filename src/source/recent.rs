@@ -9,7 +9,8 @@
 //! are simply not cached. Equal here means equal bytes, as in state.
 
 use crate::time::Timestamp;
-use std::collections::HashSet;
+// foldhash, not SipHash: these sets are asked about every row (Cargo.toml).
+use foldhash::{HashSet, HashSetExt};
 
 /// Keys remembered at most, in two generations of half as many: about 25 bytes each
 /// (0.8 MB when full, nothing for a source without call ids); at 100,000 calls a day
