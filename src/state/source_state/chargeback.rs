@@ -11,10 +11,31 @@ use crate::facts::{Dimension, Month, MonthSum};
 use crate::state::copy::ChargebackRow;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::cmp::Ordering;
 
-/// One (month, dimension)'s sums by (value, currency): charge in millionths, seconds.
-type Sums = BTreeMap<(String, String), (i64, f64)>;
+/// One stored sum: value, currency, charge in millionths, seconds. Its texts are
+/// borrowed from the row's JSON when they need no unescaping: a commit reads the
+/// sums of its month back, and a copy of each would be an allocation per sum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Entry<'a>(
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    i64,
+    f64,
+);
+
+impl Entry<'_> {
+    fn key(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+
+    fn add(&mut self, other: &Entry<'_>) {
+        self.2 = self.2.saturating_add(other.2);
+        self.3 += other.3;
+    }
+}
 
 /// Adds a commit's sums to the stored ones, in its transaction; `sums` may name a
 /// (month, dimension, value, currency) more than once.
@@ -26,20 +47,19 @@ pub(super) fn add(connection: &Connection, source_id: i64, sums: &[MonthSum]) ->
     groups.sort();
     groups.dedup();
     for (month, dimension) in groups {
-        let mut stored = read_group(connection, source_id, month, dimension)?;
-        for sum in sums
-            .iter()
-            .filter(|sum| sum.month == month && sum.dimension == dimension)
-        {
-            let entry = stored
-                .entry((sum.value.clone(), sum.currency.clone()))
-                .or_insert((0, 0.0));
-            entry.0 = entry.0.saturating_add(sum.micros);
-            entry.1 += sum.seconds;
-        }
-        let text = encode(&stored).map_err(|error| {
-            rusqlite::Error::ToSqlConversionFailure(Box::new(error))
-        })?;
+        let added = sorted(
+            sums.iter()
+                .filter(|sum| sum.month == month && sum.dimension == dimension)
+                .map(|sum| Entry(Cow::Borrowed(&sum.value), Cow::Borrowed(&sum.currency), sum.micros, sum.seconds))
+                .collect(),
+        );
+        let stored = read_text(connection, source_id, month, dimension)?;
+        let stored = match &stored {
+            Some(text) => decode(text, 0)?,
+            None => Vec::new(),
+        };
+        let text = serde_json::to_string(&merged(stored, added))
+            .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
         connection
             .prepare_cached(
                 "INSERT INTO chargeback_sums (source_id, month, dimension, sums) VALUES (?1, ?2, ?3, ?4)
@@ -54,12 +74,14 @@ pub(super) fn add(connection: &Connection, source_id: i64, sums: &[MonthSum]) ->
 pub(super) fn read(connection: &Connection, source_id: i64, month: Month) -> rusqlite::Result<Vec<MonthSum>> {
     let mut out = Vec::new();
     for dimension in Dimension::ALL {
-        let sums = read_group(connection, source_id, month, dimension)?;
-        out.extend(sums.into_iter().map(|((value, currency), (micros, seconds))| MonthSum {
+        let Some(text) = read_text(connection, source_id, month, dimension)? else {
+            continue;
+        };
+        out.extend(decode(&text, 0)?.into_iter().map(|Entry(value, currency, micros, seconds)| MonthSum {
             month,
             dimension,
-            value,
-            currency,
+            value: value.into_owned(),
+            currency: currency.into_owned(),
             micros,
             seconds,
         }));
@@ -69,59 +91,81 @@ pub(super) fn read(connection: &Connection, source_id: i64, month: Month) -> rus
 
 /// Every stored sum of the source, as rows `(month, dimension, value, currency,
 /// micros, seconds)`: what `state copy` writes to PostgreSQL, which keeps a row each.
-pub(in crate::state) fn rows(
-    connection: &Connection,
-    source_id: i64,
-) -> rusqlite::Result<Vec<ChargebackRow>> {
+pub(in crate::state) fn rows(connection: &Connection, source_id: i64) -> rusqlite::Result<Vec<ChargebackRow>> {
     let mut statement = connection.prepare(
         "SELECT month, dimension, sums FROM chargeback_sums WHERE source_id = ?1 ORDER BY month, dimension",
     )?;
-    let groups = statement.query_map([source_id], |row| {
-        let text: String = row.get(2)?;
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, decode(&text, 2)?))
-    })?;
+    let mut groups = statement.query([source_id])?;
     let mut out = Vec::new();
-    for group in groups {
-        let (month, dimension, sums) = group?;
-        out.extend(sums.into_iter().map(|((value, currency), (micros, seconds))| {
-            (month.clone(), dimension.clone(), value, currency, micros, seconds)
+    while let Some(row) = groups.next()? {
+        let month: String = row.get(0)?;
+        let dimension: String = row.get(1)?;
+        let text: String = row.get(2)?;
+        out.extend(decode(&text, 2)?.into_iter().map(|Entry(value, currency, micros, seconds)| {
+            (month.clone(), dimension.clone(), value.into_owned(), currency.into_owned(), micros, seconds)
         }));
     }
     Ok(out)
 }
 
-/// The stored sums of one (month, dimension), empty when there are none.
-fn read_group(connection: &Connection, source_id: i64, month: Month, dimension: Dimension) -> rusqlite::Result<Sums> {
-    let text: Option<String> = connection
+/// The stored JSON of one (month, dimension), if any.
+fn read_text(connection: &Connection, source_id: i64, month: Month, dimension: Dimension) -> rusqlite::Result<Option<String>> {
+    connection
         .prepare_cached(
             "SELECT sums FROM chargeback_sums WHERE source_id = ?1 AND month = ?2 AND dimension = ?3",
         )?
         .query_row(params![source_id, month.to_string(), dimension.as_str()], |row| row.get(0))
-        .optional()?;
-    text.map_or_else(|| Ok(Sums::new()), |text| decode(&text, 0))
+        .optional()
 }
 
-/// The JSON text of `sums`, in (value, currency) order.
-fn encode(sums: &Sums) -> serde_json::Result<String> {
-    let rows: Vec<(&str, &str, i64, f64)> = sums
-        .iter()
-        .map(|((value, currency), (micros, seconds))| (value.as_str(), currency.as_str(), *micros, *seconds))
-        .collect();
-    serde_json::to_string(&rows)
-}
-
-/// The sums in a stored JSON text (column `column`, for the error), which a damaged
-/// file makes an error, never a panic; a (value, currency) seen twice is added up.
-fn decode(text: &str, column: usize) -> rusqlite::Result<Sums> {
-    let rows: Vec<(String, String, i64, f64)> = serde_json::from_str(text)
+/// The sums in a stored JSON text (column `column`, for the error), in (value,
+/// currency) order, each once; a damaged text is an error, never a panic.
+fn decode(text: &str, column: usize) -> rusqlite::Result<Vec<Entry<'_>>> {
+    let entries: Vec<Entry<'_>> = serde_json::from_str(text)
         .map_err(|error| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(error)))?;
-    let mut sums = Sums::new();
-    for (value, currency, micros, seconds) in rows {
-        let entry = sums.entry((value, currency)).or_insert((0, 0.0));
-        entry.0 = entry.0.saturating_add(micros);
-        entry.1 += seconds;
+    Ok(sorted(entries))
+}
+
+/// `entries` in (value, currency) order, each key once (their sums added). What this
+/// module writes is in order already (the check is all it costs); schema 7's
+/// migration writes in whatever order SQLite grouped.
+fn sorted(mut entries: Vec<Entry<'_>>) -> Vec<Entry<'_>> {
+    if !entries.is_sorted_by(|a, b| a.key() < b.key()) {
+        entries.sort_by(|a, b| a.key().cmp(&b.key()));
+        entries.dedup_by(|next, kept| {
+            let same = next.key() == kept.key();
+            if same {
+                kept.add(next);
+            }
+            same
+        });
     }
-    Ok(sums)
+    entries
+}
+
+/// Two lists in (value, currency) order, each key once, merged into one such list.
+fn merged<'a>(stored: Vec<Entry<'a>>, added: Vec<Entry<'a>>) -> Vec<Entry<'a>> {
+    let mut out = Vec::with_capacity(stored.len() + added.len());
+    let mut stored = stored.into_iter().peekable();
+    let mut added = added.into_iter().peekable();
+    loop {
+        let order = match (stored.peek(), added.peek()) {
+            (Some(old), Some(new)) => old.key().cmp(&new.key()),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => return out,
+        };
+        match order {
+            Ordering::Less => out.extend(stored.next()),
+            Ordering::Greater => out.extend(added.next()),
+            Ordering::Equal => {
+                if let (Some(mut old), Some(new)) = (stored.next(), added.next()) {
+                    old.add(&new);
+                    out.push(old);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -188,5 +232,28 @@ mod tests {
         let error = read(&connection, 1, Month::parse("2024-05").unwrap()).unwrap_err();
         assert!(matches!(error, rusqlite::Error::FromSqlConversionFailure(..)), "{error}");
         assert!(add(&connection, 1, &[sum("2024-05", Dimension::Department, "Sales", "EUR", 1, 1.0)]).is_err());
+    }
+
+    #[test]
+    fn sums_stored_out_of_order_or_twice_are_merged_in_order_with_the_new_ones() {
+        let connection = connection();
+        connection
+            .execute(
+                r#"INSERT INTO chargeback_sums VALUES (1, '2024-05', 'department', '[["b","EUR",1,1.0],["Ventes \"Île\"","EUR",2,2.0],["b","EUR",3,0.0]]')"#,
+                [],
+            )
+            .unwrap();
+        let added = [
+            sum("2024-05", Dimension::Department, "a", "EUR", 10, 1.0),
+            sum("2024-05", Dimension::Department, "Ventes \"Île\"", "EUR", 5, 5.0),
+        ];
+        add(&connection, 1, &added).unwrap();
+        let text: String = connection
+            .query_row("SELECT sums FROM chargeback_sums", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(
+            text,
+            r#"[["Ventes \"Île\"","EUR",7,7.0],["a","EUR",10,1.0],["b","EUR",4,1.0]]"#
+        );
     }
 }
