@@ -128,13 +128,18 @@ pub(super) fn month_sums(facts: &[CallFacts]) -> Vec<MonthSum> {
                     &mut months.last_mut().expect("just pushed").1
                 }
             };
-        let sum = departments
-            .get_or_insert_with(&[group.department.label(), group.currency], Default::default);
+        let sum = departments.get_or_insert_with(
+            &[group.department.label(), group.currency],
+            Default::default,
+        );
         sum.0 += group.ledger_micros.unwrap_or(0);
         sum.1 += group.seconds.unwrap_or(0.0);
         if let Some(micros) = group.ledger_micros {
             cost_centers
-                .get_or_insert_with(&[group.cost_center.label(), group.currency], Default::default)
+                .get_or_insert_with(
+                    &[group.cost_center.label(), group.currency],
+                    Default::default,
+                )
                 .0 += micros;
         }
     }
@@ -195,7 +200,11 @@ mod tests {
         let summary: Vec<(&str, Booked<'_>, Option<i128>, Option<f64>)> = groups
             .iter()
             .map(|group| {
-                let month = if group.month == Month::parse("2024-05").unwrap() { "may" } else { "june" };
+                let month = if group.month == Month::parse("2024-05").unwrap() {
+                    "may"
+                } else {
+                    "june"
+                };
                 (month, group.department, group.charge_micros, group.seconds)
             })
             .collect();
@@ -210,7 +219,11 @@ mod tests {
             ],
             "a department named none is not a user without one; a negative charge adds nothing"
         );
-        assert_eq!(groups[4].ledger_micros, Some(-1_000_000), "the ledger keeps the charge as stored");
+        assert_eq!(
+            groups[4].ledger_micros,
+            Some(-1_000_000),
+            "the ledger keeps the charge as stored"
+        );
         assert!(groups[4].ledger_counts);
         assert_eq!(groups[1].ledger_micros, None);
     }

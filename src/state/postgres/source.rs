@@ -203,9 +203,21 @@ impl PgSource {
         // One statement per ledger, not one per sum: a page of 1,000 calls with a
         // directory adds about 270 chargeback sums, each a round trip when sent alone.
         // Grouped first, as a statement may not update one row twice.
-        let months: Vec<String> = commit.plan_usage.iter().map(|usage| usage.month.to_string()).collect();
-        let licenses: Vec<&str> = commit.plan_usage.iter().map(|usage| usage.license).collect();
-        let seconds: Vec<f64> = commit.plan_usage.iter().map(|usage| usage.seconds).collect();
+        let months: Vec<String> = commit
+            .plan_usage
+            .iter()
+            .map(|usage| usage.month.to_string())
+            .collect();
+        let licenses: Vec<&str> = commit
+            .plan_usage
+            .iter()
+            .map(|usage| usage.license)
+            .collect();
+        let seconds: Vec<f64> = commit
+            .plan_usage
+            .iter()
+            .map(|usage| usage.seconds)
+            .collect();
         if !months.is_empty() {
             transaction
                 .execute(

@@ -260,7 +260,11 @@ fn a_schema_6_file_keeps_every_chargeback_sum_regrouped_by_month_and_dimension()
         seconds,
     };
     assert_eq!(
-        store.source("a", "pstn_calls", "t").unwrap().chargeback(may).unwrap(),
+        store
+            .source("a", "pstn_calls", "t")
+            .unwrap()
+            .chargeback(may)
+            .unwrap(),
         [
             sum(Dimension::Department, "Legal", "USD", 5, 3.0),
             sum(Dimension::Department, "Ventes \"Île\"", "EUR", 350, 90.0),
@@ -276,5 +280,9 @@ fn a_schema_6_file_keeps_every_chargeback_sum_regrouped_by_month_and_dimension()
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .unwrap();
-    assert_eq!((groups, old), (4, 0), "a row per (source, month, dimension), the old table gone");
+    assert_eq!(
+        (groups, old),
+        (4, 0),
+        "a row per (source, month, dimension), the old table gone"
+    );
 }

@@ -39,18 +39,27 @@ impl Entry<'_> {
 
 /// Adds a commit's sums to the stored ones, in its transaction; `sums` may name a
 /// (month, dimension, value, currency) more than once.
-pub(super) fn add(connection: &Connection, source_id: i64, sums: &[MonthSum]) -> rusqlite::Result<()> {
-    let mut groups: Vec<(Month, Dimension)> = sums
-        .iter()
-        .map(|sum| (sum.month, sum.dimension))
-        .collect();
+pub(super) fn add(
+    connection: &Connection,
+    source_id: i64,
+    sums: &[MonthSum],
+) -> rusqlite::Result<()> {
+    let mut groups: Vec<(Month, Dimension)> =
+        sums.iter().map(|sum| (sum.month, sum.dimension)).collect();
     groups.sort();
     groups.dedup();
     for (month, dimension) in groups {
         let added = sorted(
             sums.iter()
                 .filter(|sum| sum.month == month && sum.dimension == dimension)
-                .map(|sum| Entry(Cow::Borrowed(&sum.value), Cow::Borrowed(&sum.currency), sum.micros, sum.seconds))
+                .map(|sum| {
+                    Entry(
+                        Cow::Borrowed(&sum.value),
+                        Cow::Borrowed(&sum.currency),
+                        sum.micros,
+                        sum.seconds,
+                    )
+                })
                 .collect(),
         );
         let stored = read_text(connection, source_id, month, dimension)?;
@@ -71,27 +80,38 @@ pub(super) fn add(connection: &Connection, source_id: i64, sums: &[MonthSum]) ->
 }
 
 /// Every sum of calls that started in `month`, by dimension.
-pub(super) fn read(connection: &Connection, source_id: i64, month: Month) -> rusqlite::Result<Vec<MonthSum>> {
+pub(super) fn read(
+    connection: &Connection,
+    source_id: i64,
+    month: Month,
+) -> rusqlite::Result<Vec<MonthSum>> {
     let mut out = Vec::new();
     for dimension in Dimension::ALL {
         let Some(text) = read_text(connection, source_id, month, dimension)? else {
             continue;
         };
-        out.extend(decode(&text, 0)?.into_iter().map(|Entry(value, currency, micros, seconds)| MonthSum {
-            month,
-            dimension,
-            value: value.into_owned(),
-            currency: currency.into_owned(),
-            micros,
-            seconds,
-        }));
+        out.extend(
+            decode(&text, 0)?
+                .into_iter()
+                .map(|Entry(value, currency, micros, seconds)| MonthSum {
+                    month,
+                    dimension,
+                    value: value.into_owned(),
+                    currency: currency.into_owned(),
+                    micros,
+                    seconds,
+                }),
+        );
     }
     Ok(out)
 }
 
 /// Every stored sum of the source, as rows `(month, dimension, value, currency,
 /// micros, seconds)`: what `state copy` writes to PostgreSQL, which keeps a row each.
-pub(in crate::state) fn rows(connection: &Connection, source_id: i64) -> rusqlite::Result<Vec<ChargebackRow>> {
+pub(in crate::state) fn rows(
+    connection: &Connection,
+    source_id: i64,
+) -> rusqlite::Result<Vec<ChargebackRow>> {
     let mut statement = connection.prepare(
         "SELECT month, dimension, sums FROM chargeback_sums WHERE source_id = ?1 ORDER BY month, dimension",
     )?;
@@ -101,15 +121,31 @@ pub(in crate::state) fn rows(connection: &Connection, source_id: i64) -> rusqlit
         let month: String = row.get(0)?;
         let dimension: String = row.get(1)?;
         let text: String = row.get(2)?;
-        out.extend(decode(&text, 2)?.into_iter().map(|Entry(value, currency, micros, seconds)| {
-            (month.clone(), dimension.clone(), value.into_owned(), currency.into_owned(), micros, seconds)
-        }));
+        out.extend(
+            decode(&text, 2)?
+                .into_iter()
+                .map(|Entry(value, currency, micros, seconds)| {
+                    (
+                        month.clone(),
+                        dimension.clone(),
+                        value.into_owned(),
+                        currency.into_owned(),
+                        micros,
+                        seconds,
+                    )
+                }),
+        );
     }
     Ok(out)
 }
 
 /// The stored JSON of one (month, dimension), if any.
-fn read_text(connection: &Connection, source_id: i64, month: Month, dimension: Dimension) -> rusqlite::Result<Option<String>> {
+fn read_text(
+    connection: &Connection,
+    source_id: i64,
+    month: Month,
+    dimension: Dimension,
+) -> rusqlite::Result<Option<String>> {
     connection
         .prepare_cached(
             "SELECT sums FROM chargeback_sums WHERE source_id = ?1 AND month = ?2 AND dimension = ?3",
@@ -121,8 +157,9 @@ fn read_text(connection: &Connection, source_id: i64, month: Month, dimension: D
 /// The sums in a stored JSON text (column `column`, for the error), in (value,
 /// currency) order, each once; a damaged text is an error, never a panic.
 fn decode(text: &str, column: usize) -> rusqlite::Result<Vec<Entry<'_>>> {
-    let entries: Vec<Entry<'_>> = serde_json::from_str(text)
-        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(error)))?;
+    let entries: Vec<Entry<'_>> = serde_json::from_str(text).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(error))
+    })?;
     Ok(sorted(entries))
 }
 
@@ -172,7 +209,14 @@ fn merged<'a>(stored: Vec<Entry<'a>>, added: Vec<Entry<'a>>) -> Vec<Entry<'a>> {
 mod tests {
     use super::*;
 
-    fn sum(month: &str, dimension: Dimension, value: &str, currency: &str, micros: i64, seconds: f64) -> MonthSum {
+    fn sum(
+        month: &str,
+        dimension: Dimension,
+        value: &str,
+        currency: &str,
+        micros: i64,
+        seconds: f64,
+    ) -> MonthSum {
         MonthSum {
             month: Month::parse(month).unwrap(),
             dimension,
@@ -204,8 +248,32 @@ mod tests {
             sum("2024-06", Dimension::Department, "Sales", "EUR", 1, 2.0),
         ];
         add(&connection, 1, &first).unwrap();
-        add(&connection, 1, &[sum("2024-05", Dimension::Department, "Legal", "EUR", 5, 3.0)]).unwrap();
-        add(&connection, 2, &[sum("2024-05", Dimension::Department, "Sales", "EUR", 9, 9.0)]).unwrap();
+        add(
+            &connection,
+            1,
+            &[sum(
+                "2024-05",
+                Dimension::Department,
+                "Legal",
+                "EUR",
+                5,
+                3.0,
+            )],
+        )
+        .unwrap();
+        add(
+            &connection,
+            2,
+            &[sum(
+                "2024-05",
+                Dimension::Department,
+                "Sales",
+                "EUR",
+                9,
+                9.0,
+            )],
+        )
+        .unwrap();
         let may = read(&connection, 1, Month::parse("2024-05").unwrap()).unwrap();
         assert_eq!(
             may,
@@ -216,8 +284,16 @@ mod tests {
                 sum("2024-05", Dimension::CostCenter, "CC-1", "EUR", 350, 0.0),
             ]
         );
-        assert_eq!(rows(&connection, 1).unwrap().len(), 5, "June's sum is its own");
-        assert_eq!(rows(&connection, 2).unwrap().len(), 1, "another source's sums are its own");
+        assert_eq!(
+            rows(&connection, 1).unwrap().len(),
+            5,
+            "June's sum is its own"
+        );
+        assert_eq!(
+            rows(&connection, 2).unwrap().len(),
+            1,
+            "another source's sums are its own"
+        );
     }
 
     #[test]
@@ -230,8 +306,25 @@ mod tests {
             )
             .unwrap();
         let error = read(&connection, 1, Month::parse("2024-05").unwrap()).unwrap_err();
-        assert!(matches!(error, rusqlite::Error::FromSqlConversionFailure(..)), "{error}");
-        assert!(add(&connection, 1, &[sum("2024-05", Dimension::Department, "Sales", "EUR", 1, 1.0)]).is_err());
+        assert!(
+            matches!(error, rusqlite::Error::FromSqlConversionFailure(..)),
+            "{error}"
+        );
+        assert!(
+            add(
+                &connection,
+                1,
+                &[sum(
+                    "2024-05",
+                    Dimension::Department,
+                    "Sales",
+                    "EUR",
+                    1,
+                    1.0
+                )]
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -245,7 +338,14 @@ mod tests {
             .unwrap();
         let added = [
             sum("2024-05", Dimension::Department, "a", "EUR", 10, 1.0),
-            sum("2024-05", Dimension::Department, "Ventes \"Île\"", "EUR", 5, 5.0),
+            sum(
+                "2024-05",
+                Dimension::Department,
+                "Ventes \"Île\"",
+                "EUR",
+                5,
+                5.0,
+            ),
         ];
         add(&connection, 1, &added).unwrap();
         let text: String = connection
