@@ -100,6 +100,25 @@ impl CallFacts {
         self
     }
 
+    /// A test's call: the PSTN row `raw`, its user (`None`: unknown to the directory)
+    /// with these directory attributes.
+    #[cfg(test)]
+    pub(crate) fn test_call(raw: &str, user: Option<&[(&str, &str)]>) -> CallFacts {
+        let user = user.map(|attributes| {
+            let values = attributes
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect();
+            Arc::new(UserAttributes::new(values))
+        });
+        let enrichment = Enrichment {
+            other_party_country: None,
+            user,
+        };
+        let row = Row::parse(raw).expect("a test's row parses");
+        CallFacts::of(&row, LogKind::Pstn).with_enrichment(&enrichment)
+    }
+
     /// Seconds this call draws from a calling plan's outbound minute pool: outbound
     /// Calling Plans calls (`user_out*`), as in Microsoft's minute-pool sample.
     pub fn plan_seconds(&self) -> Option<f64> {

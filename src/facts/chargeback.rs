@@ -164,25 +164,16 @@ pub(super) fn month_sums(facts: &[CallFacts]) -> Vec<MonthSum> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Enrichment, LogKind, Row, UserAttributes};
-    use std::sync::Arc;
 
     fn call(start: &str, charge: &str, seconds: &str, department: Option<&str>) -> CallFacts {
         let raw = format!(
             r#"{{"id":"x","startDateTime":"{start}","callType":"user_out","currency":"EUR","charge":{charge},"duration":{seconds}}}"#
         );
-        let user = department.map(|department| {
-            let values = match department {
-                "" => Default::default(),
-                _ => [("department".to_owned(), department.to_owned())].into(),
-            };
-            Arc::new(UserAttributes::new(values))
+        let user = department.map(|department| match department {
+            "" => Vec::new(),
+            _ => vec![("department", department)],
         });
-        let enrichment = Enrichment {
-            other_party_country: None,
-            user,
-        };
-        CallFacts::of(&Row::parse(&raw).unwrap(), LogKind::Pstn).with_enrichment(&enrichment)
+        CallFacts::test_call(&raw, user.as_deref())
     }
 
     #[test]

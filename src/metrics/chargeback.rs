@@ -122,26 +122,19 @@ impl ChargebackMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Enrichment, Row, UserAttributes};
-    use std::sync::Arc;
 
     fn facts(charge: &str, seconds: u32, department: Option<&str>) -> CallFacts {
         let raw = format!(
             r#"{{"id":"x","startDateTime":"2024-05-01T00:00:00Z","callType":"user_out","currency":"EUR","charge":{charge},"duration":{seconds}}}"#
         );
-        let user = department.map(|department| {
-            let mut values = std::collections::BTreeMap::new();
-            if !department.is_empty() {
-                values.insert("department".to_owned(), department.to_owned());
-                values.insert("costCenter".to_owned(), format!("CC-{department}"));
-            }
-            Arc::new(UserAttributes::new(values))
-        });
-        let enrichment = Enrichment {
-            other_party_country: None,
-            user,
-        };
-        CallFacts::of(&Row::parse(&raw).unwrap(), LogKind::Pstn).with_enrichment(&enrichment)
+        let cost_center = department.map(|department| format!("CC-{department}"));
+        let user = department
+            .zip(cost_center.as_deref())
+            .map(|(department, cost_center)| match department {
+                "" => Vec::new(),
+                _ => vec![("department", department), ("costCenter", cost_center)],
+            });
+        CallFacts::test_call(&raw, user.as_deref())
     }
 
     #[test]

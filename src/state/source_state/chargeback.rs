@@ -227,6 +227,18 @@ mod tests {
         }
     }
 
+    /// A May sum in euros of one department.
+    fn department(value: &str, micros: i64, seconds: f64) -> MonthSum {
+        sum(
+            "2024-05",
+            Dimension::Department,
+            value,
+            "EUR",
+            micros,
+            seconds,
+        )
+    }
+
     fn connection() -> Connection {
         let connection = Connection::open_in_memory().unwrap();
         connection
@@ -248,32 +260,8 @@ mod tests {
             sum("2024-06", Dimension::Department, "Sales", "EUR", 1, 2.0),
         ];
         add(&connection, 1, &first).unwrap();
-        add(
-            &connection,
-            1,
-            &[sum(
-                "2024-05",
-                Dimension::Department,
-                "Legal",
-                "EUR",
-                5,
-                3.0,
-            )],
-        )
-        .unwrap();
-        add(
-            &connection,
-            2,
-            &[sum(
-                "2024-05",
-                Dimension::Department,
-                "Sales",
-                "EUR",
-                9,
-                9.0,
-            )],
-        )
-        .unwrap();
+        add(&connection, 1, &[department("Legal", 5, 3.0)]).unwrap();
+        add(&connection, 2, &[department("Sales", 9, 9.0)]).unwrap();
         let may = read(&connection, 1, Month::parse("2024-05").unwrap()).unwrap();
         assert_eq!(
             may,
@@ -310,21 +298,7 @@ mod tests {
             matches!(error, rusqlite::Error::FromSqlConversionFailure(..)),
             "{error}"
         );
-        assert!(
-            add(
-                &connection,
-                1,
-                &[sum(
-                    "2024-05",
-                    Dimension::Department,
-                    "Sales",
-                    "EUR",
-                    1,
-                    1.0
-                )]
-            )
-            .is_err()
-        );
+        assert!(add(&connection, 1, &[department("Sales", 1, 1.0)]).is_err());
     }
 
     #[test]
