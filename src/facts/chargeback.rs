@@ -48,10 +48,11 @@ pub(crate) struct Group<'a> {
     pub charge_micros: Option<i128>,
     /// Sum of the durations of the calls that have one; `None` when none has.
     pub seconds: Option<f64>,
-    /// What the month's ledger adds: the charges that fit in an `i64` (as stored),
-    /// `None` when no call's does...
+    /// What the month's ledger adds: the charges that fit in an `i64` (as stored;
+    /// sums saturate, as the stores' do), `None` when no call's does...
     pub ledger_micros: Option<i64>,
-    /// ...and whether any call adds to it at all (a charge, or a duration above zero).
+    /// ...and whether any call adds to it at all (a charge that fits in an `i64`, or
+    /// a duration other than zero).
     pub ledger_counts: bool,
 }
 
@@ -93,7 +94,8 @@ pub(crate) fn groups(facts: &[CallFacts]) -> Vec<Group<'_>> {
         });
         let group = &mut groups[position];
         if let Some(micros) = call.charge_micros {
-            *group.charge_micros.get_or_insert(0) += micros.max(0);
+            let sum = group.charge_micros.get_or_insert(0);
+            *sum = sum.saturating_add(micros.max(0));
         }
         if let Some(seconds) = call.duration_seconds {
             *group.seconds.get_or_insert(0.0) += seconds;
@@ -102,7 +104,8 @@ pub(crate) fn groups(facts: &[CallFacts]) -> Vec<Group<'_>> {
             .charge_micros
             .and_then(|micros| i64::try_from(micros).ok());
         if let Some(micros) = ledger {
-            *group.ledger_micros.get_or_insert(0) += micros;
+            let sum = group.ledger_micros.get_or_insert(0);
+            *sum = sum.saturating_add(micros);
         }
         group.ledger_counts |= ledger.is_some() || call.duration_seconds.unwrap_or(0.0) != 0.0;
     }
@@ -132,15 +135,14 @@ pub(super) fn month_sums(facts: &[CallFacts]) -> Vec<MonthSum> {
             &[group.department.label(), group.currency],
             Default::default,
         );
-        sum.0 += group.ledger_micros.unwrap_or(0);
+        sum.0 = sum.0.saturating_add(group.ledger_micros.unwrap_or(0));
         sum.1 += group.seconds.unwrap_or(0.0);
         if let Some(micros) = group.ledger_micros {
-            cost_centers
-                .get_or_insert_with(
-                    &[group.cost_center.label(), group.currency],
-                    Default::default,
-                )
-                .0 += micros;
+            let sum = cost_centers.get_or_insert_with(
+                &[group.cost_center.label(), group.currency],
+                Default::default,
+            );
+            sum.0 = sum.0.saturating_add(micros);
         }
     }
     let mut out = Vec::new();
@@ -217,5 +219,17 @@ mod tests {
         );
         assert!(groups[4].ledger_counts);
         assert_eq!(groups[1].ledger_micros, None);
+        assert!(groups[1].ledger_counts, "no charge, but seconds");
+        let huge = [
+            call(may, "10000000000000", "0", Some("Big")),
+            call(may, "null", "0", Some("Big")),
+        ];
+        let big = &super::groups(&huge)[0];
+        assert_eq!(
+            (big.charge_micros, big.ledger_micros, big.ledger_counts),
+            (Some(10_000_000_000_000_000_000), None, false),
+            "a charge past i64 is counted by the metrics, not by the ledger"
+        );
+        assert!(month_sums(&huge).is_empty());
     }
 }

@@ -70,13 +70,14 @@ CREATE TABLE IF NOT EXISTS directory_users (
 -- [value, currency, micros, seconds], added to in the same transaction as the ids
 -- they came with: this month's chargeback, right after a restart. Schemas 4 to 6 kept
 -- a row per sum (chargeback_month), an UPSERT each at every commit.
+-- A rowid table: its rows are kilobytes, past what SQLite advises for WITHOUT ROWID.
 CREATE TABLE IF NOT EXISTS chargeback_sums (
     source_id INTEGER NOT NULL,
     month     TEXT NOT NULL,
     dimension TEXT NOT NULL,
     sums      TEXT NOT NULL,
-    PRIMARY KEY (source_id, month, dimension)
-) WITHOUT ROWID;
+    UNIQUE (source_id, month, dimension)
+);
 -- Schema 4: where the next round of /users/delta starts, what it selects, and when
 -- the last round ended (100 ns ticks since 1970).
 CREATE TABLE IF NOT EXISTS directory_sync (
@@ -191,6 +192,18 @@ pub(super) fn check_read_only(path: &Path) -> Result<(), StateError> {
     stored_version(&connection, path).map(drop)
 }
 
+/// Whether the file has a table `name`.
+fn has_table(connection: &Connection, path: &Path, name: &str) -> Result<bool, StateError> {
+    connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |row| row.get::<_, i64>(0),
+        )
+        .map(|count| count > 0)
+        .map_err(database_error(path))
+}
+
 /// The schema version a file holds (`None`: new, or before versions were kept) and
 /// whether it has a `delivered` table, refusing a file not ours or from a newer release.
 fn stored_version(connection: &Connection, path: &Path) -> Result<(Option<i64>, bool), StateError> {
@@ -250,8 +263,9 @@ pub(super) fn migrate(connection: &Connection, path: &Path) -> Result<(), StateE
             } else {
                 ""
             };
-            // Schema 7 keeps the chargeback a row per (month, dimension).
-            let regroup = if version.is_some_and(|version| (4..7).contains(&version)) {
+            // Schema 7 keeps the chargeback a row per (month, dimension); schemas 4 to 6
+            // had a row per sum (asked of the file, not of its version).
+            let regroup = if has_table(connection, path, "chargeback_month")? {
                 REGROUP_CHARGEBACK
             } else {
                 ""

@@ -6,6 +6,7 @@
 //! of the unit's row is unfenced: it adds the row if missing and changes nothing else.
 
 mod dialout;
+mod ledgers;
 
 use super::{Link, PgStore, check_fence};
 use crate::facts::{Dimension, Month, MonthSum};
@@ -200,56 +201,9 @@ impl PgSource {
             )
             .await
             .map_err(&failed)?;
-        // One statement per ledger, not one per sum: a page of 1,000 calls with a
-        // directory adds about 270 chargeback sums, each a round trip when sent alone.
-        // Grouped first, as a statement may not update one row twice.
-        let months: Vec<String> = commit
-            .plan_usage
-            .iter()
-            .map(|usage| usage.month.to_string())
-            .collect();
-        let licenses: Vec<&str> = commit
-            .plan_usage
-            .iter()
-            .map(|usage| usage.license)
-            .collect();
-        let seconds: Vec<f64> = commit
-            .plan_usage
-            .iter()
-            .map(|usage| usage.seconds)
-            .collect();
-        if !months.is_empty() {
-            transaction
-                .execute(
-                    "INSERT INTO plan_usage (unit_id, month, license, seconds)
-                     SELECT $1, month, license, sum(seconds) FROM unnest($2::text[], $3::text[], $4::float8[]) AS u(month, license, seconds)
-                     GROUP BY month, license
-                     ON CONFLICT (unit_id, month, license) DO UPDATE SET seconds = plan_usage.seconds + excluded.seconds",
-                    &[&self.unit_id, &months, &licenses, &seconds],
-                )
-                .await
-                .map_err(&failed)?;
-        }
-        let sums = &commit.chargeback;
-        if !sums.is_empty() {
-            let months: Vec<String> = sums.iter().map(|sum| sum.month.to_string()).collect();
-            let dimensions: Vec<&str> = sums.iter().map(|sum| sum.dimension.as_str()).collect();
-            let values: Vec<&str> = sums.iter().map(|sum| sum.value.as_str()).collect();
-            let currencies: Vec<&str> = sums.iter().map(|sum| sum.currency.as_str()).collect();
-            let micros: Vec<i64> = sums.iter().map(|sum| sum.micros).collect();
-            let seconds: Vec<f64> = sums.iter().map(|sum| sum.seconds).collect();
-            transaction
-                .execute(
-                    "INSERT INTO chargeback_month (unit_id, month, dimension, value, currency, micros, seconds)
-                     SELECT $1, month, dimension, value, currency, sum(micros)::bigint, sum(seconds)
-                     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::float8[]) AS u(month, dimension, value, currency, micros, seconds)
-                     GROUP BY month, dimension, value, currency
-                     ON CONFLICT (unit_id, month, dimension, value, currency) DO UPDATE SET micros = chargeback_month.micros + excluded.micros, seconds = chargeback_month.seconds + excluded.seconds",
-                    &[&self.unit_id, &months, &dimensions, &values, &currencies, &micros, &seconds],
-                )
-                .await
-                .map_err(&failed)?;
-        }
+        ledgers::add(&transaction, self.unit_id, commit)
+            .await
+            .map_err(&failed)?;
         for (delay, cursor) in &commit.cursors {
             transaction
                 .execute(
