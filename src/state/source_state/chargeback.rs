@@ -65,20 +65,15 @@ pub(super) fn add(
                 .collect(),
         );
         let stored = read_text(connection, source_id, month, dimension)?;
-        let stored = match stored.as_deref().map(|text| decode(text, 0)) {
+        let stored = match stored.as_deref() {
             None => Vec::new(),
-            Some(Ok(entries)) => entries,
-            Some(Err(error)) => {
-                set_aside(
-                    connection,
-                    source_id,
-                    month,
-                    dimension,
-                    stored.as_deref(),
-                    &error,
-                )?;
-                Vec::new()
-            }
+            Some(text) => match decode(text, 0) {
+                Ok(entries) => entries,
+                Err(error) => {
+                    set_aside(connection, source_id, month, dimension, text, &error)?;
+                    Vec::new()
+                }
+            },
         };
         let text = serde_json::to_string(&merged(stored, added))
             .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
@@ -160,7 +155,7 @@ fn set_aside(
     source_id: i64,
     month: Month,
     dimension: Dimension,
-    text: Option<&str>,
+    text: &str,
     error: &rusqlite::Error,
 ) -> rusqlite::Result<()> {
     let key = format!(
@@ -170,7 +165,7 @@ fn set_aside(
     tracing::warn!(%month, dimension = dimension.as_str(), %error, key, "the stored chargeback sums do not read as sums; they are kept in the meta table and this month's sums start again");
     connection.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-        params![key, text.unwrap_or_default()],
+        params![key, text],
     )?;
     Ok(())
 }
