@@ -23,7 +23,6 @@ mod timestamp;
 pub use amount::{Amount, MICROS_PER_UNIT};
 pub use api_version::ApiVersion;
 pub use bad_row::BadRow;
-#[cfg(any(test, feature = "__internals"))]
 pub use bad_row::MAX_ROW_DEPTH;
 pub use dedupe::DedupeKey;
 pub use dialout::{DialoutRow, DialoutTotals, day_start, day_text, next_day};
@@ -32,7 +31,7 @@ pub use directory_attribute::DEFAULT_DIRECTORY_ATTRIBUTES;
 pub use directory_attribute::{DIRECTORY_ATTRIBUTES, DirectoryAttribute, directory_select};
 pub use enrichment::{CountryCode, Enrichment, UserAttributes};
 pub use kind::{LogKind, MissingKey, OtherParty};
-pub use row::Row;
+pub use row::{FieldSpans, Row};
 pub use secret::Secret;
 #[cfg(any(test, feature = "__internals"))]
 pub use timestamp::TimestampError;

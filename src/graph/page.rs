@@ -6,6 +6,7 @@
 //! row is ever rebuilt as a tree or re-serialised.
 
 use crate::http_client::BufferPool;
+use crate::model::FieldSpans;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -19,6 +20,8 @@ pub struct Page {
     /// The body, checked to be UTF-8 once (so the rows are `&str` with no re-check).
     body: String,
     rows: Vec<Range<usize>>,
+    /// The places of each row's read fields, when the walk read the page (else empty).
+    spans: Vec<FieldSpans>,
     next_link: Option<String>,
     /// Where the body's buffer goes once the page is dropped, when it came from one.
     pool: Option<BufferPool>,
@@ -91,16 +94,21 @@ impl Page {
             Err(shared) => shared.to_vec(),
         };
         let body = String::from_utf8(body).map_err(|error| PageError(error.to_string()))?;
-        let mut rows = Vec::with_capacity(1_000);
-        let next_link = match walk::page(&body, &mut rows) {
+        let mut found = walk::Found {
+            rows: Vec::with_capacity(1_000),
+            spans: Vec::with_capacity(1_000),
+        };
+        let next_link = match walk::page(&body, &mut found) {
             Some(next_link) => next_link,
             None => {
-                rows.clear();
-                by_serde_json(&body, &mut rows)?
+                found.rows.clear();
+                found.spans = Vec::new();
+                by_serde_json(&body, &mut found.rows)?
             }
         };
         Ok(Page {
-            rows,
+            rows: found.rows,
+            spans: found.spans,
             next_link: next_link.filter(|link| !link.is_empty()),
             body,
             pool: None,
@@ -111,7 +119,7 @@ impl Page {
     /// the tests hold real pages to, so the walk cannot fall silently out of use.
     #[cfg(any(test, feature = "__internals"))]
     pub fn walks(body: &str) -> bool {
-        walk::page(body, &mut Vec::new()).is_some()
+        walk::page(body, &mut walk::Found::default()).is_some()
     }
 
     /// [`Page::parse`] by serde_json alone, as every page was read before the walk: what
@@ -140,6 +148,16 @@ impl Page {
         self.rows
             .iter()
             .map(|range| self.body.get(range.clone()).unwrap_or("null"))
+    }
+
+    /// Each row's raw JSON with the places of its read fields, when the walk noted
+    /// them (for [`Row::parse_page_row`](crate::model::Row::parse_page_row)).
+    pub fn rows_with_spans(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&str, Option<&FieldSpans>)> + '_ {
+        self.rows()
+            .enumerate()
+            .map(|(index, raw)| (raw, self.spans.get(index)))
     }
 
     /// How many rows the page holds.
@@ -208,10 +226,11 @@ mod tests {
     #[test]
     fn a_page_as_graph_writes_it_is_read_by_the_walk_and_an_unusual_one_by_serde_json() {
         let body = r#"{"@odata.context":"x","@odata.nextLink":"https://g/x?$skip=2","value":[{"id":"a","n":-1.5e3,"b":[true,null]} ,{"id":"b"}]}"#;
-        let mut rows = Vec::new();
-        let link = walk::page(body, &mut rows);
+        let mut found = walk::Found::default();
+        let link = walk::page(body, &mut found);
         assert_eq!(link, Some(Some("https://g/x?$skip=2".to_owned())));
-        let rows: Vec<&str> = rows.into_iter().map(|range| &body[range]).collect();
+        assert_eq!(found.spans.len(), 2, "a row's fields noted for each row");
+        let rows: Vec<&str> = found.rows.into_iter().map(|range| &body[range]).collect();
         assert_eq!(
             rows,
             [r#"{"id":"a","n":-1.5e3,"b":[true,null]}"#, r#"{"id":"b"}"#]
@@ -223,7 +242,11 @@ mod tests {
             r#"[[], "https://g"]"#,
             r#"{"value":null}"#,
         ] {
-            assert_eq!(walk::page(unusual, &mut Vec::new()), None, "{unusual}");
+            assert_eq!(
+                walk::page(unusual, &mut walk::Found::default()),
+                None,
+                "{unusual}"
+            );
         }
         let escaped = Page::parse(Bytes::from(r#"{"valu\u0065":[1]}"#)).unwrap();
         assert_eq!(escaped.rows().collect::<Vec<_>>(), ["1"]);

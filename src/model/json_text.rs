@@ -4,6 +4,8 @@
 //! `None` for text it cannot vouch for; its caller then leaves the text to serde_json,
 //! whose answer (or error) stands.
 
+use std::ops::Range;
+
 /// Bytes that end a string's plain run: its closing quote, an escape, and the control
 /// characters JSON forbids unescaped.
 const STOP: [bool; 256] = {
@@ -108,6 +110,19 @@ pub fn value_end(bytes: &[u8], at: usize, depth: usize) -> Option<usize> {
 
 /// The index past the object opening at `at`, its values nested at most `depth` deep.
 fn object_end(bytes: &[u8], at: usize, depth: usize) -> Option<usize> {
+    members_end(bytes, at, depth, |_, _, _| {})
+}
+
+/// [`object_end`], each member shown to `member` as it passes: its key's text between
+/// the quotes, whether that holds an escape, and where its value lies. The page's walk
+/// notes a row's fields so while it checks the row (issue 28).
+#[inline(always)]
+pub fn members_end(
+    bytes: &[u8],
+    at: usize,
+    depth: usize,
+    mut member: impl FnMut(&[u8], bool, Range<usize>),
+) -> Option<usize> {
     let mut index = skip_space(bytes, at + 1);
     if bytes.get(index) == Some(&b'}') {
         return Some(index + 1);
@@ -116,12 +131,16 @@ fn object_end(bytes: &[u8], at: usize, depth: usize) -> Option<usize> {
         if bytes.get(index) != Some(&b'"') {
             return None;
         }
-        index = skip_space(bytes, string_end(bytes, index)?.0);
+        let (key_end, escaped) = string_end(bytes, index)?;
+        let key = bytes.get(index + 1..key_end - 1)?;
+        index = skip_space(bytes, key_end);
         if bytes.get(index) != Some(&b':') {
             return None;
         }
-        index = skip_space(bytes, index + 1);
-        index = skip_space(bytes, value_end(bytes, index, depth)?);
+        let start = skip_space(bytes, index + 1);
+        let end = value_end(bytes, start, depth)?;
+        member(key, escaped, start..end);
+        index = skip_space(bytes, end);
         match bytes.get(index)? {
             b',' => index = skip_space(bytes, index + 1),
             b'}' => return Some(index + 1),

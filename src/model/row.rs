@@ -13,6 +13,9 @@ use std::borrow::Cow;
 #[cfg(test)]
 mod reference_tests;
 mod scan;
+mod spans;
+
+pub use spans::FieldSpans;
 
 /// A row the agent can deliver: its raw JSON plus the fields it reads.
 #[derive(Debug, Clone)]
@@ -113,14 +116,24 @@ impl<'a> Row<'a> {
     }
 
     /// [`Row::parse_as`] of one row of a page already checked (by its walk or by
-    /// serde_json, so `raw` is valid JSON): one scan of the row finds its fields and
-    /// its depth (issue 28).
+    /// serde_json, so `raw` is valid JSON): its fields read from the places the page's
+    /// walk noted (`spans`), or found by one scan of the row when the walk left it
+    /// (issue 28). A walked row is no deeper than [`super::MAX_ROW_DEPTH`]: the walk
+    /// vouches for no deeper row.
     /// Text that is not valid JSON gives a bad row or a row of no meaning, never a panic.
-    pub fn parse_page_row(raw: &'a str, kind: LogKind) -> Result<Row<'a>, BadRow> {
+    pub fn parse_page_row(
+        raw: &'a str,
+        kind: LogKind,
+        spans: Option<&FieldSpans>,
+    ) -> Result<Row<'a>, BadRow> {
         if !raw.starts_with('{') {
             return Err(BadRow::NotAnObject);
         }
-        Row::of_fields(raw, scan::scan(raw)?, kind)
+        let fields = match spans {
+            Some(spans) => spans.fields(raw)?,
+            None => scan::scan(raw)?,
+        };
+        Row::of_fields(raw, fields, kind)
     }
 
     /// The view of a row from its fields' JSON texts.

@@ -125,8 +125,8 @@ impl Preparer {
         let mut rows = recycle(std::mem::take(&mut self.spare_rows));
         rows.reserve(page.len());
         let mut bad_rows = 0;
-        for (position, raw) in page.rows().enumerate() {
-            match Row::parse_page_row(raw, self.kind) {
+        for (position, (raw, spans)) in page.rows_with_spans().enumerate() {
+            match Row::parse_page_row(raw, self.kind, spans) {
                 Ok(row) => rows.push(row),
                 Err(reason) => {
                     bad_rows += 1;

@@ -113,6 +113,28 @@ fn read_by_the_agent(body: &str) -> PageRead {
         .map_err(|error| error.to_string())
 }
 
+/// Asserts that each row of the page reads the same from the places the walk noted as
+/// from its own scan, as each kind.
+fn rows_read_from_spans_read_as_scanned(body: &str) {
+    let Ok(page) = Page::parse(Bytes::from(body.to_owned())) else {
+        return;
+    };
+    for (raw, spans) in page.rows_with_spans() {
+        for kind in [
+            LogKind::Pstn,
+            LogKind::DirectRouting,
+            LogKind::Sms,
+            LogKind::PstnBlockedUser,
+        ] {
+            assert_eq!(
+                format!("{:?}", Row::parse_page_row(raw, kind, spans)),
+                format!("{:?}", Row::parse_page_row(raw, kind, None)),
+                "{kind:?} {raw}"
+            );
+        }
+    }
+}
+
 fn read_by_serde_json(body: &str) -> PageRead {
     Page::parse_by_serde_json(body)
         .map(|(rows, link)| (rows.into_iter().map(str::to_owned).collect(), link))
@@ -124,6 +146,12 @@ fn pages_read_by_the_walk_read_as_serde_json_reads_them() {
     for body in [real_page(), unusual_page()] {
         assert!(Page::walks(&body), "the walk reads real pages itself");
         assert_eq!(read_by_the_agent(&body), read_by_serde_json(&body));
+        let page = Page::parse(Bytes::from(body.clone())).unwrap();
+        assert!(
+            page.rows_with_spans().all(|(_, spans)| spans.is_some()),
+            "a walked page's rows are read from their spans"
+        );
+        rows_read_from_spans_read_as_scanned(&body);
     }
     // Bodies at the edges of JSON's grammar, each read as serde_json reads it.
     let deep = |levels: usize| {
@@ -175,6 +203,7 @@ proptest! {
         let body = PAGES.with(|pages| edit_json(&pages[usize::from(unusual)], at, &edits));
         if let Some(body) = body {
             prop_assert_eq!(read_by_the_agent(&body), read_by_serde_json(&body), "{}", body);
+            rows_read_from_spans_read_as_scanned(&body);
         }
     }
 

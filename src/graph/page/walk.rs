@@ -5,7 +5,10 @@
 //! serde_json, so every page parses exactly as serde_json alone would parse it.
 
 use super::MAX_ROWS_PER_PAGE;
-use crate::model::json_text::{elements_end, literal_end, skip_space, string_end, value_end};
+use crate::model::json_text::{
+    elements_end, literal_end, members_end, skip_space, string_end, value_end,
+};
+use crate::model::{FieldSpans, MAX_ROW_DEPTH};
 use std::ops::Range;
 
 /// How deep a row or an unread field may nest for the walk to vouch for it (its search
@@ -13,9 +16,17 @@ use std::ops::Range;
 /// without recursing and reads them whatever their depth.
 const DEPTH: usize = 64;
 
-/// The page's next link, with each row's range pushed on `rows`; `None` when the walk
-/// cannot vouch for the page (then `rows` holds nothing of use).
-pub(super) fn page(body: &str, rows: &mut Vec<Range<usize>>) -> Option<Option<String>> {
+/// A page's rows as the walk finds them: each row's range in the body and the places
+/// of its read fields, noted as the row is checked (issue 28).
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    pub(super) rows: Vec<Range<usize>>,
+    pub(super) spans: Vec<FieldSpans>,
+}
+
+/// The page's next link, with each row found pushed on `found`; `None` when the walk
+/// cannot vouch for the page (then `found` holds nothing of use).
+pub(super) fn page(body: &str, found: &mut Found) -> Option<Option<String>> {
     let bytes = body.as_bytes();
     let mut index = skip_space(bytes, 0);
     if bytes.get(index) != Some(&b'{') {
@@ -37,7 +48,7 @@ pub(super) fn page(body: &str, rows: &mut Vec<Range<usize>>) -> Option<Option<St
         index = match key {
             b"value" if !value => {
                 value = true;
-                rows_end(bytes, index, rows)?
+                rows_end(bytes, index, found)?
             }
             b"@odata.nextLink" if next_link.is_none() => {
                 let (end, link) = link(body, index)?;
@@ -58,17 +69,26 @@ pub(super) fn page(body: &str, rows: &mut Vec<Range<usize>>) -> Option<Option<St
     (whole && value).then(|| next_link.flatten())
 }
 
-/// The index past the `value` array at `at`, each row's range pushed on `rows`.
-fn rows_end(bytes: &[u8], at: usize, rows: &mut Vec<Range<usize>>) -> Option<usize> {
+/// The index past the `value` array at `at`, each row pushed on `found`: a row that is
+/// an object with its fields' places noted, walked no deeper than a row may nest.
+fn rows_end(bytes: &[u8], at: usize, found: &mut Found) -> Option<usize> {
     if bytes.get(at) != Some(&b'[') {
         return None; // `null` or another type: serde_json says what is wrong
     }
     elements_end(bytes, at, |start| {
-        if rows.len() == MAX_ROWS_PER_PAGE {
+        if found.rows.len() == MAX_ROWS_PER_PAGE {
             return None;
         }
-        let end = value_end(bytes, start, DEPTH)?;
-        rows.push(start..end);
+        let mut spans = FieldSpans::default();
+        let end = match bytes.get(start) {
+            // As `value_end` at MAX_ROW_DEPTH: the object is a level.
+            Some(b'{') => members_end(bytes, start, MAX_ROW_DEPTH - 1, |key, escaped, value| {
+                spans.note(key, escaped, value.start - start..value.end - start)
+            })?,
+            _ => value_end(bytes, start, DEPTH)?,
+        };
+        found.rows.push(start..end);
+        found.spans.push(spans);
         Some(end)
     })
 }

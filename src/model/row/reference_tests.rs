@@ -225,7 +225,7 @@ fn render(pairs: &[(String, String)], spaced: bool) -> String {
 }
 
 /// Rows around [`BASE`]: each field given each value, doubled, dropped, its key
-/// escaped; nesting around the depth limit; empty objects.
+/// escaped; nesting around the depth limit; empty objects; a row longer than 64 KB.
 fn rows() -> Vec<String> {
     let base: Vec<(String, String)> = BASE
         .iter()
@@ -255,6 +255,10 @@ fn rows() -> Vec<String> {
         deep.insert(3, ("x".into(), nest));
         variants.push(deep);
     }
+    // Fields past 64 KB into the row: beyond the spans' reach.
+    let mut long = base.clone();
+    long.insert(0, ("padding".into(), format!("\"{}\"", "x".repeat(70_000))));
+    variants.push(long);
     let mut rows = Vec::new();
     for pairs in &variants {
         rows.push(render(pairs, false));
@@ -263,8 +267,19 @@ fn rows() -> Vec<String> {
     rows
 }
 
+/// The places a page's walk notes for `row` (the walk calls the same `members_end`), or
+/// `None` where the walk leaves the page to serde_json (a row nested too deep).
+fn spans_of(row: &str) -> Option<FieldSpans> {
+    let mut spans = FieldSpans::default();
+    let depth = crate::model::MAX_ROW_DEPTH - 1;
+    crate::model::json_text::members_end(row.as_bytes(), 0, depth, |key, escaped, value| {
+        spans.note(key, escaped, value)
+    })?;
+    Some(spans)
+}
+
 #[test]
-fn the_one_scan_reader_gives_every_row_the_view_serde_json_gave_it() {
+fn the_one_scan_reader_and_the_walks_spans_give_every_row_the_view_serde_json_gave_it() {
     let kinds = [
         LogKind::Pstn,
         LogKind::DirectRouting,
@@ -283,9 +298,17 @@ fn the_one_scan_reader_gives_every_row_the_view_serde_json_gave_it() {
         for kind in kinds {
             let expected = format!("{:?}", reference(row, kind));
             assert_eq!(
-                format!("{:?}", Row::parse_page_row(row, kind)),
+                format!("{:?}", Row::parse_page_row(row, kind, None)),
                 expected,
                 "{kind:?} {row}"
+            );
+            assert_eq!(
+                format!(
+                    "{:?}",
+                    Row::parse_page_row(row, kind, spans_of(row).as_ref())
+                ),
+                expected,
+                "{kind:?} {row}, read from the walk's spans"
             );
             assert_eq!(
                 format!("{:?}", Row::parse_as(row, kind)),
@@ -313,7 +336,7 @@ fn text_that_is_not_json_is_refused_by_parse_as_and_never_panics_the_page_reader
     for end in 0..row.len() {
         let cut = &row[..end];
         assert!(Row::parse_as(cut, LogKind::Pstn).is_err(), "{cut}");
-        let _ = Row::parse_page_row(cut, LogKind::Pstn);
+        let _ = Row::parse_page_row(cut, LogKind::Pstn, None);
     }
     for bad in [
         r#"{"id" "a"}"#,
@@ -323,6 +346,6 @@ fn text_that_is_not_json_is_refused_by_parse_as_and_never_panics_the_page_reader
         r#"{"a\"#,
     ] {
         assert!(Row::parse_as(bad, LogKind::Pstn).is_err(), "{bad}");
-        let _ = Row::parse_page_row(bad, LogKind::Pstn);
+        let _ = Row::parse_page_row(bad, LogKind::Pstn, None);
     }
 }

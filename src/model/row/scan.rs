@@ -37,36 +37,36 @@ pub(super) enum Field {
     UserId,
 }
 
-const FIELDS: usize = 24;
+pub(super) const FIELDS: usize = 24;
 
 impl Field {
     /// The field a key names, if the agent reads it.
-    fn of(key: &str) -> Option<Field> {
+    pub(super) fn of(key: &[u8]) -> Option<Field> {
         Some(match key {
-            "id" => Field::Id,
-            "startDateTime" => Field::StartDateTime,
-            "duration" => Field::Duration,
-            "callType" => Field::CallType,
-            "charge" => Field::Charge,
-            "connectionCharge" => Field::ConnectionCharge,
-            "currency" => Field::Currency,
-            "successfulCall" => Field::SuccessfulCall,
-            "finalSipCode" => Field::FinalSipCode,
-            "licenseCapability" => Field::LicenseCapability,
-            "otherPartyCountryCode" => Field::OtherPartyCountryCode,
-            "destinationContext" => Field::DestinationContext,
-            "sentDateTime" => Field::SentDateTime,
-            "blockDateTime" => Field::BlockDateTime,
-            "remediationId" => Field::RemediationId,
-            "smsType" => Field::SmsType,
-            "smsUnits" => Field::SmsUnits,
-            "callCharge" => Field::CallCharge,
-            "userBlockMode" => Field::UserBlockMode,
-            "calleeNumber" => Field::CalleeNumber,
-            "callerNumber" => Field::CallerNumber,
-            "destinationNumber" => Field::DestinationNumber,
-            "sourceNumber" => Field::SourceNumber,
-            "userId" => Field::UserId,
+            b"id" => Field::Id,
+            b"startDateTime" => Field::StartDateTime,
+            b"duration" => Field::Duration,
+            b"callType" => Field::CallType,
+            b"charge" => Field::Charge,
+            b"connectionCharge" => Field::ConnectionCharge,
+            b"currency" => Field::Currency,
+            b"successfulCall" => Field::SuccessfulCall,
+            b"finalSipCode" => Field::FinalSipCode,
+            b"licenseCapability" => Field::LicenseCapability,
+            b"otherPartyCountryCode" => Field::OtherPartyCountryCode,
+            b"destinationContext" => Field::DestinationContext,
+            b"sentDateTime" => Field::SentDateTime,
+            b"blockDateTime" => Field::BlockDateTime,
+            b"remediationId" => Field::RemediationId,
+            b"smsType" => Field::SmsType,
+            b"smsUnits" => Field::SmsUnits,
+            b"callCharge" => Field::CallCharge,
+            b"userBlockMode" => Field::UserBlockMode,
+            b"calleeNumber" => Field::CalleeNumber,
+            b"callerNumber" => Field::CallerNumber,
+            b"destinationNumber" => Field::DestinationNumber,
+            b"sourceNumber" => Field::SourceNumber,
+            b"userId" => Field::UserId,
             _ => return None,
         })
     }
@@ -74,7 +74,7 @@ impl Field {
 
 /// Each read field's JSON text (`None` when absent or `null`), borrowed from the row.
 #[derive(Debug, Default)]
-pub(super) struct Fields<'a>([Option<&'a str>; FIELDS]);
+pub(super) struct Fields<'a>(pub(super) [Option<&'a str>; FIELDS]);
 
 impl<'a> Fields<'a> {
     /// The JSON text of `field`, unless absent or `null`.
@@ -116,7 +116,7 @@ pub(super) fn scan(raw: &str) -> Result<Fields<'_>, BadRow> {
         let (end, depth) = end_and_depth(bytes, start).ok_or(BadRow::NotAnObject)?;
         deepest = deepest.max(1 + depth);
         at = end;
-        if let Some(field) = Field::of(&key) {
+        if let Some(field) = Field::of(key.as_bytes()) {
             let bit = 1u32 << field as u32;
             twice |= seen & bit != 0;
             seen |= bit;
