@@ -15,6 +15,7 @@ pub(crate) mod labels;
 mod ledger;
 
 pub use call::CallFacts;
+pub use chargeback::ChargebackGroup;
 pub use dialout::DialoutGrowth;
 pub use ledger::{Dimension, Month, MonthSum, PlanUsage};
 
@@ -31,6 +32,9 @@ pub struct PageFacts {
     /// Chargeback sums by (month, dimension, value, currency) (calls of a source with
     /// a directory only).
     pub chargeback: Vec<MonthSum>,
+    /// The calls grouped by whom they are booked to, from which `chargeback` was
+    /// summed; the chargeback metrics count the same groups (with a directory only).
+    pub chargeback_groups: Vec<ChargebackGroup>,
 }
 
 impl PageFacts {
@@ -42,15 +46,16 @@ impl PageFacts {
         } else {
             Vec::new()
         };
-        let chargeback = if chargeback && kind.is_call() {
-            chargeback::month_sums(&calls)
+        let chargeback_groups = if chargeback && kind.is_call() {
+            chargeback::groups(&calls)
         } else {
             Vec::new()
         };
         PageFacts {
+            chargeback: chargeback::month_sums(&chargeback_groups),
             calls,
             plan_usage,
-            chargeback,
+            chargeback_groups,
         }
     }
 }

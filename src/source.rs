@@ -215,9 +215,12 @@ impl Source {
         self.preparer.recent.remember(committed);
         tracing::debug!(source = %self.name, rows, cursors, took_ms = started.elapsed().as_millis() as u64, "state committed");
         // Counted only now: every sink accepted and the delivery is on record.
-        self.metrics
-            .calls
-            .record(self.config.metrics_id(), self.config.kind, &prepared.facts);
+        self.metrics.calls.record(
+            self.config.metrics_id(),
+            self.config.kind,
+            &prepared.facts,
+            &prepared.chargeback_groups,
+        );
         self.metrics.calls.record_lateness(
             self.config.metrics_id(),
             self.config.kind,

@@ -1,11 +1,13 @@
-//! A page's chargeback, for sources with a directory: its calls grouped by (month,
+//! A page's chargeback, for sources with a directory: its calls grouped once by (month,
 //! department, cost centre, currency), so the sums added to state with the page's keys
-//! and the chargeback metrics look each row's labels up once (issue 28: five label
-//! look-ups a row, two of them SipHash, cost about a tenth of the agent's instructions).
+//! and the chargeback metrics work on groups, not rows (issue 28: five label look-ups
+//! a row, two of them SipHash, cost about a tenth of the agent's instructions).
 
 use super::label_sets::LabelSets;
 use super::{CallFacts, Dimension, Month, MonthSum};
+use crate::model::UserAttributes;
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// The label of a row whose user the directory does not know.
 pub const UNKNOWN: &str = "unknown";
@@ -36,13 +38,14 @@ impl<'a> Booked<'a> {
     }
 }
 
-/// A page's calls of one (month of their start, department, cost centre, currency).
+/// A page's calls of one (month of their start, department, cost centre, currency),
+/// grouped once per page: the month's ledger and the chargeback metrics both read them.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Group<'a> {
+pub struct ChargebackGroup {
     pub month: Month,
-    pub department: Booked<'a>,
-    pub cost_center: Booked<'a>,
-    pub currency: &'a str,
+    /// The user of the group's first call: whom every call of the group is booked to.
+    user: Option<Arc<UserAttributes>>,
+    pub currency: &'static str,
     /// Sum of the charges (millionths, each at least zero, as counters add) of the
     /// calls that have one; `None` when none has.
     pub charge_micros: Option<i128>,
@@ -56,34 +59,52 @@ pub(crate) struct Group<'a> {
     pub ledger_counts: bool,
 }
 
+impl ChargebackGroup {
+    /// The department the group's calls are booked to.
+    pub(crate) fn department(&self) -> Booked<'_> {
+        booked(self.user.as_deref(), UserAttributes::department)
+    }
+
+    /// The cost centre the group's calls are booked to.
+    pub(crate) fn cost_center(&self) -> Booked<'_> {
+        booked(self.user.as_deref(), UserAttributes::cost_center)
+    }
+}
+
+/// Whom a call of `user` is booked to for the attribute `value` reads.
+fn booked(
+    user: Option<&UserAttributes>,
+    value: impl FnOnce(&UserAttributes) -> Option<&str>,
+) -> Booked<'_> {
+    match user {
+        None => Booked::UnknownUser,
+        Some(user) => value(user).map_or(Booked::NoValue, Booked::Value),
+    }
+}
+
 /// Groups a page has room for before its index grows (the simulator's pages of 1,000
 /// calls have about 300; a page of 1,000 calls can have 1,000).
 const GROUPS_ROOM: usize = 512;
 
 /// The page's calls grouped, in the order each group's first call came.
-pub(crate) fn groups(facts: &[CallFacts]) -> Vec<Group<'_>> {
-    type Key<'a> = (Month, Booked<'a>, Booked<'a>, &'a str);
+pub(crate) fn groups(facts: &[CallFacts]) -> Vec<ChargebackGroup> {
+    type Key<'a> = (Month, Booked<'a>, Booked<'a>, &'static str);
     // Sized for a page's usual groups: growing from empty rehashed the index about
     // eight times a page, a fifth of this function's cost.
     let room = facts.len().min(GROUPS_ROOM);
     let mut index: FxHashMap<Key<'_>, usize> =
         FxHashMap::with_capacity_and_hasher(room, Default::default());
-    let mut groups: Vec<Group<'_>> = Vec::with_capacity(room);
+    let mut groups: Vec<ChargebackGroup> = Vec::with_capacity(room);
     for call in facts {
-        let (department, cost_center) = match &call.user {
-            None => (Booked::UnknownUser, Booked::UnknownUser),
-            Some(user) => (
-                user.department().map_or(Booked::NoValue, Booked::Value),
-                user.cost_center().map_or(Booked::NoValue, Booked::Value),
-            ),
-        };
+        let user = call.user.as_deref();
+        let department = booked(user, UserAttributes::department);
+        let cost_center = booked(user, UserAttributes::cost_center);
         let month = Month::of(call.start);
         let key = (month, department, cost_center, call.currency);
         let position = *index.entry(key).or_insert_with(|| {
-            groups.push(Group {
+            groups.push(ChargebackGroup {
                 month,
-                department,
-                cost_center,
+                user: call.user.clone(),
                 currency: call.currency,
                 charge_micros: None,
                 seconds: None,
@@ -120,9 +141,9 @@ type MonthOfSums<'a> = (Month, [LabelSets<'a, (i64, f64)>; 2]);
 /// two), per (dimension, value, currency), the charge in millionths and the seconds.
 /// A call without a charge counts its seconds by department; the cost centre sums
 /// charges only.
-pub(super) fn month_sums(facts: &[CallFacts]) -> Vec<MonthSum> {
+pub(super) fn month_sums(groups: &[ChargebackGroup]) -> Vec<MonthSum> {
     let mut months: Vec<MonthOfSums<'_>> = Vec::new();
-    for group in groups(facts).iter().filter(|group| group.ledger_counts) {
+    for group in groups.iter().filter(|group| group.ledger_counts) {
         let [departments, cost_centers] =
             match months.iter().position(|(seen, _)| *seen == group.month) {
                 Some(index) => &mut months[index].1,
@@ -132,14 +153,14 @@ pub(super) fn month_sums(facts: &[CallFacts]) -> Vec<MonthSum> {
                 }
             };
         let sum = departments.get_or_insert_with(
-            &[group.department.label(), group.currency],
+            &[group.department().label(), group.currency],
             Default::default,
         );
         sum.0 = sum.0.saturating_add(group.ledger_micros.unwrap_or(0));
         sum.1 += group.seconds.unwrap_or(0.0);
         if let Some(micros) = group.ledger_micros {
             let sum = cost_centers.get_or_insert_with(
-                &[group.cost_center.label(), group.currency],
+                &[group.cost_center().label(), group.currency],
                 Default::default,
             );
             sum.0 = sum.0.saturating_add(micros);
@@ -198,7 +219,12 @@ mod tests {
                 } else {
                     "june"
                 };
-                (month, group.department, group.charge_micros, group.seconds)
+                (
+                    month,
+                    group.department(),
+                    group.charge_micros,
+                    group.seconds,
+                )
             })
             .collect();
         assert_eq!(
@@ -230,6 +256,6 @@ mod tests {
             (Some(10_000_000_000_000_000_000), None, false),
             "a charge past i64 is counted by the metrics, not by the ledger"
         );
-        assert!(month_sums(&huge).is_empty());
+        assert!(month_sums(&super::groups(&huge)).is_empty());
     }
 }

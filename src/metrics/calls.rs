@@ -11,7 +11,7 @@ use super::registrar::{MetricsError, Registrar};
 use crate::facts::labels::{
     self, DIRECT_ROUTING_CALL_TYPES, LICENSE_CAPABILITIES, PSTN_CALL_TYPES,
 };
-use crate::facts::{CallFacts, MonthSum};
+use crate::facts::{CallFacts, ChargebackGroup, MonthSum};
 use crate::model::LogKind;
 use crate::time::Timestamp;
 use prometheus::{CounterVec, GaugeVec, HistogramVec, IntCounterVec};
@@ -153,15 +153,22 @@ impl CallMetrics {
         self.chargeback_month.set(source, sums, max_label_values);
     }
 
-    /// Counts calls every sink accepted and whose delivery was committed. Label
-    /// lookups hash every value, so each distinct label set of the batch is looked up
-    /// once and its handle reused (a page has a handful of call types and currencies).
-    pub fn record(&self, source: SourceId<'_>, kind: LogKind, facts: &[CallFacts]) {
+    /// Counts calls every sink accepted and whose delivery was committed, and their
+    /// chargeback groups (with a directory). Label lookups hash every value, so each
+    /// distinct label set of the batch is looked up once and its handle reused (a page
+    /// has a handful of call types and currencies).
+    pub fn record(
+        &self,
+        source: SourceId<'_>,
+        kind: LogKind,
+        facts: &[CallFacts],
+        chargeback: &[ChargebackGroup],
+    ) {
         if !kind.is_call() {
             // SMS and blocked users have their own series; pstn_calls_total is for calls.
             return self.logs.record(source, kind, facts);
         }
-        self.chargeback.record(source, kind, facts);
+        self.chargeback.record(source, kind, chargeback);
         let kind_label = kind.event_kind();
         let shared = source.shared_tenant();
         let mut calls = Handles::new(&self.calls);
@@ -307,7 +314,7 @@ mod tests {
             .iter()
             .map(|raw| CallFacts::of(&Row::parse(raw).unwrap(), LogKind::Pstn))
             .collect();
-        metrics.record(SourceId::test("s"), LogKind::Pstn, &facts);
+        metrics.record(SourceId::test("s"), LogKind::Pstn, &facts, &[]);
         let text = crate::metrics::text_of(&registry);
         for line in [
             r#"pstn_call_charge_total{call_type="user_out",currency="EUR",source="s",tenant="t"} 3.05"#,

@@ -9,8 +9,8 @@ use super::SourceId;
 use super::exact::ExactCounterVec;
 use super::handles::Handles;
 use super::registrar::{MetricsError, Registrar};
-use crate::facts::CallFacts;
-use crate::facts::chargeback::{self, Booked, OTHER, UNKNOWN};
+use crate::facts::ChargebackGroup;
+use crate::facts::chargeback::{Booked, OTHER, UNKNOWN};
 use crate::model::LogKind;
 use prometheus::CounterVec;
 use std::collections::{HashMap, HashSet};
@@ -88,7 +88,7 @@ impl ChargebackMetrics {
     /// Counts delivered calls of a source with a directory (nothing for others): each
     /// group of calls of one department, cost centre and currency at once, the groups
     /// in the order of their first call, so the cap keeps the values that came first.
-    pub(super) fn record(&self, source: SourceId<'_>, kind: LogKind, facts: &[CallFacts]) {
+    pub(super) fn record(&self, source: SourceId<'_>, kind: LogKind, groups: &[ChargebackGroup]) {
         let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
         let Some((departments, cost_centers)) = sources.get_mut(&source.key()) else {
             return;
@@ -97,9 +97,9 @@ impl ChargebackMetrics {
         let mut charge_by_department = self.charge_by_department.batch();
         let mut charge_by_cost_center = self.charge_by_cost_center.batch();
         let mut seconds = Handles::new(&self.seconds_by_department);
-        for group in chargeback::groups(facts) {
-            let department = departments.booked(group.department);
-            let cost_center = cost_centers.booked(group.cost_center);
+        for group in groups {
+            let department = departments.booked(group.department());
+            let cost_center = cost_centers.booked(group.cost_center());
             if let Some(micros) = group.charge_micros {
                 charge_by_department.add(
                     &[source.name, source.tenant, department, group.currency],
@@ -122,6 +122,7 @@ impl ChargebackMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::CallFacts;
 
     fn facts(charge: &str, seconds: u32, department: Option<&str>) -> CallFacts {
         let raw = format!(
@@ -150,8 +151,9 @@ mod tests {
             facts("0.05", 1, None),
             facts("0.20", 2, Some("")),
         ];
-        metrics.record(SourceId::test("s"), LogKind::Pstn, &rows);
-        metrics.record(SourceId::test("not-enabled"), LogKind::Pstn, &rows);
+        let groups = crate::facts::chargeback::groups(&rows);
+        metrics.record(SourceId::test("s"), LogKind::Pstn, &groups);
+        metrics.record(SourceId::test("not-enabled"), LogKind::Pstn, &groups);
         let text = crate::metrics::text_of(&registry);
         for line in [
             r#"pstn_call_charge_by_department_total{currency="EUR",department="Sales",source="s",tenant="t"} 0.45"#,

@@ -151,7 +151,7 @@ mod tests {
                     one_of_many: index % 2 == 0,
                 };
                 metrics.source(id, kind, CADENCE);
-                metrics.calls.record(id, kind, &calls(index));
+                metrics.calls.record(id, kind, &calls(index), &[]);
             }
         }
         // Registered last, named between the others: it still reads in name order.

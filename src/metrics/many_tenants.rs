@@ -55,7 +55,9 @@ fn tenants_of_one_source_share_its_histograms_and_keep_what_is_billed_and_alerte
             took: Duration::from_millis(100),
             failure: None,
         });
-        metrics.calls.record(id, LogKind::Pstn, &calls(seconds));
+        metrics
+            .calls
+            .record(id, LogKind::Pstn, &calls(seconds), &[]);
         metrics.calls.set_plan_usage(id, &[]);
     }
     let text = metrics.encode();
@@ -108,7 +110,7 @@ fn a_source_of_one_tenant_keeps_its_tenant_and_zero_series_everywhere() {
     let metrics = Metrics::new().unwrap();
     let id = tenant("contoso.example", false);
     metrics.source(id, LogKind::Pstn, CADENCE);
-    metrics.calls.record(id, LogKind::Pstn, &calls(10));
+    metrics.calls.record(id, LogKind::Pstn, &calls(10), &[]);
     metrics.calls.set_plan_usage(id, &[]);
     let text = metrics.encode();
     for name in [

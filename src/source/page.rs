@@ -4,7 +4,7 @@
 use super::SourceError;
 use crate::enrich;
 use crate::event::{Batch, EventEncoder, EventSpan};
-use crate::facts::{CallFacts, MonthSum, PageFacts, PlanUsage};
+use crate::facts::{CallFacts, ChargebackGroup, MonthSum, PageFacts, PlanUsage};
 use crate::graph::Page;
 use crate::metrics::SourceTelemetry;
 use crate::model::{BadRow, DedupeKey, Enrichment, LogKind, Row};
@@ -22,6 +22,7 @@ pub(super) struct Prepared {
     pub(super) facts: Vec<CallFacts>,
     pub(super) plan_usage: Vec<PlanUsage>,
     pub(super) chargeback: Vec<MonthSum>,
+    pub(super) chargeback_groups: Vec<ChargebackGroup>,
     pub(super) duplicates: u64,
     pub(super) bad_rows: u64,
 }
@@ -114,6 +115,7 @@ impl Preparer {
             facts: facts.calls,
             plan_usage: facts.plan_usage,
             chargeback: facts.chargeback,
+            chargeback_groups: facts.chargeback_groups,
             duplicates: fresh.iter().filter(|fresh| !**fresh).count() as u64,
             bad_rows,
         })
