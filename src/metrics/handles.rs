@@ -1,7 +1,7 @@
 //! A batch's metric handles, looked up once per distinct label set: label lookups
 //! hash every value, and a page has only a handful of call types and currencies.
 
-use crate::facts::label_sets::LabelSets;
+use crate::facts::label_sets::{Identity, LabelSets};
 
 /// The handles of one metric looked up so far in a batch, by label values.
 pub(super) struct Handles<'a, T: prometheus::core::MetricVecBuilder> {
@@ -13,7 +13,7 @@ impl<'a, T: prometheus::core::MetricVecBuilder> Handles<'a, T> {
     pub(super) fn new(vec: &'a prometheus::core::MetricVec<T>) -> Self {
         Handles {
             vec,
-            seen: LabelSets::default(),
+            seen: LabelSets::new(Identity::Address),
         }
     }
 
