@@ -169,6 +169,11 @@ impl CallMetrics {
             return self.logs.record(source, kind, facts);
         }
         self.chargeback.record(source, kind, chargeback);
+        self.record_calls(source, kind, facts);
+    }
+
+    /// Counts calls (of `kind`, a call kind) in the series of every call.
+    fn record_calls(&self, source: SourceId<'_>, kind: LogKind, facts: &[CallFacts]) {
         let kind_label = kind.event_kind();
         let shared = source.shared_tenant();
         let mut calls = Handles::new(&self.calls);
