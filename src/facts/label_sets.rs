@@ -8,7 +8,7 @@
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::{Hash, Hasher};
 
-/// Up to this many sets, a scan (comparing the last label first: the first is
+/// Below this many sets, a scan (comparing the last label first: the first is
 /// usually the source, the same for every set) beats hashing the labels.
 const LINEAR_UP_TO: usize = 8;
 
@@ -18,20 +18,22 @@ pub(crate) enum Identity {
     /// Equal texts: the sets become entries of their own (a month's sums by value).
     Text,
     /// The very same text in memory (address and length). For a batch's metric
-    /// handles and sums, whose labels are texts of closed lists and the source's own
-    /// names: hashing two words a label is much cheaper than hashing its bytes (issue
-    /// 28). One text at two addresses gets two entries, which name the same series.
+    /// handles and sums, whose labels are mostly texts of closed lists and the source's
+    /// own names: hashing two words a label is much cheaper than hashing its bytes
+    /// (issue 28). One text at two addresses (a department of two users) gets two
+    /// entries, which name the same series: a second look-up, never a wrong count.
     Address,
 }
 
-/// Label sets, in the order first seen, each with its value.
-#[derive(Debug)]
-pub(crate) struct LabelSets<'a, V> {
+/// Label sets, in the order first seen, each with its value. `H` hashes them for the
+/// index (tests give one that makes every set collide).
+pub(crate) struct LabelSets<'a, V, H = FxHasher> {
     identity: Identity,
     entries: Vec<Entry<'a, V>>,
     /// The first entry of each hash of labels; the others of that hash follow it
     /// through [`Entry::next`].
     index: FxHashMap<u64, usize>,
+    hasher: std::marker::PhantomData<H>,
 }
 
 #[derive(Debug)]
@@ -42,19 +44,29 @@ struct Entry<'a, V> {
     next: Option<usize>,
 }
 
+impl<V: std::fmt::Debug, H> std::fmt::Debug for LabelSets<'_, V, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabelSets")
+            .field("identity", &self.identity)
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<V> Default for LabelSets<'_, V> {
     fn default() -> Self {
         LabelSets::new(Identity::Text)
     }
 }
 
-impl<'a, V> LabelSets<'a, V> {
+impl<'a, V, H: Hasher + Default> LabelSets<'a, V, H> {
     /// No sets yet; labels compared by `identity`.
     pub(crate) fn new(identity: Identity) -> Self {
         LabelSets {
             identity,
             entries: Vec::new(),
             index: FxHashMap::default(),
+            hasher: std::marker::PhantomData,
         }
     }
 
@@ -72,7 +84,9 @@ impl<'a, V> LabelSets<'a, V> {
                 .position(|entry| self.same(&entry.labels, labels)),
             Some(hash) => {
                 let mut at = self.index.get(&hash).copied();
-                while let Some(position) = at.filter(|p| !self.same(&self.entries[*p].labels, labels)) {
+                while let Some(position) =
+                    at.filter(|p| !self.same(&self.entries[*p].labels, labels))
+                {
                     at = self.entries[position].next;
                 }
                 at
@@ -97,7 +111,9 @@ impl<'a, V> LabelSets<'a, V> {
     /// Every set and its value, in the order first seen.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (Vec<&'a str>, V)> + '_ {
         self.index.clear();
-        self.entries.drain(..).map(|entry| (entry.labels, entry.value))
+        self.entries
+            .drain(..)
+            .map(|entry| (entry.labels, entry.value))
     }
 
     /// Whether no set was used.
@@ -107,7 +123,7 @@ impl<'a, V> LabelSets<'a, V> {
 
     /// The hash of `labels` under this set's identity.
     fn hash(&self, labels: &[&str]) -> u64 {
-        let mut hasher = FxHasher::default();
+        let mut hasher = H::default();
         match self.identity {
             Identity::Text => labels.hash(&mut hasher),
             Identity::Address => {
@@ -126,9 +142,11 @@ impl<'a, V> LabelSets<'a, V> {
     /// to memcmp (issue 28).
     fn same(&self, seen: &[&str], labels: &[&str]) -> bool {
         seen.len() == labels.len()
-            && seen.iter().rev().zip(labels.iter().rev()).all(|(a, b)| {
-                std::ptr::eq(*a, *b) || (self.identity == Identity::Text && a == b)
-            })
+            && seen
+                .iter()
+                .rev()
+                .zip(labels.iter().rev())
+                .all(|(a, b)| std::ptr::eq(*a, *b) || (self.identity == Identity::Text && a == b))
     }
 }
 
@@ -176,6 +194,40 @@ mod tests {
             *by_text.get_or_insert_with(&["s", name], || 0) += 1;
             *by_text.get_or_insert_with(&["s", copy], || 0) += 1;
         }
-        assert!(by_text.drain().all(|(_, count)| count == 2), "by text: one entry");
+        assert!(
+            by_text.drain().all(|(_, count)| count == 2),
+            "by text: one entry"
+        );
+    }
+
+    /// A hasher under which every label set collides.
+    #[derive(Default)]
+    struct Collide;
+
+    impl Hasher for Collide {
+        fn finish(&self) -> u64 {
+            7
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+
+    #[test]
+    fn sets_that_share_a_hash_are_each_found_through_the_chain() {
+        let names: Vec<String> = (0..30).map(|index| format!("cc-{index}")).collect();
+        for identity in [Identity::Text, Identity::Address] {
+            let mut sets: LabelSets<'_, usize, Collide> = LabelSets::new(identity);
+            for round in 1..=2 {
+                for (index, name) in names.iter().enumerate() {
+                    *sets.get_or_insert_with(&["s", name], || index * 100) += round;
+                }
+            }
+            let all: Vec<(Vec<&str>, usize)> = sets.drain().collect();
+            let expected: Vec<(Vec<&str>, usize)> = names
+                .iter()
+                .enumerate()
+                .map(|(index, name)| (vec!["s", name.as_str()], index * 100 + 3))
+                .collect();
+            assert_eq!(all, expected, "{identity:?}");
+        }
     }
 }

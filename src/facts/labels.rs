@@ -139,15 +139,17 @@ pub(crate) fn from_sorted(value: Option<&str>, list: &'static [&'static str]) ->
         .unwrap_or("other")
 }
 
-/// A code of up to three bytes as one number that orders as its text does (a shorter
-/// code as if padded with zero bytes), so the search compares numbers, not strings
-/// (issue 28: three look-ups a row, each a call to memcmp a step).
+/// A code of up to three bytes as one number that orders as its text does: its bytes,
+/// then its length (so `GB` and `GB\0` differ, and `GB` sorts before both `GB\0` and
+/// `GBA`), and the search compares numbers, not strings (issue 28: three look-ups a
+/// row, each a call to memcmp a step).
 fn packed(code: &[u8]) -> u32 {
-    let word = code
+    let bytes = code
         .iter()
         .take(3)
         .fold(0, |word, byte| word << 8 | u32::from(*byte));
-    word << (8 * (3 - code.len().min(3)))
+    let length = u32::try_from(code.len().min(3)).unwrap_or(3);
+    (bytes << (8 * (3 - length)) << 8) | length
 }
 
 /// A final SIP code as a label: 100 to 699, else `other`.
@@ -240,6 +242,11 @@ mod tests {
         assert_eq!(from_sorted(Some("AED"), CURRENCIES), "AED");
         assert_eq!(from_sorted(Some("EU"), CURRENCIES), "other");
         assert_eq!(from_sorted(Some("E"), COUNTRIES), "other");
+        assert_eq!(
+            from_sorted(Some("gb\0"), COUNTRIES),
+            "other",
+            "a NUL is no letter"
+        );
         assert_eq!(from_sorted(Some(""), COUNTRIES), "none");
         for list in [COUNTRIES, CURRENCIES] {
             for code in list {
@@ -261,6 +268,7 @@ mod tests {
             );
             assert!(list.iter().all(|code| code.len() <= 3));
         }
-        assert!(packed(b"AB") < packed(b"ABA") && packed(b"AB") > packed(b"AA"));
+        assert!(packed(b"AB") < packed(b"AB\0") && packed(b"AB\0") < packed(b"ABA"));
+        assert!(packed(b"AB") > packed(b"AA\0") && packed(b"A") < packed(b"A\0\0"));
     }
 }

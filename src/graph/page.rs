@@ -41,7 +41,8 @@ impl PageError {
 
 /// Graph pages hold up to 1,000 rows; a page claiming more than this is refused before
 /// its row index grows (a 60 MB page of `1,1,1,...` would otherwise index 30 million
-/// "rows"). With the body cap this bounds a page's memory.
+/// "rows"). With the body cap this bounds a page's memory (its rows' ranges and
+/// spans: 120 bytes a row, 1.2 MB at this cap).
 pub const MAX_ROWS_PER_PAGE: usize = 10_000;
 
 /// The `value` array, located row by row, refused past [`MAX_ROWS_PER_PAGE`].

@@ -224,7 +224,12 @@ mod tests {
     #[test]
     fn a_series_key_gives_back_its_values() {
         let mut key = Vec::new();
-        for values in [&["s", "", "Sales", "EUR"][..], &[""], &["é\u{0}x", "1234"], &[]] {
+        for values in [
+            &["s", "", "Sales", "EUR"][..],
+            &[""],
+            &["é\u{0}x", "1234"],
+            &[],
+        ] {
             write_key(values.iter().copied(), &mut key);
             assert_eq!(values_of(&key), values);
         }

@@ -1,5 +1,6 @@
-//! A batch's metric handles, looked up once per distinct label set: label lookups
-//! hash every value, and a page has only a handful of call types and currencies.
+//! A batch's metric handles, looked up in the registry once per distinct label set
+//! (by the labels' addresses: `label_sets`): the registry's look-ups hash every value,
+//! and a page has only a handful of call types and currencies.
 
 use crate::facts::label_sets::{Identity, LabelSets};
 

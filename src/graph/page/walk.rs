@@ -11,9 +11,10 @@ use crate::model::json_text::{
 use crate::model::{FieldSpans, MAX_ROW_DEPTH};
 use std::ops::Range;
 
-/// How deep a row or an unread field may nest for the walk to vouch for it (its search
-/// recurses once a level); a deeper page goes to serde_json, which checks such values
-/// without recursing and reads them whatever their depth.
+/// How deep an unread field of the page, or a row that is no object, may nest for the
+/// walk to vouch for it (its search recurses once a level; an object row is walked to
+/// `MAX_ROW_DEPTH`, the depth the row's view allows); a deeper page goes to serde_json,
+/// which checks such values without recursing and reads them whatever their depth.
 const DEPTH: usize = 64;
 
 /// A page's rows as the walk finds them: each row's range in the body and the places

@@ -255,10 +255,12 @@ fn rows() -> Vec<String> {
         deep.insert(3, ("x".into(), nest));
         variants.push(deep);
     }
-    // Fields past 64 KB into the row: beyond the spans' reach.
-    let mut long = base.clone();
-    long.insert(0, ("padding".into(), format!("\"{}\"", "x".repeat(70_000))));
-    variants.push(long);
+    // Fields past 64 KB into the row, beyond the spans' reach; `id` across the edge.
+    for padding in [65_500, 70_000] {
+        let mut long = base.clone();
+        long.insert(0, ("pad".into(), format!("\"{}\"", "x".repeat(padding))));
+        variants.push(long);
+    }
     let mut rows = Vec::new();
     for pairs in &variants {
         rows.push(render(pairs, false));
@@ -270,12 +272,9 @@ fn rows() -> Vec<String> {
 /// The places a page's walk notes for `row` (the walk calls the same `members_end`), or
 /// `None` where the walk leaves the page to serde_json (a row nested too deep).
 fn spans_of(row: &str) -> Option<FieldSpans> {
-    let mut spans = FieldSpans::default();
-    let depth = crate::model::MAX_ROW_DEPTH - 1;
-    crate::model::json_text::members_end(row.as_bytes(), 0, depth, |key, escaped, value| {
-        spans.note(key, escaped, value)
-    })?;
-    Some(spans)
+    let (mut spans, depth) = (FieldSpans::default(), crate::model::MAX_ROW_DEPTH - 1);
+    let note = |key: &[u8], escaped, value| spans.note(key, escaped, value);
+    crate::model::json_text::members_end(row.as_bytes(), 0, depth, note).map(|_| spans)
 }
 
 #[test]

@@ -7,9 +7,9 @@ use super::scan::{FIELDS, Field, Fields, scan};
 use std::ops::Range;
 
 /// Each read field's place in its row (the row's byte offsets), as a walk of the row
-/// found them. Offsets are `u16` to keep a page's spans small (about 100 bytes a row);
-/// a row longer than that, an escaped key or a field given twice leaves the reading to
-/// [`scan`], which says what such a row is.
+/// found them. Offsets are `u16` to keep a page's spans small (104 bytes a row): a
+/// read field past the row's first 64 KB, an escaped key or a read field given twice
+/// leaves the reading to [`scan`], which says what such a row is.
 #[derive(Debug, Clone, Default)]
 pub struct FieldSpans {
     places: [(u16, u16); FIELDS],
