@@ -40,7 +40,7 @@ impl<'a> Booked<'a> {
 
 /// A page's calls of one (month of their start, department, cost centre, currency),
 /// grouped once per page: the month's ledger and the chargeback metrics both read them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct ChargebackGroup {
     pub month: Month,
     /// The user of the group's first call: whom every call of the group is booked to.
